@@ -1,0 +1,54 @@
+import fastifyFormbody from '@fastify/formbody';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import authRoutes from './auth/routes.js';
+import type { Config } from './config.js';
+import type { Database } from './db/client.js';
+import healthRoutes from './health/routes.js';
+import homeRoutes from './home/routes.js';
+import authPlugin from './plugins/auth.js';
+import csrfPlugin from './plugins/csrf.js';
+import securityHeaders from './plugins/security-headers.js';
+import sessionPlugin from './plugins/session.js';
+import staticFiles from './plugins/static-files.js';
+import viewsPlugin from './plugins/views.js';
+import userRoutes from './users/routes.js';
+import './types.js';
+
+export interface BuildOptions {
+  config: Config;
+  db: Database;
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** Builds the whole application on an already migrated database (the server and tests share it). */
+export async function buildApp({ config, db, logger = false }: BuildOptions): Promise<FastifyInstance> {
+  const app = Fastify({ logger, trustProxy: config.trustProxy, bodyLimit: 1024 * 1024 });
+  app.decorate('config', config);
+  app.decorate('db', db);
+
+  await app.register(securityHeaders);
+  await app.register(fastifyFormbody);
+  await app.register(sessionPlugin);
+  await app.register(viewsPlugin);
+  await app.register(authPlugin);
+  await app.register(csrfPlugin);
+  await app.register(staticFiles);
+
+  app.setErrorHandler(async (error: { statusCode?: number; message: string }, request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    const message = status >= 500 ? 'Something went wrong on our side. Please try again.' : error.message;
+    if (request.url.startsWith('/api/')) return reply.code(status).send({ error_message: message });
+    return reply.code(status).render('errors/error', { title: status === 429 ? 'Slow down' : 'Error', message });
+  });
+  app.setNotFoundHandler(async (request, reply) => {
+    if (request.url.startsWith('/api/')) return reply.code(404).send({ error_message: 'No such API call.' });
+    return reply.code(404).render('errors/error', { title: 'Page not found', message: 'There is no page at this address.' });
+  });
+
+  await app.register(healthRoutes);
+  await app.register(authRoutes);
+  await app.register(homeRoutes);
+  await app.register(userRoutes);
+  return app;
+}

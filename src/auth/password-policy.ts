@@ -1,0 +1,31 @@
+import fs from 'node:fs';
+
+// NIST SP 800-63B: length limits, no composition rules, and a blocklist of
+// common passwords and context words (the user name).
+export const PASSWORD_MAX_LENGTH = 256;
+
+const commonPasswords: ReadonlySet<string> = new Set(
+  fs
+    .readFileSync(new URL('./common-passwords.txt', import.meta.url), 'utf8')
+    .split('\n')
+    .filter((line) => line !== '' && !line.startsWith('#'))
+    .map((line) => line.toLowerCase()),
+);
+
+export interface PasswordContext {
+  username: string;
+  minLength: number;
+}
+
+/** Returns why `password` is not acceptable, or null when it is. */
+export function passwordProblem(password: string, { username, minLength }: PasswordContext): string | null {
+  const length = [...password].length; // code points, as a person counts characters
+  if (length < minLength) return `Password must be at least ${minLength} characters long.`;
+  if (length > PASSWORD_MAX_LENGTH) return `Password must be at most ${PASSWORD_MAX_LENGTH} characters long.`;
+  if (password.includes('\u0000')) return 'Password must not contain a NUL character.';
+  const lower = password.toLowerCase();
+  if (commonPasswords.has(lower)) return 'This password is one of the most commonly used passwords; choose another.';
+  const name = username.trim().toLowerCase();
+  if (name.length >= 3 && lower.includes(name)) return 'Password must not contain the user name.';
+  return null;
+}

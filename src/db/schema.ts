@@ -1,0 +1,177 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+export const REALMS = ['local', 'ldap', 'saml', 'oidc'] as const;
+export type Realm = (typeof REALMS)[number];
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
+
+// Optional text fields are NOT NULL DEFAULT '' (as Kasm stores them), so that sorting by them
+// needs no NULLS handling and a plain (column, id) index serves both directions.
+const optionalText = (name: string) => text(name).notNull().default('');
+
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    username: text('username').notNull(),
+    passwordHash: text('password_hash'),
+    firstName: optionalText('first_name'),
+    lastName: optionalText('last_name'),
+    realm: text('realm').$type<Realm>().notNull().default('local'),
+    notes: optionalText('notes'),
+    locked: boolean('locked').notNull().default(false),
+    disabled: boolean('disabled').notNull().default(false),
+    forcePasswordReset: boolean('force_password_reset').notNull().default(false),
+    organization: optionalText('organization'),
+    lastSession: timestamp('last_session', { withTimezone: true }),
+    phone: optionalText('phone'),
+    city: optionalText('city'),
+    state: optionalText('state'),
+    country: optionalText('country'),
+    email: optionalText('email'),
+    customAttribute1: optionalText('custom_attribute_1'),
+    customAttribute2: optionalText('custom_attribute_2'),
+    customAttribute3: optionalText('custom_attribute_3'),
+    // Login protection: consecutive failures, temporary lockouts since the last success.
+    failedLoginCount: integer('failed_login_count').notNull().default(0),
+    lockoutCount: integer('lockout_count').notNull().default(0),
+    lockedUntil: timestamp('locked_until', { withTimezone: true }),
+    passwordChangedAt: timestamp('password_changed_at', { withTimezone: true }),
+    // Two-factor authentication (TOTP): encrypted secret, last accepted time step (replay guard).
+    twoFactorSecret: text('two_factor_secret'),
+    twoFactorEnabled: boolean('two_factor_enabled').notNull().default(false),
+    twoFactorLastStep: bigint('two_factor_last_step', { mode: 'number' }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    // Optimistic locking: every update bumps it; an edit carries the version it was based on.
+    version: integer('version').notNull().default(1),
+    // What the admin search matches: lower-cased, fields separated by a character no search
+    // term can contain (control characters are stripped), served by a trigram index.
+    searchText: text('search_text').generatedAlwaysAs(
+      sql`lower(username || chr(31) || first_name || chr(31) || last_name || chr(31) || email || chr(31) || organization)`,
+    ),
+  },
+  (t) => [
+    uniqueIndex('users_username_lower_key').on(sql`lower(${t.username})`),
+    index('users_search_trgm_idx').using('gin', t.searchText.op('gin_trgm_ops')),
+    index('users_first_name_idx').on(t.firstName, t.id),
+    index('users_last_name_idx').on(t.lastName, t.id),
+    index('users_realm_idx').on(t.realm, t.id),
+    index('users_organization_idx').on(t.organization, t.id),
+    index('users_email_idx').on(t.email, t.id),
+    index('users_last_session_idx').on(t.lastSession, t.id),
+    check('users_realm_check', sql`${t.realm} in ('local', 'ldap', 'saml', 'oidc')`),
+  ],
+);
+
+export const groups = pgTable(
+  'groups',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    description: optionalText('description'),
+    priority: integer('priority').notNull(),
+    isSystem: boolean('is_system').notNull().default(false),
+    // Stable handle for the seeded groups ('administrators', 'all_users'), independent of names.
+    systemKey: text('system_key').unique(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('groups_name_lower_key').on(sql`lower(${t.name})`),
+    uniqueIndex('groups_priority_key').on(t.priority),
+    check('groups_priority_check', sql`${t.priority} between 1 and 1000`),
+  ],
+);
+
+export const groupPermissions = pgTable(
+  'group_permissions',
+  {
+    groupId: uuid('group_id')
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    permission: text('permission').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.permission] })],
+);
+
+export const userGroups = pgTable(
+  'user_groups',
+  {
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    groupId: uuid('group_id')
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.groupId] }), index('user_groups_group_idx').on(t.groupId, t.userId)],
+);
+
+export const sessions = pgTable(
+  'sessions',
+  {
+    sid: text('sid').primaryKey(),
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'cascade' }),
+    data: jsonb('data').notNull(),
+    createdAt: createdAt(),
+    lastSeenAt: timestamp('last_seen_at', { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    ip: optionalText('ip'),
+    userAgent: optionalText('user_agent'),
+  },
+  (t) => [index('sessions_user_idx').on(t.userId), index('sessions_expires_idx').on(t.expiresAt)],
+);
+
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull().defaultNow(),
+    actorType: text('actor_type').$type<'user' | 'api_key' | 'system' | 'anonymous'>().notNull(),
+    actorId: text('actor_id'),
+    actorName: optionalText('actor_name'),
+    ip: optionalText('ip'),
+    action: text('action').notNull(),
+    outcome: text('outcome').$type<'success' | 'failure'>().notNull().default('success'),
+    targetType: optionalText('target_type'),
+    targetId: text('target_id'),
+    targetName: optionalText('target_name'),
+    /** { changes?: { field: { old, new } }, reason?: string, ... } — never secrets. */
+    details: jsonb('details').notNull().default({}),
+  },
+  (t) => [
+    index('audit_events_occurred_idx').on(t.occurredAt, t.id),
+    index('audit_events_action_idx').on(t.action, t.occurredAt),
+    index('audit_events_actor_idx').on(t.actorId, t.occurredAt),
+    index('audit_events_target_idx').on(t.targetId, t.occurredAt),
+  ],
+);
+
+/** Server-generated secrets (e.g. the session cookie key), created once at first start. */
+export const appSecrets = pgTable('app_secrets', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+  createdAt: createdAt(),
+});
+
+export type User = typeof users.$inferSelect;
+export type NewUser = typeof users.$inferInsert;
+export type Group = typeof groups.$inferSelect;

@@ -1,0 +1,84 @@
+import { and, eq, inArray, ne, sql } from 'drizzle-orm';
+import type { Database } from '../db/client.js';
+import { groupPermissions, groups, userGroups, users } from '../db/schema.js';
+
+export const SYSTEM_GROUPS = {
+  administrators: { name: 'Administrators', priority: 1, permissions: ['global_admin'], description: 'Full control of Roster.' },
+  all_users: { name: 'All Users', priority: 1000, permissions: ['user'], description: 'Every user is a member.' },
+} as const;
+
+export type SystemGroupKey = keyof typeof SYSTEM_GROUPS;
+
+/** Creates Administrators and All Users when missing (first start); safe to run every start. */
+export async function seedSystemGroups(db: Database): Promise<void> {
+  await db.transaction(async (tx) => {
+    for (const [systemKey, group] of Object.entries(SYSTEM_GROUPS)) {
+      const inserted = await tx
+        .insert(groups)
+        .values({ name: group.name, description: group.description, priority: group.priority, isSystem: true, systemKey })
+        .onConflictDoNothing()
+        .returning({ id: groups.id });
+      const id = inserted[0]?.id;
+      if (id) {
+        await tx.insert(groupPermissions).values(group.permissions.map((permission) => ({ groupId: id, permission })));
+      }
+    }
+  });
+}
+
+export async function systemGroupId(db: Database, key: SystemGroupKey): Promise<string> {
+  const [row] = await db.select({ id: groups.id }).from(groups).where(eq(groups.systemKey, key));
+  if (!row) throw new Error(`system group ${key} is missing; the database was not seeded`);
+  return row.id;
+}
+
+export async function addMembers(db: Database, userId: string, groupIds: string[]): Promise<void> {
+  if (groupIds.length === 0) return;
+  await db
+    .insert(userGroups)
+    .values(groupIds.map((groupId) => ({ userId, groupId })))
+    .onConflictDoNothing();
+}
+
+/** The permissions a user holds: the union over all their groups. */
+export async function permissionsOfUser(db: Database, userId: string): Promise<Set<string>> {
+  const rows = await db
+    .selectDistinct({ permission: groupPermissions.permission })
+    .from(userGroups)
+    .innerJoin(groupPermissions, eq(groupPermissions.groupId, userGroups.groupId))
+    .where(eq(userGroups.userId, userId));
+  return new Set(rows.map((row) => row.permission));
+}
+
+export async function groupsOfUser(db: Database, userId: string) {
+  return db
+    .select({ id: groups.id, name: groups.name, priority: groups.priority, isSystem: groups.isSystem })
+    .from(userGroups)
+    .innerJoin(groups, eq(groups.id, userGroups.groupId))
+    .where(eq(userGroups.userId, userId))
+    .orderBy(groups.priority);
+}
+
+/**
+ * How many users other than `exceptUserId` could still administer the system: enabled, not
+ * locked, and in a group granting global_admin. Guards "never lock the system out".
+ */
+export async function countOtherActiveGlobalAdmins(db: Database, exceptUserId: string): Promise<number> {
+  const adminGroups = db
+    .select({ groupId: groupPermissions.groupId })
+    .from(groupPermissions)
+    .where(eq(groupPermissions.permission, 'global_admin'));
+  const [row] = await db
+    .select({ count: sql<number>`count(distinct ${users.id})::int` })
+    .from(users)
+    .innerJoin(userGroups, eq(userGroups.userId, users.id))
+    .where(
+      and(
+        inArray(userGroups.groupId, adminGroups),
+        ne(users.id, exceptUserId),
+        eq(users.disabled, false),
+        eq(users.locked, false),
+      ),
+    );
+  return row?.count ?? 0;
+}

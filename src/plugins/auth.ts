@@ -1,0 +1,91 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { actorOf, recordAudit } from '../audit/audit-log.js';
+import { hasPermission } from '../auth/permissions.js';
+import { permissionsOfUser } from '../groups/groups-repository.js';
+import type { CurrentUser } from '../types.js';
+import { findUserById } from '../users/users-repository.js';
+
+const TOUCH_INTERVAL_MS = 60 * 1000;
+
+/** Where to send someone after login: only paths on this site, never another origin. */
+export function safeReturnPath(value: unknown): string {
+  return typeof value === 'string' && value.startsWith('/') && !value.startsWith('//') && !value.startsWith('/\\')
+    ? value
+    : '/';
+}
+
+function wantsHtml(request: FastifyRequest): boolean {
+  return !request.url.startsWith('/api/');
+}
+
+/**
+ * Sends the visitor to the login page. htmx requests get HX-Redirect so that the whole page
+ * navigates instead of the login form being swapped into a fragment.
+ */
+function redirectToLogin(request: FastifyRequest, reply: FastifyReply) {
+  // After a POST (its session expired) there is no page to return to: go home after login.
+  const path = request.method === 'GET' ? request.url : '/';
+  const location = path === '/' ? '/login' : `/login?next=${encodeURIComponent(path)}`;
+  if (request.headers['hx-request'] === 'true') return reply.header('HX-Redirect', location).code(401).send();
+  return reply.redirect(location, 303);
+}
+
+export function forbidden(reply: FastifyReply, message = 'You do not have permission to do that.') {
+  return reply.code(403).render('errors/error', { title: 'Not allowed', message });
+}
+
+/**
+ * Loads the logged-in user (and their permissions) from the database on every request, so
+ * that disabling a user or changing their groups takes effect at once; then applies each
+ * route's access rule. Every route needs a logged-in user unless its config says `public`.
+ */
+export default fp(async (app) => {
+  app.decorateRequest('currentUser', null);
+
+  app.addHook('onRequest', async (request, reply) => {
+    const config = request.routeOptions.config;
+    const userId = request.session.userId;
+    if (userId) {
+      const user = await findUserById(app.db, userId);
+      if (!user || user.disabled || user.locked) {
+        await request.session.destroy(); // the account can no longer be used
+      } else {
+        const current: CurrentUser = {
+          id: user.id,
+          username: user.username,
+          realm: user.realm,
+          forcePasswordReset: user.forcePasswordReset,
+          permissions: await permissionsOfUser(app.db, user.id),
+        };
+        request.currentUser = current;
+        const now = Date.now();
+        if (!request.session.lastSeen || now - request.session.lastSeen > TOUCH_INTERVAL_MS) {
+          request.session.lastSeen = now; // saves the session, which moves its idle expiry
+        }
+      }
+    }
+
+    if (config.public) return;
+    const user = request.currentUser;
+    if (!user) {
+      if (!wantsHtml(request)) return reply.code(401).send({ error_message: 'Authentication required.' });
+      return redirectToLogin(request, reply);
+    }
+    if (user.forcePasswordReset && !config.allowDuringPasswordReset) {
+      if (request.headers['hx-request'] === 'true') return reply.header('HX-Redirect', '/password-reset').send();
+      return reply.redirect('/password-reset', 303);
+    }
+    const needed = config.permission ?? 'user';
+    if (!hasPermission(user.permissions, needed) && !config.allowDuringPasswordReset) {
+      await recordAudit(app.db, actorOf(request), {
+        action: 'authz_fail',
+        outcome: 'failure',
+        reason: `missing permission ${needed}`,
+        method: request.method,
+        url: request.url,
+      });
+      return forbidden(reply);
+    }
+  });
+});

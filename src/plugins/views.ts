@@ -1,0 +1,65 @@
+import { fileURLToPath } from 'node:url';
+import fastifyView from '@fastify/view';
+import { Eta } from 'eta';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { hasPermission, type Permission } from '../auth/permissions.js';
+import { csrfToken } from './csrf.js';
+
+declare module 'fastify' {
+  interface FastifyReply {
+    /** Renders a page with the layout's common data (user, CSRF token, flash message). */
+    render(template: string, data?: Record<string, unknown>): FastifyReply;
+    /**
+     * Renders `fragment` alone when htmx asks for part of the page (HX-Request and not
+     * HX-Boosted), else the whole `template`. The same URL serves both, so it varies on HX-Request.
+     */
+    renderPageOrFragment(template: string, fragment: string, data: Record<string, unknown>): FastifyReply;
+  }
+}
+
+export const viewsDir = fileURLToPath(new URL('../../views', import.meta.url));
+
+export function wantsFragment(request: FastifyRequest): boolean {
+  const headers = request.headers;
+  // A history restore after a cache miss needs the whole page back, like a boosted request.
+  return (
+    headers['hx-request'] === 'true' &&
+    headers['hx-boosted'] !== 'true' &&
+    headers['hx-history-restore-request'] !== 'true'
+  );
+}
+
+function commonData(request: FastifyRequest) {
+  const user = request.currentUser;
+  const flash = request.session.flash;
+  if (flash) delete request.session.flash;
+  return {
+    currentUser: user,
+    can: (permission: Permission) => user !== null && hasPermission(user.permissions, permission),
+    csrf: csrfToken(request),
+    flash,
+    path: request.url,
+  };
+}
+
+export default fp(async (app) => {
+  await app.register(fastifyView, {
+    engine: { eta: new Eta({ views: viewsDir, cache: true }) },
+    templates: viewsDir,
+    production: process.env.NODE_ENV !== 'development',
+  });
+
+  app.decorateReply('render', function (this: FastifyReply, template: string, data: Record<string, unknown> = {}) {
+    this.type('text/html; charset=utf-8');
+    return this.view(template, { ...commonData(this.request), ...data });
+  });
+
+  app.decorateReply(
+    'renderPageOrFragment',
+    function (this: FastifyReply, template: string, fragment: string, data: Record<string, unknown>) {
+      this.header('Vary', 'HX-Request');
+      return this.render(wantsFragment(this.request) ? fragment : template, data);
+    },
+  );
+});

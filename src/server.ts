@@ -1,0 +1,54 @@
+// The process: configuration, database, first start, listen, graceful shutdown.
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { openDatabase } from './db/client.js';
+import { prepareDatabase } from './setup/first-start.js';
+
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(1);
+  }
+  throw error;
+}
+
+const handle = await openDatabase(config);
+const firstAdmin = await prepareDatabase(handle, config);
+const app = await buildApp({ config, db: handle.db, logger: { level: config.logLevel } });
+
+const shutdown = async (signal: string) => {
+  app.log.info(`${signal} received, shutting down`);
+  try {
+    await app.close();
+    await handle.close();
+    process.exit(0);
+  } catch (error) {
+    app.log.error({ err: error }, 'shutdown failed');
+    process.exit(1);
+  }
+};
+process.once('SIGINT', () => void shutdown('SIGINT'));
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+
+await app.listen({ host: config.host, port: config.port });
+const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+const address = app.server.address();
+const port = typeof address === 'object' && address !== null ? address.port : config.port;
+const url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
+const where = handle.kind === 'pglite' ? `embedded database in ${config.dataDir}` : 'PostgreSQL (DATABASE_URL)';
+const lines = [``, `Roster is running at ${url}  (${where})`];
+if (firstAdmin) {
+  lines.push(
+    `First start: created the administrator "${firstAdmin.username}".`,
+    firstAdmin.generatedPassword
+      ? `  Log in at ${url}/login as ${firstAdmin.username} with password: ${firstAdmin.generatedPassword}`
+      : `  Log in at ${url}/login as ${firstAdmin.username} with the password from ROSTER_ADMIN_PASSWORD.`,
+    `  This password is shown only once; you will be asked to choose a new one.`,
+  );
+} else {
+  lines.push(`Log in at ${url}/login`);
+}
+console.log(lines.join('\n') + '\n');

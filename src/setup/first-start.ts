@@ -1,0 +1,53 @@
+import crypto from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { SYSTEM_ACTOR } from '../audit/audit-log.js';
+import { passwordProblem } from '../auth/password-policy.js';
+import type { Config } from '../config.js';
+import type { DatabaseHandle } from '../db/client.js';
+import { users } from '../db/schema.js';
+import { seedSystemGroups, systemGroupId } from '../groups/groups-repository.js';
+import { createUser } from '../users/users-service.js';
+import { validateUser } from '../users/user-validation.js';
+
+export const FIRST_ADMIN_USERNAME = 'admin';
+
+export interface FirstAdmin {
+  username: string;
+  /** Shown once on the console; null when it came from ROSTER_ADMIN_PASSWORD. */
+  generatedPassword: string | null;
+}
+
+/** A random password that passes the policy: 24 characters from a CSPRNG. */
+function randomPassword(): string {
+  return crypto.randomBytes(18).toString('base64url');
+}
+
+/**
+ * Brings the database up to date and seeds it: migrations, the system groups and, when no
+ * user exists yet, the first admin (in Administrators and All Users, who must choose a new
+ * password at first login).
+ */
+export async function prepareDatabase(
+  handle: DatabaseHandle,
+  config: Pick<Config, 'adminPassword' | 'passwordMinLength'>,
+): Promise<FirstAdmin | null> {
+  await handle.migrate();
+  const { db } = handle;
+  await seedSystemGroups(db);
+  const [existing] = await db.select({ n: sql<number>`count(*)::int` }).from(users);
+  if ((existing?.n ?? 0) > 0) return null;
+
+  const password = config.adminPassword ?? randomPassword();
+  const problem = passwordProblem(password, { username: FIRST_ADMIN_USERNAME, minLength: config.passwordMinLength });
+  if (problem) throw new Error(`ROSTER_ADMIN_PASSWORD is not acceptable: ${problem}`);
+  const validation = validateUser(
+    { username: FIRST_ADMIN_USERNAME, realm: 'local', force_password_reset: true, password },
+    { mode: 'create', passwordMinLength: config.passwordMinLength },
+  );
+  if (!validation.ok) throw new Error(`first admin is invalid: ${JSON.stringify(validation.errors)}`);
+  const created = await createUser(db, SYSTEM_ACTOR, validation.user, password, [
+    await systemGroupId(db, 'administrators'),
+  ]);
+  if (!created.ok) return null; // another instance created it at the same moment
+  return { username: FIRST_ADMIN_USERNAME, generatedPassword: config.adminPassword ? null : password };
+}

@@ -1,0 +1,47 @@
+import type { Permission } from './auth/permissions.js';
+import type { Config } from './config.js';
+import type { Database } from './db/client.js';
+import type { Realm } from './db/schema.js';
+
+/** The logged-in user of a request, read from the database on every request. */
+export interface CurrentUser {
+  id: string;
+  username: string;
+  realm: Realm;
+  forcePasswordReset: boolean;
+  permissions: ReadonlySet<string>;
+}
+
+export interface Flash {
+  type: 'success' | 'error' | 'info';
+  message: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    db: Database;
+    config: Config;
+  }
+  interface FastifyRequest {
+    currentUser: CurrentUser | null;
+  }
+  interface FastifyContextConfig {
+    /** Pages anyone may see (login, health, static files). Every other route needs a session. */
+    public?: boolean;
+    /** The permission a route needs (global_admin always passes). */
+    permission?: Permission;
+    /** Reachable while the user still has to choose a new password. */
+    allowDuringPasswordReset?: boolean;
+    /** Exempt from the session CSRF check (JSON API authenticated by key, not cookie). */
+    csrf?: false;
+  }
+  interface Session {
+    userId?: string;
+    csrfToken?: string;
+    /** Epoch ms of the last time the session was touched (throttles idle-expiry writes). */
+    lastSeen?: number;
+    ip?: string;
+    userAgent?: string;
+    flash?: Flash;
+  }
+}

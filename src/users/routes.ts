@@ -1,0 +1,200 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { actorOf } from '../audit/audit-log.js';
+import { hasPermission } from '../auth/permissions.js';
+import { REALMS, type User } from '../db/schema.js';
+import { groupsOfUser, permissionsOfUser } from '../groups/groups-repository.js';
+import { forbidden } from '../plugins/auth.js';
+import { wantsFragment } from '../plugins/views.js';
+import { findUserById, listUsers, USER_SORTS, type UserListQuery, type UserSort } from './users-repository.js';
+import { createUser, deleteUser, resetTwoFactor, updateUser, type UserChangeResult } from './users-service.js';
+import { formValuesFrom, formValuesOf, validateUser, type UserFormValues } from './user-validation.js';
+
+const PER_PAGE_CHOICES = [10, 25, 50, 100];
+
+type ListParams = { q?: string; sort?: string; dir?: string; page?: string; per_page?: string };
+type IdParams = { id: string };
+type FormBody = Record<string, unknown>;
+
+/** Reads the list's query string leniently: anything unknown falls back to the default. */
+export function parseListQuery(params: ListParams): UserListQuery {
+  const page = Number.parseInt(params.page ?? '', 10);
+  const perPage = Number.parseInt(params.per_page ?? '', 10);
+  return {
+    search: (params.q ?? '').slice(0, 200),
+    sort: params.sort && params.sort in USER_SORTS ? (params.sort as UserSort) : 'username',
+    direction: params.dir === 'desc' ? 'desc' : 'asc',
+    page: Number.isFinite(page) && page >= 1 ? Math.min(page, 1_000_000) : 1,
+    perPage: PER_PAGE_CHOICES.includes(perPage) ? perPage : 25,
+  };
+}
+
+function listUrl(query: UserListQuery): string {
+  const params = new URLSearchParams();
+  if (query.search) params.set('q', query.search);
+  if (query.sort !== 'username') params.set('sort', query.sort);
+  if (query.direction !== 'asc') params.set('dir', query.direction);
+  if (query.page > 1) params.set('page', String(query.page));
+  if (query.perPage !== 25) params.set('per_page', String(query.perPage));
+  const search = params.toString();
+  return search ? `/admin/users?${search}` : '/admin/users';
+}
+
+const formatTime = (date: Date) => `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+export default async function userRoutes(app: FastifyInstance) {
+  const { db, config } = app;
+  const formData = { realms: REALMS, minLength: config.passwordMinLength, formatTime };
+
+  const userNotFound = (reply: FastifyReply) =>
+    reply.code(404).render('errors/error', { title: 'User not found', message: 'This user does not exist (any more).' });
+
+  /** Changing a user who holds global_admin needs users_modify_admin as well. */
+  async function mayTouch(request: FastifyRequest, user: User): Promise<boolean> {
+    const actor = request.currentUser;
+    if (!actor) return false;
+    if (!(await permissionsOfUser(db, user.id)).has('global_admin')) return true;
+    return hasPermission(actor.permissions, 'users_modify_admin');
+  }
+
+  async function renderShow(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    user: User,
+    form: { values?: UserFormValues; errors?: Record<string, string>; formError?: string; version?: number } = {},
+  ) {
+    const actor = request.currentUser;
+    const touchable = await mayTouch(request, user);
+    return reply.render('users/show', {
+      ...formData,
+      user,
+      groups: await groupsOfUser(db, user.id),
+      values: form.values ?? formValuesOf(user),
+      errors: form.errors ?? {},
+      formError: form.formError ?? null,
+      version: form.version ?? user.version,
+      canModify: touchable && actor !== null && hasPermission(actor.permissions, 'users_modify'),
+      canDelete: touchable && actor !== null && hasPermission(actor.permissions, 'users_delete'),
+    });
+  }
+
+  app.get<{ Querystring: ListParams }>('/admin/users', { config: { permission: 'users_view' } }, async (request, reply) => {
+    const query = parseListQuery(request.query);
+    const { rows, total } = await listUsers(db, query);
+    const pages = Math.max(1, Math.ceil(total / query.perPage));
+    return reply.renderPageOrFragment('users/index', 'users/_rows', {
+      query,
+      rows,
+      total,
+      pages,
+      listUrl,
+      formatTime,
+    });
+  });
+
+  app.get('/admin/users/new', { config: { permission: 'users_create' } }, async (_request, reply) => {
+    return reply.render('users/new', { ...formData, values: formValuesFrom({}), errors: {} });
+  });
+
+  app.post<{ Body: FormBody }>('/admin/users', { config: { permission: 'users_create' } }, async (request, reply) => {
+    const validation = validateUser(request.body, { mode: 'create', passwordMinLength: config.passwordMinLength });
+    const values = formValuesFrom(request.body);
+    if (!validation.ok) return reply.code(422).render('users/new', { ...formData, values, errors: validation.errors });
+    const result = await createUser(db, actorOf(request), validation.user, validation.password);
+    if (!result.ok) {
+      return reply.code(409).render('users/new', { ...formData, values, errors: { username: result.message } });
+    }
+    request.session.flash = { type: 'success', message: `User ${result.user.username} created.` };
+    return reply.redirect(`/admin/users/${result.user.id}`, 303);
+  });
+
+  app.get<{ Params: IdParams }>('/admin/users/:id', { config: { permission: 'users_view' } }, async (request, reply) => {
+    const user = await findUserById(db, request.params.id);
+    return user ? renderShow(request, reply, user) : userNotFound(reply);
+  });
+
+  app.post<{ Params: IdParams; Body: FormBody }>(
+    '/admin/users/:id',
+    { config: { permission: 'users_modify' } },
+    async (request, reply) => {
+      const user = await findUserById(db, request.params.id);
+      if (!user) return userNotFound(reply);
+      if (!(await mayTouch(request, user))) return forbidden(reply, 'Changing an administrator needs the users_modify_admin permission.');
+      const values = formValuesFrom(request.body);
+      const version = Number.parseInt(String(request.body.version ?? ''), 10);
+      const validation = validateUser(request.body, { mode: 'update', passwordMinLength: config.passwordMinLength });
+      if (!validation.ok) {
+        reply.code(422);
+        return renderShow(request, reply, user, { values, errors: validation.errors, version });
+      }
+      const result = await updateUser(db, actorOf(request), user.id, version, validation.user, validation.password);
+      if (!result.ok) return renderChangeFailure(request, reply, user, result, values);
+      request.session.flash = { type: 'success', message: `User ${result.user.username} saved.` };
+      return reply.redirect(`/admin/users/${user.id}`, 303);
+    },
+  );
+
+  async function renderChangeFailure(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    user: User,
+    result: Extract<UserChangeResult, { ok: false }>,
+    values: UserFormValues,
+  ) {
+    if (result.reason === 'not_found') {
+      return reply.code(404).render('errors/error', { title: 'User not found', message: result.message });
+    }
+    reply.code(409);
+    if (result.reason === 'duplicate_username') {
+      return renderShow(request, reply, user, { values, errors: { username: result.message } });
+    }
+    // stale: keep what was typed, but base the next save on the current version
+    const current = (await findUserById(db, user.id)) ?? user;
+    return renderShow(request, reply, current, { values, errors: {}, formError: result.message });
+  }
+
+  app.post<{ Params: IdParams }>(
+    '/admin/users/:id/reset-2fa',
+    { config: { permission: 'users_modify' } },
+    async (request, reply) => {
+      const user = await findUserById(db, request.params.id);
+      if (!user) return userNotFound(reply);
+      if (!(await mayTouch(request, user))) return forbidden(reply, 'Changing an administrator needs the users_modify_admin permission.');
+      const result = await resetTwoFactor(db, actorOf(request), user.id);
+      request.session.flash = result.ok
+        ? { type: 'success', message: `Two-factor authentication of ${user.username} was reset.` }
+        : { type: 'error', message: result.message };
+      return reply.redirect(`/admin/users/${user.id}`, 303);
+    },
+  );
+
+  app.get<{ Params: IdParams }>(
+    '/admin/users/:id/delete',
+    { config: { permission: 'users_delete' } },
+    async (request, reply) => {
+      const user = await findUserById(db, request.params.id);
+      return user ? reply.render('users/delete', { user, error: null }) : userNotFound(reply);
+    },
+  );
+
+  app.post<{ Params: IdParams }>(
+    '/admin/users/:id/delete',
+    { config: { permission: 'users_delete' } },
+    async (request, reply) => {
+      const user = await findUserById(db, request.params.id);
+      if (!user) return userNotFound(reply);
+      if (!(await mayTouch(request, user))) return forbidden(reply, 'Deleting an administrator needs the users_modify_admin permission.');
+      const result = await deleteUser(db, actorOf(request), user.id);
+      if (!result.ok) {
+        if (wantsFragment(request)) {
+          // The row stays: show the reason on the user's page rather than failing silently.
+          request.session.flash = { type: 'error', message: result.message };
+          return reply.header('HX-Redirect', `/admin/users/${user.id}`).code(409).send('');
+        }
+        return reply.code(409).render('users/delete', { user, error: result.message });
+      }
+      if (wantsFragment(request)) return reply.send(''); // htmx removes the row in place
+      request.session.flash = { type: 'success', message: `User ${user.username} deleted.` };
+      return reply.redirect('/admin/users', 303);
+    },
+  );
+}

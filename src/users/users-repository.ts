@@ -1,0 +1,145 @@
+import { and, asc, desc, eq, like, sql, type SQL } from 'drizzle-orm';
+import type { Database } from '../db/client.js';
+import { users, type NewUser, type User } from '../db/schema.js';
+
+export const USER_SORTS = {
+  username: sql`lower(${users.username})`,
+  first_name: users.firstName,
+  last_name: users.lastName,
+  realm: users.realm,
+  organization: users.organization,
+  email: users.email,
+  last_session: users.lastSession,
+} as const;
+
+export type UserSort = keyof typeof USER_SORTS;
+export type SortDirection = 'asc' | 'desc';
+
+export interface UserListQuery {
+  search: string;
+  sort: UserSort;
+  direction: SortDirection;
+  page: number;
+  perPage: number;
+}
+
+export type UserListRow = Pick<
+  User,
+  'id' | 'username' | 'firstName' | 'lastName' | 'realm' | 'organization' | 'email' | 'lastSession' | 'locked' | 'disabled'
+>;
+
+export interface UserListPage {
+  rows: UserListRow[];
+  total: number;
+}
+
+/** Lower-cased search term without control characters and with LIKE wildcards escaped. */
+export function searchPattern(search: string): string | null {
+  // eslint-disable-next-line no-control-regex -- stripping control characters is the point
+  const term = search.replace(/\p{Cc}/gu, '').trim().toLowerCase();
+  if (term === '') return null;
+  return `%${term.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+}
+
+/**
+ * One page of the users table. The search is a substring match over the generated
+ * `search_text` column, which a trigram GIN index serves; sorting uses per-column indexes.
+ */
+export async function listUsers(db: Database, query: UserListQuery): Promise<UserListPage> {
+  const pattern = searchPattern(query.search);
+  const where: SQL | undefined = pattern === null ? undefined : like(users.searchText, pattern);
+  const order = query.direction === 'desc' ? desc : asc;
+  const [rows, [counted]] = await Promise.all([
+    db
+      .select({
+        id: users.id,
+        username: users.username,
+        firstName: users.firstName,
+        lastName: users.lastName,
+        realm: users.realm,
+        organization: users.organization,
+        email: users.email,
+        lastSession: users.lastSession,
+        locked: users.locked,
+        disabled: users.disabled,
+      })
+      .from(users)
+      .where(where)
+      .orderBy(order(USER_SORTS[query.sort]), order(users.id))
+      .limit(query.perPage)
+      .offset((query.page - 1) * query.perPage),
+    db.select({ total: sql<number>`count(*)::int` }).from(users).where(where),
+  ]);
+  return { rows, total: counted?.total ?? 0 };
+}
+
+export async function findUserById(db: Database, id: string): Promise<User | undefined> {
+  if (!isUuid(id)) return undefined;
+  const [user] = await db.select().from(users).where(eq(users.id, id));
+  return user;
+}
+
+export async function findUserByUsername(db: Database, username: string): Promise<User | undefined> {
+  const [user] = await db
+    .select()
+    .from(users)
+    .where(sql`lower(${users.username}) = lower(${username.trim()})`);
+  return user;
+}
+
+/** Whether another user (ignoring case) already has `username`. */
+export async function usernameTaken(db: Database, username: string, exceptId?: string): Promise<boolean> {
+  const [row] = await db
+    .select({ id: users.id })
+    .from(users)
+    .where(
+      and(
+        sql`lower(${users.username}) = lower(${username})`,
+        exceptId ? sql`${users.id} <> ${exceptId}` : undefined,
+      ),
+    );
+  return row !== undefined;
+}
+
+export async function insertUser(db: Database, values: NewUser): Promise<User> {
+  const [user] = await db.insert(users).values(values).returning();
+  if (!user) throw new Error('insert returned no user');
+  return user;
+}
+
+/**
+ * Updates a user only if it is still at `expectedVersion` (optimistic locking). Returns the
+ * updated user, or undefined when someone else changed (or deleted) it in the meantime.
+ */
+export async function updateUserAtVersion(
+  db: Database,
+  id: string,
+  expectedVersion: number,
+  changes: Partial<NewUser>,
+): Promise<User | undefined> {
+  const [user] = await db
+    .update(users)
+    .set({ ...changes, version: sql`${users.version} + 1`, updatedAt: sql`now()` })
+    .where(and(eq(users.id, id), eq(users.version, expectedVersion)))
+    .returning();
+  return user;
+}
+
+export async function deleteUserById(db: Database, id: string): Promise<boolean> {
+  const deleted = await db.delete(users).where(eq(users.id, id)).returning({ id: users.id });
+  return deleted.length > 0;
+}
+
+export function isUuid(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+}
+
+/** True when `error` (or what it wraps) is a Postgres unique violation. */
+export function isUniqueViolation(error: unknown): boolean {
+  // Drizzle wraps driver errors; the Postgres code sits on the error or one of its causes.
+  for (let e = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
+    if ((e as { code?: unknown }).code === '23505') return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}

@@ -1,0 +1,204 @@
+import { recordAudit, type AuditActor } from '../audit/audit-log.js';
+import { hashPassword } from '../auth/passwords.js';
+import type { Database } from '../db/client.js';
+import type { User } from '../db/schema.js';
+import { addMembers, countOtherActiveGlobalAdmins, permissionsOfUser, systemGroupId } from '../groups/groups-repository.js';
+import { endUserSessions, endUserSessionsExcept } from '../plugins/session-store.js';
+import {
+  deleteUserById,
+  findUserById,
+  insertUser,
+  isUniqueViolation,
+  updateUserAtVersion,
+  usernameTaken,
+} from './users-repository.js';
+import { USER_FLAG_FIELDS, USER_TEXT_FIELDS, type UserInput } from './user-validation.js';
+
+// Fields whose old and new values the audit log records (never the password).
+const AUDITED_FIELDS = [
+  { key: 'username', prop: 'username' },
+  { key: 'realm', prop: 'realm' },
+  { key: 'notes', prop: 'notes' },
+  ...USER_TEXT_FIELDS,
+  ...USER_FLAG_FIELDS,
+] as const satisfies ReadonlyArray<{ key: string; prop: keyof UserInput }>;
+
+export type UserChangeResult =
+  | { ok: true; user: User }
+  | { ok: false; reason: 'duplicate_username' | 'stale' | 'not_found' | 'last_admin'; message: string };
+
+const DUPLICATE = {
+  ok: false,
+  reason: 'duplicate_username',
+  message: 'A user with this User Name already exists (names are compared ignoring case).',
+} as const;
+
+const LAST_ADMIN = {
+  ok: false,
+  reason: 'last_admin',
+  message: 'This is the last enabled administrator: Roster would have no one left to administer it.',
+} as const;
+
+function auditChanges(before: UserInput, after: UserInput) {
+  const changes: Record<string, { old: unknown; new: unknown }> = {};
+  for (const { key, prop } of AUDITED_FIELDS) {
+    if (before[prop] !== after[prop]) changes[key] = { old: before[prop], new: after[prop] };
+  }
+  return changes;
+}
+
+const target = (user: Pick<User, 'id' | 'username'>) => ({ type: 'user', id: user.id, name: user.username });
+
+/** Creates a user in All Users (and `extraGroupIds`), recording it in the audit log. */
+export async function createUser(
+  db: Database,
+  actor: AuditActor,
+  input: UserInput,
+  password: string | undefined,
+  extraGroupIds: string[] = [],
+): Promise<UserChangeResult> {
+  const passwordHash = password === undefined ? null : await hashPassword(password);
+  try {
+    return await db.transaction(async (tx) => {
+      if (await usernameTaken(tx, input.username)) return DUPLICATE;
+      const user = await insertUser(tx, {
+        ...input,
+        passwordHash,
+        passwordChangedAt: passwordHash ? new Date() : null,
+      });
+      await addMembers(tx, user.id, [await systemGroupId(tx, 'all_users'), ...extraGroupIds]);
+      const created = Object.fromEntries(
+        AUDITED_FIELDS.filter(({ prop }) => input[prop] !== '' && input[prop] !== false).map(({ key, prop }) => [
+          key,
+          { old: null, new: input[prop] },
+        ]),
+      );
+      await recordAudit(tx, actor, { action: 'user_created', target: target(user), changes: created });
+      return { ok: true, user } as const;
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) return DUPLICATE; // a concurrent create won the race
+    throw error;
+  }
+}
+
+/**
+ * Saves an admin's edit if the user is still at `expectedVersion`. A new password, or
+ * disabling or locking the user, ends all of their sessions.
+ */
+export async function updateUser(
+  db: Database,
+  actor: AuditActor,
+  id: string,
+  expectedVersion: number,
+  input: UserInput,
+  password: string | undefined,
+): Promise<UserChangeResult> {
+  const passwordHash = password === undefined ? undefined : await hashPassword(password);
+  try {
+    return await db.transaction(async (tx) => {
+      const before = await findUserById(tx, id);
+      if (!before) return { ok: false, reason: 'not_found', message: 'This user no longer exists.' } as const;
+      if (before.version !== expectedVersion) {
+        return {
+          ok: false,
+          reason: 'stale',
+          message:
+            'This user was changed by someone else since you opened the form. Review the values below and save again to overwrite.',
+        } as const;
+      }
+      if (await usernameTaken(tx, input.username, id)) return DUPLICATE;
+      const blocksLogin = (input.disabled && !before.disabled) || (input.locked && !before.locked);
+      if (blocksLogin && (await isGlobalAdmin(tx, id)) && (await countOtherActiveGlobalAdmins(tx, id)) === 0) {
+        return LAST_ADMIN;
+      }
+      const unlocking = before.locked && !input.locked;
+      const user = await updateUserAtVersion(tx, id, expectedVersion, {
+        ...input,
+        ...(passwordHash ? { passwordHash, passwordChangedAt: new Date() } : {}),
+        // Clearing Locked also forgets the failures that led to it.
+        ...(unlocking ? { failedLoginCount: 0, lockoutCount: 0, lockedUntil: null } : {}),
+      });
+      if (!user) {
+        return { ok: false, reason: 'stale', message: 'This user was changed by someone else; reload and try again.' } as const;
+      }
+      const changes = auditChanges(before, input);
+      if (passwordHash) changes.password = { old: '(hidden)', new: '(changed)' };
+      if (blocksLogin || passwordHash) await endUserSessions(tx, id);
+      if (Object.keys(changes).length > 0) {
+        await recordAudit(tx, actor, { action: 'user_updated', target: target(user), changes });
+      }
+      return { ok: true, user } as const;
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) return DUPLICATE;
+    throw error;
+  }
+}
+
+export async function deleteUser(db: Database, actor: AuditActor, id: string): Promise<UserChangeResult> {
+  return db.transaction(async (tx) => {
+    const user = await findUserById(tx, id);
+    if (!user) return { ok: false, reason: 'not_found', message: 'This user no longer exists.' } as const;
+    if ((await isGlobalAdmin(tx, id)) && (await countOtherActiveGlobalAdmins(tx, id)) === 0) return LAST_ADMIN;
+    await deleteUserById(tx, id); // sessions and memberships go with it (ON DELETE CASCADE)
+    await recordAudit(tx, actor, { action: 'user_deleted', target: target(user) });
+    return { ok: true, user } as const;
+  });
+}
+
+/** Clears the user's 2FA secret; they must enrol again at their next login where 2FA is required. */
+export async function resetTwoFactor(db: Database, actor: AuditActor, id: string): Promise<UserChangeResult> {
+  return db.transaction(async (tx) => {
+    const before = await findUserById(tx, id);
+    if (!before) return { ok: false, reason: 'not_found', message: 'This user no longer exists.' } as const;
+    const user = await updateUserAtVersion(tx, id, before.version, {
+      twoFactorSecret: null,
+      twoFactorEnabled: false,
+      twoFactorLastStep: null,
+    });
+    if (!user) return { ok: false, reason: 'stale', message: 'This user was changed meanwhile; try again.' } as const;
+    await recordAudit(tx, actor, {
+      action: 'user_2fa_reset',
+      target: target(user),
+      changes: { two_factor_enabled: { old: before.twoFactorEnabled, new: false } },
+    });
+    return { ok: true, user } as const;
+  });
+}
+
+async function isGlobalAdmin(db: Database, userId: string): Promise<boolean> {
+  return (await permissionsOfUser(db, userId)).has('global_admin');
+}
+
+/**
+ * A user sets their own new password (the forced reset now; the profile later). Ends their
+ * other sessions, keeping `keepSessionId`.
+ */
+export async function changeOwnPassword(
+  db: Database,
+  actor: AuditActor,
+  userId: string,
+  newPassword: string,
+  keepSessionId: string,
+): Promise<void> {
+  const passwordHash = await hashPassword(newPassword);
+  await db.transaction(async (tx) => {
+    const before = await findUserById(tx, userId);
+    if (!before) throw new Error('user vanished while changing password');
+    await updateUserAtVersion(tx, userId, before.version, {
+      passwordHash,
+      passwordChangedAt: new Date(),
+      forcePasswordReset: false,
+    });
+    await endUserSessionsExcept(tx, userId, keepSessionId);
+    await recordAudit(tx, actor, {
+      action: 'user_password_changed',
+      target: target(before),
+      changes: {
+        password: { old: '(hidden)', new: '(changed)' },
+        ...(before.forcePasswordReset ? { force_password_reset: { old: true, new: false } } : {}),
+      },
+    });
+  });
+}
