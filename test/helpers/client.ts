@@ -1,0 +1,75 @@
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { ADMIN_NEW_PASSWORD, ADMIN_PASSWORD } from './test-app.js';
+
+/** The CSRF token of the last form on a page. */
+export function csrfFrom(html: string): string {
+  const tokens = [...html.matchAll(/name="_csrf" value="([^"]+)"/g)];
+  const token = tokens.at(-1)?.[1];
+  if (!token) throw new Error('no CSRF token on the page');
+  return token;
+}
+
+/**
+ * A browser-like client for app.inject: keeps cookies and the page's CSRF token, so route
+ * tests read like a person using the forms.
+ */
+export class TestClient {
+  cookies = new Map<string, string>();
+  csrf = '';
+
+  constructor(
+    private readonly app: FastifyInstance,
+    readonly ip = '127.0.0.1',
+  ) {}
+
+  private cookieHeader(): string {
+    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+  }
+
+  private remember(response: LightMyRequestResponse) {
+    for (const cookie of response.cookies) {
+      if (cookie.value === '' || (cookie.expires && cookie.expires.getTime() < Date.now())) this.cookies.delete(cookie.name);
+      else this.cookies.set(cookie.name, cookie.value);
+    }
+    const type = String(response.headers['content-type'] ?? '');
+    if (type.startsWith('text/html') && response.body.includes('name="_csrf"')) this.csrf = csrfFrom(response.body);
+    return response;
+  }
+
+  async get(url: string, headers: Record<string, string> = {}) {
+    return this.remember(
+      await this.app.inject({ method: 'GET', url, headers: { cookie: this.cookieHeader(), ...headers }, remoteAddress: this.ip }),
+    );
+  }
+
+  /** Posts a form; the CSRF token of the last page is added unless `_csrf` is given. */
+  async post(url: string, form: Record<string, string> = {}, headers: Record<string, string> = {}) {
+    const body = new URLSearchParams({ _csrf: this.csrf, ...form }).toString();
+    return this.remember(
+      await this.app.inject({
+        method: 'POST',
+        url,
+        payload: body,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: this.cookieHeader(), ...headers },
+        remoteAddress: this.ip,
+      }),
+    );
+  }
+
+  async login(username: string, password: string) {
+    await this.get('/login');
+    return this.post('/login', { username, password });
+  }
+
+  /** First admin login, including the forced password reset. */
+  async loginAsFirstAdmin() {
+    let response = await this.login('admin', ADMIN_PASSWORD);
+    if (response.statusCode === 401) response = await this.login('admin', ADMIN_NEW_PASSWORD); // reset done before
+    if (response.headers.location === '/password-reset') {
+      await this.get('/password-reset');
+      await this.post('/password-reset', { password: ADMIN_NEW_PASSWORD, password_confirm: ADMIN_NEW_PASSWORD });
+    }
+    await this.get('/');
+    return this;
+  }
+}

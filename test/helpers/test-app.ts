@@ -1,0 +1,58 @@
+import crypto from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import postgres from 'postgres';
+import { buildApp } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { openPglite, openPostgres, type DatabaseHandle } from '../../src/db/client.js';
+import { prepareDatabase } from '../../src/setup/first-start.js';
+
+export const ADMIN_PASSWORD = 'first-start-test-passphrase';
+export const ADMIN_NEW_PASSWORD = 'the chosen new passphrase';
+
+/**
+ * A clean database for one test file: a fresh in-memory PGlite, or — when TEST_DATABASE_URL
+ * points at a PostgreSQL server — a database of its own there, dropped afterwards.
+ */
+export async function createTestDatabase(): Promise<DatabaseHandle> {
+  const serverUrl = process.env.TEST_DATABASE_URL;
+  if (!serverUrl) return openPglite(null);
+  const name = `roster_test_${process.pid}_${crypto.randomBytes(4).toString('hex')}`;
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const handle = openPostgres(url.toString(), { max: 5 });
+  return {
+    ...handle,
+    close: async () => {
+      await handle.close();
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  handle: DatabaseHandle;
+  config: Config;
+  close(): Promise<void>;
+}
+
+export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  // Route tests log in far more often than a person; the rate limit has a test of its own.
+  const config = loadConfig({ ROSTER_ADMIN_PASSWORD: ADMIN_PASSWORD, LOG_LEVEL: 'silent', LOGIN_RATE_LIMIT: '10000', ...env });
+  const handle = await createTestDatabase();
+  await prepareDatabase(handle, config);
+  const app = await buildApp({ config, db: handle.db });
+  await app.ready();
+  return {
+    app,
+    handle,
+    config,
+    close: async () => {
+      await app.close();
+      await handle.close();
+    },
+  };
+}

@@ -1,0 +1,333 @@
+import argon2 from 'argon2';
+import { and, desc, eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditEvents, sessions, users } from '../../src/db/schema.js';
+import { ADMIN_NEW_PASSWORD, ADMIN_PASSWORD, createTestApp, type TestApp } from '../helpers/test-app.js';
+import { TestClient } from '../helpers/client.js';
+
+let t: TestApp;
+let admin: TestClient;
+const PASSWORD = 'a long user password';
+
+beforeAll(async () => {
+  t = await createTestApp();
+  admin = await new TestClient(t.app).loginAsFirstAdmin();
+});
+afterAll(() => t.close());
+
+async function createUser(username: string, extra: Record<string, string> = {}) {
+  await admin.get('/admin/users/new');
+  const response = await admin.post('/admin/users', { username, password: PASSWORD, realm: 'local', ...extra });
+  expect(response.statusCode, response.body).toBe(303);
+  const [user] = await t.handle.db.select().from(users).where(eq(users.username, username));
+  return user!;
+}
+
+async function userIdOf(username: string) {
+  const [user] = await t.handle.db.select({ id: users.id }).from(users).where(eq(users.username, username));
+  return user!.id;
+}
+
+async function lastLoginFailureReason(userId: string | null) {
+  const [event] = await t.handle.db
+    .select()
+    .from(auditEvents)
+    .where(and(eq(auditEvents.action, 'authn_login_fail'), userId ? eq(auditEvents.targetId, userId) : sql`true`))
+    .orderBy(desc(auditEvents.id))
+    .limit(1);
+  return (event?.details as { reason?: string } | undefined)?.reason;
+}
+
+describe('login', () => {
+  it('shows the login form to anonymous visitors and sends them back after login', async () => {
+    const client = new TestClient(t.app);
+    const page = await client.get('/admin/users?q=x');
+    expect(page.statusCode).toBe(303);
+    expect(page.headers.location).toBe('/login?next=%2Fadmin%2Fusers%3Fq%3Dx');
+    const form = await client.get(page.headers.location!);
+    expect(form.body).toContain('<label for="f-username">User Name');
+    expect(form.body).toContain('name="next" value="/admin/users?q=x"');
+    const login = await client.post('/login', { username: 'ADMIN', password: ADMIN_NEW_PASSWORD, next: '/admin/users?q=x' });
+    expect(login.statusCode).toBe(303);
+    expect(login.headers.location).toBe('/admin/users?q=x');
+  });
+
+  it('never redirects to another site after login', async () => {
+    const client = new TestClient(t.app);
+    await client.get('/login');
+    const login = await client.post('/login', { username: 'admin', password: ADMIN_NEW_PASSWORD, next: '//evil.example/' });
+    expect(login.headers.location).toBe('/');
+  });
+
+  it('gives unknown user, wrong password, locked and disabled the same answer, and audits the reason', async () => {
+    const locked = await createUser('locked-user', { locked: 'true' });
+    const disabled = await createUser('disabled-user', { disabled: 'true' });
+    const normal = await createUser('normal-user');
+    const attempts = [
+      { username: 'nobody-here', reason: 'unknown_user', id: null },
+      { username: 'normal-user', password: 'wrong password!!', reason: 'bad_password', id: normal.id },
+      { username: 'locked-user', reason: 'locked', id: locked.id },
+      { username: 'disabled-user', reason: 'disabled', id: disabled.id },
+    ];
+    const bodies = new Set<string>();
+    for (const attempt of attempts) {
+      const client = new TestClient(t.app);
+      await client.get('/login');
+      const started = performance.now();
+      const response = await client.post('/login', { username: attempt.username, password: attempt.password ?? PASSWORD });
+      const elapsed = performance.now() - started;
+      expect(response.statusCode).toBe(401);
+      expect(response.body).toContain('Invalid user name or password.');
+      bodies.add(response.body.replaceAll(client.csrf, '').replace(/value="[^"]*"/g, ''));
+      expect(await lastLoginFailureReason(attempt.id)).toBe(attempt.reason);
+      // Every path verifies one argon2 hash (a dummy for unknown users), so none is instant.
+      expect(elapsed).toBeGreaterThan(5);
+    }
+    expect(bodies.size).toBe(1); // identical pages apart from the echoed user name
+  });
+
+  it('rotates the session id at login, so the pre-login cookie is not authenticated', async () => {
+    const client = new TestClient(t.app);
+    await client.get('/login');
+    const before = client.cookies.get('roster_session');
+    expect(before).toBeDefined();
+    await client.post('/login', { username: 'normal-user', password: PASSWORD });
+    const after = client.cookies.get('roster_session');
+    expect(after).toBeDefined();
+    expect(after).not.toBe(before);
+    const attacker = new TestClient(t.app);
+    attacker.cookies.set('roster_session', before!);
+    expect((await attacker.get('/')).headers.location).toBe('/login');
+    expect((await client.get('/')).statusCode).toBe(200);
+  });
+
+  it('sets HttpOnly and SameSite on the session cookie', async () => {
+    const response = await new TestClient(t.app).get('/login');
+    const cookie = String(response.headers['set-cookie']);
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Lax/);
+    expect(cookie).not.toMatch(/Secure/);
+  });
+
+  it('records Last Session at each successful login and audits it', async () => {
+    const client = new TestClient(t.app);
+    await client.login('normal-user', PASSWORD);
+    const [user] = await t.handle.db.select().from(users).where(eq(users.username, 'normal-user'));
+    expect(user!.lastSession).toBeInstanceOf(Date);
+    expect(Date.now() - user!.lastSession!.getTime()).toBeLessThan(60_000);
+    const [event] = await t.handle.db
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.action, 'authn_login_success'), eq(auditEvents.targetId, user!.id)));
+    expect(event).toBeDefined();
+    expect(JSON.stringify(event)).not.toContain(PASSWORD);
+  });
+
+  it('rehashes a password stored with weaker parameters at login', async () => {
+    const user = await createUser('weak-hash');
+    const weak = await argon2.hash(PASSWORD, { type: argon2.argon2id, memoryCost: 4096, timeCost: 1, parallelism: 1 });
+    await t.handle.db.update(users).set({ passwordHash: weak }).where(eq(users.id, user.id));
+    const response = await new TestClient(t.app).login('weak-hash', PASSWORD);
+    expect(response.statusCode).toBe(303);
+    const [after] = await t.handle.db.select().from(users).where(eq(users.id, user.id));
+    expect(after!.passwordHash).toMatch(/m=19456,p=1,t=2/);
+  });
+
+  it('logs out by destroying the server-side session', async () => {
+    const client = new TestClient(t.app);
+    await client.login('normal-user', PASSWORD);
+    await client.get('/');
+    const cookie = client.cookies.get('roster_session')!;
+    const out = await client.post('/logout');
+    expect(out.statusCode).toBe(303);
+    const replay = new TestClient(t.app);
+    replay.cookies.set('roster_session', cookie);
+    expect((await replay.get('/')).headers.location).toBe('/login');
+  });
+});
+
+describe('brute-force protection', () => {
+  it('locks out after 5 consecutive failures, even with the right password', async () => {
+    const user = await createUser('target-five');
+    const client = new TestClient(t.app);
+    for (let i = 0; i < 5; i++) {
+      await client.get('/login');
+      expect((await client.post('/login', { username: 'target-five', password: `wrong guess ${i}!!` })).statusCode).toBe(401);
+    }
+    await client.get('/login');
+    const right = await client.post('/login', { username: 'target-five', password: PASSWORD });
+    expect(right.statusCode).toBe(401);
+    expect(right.body).toContain('Invalid user name or password.');
+    expect(await lastLoginFailureReason(user.id)).toBe('temporarily_locked_out');
+    const [after] = await t.handle.db.select().from(users).where(eq(users.id, user.id));
+    expect(after!.lockedUntil!.getTime() - Date.now()).toBeGreaterThan(50_000);
+    expect(after!.lockedUntil!.getTime() - Date.now()).toBeLessThanOrEqual(60_000);
+
+    // When the wait is over the right password works again and the counters reset.
+    await t.handle.db.update(users).set({ lockedUntil: sql`now() - interval '1 second'` }).where(eq(users.id, user.id));
+    expect((await client.login('target-five', PASSWORD)).statusCode).toBe(303);
+    const [reset] = await t.handle.db.select().from(users).where(eq(users.id, user.id));
+    expect(reset).toMatchObject({ failedLoginCount: 0, lockoutCount: 0, lockedUntil: null });
+  });
+
+  it('does not let 20 parallel wrong passwords slip past the limit', async () => {
+    const user = await createUser('target-parallel');
+    const clients = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const client = new TestClient(t.app, `10.0.0.${i + 1}`);
+        await client.get('/login');
+        return client;
+      }),
+    );
+    await Promise.all(clients.map((c, i) => c.post('/login', { username: 'target-parallel', password: `parallel guess ${i}` })));
+    const verified = await t.handle.db
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.targetId, user.id), sql`${auditEvents.details}->>'reason' = 'bad_password'`));
+    expect(verified).toHaveLength(5);
+    const [after] = await t.handle.db.select().from(users).where(eq(users.id, user.id));
+    expect(after!.lockoutCount).toBe(1);
+    expect(after!.lockedUntil).not.toBeNull();
+    expect((await new TestClient(t.app).login('target-parallel', PASSWORD)).statusCode).toBe(401);
+  });
+
+  it('sets Locked after three temporary lockouts, and ends the sessions', async () => {
+    const user = await createUser('target-locked');
+    const victim = new TestClient(t.app);
+    await victim.login('target-locked', PASSWORD);
+    const attacker = new TestClient(t.app);
+    for (let round = 1; round <= 4; round++) {
+      for (let i = 0; i < 5; i++) {
+        await attacker.get('/login');
+        await attacker.post('/login', { username: 'target-locked', password: `round ${round} guess ${i}` });
+      }
+      const [now] = await t.handle.db.select().from(users).where(eq(users.id, user.id));
+      if (round <= 3) {
+        expect(now!.locked).toBe(false);
+        const wait = (now!.lockedUntil!.getTime() - Date.now()) / 1000;
+        expect(Math.round(wait / 60)).toBe(2 ** (round - 1)); // 1, 2, 4 minutes
+        await t.handle.db.update(users).set({ lockedUntil: sql`now() - interval '1 second'` }).where(eq(users.id, user.id));
+      } else {
+        expect(now!.locked).toBe(true);
+      }
+    }
+    expect((await victim.get('/')).headers.location).toBe('/login');
+    expect(await t.handle.db.select().from(sessions).where(eq(sessions.userId, user.id))).toHaveLength(0);
+    expect((await new TestClient(t.app).login('target-locked', PASSWORD)).statusCode).toBe(401);
+  });
+
+  it('rate-limits login posts per client address', async () => {
+    const limited = await createTestApp({ LOGIN_RATE_LIMIT: '3' });
+    try {
+      const client = new TestClient(limited.app, '192.0.2.7');
+      const statuses = [];
+      for (let i = 0; i < 4; i++) {
+        await client.get('/login');
+        statuses.push((await client.post('/login', { username: 'x', password: 'y' })).statusCode);
+      }
+      expect(statuses).toEqual([401, 401, 401, 429]);
+      const other = new TestClient(limited.app, '192.0.2.8');
+      await other.get('/login');
+      expect((await other.post('/login', { username: 'x', password: 'y' })).statusCode).toBe(401);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe('forced password reset', () => {
+  it('sends the user to choose a new password before any other page', async () => {
+    await createUser('must-reset', { force_password_reset: 'true' });
+    const client = new TestClient(t.app);
+    const login = await client.login('must-reset', PASSWORD);
+    expect(login.headers.location).toBe('/password-reset');
+    expect((await client.get('/')).headers.location).toBe('/password-reset');
+    expect((await client.get('/admin/users')).headers.location).toBe('/password-reset');
+
+    const page = await client.get('/password-reset');
+    expect(page.body).toContain('Choose a new password');
+    const mismatch = await client.post('/password-reset', { password: 'a brand new password', password_confirm: 'different one here' });
+    expect(mismatch.statusCode).toBe(422);
+    expect(mismatch.body).toContain('The two passwords do not match.');
+    const weak = await client.post('/password-reset', { password: 'short', password_confirm: 'short' });
+    expect(weak.statusCode).toBe(422);
+    expect(weak.body).toContain('at least 12 characters');
+
+    const done = await client.post('/password-reset', { password: 'a brand new password', password_confirm: 'a brand new password' });
+    expect(done.statusCode).toBe(303);
+    const home = await client.get('/');
+    expect(home.statusCode).toBe(200);
+    expect(home.body).toContain('Your new password is set.');
+    expect((await new TestClient(t.app).login('must-reset', 'a brand new password')).headers.location).toBe('/');
+  });
+
+  it('is honoured for the first admin', async () => {
+    const fresh = await createTestApp();
+    try {
+      const client = new TestClient(fresh.app);
+      expect((await client.login('admin', ADMIN_PASSWORD)).headers.location).toBe('/password-reset');
+    } finally {
+      await fresh.close();
+    }
+  });
+});
+
+describe('sessions', () => {
+  it('expires a session idle too long, on the server', async () => {
+    const client = new TestClient(t.app);
+    await client.login('normal-user', PASSWORD);
+    expect((await client.get('/')).statusCode).toBe(200);
+    const userId = await userIdOf('normal-user');
+    await t.handle.db.update(sessions).set({ expiresAt: sql`now() - interval '1 second'` }).where(eq(sessions.userId, userId));
+    expect((await client.get('/')).headers.location).toBe('/login');
+  });
+
+  it('expires a session past its absolute lifetime even when active', async () => {
+    const client = new TestClient(t.app);
+    await client.login('normal-user', PASSWORD);
+    const userId = await userIdOf('normal-user');
+    await t.handle.db.update(sessions).set({ createdAt: sql`now() - interval '13 hours'` }).where(eq(sessions.userId, userId));
+    expect((await client.get('/')).headers.location).toBe('/login');
+  });
+
+  it('ends every session of a user who is disabled', async () => {
+    const user = await createUser('to-disable');
+    const client = new TestClient(t.app);
+    await client.login('to-disable', PASSWORD);
+    expect((await client.get('/')).statusCode).toBe(200);
+    const page = await admin.get(`/admin/users/${user.id}`);
+    const version = /name="version" value="(\d+)"/.exec(page.body)![1]!;
+    const saved = await admin.post(`/admin/users/${user.id}`, { username: 'to-disable', realm: 'local', disabled: 'true', version });
+    expect(saved.statusCode).toBe(303);
+    expect(await t.handle.db.select().from(sessions).where(eq(sessions.userId, user.id))).toHaveLength(0);
+    expect((await client.get('/')).headers.location).toBe('/login');
+  });
+});
+
+describe('CSRF', () => {
+  it('refuses a state-changing form without the session token', async () => {
+    await admin.get('/admin/users/new');
+    const response = await admin.post('/admin/users', { _csrf: 'forged', username: 'csrf-victim', password: PASSWORD });
+    expect(response.statusCode).toBe(403);
+    expect(response.body).toContain('This form has expired');
+    const [user] = await t.handle.db.select().from(users).where(eq(users.username, 'csrf-victim'));
+    expect(user).toBeUndefined();
+  });
+
+  it('refuses a login post without the token', async () => {
+    const client = new TestClient(t.app);
+    await client.get('/login');
+    const response = await client.post('/login', { _csrf: '', username: 'admin', password: ADMIN_NEW_PASSWORD });
+    expect(response.statusCode).toBe(403);
+  });
+
+  it('accepts the token in the X-CSRF-Token header (htmx)', async () => {
+    await admin.get('/admin/users/new');
+    const response = await admin.post(
+      '/admin/users',
+      { _csrf: '', username: 'via-header', password: PASSWORD },
+      { 'x-csrf-token': admin.csrf },
+    );
+    expect(response.statusCode).toBe(303);
+  });
+});

@@ -1,0 +1,339 @@
+import { and, eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditEvents, groupPermissions, groups, userGroups, users } from '../../src/db/schema.js';
+import { systemGroupId } from '../../src/groups/groups-repository.js';
+import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { TestClient } from '../helpers/client.js';
+
+let t: TestApp;
+let admin: TestClient;
+const PASSWORD = 'a long user password';
+
+const FULL_USER = {
+  username: 'Carol.Danvers',
+  password: PASSWORD,
+  first_name: 'Carol',
+  last_name: 'Danvers',
+  realm: 'local',
+  notes: 'Pilot.\nCall before noon.',
+  organization: 'Starforce',
+  phone: '+1 555 0100',
+  city: 'Boston',
+  state: 'MA',
+  country: 'US',
+  email: 'carol@example.com',
+  custom_attribute_1: 'one',
+  custom_attribute_2: 'two <b>bold</b>',
+  custom_attribute_3: 'three',
+  force_password_reset: 'true',
+};
+
+beforeAll(async () => {
+  t = await createTestApp();
+  admin = await new TestClient(t.app).loginAsFirstAdmin();
+});
+afterAll(() => t.close());
+
+async function create(form: Record<string, string>) {
+  await admin.get('/admin/users/new');
+  return admin.post('/admin/users', form);
+}
+
+async function userNamed(username: string) {
+  const [user] = await t.handle.db.select().from(users).where(eq(users.username, username));
+  return user;
+}
+
+function versionOf(html: string): string {
+  return /name="version" value="(\d+)"/.exec(html)![1]!;
+}
+
+describe('creating users', () => {
+  it('offers Add User on the users table and a form with every field', async () => {
+    const list = await admin.get('/admin/users');
+    expect(list.statusCode).toBe(200);
+    expect(list.body).toContain('href="/admin/users/new">Add User</a>');
+    const form = await admin.get('/admin/users/new');
+    for (const label of [
+      'User Name', 'Password', 'Realm', 'First Name', 'Last Name', 'Organization', 'Locked', 'Disabled',
+      'Force Password Reset on Login', 'Email', 'Phone', 'City', 'State', 'Country',
+      'Custom Attribute 1', 'Custom Attribute 2', 'Custom Attribute 3', 'Notes',
+    ]) {
+      expect(form.body, label).toMatch(new RegExp(`<label for="f-[a-z_0-9]+">${label}`));
+    }
+  });
+
+  it('creates a user with all fields, in All Users, and audits it without the password', async () => {
+    const response = await create(FULL_USER);
+    expect(response.statusCode).toBe(303);
+    const user = (await userNamed('Carol.Danvers'))!;
+    expect(response.headers.location).toBe(`/admin/users/${user.id}`);
+    expect(user).toMatchObject({
+      firstName: 'Carol',
+      lastName: 'Danvers',
+      notes: 'Pilot.\nCall before noon.',
+      organization: 'Starforce',
+      phone: '+1 555 0100',
+      city: 'Boston',
+      state: 'MA',
+      country: 'US',
+      email: 'carol@example.com',
+      customAttribute1: 'one',
+      customAttribute2: 'two <b>bold</b>',
+      customAttribute3: 'three',
+      forcePasswordReset: true,
+      locked: false,
+      disabled: false,
+      lastSession: null,
+    });
+    expect(user.passwordHash).toMatch(/^\$argon2id\$/);
+    const memberships = await t.handle.db.select().from(userGroups).where(eq(userGroups.userId, user.id));
+    expect(memberships.map((m) => m.groupId)).toEqual([await systemGroupId(t.handle.db, 'all_users')]);
+
+    const [event] = await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'user_created'), eq(auditEvents.targetId, user.id)));
+    expect(event!.actorName).toBe('admin');
+    expect(JSON.stringify(event)).not.toContain(PASSWORD);
+    expect(JSON.stringify(event)).not.toContain('argon2');
+
+    const page = await admin.get(`/admin/users/${user.id}`);
+    expect(page.body).toContain('User Carol.Danvers created.');
+    expect(page.body).toContain('two &lt;b&gt;bold&lt;/b&gt;'); // escaped, never markup
+    expect(page.body).toMatch(/Last Session<\/dt><dd id="last-session">Never/);
+  });
+
+  it('honours Force Password Reset set on create', async () => {
+    const client = new TestClient(t.app);
+    expect((await client.login('carol.danvers', PASSWORD)).headers.location).toBe('/password-reset');
+  });
+
+  it('shows errors beside the fields with the entered values kept, and stores nothing', async () => {
+    const response = await create({ ...FULL_USER, username: 'bad-input', email: 'nope', password: 'short', first_name: 'Kept Value' });
+    expect(response.statusCode).toBe(422);
+    expect(response.body).toContain('Email must look like an address');
+    expect(response.body).toContain('Password must be at least 12 characters');
+    expect(response.body).toContain('value="Kept Value"');
+    expect(response.body).toContain('value="nope"');
+    expect(response.body).toMatch(/id="f-email"[^>]*aria-invalid="true" aria-describedby="e-email"/);
+    expect(response.body).not.toContain('value="short"');
+    expect(await userNamed('bad-input')).toBeUndefined();
+  });
+
+  it('treats a duplicate user name in any case as a field error', async () => {
+    const response = await create({ ...FULL_USER, username: 'CAROL.danvers' });
+    expect(response.statusCode).toBe(409);
+    expect(response.body).toContain('A user with this User Name already exists');
+    expect(response.body).toContain('value="CAROL.danvers"');
+  });
+
+  it('refuses Force Password Reset for a non-local realm', async () => {
+    const response = await create({ username: 'ldap-user', realm: 'ldap', force_password_reset: 'true' });
+    expect(response.statusCode).toBe(422);
+    expect(response.body).toContain('Force Password Reset on Login applies to local users only');
+    expect((await create({ username: 'ldap-user', realm: 'ldap' })).statusCode).toBe(303);
+    expect((await userNamed('ldap-user'))!.passwordHash).toBeNull();
+  });
+});
+
+describe('users table', () => {
+  beforeAll(async () => {
+    const names = ['zed', 'yvonne', 'xavier', 'walter', 'victor', 'ursula', 'tom', 'sam', 'rita'];
+    for (const [i, name] of names.entries()) {
+      await create({ username: name, password: PASSWORD, realm: 'local', organization: i % 2 ? 'Acme Corp' : 'Globex', email: `${name}@example.org` });
+    }
+  });
+
+  it('lists users with their columns and badges', async () => {
+    await t.handle.db.update(users).set({ locked: true }).where(eq(users.username, 'zed'));
+    const page = await admin.get('/admin/users');
+    for (const header of ['User Name', 'First Name', 'Last Name', 'Realm', 'Organization', 'Email', 'Last Session']) {
+      expect(page.body).toContain(`>${header}`);
+    }
+    expect(page.body).toMatch(/zed<\/a>[\s\S]*?<span class="badge badge-warn">Locked<\/span>/);
+  });
+
+  it('searches user name, names, email and organization, ignoring case', async () => {
+    const byOrg = await admin.get('/admin/users?q=ACME');
+    expect(byOrg.body).toContain('>yvonne</a>');
+    expect(byOrg.body).toContain('>walter</a>');
+    expect(byOrg.body).not.toContain('>zed</a>');
+    expect(byOrg.body).toMatch(/\d+ users matching “ACME”/);
+    expect((await admin.get('/admin/users?q=danv')).body).toContain('>Carol.Danvers</a>');
+    expect((await admin.get('/admin/users?q=victor%40example')).body).toContain('>victor</a>');
+    expect((await admin.get('/admin/users?q=100%25')).body).toContain('0 users');
+  });
+
+  it('sorts by a column in both directions', async () => {
+    const names = (html: string) => [...html.matchAll(/<td><a href="\/admin\/users\/[^"]+">([^<]+)<\/a>/g)].map((m) => m[1]);
+    const asc = names((await admin.get('/admin/users?sort=username')).body);
+    expect(asc).toEqual([...asc].sort((a, b) => a!.toLowerCase().localeCompare(b!.toLowerCase())));
+    const desc = names((await admin.get('/admin/users?sort=username&dir=desc')).body);
+    expect(desc).toEqual([...asc].reverse());
+    const byOrg = (await admin.get('/admin/users?sort=organization&dir=desc')).body;
+    expect(byOrg).toContain('aria-sort="descending"');
+  });
+
+  it('pages through the results', async () => {
+    const first = await admin.get('/admin/users?per_page=10');
+    expect(first.body).toContain('Page 1 of 2');
+    expect(first.body).toContain('rel="next"');
+    const second = await admin.get('/admin/users?per_page=10&page=2');
+    expect(second.body).toContain('Page 2 of 2');
+    expect(second.body).toContain('rel="prev"');
+  });
+
+  it('returns only the rows fragment to htmx, the whole page otherwise', async () => {
+    const fragment = await admin.get('/admin/users?q=acme', { 'hx-request': 'true' });
+    expect(fragment.headers.vary).toMatch(/HX-Request/);
+    expect(fragment.body).not.toContain('<html');
+    expect(fragment.body).toContain('<table class="data">');
+    const boosted = await admin.get('/admin/users?q=acme', { 'hx-request': 'true', 'hx-boosted': 'true' });
+    expect(boosted.body).toContain('<html');
+    const restore = await admin.get('/admin/users?q=acme', { 'hx-request': 'true', 'hx-history-restore-request': 'true' });
+    expect(restore.body).toContain('<html');
+  });
+});
+
+describe('editing users', () => {
+  it('shows and edits every field, with Last Session read-only', async () => {
+    const user = (await userNamed('victor'))!;
+    const page = await admin.get(`/admin/users/${user.id}`);
+    expect(page.body).toContain('Reset Two Factor Authentication Secret');
+    expect(page.body).not.toContain('name="last_session"');
+    const saved = await admin.post(`/admin/users/${user.id}`, {
+      ...FULL_USER,
+      username: 'victor',
+      password: '',
+      first_name: 'Victor',
+      force_password_reset: '',
+      last_session: '2020-01-01T00:00:00Z',
+      version: versionOf(page.body),
+    });
+    expect(saved.statusCode).toBe(303);
+    const after = (await userNamed('victor'))!;
+    expect(after).toMatchObject({ firstName: 'Victor', city: 'Boston', version: user.version + 1, lastSession: null });
+    expect(after.passwordHash).toBe(user.passwordHash); // empty password keeps the old one
+    const [event] = await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'user_updated'), eq(auditEvents.targetId, user.id)));
+    expect((event!.details as { changes: Record<string, unknown> }).changes.first_name).toEqual({ old: '', new: 'Victor' });
+    expect((await admin.get(`/admin/users/${user.id}`)).body).toContain('User victor saved.');
+  });
+
+  it('shows "changed by someone else" instead of overwriting a newer version', async () => {
+    const user = (await userNamed('walter'))!;
+    const page = await admin.get(`/admin/users/${user.id}`);
+    const staleVersion = versionOf(page.body);
+    const other = await new TestClient(t.app).loginAsFirstAdmin();
+    await other.get(`/admin/users/${user.id}`);
+    const first = await other.post(`/admin/users/${user.id}`, { username: 'walter', realm: 'local', city: 'First Writer', version: staleVersion });
+    expect(first.statusCode).toBe(303);
+
+    const second = await admin.post(`/admin/users/${user.id}`, { username: 'walter', realm: 'local', city: 'Second Writer', version: staleVersion });
+    expect(second.statusCode).toBe(409);
+    expect(second.body).toContain('changed by someone else');
+    expect(second.body).toContain('value="Second Writer"'); // what was typed is kept
+    expect((await userNamed('walter'))!.city).toBe('First Writer');
+    // Saving again on purpose, from the refreshed form, overwrites.
+    const again = await admin.post(`/admin/users/${user.id}`, { username: 'walter', realm: 'local', city: 'Second Writer', version: versionOf(second.body) });
+    expect(again.statusCode).toBe(303);
+    expect((await userNamed('walter'))!.city).toBe('Second Writer');
+  });
+
+  it('keeps user names unique on rename, ignoring case', async () => {
+    const user = (await userNamed('xavier'))!;
+    const page = await admin.get(`/admin/users/${user.id}`);
+    const response = await admin.post(`/admin/users/${user.id}`, { username: 'ZED', realm: 'local', version: versionOf(page.body) });
+    expect(response.statusCode).toBe(409);
+    expect(response.body).toContain('already exists');
+  });
+
+  it('clearing Locked lets the user log in again', async () => {
+    const user = (await userNamed('zed'))!;
+    expect((await new TestClient(t.app).login('zed', PASSWORD)).statusCode).toBe(401);
+    const page = await admin.get(`/admin/users/${user.id}`);
+    expect(page.body).toMatch(/id="f-locked"[^>]* checked/);
+    await admin.post(`/admin/users/${user.id}`, { username: 'zed', realm: 'local', version: versionOf(page.body) });
+    expect((await new TestClient(t.app).login('zed', PASSWORD)).statusCode).toBe(303);
+  });
+
+  it('resets two-factor authentication', async () => {
+    const user = (await userNamed('yvonne'))!;
+    await t.handle.db.update(users).set({ twoFactorEnabled: true, twoFactorSecret: 'encrypted', twoFactorLastStep: 5 }).where(eq(users.id, user.id));
+    await admin.get(`/admin/users/${user.id}`);
+    const response = await admin.post(`/admin/users/${user.id}/reset-2fa`);
+    expect(response.statusCode).toBe(303);
+    expect(await userNamed('yvonne')).toMatchObject({ twoFactorEnabled: false, twoFactorSecret: null, twoFactorLastStep: null });
+    expect((await admin.get(`/admin/users/${user.id}`)).body).toContain('Two-factor authentication of yvonne was reset.');
+  });
+
+  it('answers 404 for an unknown user', async () => {
+    expect((await admin.get('/admin/users/00000000-0000-0000-0000-000000000000')).statusCode).toBe(404);
+    expect((await admin.get('/admin/users/not-a-uuid')).statusCode).toBe(404);
+  });
+});
+
+describe('deleting users', () => {
+  it('asks for confirmation, then deletes and audits', async () => {
+    const user = (await userNamed('yvonne'))!;
+    const confirm = await admin.get(`/admin/users/${user.id}/delete`);
+    expect(confirm.body).toContain('Delete user yvonne?');
+    expect(await userNamed('yvonne')).toBeDefined(); // the GET changes nothing
+    const response = await admin.post(`/admin/users/${user.id}/delete`);
+    expect(response.statusCode).toBe(303);
+    expect(await userNamed('yvonne')).toBeUndefined();
+    expect((await admin.get('/admin/users')).body).toContain('User yvonne deleted.');
+    const [event] = await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'user_deleted'), eq(auditEvents.targetId, user.id)));
+    expect(event!.targetName).toBe('yvonne');
+  });
+
+  it('answers htmx with an empty body so the row disappears in place', async () => {
+    const user = (await userNamed('xavier'))!;
+    await admin.get('/admin/users');
+    const response = await admin.post(`/admin/users/${user.id}/delete`, {}, { 'hx-request': 'true' });
+    expect(response.statusCode).toBe(200);
+    expect(response.body).toBe('');
+    expect(await userNamed('xavier')).toBeUndefined();
+  });
+
+  it('refuses to delete, disable or lock the last enabled administrator', async () => {
+    const me = (await userNamed('admin'))!;
+    await admin.get(`/admin/users/${me.id}/delete`);
+    const del = await admin.post(`/admin/users/${me.id}/delete`);
+    expect(del.statusCode).toBe(409);
+    expect(del.body).toContain('last enabled administrator');
+    const page = await admin.get(`/admin/users/${me.id}`);
+    const disable = await admin.post(`/admin/users/${me.id}`, { username: 'admin', realm: 'local', disabled: 'true', version: versionOf(page.body) });
+    expect(disable.statusCode).toBe(409);
+    expect(disable.body).toContain('last enabled administrator');
+    expect(await userNamed('admin')).toMatchObject({ disabled: false });
+  });
+});
+
+describe('access', () => {
+  it('sends anonymous visitors to log in, and refuses users without permission with 403', async () => {
+    const anonymous = new TestClient(t.app);
+    expect((await anonymous.get('/admin/users')).statusCode).toBe(303);
+    const plain = new TestClient(t.app);
+    expect((await plain.login('victor', PASSWORD)).statusCode).toBe(303);
+    const page = await plain.get('/admin/users');
+    expect(page.statusCode).toBe(403);
+    expect(page.body).toContain('You do not have permission');
+    const victor = (await userNamed('victor'))!;
+    await plain.get('/');
+    expect((await plain.post(`/admin/users/${victor.id}/delete`)).statusCode).toBe(403);
+    expect(await userNamed('victor')).toBeDefined();
+    const [denied] = await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'authz_fail'), eq(auditEvents.actorId, victor.id)));
+    expect(denied).toBeDefined();
+  });
+
+  it('reads permissions from the database on every request', async () => {
+    const plain = new TestClient(t.app);
+    await plain.login('victor', PASSWORD);
+    expect((await plain.get('/admin/users')).statusCode).toBe(403);
+    const [administrators] = await t.handle.db.select().from(groups).where(eq(groups.systemKey, 'administrators'));
+    const victor = (await userNamed('victor'))!;
+    await t.handle.db.insert(userGroups).values({ userId: victor.id, groupId: administrators!.id });
+    expect((await plain.get('/admin/users')).statusCode).toBe(200);
+    await t.handle.db.delete(groupPermissions).where(eq(groupPermissions.groupId, administrators!.id));
+    expect((await plain.get('/admin/users')).statusCode).toBe(403);
+    await t.handle.db.insert(groupPermissions).values({ groupId: administrators!.id, permission: 'global_admin' });
+  });
+});

@@ -1,0 +1,56 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+describe('configuration', () => {
+  it('has defaults that run on a fresh machine', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      host: '127.0.0.1',
+      port: 3000,
+      databaseUrl: undefined,
+      dataDir: path.resolve('data'),
+      passwordMinLength: 12,
+      maxLoginAttempts: 5,
+      sessionIdleMinutes: 30,
+      sessionAbsoluteHours: 12,
+      cookieSecure: false,
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      HOST: '0.0.0.0',
+      PORT: '8080',
+      DATABASE_URL: 'postgres://u@db/roster',
+      ROSTER_DATA_DIR: '/var/lib/roster',
+      COOKIE_SECURE: 'true',
+      PASSWORD_MIN_LENGTH: '15',
+      MAX_LOGIN_ATTEMPTS: '3',
+    });
+    expect(config).toMatchObject({
+      host: '0.0.0.0',
+      port: 8080,
+      databaseUrl: 'postgres://u@db/roster',
+      dataDir: '/var/lib/roster',
+      cookieSecure: true,
+      passwordMinLength: 15,
+      maxLoginAttempts: 3,
+    });
+  });
+
+  it('names every bad value at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', COOKIE_SECURE: 'maybe', DATABASE_URL: 'mysql://x', PASSWORD_MIN_LENGTH: '4' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    expect(problems).toMatch(/PORT must be a whole number from 0 to 65535 \(got "eighty"\)/);
+    expect(problems).toMatch(/COOKIE_SECURE must be true or false/);
+    expect(problems).toMatch(/DATABASE_URL must start with postgres:\/\//);
+    expect(problems).toMatch(/PASSWORD_MIN_LENGTH must be a whole number from 8 to 256/);
+  });
+});
