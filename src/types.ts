@@ -43,5 +43,7 @@ declare module 'fastify' {
     ip?: string;
     userAgent?: string;
     flash?: Flash;
+    /** Where to go after the forced password reset that interrupted a login. */
+    returnTo?: string;
   }
 }

@@ -51,7 +51,9 @@ export default async function authRoutes(app: FastifyInstance) {
         return reply.code(401).render('auth/login', { values: { username }, next, error: LOGIN_FAILED });
       }
       await startAuthenticatedSession(request, result.user.id);
-      return reply.redirect(result.user.forcePasswordReset ? '/password-reset' : next, 303);
+      if (!result.user.forcePasswordReset) return reply.redirect(next, 303);
+      request.session.returnTo = next; // where to go once the new password is set
+      return reply.redirect('/password-reset', 303);
     },
   );
 
@@ -69,7 +71,7 @@ export default async function authRoutes(app: FastifyInstance) {
 
   app.get('/password-reset', { config: { allowDuringPasswordReset: true } }, async (request, reply) => {
     if (!request.currentUser?.forcePasswordReset) return reply.redirect('/', 303);
-    return reply.render('auth/password-reset', { errors: {} });
+    return reply.render('auth/password-reset', { errors: {}, minLength: app.config.passwordMinLength });
   });
 
   app.post<{ Body: PasswordResetBody }>(
@@ -85,10 +87,12 @@ export default async function authRoutes(app: FastifyInstance) {
       else if (password !== String(request.body.password_confirm ?? '')) {
         errors.password_confirm = 'The two passwords do not match.';
       }
-      if (Object.keys(errors).length > 0) return reply.code(422).render('auth/password-reset', { errors });
+      if (Object.keys(errors).length > 0) return reply.code(422).render('auth/password-reset', { errors, minLength: app.config.passwordMinLength });
       await changeOwnPassword(app.db, actorOf(request), user.id, password, request.session.sessionId);
       request.session.flash = { type: 'success', message: 'Your new password is set.' };
-      return reply.redirect('/', 303);
+      const returnTo = safeReturnPath(request.session.returnTo);
+      delete request.session.returnTo;
+      return reply.redirect(returnTo, 303);
     },
   );
 }

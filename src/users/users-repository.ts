@@ -35,7 +35,6 @@ export interface UserListPage {
 
 /** Lower-cased search term without control characters and with LIKE wildcards escaped. */
 export function searchPattern(search: string): string | null {
-  // eslint-disable-next-line no-control-regex -- stripping control characters is the point
   const term = search.replace(/\p{Cc}/gu, '').trim().toLowerCase();
   if (term === '') return null;
   return `%${term.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;

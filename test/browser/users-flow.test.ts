@@ -1,0 +1,154 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailable, launchBrowser, startServer } from '../helpers/browser.js';
+import { ADMIN_NEW_PASSWORD, ADMIN_PASSWORD, type TestApp } from '../helpers/test-app.js';
+
+// The admin's whole first session, as a person does it: once with JavaScript off (plain
+// forms and full page loads) and once with it on (htmx swaps parts of the page).
+describe.each([
+  { javaScriptEnabled: false, mode: 'JavaScript off' },
+  { javaScriptEnabled: true, mode: 'JavaScript on' },
+])('admin users flow with $mode', ({ javaScriptEnabled }) => {
+  let server: TestApp & { url: string };
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    if (!chromiumAvailable()) throw new Error('Chromium is missing: install the Debian package chromium');
+    server = await startServer();
+    browser = await launchBrowser();
+    context = await browser.newContext({ javaScriptEnabled, baseURL: server.url });
+    context.setDefaultTimeout(10_000);
+    page = await context.newPage();
+    page.on('pageerror', (error) => errors.push(error.message));
+    page.on('console', (message) => {
+      // The flow provokes a failed login (401) and a form error (422) on purpose.
+      const expected = /Failed to load resource: the server responded with a status of (401|422)/;
+      if (message.type() === 'error' && !expected.test(message.text())) errors.push(message.text());
+    });
+    page.on('dialog', (dialog) => void dialog.accept());
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('logs in as the first admin and passes the forced password reset', async () => {
+    await page.goto('/admin/users');
+    await expect.poll(() => page.url()).toContain('/login');
+    await page.getByLabel('User Name').fill('admin');
+    await page.getByLabel('Password', { exact: true }).fill('wrong password here');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByText('Invalid user name or password.').waitFor();
+
+    await page.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Choose a new password' }).waitFor();
+    await page.getByLabel('New Password', { exact: true }).fill(ADMIN_NEW_PASSWORD);
+    await page.getByLabel('Confirm New Password').fill(ADMIN_NEW_PASSWORD);
+    await page.getByRole('button', { name: 'Set Password' }).click();
+    // Back where the admin was going before the login page.
+    await page.getByRole('heading', { name: 'Users' }).waitFor();
+    expect(page.url()).toContain('/admin/users');
+  });
+
+  it('creates a user with all fields, with an error shown beside a field first', async () => {
+    await page.getByRole('link', { name: 'Add User' }).click();
+    await page.getByRole('heading', { name: 'Add User' }).waitFor();
+    const fields: Record<string, string> = {
+      'User Name': 'Carol.Danvers',
+      'First Name': 'Carol',
+      'Last Name': 'Danvers',
+      Organization: 'Starforce',
+      Email: 'carol-at-example.com',
+      Phone: '+1 555 0100',
+      City: 'Boston',
+      State: 'MA',
+      Country: 'US',
+      'Custom Attribute 1': 'one',
+      'Custom Attribute 2': 'two',
+      'Custom Attribute 3': 'three',
+      Notes: 'Pilot.',
+    };
+    for (const [label, value] of Object.entries(fields)) await page.getByLabel(label, { exact: true }).fill(value);
+    await page.getByLabel('Password', { exact: true }).fill('carol flies higher');
+    await page.getByLabel('Realm').selectOption('local');
+    await page.getByLabel('Force Password Reset on Login').check();
+    await page.getByRole('button', { name: 'Create User' }).click();
+
+    await page.getByText('Email must look like an address').waitFor();
+    expect(await page.getByLabel('City').inputValue()).toBe('Boston'); // entered values kept
+    await page.getByLabel('Email').fill('carol@example.com');
+    await page.getByLabel('Password', { exact: true }).fill('carol flies higher');
+    await page.getByRole('button', { name: 'Create User' }).click();
+    await page.getByText('User Carol.Danvers created.').waitFor();
+    await page.getByRole('heading', { name: 'Carol.Danvers', exact: false }).waitFor();
+    expect(await page.getByLabel('Organization').inputValue()).toBe('Starforce');
+    expect(await page.getByLabel('Force Password Reset on Login').isChecked()).toBe(true);
+  });
+
+  it('finds the user by search', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('heading', { name: 'Users' }).waitFor();
+    await page.getByRole('link', { name: 'admin', exact: true }).waitFor();
+    if (javaScriptEnabled) {
+      // Search as you type swaps only the table: the page itself is not reloaded.
+      await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+      await page.getByLabel('Search users').pressSequentially('danv');
+      await page.getByRole('link', { name: 'admin', exact: true }).waitFor({ state: 'detached' });
+      expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+      await expect.poll(() => page.url()).toContain('q=danv');
+    } else {
+      await page.getByLabel('Search users').fill('danv');
+      await page.getByRole('button', { name: 'Search' }).click();
+      await page.getByText('1 user matching “danv”').waitFor();
+    }
+    await page.getByRole('link', { name: 'Carol.Danvers', exact: true }).waitFor();
+    expect(await page.getByRole('link', { name: 'admin', exact: true }).count()).toBe(0);
+  });
+
+  it('edits and locks the user', async () => {
+    await page.getByRole('link', { name: 'Carol.Danvers', exact: true }).click();
+    await page.getByRole('heading', { name: 'Carol.Danvers', exact: false }).waitFor();
+    await page.getByLabel('City').fill('Hala');
+    await page.getByLabel('Locked').check();
+    await page.getByRole('button', { name: 'Save Changes' }).click();
+    await page.getByText('User Carol.Danvers saved.').waitFor();
+    expect(await page.getByLabel('City').inputValue()).toBe('Hala');
+    expect(await page.getByLabel('Locked').isChecked()).toBe(true);
+    await page.getByRole('heading', { name: 'Carol.Danvers', exact: false }).getByText('Locked').waitFor();
+  });
+
+  it('deletes the user after confirming', async () => {
+    if (javaScriptEnabled) {
+      // From the table: htmx asks to confirm, then removes the row in place.
+      await page.goto('/admin/users');
+      await page.evaluate(() => ((window as unknown as { marker: number }).marker = 7));
+      await page.getByRole('link', { name: 'Delete Carol.Danvers' }).click();
+      await page.getByRole('link', { name: 'Carol.Danvers', exact: true }).waitFor({ state: 'detached' });
+      expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(7);
+      await page.reload();
+      await page.getByRole('link', { name: 'admin', exact: true }).waitFor();
+    } else {
+      await page.getByRole('link', { name: 'Delete User' }).click();
+      await page.getByRole('heading', { name: 'Delete user Carol.Danvers?' }).waitFor();
+      await page.getByRole('button', { name: 'Delete User' }).click();
+      await page.getByText('User Carol.Danvers deleted.').waitFor();
+    }
+    expect(await page.getByRole('link', { name: 'Carol.Danvers', exact: true }).count()).toBe(0);
+  });
+
+  it('logs out', async () => {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByRole('heading', { name: 'Log in to Roster' }).waitFor();
+    await page.goto('/admin/users');
+    await expect.poll(() => page.url()).toContain('/login');
+  });
+
+  it('ran without script errors or CSP violations', () => {
+    expect(errors).toEqual([]);
+  });
+});
