@@ -79,13 +79,11 @@ export default async function userRoutes(app: FastifyInstance) {
 
   app.get<{ Querystring: ListParams }>('/admin/users', { config: { permission: 'users_view' } }, async (request, reply) => {
     const query = parseListQuery(request.query);
-    const { rows, total } = await listUsers(db, query);
-    const pages = Math.max(1, Math.ceil(total / query.perPage));
+    const list = await listUsers(db, query);
     return reply.renderPageOrFragment('users/index', 'users/_rows', {
       query,
-      rows,
-      total,
-      pages,
+      ...list,
+      pages: Math.max(1, Math.ceil(list.total / query.perPage)),
       listUrl,
       formatTime,
     });

@@ -30,8 +30,18 @@ export type UserListRow = Pick<
 
 export interface UserListPage {
   rows: UserListRow[];
+  /** Matching users, counted up to COUNT_CAP. */
   total: number;
+  /** More than COUNT_CAP users match: `total` is a lower bound. */
+  capped: boolean;
+  hasNext: boolean;
 }
+
+/**
+ * Counting stops here: an exact count of 100,000 rows costs a full scan on every keystroke,
+ * and nobody pages through more than this by hand (they search).
+ */
+export const COUNT_CAP = 10_000;
 
 /** Lower-cased search term without control characters and with LIKE wildcards escaped. */
 export function searchPattern(search: string): string | null {
@@ -48,6 +58,7 @@ export async function listUsers(db: Database, query: UserListQuery): Promise<Use
   const pattern = searchPattern(query.search);
   const where: SQL | undefined = pattern === null ? undefined : like(users.searchText, pattern);
   const order = query.direction === 'desc' ? desc : asc;
+  const matching = db.select({ one: sql`1` }).from(users).where(where).limit(COUNT_CAP + 1).as('matching');
   const [rows, [counted]] = await Promise.all([
     db
       .select({
@@ -65,11 +76,17 @@ export async function listUsers(db: Database, query: UserListQuery): Promise<Use
       .from(users)
       .where(where)
       .orderBy(order(USER_SORTS[query.sort]), order(users.id))
-      .limit(query.perPage)
+      .limit(query.perPage + 1) // one more than shown tells whether there is a next page
       .offset((query.page - 1) * query.perPage),
-    db.select({ total: sql<number>`count(*)::int` }).from(users).where(where),
+    db.select({ total: sql<number>`count(*)::int` }).from(matching),
   ]);
-  return { rows, total: counted?.total ?? 0 };
+  const total = counted?.total ?? 0;
+  return {
+    rows: rows.slice(0, query.perPage),
+    total: Math.min(total, COUNT_CAP),
+    capped: total > COUNT_CAP,
+    hasNext: rows.length > query.perPage,
+  };
 }
 
 export async function findUserById(db: Database, id: string): Promise<User | undefined> {

@@ -337,3 +337,21 @@ describe('access', () => {
     await t.handle.db.insert(groupPermissions).values({ groupId: administrators!.id, permission: 'global_admin' });
   });
 });
+
+describe('users table at scale', () => {
+  it('caps the count at 10,000 and still pages on', async () => {
+    const { seedUsers } = await import('../../bench/seed.js');
+    expect(await seedUsers(t.handle.db, 10_050)).toBe(10_050);
+    const first = await admin.get('/admin/users?q=bench-user');
+    expect(first.body).toContain('10,000+ users matching');
+    expect(first.body).toContain('Page 1 of 400+');
+    const deep = await admin.get('/admin/users?q=bench-user&page=401');
+    expect(deep.body).toContain('Page 401 of 400+');
+    expect(deep.body).toContain('rel="next"');
+    const last = await admin.get('/admin/users?q=bench-user&page=402'); // 10,050 = 402 pages of 25
+    expect(last.body).not.toContain('rel="next"');
+    expect([...last.body.matchAll(/>bench-user-\d+<\/a>/g)]).toHaveLength(25);
+    const rare = await admin.get('/admin/users?q=bench-user-10049');
+    expect(rare.body).toContain('1 user matching');
+  });
+});
