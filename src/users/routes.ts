@@ -56,6 +56,20 @@ export default async function userRoutes(app: FastifyInstance) {
     return hasPermission(actor.permissions, 'users_modify_admin');
   }
 
+  /** The :id user if the actor may change them; otherwise answers 404 or 403 and gives null. */
+  async function userToChange(request: FastifyRequest<{ Params: IdParams }>, reply: FastifyReply): Promise<User | null> {
+    const user = await findUserById(db, request.params.id);
+    if (!user) {
+      await userNotFound(reply);
+      return null;
+    }
+    if (!(await mayTouch(request, user))) {
+      await forbidden(reply, 'Changing or deleting an administrator needs the users_modify_admin permission.');
+      return null;
+    }
+    return user;
+  }
+
   async function renderShow(
     request: FastifyRequest,
     reply: FastifyReply,
@@ -114,9 +128,8 @@ export default async function userRoutes(app: FastifyInstance) {
     '/admin/users/:id',
     { config: { permission: 'users_modify' } },
     async (request, reply) => {
-      const user = await findUserById(db, request.params.id);
-      if (!user) return userNotFound(reply);
-      if (!(await mayTouch(request, user))) return forbidden(reply, 'Changing an administrator needs the users_modify_admin permission.');
+      const user = await userToChange(request, reply);
+      if (!user) return reply;
       const values = formValuesFrom(request.body);
       const version = Number.parseInt(String(request.body.version ?? ''), 10);
       const validation = validateUser(request.body, { mode: 'update', passwordMinLength: config.passwordMinLength });
@@ -154,9 +167,8 @@ export default async function userRoutes(app: FastifyInstance) {
     '/admin/users/:id/reset-2fa',
     { config: { permission: 'users_modify' } },
     async (request, reply) => {
-      const user = await findUserById(db, request.params.id);
-      if (!user) return userNotFound(reply);
-      if (!(await mayTouch(request, user))) return forbidden(reply, 'Changing an administrator needs the users_modify_admin permission.');
+      const user = await userToChange(request, reply);
+      if (!user) return reply;
       const result = await resetTwoFactor(db, actorOf(request), user.id);
       request.session.flash = result.ok
         ? { type: 'success', message: `Two-factor authentication of ${user.username} was reset.` }
@@ -178,9 +190,8 @@ export default async function userRoutes(app: FastifyInstance) {
     '/admin/users/:id/delete',
     { config: { permission: 'users_delete' } },
     async (request, reply) => {
-      const user = await findUserById(db, request.params.id);
-      if (!user) return userNotFound(reply);
-      if (!(await mayTouch(request, user))) return forbidden(reply, 'Deleting an administrator needs the users_modify_admin permission.');
+      const user = await userToChange(request, reply);
+      if (!user) return reply;
       const result = await deleteUser(db, actorOf(request), user.id);
       if (!result.ok) {
         if (wantsFragment(request)) {
