@@ -1,8 +1,10 @@
 import fastifyFormbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import auditRoutes from './audit/routes.js';
 import authRoutes from './auth/routes.js';
 import type { Config } from './config.js';
 import type { Database } from './db/client.js';
+import groupRoutes from './groups/routes.js';
 import healthRoutes from './health/routes.js';
 import homeRoutes from './home/routes.js';
 import authPlugin from './plugins/auth.js';
@@ -50,5 +52,7 @@ export async function buildApp({ config, db, logger = false }: BuildOptions): Pr
   await app.register(authRoutes);
   await app.register(homeRoutes);
   await app.register(userRoutes);
+  await app.register(groupRoutes);
+  await app.register(auditRoutes);
   return app;
 }

@@ -10,6 +10,8 @@ export interface CurrentUser {
   realm: Realm;
   forcePasswordReset: boolean;
   permissions: ReadonlySet<string>;
+  /** The groups the user belongs to (for the *_ifmember permissions). */
+  groupIds: ReadonlySet<string>;
 }
 
 export interface Flash {
@@ -28,8 +30,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Pages anyone may see (login, health, static files). Every other route needs a session. */
     public?: boolean;
-    /** The permission a route needs (global_admin always passes). */
-    permission?: Permission;
+    /** The permission a route needs, or a list of which any one will do (global_admin always passes). */
+    permission?: Permission | readonly Permission[];
     /** Reachable while the user still has to choose a new password. */
     allowDuringPasswordReset?: boolean;
     /** Exempt from the session CSRF check (JSON API authenticated by key, not cookie). */

@@ -1,7 +1,8 @@
 import { and, eq, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
-import { recordAudit, type AuditActor } from '../audit/audit-log.js';
+import { recordAudit, SYSTEM_ACTOR, type AuditActor } from '../audit/audit-log.js';
+import { autoAddGroups } from '../groups/groups-service.js';
 import type { Database } from '../db/client.js';
-import { users, type User } from '../db/schema.js';
+import { userGroups, users, type User } from '../db/schema.js';
 import { hasPermission } from './permissions.js';
 import { permissionsOfUser } from '../groups/groups-repository.js';
 import { endUserSessions } from '../plugins/session-store.js';
@@ -81,6 +82,7 @@ export async function attemptLogin(db: Database, attempt: LoginAttempt): Promise
   const rehash = needsRehash(user.passwordHash) ? { passwordHash: await hashPassword(attempt.password) } : {};
   const [loggedIn] = await db.transaction(async (tx) => {
     const updated = await resetFailures(tx, user.id, { lastSession: sql`now()`, ...rehash });
+    await joinAutoAddGroups(tx, user);
     await recordAudit(tx, { ...actor, type: 'user', id: user.id, name: user.username }, {
       action: 'authn_login_success',
       target: { type: 'user', id: user.id, name: user.username },
@@ -89,6 +91,26 @@ export async function attemptLogin(db: Database, attempt: LoginAttempt): Promise
     return updated;
   });
   return loggedIn ? { ok: true, user: loggedIn } : { ok: false };
+}
+
+/** Local users join the groups with auto_add_local_users at every login (SPEC §2.1). */
+async function joinAutoAddGroups(db: Database, user: User): Promise<void> {
+  if (user.realm !== 'local') return;
+  const autoAdd = await autoAddGroups(db);
+  if (autoAdd.length === 0) return;
+  const added = await db
+    .insert(userGroups)
+    .values(autoAdd.map((group) => ({ userId: user.id, groupId: group.id })))
+    .onConflictDoNothing()
+    .returning({ groupId: userGroups.groupId });
+  for (const { groupId } of added) {
+    await recordAudit(db, SYSTEM_ACTOR, {
+      action: 'group_member_added',
+      target: { type: 'group', id: groupId, name: autoAdd.find((group) => group.id === groupId)?.name ?? '' },
+      member: { id: user.id, name: user.username },
+      reason: 'auto_add_local_users',
+    });
+  }
 }
 
 function resetFailures(db: Database, userId: string, extra: { lastSession?: SQL; passwordHash?: string }) {
@@ -116,7 +138,7 @@ async function lockOut(db: Database, user: User, actor: AuditActor): Promise<voi
         .where(eq(users.id, user.id));
       await endUserSessions(tx, user.id);
       await recordAudit(tx, actor, {
-        action: 'authn_account_locked',
+        action: 'authn_login_lock',
         target,
         changes: { locked: { old: false, new: true } },
         reason: `${lockoutNumber - 1} temporary lockouts`,
@@ -127,7 +149,7 @@ async function lockOut(db: Database, user: User, actor: AuditActor): Promise<voi
         .update(users)
         .set({ lockedUntil: sql`now() + make_interval(secs => ${seconds})` })
         .where(eq(users.id, user.id));
-      await recordAudit(tx, actor, { action: 'authn_temporary_lockout', target, seconds, lockout_number: lockoutNumber });
+      await recordAudit(tx, actor, { action: 'authn_login_fail_max', target, seconds, lockout_number: lockoutNumber });
     }
   });
 }

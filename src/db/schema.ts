@@ -111,6 +111,19 @@ export const groupPermissions = pgTable(
   (t) => [primaryKey({ columns: [t.groupId, t.permission] })],
 );
 
+/** A setting a group sets (SPEC §2.1); a setting the group does not set has no row. */
+export const groupSettings = pgTable(
+  'group_settings',
+  {
+    groupId: uuid('group_id')
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    value: jsonb('value').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.key] })],
+);
+
 export const userGroups = pgTable(
   'user_groups',
   {
@@ -157,11 +170,14 @@ export const auditEvents = pgTable(
     /** { changes?: { field: { old, new } }, reason?: string, ... } — never secrets. */
     details: jsonb('details').notNull().default({}),
   },
+  // The log is read newest first (by id) and filtered by action, actor or target name, or time.
   (t) => [
     index('audit_events_occurred_idx').on(t.occurredAt, t.id),
-    index('audit_events_action_idx').on(t.action, t.occurredAt),
-    index('audit_events_actor_idx').on(t.actorId, t.occurredAt),
-    index('audit_events_target_idx').on(t.targetId, t.occurredAt),
+    index('audit_events_action_idx').on(t.action, t.id),
+    index('audit_events_actor_idx').on(t.actorId, t.id),
+    index('audit_events_actor_name_idx').on(sql`lower(${t.actorName})`, t.id),
+    index('audit_events_target_idx').on(t.targetId, t.id),
+    index('audit_events_target_name_idx').on(sql`lower(${t.targetName})`, t.id),
   ],
 );
 

@@ -1,4 +1,4 @@
-import { and, eq, inArray, ne, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { groupPermissions, groups, userGroups, users } from '../db/schema.js';
 
@@ -42,17 +42,28 @@ export async function addMembers(db: Database, userId: string, groupIds: string[
 
 /** The permissions a user holds: the union over all their groups. */
 export async function permissionsOfUser(db: Database, userId: string): Promise<Set<string>> {
+  return (await accessOfUser(db, userId)).permissions;
+}
+
+/** A user's groups and the permissions they add up to, in one query. */
+export async function accessOfUser(db: Database, userId: string): Promise<{ permissions: Set<string>; groupIds: Set<string> }> {
   const rows = await db
-    .selectDistinct({ permission: groupPermissions.permission })
+    .select({ groupId: userGroups.groupId, permission: groupPermissions.permission })
     .from(userGroups)
-    .innerJoin(groupPermissions, eq(groupPermissions.groupId, userGroups.groupId))
+    .leftJoin(groupPermissions, eq(groupPermissions.groupId, userGroups.groupId))
     .where(eq(userGroups.userId, userId));
-  return new Set(rows.map((row) => row.permission));
+  const permissions = new Set<string>();
+  const groupIds = new Set<string>();
+  for (const row of rows) {
+    groupIds.add(row.groupId);
+    if (row.permission) permissions.add(row.permission);
+  }
+  return { permissions, groupIds };
 }
 
 export async function groupsOfUser(db: Database, userId: string) {
   return db
-    .select({ id: groups.id, name: groups.name, priority: groups.priority, isSystem: groups.isSystem })
+    .select({ id: groups.id, name: groups.name, priority: groups.priority, isSystem: groups.isSystem, systemKey: groups.systemKey })
     .from(userGroups)
     .innerJoin(groups, eq(groups.id, userGroups.groupId))
     .where(eq(userGroups.userId, userId))
@@ -60,10 +71,10 @@ export async function groupsOfUser(db: Database, userId: string) {
 }
 
 /**
- * How many users other than `exceptUserId` could still administer the system: enabled, not
- * locked, and in a group granting global_admin. Guards "never lock the system out".
+ * How many users could administer the system: enabled, not locked, and in a group granting
+ * global_admin. Every change that could lower it checks it is still above zero.
  */
-export async function countOtherActiveGlobalAdmins(db: Database, exceptUserId: string): Promise<number> {
+export async function countActiveGlobalAdmins(db: Database): Promise<number> {
   const adminGroups = db
     .select({ groupId: groupPermissions.groupId })
     .from(groupPermissions)
@@ -72,13 +83,20 @@ export async function countOtherActiveGlobalAdmins(db: Database, exceptUserId: s
     .select({ count: sql<number>`count(distinct ${users.id})::int` })
     .from(users)
     .innerJoin(userGroups, eq(userGroups.userId, users.id))
-    .where(
-      and(
-        inArray(userGroups.groupId, adminGroups),
-        ne(users.id, exceptUserId),
-        eq(users.disabled, false),
-        eq(users.locked, false),
-      ),
-    );
+    .where(and(inArray(userGroups.groupId, adminGroups), eq(users.disabled, false), eq(users.locked, false)));
   return row?.count ?? 0;
+}
+
+export class LastAdminError extends Error {
+  constructor() {
+    super('This change would leave no enabled user holding global_admin: Roster would have no one left to administer it.');
+  }
+}
+
+/**
+ * Call inside the transaction of a change, after making it: throws (rolling the change back)
+ * when no enabled user holding global_admin would remain.
+ */
+export async function assertAdministrable(db: Database): Promise<void> {
+  if ((await countActiveGlobalAdmins(db)) === 0) throw new LastAdminError();
 }

@@ -1,8 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { actorOf, recordAudit } from '../audit/audit-log.js';
-import { hasPermission } from '../auth/permissions.js';
-import { permissionsOfUser } from '../groups/groups-repository.js';
+import { hasPermission, type Permission } from '../auth/permissions.js';
+import { accessOfUser } from '../groups/groups-repository.js';
 import type { CurrentUser } from '../types.js';
 import { findUserById } from '../users/users-repository.js';
 
@@ -56,7 +56,7 @@ export default fp(async (app) => {
           username: user.username,
           realm: user.realm,
           forcePasswordReset: user.forcePasswordReset,
-          permissions: await permissionsOfUser(app.db, user.id),
+          ...(await accessOfUser(app.db, user.id)),
         };
         request.currentUser = current;
         const now = Date.now();
@@ -77,11 +77,12 @@ export default fp(async (app) => {
       return reply.redirect('/password-reset', 303);
     }
     const needed = config.permission ?? 'user';
-    if (!hasPermission(user.permissions, needed) && !config.allowDuringPasswordReset) {
+    const anyOf: readonly Permission[] = typeof needed === 'string' ? [needed] : needed;
+    if (!anyOf.some((permission) => hasPermission(user.permissions, permission)) && !config.allowDuringPasswordReset) {
       await recordAudit(app.db, actorOf(request), {
         action: 'authz_fail',
         outcome: 'failure',
-        reason: `missing permission ${needed}`,
+        reason: `missing permission ${anyOf.join(' or ')}`,
         method: request.method,
         url: request.url,
       });

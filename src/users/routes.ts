@@ -2,7 +2,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../audit/audit-log.js';
 import { hasPermission } from '../auth/permissions.js';
 import { REALMS, type User } from '../db/schema.js';
+import { canModifyGroup, canViewGroup } from '../groups/group-access.js';
 import { groupsOfUser, permissionsOfUser } from '../groups/groups-repository.js';
+import { addMember, findGroup, groupsWithSettingsOfUser, listGroups, removeMember } from '../groups/groups-service.js';
+import { formatSettingValue, SETTINGS } from '../settings/catalogue.js';
+import { describeSource, resolveEffectiveSettings } from '../settings/effective-settings.js';
 import { forbidden } from '../plugins/auth.js';
 import { wantsFragment } from '../plugins/views.js';
 import { findUserById, listUsers, USER_SORTS, type UserListQuery, type UserSort } from './users-repository.js';
@@ -78,10 +82,22 @@ export default async function userRoutes(app: FastifyInstance) {
   ) {
     const actor = request.currentUser;
     const touchable = await mayTouch(request, user);
+    const [memberOf, allGroups, groupSettings] = await Promise.all([
+      groupsOfUser(db, user.id),
+      listGroups(db, 'priority', 'asc'),
+      groupsWithSettingsOfUser(db, user.id),
+    ]);
+    const memberIds = new Set(memberOf.map((g) => g.id));
+    const effective = resolveEffectiveSettings(groupSettings);
     return reply.render('users/show', {
       ...formData,
       user,
-      groups: await groupsOfUser(db, user.id),
+      groups: memberOf.map((g) => ({ ...g, canRemove: actor !== null && g.systemKey !== 'all_users' && canModifyGroup(actor, g) })),
+      addableGroups: actor ? allGroups.filter((g) => !memberIds.has(g.id) && canViewGroup(actor, g) && canModifyGroup(actor, g)) : [],
+      effective: SETTINGS.map((setting) => {
+        const { value, source } = effective.get(setting.key)!;
+        return { label: setting.label, key: setting.key, display: formatSettingValue(setting, value), source: describeSource(source) };
+      }),
       values: form.values ?? formValuesOf(user),
       errors: form.errors ?? {},
       formError: form.formError ?? null,
@@ -205,5 +221,44 @@ export default async function userRoutes(app: FastifyInstance) {
       request.session.flash = { type: 'success', message: `User ${user.username} deleted.` };
       return reply.redirect('/admin/users', 303);
     },
+  );
+
+  // The user's groups, from the user's side: the same rules as on the group page.
+  async function changeMembership(
+    request: FastifyRequest<{ Params: IdParams }>,
+    reply: FastifyReply,
+    groupId: string,
+    change: 'add' | 'remove',
+  ) {
+    const actor = request.currentUser!;
+    const user = await findUserById(db, request.params.id);
+    if (!user) return userNotFound(reply);
+    const group = await findGroup(db, groupId);
+    if (!group || !canViewGroup(actor, group)) {
+      request.session.flash = { type: 'error', message: 'Choose a group.' };
+      return reply.redirect(`/admin/users/${user.id}#groups`, 303);
+    }
+    if (!canModifyGroup(actor, group)) return forbidden(reply, `You may not change the members of ${group.name}.`);
+    const result =
+      change === 'add'
+        ? await addMember(db, { ...actorOf(request), ...actor }, group, user)
+        : await removeMember(db, { ...actorOf(request), ...actor }, group, user);
+    request.session.flash = result.ok
+      ? { type: 'success', message: change === 'add' ? `${user.username} added to ${group.name}.` : `${user.username} removed from ${group.name}.` }
+      : { type: 'error', message: result.message };
+    if (!result.ok) reply.code(result.status);
+    return result.ok ? reply.redirect(`/admin/users/${user.id}#groups`, 303) : renderShow(request, reply, user);
+  }
+
+  const MEMBERSHIP = { permission: ['groups_modify', 'groups_modify_ifmember'] } as const;
+
+  app.post<{ Params: IdParams; Body: FormBody }>('/admin/users/:id/groups', { config: MEMBERSHIP }, async (request, reply) =>
+    changeMembership(request, reply, String(request.body.group_id ?? ''), 'add'),
+  );
+
+  app.post<{ Params: IdParams & { groupId: string } }>(
+    '/admin/users/:id/groups/:groupId/remove',
+    { config: MEMBERSHIP },
+    async (request, reply) => changeMembership(request, reply, request.params.groupId, 'remove'),
   );
 }

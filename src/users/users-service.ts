@@ -2,7 +2,8 @@ import { recordAudit, type AuditActor } from '../audit/audit-log.js';
 import { hashPassword } from '../auth/passwords.js';
 import type { Database } from '../db/client.js';
 import type { User } from '../db/schema.js';
-import { addMembers, countOtherActiveGlobalAdmins, permissionsOfUser, systemGroupId } from '../groups/groups-repository.js';
+import { addMembers, assertAdministrable, LastAdminError, systemGroupId } from '../groups/groups-repository.js';
+import { autoAddGroups } from '../groups/groups-service.js';
 import { endUserSessions, endUserSessionsExcept } from '../plugins/session-store.js';
 import {
   deleteUserById,
@@ -33,11 +34,7 @@ const DUPLICATE = {
   message: 'A user with this User Name already exists (names are compared ignoring case).',
 } as const;
 
-const LAST_ADMIN = {
-  ok: false,
-  reason: 'last_admin',
-  message: 'This is the last enabled administrator: Roster would have no one left to administer it.',
-} as const;
+const LAST_ADMIN = { ok: false, reason: 'last_admin', message: new LastAdminError().message } as const;
 
 function auditChanges(before: UserInput, after: UserInput) {
   const changes: Record<string, { old: unknown; new: unknown }> = {};
@@ -66,7 +63,8 @@ export async function createUser(
         passwordHash,
         passwordChangedAt: passwordHash ? new Date() : null,
       });
-      await addMembers(tx, user.id, [await systemGroupId(tx, 'all_users'), ...extraGroupIds]);
+      const autoAdd = input.realm === 'local' ? (await autoAddGroups(tx)).map((group) => group.id) : [];
+      await addMembers(tx, user.id, [await systemGroupId(tx, 'all_users'), ...autoAdd, ...extraGroupIds]);
       const created = Object.fromEntries(
         AUDITED_FIELDS.filter(({ prop }) => input[prop] !== '' && input[prop] !== false).map(({ key, prop }) => [
           key,
@@ -109,9 +107,6 @@ export async function updateUser(
       }
       if (await usernameTaken(tx, input.username, id)) return DUPLICATE;
       const blocksLogin = (input.disabled && !before.disabled) || (input.locked && !before.locked);
-      if (blocksLogin && (await isGlobalAdmin(tx, id)) && (await countOtherActiveGlobalAdmins(tx, id)) === 0) {
-        return LAST_ADMIN;
-      }
       const unlocking = before.locked && !input.locked;
       const user = await updateUserAtVersion(tx, id, expectedVersion, {
         ...input,
@@ -122,6 +117,7 @@ export async function updateUser(
       if (!user) {
         return { ok: false, reason: 'stale', message: 'This user was changed by someone else; reload and try again.' } as const;
       }
+      if (blocksLogin) await assertAdministrable(tx);
       const changes = auditChanges(before, input);
       if (passwordHash) changes.password = { old: '(hidden)', new: '(changed)' };
       if (blocksLogin || passwordHash) await endUserSessions(tx, id);
@@ -132,19 +128,25 @@ export async function updateUser(
     });
   } catch (error) {
     if (isUniqueViolation(error)) return DUPLICATE;
+    if (error instanceof LastAdminError) return LAST_ADMIN;
     throw error;
   }
 }
 
 export async function deleteUser(db: Database, actor: AuditActor, id: string): Promise<UserChangeResult> {
-  return db.transaction(async (tx) => {
-    const user = await findUserById(tx, id);
-    if (!user) return { ok: false, reason: 'not_found', message: 'This user no longer exists.' } as const;
-    if ((await isGlobalAdmin(tx, id)) && (await countOtherActiveGlobalAdmins(tx, id)) === 0) return LAST_ADMIN;
-    await deleteUserById(tx, id); // sessions and memberships go with it (ON DELETE CASCADE)
-    await recordAudit(tx, actor, { action: 'user_deleted', target: target(user) });
-    return { ok: true, user } as const;
-  });
+  try {
+    return await db.transaction(async (tx) => {
+      const user = await findUserById(tx, id);
+      if (!user) return { ok: false, reason: 'not_found', message: 'This user no longer exists.' } as const;
+      await deleteUserById(tx, id); // sessions and memberships go with it (ON DELETE CASCADE)
+      await assertAdministrable(tx);
+      await recordAudit(tx, actor, { action: 'user_deleted', target: target(user) });
+      return { ok: true, user } as const;
+    });
+  } catch (error) {
+    if (error instanceof LastAdminError) return LAST_ADMIN;
+    throw error;
+  }
 }
 
 /** Clears the user's 2FA secret; they must enrol again at their next login where 2FA is required. */
@@ -165,10 +167,6 @@ export async function resetTwoFactor(db: Database, actor: AuditActor, id: string
     });
     return { ok: true, user } as const;
   });
-}
-
-async function isGlobalAdmin(db: Database, userId: string): Promise<boolean> {
-  return (await permissionsOfUser(db, userId)).has('global_admin');
 }
 
 /**
@@ -193,7 +191,7 @@ export async function changeOwnPassword(
     });
     await endUserSessionsExcept(tx, userId, keepSessionId);
     await recordAudit(tx, actor, {
-      action: 'user_password_changed',
+      action: 'authn_password_change',
       target: target(before),
       changes: {
         password: { old: '(hidden)', new: '(changed)' },

@@ -1,0 +1,29 @@
+import type { FastifyInstance } from 'fastify';
+import { AUDIT_ACTIONS, listAuditEvents, parseAuditFilter, type AuditFilter } from './audit-query.js';
+
+function pageUrl(filter: AuditFilter, before: number | null): string {
+  const params = new URLSearchParams();
+  for (const key of ['actor', 'target', 'action', 'from', 'to'] as const) if (filter[key]) params.set(key, filter[key]);
+  if (before) params.set('before', String(before));
+  const query = params.toString();
+  return query ? `/admin/audit?${query}` : '/admin/audit';
+}
+
+export default async function auditRoutes(app: FastifyInstance) {
+  app.get<{ Querystring: Record<string, string | undefined> }>(
+    '/admin/audit',
+    { config: { permission: 'audit_view' } },
+    async (request, reply) => {
+      const { filter, errors } = parseAuditFilter(request.query);
+      const { rows, nextBefore } = await listAuditEvents(app.db, filter);
+      return reply.code(Object.keys(errors).length > 0 ? 422 : 200).renderPageOrFragment('audit/index', 'audit/_rows', {
+        filter,
+        errors,
+        rows,
+        actions: AUDIT_ACTIONS,
+        newerUrl: filter.before ? pageUrl(filter, null) : null,
+        olderUrl: nextBefore ? pageUrl(filter, nextBefore) : null,
+      });
+    },
+  );
+}

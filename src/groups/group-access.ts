@@ -1,0 +1,42 @@
+import { hasPermission, type Permission } from '../auth/permissions.js';
+
+// Who may see and change which group (SPEC §2.2). Pure rules: routes and views ask these.
+
+export interface Actor {
+  permissions: ReadonlySet<string>;
+  /** Ids of the groups the actor belongs to (for the *_ifmember permissions). */
+  groupIds: ReadonlySet<string>;
+}
+
+export interface GroupRef {
+  id: string;
+  isSystem: boolean;
+}
+
+export function canViewGroup(actor: Actor, group: GroupRef): boolean {
+  const viewable =
+    hasPermission(actor.permissions, 'groups_view') ||
+    (hasPermission(actor.permissions, 'groups_view_ifmember') && actor.groupIds.has(group.id));
+  return viewable && (!group.isSystem || hasPermission(actor.permissions, 'groups_view_system'));
+}
+
+/** Change a group's fields, members, settings or permissions. */
+export function canModifyGroup(actor: Actor, group: GroupRef): boolean {
+  const modifiable =
+    hasPermission(actor.permissions, 'groups_modify') ||
+    (hasPermission(actor.permissions, 'groups_modify_ifmember') && actor.groupIds.has(group.id));
+  return modifiable && (!group.isSystem || hasPermission(actor.permissions, 'groups_modify_system'));
+}
+
+export function canDeleteGroup(actor: Actor, group: GroupRef): boolean {
+  return !group.isSystem && hasPermission(actor.permissions, 'groups_delete');
+}
+
+/**
+ * No escalation: the permissions among `permissions` that the actor does not hold. An actor
+ * may grant or revoke only permissions they hold, and may put someone (themselves included)
+ * into a group only if they hold everything that group grants.
+ */
+export function permissionsBeyond(actor: Pick<Actor, 'permissions'>, permissions: Iterable<string>): string[] {
+  return [...permissions].filter((permission) => !hasPermission(actor.permissions, permission as Permission));
+}

@@ -1,0 +1,347 @@
+import { and, asc, desc, eq, like, notExists, sql } from 'drizzle-orm';
+import { recordAudit, type AuditActor } from '../audit/audit-log.js';
+import { isPermission } from '../auth/permissions.js';
+import type { Database } from '../db/client.js';
+import { groupPermissions, groups, groupSettings, userGroups, users, type Group, type User } from '../db/schema.js';
+import type { SettingValue } from '../settings/catalogue.js';
+import type { GroupWithSettings } from '../settings/effective-settings.js';
+import { isUniqueViolation, isUuid, searchPattern } from '../users/users-repository.js';
+import { permissionsBeyond, type Actor } from './group-access.js';
+import { assertAdministrable, LastAdminError } from './groups-repository.js';
+
+export type GroupResult<T = Group> = { ok: true; value: T } | { ok: false; field?: string; message: string; status: number };
+
+const fail = (message: string, status = 409, field?: string) => ({ ok: false, message, status, field }) as const;
+const groupTarget = (group: Pick<Group, 'id' | 'name'>) => ({ type: 'group', id: group.id, name: group.name });
+
+export const GROUP_SORTS = {
+  name: sql`lower(${groups.name})`,
+  priority: groups.priority,
+  description: groups.description,
+  members: sql`member_count`,
+} as const;
+export type GroupSort = keyof typeof GROUP_SORTS;
+
+export async function listGroups(db: Database, sort: GroupSort, direction: 'asc' | 'desc') {
+  const order = direction === 'desc' ? desc : asc;
+  const memberCount = sql<number>`(select count(*)::int from ${userGroups} where ${userGroups.groupId} = ${groups.id})`;
+  return db
+    .select({
+      id: groups.id,
+      name: groups.name,
+      description: groups.description,
+      priority: groups.priority,
+      isSystem: groups.isSystem,
+      memberCount: memberCount.as('member_count'),
+    })
+    .from(groups)
+    .orderBy(order(GROUP_SORTS[sort]), asc(groups.priority));
+}
+
+export async function findGroup(db: Database, id: string): Promise<Group | undefined> {
+  if (!isUuid(id)) return undefined;
+  const [group] = await db.select().from(groups).where(eq(groups.id, id));
+  return group;
+}
+
+export async function permissionsOfGroup(db: Database, groupId: string): Promise<string[]> {
+  const rows = await db
+    .select({ permission: groupPermissions.permission })
+    .from(groupPermissions)
+    .where(eq(groupPermissions.groupId, groupId))
+    .orderBy(groupPermissions.permission);
+  return rows.map((row) => row.permission);
+}
+
+export async function settingsOfGroup(db: Database, groupId: string): Promise<Record<string, SettingValue>> {
+  const rows = await db.select().from(groupSettings).where(eq(groupSettings.groupId, groupId));
+  return Object.fromEntries(rows.map((row) => [row.key, row.value as SettingValue]));
+}
+
+/** The user's groups with the settings each sets: the input of the effective-settings resolver. */
+export async function groupsWithSettingsOfUser(db: Database, userId: string): Promise<GroupWithSettings[]> {
+  const rows = await db
+    .select({ id: groups.id, name: groups.name, priority: groups.priority, key: groupSettings.key, value: groupSettings.value })
+    .from(userGroups)
+    .innerJoin(groups, eq(groups.id, userGroups.groupId))
+    .leftJoin(groupSettings, eq(groupSettings.groupId, groups.id))
+    .where(eq(userGroups.userId, userId));
+  const byId = new Map<string, GroupWithSettings & { settings: Record<string, SettingValue> }>();
+  for (const row of rows) {
+    const group = byId.get(row.id) ?? { id: row.id, name: row.name, priority: row.priority, settings: {} };
+    if (row.key !== null) group.settings[row.key] = row.value as SettingValue;
+    byId.set(row.id, group);
+  }
+  return [...byId.values()];
+}
+
+export const MEMBERS_PER_PAGE = 25;
+
+export async function membersOfGroup(db: Database, groupId: string, page: number) {
+  const [rows, [counted]] = await Promise.all([
+    db
+      .select({ id: users.id, username: users.username, firstName: users.firstName, lastName: users.lastName, disabled: users.disabled, locked: users.locked })
+      .from(userGroups)
+      .innerJoin(users, eq(users.id, userGroups.userId))
+      .where(eq(userGroups.groupId, groupId))
+      .orderBy(sql`lower(${users.username})`)
+      .limit(MEMBERS_PER_PAGE)
+      .offset((page - 1) * MEMBERS_PER_PAGE),
+    db.select({ n: sql<number>`count(*)::int` }).from(userGroups).where(eq(userGroups.groupId, groupId)),
+  ]);
+  return { rows, total: counted?.n ?? 0 };
+}
+
+/** Up to 10 users matching `search` who are not yet in the group: the Add User picker. */
+export async function memberCandidates(db: Database, groupId: string, search: string) {
+  const pattern = searchPattern(search);
+  if (pattern === null) return [];
+  return db
+    .select({ id: users.id, username: users.username, firstName: users.firstName, lastName: users.lastName })
+    .from(users)
+    .where(
+      and(
+        like(users.searchText, pattern),
+        notExists(
+          db
+            .select({ one: sql`1` })
+            .from(userGroups)
+            .where(and(eq(userGroups.userId, users.id), eq(userGroups.groupId, groupId))),
+        ),
+      ),
+    )
+    .orderBy(sql`lower(${users.username})`)
+    .limit(10);
+}
+
+export interface GroupInput {
+  name: string;
+  description: string;
+  priority: number;
+}
+
+export function validateGroup(body: Record<string, unknown>): { ok: true; value: GroupInput } | { ok: false; errors: Record<string, string> } {
+  const errors: Record<string, string> = {};
+  const name = String(body.name ?? '').trim();
+  const description = String(body.description ?? '').trim();
+  const priorityText = String(body.priority ?? '').trim();
+  if (name === '') errors.name = 'Name is required.';
+  else if ([...name].length > 255) errors.name = 'Name must be at most 255 characters.';
+  else if (/\p{Cc}/u.test(name)) errors.name = 'Name must not contain control characters.';
+  if ([...description].length > 10_000) errors.description = 'Description must be at most 10,000 characters.';
+  else if (description.includes('\u0000')) errors.description = 'Description must not contain a NUL character.';
+  const priority = Number(priorityText);
+  if (!/^\d+$/.test(priorityText) || priority < 1 || priority > 1000) {
+    errors.priority = 'Priority must be a whole number from 1 to 1000 (lower numbers win).';
+  }
+  return Object.keys(errors).length > 0 ? { ok: false, errors } : { ok: true, value: { name, description, priority } };
+}
+
+/** A clash of name or priority with another group, as a field error. */
+async function clash(db: Database, input: GroupInput, exceptId?: string) {
+  const others = await db
+    .select({ id: groups.id, name: groups.name, priority: groups.priority })
+    .from(groups)
+    .where(sql`(lower(${groups.name}) = lower(${input.name}) or ${groups.priority} = ${input.priority}) ${exceptId ? sql`and ${groups.id} <> ${exceptId}` : sql``}`);
+  const sameName = others.find((g) => g.name.toLowerCase() === input.name.toLowerCase());
+  if (sameName) return fail('A group with this name already exists.', 409, 'name');
+  const samePriority = others.find((g) => g.priority === input.priority);
+  if (samePriority) return fail(`Priority ${input.priority} is already used by group ${samePriority.name}; priorities are unique.`, 409, 'priority');
+  return null;
+}
+
+async function guarded<T>(work: () => Promise<GroupResult<T>>): Promise<GroupResult<T>> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof LastAdminError) return fail(error.message);
+    if (isUniqueViolation(error)) return fail('Another change used this name or priority at the same moment; try again.');
+    throw error;
+  }
+}
+
+export function createGroup(db: Database, actor: AuditActor, input: GroupInput): Promise<GroupResult> {
+  return guarded(() =>
+    db.transaction(async (tx) => {
+      const problem = await clash(tx, input);
+      if (problem) return problem;
+      const [group] = await tx.insert(groups).values(input).returning();
+      await recordAudit(tx, actor, {
+        action: 'group_created',
+        target: groupTarget(group!),
+        changes: { name: { old: null, new: input.name }, priority: { old: null, new: input.priority }, description: { old: null, new: input.description } },
+      });
+      return { ok: true, value: group! } as const;
+    }),
+  );
+}
+
+export function updateGroup(db: Database, actor: AuditActor, group: Group, input: GroupInput): Promise<GroupResult> {
+  return guarded(() =>
+    db.transaction(async (tx) => {
+      if (group.isSystem && input.name !== group.name) return fail(`${group.name} is a system group and cannot be renamed.`, 422, 'name');
+      const problem = await clash(tx, input, group.id);
+      if (problem) return problem;
+      const [updated] = await tx.update(groups).set({ ...input, updatedAt: sql`now()` }).where(eq(groups.id, group.id)).returning();
+      const changes: Record<string, { old: unknown; new: unknown }> = {};
+      for (const key of ['name', 'description', 'priority'] as const) {
+        if (group[key] !== input[key]) changes[key] = { old: group[key], new: input[key] };
+      }
+      if (Object.keys(changes).length > 0) await recordAudit(tx, actor, { action: 'group_updated', target: groupTarget(updated!), changes });
+      return { ok: true, value: updated! } as const;
+    }),
+  );
+}
+
+export function deleteGroup(db: Database, actor: AuditActor, group: Group): Promise<GroupResult> {
+  return guarded(() =>
+    db.transaction(async (tx) => {
+      if (group.isSystem) return fail(`${group.name} is a system group and cannot be deleted.`);
+      await tx.delete(groups).where(eq(groups.id, group.id)); // memberships, settings, permissions cascade
+      await assertAdministrable(tx);
+      await recordAudit(tx, actor, { action: 'group_deleted', target: groupTarget(group) });
+      return { ok: true, value: group } as const;
+    }),
+  );
+}
+
+/** The nearest free priority to `from`, looking at higher numbers first. */
+async function freePriority(db: Database, from: number): Promise<number | null> {
+  const used = new Set((await db.select({ p: groups.priority }).from(groups)).map((row) => row.p));
+  for (let p = from + 1; p <= 1000; p++) if (!used.has(p)) return p;
+  for (let p = from - 1; p >= 1; p--) if (!used.has(p)) return p;
+  return null;
+}
+
+/** Copies a group's settings and permissions (not its members) into a new, non-system group. */
+export function duplicateGroup(db: Database, actor: AuditActor, group: Group): Promise<GroupResult> {
+  return guarded(() =>
+    db.transaction(async (tx) => {
+      const priority = await freePriority(tx, group.priority);
+      if (priority === null) return fail('Every priority from 1 to 1000 is taken; free one before duplicating.');
+      const names = new Set((await tx.select({ name: groups.name }).from(groups)).map((row) => row.name.toLowerCase()));
+      let name = `Copy of ${group.name}`;
+      for (let n = 2; names.has(name.toLowerCase()); n++) name = `Copy of ${group.name} (${n})`;
+      const [copy] = await tx.insert(groups).values({ name, description: group.description, priority }).returning();
+      const settings = await tx.select().from(groupSettings).where(eq(groupSettings.groupId, group.id));
+      if (settings.length > 0) await tx.insert(groupSettings).values(settings.map((s) => ({ ...s, groupId: copy!.id })));
+      const permissions = await permissionsOfGroup(tx, group.id);
+      if (permissions.length > 0) await tx.insert(groupPermissions).values(permissions.map((permission) => ({ groupId: copy!.id, permission })));
+      await recordAudit(tx, actor, {
+        action: 'group_created',
+        target: groupTarget(copy!),
+        duplicated_from: group.name,
+        changes: { name: { old: null, new: name }, priority: { old: null, new: priority }, permissions: { old: null, new: permissions } },
+      });
+      return { ok: true, value: copy! } as const;
+    }),
+  );
+}
+
+/** Adds a user to a group. No escalation: the actor must hold every permission the group grants. */
+export function addMember(db: Database, actor: AuditActor & Actor, group: Group, user: Pick<User, 'id' | 'username'>): Promise<GroupResult<true>> {
+  return guarded(() =>
+    db.transaction(async (tx) => {
+      const beyond = permissionsBeyond(actor, await permissionsOfGroup(tx, group.id));
+      if (beyond.length > 0) return fail(`You cannot add members to ${group.name}: it grants permissions you do not hold (${beyond.join(', ')}).`, 403);
+      const added = await tx.insert(userGroups).values({ userId: user.id, groupId: group.id }).onConflictDoNothing().returning();
+      if (added.length === 0) return fail(`${user.username} is already a member of ${group.name}.`);
+      await recordAudit(tx, actor, { action: 'group_member_added', target: groupTarget(group), member: { id: user.id, name: user.username } });
+      return { ok: true, value: true } as const;
+    }),
+  );
+}
+
+export function removeMember(db: Database, actor: AuditActor & Actor, group: Group, user: Pick<User, 'id' | 'username'>): Promise<GroupResult<true>> {
+  return guarded(() =>
+    db.transaction(async (tx) => {
+      if (group.systemKey === 'all_users') return fail('Every user is a member of All Users; they cannot be removed from it.');
+      const beyond = permissionsBeyond(actor, await permissionsOfGroup(tx, group.id));
+      if (beyond.length > 0) return fail(`You cannot remove members of ${group.name}: it grants permissions you do not hold (${beyond.join(', ')}).`, 403);
+      const removed = await tx
+        .delete(userGroups)
+        .where(and(eq(userGroups.userId, user.id), eq(userGroups.groupId, group.id)))
+        .returning();
+      if (removed.length === 0) return fail(`${user.username} is not a member of ${group.name}.`);
+      await assertAdministrable(tx);
+      await recordAudit(tx, actor, { action: 'group_member_removed', target: groupTarget(group), member: { id: user.id, name: user.username } });
+      return { ok: true, value: true } as const;
+    }),
+  );
+}
+
+export function setGroupSetting(db: Database, actor: AuditActor, group: Group, key: string, value: SettingValue): Promise<GroupResult<true>> {
+  return guarded(() =>
+    db.transaction(async (tx) => {
+      const [before] = await tx.select().from(groupSettings).where(and(eq(groupSettings.groupId, group.id), eq(groupSettings.key, key)));
+      await tx
+        .insert(groupSettings)
+        .values({ groupId: group.id, key, value: sql`${JSON.stringify(value)}::jsonb` })
+        .onConflictDoUpdate({ target: [groupSettings.groupId, groupSettings.key], set: { value: sql`${JSON.stringify(value)}::jsonb` } });
+      await recordAudit(tx, actor, {
+        action: 'group_settings_changed',
+        target: groupTarget(group),
+        changes: { [key]: { old: before ? before.value : null, new: value } },
+      });
+      return { ok: true, value: true } as const;
+    }),
+  );
+}
+
+export function removeGroupSetting(db: Database, actor: AuditActor, group: Group, key: string): Promise<GroupResult<true>> {
+  return guarded(() =>
+    db.transaction(async (tx) => {
+      const [removed] = await tx
+        .delete(groupSettings)
+        .where(and(eq(groupSettings.groupId, group.id), eq(groupSettings.key, key)))
+        .returning();
+      if (!removed) return fail(`${group.name} does not set ${key}.`, 404);
+      await recordAudit(tx, actor, {
+        action: 'group_settings_changed',
+        target: groupTarget(group),
+        changes: { [key]: { old: removed.value, new: null } },
+      });
+      return { ok: true, value: true } as const;
+    }),
+  );
+}
+
+/**
+ * Replaces a group's permissions. Only permissions the actor holds can be added or removed,
+ * and the change must leave an enabled user holding global_admin.
+ */
+export function setGroupPermissions(db: Database, actor: AuditActor & Actor, group: Group, wanted: string[]): Promise<GroupResult<true>> {
+  return guarded(() =>
+    db.transaction(async (tx) => {
+      const unknown = wanted.filter((permission) => !isPermission(permission));
+      if (unknown.length > 0) return fail(`Unknown permissions: ${unknown.join(', ')}.`, 422);
+      const before = await permissionsOfGroup(tx, group.id);
+      const added = wanted.filter((p) => !before.includes(p));
+      const removed = before.filter((p) => !wanted.includes(p));
+      if (added.length === 0 && removed.length === 0) return { ok: true, value: true } as const;
+      const beyond = permissionsBeyond(actor, [...added, ...removed]);
+      if (beyond.length > 0) return fail(`You can only grant or revoke permissions you hold yourself (not ${beyond.join(', ')}).`, 403);
+      await tx.delete(groupPermissions).where(eq(groupPermissions.groupId, group.id));
+      if (wanted.length > 0) await tx.insert(groupPermissions).values(wanted.map((permission) => ({ groupId: group.id, permission })));
+      await assertAdministrable(tx);
+      await recordAudit(tx, actor, {
+        action: 'privilege_permissions_changed',
+        target: groupTarget(group),
+        changes: { permissions: { old: before, new: [...wanted].sort() } },
+        added,
+        removed,
+      });
+      return { ok: true, value: true } as const;
+    }),
+  );
+}
+
+/** Groups whose `auto_add_local_users` is on: local users join them at creation and login. */
+export async function autoAddGroups(db: Database): Promise<Array<{ id: string; name: string }>> {
+  return db
+    .select({ id: groups.id, name: groups.name })
+    .from(groupSettings)
+    .innerJoin(groups, eq(groups.id, groupSettings.groupId))
+    .where(and(eq(groupSettings.key, 'auto_add_local_users'), sql`${groupSettings.value} = 'true'::jsonb`));
+}
+

@@ -1,0 +1,324 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { actorOf } from '../audit/audit-log.js';
+import { hasPermission, PERMISSIONS, type Permission } from '../auth/permissions.js';
+import type { Group } from '../db/schema.js';
+import { forbidden } from '../plugins/auth.js';
+import { wantsFragment } from '../plugins/views.js';
+import { formatSettingValue, parseSettingValue, SETTINGS, settingByKey, settingFormValue } from '../settings/catalogue.js';
+import type { CurrentUser } from '../types.js';
+import { findUserById } from '../users/users-repository.js';
+import { canDeleteGroup, canModifyGroup, canViewGroup } from './group-access.js';
+import {
+  addMember,
+  createGroup,
+  deleteGroup,
+  duplicateGroup,
+  findGroup,
+  GROUP_SORTS,
+  listGroups,
+  memberCandidates,
+  membersOfGroup,
+  MEMBERS_PER_PAGE,
+  permissionsOfGroup,
+  removeGroupSetting,
+  removeMember,
+  setGroupPermissions,
+  setGroupSetting,
+  settingsOfGroup,
+  updateGroup,
+  validateGroup,
+  type GroupResult,
+  type GroupSort,
+} from './groups-service.js';
+
+type IdParams = { id: string };
+
+// The workspace catalogue (SPEC §4) arrives with its own issue; until then no image exists, so
+// an image setting can only be None.
+const imageExists = () => false;
+type Body = Record<string, unknown>;
+type ShowQuery = { user_q?: string; members_page?: string };
+
+const VIEW: readonly Permission[] = ['groups_view', 'groups_view_ifmember'];
+const MODIFY: readonly Permission[] = ['groups_modify', 'groups_modify_ifmember'];
+
+/** Form checkboxes arrive as a string (one ticked) or an array (several). */
+function listOf(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(String);
+  return typeof value === 'string' && value !== '' ? [value] : [];
+}
+
+export default async function groupRoutes(app: FastifyInstance) {
+  const { db } = app;
+
+  const groupNotFound = (reply: FastifyReply) =>
+    reply.code(404).render('errors/error', { title: 'Group not found', message: 'This group does not exist (any more).' });
+
+  /** The :id group if the actor may see it (and change it, when `modify`); else answers and gives null. */
+  async function loadGroup(
+    request: FastifyRequest<{ Params: IdParams }>,
+    reply: FastifyReply,
+    need: 'view' | 'modify' | 'delete',
+  ): Promise<Group | null> {
+    const actor = request.currentUser!;
+    const group = await findGroup(db, request.params.id);
+    if (!group || !canViewGroup(actor, group)) {
+      await groupNotFound(reply); // a group the actor may not see does not exist for them
+      return null;
+    }
+    const allowed = need === 'view' || (need === 'modify' ? canModifyGroup(actor, group) : canDeleteGroup(actor, group));
+    if (!allowed) {
+      const why = group.isSystem && need === 'modify' ? ' (system groups need groups_modify_system)' : '';
+      await forbidden(reply, `You may not ${need} the group ${group.name}${why}.`);
+      return null;
+    }
+    return group;
+  }
+
+  async function renderShow(
+    request: FastifyRequest<{ Params: IdParams; Querystring?: ShowQuery }>,
+    reply: FastifyReply,
+    group: Group,
+    extra: { values?: Record<string, unknown>; errors?: Record<string, string>; memberError?: string; permissionError?: string } = {},
+  ) {
+    const actor = request.currentUser!;
+    const query = (request.query ?? {}) as ShowQuery;
+    const page = Math.max(1, Number.parseInt(query.members_page ?? '', 10) || 1);
+    const userSearch = (query.user_q ?? '').slice(0, 200);
+    const [members, settings, permissions, candidates] = await Promise.all([
+      membersOfGroup(db, group.id, page),
+      settingsOfGroup(db, group.id),
+      permissionsOfGroup(db, group.id),
+      userSearch ? memberCandidates(db, group.id, userSearch) : Promise.resolve(null),
+    ]);
+    return reply.render('groups/show', {
+      group,
+      values: extra.values ?? group,
+      errors: extra.errors ?? {},
+      memberError: extra.memberError ?? null,
+      permissionError: extra.permissionError ?? null,
+      canModify: canModifyGroup(actor, group),
+      canDelete: canDeleteGroup(actor, group),
+      members: { ...members, page, pages: Math.max(1, Math.ceil(members.total / MEMBERS_PER_PAGE)) },
+      picker: { search: userSearch, candidates },
+      settings: SETTINGS.filter((s) => s.key in settings).map((s) => ({ ...s, display: formatSettingValue(s, settings[s.key]!) })),
+      unsetSettings: SETTINGS.filter((s) => !(s.key in settings)),
+      permissions: PERMISSIONS.map((p) => ({ key: p, granted: permissions.includes(p), held: hasPermission(actor.permissions, p) })),
+    });
+  }
+
+  /** Success: back to the group page with a flash; failure: the group page with the error. */
+  async function finish<T>(
+    request: FastifyRequest<{ Params: IdParams }>,
+    reply: FastifyReply,
+    group: Group,
+    result: GroupResult<T>,
+    success: string,
+    onError: 'memberError' | 'permissionError' | 'flash',
+    anchor = '',
+  ) {
+    if (result.ok) {
+      request.session.flash = { type: 'success', message: success };
+      return reply.redirect(`/admin/groups/${group.id}${anchor}`, 303);
+    }
+    if (onError === 'flash') {
+      request.session.flash = { type: 'error', message: result.message };
+      return reply.redirect(`/admin/groups/${group.id}${anchor}`, 303);
+    }
+    reply.code(result.status);
+    return renderShow(request, reply, group, { [onError]: result.message });
+  }
+
+  app.get<{ Querystring: { sort?: string; dir?: string } }>('/admin/groups', { config: { permission: VIEW } }, async (request, reply) => {
+    const actor = request.currentUser!;
+    const sort: GroupSort = request.query.sort && request.query.sort in GROUP_SORTS ? (request.query.sort as GroupSort) : 'priority';
+    const direction = request.query.dir === 'desc' ? 'desc' : 'asc';
+    const rows = (await listGroups(db, sort, direction)).filter((group) => canViewGroup(actor, group));
+    return reply.render('groups/index', {
+      rows: rows.map((group) => ({ ...group, canDelete: canDeleteGroup(actor, group) })),
+      sort,
+      direction,
+    });
+  });
+
+  app.get('/admin/groups/new', { config: { permission: 'groups_create' } }, async (_request, reply) =>
+    reply.render('groups/new', { values: { name: '', description: '', priority: '' }, errors: {} }),
+  );
+
+  app.post<{ Body: Body }>('/admin/groups', { config: { permission: 'groups_create' } }, async (request, reply) => {
+    const values = { name: String(request.body.name ?? ''), description: String(request.body.description ?? ''), priority: String(request.body.priority ?? '') };
+    const validation = validateGroup(request.body);
+    if (!validation.ok) return reply.code(422).render('groups/new', { values, errors: validation.errors });
+    const result = await createGroup(db, actorOf(request), validation.value);
+    if (!result.ok) return reply.code(result.status).render('groups/new', { values, errors: { [result.field ?? 'name']: result.message } });
+    request.session.flash = { type: 'success', message: `Group ${result.value.name} created.` };
+    return reply.redirect(`/admin/groups/${result.value.id}`, 303);
+  });
+
+  app.get<{ Params: IdParams; Querystring: ShowQuery }>('/admin/groups/:id', { config: { permission: VIEW } }, async (request, reply) => {
+    const group = await loadGroup(request, reply, 'view');
+    return group ? renderShow(request, reply, group) : reply;
+  });
+
+  app.post<{ Params: IdParams; Body: Body }>('/admin/groups/:id', { config: { permission: MODIFY } }, async (request, reply) => {
+    const group = await loadGroup(request, reply, 'modify');
+    if (!group) return reply;
+    const values = { ...group, name: String(request.body.name ?? ''), description: String(request.body.description ?? ''), priority: String(request.body.priority ?? '') };
+    const validation = validateGroup(request.body);
+    if (!validation.ok) {
+      reply.code(422);
+      return renderShow(request, reply, group, { values, errors: validation.errors });
+    }
+    const result = await updateGroup(db, actorOf(request), group, validation.value);
+    if (!result.ok) {
+      reply.code(result.status);
+      return renderShow(request, reply, group, { values, errors: { [result.field ?? 'name']: result.message } });
+    }
+    request.session.flash = { type: 'success', message: `Group ${result.value.name} saved.` };
+    return reply.redirect(`/admin/groups/${group.id}`, 303);
+  });
+
+  app.post<{ Params: IdParams }>('/admin/groups/:id/duplicate', { config: { permission: 'groups_create' } }, async (request, reply) => {
+    const group = await loadGroup(request, reply, 'view');
+    if (!group) return reply;
+    const result = await duplicateGroup(db, actorOf(request), group);
+    if (!result.ok) {
+      request.session.flash = { type: 'error', message: result.message };
+      return reply.redirect('/admin/groups', 303);
+    }
+    request.session.flash = { type: 'success', message: `Group ${group.name} duplicated as ${result.value.name} (priority ${result.value.priority}).` };
+    return reply.redirect(`/admin/groups/${result.value.id}`, 303);
+  });
+
+  app.get<{ Params: IdParams }>('/admin/groups/:id/delete', { config: { permission: 'groups_delete' } }, async (request, reply) => {
+    const group = await loadGroup(request, reply, 'delete');
+    return group ? reply.render('groups/delete', { group, error: null }) : reply;
+  });
+
+  app.post<{ Params: IdParams }>('/admin/groups/:id/delete', { config: { permission: 'groups_delete' } }, async (request, reply) => {
+    const group = await loadGroup(request, reply, 'delete');
+    if (!group) return reply;
+    const result = await deleteGroup(db, actorOf(request), group);
+    if (!result.ok) return reply.code(result.status).render('groups/delete', { group, error: result.message });
+    request.session.flash = { type: 'success', message: `Group ${group.name} deleted.` };
+    return reply.redirect('/admin/groups', 303);
+  });
+
+  // Users in Group ---------------------------------------------------------------------------
+
+  app.get<{ Params: IdParams; Querystring: ShowQuery }>(
+    '/admin/groups/:id/user-suggestions',
+    { config: { permission: MODIFY } },
+    async (request, reply) => {
+      const group = await loadGroup(request, reply, 'modify');
+      if (!group) return reply;
+      const search = (request.query.user_q ?? '').slice(0, 200);
+      const candidates = search ? await memberCandidates(db, group.id, search) : null;
+      return reply.header('Vary', 'HX-Request').render('groups/_suggestions', { group, picker: { search, candidates } });
+    },
+  );
+
+  app.post<{ Params: IdParams; Body: Body }>('/admin/groups/:id/members', { config: { permission: MODIFY } }, async (request, reply) => {
+    const group = await loadGroup(request, reply, 'modify');
+    if (!group) return reply;
+    const user = await findUserById(db, String(request.body.user_id ?? ''));
+    const result: GroupResult<true> = user
+      ? await addMember(db, { ...actorOf(request), ...request.currentUser! }, group, user)
+      : { ok: false, message: 'Pick a user to add.', status: 422 };
+    if (wantsFragment(request)) {
+      if (!result.ok) return memberErrorFragment(reply, result.message, result.status);
+      const members = await membersOfGroup(db, group.id, 1);
+      // The new row goes into the table; the picker and the count are refreshed out of band.
+      return reply.render('groups/_member-added', { group, member: user, canModify: true, total: members.total });
+    }
+    return finish(request, reply, group, result, `${user?.username} added to ${group.name}.`, 'memberError', '#members');
+  });
+
+  app.post<{ Params: IdParams & { userId: string } }>(
+    '/admin/groups/:id/members/:userId/remove',
+    { config: { permission: MODIFY } },
+    async (request, reply) => {
+      const group = await loadGroup(request, reply, 'modify');
+      if (!group) return reply;
+      const user = await findUserById(db, request.params.userId);
+      const result: GroupResult<true> = user
+        ? await removeMember(db, { ...actorOf(request), ...request.currentUser! }, group, user)
+        : { ok: false, message: 'This user no longer exists.', status: 404 };
+      if (wantsFragment(request)) {
+        if (!result.ok) return memberErrorFragment(reply, result.message, result.status);
+        const members = await membersOfGroup(db, group.id, 1);
+        return reply.render('groups/_member-count', { total: members.total, oob: true });
+      }
+      return finish(request, reply, group, result, `${user?.username} removed from ${group.name}.`, 'memberError', '#members');
+    },
+  );
+
+  /** For htmx: the message goes into the members section's error slot instead of the row. */
+  function memberErrorFragment(reply: FastifyReply, message: string, status: number) {
+    return reply.code(status).header('HX-Retarget', '#member-error').header('HX-Reswap', 'outerHTML').render('groups/_member-error', { memberError: message });
+  }
+
+  // Settings ---------------------------------------------------------------------------------
+
+  app.get<{ Params: IdParams; Querystring: { key?: string } }>(
+    '/admin/groups/:id/settings/edit',
+    { config: { permission: MODIFY } },
+    async (request, reply) => {
+      const group = await loadGroup(request, reply, 'modify');
+      if (!group) return reply;
+      const setting = settingByKey(request.query.key ?? '');
+      if (!setting) {
+        request.session.flash = { type: 'error', message: 'Choose a setting to add.' };
+        return reply.redirect(`/admin/groups/${group.id}#settings`, 303);
+      }
+      const current = await settingsOfGroup(db, group.id);
+      const value = setting.key in current ? settingFormValue(setting, current[setting.key]!) : settingFormValue(setting, setting.default);
+      return reply.render('groups/setting-form', { group, setting, value, error: null, isNew: !(setting.key in current) });
+    },
+  );
+
+  app.post<{ Params: IdParams; Body: Body }>('/admin/groups/:id/settings', { config: { permission: MODIFY } }, async (request, reply) => {
+    const group = await loadGroup(request, reply, 'modify');
+    if (!group) return reply;
+    const setting = settingByKey(String(request.body.key ?? ''));
+    if (!setting) return reply.code(422).render('errors/error', { title: 'Unknown setting', message: 'There is no such setting.' });
+    const raw = String(request.body.value ?? '');
+    const parsed = parseSettingValue(setting, raw, imageExists);
+    if (!parsed.ok) {
+      const current = await settingsOfGroup(db, group.id);
+      return reply.code(422).render('groups/setting-form', { group, setting, value: raw, error: parsed.error, isNew: !(setting.key in current) });
+    }
+    const result = await setGroupSetting(db, actorOf(request), group, setting.key, parsed.value);
+    return finish(request, reply, group, result, `${setting.label} set to ${formatSettingValue(setting, parsed.value)}.`, 'flash', '#settings');
+  });
+
+  app.post<{ Params: IdParams & { key: string } }>(
+    '/admin/groups/:id/settings/:key/remove',
+    { config: { permission: MODIFY } },
+    async (request, reply) => {
+      const group = await loadGroup(request, reply, 'modify');
+      if (!group) return reply;
+      const result = await removeGroupSetting(db, actorOf(request), group, request.params.key);
+      const label = settingByKey(request.params.key)?.label ?? request.params.key;
+      return finish(request, reply, group, result, `${label} removed; members get it from another group or the default.`, 'flash', '#settings');
+    },
+  );
+
+  // Permissions ------------------------------------------------------------------------------
+
+  app.post<{ Params: IdParams; Body: Body }>('/admin/groups/:id/permissions', { config: { permission: MODIFY } }, async (request, reply) => {
+    const group = await loadGroup(request, reply, 'modify');
+    if (!group) return reply;
+    const actor: CurrentUser = request.currentUser!;
+    const submitted = listOf(request.body.permission);
+    const before = await permissionsOfGroup(db, group.id);
+    // Checkboxes of permissions the actor does not hold are shown disabled (so not submitted):
+    // those keep their current state. Anything else submitted goes to the no-escalation check.
+    const wanted = [
+      ...submitted,
+      ...before.filter((p) => !hasPermission(actor.permissions, p as Permission) && !submitted.includes(p)),
+    ];
+    const result = await setGroupPermissions(db, { ...actorOf(request), ...actor }, group, wanted);
+    return finish(request, reply, group, result, `Permissions of ${group.name} saved.`, 'permissionError', '#permissions');
+  });
+}

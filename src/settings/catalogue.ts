@@ -1,0 +1,154 @@
+// SPEC §2.1: every setting a group may set, declared once. The group settings form, value
+// validation and the effective-settings resolver are all driven by this list: adding a
+// setting is adding one entry here.
+
+export type SettingType = 'bool' | 'int' | 'float' | 'string' | 'enum' | 'json' | 'image';
+export type SettingValue = boolean | number | string | null | Record<string, unknown>;
+
+export interface SettingDefinition {
+  key: string;
+  label: string;
+  section: 'Auth' | 'User preferences' | 'Session rights' | 'Limits' | 'Other';
+  type: SettingType;
+  default: SettingValue;
+  description: string;
+  /** Allowed values of an enum. */
+  values?: readonly string[];
+  /** Bounds of an int or float. */
+  min?: number;
+  max?: number;
+  /** `merge`: every member group's value is combined (lower priority number wins per key). */
+  resolution?: 'merge';
+  /** The user setting (SPEC §3) that overrides this one, when users may set it. */
+  userKey?: string;
+}
+
+const sessionRight = (key: string, label: string, description: string, fallback = false): SettingDefinition => ({
+  key,
+  label,
+  section: 'Session rights',
+  type: 'bool',
+  default: fallback,
+  description,
+});
+
+export const SETTINGS: readonly SettingDefinition[] = [
+  // Auth
+  { key: 'require_2fa', label: 'Require Two-Factor Authentication', section: 'Auth', type: 'bool', default: false, description: 'Members must enrol a second factor at login.' },
+  { key: 'allow_2fa_self_enrollment', label: 'Allow 2FA Self Enrollment', section: 'Auth', type: 'bool', default: true, description: 'Members may enrol two-factor authentication from their profile.' },
+  { key: 'allow_totp_2fa', label: 'Allow TOTP 2FA', section: 'Auth', type: 'bool', default: true, description: 'Authenticator-app codes (TOTP) are an allowed second factor.' },
+  { key: 'password_expires', label: 'Password Expires (days)', section: 'Auth', type: 'int', default: 0, min: 0, max: 3650, description: 'Days until a password must be changed; 0 never expires.' },
+  { key: 'auto_add_local_users', label: 'Auto Add Local Users', section: 'Auth', type: 'bool', default: false, description: 'Local users join this group when created and at login.' },
+  // Counterparts of the user's own settings
+  { key: 'auto_login_to_kasm', label: 'Auto Launch Session', section: 'User preferences', type: 'bool', default: false, userKey: 'auto_login_kasm', description: 'Start the default workspace right after login.' },
+  { key: 'default_image', label: 'Default Workspace Image', section: 'User preferences', type: 'image', default: null, userKey: 'default_image', description: 'The workspace launched by Launch Now and /go.' },
+  { key: 'chat_sfx', label: 'Chat Sound Effects', section: 'User preferences', type: 'bool', default: true, userKey: 'chat_sfx', description: 'Play sounds for chat messages.' },
+  { key: 'show_tips', label: 'Show Tips During Session', section: 'User preferences', type: 'bool', default: true, userKey: 'show_tips', description: 'Show tips in the session.' },
+  { key: 'toggle_control_panel', label: 'Toggle Control Panel', section: 'User preferences', type: 'bool', default: true, userKey: 'toggle_control_panel', description: 'Open and close the in-session panel by pressing Ctrl twice.' },
+  { key: 'theme', label: 'Theme', section: 'User preferences', type: 'enum', values: ['Auto', 'Light', 'Dark'], default: 'Auto', userKey: 'theme', description: 'Auto follows the operating system.' },
+  { key: 'default_ui_language', label: 'Default UI Language', section: 'User preferences', type: 'string', default: null, userKey: 'preferred_language', description: 'A BCP 47 language tag such as en-US.' },
+  // Session rights
+  sessionRight('allow_kasm_audio', 'Allow Audio', 'Sound from the session.'),
+  sessionRight('allow_kasm_clipboard_down', 'Allow Clipboard Down', 'Copy from the session to the local computer.'),
+  sessionRight('allow_kasm_clipboard_up', 'Allow Clipboard Up', 'Paste from the local computer into the session.'),
+  sessionRight('allow_kasm_clipboard_seamless', 'Allow Seamless Clipboard', 'Clipboard synchronised without prompts.'),
+  sessionRight('allow_kasm_downloads', 'Allow Downloads', 'Download files from the session.'),
+  sessionRight('allow_kasm_uploads', 'Allow Uploads', 'Upload files into the session.'),
+  sessionRight('allow_kasm_printing', 'Allow Printing', 'Print from the session.'),
+  sessionRight('allow_kasm_microphone', 'Allow Microphone', 'Use the local microphone in the session.'),
+  sessionRight('allow_kasm_webcam', 'Allow Webcam', 'Use the local webcam in the session.'),
+  sessionRight('allow_kasm_gamepad', 'Allow Gamepad', 'Use a local gamepad in the session.'),
+  sessionRight('allow_kasm_sharing', 'Allow Sharing', 'Share the session with other users.'),
+  sessionRight('allow_kasm_pause', 'Allow Pause', 'Pause a running session.'),
+  sessionRight('allow_kasm_stop', 'Allow Stop', 'Stop a running session.'),
+  sessionRight('allow_kasm_delete', 'Allow Delete', 'Delete a session.', true),
+  sessionRight('allow_persistent_profile', 'Allow Persistent Profile', 'Keep the profile between sessions.'),
+  // Limits
+  { key: 'max_kasms_per_user', label: 'Max Sessions Per User', section: 'Limits', type: 'int', default: 5, min: 0, max: 1000, description: 'Sessions a member may run at once.' },
+  { key: 'session_time_limit', label: 'Session Time Limit (seconds)', section: 'Limits', type: 'int', default: 0, min: 0, max: 31_536_000, description: 'Maximum session length; 0 is unlimited.' },
+  { key: 'idle_disconnect', label: 'Idle Disconnect (minutes)', section: 'Limits', type: 'float', default: 20, min: 0, max: 525_600, description: 'Disconnect after this many idle minutes; 0 never.' },
+  { key: 'keepalive_expiration', label: 'Keepalive Expiration (seconds)', section: 'Limits', type: 'int', default: 3600, min: 0, max: 31_536_000, description: 'Time without keepalive before the expiration action.' },
+  { key: 'keepalive_expiration_action', label: 'Keepalive Expiration Action', section: 'Limits', type: 'enum', values: ['delete', 'stop', 'pause'], default: 'delete', description: 'What happens to a session whose keepalive expired.' },
+  // Other
+  { key: 'volume_mapping', label: 'Volume Mapping', section: 'Other', type: 'json', default: {}, resolution: 'merge', description: 'Volumes mounted into sessions; merged across all member groups.' },
+  { key: 'run_config', label: 'Run Config', section: 'Other', type: 'json', default: {}, description: 'Container run options (JSON object).' },
+  { key: 'session_banner', label: 'Session Banner', section: 'Other', type: 'string', default: null, description: 'A message shown in sessions.' },
+  { key: 'record_sessions', label: 'Record Sessions', section: 'Other', type: 'bool', default: false, description: 'Record members\' sessions.' },
+];
+
+const BY_KEY = new Map(SETTINGS.map((setting) => [setting.key, setting]));
+
+export function settingByKey(key: string): SettingDefinition | undefined {
+  return BY_KEY.get(key);
+}
+
+const STRING_MAX = 10_000;
+
+export type ParsedSetting = { ok: true; value: SettingValue } | { ok: false; error: string };
+
+/**
+ * Turns a form value into the typed value of `setting`. `imageExists` answers whether a
+ * workspace image of that name exists (the image type must point at a real one).
+ */
+export function parseSettingValue(
+  setting: SettingDefinition,
+  raw: string,
+  imageExists: (name: string) => boolean,
+): ParsedSetting {
+  const text = raw.trim();
+  const fail = (error: string): ParsedSetting => ({ ok: false, error: `${setting.label}: ${error}` });
+  const inRange = (n: number): ParsedSetting => {
+    if (setting.min !== undefined && n < setting.min) return fail(`must be at least ${setting.min}.`);
+    if (setting.max !== undefined && n > setting.max) return fail(`must be at most ${setting.max.toLocaleString('en-US')}.`);
+    return { ok: true, value: n };
+  };
+  switch (setting.type) {
+    case 'bool':
+      if (text === 'true') return { ok: true, value: true };
+      if (text === 'false') return { ok: true, value: false };
+      return fail('choose True or False.');
+    case 'int':
+      if (!/^-?\d+$/.test(text)) return fail(`"${text}" is not a whole number.`);
+      return inRange(Number(text));
+    case 'float':
+      if (!/^-?(\d+(\.\d*)?|\.\d+)$/.test(text)) return fail(`"${text}" is not a number.`);
+      return inRange(Number(text));
+    case 'enum':
+      if (!setting.values?.includes(text)) return fail(`must be one of ${setting.values?.join(', ')}.`);
+      return { ok: true, value: text };
+    case 'string':
+      if ([...text].length > STRING_MAX) return fail(`must be at most ${STRING_MAX.toLocaleString('en-US')} characters.`);
+      if (text.includes('\u0000')) return fail('must not contain a NUL character.');
+      return { ok: true, value: text === '' ? null : text };
+    case 'json': {
+      let value: unknown;
+      try {
+        value = JSON.parse(text === '' ? '{}' : text);
+      } catch (error) {
+        return fail(`is not valid JSON (${(error as Error).message}).`);
+      }
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('must be a JSON object, like {"key": "value"}.');
+      if (JSON.stringify(value).includes('\\u0000')) return fail('must not contain a NUL character.');
+      return { ok: true, value: value as Record<string, unknown> };
+    }
+    case 'image':
+      if (text === '') return { ok: true, value: null };
+      if (!imageExists(text)) return fail(`no workspace image "${text}" exists.`);
+      return { ok: true, value: text };
+  }
+}
+
+/** How a value reads in the UI. */
+export function formatSettingValue(setting: SettingDefinition, value: SettingValue): string {
+  if (value === null) return 'None';
+  if (setting.type === 'bool') return value ? 'True' : 'False';
+  if (setting.type === 'json') return JSON.stringify(value);
+  return String(value);
+}
+
+/** The value as the edit form shows it. */
+export function settingFormValue(setting: SettingDefinition, value: SettingValue): string {
+  if (value === null) return '';
+  if (setting.type === 'json') return JSON.stringify(value, null, 2);
+  return String(value);
+}
