@@ -1,5 +1,5 @@
 import fastifyFormbody from '@fastify/formbody';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyContextConfig, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import auditRoutes from './audit/routes.js';
 import authRoutes from './auth/routes.js';
 import type { Config } from './config.js';
@@ -16,6 +16,19 @@ import viewsPlugin from './plugins/views.js';
 import userRoutes from './users/routes.js';
 import './types.js';
 
+export interface RouteEntry {
+  method: string;
+  url: string;
+  config: FastifyContextConfig;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route with its access config: lets a test prove that no route lacks a check. */
+    routeIndex: RouteEntry[];
+  }
+}
+
 export interface BuildOptions {
   config: Config;
   db: Database;
@@ -27,6 +40,13 @@ export async function buildApp({ config, db, logger = false }: BuildOptions): Pr
   const app = Fastify({ logger, trustProxy: config.trustProxy, bodyLimit: 1024 * 1024 });
   app.decorate('config', config);
   app.decorate('db', db);
+  app.decorate('routeIndex', [] as RouteEntry[]);
+  app.addHook('onRoute', (route) => {
+    // Read config late: plugins' own onRoute hooks (e.g. static files) may still set it.
+    for (const method of [route.method].flat()) {
+      app.routeIndex.push({ method, url: route.url, get config() { return route.config ?? {}; } });
+    }
+  });
 
   await app.register(securityHeaders);
   await app.register(fastifyFormbody);

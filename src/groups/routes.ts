@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../audit/audit-log.js';
 import { hasPermission, PERMISSIONS, type Permission } from '../auth/permissions.js';
 import type { Group } from '../db/schema.js';
-import { forbidden } from '../plugins/auth.js';
+import { forbidden, recordDenied } from '../plugins/auth.js';
 import { wantsFragment } from '../plugins/views.js';
 import { formatSettingValue, parseSettingValue, SETTINGS, settingByKey, settingFormValue } from '../settings/catalogue.js';
 import type { CurrentUser } from '../types.js';
@@ -121,6 +121,7 @@ export default async function groupRoutes(app: FastifyInstance) {
       request.session.flash = { type: 'success', message: success };
       return reply.redirect(`/admin/groups/${group.id}${anchor}`, 303);
     }
+    if (result.status === 403) await recordDenied(request, result.message);
     if (onError === 'flash') {
       request.session.flash = { type: 'error', message: result.message };
       return reply.redirect(`/admin/groups/${group.id}${anchor}`, 303);
@@ -254,7 +255,8 @@ export default async function groupRoutes(app: FastifyInstance) {
   );
 
   /** For htmx: the message goes into the members section's error slot instead of the row. */
-  function memberErrorFragment(reply: FastifyReply, message: string, status: number) {
+  async function memberErrorFragment(reply: FastifyReply, message: string, status: number) {
+    if (status === 403) await recordDenied(reply.request, message);
     return reply.code(status).header('HX-Retarget', '#member-error').header('HX-Reswap', 'outerHTML').render('groups/_member-error', { memberError: message });
   }
 

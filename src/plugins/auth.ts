@@ -31,7 +31,20 @@ function redirectToLogin(request: FastifyRequest, reply: FastifyReply) {
   return reply.redirect(location, 303);
 }
 
-export function forbidden(reply: FastifyReply, message = 'You do not have permission to do that.') {
+/** Failed authorization attempts go to the audit log too. */
+export function recordDenied(request: FastifyRequest, reason: string) {
+  return recordAudit(request.server.db, actorOf(request), {
+    action: 'authz_fail',
+    outcome: 'failure',
+    reason,
+    method: request.method,
+    url: request.url,
+  });
+}
+
+/** Answers 403 with a page saying why, and records the attempt. */
+export async function forbidden(reply: FastifyReply, message = 'You do not have permission to do that.') {
+  await recordDenied(reply.request, message);
   return reply.code(403).render('errors/error', { title: 'Not allowed', message });
 }
 
@@ -79,14 +92,7 @@ export default fp(async (app) => {
     const needed = config.permission ?? 'user';
     const anyOf: readonly Permission[] = typeof needed === 'string' ? [needed] : needed;
     if (!anyOf.some((permission) => hasPermission(user.permissions, permission)) && !config.allowDuringPasswordReset) {
-      await recordAudit(app.db, actorOf(request), {
-        action: 'authz_fail',
-        outcome: 'failure',
-        reason: `missing permission ${anyOf.join(' or ')}`,
-        method: request.method,
-        url: request.url,
-      });
-      return forbidden(reply);
+      return forbidden(reply, `You do not have permission to do that (it needs ${anyOf.join(' or ')}).`);
     }
   });
 });

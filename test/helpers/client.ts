@@ -43,8 +43,12 @@ export class TestClient {
   }
 
   /** Posts a form; the CSRF token of the last page is added unless `_csrf` is given. */
-  async post(url: string, form: Record<string, string> = {}, headers: Record<string, string> = {}) {
-    const body = new URLSearchParams({ _csrf: this.csrf, ...form }).toString();
+  async post(url: string, form: Record<string, string | string[]> = {}, headers: Record<string, string> = {}) {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries({ _csrf: this.csrf, ...form })) {
+      for (const one of Array.isArray(value) ? value : [value]) params.append(name, one);
+    }
+    const body = params.toString();
     return this.remember(
       await this.app.inject({
         method: 'POST',

@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { TestClient } from '../helpers/client.js';
+
+// Every registered route, checked from the outside: a route added without an access rule
+// fails here. Routes any logged-in user may use are listed on purpose.
+const FOR_EVERY_USER = new Set(['GET /', 'POST /logout', 'GET /password-reset', 'POST /password-reset']);
+const SAMPLE_ID = '00000000-0000-4000-8000-000000000000';
+
+let t: TestApp;
+let plain: TestClient;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  const admin = await new TestClient(t.app).loginAsFirstAdmin();
+  await admin.get('/admin/users/new');
+  await admin.post('/admin/users', { username: 'plain-user', password: 'a long user password', realm: 'local' });
+  plain = new TestClient(t.app);
+  await plain.login('plain-user', 'a long user password');
+  await plain.get('/');
+});
+afterAll(() => t.close());
+
+function routes() {
+  return t.app.routeIndex
+    .filter((route) => route.method !== 'HEAD' && !route.config.public)
+    .map((route) => ({ ...route, path: route.url.replace(/:[A-Za-z]+/g, SAMPLE_ID) }));
+}
+
+describe('every route is guarded', () => {
+  it('knows the routes', () => {
+    expect(routes().length).toBeGreaterThan(25);
+  });
+
+  it('sends anonymous visitors to log in (pages) or answers 401 (API)', async () => {
+    for (const route of routes()) {
+      const response = await t.app.inject({ method: route.method as 'GET', url: route.path });
+      const where = `${route.method} ${route.url}`;
+      if (route.url.startsWith('/api/')) expect(response.statusCode, where).toBe(401);
+      else {
+        expect(response.statusCode, where).toBe(303);
+        expect(response.headers.location, where).toMatch(/^\/login/);
+      }
+    }
+  });
+
+  it('refuses a user holding only `user` with 403, but for the pages every user has', async () => {
+    for (const route of routes()) {
+      const where = `${route.method} ${route.url}`;
+      if (FOR_EVERY_USER.has(where)) continue;
+      const response = route.method === 'GET' ? await plain.get(route.path) : await plain.post(route.path);
+      expect(response.statusCode, where).toBe(403);
+    }
+  });
+
+  it('serves the public routes without a login', async () => {
+    const publicRoutes = t.app.routeIndex.filter((route) => route.config.public).map((route) => `${route.method} ${route.url}`);
+    expect(publicRoutes).toEqual(expect.arrayContaining(['GET /login', 'POST /login', 'GET /healthz']));
+  });
+});

@@ -1,0 +1,406 @@
+import { and, desc, eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditEvents, groupPermissions, groups, groupSettings, userGroups, users } from '../../src/db/schema.js';
+import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { TestClient } from '../helpers/client.js';
+
+let t: TestApp;
+let admin: TestClient;
+const PASSWORD = 'a long user password';
+let nextPriority = 100;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  admin = await new TestClient(t.app).loginAsFirstAdmin();
+});
+afterAll(() => t.close());
+
+async function createUser(username: string, extra: Record<string, string> = {}) {
+  await admin.get('/admin/users/new');
+  const response = await admin.post('/admin/users', { username, password: PASSWORD, realm: 'local', ...extra });
+  expect(response.statusCode, response.body).toBe(303);
+  return (await t.handle.db.select().from(users).where(eq(users.username, username)))[0]!;
+}
+
+async function createGroup(name: string, priority = nextPriority++, description = '') {
+  await admin.get('/admin/groups/new');
+  const response = await admin.post('/admin/groups', { name, priority: String(priority), description });
+  expect(response.statusCode, response.body).toBe(303);
+  return (await t.handle.db.select().from(groups).where(eq(groups.name, name)))[0]!;
+}
+
+async function groupNamed(name: string) {
+  return (await t.handle.db.select().from(groups).where(eq(groups.name, name)))[0];
+}
+
+/** A logged-in user whose only powers are `permissions` (through a group of their own). */
+async function clientWith(username: string, permissions: string[]) {
+  const user = await createUser(username);
+  const [group] = await t.handle.db.insert(groups).values({ name: `${username}-powers`, priority: nextPriority++ }).returning();
+  if (permissions.length > 0) await t.handle.db.insert(groupPermissions).values(permissions.map((permission) => ({ groupId: group!.id, permission })));
+  await t.handle.db.insert(userGroups).values({ userId: user.id, groupId: group!.id });
+  const client = new TestClient(t.app);
+  expect((await client.login(username, PASSWORD)).statusCode).toBe(303);
+  await client.get('/');
+  return { client, user, group: group! };
+}
+
+async function lastAudit(action: string) {
+  const [event] = await t.handle.db.select().from(auditEvents).where(eq(auditEvents.action, action)).orderBy(desc(auditEvents.id)).limit(1);
+  return event;
+}
+
+describe('groups table and pages', () => {
+  it('lists groups with priority, description and member count, sortable', async () => {
+    await createGroup('Engineering', 10, 'Builds things');
+    const page = await admin.get('/admin/groups');
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('href="/admin/groups/new">Add Group</a>');
+    expect(page.body).toMatch(/Administrators<\/a> <span class="badge badge-info">System<\/span><\/td>\s*<td>1<\/td>/);
+    expect(page.body).toMatch(/Engineering<\/a><\/td>\s*<td>10<\/td>\s*<td>Builds things<\/td>\s*<td>0<\/td>/);
+    expect(page.body).toContain('<summary aria-label="Actions for Engineering">');
+    const byName = (await admin.get('/admin/groups?sort=name&dir=desc')).body;
+    expect(byName.indexOf('>Engineering<')).toBeLessThan(byName.indexOf('>Administrators<'));
+  });
+
+  it('shows clear field errors for bad or clashing name and priority', async () => {
+    await admin.get('/admin/groups/new');
+    const bad = await admin.post('/admin/groups', { name: '', priority: 'abc' });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.body).toContain('Name is required.');
+    expect(bad.body).toContain('Priority must be a whole number from 1 to 1000');
+    const clashPriority = await admin.post('/admin/groups', { name: 'Sales', priority: '10' });
+    expect(clashPriority.statusCode).toBe(409);
+    expect(clashPriority.body).toContain('Priority 10 is already used by group Engineering');
+    expect(clashPriority.body).toContain('value="Sales"');
+    const clashName = await admin.post('/admin/groups', { name: 'ENGINEERING', priority: '11' });
+    expect(clashName.body).toContain('A group with this name already exists.');
+    expect(await groupNamed('Sales')).toBeUndefined();
+  });
+
+  it('edits a group and refuses to rename or delete a system group', async () => {
+    const engineering = (await groupNamed('Engineering'))!;
+    await admin.get(`/admin/groups/${engineering.id}`);
+    const saved = await admin.post(`/admin/groups/${engineering.id}`, { name: 'Engineering', priority: '10', description: 'Builds and runs things' });
+    expect(saved.statusCode).toBe(303);
+    expect((await groupNamed('Engineering'))!.description).toBe('Builds and runs things');
+    expect((await lastAudit('group_updated'))!.details).toMatchObject({ changes: { description: { old: 'Builds things', new: 'Builds and runs things' } } });
+
+    const administrators = (await groupNamed('Administrators'))!;
+    const rename = await admin.post(`/admin/groups/${administrators.id}`, { name: 'Admins', priority: '1' });
+    expect(rename.statusCode).toBe(422);
+    expect(rename.body).toContain('is a system group and cannot be renamed');
+    expect((await admin.get(`/admin/groups/${administrators.id}/delete`)).statusCode).toBe(403);
+    expect((await admin.post(`/admin/groups/${administrators.id}/delete`)).statusCode).toBe(403);
+    expect(await groupNamed('Administrators')).toBeDefined();
+  });
+
+  it('duplicates a group with its settings and permissions, not its members', async () => {
+    const engineering = (await groupNamed('Engineering'))!;
+    const member = await createUser('dup-member');
+    await t.handle.db.insert(userGroups).values({ userId: member.id, groupId: engineering.id });
+    await t.handle.db.insert(groupSettings).values({ groupId: engineering.id, key: 'max_kasms_per_user', value: 3 });
+    await t.handle.db.insert(groupPermissions).values({ groupId: engineering.id, permission: 'users_view' });
+    await admin.get('/admin/groups');
+    const response = await admin.post(`/admin/groups/${engineering.id}/duplicate`);
+    expect(response.statusCode).toBe(303);
+    const copy = (await groupNamed('Copy of Engineering'))!;
+    expect(copy.priority).toBe(11);
+    expect(copy.isSystem).toBe(false);
+    expect(await t.handle.db.select({ key: groupSettings.key, value: groupSettings.value }).from(groupSettings).where(eq(groupSettings.groupId, copy.id))).toEqual([{ key: 'max_kasms_per_user', value: 3 }]);
+    expect(await t.handle.db.select({ p: groupPermissions.permission }).from(groupPermissions).where(eq(groupPermissions.groupId, copy.id))).toEqual([{ p: 'users_view' }]);
+    expect(await t.handle.db.select().from(userGroups).where(eq(userGroups.groupId, copy.id))).toHaveLength(0);
+    await admin.post(`/admin/groups/${engineering.id}/duplicate`);
+    expect(await groupNamed('Copy of Engineering (2)')).toBeDefined();
+  });
+
+  it('deletes a group after a confirm step', async () => {
+    const copy = (await groupNamed('Copy of Engineering (2)'))!;
+    const confirm = await admin.get(`/admin/groups/${copy.id}/delete`);
+    expect(confirm.body).toContain('Delete group Copy of Engineering (2)?');
+    expect((await admin.post(`/admin/groups/${copy.id}/delete`)).statusCode).toBe(303);
+    expect(await groupNamed('Copy of Engineering (2)')).toBeUndefined();
+    expect((await lastAudit('group_deleted'))!.targetName).toBe('Copy of Engineering (2)');
+  });
+});
+
+describe('users in group', () => {
+  it('finds users to add by search, never listing everyone', async () => {
+    await createUser('grace.hopper', { first_name: 'Grace', last_name: 'Hopper' });
+    await createUser('alan.turing');
+    const engineering = (await groupNamed('Engineering'))!;
+    const page = await admin.get(`/admin/groups/${engineering.id}`);
+    expect(page.body).toContain('<label for="user-q">Find user</label>');
+    expect(page.body).not.toContain('Add grace.hopper'); // no list before a search
+    const search = await admin.get(`/admin/groups/${engineering.id}?user_q=HOPP`);
+    expect(search.body).toContain('aria-label="Add grace.hopper"');
+    expect(search.body).not.toContain('aria-label="Add alan.turing"');
+    const fragment = await admin.get(`/admin/groups/${engineering.id}/user-suggestions?user_q=turing`, { 'hx-request': 'true' });
+    expect(fragment.body).not.toContain('<html');
+    expect(fragment.body).toContain('aria-label="Add alan.turing"');
+    // members already in the group are not offered
+    expect((await admin.get(`/admin/groups/${engineering.id}?user_q=dup-member`)).body).toContain('No user matching');
+  });
+
+  it('adds a member with a plain form and audits it', async () => {
+    const engineering = (await groupNamed('Engineering'))!;
+    const grace = (await t.handle.db.select().from(users).where(eq(users.username, 'grace.hopper')))[0]!;
+    await admin.get(`/admin/groups/${engineering.id}`);
+    const response = await admin.post(`/admin/groups/${engineering.id}/members`, { user_id: grace.id });
+    expect(response.statusCode).toBe(303);
+    expect(response.headers.location).toBe(`/admin/groups/${engineering.id}#members`);
+    const page = await admin.get(`/admin/groups/${engineering.id}`);
+    expect(page.body).toContain('grace.hopper added to Engineering.');
+    expect(page.body).toMatch(/<tr id="member-[^"]+">\s*<td><a href="\/admin\/users\/[^"]+">grace.hopper<\/a>/);
+    expect((await lastAudit('group_member_added'))!.details).toMatchObject({ member: { name: 'grace.hopper' } });
+    const again = await admin.post(`/admin/groups/${engineering.id}/members`, { user_id: grace.id });
+    expect(again.statusCode).toBe(409);
+    expect(again.body).toContain('grace.hopper is already a member of Engineering.');
+  });
+
+  it('adds a member in place for htmx: the new row, the count and a reset picker', async () => {
+    const engineering = (await groupNamed('Engineering'))!;
+    const alan = (await t.handle.db.select().from(users).where(eq(users.username, 'alan.turing')))[0]!;
+    await admin.get(`/admin/groups/${engineering.id}`);
+    const response = await admin.post(`/admin/groups/${engineering.id}/members`, { user_id: alan.id }, { 'hx-request': 'true' });
+    expect(response.statusCode).toBe(200);
+    expect(response.body).not.toContain('<html');
+    expect(response.body).toMatch(/^\s*<tr id="member-/);
+    expect(response.body).toContain('id="member-count" class="count" hx-swap-oob=true>3 members');
+    expect(response.body).toContain('id="member-picker" class="picker" hx-swap-oob=true');
+    expect(response.body).toContain('name="user_q" value=""');
+  });
+
+  it('removes a member in place, but never from All Users', async () => {
+    const engineering = (await groupNamed('Engineering'))!;
+    const alan = (await t.handle.db.select().from(users).where(eq(users.username, 'alan.turing')))[0]!;
+    const response = await admin.post(`/admin/groups/${engineering.id}/members/${alan.id}/remove`, {}, { 'hx-request': 'true' });
+    expect(response.statusCode).toBe(200);
+    expect(response.body).toContain('2 members');
+    expect((await lastAudit('group_member_removed'))!.details).toMatchObject({ member: { name: 'alan.turing' } });
+
+    const allUsers = (await groupNamed('All Users'))!;
+    const refused = await admin.post(`/admin/groups/${allUsers.id}/members/${alan.id}/remove`);
+    expect(refused.statusCode).toBe(409);
+    expect(refused.body).toContain('Every user is a member of All Users');
+    const refusedHtmx = await admin.post(`/admin/groups/${allUsers.id}/members/${alan.id}/remove`, {}, { 'hx-request': 'true' });
+    expect(refusedHtmx.headers['hx-retarget']).toBe('#member-error');
+    expect(refusedHtmx.body).toContain('Every user is a member of All Users');
+  });
+
+  it('manages groups from the user\'s page too', async () => {
+    const alan = (await t.handle.db.select().from(users).where(eq(users.username, 'alan.turing')))[0]!;
+    const engineering = (await groupNamed('Engineering'))!;
+    const page = await admin.get(`/admin/users/${alan.id}`);
+    expect(page.body).toContain('<label for="add-group">Add to group</label>');
+    expect((await admin.post(`/admin/users/${alan.id}/groups`, { group_id: engineering.id })).statusCode).toBe(303);
+    const after = await admin.get(`/admin/users/${alan.id}`);
+    expect(after.body).toContain('alan.turing added to Engineering.');
+    expect(after.body).toContain('aria-label="Remove from Engineering"');
+    expect(after.body).not.toContain('aria-label="Remove from All Users"');
+    expect((await admin.post(`/admin/users/${alan.id}/groups/${engineering.id}/remove`)).statusCode).toBe(303);
+    expect(await t.handle.db.select().from(userGroups).where(and(eq(userGroups.userId, alan.id), eq(userGroups.groupId, engineering.id)))).toHaveLength(0);
+  });
+
+  it('adds local users to auto_add_local_users groups at creation and at login', async () => {
+    const onboarding = await createGroup('Onboarding');
+    const existing = await createUser('before-auto-add');
+    await admin.get(`/admin/groups/${onboarding.id}/settings/edit?key=auto_add_local_users`);
+    expect((await admin.post(`/admin/groups/${onboarding.id}/settings`, { key: 'auto_add_local_users', value: 'true' })).statusCode).toBe(303);
+    const created = await createUser('after-auto-add');
+    const ldap = await createUser('ldap-auto', { realm: 'ldap', password: '' });
+    const memberIds = async () => (await t.handle.db.select().from(userGroups).where(eq(userGroups.groupId, onboarding.id))).map((m) => m.userId);
+    expect(await memberIds()).toContain(created.id);
+    expect(await memberIds()).not.toContain(existing.id);
+    expect(await memberIds()).not.toContain(ldap.id);
+    await new TestClient(t.app).login('before-auto-add', PASSWORD);
+    expect(await memberIds()).toContain(existing.id);
+  });
+});
+
+describe('group settings and effective settings', () => {
+  it('adds, edits and removes a setting with typed validation, and members see the effect and source', async () => {
+    const engineering = (await groupNamed('Engineering'))!;
+    const grace = (await t.handle.db.select().from(users).where(eq(users.username, 'grace.hopper')))[0]!;
+    const form = await admin.get(`/admin/groups/${engineering.id}/settings/edit?key=max_kasms_per_user`);
+    expect(form.body).toContain('<label for="f-value">Max Sessions Per User</label>');
+    const bad = await admin.post(`/admin/groups/${engineering.id}/settings`, { key: 'max_kasms_per_user', value: 'abc' });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.body).toContain('Max Sessions Per User: &quot;abc&quot; is not a whole number.');
+    expect(bad.body).toContain('value="abc"');
+    expect((await admin.post(`/admin/groups/${engineering.id}/settings`, { key: 'max_kasms_per_user', value: '7' })).statusCode).toBe(303);
+
+    const sharing = await admin.post(`/admin/groups/${engineering.id}/settings`, { key: 'allow_kasm_sharing', value: 'true' });
+    expect(sharing.statusCode).toBe(303);
+    const badJson = await admin.post(`/admin/groups/${engineering.id}/settings`, { key: 'volume_mapping', value: '{nope' });
+    expect(badJson.statusCode).toBe(422);
+    expect(badJson.body).toContain('Volume Mapping: is not valid JSON');
+
+    const userPage = await admin.get(`/admin/users/${grace.id}`);
+    expect(userPage.body).toMatch(/id="effective-max_kasms_per_user"><th scope="row">Max Sessions Per User<\/th><td><code>7<\/code><\/td><td>group Engineering<\/td>/);
+    expect(userPage.body).toMatch(/id="effective-allow_kasm_sharing">.*<code>True<\/code><\/td><td>group Engineering<\/td>/);
+    expect(userPage.body).toMatch(/id="effective-allow_kasm_audio">.*<code>False<\/code><\/td><td>default<\/td>/);
+
+    const event = await lastAudit('group_settings_changed');
+    expect(event!.details).toMatchObject({ changes: { allow_kasm_sharing: { old: null, new: true } } });
+
+    await admin.get(`/admin/groups/${engineering.id}`);
+    expect((await admin.post(`/admin/groups/${engineering.id}/settings/max_kasms_per_user/remove`)).statusCode).toBe(303);
+    const after = await admin.get(`/admin/users/${grace.id}`);
+    expect(after.body).toMatch(/id="effective-max_kasms_per_user">.*<code>5<\/code><\/td><td>default<\/td>/);
+  });
+
+  it('lets a lower priority number win', async () => {
+    const allUsers = (await groupNamed('All Users'))!;
+    const engineering = (await groupNamed('Engineering'))!;
+    const grace = (await t.handle.db.select().from(users).where(eq(users.username, 'grace.hopper')))[0]!;
+    await admin.get(`/admin/groups/${allUsers.id}`);
+    await admin.post(`/admin/groups/${allUsers.id}/settings`, { key: 'theme', value: 'Light' });
+    await admin.post(`/admin/groups/${engineering.id}/settings`, { key: 'theme', value: 'Dark' });
+    expect((await admin.get(`/admin/users/${grace.id}`)).body).toMatch(/id="effective-theme">.*<code>Dark<\/code><\/td><td>group Engineering<\/td>/);
+    const alan = (await t.handle.db.select().from(users).where(eq(users.username, 'alan.turing')))[0]!;
+    expect((await admin.get(`/admin/users/${alan.id}`)).body).toMatch(/id="effective-theme">.*<code>Light<\/code><\/td><td>group All Users<\/td>/);
+  });
+});
+
+describe('permissions', () => {
+  it('grants permissions per group, adding up across groups, effective at once', async () => {
+    const engineering = (await groupNamed('Engineering'))!;
+    await admin.get(`/admin/groups/${engineering.id}`);
+    expect((await admin.post(`/admin/groups/${engineering.id}/permissions`, {})).statusCode).toBe(303);
+    const grace = new TestClient(t.app);
+    await grace.login('grace.hopper', PASSWORD);
+    expect((await grace.get('/admin/users')).statusCode).toBe(403);
+    const saved = await admin.post(`/admin/groups/${engineering.id}/permissions`, { permission: 'users_view' });
+    expect(saved.statusCode).toBe(303);
+    expect((await lastAudit('privilege_permissions_changed'))!.details).toMatchObject({ added: ['users_view'] });
+    const list = await grace.get('/admin/users');
+    expect(list.statusCode).toBe(200);
+    expect(list.body).not.toContain('Add User'); // read only
+    const someone = (await t.handle.db.select().from(users).where(eq(users.username, 'alan.turing')))[0]!;
+    const page = await grace.get(`/admin/users/${someone.id}`);
+    expect(page.body).toMatch(/<fieldset class="grid" disabled>/);
+    expect(page.body).not.toContain('Save Changes');
+    expect((await grace.post(`/admin/users/${someone.id}`, { username: 'hacked', realm: 'local', version: '1' })).statusCode).toBe(403);
+  });
+
+  it('lets users_modify edit users, but not administrators without users_modify_admin', async () => {
+    const { client } = await clientWith('modifier', ['users_view', 'users_modify']);
+    const target = (await t.handle.db.select().from(users).where(eq(users.username, 'alan.turing')))[0]!;
+    const page = await client.get(`/admin/users/${target.id}`);
+    const version = /name="version" value="(\d+)"/.exec(page.body)![1]!;
+    expect((await client.post(`/admin/users/${target.id}`, { username: 'alan.turing', realm: 'local', city: 'Wilmslow', version })).statusCode).toBe(303);
+    const adminUser = (await t.handle.db.select().from(users).where(eq(users.username, 'admin')))[0]!;
+    const adminPage = await client.get(`/admin/users/${adminUser.id}`);
+    expect(adminPage.body).not.toContain('Save Changes');
+    const denied = await client.post(`/admin/users/${adminUser.id}`, { username: 'admin', realm: 'local', disabled: 'true', version: String(adminUser.version) });
+    expect(denied.statusCode).toBe(403);
+    expect(denied.body).toContain('users_modify_admin');
+  });
+
+  it('needs groups_modify_system to change members of a system group', async () => {
+    const { client } = await clientWith('group-mod', ['groups_view', 'groups_view_system', 'groups_modify']);
+    const allUsers = (await groupNamed('All Users'))!;
+    const engineering = (await groupNamed('Engineering'))!;
+    const alan = (await t.handle.db.select().from(users).where(eq(users.username, 'alan.turing')))[0]!;
+    expect((await client.get(`/admin/groups/${allUsers.id}`)).statusCode).toBe(200);
+    expect((await client.post(`/admin/groups/${allUsers.id}/settings`, { key: 'theme', value: 'Dark' })).statusCode).toBe(403);
+    expect((await client.post(`/admin/groups/${engineering.id}/settings`, { key: 'chat_sfx', value: 'false' })).statusCode).toBe(303);
+    // Engineering grants users_view, which this actor lacks: no adding people to it.
+    const escalate = await client.post(`/admin/groups/${engineering.id}/members`, { user_id: alan.id });
+    expect(escalate.statusCode).toBe(403);
+    expect(escalate.body).toContain('it grants permissions you do not hold (users_view)');
+  });
+
+  it('limits _ifmember permissions to the actor\'s own groups', async () => {
+    const { client, group: own } = await clientWith('member-mod', ['groups_view_ifmember', 'groups_modify_ifmember']);
+    const engineering = (await groupNamed('Engineering'))!;
+    expect((await client.get(`/admin/groups/${own.id}`)).statusCode).toBe(200);
+    expect((await client.get(`/admin/groups/${engineering.id}`)).statusCode).toBe(404);
+    const list = await client.get('/admin/groups');
+    expect(list.body).toContain('member-mod-powers');
+    expect(list.body).not.toContain('>Engineering<');
+  });
+
+  it('never lets an actor grant what they do not hold, including to themselves', async () => {
+    const { client, group: own, user } = await clientWith('escalator', ['groups_view', 'groups_modify', 'groups_view_system', 'groups_modify_system']);
+    const form = await client.get(`/admin/groups/${own.id}`);
+    expect(form.body).toMatch(/id="perm-global_admin" type="checkbox" name="permission" value="global_admin" disabled/);
+    const forged = await client.post(`/admin/groups/${own.id}/permissions`, { permission: 'global_admin' });
+    expect(forged.statusCode, forged.body.slice(forged.body.indexOf('<main'), forged.body.indexOf('<main') + 600)).toBe(403);
+    expect(forged.body).toContain('You can only grant or revoke permissions you hold yourself (not global_admin)');
+    const administrators = (await groupNamed('Administrators'))!;
+    const join = await client.post(`/admin/groups/${administrators.id}/members`, { user_id: user.id });
+    expect(join.statusCode).toBe(403);
+    expect(await t.handle.db.select().from(userGroups).where(and(eq(userGroups.userId, user.id), eq(userGroups.groupId, administrators.id)))).toHaveLength(0);
+    // Saving the form unchanged keeps permissions the actor cannot touch.
+    expect((await client.post(`/admin/groups/${own.id}/permissions`, { permission: ['groups_view', 'groups_modify', 'groups_view_system', 'groups_modify_system', 'audit_view'] })).statusCode).toBe(403);
+    expect((await client.post(`/admin/groups/${own.id}/permissions`, { permission: ['groups_view', 'groups_modify', 'groups_view_system', 'groups_modify_system'] })).statusCode).toBe(303);
+  });
+
+  it('never leaves the system without an enabled global admin', async () => {
+    const administrators = (await groupNamed('Administrators'))!;
+    const adminUser = (await t.handle.db.select().from(users).where(eq(users.username, 'admin')))[0]!;
+    await admin.get(`/admin/groups/${administrators.id}`);
+    const removeSelf = await admin.post(`/admin/groups/${administrators.id}/members/${adminUser.id}/remove`);
+    expect(removeSelf.statusCode).toBe(409);
+    expect(removeSelf.body).toContain('would leave no enabled user holding global_admin');
+    const dropPermission = await admin.post(`/admin/groups/${administrators.id}/permissions`, { permission: 'users_view' });
+    expect(dropPermission.statusCode).toBe(409);
+    expect(await t.handle.db.select().from(groupPermissions).where(eq(groupPermissions.groupId, administrators.id))).toEqual([
+      { groupId: administrators.id, permission: 'global_admin' },
+    ]);
+    // With a second admin in another group, the first may go.
+    const backup = await createGroup('Backup Admins');
+    const second = await createUser('second-admin');
+    await admin.post(`/admin/groups/${backup.id}/permissions`, { permission: 'global_admin' });
+    await admin.post(`/admin/groups/${backup.id}/members`, { user_id: second.id });
+    const deleteBackup = await admin.post(`/admin/groups/${backup.id}/delete`);
+    expect(deleteBackup.statusCode).toBe(303); // admin is still in Administrators
+    await admin.post(`/admin/groups/${administrators.id}/members`, { user_id: second.id });
+    expect((await admin.post(`/admin/groups/${administrators.id}/members/${second.id}/remove`)).statusCode).toBe(303);
+  });
+});
+
+describe('audit log', () => {
+  it('is browsable and filterable by audit_view holders only', async () => {
+    const page = await admin.get('/admin/audit');
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('group_member_added');
+    const filtered = await admin.get('/admin/audit?action=group_created&target=Engineering');
+    expect(filtered.body).toContain('Engineering');
+    expect(filtered.body).not.toContain('<td>group_member_added');
+    const byActor = await admin.get('/admin/audit?actor=ESCALATOR&action=authz_fail');
+    expect(byActor.body).toContain('escalator');
+    const fragment = await admin.get('/admin/audit?action=user_created', { 'hx-request': 'true' });
+    expect(fragment.body).not.toContain('<html');
+    const badDate = await admin.get('/admin/audit?from=yesterday');
+    expect(badDate.statusCode).toBe(422);
+    expect(badDate.body).toContain('Use a date like 2026-01-31.');
+    const today = new Date().toISOString().slice(0, 10);
+    expect((await admin.get(`/admin/audit?from=${today}&to=${today}&action=user_created`)).body).toContain('grace.hopper');
+    expect((await admin.get('/admin/audit?to=2000-01-01')).body).toContain('No events match.');
+    const { client } = await clientWith('no-audit', ['users_view']);
+    expect((await client.get('/admin/audit')).statusCode).toBe(403);
+  });
+
+  it('records old and new values, and never a password or hash', async () => {
+    const events = await t.handle.db.select().from(auditEvents);
+    const text = JSON.stringify(events);
+    expect(text).not.toContain(PASSWORD);
+    expect(text).not.toContain('$argon2');
+    expect(text).not.toContain('roster_session');
+  });
+
+  it('pages by keyset through a long log', async () => {
+    const rows = Array.from({ length: 120 }, (_, i) => ({ actorType: 'system' as const, actorName: 'pager', action: 'user_updated', targetName: `t${i}` }));
+    await t.handle.db.insert(auditEvents).values(rows);
+    const first = await admin.get('/admin/audit?actor=pager');
+    const older = /href="(\/admin\/audit\?actor=pager&amp;before=\d+)"/.exec(first.body)![1]!.replace(/&amp;/g, '&');
+    expect(first.body).toContain('>t119<');
+    expect(first.body).not.toContain('>t69<');
+    const second = await admin.get(older);
+    expect(second.body).toContain('>t69<');
+    expect(second.body).not.toContain('>t70<');
+  });
+});
