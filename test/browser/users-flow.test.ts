@@ -1,6 +1,6 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumAvailable, launchBrowser, startServer } from '../helpers/browser.js';
+import { chromiumAvailable, launchBrowser, newPage, startServer } from '../helpers/browser.js';
 import { ADMIN_NEW_PASSWORD, ADMIN_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 // The admin's whole first session, as a person does it: once with JavaScript off (plain
@@ -11,7 +11,6 @@ describe.each([
 ])('admin users flow with $mode', ({ javaScriptEnabled }) => {
   let server: TestApp & { url: string };
   let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
   const errors: string[] = [];
 
@@ -19,16 +18,7 @@ describe.each([
     if (!chromiumAvailable()) throw new Error('Chromium is missing: install the Debian package chromium');
     server = await startServer();
     browser = await launchBrowser();
-    context = await browser.newContext({ javaScriptEnabled, baseURL: server.url });
-    context.setDefaultTimeout(10_000);
-    page = await context.newPage();
-    page.on('pageerror', (error) => errors.push(error.message));
-    page.on('console', (message) => {
-      // The flow provokes a failed login (401) and a form error (422) on purpose.
-      const expected = /Failed to load resource: the server responded with a status of (401|422)/;
-      if (message.type() === 'error' && !expected.test(message.text())) errors.push(message.text());
-    });
-    page.on('dialog', (dialog) => void dialog.accept());
+    page = await newPage(browser, server.url, javaScriptEnabled, errors, [401, 422]);
   });
 
   afterAll(async () => {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
-import { createTestApp, type TestApp } from './test-app.js';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { ADMIN_NEW_PASSWORD, ADMIN_PASSWORD, createTestApp, type TestApp } from './test-app.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -22,4 +22,33 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
   await t.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = t.app.server.address() as AddressInfo;
   return { ...t, url: `http://127.0.0.1:${port}` };
+}
+
+/**
+ * A page of a new browser context, collecting script errors and CSP violations into `errors`
+ * (failed loads with the statuses in `expectedStatuses` are the flow's own doing).
+ */
+export async function newPage(browser: Browser, baseURL: string, javaScriptEnabled: boolean, errors: string[], expectedStatuses = [401, 409, 422]) {
+  const context: BrowserContext = await browser.newContext({ javaScriptEnabled, baseURL });
+  context.setDefaultTimeout(10_000);
+  const page: Page = await context.newPage();
+  page.on('pageerror', (error) => errors.push(error.message));
+  const expected = new RegExp(`Failed to load resource: the server responded with a status of (${expectedStatuses.join('|')})`);
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !expected.test(message.text())) errors.push(message.text());
+  });
+  page.on('dialog', (dialog) => void dialog.accept());
+  return page;
+}
+
+/** Logs in as the first admin from the login page, passing the forced password reset. */
+export async function loginAsFirstAdmin(page: Page) {
+  await page.goto('/login');
+  await page.getByLabel('User Name').fill('admin');
+  await page.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByLabel('New Password', { exact: true }).fill(ADMIN_NEW_PASSWORD);
+  await page.getByLabel('Confirm New Password').fill(ADMIN_NEW_PASSWORD);
+  await page.getByRole('button', { name: 'Set Password' }).click();
+  await page.getByText('Your new password is set.').waitFor();
 }
