@@ -3,12 +3,14 @@ import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/client.js';
 import { prepareDatabase } from '../src/setup/first-start.js';
 
+export const BENCH_ADMIN_PASSWORD = 'bench boss passphrase';
+
 /** The database the benchmarks use: DATABASE_URL, or the embedded one in ./bench-data. */
 export async function openBenchDatabase() {
   const config = loadConfig({
     ...process.env,
     ROSTER_DATA_DIR: process.env.ROSTER_DATA_DIR ?? path.resolve('bench-data'),
-    ROSTER_ADMIN_PASSWORD: 'bench boss passphrase',
+    ROSTER_ADMIN_PASSWORD: BENCH_ADMIN_PASSWORD,
     LOG_LEVEL: 'silent',
     LOGIN_RATE_LIMIT: '100000',
   });

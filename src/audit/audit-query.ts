@@ -9,7 +9,7 @@ export interface AuditFilter {
   /** yyyy-mm-dd, UTC, inclusive. */
   from: string;
   to: string;
-  /** Keyset paging: show events older than this id. */
+  /** Keyset paging: show events older than the event with this id. */
   before: number | null;
 }
 
@@ -42,9 +42,9 @@ export function parseAuditFilter(query: Record<string, string | undefined>): { f
 }
 
 /**
- * One page of the audit log, newest first. Every filter is an equality or range that an
- * index serves (action, lower(actor_name), lower(target_name), occurred_at), and paging is by
- * id (keyset), so a page costs the same at row 1,000,000 as at row 1.
+ * One page of the audit log, newest first. Every filter is an equality or a time range that an
+ * index in (…, occurred_at, id) order serves, and paging is by keyset, so a page costs about
+ * the same at event 1,000,000 as at event 1.
  */
 export async function listAuditEvents(db: Database, filter: AuditFilter) {
   const conditions: Array<SQL | undefined> = [
@@ -53,13 +53,16 @@ export async function listAuditEvents(db: Database, filter: AuditFilter) {
     filter.action ? eq(auditEvents.action, filter.action) : undefined,
     filter.from ? gte(auditEvents.occurredAt, new Date(`${filter.from}T00:00:00Z`)) : undefined,
     filter.to ? lt(auditEvents.occurredAt, new Date(Date.parse(`${filter.to}T00:00:00Z`) + 86_400_000)) : undefined,
-    filter.before ? lt(auditEvents.id, filter.before) : undefined,
+    // Compared as a row with the cursor event's own values, so equal timestamps cannot skip rows.
+    filter.before
+      ? sql`(${auditEvents.occurredAt}, ${auditEvents.id}) < (select c.occurred_at, c.id from audit_events c where c.id = ${filter.before})`
+      : undefined,
   ];
   const rows = await db
     .select()
     .from(auditEvents)
     .where(and(...conditions))
-    .orderBy(desc(auditEvents.id))
+    .orderBy(desc(auditEvents.occurredAt), desc(auditEvents.id))
     .limit(AUDIT_PAGE_SIZE + 1);
   return { rows: rows.slice(0, AUDIT_PAGE_SIZE), nextBefore: rows.length > AUDIT_PAGE_SIZE ? rows[AUDIT_PAGE_SIZE - 1]!.id : null };
 }

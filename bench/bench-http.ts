@@ -1,0 +1,48 @@
+import type { AddressInfo } from 'node:net';
+import autocannon from 'autocannon';
+import { eq } from 'drizzle-orm';
+import { buildApp } from '../src/app.js';
+import type { Config } from '../src/config.js';
+import type { DatabaseHandle } from '../src/db/client.js';
+import { users } from '../src/db/schema.js';
+import { BENCH_ADMIN_PASSWORD } from './bench-database.js';
+
+export interface BenchServer {
+  base: string;
+  cookie: string;
+  close(): Promise<void>;
+}
+
+/** The app on a loopback port, with a logged-in admin session (as a browser gets one). */
+export async function benchServer(handle: DatabaseHandle, config: Config): Promise<BenchServer> {
+  // The bench logs in as the first admin; skip its forced password reset.
+  await handle.db.update(users).set({ forcePasswordReset: false }).where(eq(users.username, 'admin'));
+  const app = await buildApp({ config, db: handle.db });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const loginPage = await fetch(`${base}/login`);
+  const anonymousCookie = loginPage.headers.get('set-cookie')!.split(';')[0]!;
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(await loginPage.text())![1]!;
+  const login = await fetch(`${base}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: anonymousCookie },
+    body: new URLSearchParams({ _csrf: csrf, username: 'admin', password: BENCH_ADMIN_PASSWORD }),
+  });
+  if (login.status !== 303) throw new Error(`bench login failed: ${login.status}`);
+  return { base, cookie: login.headers.get('set-cookie')!.split(';')[0]!, close: () => app.close() };
+}
+
+/** Runs autocannon (10 connections) on each [name, path] and prints a Markdown table. */
+export async function runScenarios(server: BenchServer, seconds: number, scenarios: ReadonlyArray<readonly [string, string]>) {
+  console.log('| scenario | req/s | p50 ms | p99 ms |\n|---|---|---|---|');
+  for (const [name, path] of scenarios) {
+    const headers: Record<string, string> = { cookie: server.cookie };
+    if (name.includes('htmx')) headers['hx-request'] = 'true';
+    const check = await fetch(server.base + path, { headers });
+    if (check.status !== 200) throw new Error(`${path} answered ${check.status}`);
+    const result = await autocannon({ url: server.base + path, connections: 10, duration: seconds, headers });
+    if (result.non2xx > 0 || result.errors > 0) throw new Error(`${path}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+    console.log(`| ${name} | ${result.requests.average.toFixed(0)} | ${result.latency.p50} | ${result.latency.p99} |`);
+  }
+}
