@@ -1,10 +1,10 @@
 import { and, eq, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import { recordAudit, SYSTEM_ACTOR, type AuditActor } from '../audit/audit-log.js';
+import { countActiveGlobalAdmins, permissionsOfUser } from '../groups/groups-repository.js';
 import { autoAddGroups } from '../groups/groups-service.js';
 import type { Database } from '../db/client.js';
 import { userGroups, users, type User } from '../db/schema.js';
 import { hasPermission } from './permissions.js';
-import { permissionsOfUser } from '../groups/groups-repository.js';
 import { endUserSessions } from '../plugins/session-store.js';
 import { findUserByUsername } from '../users/users-repository.js';
 import { lockoutIsPermanent, temporaryLockoutSeconds } from './lockout.js';
@@ -131,7 +131,10 @@ async function lockOut(db: Database, user: User, actor: AuditActor): Promise<voi
       .returning({ lockoutCount: users.lockoutCount });
     const lockoutNumber = row?.lockoutCount ?? 1;
     const target = { type: 'user', id: user.id, name: user.username };
-    if (lockoutIsPermanent(lockoutNumber)) {
+    // Locking the last enabled administrator would lock everyone out of Roster (and hand that
+    // power to anyone who can guess their user name): they get temporary lockouts only.
+    const lastAdmin = (await permissionsOfUser(tx, user.id)).has('global_admin') && (await countActiveGlobalAdmins(tx)) <= 1;
+    if (lockoutIsPermanent(lockoutNumber) && !lastAdmin) {
       await tx
         .update(users)
         .set({ locked: true, lockoutCount: 0, version: sql`${users.version} + 1`, updatedAt: sql`now()` })
@@ -149,7 +152,13 @@ async function lockOut(db: Database, user: User, actor: AuditActor): Promise<voi
         .update(users)
         .set({ lockedUntil: sql`now() + make_interval(secs => ${seconds})` })
         .where(eq(users.id, user.id));
-      await recordAudit(tx, actor, { action: 'authn_login_fail_max', target, seconds, lockout_number: lockoutNumber });
+      await recordAudit(tx, actor, {
+        action: 'authn_login_fail_max',
+        target,
+        seconds,
+        lockout_number: lockoutNumber,
+        ...(lockoutIsPermanent(lockoutNumber) ? { reason: 'last enabled administrator: not locked' } : {}),
+      });
     }
   });
 }

@@ -28,6 +28,16 @@ async function userIdOf(username: string) {
   return user!.id;
 }
 
+async function lastAuditReason(action: string, userId: string) {
+  const [event] = await t.handle.db
+    .select()
+    .from(auditEvents)
+    .where(and(eq(auditEvents.action, action), eq(auditEvents.targetId, userId)))
+    .orderBy(desc(auditEvents.id))
+    .limit(1);
+  return (event?.details as { reason?: string } | undefined)?.reason;
+}
+
 async function lastLoginFailureReason(userId: string | null) {
   const [event] = await t.handle.db
     .select()
@@ -214,6 +224,23 @@ describe('brute-force protection', () => {
     expect((await victim.get('/')).headers.location).toBe('/login');
     expect(await t.handle.db.select().from(sessions).where(eq(sessions.userId, user.id))).toHaveLength(0);
     expect((await new TestClient(t.app).login('target-locked', PASSWORD)).statusCode).toBe(401);
+  });
+
+  it('never locks the last enabled administrator for good, only temporarily', async () => {
+    const attacker = new TestClient(t.app, '203.0.113.9');
+    const adminId = await userIdOf('admin');
+    for (let round = 1; round <= 5; round++) {
+      for (let i = 0; i < 5; i++) {
+        await attacker.get('/login');
+        await attacker.post('/login', { username: 'admin', password: `round ${round} guess ${i}` });
+      }
+      const [now] = await t.handle.db.select().from(users).where(eq(users.id, adminId));
+      expect(now!.locked).toBe(false);
+      expect(now!.lockedUntil).not.toBeNull();
+      await t.handle.db.update(users).set({ lockedUntil: sql`now() - interval '1 second'` }).where(eq(users.id, adminId));
+    }
+    expect(await lastAuditReason('authn_login_fail_max', adminId)).toBe('last enabled administrator: not locked');
+    expect((await new TestClient(t.app).login('admin', ADMIN_NEW_PASSWORD)).statusCode).toBe(303);
   });
 
   it('rate-limits login posts per client address', async () => {
