@@ -1,5 +1,5 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { ADMIN_NEW_PASSWORD, ADMIN_PASSWORD } from './test-app.js';
+import { ADMIN_NEW_PASSWORD, ADMIN_PASSWORD, USER_PASSWORD } from './test-app.js';
 
 /** The CSRF token of the last form on a page. */
 export function csrfFrom(html: string): string {
@@ -63,6 +63,14 @@ export class TestClient {
   async login(username: string, password: string) {
     await this.get('/login');
     return this.post('/login', { username, password });
+  }
+
+  /** Creates a local user through the Add User form (as an admin); returns the new user's id. */
+  async addUser(username: string, extra: Record<string, string> = {}): Promise<string> {
+    await this.get('/admin/users/new');
+    const response = await this.post('/admin/users', { username, password: USER_PASSWORD, realm: 'local', ...extra });
+    if (response.statusCode !== 303) throw new Error(`creating ${username} answered ${response.statusCode}`);
+    return response.headers.location!.split('/').pop()!;
   }
 
   /** First admin login, including the forced password reset. */

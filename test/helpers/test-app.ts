@@ -8,6 +8,7 @@ import { prepareDatabase } from '../../src/setup/first-start.js';
 
 export const ADMIN_PASSWORD = 'first-start-test-passphrase';
 export const ADMIN_NEW_PASSWORD = 'the chosen new passphrase';
+export const USER_PASSWORD = 'a long user password';
 
 /**
  * A clean database for one test file: a fresh in-memory PGlite, or — when TEST_DATABASE_URL

@@ -2,12 +2,12 @@ import argon2 from 'argon2';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents, sessions, users } from '../../src/db/schema.js';
-import { ADMIN_NEW_PASSWORD, ADMIN_PASSWORD, createTestApp, type TestApp } from '../helpers/test-app.js';
+import { ADMIN_NEW_PASSWORD, ADMIN_PASSWORD, createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
 
 let t: TestApp;
 let admin: TestClient;
-const PASSWORD = 'a long user password';
+const PASSWORD = USER_PASSWORD;
 
 beforeAll(async () => {
   t = await createTestApp();
@@ -16,11 +16,8 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 async function createUser(username: string, extra: Record<string, string> = {}) {
-  await admin.get('/admin/users/new');
-  const response = await admin.post('/admin/users', { username, password: PASSWORD, realm: 'local', ...extra });
-  expect(response.statusCode, response.body).toBe(303);
-  const [user] = await t.handle.db.select().from(users).where(eq(users.username, username));
-  return user!;
+  const id = await admin.addUser(username, extra);
+  return (await t.handle.db.select().from(users).where(eq(users.id, id)))[0]!;
 }
 
 async function userIdOf(username: string) {

@@ -1,12 +1,12 @@
 import { and, desc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents, groupPermissions, groups, groupSettings, userGroups, users } from '../../src/db/schema.js';
-import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
 
 let t: TestApp;
 let admin: TestClient;
-const PASSWORD = 'a long user password';
+const PASSWORD = USER_PASSWORD;
 let nextPriority = 100;
 
 beforeAll(async () => {
@@ -16,10 +16,8 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 async function createUser(username: string, extra: Record<string, string> = {}) {
-  await admin.get('/admin/users/new');
-  const response = await admin.post('/admin/users', { username, password: PASSWORD, realm: 'local', ...extra });
-  expect(response.statusCode, response.body).toBe(303);
-  return (await t.handle.db.select().from(users).where(eq(users.username, username)))[0]!;
+  const id = await admin.addUser(username, extra);
+  return (await t.handle.db.select().from(users).where(eq(users.id, id)))[0]!;
 }
 
 async function createGroup(name: string, priority = nextPriority++, description = '') {
