@@ -2,6 +2,7 @@ import fastifyFormbody from '@fastify/formbody';
 import Fastify, { type FastifyContextConfig, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import auditRoutes from './audit/routes.js';
 import authRoutes from './auth/routes.js';
+import { loadSecretKey, SecretBox } from './auth/secret-box.js';
 import type { Config } from './config.js';
 import type { Database } from './db/client.js';
 import groupRoutes from './groups/routes.js';
@@ -14,6 +15,8 @@ import sessionPlugin from './plugins/session.js';
 import staticFiles from './plugins/static-files.js';
 import viewsPlugin from './plugins/views.js';
 import userRoutes from './users/routes.js';
+import profileRoutes from './profile/routes.js';
+import twoFactorRoutes from './profile/two-factor-routes.js';
 import './types.js';
 
 export interface RouteEntry {
@@ -40,6 +43,7 @@ export async function buildApp({ config, db, logger = false }: BuildOptions): Pr
   const app = Fastify({ logger, trustProxy: config.trustProxy, bodyLimit: 1024 * 1024 });
   app.decorate('config', config);
   app.decorate('db', db);
+  app.decorate('secretBox', new SecretBox(loadSecretKey(config.secretKey, config.dataDir)));
   app.decorate('routeIndex', [] as RouteEntry[]);
   app.addHook('onRoute', (route) => {
     // Read config late: plugins' own onRoute hooks (e.g. static files) may still set it.
@@ -74,5 +78,7 @@ export async function buildApp({ config, db, logger = false }: BuildOptions): Pr
   await app.register(userRoutes);
   await app.register(groupRoutes);
   await app.register(auditRoutes);
+  await app.register(profileRoutes);
+  await app.register(twoFactorRoutes);
   return app;
 }

@@ -9,6 +9,8 @@ export interface Config {
   dataDir: string;
   /** Password for the first admin on a scripted install; random (and printed) when absent. */
   adminPassword: string | undefined;
+  /** 32-byte key (base64) that encrypts 2FA secrets at rest; generated into `dataDir` when absent. */
+  secretKey: Buffer | undefined;
   /** Serve cookies with `Secure` and the `__Host-` prefix (set when Roster is behind HTTPS). */
   cookieSecure: boolean;
   trustProxy: boolean;
@@ -66,6 +68,11 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const passwordMinLength = int('PASSWORD_MIN_LENGTH', 12, 8, 256);
   const adminPassword = env.ROSTER_ADMIN_PASSWORD === '' ? undefined : env.ROSTER_ADMIN_PASSWORD;
+  const secretKeyText = text('ROSTER_SECRET_KEY');
+  const secretKey = secretKeyText === undefined ? undefined : Buffer.from(secretKeyText, 'base64');
+  if (secretKey && secretKey.length !== 32) {
+    problems.push('ROSTER_SECRET_KEY must be 32 random bytes in base64 (e.g. `openssl rand -base64 32`)');
+  }
 
   const config: Config = {
     host: text('HOST') ?? '127.0.0.1',
@@ -73,6 +80,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl,
     dataDir: path.resolve(text('ROSTER_DATA_DIR') ?? 'data'),
     adminPassword,
+    secretKey,
     cookieSecure: bool('COOKIE_SECURE', false),
     trustProxy: bool('TRUST_PROXY', false),
     passwordMinLength,

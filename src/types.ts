@@ -1,4 +1,5 @@
 import type { Permission } from './auth/permissions.js';
+import type { SecretBox } from './auth/secret-box.js';
 import type { Config } from './config.js';
 import type { Database } from './db/client.js';
 import type { Realm } from './db/schema.js';
@@ -23,6 +24,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     db: Database;
     config: Config;
+    /** Encrypts 2FA secrets at rest. */
+    secretBox: SecretBox;
   }
   interface FastifyRequest {
     currentUser: CurrentUser | null;
@@ -34,6 +37,8 @@ declare module 'fastify' {
     permission?: Permission | readonly Permission[];
     /** Reachable while the user still has to choose a new password. */
     allowDuringPasswordReset?: boolean;
+    /** Reachable while the user still has to enrol a second factor their group requires. */
+    allowDuringTwoFactorEnrollment?: boolean;
     /** Exempt from the session CSRF check (JSON API authenticated by key, not cookie). */
     csrf?: false;
   }
@@ -47,5 +52,9 @@ declare module 'fastify' {
     flash?: Flash;
     /** Where to go after the forced password reset that interrupted a login. */
     returnTo?: string;
+    /** Password was right; the login waits for the second factor (not yet authenticated). */
+    pendingSecondFactor?: { userId: string; at: number; next: string };
+    /** A group requires 2FA and the user has none: enrolment comes before anything else. */
+    mustEnrollTwoFactor?: boolean;
   }
 }

@@ -1,4 +1,4 @@
-import { and, eq, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import { recordAudit, SYSTEM_ACTOR, type AuditActor } from '../audit/audit-log.js';
 import { countActiveGlobalAdmins, permissionsOfUser } from '../groups/groups-repository.js';
 import { autoAddGroups } from '../groups/groups-service.js';
@@ -9,6 +9,8 @@ import { endUserSessions } from '../plugins/session-store.js';
 import { findUserByUsername } from '../users/users-repository.js';
 import { lockoutIsPermanent, temporaryLockoutSeconds } from './lockout.js';
 import { hashPassword, needsRehash, timingDummyHash, verifyPassword } from './passwords.js';
+import type { SecretBox } from './secret-box.js';
+import { verifySecondFactor } from './two-factor-service.js';
 
 export type LoginResult = { ok: true; user: User } | { ok: false };
 
@@ -16,6 +18,8 @@ export type LoginResult = { ok: true; user: User } | { ok: false };
 type FailureReason =
   | 'unknown_user'
   | 'bad_password'
+  | 'bad_second_factor'
+  | 'replayed_second_factor'
   | 'disabled'
   | 'locked'
   | 'temporarily_locked_out'
@@ -29,22 +33,46 @@ interface LoginAttempt {
   maxAttempts: number;
 }
 
+const userTarget = (user: User) => ({ type: 'user', id: user.id, name: user.username });
+
+function loginFailed(db: Database, actor: AuditActor, user: User | undefined, reason: FailureReason): Promise<void> {
+  return recordAudit(db, actor, { action: 'authn_login_fail', outcome: 'failure', target: user ? userTarget(user) : undefined, reason });
+}
+
+/**
+ * Takes an attempt slot before a credential is checked: the increment is atomic, so parallel
+ * guesses cannot all pass a "fewer than max failures" check that each read before the others
+ * wrote. Returns the failure count including this attempt, or null while locked out.
+ */
+async function reserveAttempt(db: Database, userId: string, maxAttempts: number): Promise<number | null> {
+  const [slot] = await db
+    .update(users)
+    .set({ failedLoginCount: sql`${users.failedLoginCount} + 1` })
+    .where(
+      and(
+        eq(users.id, userId),
+        eq(users.locked, false),
+        eq(users.disabled, false),
+        or(isNull(users.lockedUntil), lt(users.lockedUntil, sql`now()`)),
+        lt(users.failedLoginCount, maxAttempts),
+      ),
+    )
+    .returning({ failedLoginCount: users.failedLoginCount });
+  return slot ? slot.failedLoginCount : null;
+}
+
 /**
  * Checks a user name and password (SPEC §6). Every failure looks the same to the caller and
  * costs one argon2 verification, so neither the answer nor its timing tells whether the
- * account exists or why it failed; the audit log records the real reason.
+ * account exists or why it failed; the audit log records the real reason. Success resets the
+ * failure count; the login itself completes with `completeLogin` (after a second factor, if any).
  */
 export async function attemptLogin(db: Database, attempt: LoginAttempt): Promise<LoginResult> {
   const user = await findUserByUsername(db, attempt.username);
   const actor: AuditActor = { type: 'anonymous', id: null, name: attempt.username.slice(0, 255), ip: attempt.ip };
   const fail = async (reason: FailureReason, hash?: string | null): Promise<LoginResult> => {
     if (hash !== undefined) await verifyPassword(hash ?? (await timingDummyHash()), attempt.password);
-    await recordAudit(db, actor, {
-      action: 'authn_login_fail',
-      outcome: 'failure',
-      target: user ? { type: 'user', id: user.id, name: user.username } : undefined,
-      reason,
-    });
+    await loginFailed(db, actor, user, reason);
     return { ok: false };
   };
 
@@ -53,24 +81,11 @@ export async function attemptLogin(db: Database, attempt: LoginAttempt): Promise
   if (user.locked) return fail('locked', user.passwordHash);
   if (user.realm !== 'local' || !user.passwordHash) return fail('no_local_password', null);
 
-  // Take an attempt slot before verifying: the increment is atomic, so parallel guesses cannot
-  // all pass a "fewer than max failures" check that each of them read before the others wrote.
-  const [slot] = await db
-    .update(users)
-    .set({ failedLoginCount: sql`${users.failedLoginCount} + 1` })
-    .where(
-      and(
-        eq(users.id, user.id),
-        eq(users.locked, false),
-        or(isNull(users.lockedUntil), lt(users.lockedUntil, sql`now()`)),
-        lt(users.failedLoginCount, attempt.maxAttempts),
-      ),
-    )
-    .returning({ failedLoginCount: users.failedLoginCount });
-  if (!slot) return fail('temporarily_locked_out', null);
+  const failures = await reserveAttempt(db, user.id, attempt.maxAttempts);
+  if (failures === null) return fail('temporarily_locked_out', null);
 
   if (!(await verifyPassword(user.passwordHash, attempt.password))) {
-    if (slot.failedLoginCount >= attempt.maxAttempts) await lockOut(db, user, actor);
+    if (failures >= attempt.maxAttempts) await lockOut(db, user, actor);
     return fail('bad_password');
   }
 
@@ -80,17 +95,43 @@ export async function attemptLogin(db: Database, attempt: LoginAttempt): Promise
   }
 
   const rehash = needsRehash(user.passwordHash) ? { passwordHash: await hashPassword(attempt.password) } : {};
-  const [loggedIn] = await db.transaction(async (tx) => {
-    const updated = await resetFailures(tx, user.id, { lastSession: sql`now()`, ...rehash });
+  const [updated] = await resetFailures(db, user.id, rehash);
+  return updated ? { ok: true, user: updated } : { ok: false };
+}
+
+/**
+ * The second step of a login with 2FA: a code counts toward the same lockout as passwords
+ * (wrong and replayed codes alike).
+ */
+export async function attemptSecondFactor(
+  db: Database,
+  box: SecretBox,
+  attempt: { user: User; code: string; ip: string; maxAttempts: number; nowMs?: number },
+): Promise<LoginResult> {
+  const { user } = attempt;
+  const actor: AuditActor = { type: 'anonymous', id: null, name: user.username, ip: attempt.ip };
+  const failures = await reserveAttempt(db, user.id, attempt.maxAttempts);
+  if (failures === null) {
+    await loginFailed(db, actor, user, 'temporarily_locked_out');
+    return { ok: false };
+  }
+  const result = await verifySecondFactor(db, box, actor, user, attempt.code, attempt.nowMs);
+  if (!result.ok) {
+    if (failures >= attempt.maxAttempts) await lockOut(db, user, actor);
+    await loginFailed(db, actor, user, result.reason === 'replayed_code' ? 'replayed_second_factor' : 'bad_second_factor');
+    return { ok: false };
+  }
+  const [updated] = await resetFailures(db, user.id, {});
+  return updated ? { ok: true, user: updated } : { ok: false };
+}
+
+/** The login succeeded: Last Session, auto-add groups, and the audit entry. */
+export async function completeLogin(db: Database, user: User, ip: string, details: Record<string, unknown> = {}): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.update(users).set({ lastSession: sql`now()` }).where(eq(users.id, user.id));
     await joinAutoAddGroups(tx, user);
-    await recordAudit(tx, { ...actor, type: 'user', id: user.id, name: user.username }, {
-      action: 'authn_login_success',
-      target: { type: 'user', id: user.id, name: user.username },
-      ...(rehash.passwordHash ? { password_rehashed: true } : {}),
-    });
-    return updated;
+    await recordAudit(tx, { type: 'user', id: user.id, name: user.username, ip }, { action: 'authn_login_success', target: userTarget(user), ...details });
   });
-  return loggedIn ? { ok: true, user: loggedIn } : { ok: false };
 }
 
 /** Local users join the groups with auto_add_local_users at every login (SPEC §2.1). */
@@ -113,7 +154,7 @@ async function joinAutoAddGroups(db: Database, user: User): Promise<void> {
   }
 }
 
-function resetFailures(db: Database, userId: string, extra: { lastSession?: SQL; passwordHash?: string }) {
+function resetFailures(db: Database, userId: string, extra: { passwordHash?: string }) {
   return db
     .update(users)
     .set({ failedLoginCount: 0, lockoutCount: 0, lockedUntil: null, ...extra })

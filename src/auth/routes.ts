@@ -1,10 +1,13 @@
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { User } from '../db/schema.js';
+import { findUserById } from '../users/users-repository.js';
+import { twoFactorPolicy } from './two-factor-service.js';
 import { actorOf, recordAudit } from '../audit/audit-log.js';
 import { csrfToken } from '../plugins/csrf.js';
 import { safeReturnPath } from '../plugins/auth.js';
 import { changeOwnPassword } from '../users/users-service.js';
-import { attemptLogin } from './login-service.js';
+import { attemptLogin, attemptSecondFactor, completeLogin } from './login-service.js';
 import { passwordProblem } from './password-policy.js';
 
 type LoginBody = { username?: string; password?: string; next?: string };
@@ -50,14 +53,46 @@ export default async function authRoutes(app: FastifyInstance) {
       if (!result.ok) {
         return reply.code(401).render('auth/login', { values: { username }, next, error: LOGIN_FAILED });
       }
-      await startAuthenticatedSession(request, result.user.id);
-      if (!result.user.forcePasswordReset) return reply.redirect(next, 303);
-      request.session.returnTo = next; // where to go once the new password is set
-      return reply.redirect('/password-reset', 303);
+      if (result.user.twoFactorEnabled) {
+        // Not logged in yet: a fresh session that only remembers whose code to ask for.
+        await request.session.regenerate();
+        request.session.pendingSecondFactor = { userId: result.user.id, at: Date.now(), next };
+        return reply.redirect('/login/code', 303);
+      }
+      return finishLogin(request, reply, result.user, next);
     },
   );
 
-  app.post('/logout', { config: { allowDuringPasswordReset: true } }, async (request, reply) => {
+  app.get('/login/code', { config: { public: true } }, async (request, reply) => {
+    if (!pendingUserId(request)) return reply.redirect('/login', 303);
+    return reply.render('auth/login-code', { error: null });
+  });
+
+  app.post<{ Body: { code?: string } }>(
+    '/login/code',
+    { config: { public: true, rateLimit: { max: app.config.loginRateLimit, timeWindow: '1 minute' } } },
+    async (request, reply) => {
+      const userId = pendingUserId(request);
+      const user = userId ? await findUserById(app.db, userId) : undefined;
+      if (!user || user.disabled || user.locked) {
+        delete request.session.pendingSecondFactor;
+        request.session.flash = { type: 'error', message: 'Your login timed out; please log in again.' };
+        return reply.redirect('/login', 303);
+      }
+      const result = await attemptSecondFactor(app.db, app.secretBox, {
+        user,
+        code: String(request.body.code ?? ''),
+        ip: request.ip,
+        maxAttempts: app.config.maxLoginAttempts,
+      });
+      if (!result.ok) return reply.code(401).render('auth/login-code', { error: 'Invalid or already used code.' });
+      const next = request.session.pendingSecondFactor!.next;
+      delete request.session.pendingSecondFactor;
+      return finishLogin(request, reply, result.user, next, { second_factor: true });
+    },
+  );
+
+  app.post('/logout', { config: { allowDuringPasswordReset: true, allowDuringTwoFactorEnrollment: true } }, async (request, reply) => {
     const user = request.currentUser;
     if (user) {
       await recordAudit(app.db, actorOf(request), {
@@ -69,14 +104,14 @@ export default async function authRoutes(app: FastifyInstance) {
     return reply.redirect('/login', 303);
   });
 
-  app.get('/password-reset', { config: { allowDuringPasswordReset: true } }, async (request, reply) => {
+  app.get('/password-reset', { config: { allowDuringPasswordReset: true, allowDuringTwoFactorEnrollment: true } }, async (request, reply) => {
     if (!request.currentUser?.forcePasswordReset) return reply.redirect('/', 303);
     return reply.render('auth/password-reset', { errors: {}, minLength: app.config.passwordMinLength });
   });
 
   app.post<{ Body: PasswordResetBody }>(
     '/password-reset',
-    { config: { allowDuringPasswordReset: true } },
+    { config: { allowDuringPasswordReset: true, allowDuringTwoFactorEnrollment: true } },
     async (request, reply) => {
       const user = request.currentUser;
       if (!user?.forcePasswordReset) return reply.redirect('/', 303);
@@ -92,9 +127,31 @@ export default async function authRoutes(app: FastifyInstance) {
       request.session.flash = { type: 'success', message: 'Your new password is set.' };
       const returnTo = safeReturnPath(request.session.returnTo);
       delete request.session.returnTo;
-      return reply.redirect(returnTo, 303);
+      return reply.redirect(request.session.mustEnrollTwoFactor ? '/profile/2fa' : returnTo, 303);
     },
   );
+}
+
+const PENDING_SECOND_FACTOR_MS = 5 * 60 * 1000;
+
+/** The user whose second factor this session waits for (for at most five minutes). */
+function pendingUserId(request: FastifyRequest): string | null {
+  const pending = request.session.pendingSecondFactor;
+  return pending && Date.now() - pending.at < PENDING_SECOND_FACTOR_MS ? pending.userId : null;
+}
+
+/** Every factor checked: the session becomes authenticated, then any unfinished business. */
+async function finishLogin(request: FastifyRequest, reply: FastifyReply, user: User, next: string, details: Record<string, unknown> = {}) {
+  const db = request.server.db;
+  await startAuthenticatedSession(request, user.id);
+  await completeLogin(db, user, request.ip, details);
+  const policy = await twoFactorPolicy(db, user.id);
+  if (policy.required && !user.twoFactorEnabled) request.session.mustEnrollTwoFactor = true;
+  if (user.forcePasswordReset) {
+    request.session.returnTo = next; // where to go once the new password is set
+    return reply.redirect('/password-reset', 303);
+  }
+  return reply.redirect(request.session.mustEnrollTwoFactor ? '/profile/2fa' : next, 303);
 }
 
 /**

@@ -85,9 +85,13 @@ export default fp(async (app) => {
       if (!wantsHtml(request)) return reply.code(401).send({ error_message: 'Authentication required.' });
       return redirectToLogin(request, reply);
     }
-    if (user.forcePasswordReset && !config.allowDuringPasswordReset) {
-      if (request.headers['hx-request'] === 'true') return reply.header('HX-Redirect', '/password-reset').send();
-      return reply.redirect('/password-reset', 303);
+    // Unfinished login business comes before any other page: a new password, then a second factor.
+    const setup = user.forcePasswordReset
+      ? config.allowDuringPasswordReset ? null : '/password-reset'
+      : request.session.mustEnrollTwoFactor && !config.allowDuringTwoFactorEnrollment ? '/profile/2fa' : null;
+    if (setup) {
+      if (request.headers['hx-request'] === 'true') return reply.header('HX-Redirect', setup).send();
+      return reply.redirect(setup, 303);
     }
     const needed = config.permission ?? 'user';
     const anyOf: readonly Permission[] = typeof needed === 'string' ? [needed] : needed;

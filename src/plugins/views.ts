@@ -4,17 +4,18 @@ import { Eta } from 'eta';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasPermission, type Permission } from '../auth/permissions.js';
+import { themeFor } from '../profile/profile-service.js';
 import { csrfToken } from './csrf.js';
 
 declare module 'fastify' {
   interface FastifyReply {
     /** Renders a page with the layout's common data (user, CSRF token, flash message). */
-    render(template: string, data?: Record<string, unknown>): FastifyReply;
+    render(template: string, data?: Record<string, unknown>): Promise<FastifyReply>;
     /**
      * Renders `fragment` alone when htmx asks for part of the page (HX-Request and not
      * HX-Boosted), else the whole `template`. The same URL serves both, so it varies on HX-Request.
      */
-    renderPageOrFragment(template: string, fragment: string, data: Record<string, unknown>): FastifyReply;
+    renderPageOrFragment(template: string, fragment: string, data: Record<string, unknown>): Promise<FastifyReply>;
   }
 }
 
@@ -50,9 +51,12 @@ export default fp(async (app) => {
     production: process.env.NODE_ENV !== 'development',
   });
 
-  app.decorateReply('render', function (this: FastifyReply, template: string, data: Record<string, unknown> = {}) {
+  app.decorateReply('render', async function (this: FastifyReply, template: string, data: Record<string, unknown> = {}) {
+    const user = this.request.currentUser;
+    // The effective theme goes on <html> of every page (fragments inherit the page's).
+    const theme = user && !template.split('/').pop()!.startsWith('_') ? await themeFor(app.db, user.id) : 'auto';
     this.type('text/html; charset=utf-8');
-    return this.view(template, { ...commonData(this.request), ...data });
+    return this.view(template, { ...commonData(this.request), theme, ...data });
   });
 
   app.decorateReply(

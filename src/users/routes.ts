@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { actorOf } from '../audit/audit-log.js';
+import { actorOf, recordAudit } from '../audit/audit-log.js';
+import { endUserSessions } from '../plugins/session-store.js';
 import { hasPermission } from '../auth/permissions.js';
 import { REALMS, type User } from '../db/schema.js';
 import { canModifyGroup, canViewGroup } from '../groups/group-access.js';
@@ -104,6 +105,7 @@ export default async function userRoutes(app: FastifyInstance) {
       version: form.version ?? user.version,
       canModify: touchable && actor !== null && hasPermission(actor.permissions, 'users_modify'),
       canDelete: touchable && actor !== null && hasPermission(actor.permissions, 'users_delete'),
+      canLogout: actor !== null && hasPermission(actor.permissions, 'users_auth_session'),
     });
   }
 
@@ -261,4 +263,21 @@ export default async function userRoutes(app: FastifyInstance) {
     { config: MEMBERSHIP },
     async (request, reply) => changeMembership(request, reply, request.params.groupId, 'remove'),
   );
+
+  app.post<{ Params: IdParams }>('/admin/users/:id/logout', { config: { permission: 'users_auth_session' } }, async (request, reply) => {
+    const user = await findUserById(db, request.params.id);
+    if (!user) return userNotFound(reply);
+    const ended = await db.transaction(async (tx) => {
+      const count = await endUserSessions(tx, user.id);
+      await recordAudit(tx, actorOf(request), {
+        action: 'session_revoked',
+        target: { type: 'user', id: user.id, name: user.username },
+        count,
+        scope: 'all sessions',
+      });
+      return count;
+    });
+    request.session.flash = { type: 'success', message: `${user.username} was logged out everywhere (${ended} ${ended === 1 ? 'session' : 'sessions'}).` };
+    return reply.redirect(`/admin/users/${user.id}`, 303);
+  });
 }

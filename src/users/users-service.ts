@@ -1,5 +1,6 @@
 import { recordAudit, type AuditActor } from '../audit/audit-log.js';
 import { hashPassword } from '../auth/passwords.js';
+import { clearTwoFactor } from '../auth/two-factor-service.js';
 import type { Database } from '../db/client.js';
 import type { User } from '../db/schema.js';
 import { addMembers, assertAdministrable, LastAdminError, systemGroupId } from '../groups/groups-repository.js';
@@ -154,18 +155,15 @@ export async function resetTwoFactor(db: Database, actor: AuditActor, id: string
   return db.transaction(async (tx) => {
     const before = await findUserById(tx, id);
     if (!before) return { ok: false, reason: 'not_found', message: 'This user no longer exists.' } as const;
-    const user = await updateUserAtVersion(tx, id, before.version, {
-      twoFactorSecret: null,
-      twoFactorEnabled: false,
-      twoFactorLastStep: null,
-    });
+    const user = await updateUserAtVersion(tx, id, before.version, {});
     if (!user) return { ok: false, reason: 'stale', message: 'This user was changed meanwhile; try again.' } as const;
+    await clearTwoFactor(tx, id);
     await recordAudit(tx, actor, {
       action: 'user_2fa_reset',
       target: target(user),
       changes: { two_factor_enabled: { old: before.twoFactorEnabled, new: false } },
     });
-    return { ok: true, user } as const;
+    return { ok: true, user: { ...user, twoFactorSecret: null, twoFactorEnabled: false, twoFactorLastStep: null } } as const;
   });
 }
 

@@ -42,7 +42,13 @@ export interface TestApp {
 
 export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   // Route tests log in far more often than a person; the rate limit has a test of its own.
-  const config = loadConfig({ ROSTER_ADMIN_PASSWORD: ADMIN_PASSWORD, LOG_LEVEL: 'silent', LOGIN_RATE_LIMIT: '10000', ...env });
+  const config = loadConfig({
+    ROSTER_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    LOG_LEVEL: 'silent',
+    LOGIN_RATE_LIMIT: '10000',
+    ROSTER_SECRET_KEY: crypto.randomBytes(32).toString('base64'), // never a key file in ./data
+    ...env,
+  });
   const handle = await createTestDatabase();
   await prepareDatabase(handle, config);
   const app = await buildApp({ config, db: handle.db });

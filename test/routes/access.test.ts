@@ -4,7 +4,23 @@ import { TestClient } from '../helpers/client.js';
 
 // Every registered route, checked from the outside: a route added without an access rule
 // fails here. Routes any logged-in user may use are listed on purpose.
-const FOR_EVERY_USER = new Set(['GET /', 'POST /logout', 'GET /password-reset', 'POST /password-reset']);
+const FOR_EVERY_USER = new Set([
+  'GET /',
+  'POST /logout',
+  'GET /password-reset',
+  'POST /password-reset',
+  'GET /profile',
+  'POST /profile/settings/:key',
+  'POST /profile/password',
+  'POST /profile/sessions/:handle/end',
+  'POST /profile/sessions/end-others',
+  'GET /profile/2fa',
+  'POST /profile/2fa/enroll/start',
+  'GET /profile/2fa/enroll',
+  'GET /profile/2fa/qr.png',
+  'POST /profile/2fa/enroll',
+  'POST /profile/2fa/remove',
+]);
 const SAMPLE_ID = '00000000-0000-4000-8000-000000000000';
 
 let t: TestApp;
@@ -55,6 +71,6 @@ describe('every route is guarded', () => {
 
   it('serves the public routes without a login', async () => {
     const publicRoutes = t.app.routeIndex.filter((route) => route.config.public).map((route) => `${route.method} ${route.url}`);
-    expect(publicRoutes).toEqual(expect.arrayContaining(['GET /login', 'POST /login', 'GET /healthz']));
+    expect(publicRoutes).toEqual(expect.arrayContaining(['GET /login', 'POST /login', 'GET /login/code', 'POST /login/code', 'GET /healthz']));
   });
 });

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,7 +38,7 @@ describe('first start', () => {
   it('generates a random password when none is configured, and seeds only once', async () => {
     const handle = await createTestDatabase();
     try {
-      const config = loadConfig({});
+      const config = loadConfig({ ROSTER_SECRET_KEY: crypto.randomBytes(32).toString('base64') });
       const first = await prepareDatabase(handle, config);
       expect(first?.username).toBe('admin');
       expect(first?.generatedPassword).toMatch(/^[A-Za-z0-9_-]{24}$/);

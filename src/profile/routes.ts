@@ -1,0 +1,139 @@
+import crypto from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { actorOf } from '../audit/audit-log.js';
+import { passwordProblem } from '../auth/password-policy.js';
+import { verifyPassword } from '../auth/passwords.js';
+import { wantsFragment } from '../plugins/views.js';
+import { describeUserSource, formatUserSetting, parseUserSetting, THEMES, userSettingByKey } from '../settings/user-settings.js';
+import { findUserById } from '../users/users-repository.js';
+import { changeOwnPassword } from '../users/users-service.js';
+import { effectiveProfile, endOtherOwnSessions, endOwnSession, saveUserSetting, sessionsOfUser } from './profile-service.js';
+import { twoFactorStatus } from '../auth/two-factor-service.js';
+
+type Body = Record<string, unknown>;
+
+// The workspace catalogue (SPEC §4) arrives with its own issue; until then no workspace exists
+// and Default Workspace Image offers only None.
+const imageExists = () => false;
+
+/** A session's handle in pages and URLs: never the session id itself, which is a credential. */
+export function sessionHandle(sid: string): string {
+  return crypto.createHash('sha256').update(sid).digest('hex').slice(0, 24);
+}
+
+function browserName(userAgent: string): string {
+  const match = /(Edg|Firefox|Chrome|Chromium|Safari|curl)\/[\d.]+/.exec(userAgent);
+  return match ? match[0].replace('Edg/', 'Edge/') : userAgent.slice(0, 60) || 'Unknown';
+}
+
+export default async function profileRoutes(app: FastifyInstance) {
+  const { db, config } = app;
+  const selfActor = (request: FastifyRequest) => ({ ...actorOf(request), id: request.currentUser!.id });
+
+  async function renderProfile(reply: FastifyReply, extra: Record<string, unknown> = {}) {
+    const request = reply.request;
+    const user = (await findUserById(db, request.currentUser!.id))!;
+    const [settings, sessionRows, twoFactor] = await Promise.all([
+      effectiveProfile(db, user.id),
+      sessionsOfUser(db, user.id),
+      twoFactorStatus(db, user),
+    ]);
+    return reply.render('profile/index', {
+      user,
+      rows: settings.map((row) => settingRow(row)),
+      sessions: sessionRows.map((s) => ({
+        ...s,
+        handle: sessionHandle(s.sid),
+        current: s.sid === request.session.sessionId,
+        browser: browserName(s.userAgent),
+      })),
+      twoFactor,
+      passwordErrors: {},
+      minLength: config.passwordMinLength,
+      ...extra,
+    });
+  }
+
+  function settingRow(row: Awaited<ReturnType<typeof effectiveProfile>>[number], error: string | null = null, entered?: string) {
+    const { setting, value, source, own } = row;
+    return {
+      ...setting,
+      own,
+      display: formatUserSetting(setting, value),
+      source: describeUserSource(source),
+      formValue: entered ?? (value === null ? '' : String(value)),
+      themes: THEMES,
+      error,
+    };
+  }
+
+  app.get('/profile', async (_request, reply) => renderProfile(reply));
+
+  app.post<{ Params: { key: string }; Body: Body }>('/profile/settings/:key', async (request, reply) => {
+    const setting = userSettingByKey(request.params.key);
+    if (!setting) return reply.code(404).render('errors/error', { title: 'Unknown setting', message: 'There is no such profile setting.' });
+    const user = request.currentUser!;
+    const reset = request.body.action === 'reset';
+    const raw = String(request.body.value ?? '');
+    const parsed = reset ? null : parseUserSetting(setting, raw, imageExists);
+    if (parsed && !parsed.ok) {
+      const row = (await effectiveProfile(db, user.id)).find((r) => r.setting.key === setting.key)!;
+      reply.code(422);
+      if (wantsFragment(request)) return reply.render('profile/_setting-row', { row: settingRow(row, parsed.error, raw) });
+      return renderProfile(reply, {
+        rows: (await effectiveProfile(db, user.id)).map((r) => (r.setting.key === setting.key ? settingRow(r, parsed.error, raw) : settingRow(r))),
+      });
+    }
+    await saveUserSetting(db, selfActor(request), setting.key, parsed ? parsed.value : undefined);
+    const row = (await effectiveProfile(db, user.id)).find((r) => r.setting.key === setting.key)!;
+    const message = reset ? `${setting.label} now follows your groups: ${formatUserSetting(setting, row.value)}.` : `${setting.label} saved.`;
+    if (wantsFragment(request)) {
+      // A new theme must redraw the whole page; other settings only change their row.
+      if (setting.key === 'theme') return reply.header('HX-Refresh', 'true').send('');
+      return reply.render('profile/_setting-row', { row: settingRow(row), saved: message });
+    }
+    request.session.flash = { type: 'success', message };
+    return reply.redirect(`/profile#setting-${setting.key}`, 303);
+  });
+
+  app.post<{ Body: Body }>('/profile/password', async (request, reply) => {
+    const user = (await findUserById(db, request.currentUser!.id))!;
+    if (user.realm !== 'local' || !user.passwordHash) {
+      return reply.code(422).render('errors/error', { title: 'Password', message: `Your password is managed by your identity provider (${user.realm}).` });
+    }
+    const current = String(request.body.current_password ?? '');
+    const password = String(request.body.password ?? '');
+    const errors: Record<string, string> = {};
+    if (!(await verifyPassword(user.passwordHash, current))) errors.current_password = 'This is not your current password.';
+    const problem = passwordProblem(password, { username: user.username, minLength: config.passwordMinLength });
+    if (problem) errors.password = problem;
+    else if (password === current) errors.password = 'The new password must differ from the current one.';
+    else if (password !== String(request.body.password_confirm ?? '')) errors.password_confirm = 'The two passwords do not match.';
+    if (Object.keys(errors).length > 0) {
+      reply.code(422);
+      return renderProfile(reply, { passwordErrors: errors });
+    }
+    await changeOwnPassword(db, actorOf(request), user.id, password, request.session.sessionId);
+    request.session.flash = { type: 'success', message: 'Password changed. Your other sessions were logged out.' };
+    return reply.redirect('/profile#password', 303);
+  });
+
+  app.post<{ Params: { handle: string } }>('/profile/sessions/:handle/end', async (request, reply) => {
+    const own = await sessionsOfUser(db, request.currentUser!.id);
+    const target = own.find((s) => sessionHandle(s.sid) === request.params.handle);
+    if (target?.sid === request.session.sessionId) {
+      await request.session.destroy(); // logging out this very session is a logout
+      return reply.redirect('/login', 303);
+    }
+    const ended = target ? await endOwnSession(db, selfActor(request), target.sid) : false;
+    if (wantsFragment(request)) return ended ? reply.send('') : reply.code(404).send('');
+    request.session.flash = ended ? { type: 'success', message: 'That session was logged out.' } : { type: 'error', message: 'That session had already ended.' };
+    return reply.redirect('/profile#sessions', 303);
+  });
+
+  app.post('/profile/sessions/end-others', async (request, reply) => {
+    const count = await endOtherOwnSessions(db, selfActor(request), request.session.sessionId);
+    request.session.flash = { type: 'success', message: count === 1 ? '1 other session was logged out.' : `${count} other sessions were logged out.` };
+    return reply.redirect('/profile#sessions', 303);
+  });
+}

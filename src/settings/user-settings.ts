@@ -1,0 +1,148 @@
+import { settingByKey, type SettingValue } from './catalogue.js';
+import { resolveEffectiveSettings, type GroupWithSettings, type SettingSource } from './effective-settings.js';
+
+// SPEC §3: the settings users set for themselves on their profile. A user value overrides the
+// group counterpart (`groupKey`, resolved by the effective-settings resolver); "Use group
+// default" deletes the user value.
+
+export type UserSettingKind = 'bool' | 'theme' | 'image' | 'language' | 'timezone' | 'ssh_key';
+
+export interface UserSettingDefinition {
+  key: string;
+  label: string;
+  kind: UserSettingKind;
+  description: string;
+  /** The group setting it overrides; settings without one default to None. */
+  groupKey?: string;
+}
+
+export const USER_SETTINGS: readonly UserSettingDefinition[] = [
+  { key: 'auto_login_kasm', label: 'Auto Launch Session', kind: 'bool', groupKey: 'auto_login_to_kasm', description: 'Start your default workspace right after you log in.' },
+  { key: 'chat_sfx', label: 'Chat Sound Effects', kind: 'bool', groupKey: 'chat_sfx', description: 'Play sounds for chat messages.' },
+  { key: 'default_image', label: 'Default Workspace Image', kind: 'image', groupKey: 'default_image', description: 'The workspace Launch Now starts.' },
+  { key: 'show_tips', label: 'Show Tips During Session', kind: 'bool', groupKey: 'show_tips', description: 'Show tips in your sessions.' },
+  { key: 'toggle_control_panel', label: 'Toggle Control Panel', kind: 'bool', groupKey: 'toggle_control_panel', description: 'Open and close the in-session panel by pressing Ctrl twice.' },
+  { key: 'theme', label: 'Theme', kind: 'theme', groupKey: 'theme', description: 'Auto follows your operating system.' },
+  { key: 'preferred_language', label: 'Preferred Language', kind: 'language', groupKey: 'default_ui_language', description: 'A BCP 47 language tag, such as en-US or de.' },
+  { key: 'preferred_timezone', label: 'Preferred Timezone', kind: 'timezone', description: 'An IANA time zone, such as Europe/Berlin.' },
+  { key: 'ssh_public_key', label: 'SSH Public Key', kind: 'ssh_key', description: 'One OpenSSH public key line: type, key, optional comment.' },
+];
+
+export const THEMES = ['Auto', 'Light', 'Dark'] as const;
+
+export function userSettingByKey(key: string): UserSettingDefinition | undefined {
+  return USER_SETTINGS.find((setting) => setting.key === key);
+}
+
+const TIME_ZONES = new Set([...Intl.supportedValuesOf('timeZone'), 'UTC']);
+const SSH_KEY_TYPES = new Set([
+  'ssh-ed25519',
+  'ssh-rsa',
+  'ssh-dss',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'sk-ssh-ed25519@openssh.com',
+  'sk-ecdsa-sha2-nistp256@openssh.com',
+]);
+
+/** An OpenSSH public key line: known type, base64 blob whose embedded type matches, optional comment. */
+export function sshKeyProblem(line: string): string | null {
+  if (/[\r\n]/.test(line)) return 'must be a single line.';
+  if (line.length > 16_384) return 'is too long for a public key.';
+  const match = /^(\S+) ([A-Za-z0-9+/]+={0,2})(?: (.*))?$/.exec(line);
+  if (!match) return 'must look like "ssh-ed25519 AAAA… comment".';
+  const [, type, blob] = match;
+  if (!SSH_KEY_TYPES.has(type!)) return `"${type}" is not an OpenSSH public key type.`;
+  const bytes = Buffer.from(blob!, 'base64');
+  if (bytes.length < 4 + type!.length || bytes.toString('base64') !== blob) return 'the key data is not valid base64.';
+  const embeddedLength = bytes.readUInt32BE(0);
+  if (bytes.subarray(4, 4 + embeddedLength).toString('latin1') !== type) return 'the key data does not match its type.';
+  return null;
+}
+
+export type ParsedUserSetting = { ok: true; value: SettingValue } | { ok: false; error: string };
+
+/** Validates a profile form value. `imageExists` answers whether an enabled workspace has that name. */
+export function parseUserSetting(setting: UserSettingDefinition, raw: string, imageExists: (name: string) => boolean): ParsedUserSetting {
+  const text = raw.trim();
+  const fail = (error: string): ParsedUserSetting => ({ ok: false, error: `${setting.label} ${error}` });
+  switch (setting.kind) {
+    case 'bool':
+      if (text === 'true' || text === 'false') return { ok: true, value: text === 'true' };
+      return fail('must be On or Off.');
+    case 'theme':
+      return (THEMES as readonly string[]).includes(text) ? { ok: true, value: text } : fail(`must be one of ${THEMES.join(', ')}.`);
+    case 'image':
+      if (text === '') return { ok: true, value: null };
+      return imageExists(text) ? { ok: true, value: text } : fail(`must be an enabled workspace; "${text}" is not one.`);
+    case 'language': {
+      if (text === '') return fail('needs a language tag, such as en-US.');
+      try {
+        const [canonical] = Intl.getCanonicalLocales(text);
+        return { ok: true, value: canonical! };
+      } catch {
+        return fail(`"${text}" is not a BCP 47 language tag (such as en-US or de).`);
+      }
+    }
+    case 'timezone':
+      return TIME_ZONES.has(text) ? { ok: true, value: text } : fail(`"${text}" is not an IANA time zone (such as Europe/Berlin).`);
+    case 'ssh_key': {
+      const line = raw.trim().replace(/\s+/g, ' ');
+      const problem = sshKeyProblem(line);
+      return problem ? fail(problem) : { ok: true, value: line };
+    }
+  }
+}
+
+export interface EffectiveUserSetting {
+  setting: UserSettingDefinition;
+  value: SettingValue;
+  source: SettingSource;
+  /** The user has a value of their own (so "Use group default" applies). */
+  own: boolean;
+}
+
+/** Every profile setting's effective value and its source, for one user. */
+export function effectiveUserSettings(
+  groups: readonly GroupWithSettings[],
+  userValues: Readonly<Record<string, SettingValue>>,
+): EffectiveUserSetting[] {
+  const resolved = resolveEffectiveSettings(groups, userValues);
+  return USER_SETTINGS.map((setting) => {
+    const own = setting.key in userValues;
+    if (setting.groupKey) {
+      const { value, source } = resolved.get(setting.groupKey)!;
+      return { setting, value, source, own };
+    }
+    return own
+      ? { setting, value: userValues[setting.key]!, source: { type: 'user' }, own }
+      : { setting, value: null, source: { type: 'default' }, own };
+  });
+}
+
+/** How a profile value reads. */
+export function formatUserSetting(setting: UserSettingDefinition, value: SettingValue): string {
+  if (value === null) return 'None';
+  if (setting.kind === 'bool') return value ? 'On' : 'Off';
+  return String(value);
+}
+
+/** "your choice", "from group Engineering", "default". */
+export function describeUserSource(source: SettingSource): string {
+  if (source.type === 'user') return 'your choice';
+  if (source.type === 'group') return `from group ${source.groupName}`;
+  if (source.type === 'merged') return `from groups ${source.groups.map((g) => g.groupName).join(', ')}`;
+  return 'default';
+}
+
+/** The theme a user's pages are drawn in. */
+export function themeOf(effective: readonly EffectiveUserSetting[]): 'auto' | 'light' | 'dark' {
+  const theme = effective.find((e) => e.setting.key === 'theme')?.value;
+  return theme === 'Light' ? 'light' : theme === 'Dark' ? 'dark' : 'auto';
+}
+
+// Every group counterpart named here must exist in the group catalogue.
+for (const setting of USER_SETTINGS) {
+  if (setting.groupKey && !settingByKey(setting.groupKey)) throw new Error(`unknown group setting ${setting.groupKey}`);
+}
