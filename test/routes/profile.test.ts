@@ -1,0 +1,327 @@
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { and, desc, eq, isNull } from 'drizzle-orm';
+import type JsQR from 'jsqr';
+import { generate } from 'otplib';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditEvents, groups, groupSettings, recoveryCodes, sessions, users } from '../../src/db/schema.js';
+import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
+import { TestClient } from '../helpers/client.js';
+
+// jsqr is CommonJS whose typings claim an ES default export.
+const jsQR = createRequire(import.meta.url)('jsqr') as typeof JsQR.default;
+
+let t: TestApp;
+let admin: TestClient;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  admin = await new TestClient(t.app).loginAsFirstAdmin();
+});
+afterAll(() => t.close());
+
+async function userNamed(username: string) {
+  return (await t.handle.db.select().from(users).where(eq(users.username, username)))[0]!;
+}
+
+async function loggedIn(username: string, extra: Record<string, string> = {}) {
+  await admin.addUser(username, extra);
+  const client = new TestClient(t.app);
+  expect((await client.login(username, USER_PASSWORD)).statusCode).toBe(303);
+  await client.get('/profile');
+  return client;
+}
+
+async function lastAudit(action: string) {
+  const [event] = await t.handle.db.select().from(auditEvents).where(eq(auditEvents.action, action)).orderBy(desc(auditEvents.id)).limit(1);
+  return event;
+}
+
+const codeAt = (secret: string, offsetSeconds = 0) => generate({ secret, epoch: Math.floor(Date.now() / 1000) + offsetSeconds });
+const secretOn = (html: string) => /data-secret="([A-Z2-7]+)"/.exec(html)![1]!;
+
+describe('profile settings', () => {
+  it('shows each setting with its effective value and source', async () => {
+    const engineering = (await t.handle.db.insert(groups).values({ name: 'Engineering', priority: 10 }).returning())[0]!;
+    await t.handle.db.insert(groupSettings).values({ groupId: engineering.id, key: 'auto_login_to_kasm', value: true });
+    const client = await loggedIn('pat');
+    const pat = await userNamed('pat');
+    await admin.get(`/admin/users/${pat.id}`);
+    await admin.post(`/admin/users/${pat.id}/groups`, { group_id: engineering.id });
+    const page = await client.get('/profile');
+    expect(page.statusCode).toBe(200);
+    for (const label of ['Auto Launch Session', 'Chat Sound Effects', 'Default Workspace Image', 'Show Tips During Session', 'Toggle Control Panel', 'Theme', 'Preferred Language', 'Preferred Timezone', 'SSH Public Key']) {
+      expect(page.body, label).toContain(`>${label}</label>`);
+    }
+    expect(page.body).toMatch(/id="setting-auto_login_kasm"[\s\S]*?Now: <strong>On<\/strong> <span class="source">\(from group Engineering\)<\/span>/);
+    expect(page.body).toMatch(/id="setting-chat_sfx"[\s\S]*?Now: <strong>On<\/strong> <span class="source">\(default\)<\/span>/);
+  });
+
+  it('saves a value as a plain form, and "Use group default" clears it', async () => {
+    const client = new TestClient(t.app);
+    await client.login('pat', USER_PASSWORD);
+    await client.get('/profile');
+    const saved = await client.post('/profile/settings/auto_login_kasm', { value: 'false', action: 'save' });
+    expect(saved.statusCode).toBe(303);
+    expect(saved.headers.location).toBe('/profile#setting-auto_login_kasm');
+    let page = await client.get('/profile');
+    expect(page.body).toContain('Auto Launch Session saved.');
+    expect(page.body).toMatch(/id="setting-auto_login_kasm"[\s\S]*?Now: <strong>Off<\/strong> <span class="source">\(your choice\)<\/span>/);
+    expect((await lastAudit('user_settings_changed'))!.details).toMatchObject({ changes: { auto_login_kasm: { old: '(group default)', new: false } } });
+    await client.post('/profile/settings/auto_login_kasm', { action: 'reset' });
+    page = await client.get('/profile');
+    expect(page.body).toContain('Auto Launch Session now follows your groups: On.');
+    expect(page.body).toMatch(/id="setting-auto_login_kasm"[\s\S]*?\(from group Engineering\)/);
+  });
+
+  it('updates only the row for htmx, with errors beside the field', async () => {
+    const client = new TestClient(t.app);
+    await client.login('pat', USER_PASSWORD);
+    await client.get('/profile');
+    const row = await client.post('/profile/settings/preferred_timezone', { value: 'Europe/Berlin', action: 'save' }, { 'hx-request': 'true' });
+    expect(row.statusCode).toBe(200);
+    expect(row.body).not.toContain('<html');
+    expect(row.body).toMatch(/^\s*<div class="setting-row" id="setting-preferred_timezone">/);
+    expect(row.body).toContain('Now: <strong>Europe/Berlin</strong> <span class="source">(your choice)</span>');
+    const bad = await client.post('/profile/settings/preferred_timezone', { value: 'Mars/Base', action: 'save' }, { 'hx-request': 'true' });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.body).toContain('Preferred Timezone &quot;Mars/Base&quot; is not an IANA time zone');
+    expect(bad.body).toContain('value="Mars/Base"');
+    const badKey = await client.post('/profile/settings/ssh_public_key', { value: 'ssh-rsa nonsense', action: 'save' });
+    expect(badKey.statusCode).toBe(422);
+    expect(badKey.body).toContain('SSH Public Key');
+    const [stored] = await t.handle.db.select().from(users).where(eq(users.username, 'pat'));
+    expect(stored).toBeDefined();
+  });
+
+  it('draws every page in the effective theme', async () => {
+    const client = new TestClient(t.app);
+    await client.login('pat', USER_PASSWORD);
+    expect((await client.get('/')).body).toContain('<html lang="en" data-theme="auto">');
+    await client.get('/profile');
+    const htmx = await client.post('/profile/settings/theme', { value: 'Dark', action: 'save' }, { 'hx-request': 'true' });
+    expect(htmx.headers['hx-refresh']).toBe('true');
+    expect((await client.get('/')).body).toContain('<html lang="en" data-theme="dark">');
+    expect((await client.get('/profile')).body).toContain('data-theme="dark"');
+    await client.post('/profile/settings/theme', { value: 'Light', action: 'save' });
+    expect((await client.get('/')).body).toContain('data-theme="light"');
+  });
+});
+
+describe('password', () => {
+  it('changes the password with the current one, and ends the other sessions', async () => {
+    await loggedIn('pw-user');
+    const other = new TestClient(t.app);
+    await other.login('pw-user', USER_PASSWORD);
+    const client = new TestClient(t.app);
+    await client.login('pw-user', USER_PASSWORD);
+    await client.get('/profile');
+    const wrong = await client.post('/profile/password', { current_password: 'not it at all', password: 'a brand new passphrase', password_confirm: 'a brand new passphrase' });
+    expect(wrong.statusCode).toBe(422);
+    expect(wrong.body).toContain('This is not your current password.');
+    const weak = await client.post('/profile/password', { current_password: USER_PASSWORD, password: 'short', password_confirm: 'short' });
+    expect(weak.body).toContain('at least 12 characters');
+    const ok = await client.post('/profile/password', { current_password: USER_PASSWORD, password: 'a brand new passphrase', password_confirm: 'a brand new passphrase' });
+    expect(ok.statusCode).toBe(303);
+    expect((await client.get('/profile')).body).toContain('Password changed. Your other sessions were logged out.');
+    expect((await other.get('/')).headers.location).toBe('/login');
+    expect((await new TestClient(t.app).login('pw-user', 'a brand new passphrase')).statusCode).toBe(303);
+    expect((await lastAudit('authn_password_change'))!.targetName).toBe('pw-user');
+  });
+
+  it('tells users of other realms that their identity provider manages it', async () => {
+    await admin.addUser('ldap-person', { realm: 'ldap', password: '' });
+    const ldap = await userNamed('ldap-person');
+    // An LDAP user cannot log in here yet; render their profile through a session made for them.
+    const client = new TestClient(t.app);
+    await client.get('/login');
+    const [row] = await t.handle.db.select().from(sessions).orderBy(desc(sessions.createdAt)).limit(1);
+    await t.handle.db.update(sessions).set({ userId: ldap.id, data: { ...(row!.data as object), userId: ldap.id } }).where(eq(sessions.sid, row!.sid));
+    const page = await client.get('/profile');
+    expect(page.body).toContain('Your password is managed by your identity provider (ldap)');
+    expect(page.body).not.toContain('Current Password');
+  });
+});
+
+describe('sessions', () => {
+  it('lists the user\'s sessions and logs out one or all others', async () => {
+    await loggedIn('multi');
+    const phone = new TestClient(t.app, '198.51.100.7');
+    await phone.login('multi', USER_PASSWORD);
+    const tablet = new TestClient(t.app, '198.51.100.8');
+    await tablet.login('multi', USER_PASSWORD);
+    const desk = new TestClient(t.app);
+    await desk.login('multi', USER_PASSWORD);
+    const page = await desk.get('/profile');
+    expect(page.body).toContain('198.51.100.7');
+    expect(page.body).toContain('This session');
+    const sids = (await t.handle.db.select().from(sessions)).map((s) => s.sid);
+    for (const sid of sids) expect(page.body).not.toContain(sid); // ids never leave the server
+    const before = page.body.slice(0, page.body.indexOf('aria-label="Log out session from 198.51.100.7'));
+    const action = [...before.matchAll(/action="(\/profile\/sessions\/[0-9a-f]+\/end)"/g)].at(-1)![1]!;
+    expect((await desk.post(action)).statusCode).toBe(303);
+    expect((await phone.get('/')).headers.location).toBe('/login');
+    expect((await tablet.get('/')).statusCode).toBe(200);
+    await desk.get('/profile');
+    expect((await desk.post('/profile/sessions/end-others')).statusCode).toBe(303);
+    expect((await tablet.get('/')).headers.location).toBe('/login');
+    expect((await desk.get('/profile')).body).toContain('2 other sessions were logged out.'); // the tablet and the first login
+    expect((await lastAudit('session_revoked'))!.targetName).toBe('multi');
+  });
+
+  it('cannot end somebody else\'s session', async () => {
+    const victim = await loggedIn('victim');
+    const victimSession = (await t.handle.db.select().from(sessions).where(eq(sessions.userId, (await userNamed('victim')).id)))[0]!;
+    const { sessionHandle } = await import('../../src/profile/routes.js');
+    const attacker = await loggedIn('attacker');
+    await attacker.post(`/profile/sessions/${sessionHandle(victimSession.sid)}/end`);
+    expect((await victim.get('/profile')).statusCode).toBe(200);
+  });
+
+  it('lets an admin with users_auth_session log a user out everywhere', async () => {
+    const client = await loggedIn('to-kick');
+    const user = await userNamed('to-kick');
+    const page = await admin.get(`/admin/users/${user.id}`);
+    expect(page.body).toContain('Log Out Everywhere');
+    expect((await admin.post(`/admin/users/${user.id}/logout`)).statusCode).toBe(303);
+    expect((await client.get('/profile')).headers.location).toMatch(/^\/login/);
+    expect((await admin.get(`/admin/users/${user.id}`)).body).toContain('to-kick was logged out everywhere (1 session).');
+  });
+});
+
+describe('two-factor authentication', () => {
+  let secret = '';
+  let recovery: string[] = [];
+
+  it('enrols with a server-drawn QR code, a typed secret and a confirming code', async () => {
+    const client = await loggedIn('tina');
+    const status = await client.get('/profile/2fa');
+    expect(status.body).toContain('Set Up Two-Factor Authentication');
+    expect((await client.post('/profile/2fa/enroll/start')).headers.location).toBe('/profile/2fa/enroll');
+    const page = await client.get('/profile/2fa/enroll');
+    secret = secretOn(page.body);
+    expect(secret).toMatch(/^[A-Z2-7]{32}$/); // 160 bits
+    const stored = await userNamed('tina');
+    expect(stored.twoFactorSecret).not.toContain(secret); // encrypted at rest
+
+    const qr = await client.get('/profile/2fa/qr.png');
+    expect(qr.headers['content-type']).toBe('image/png');
+    const png = PNG.sync.read(qr.rawPayload);
+    const decoded = jsQR(new Uint8ClampedArray(png.data), png.width, png.height);
+    const uri = new URL(decoded!.data);
+    expect(uri.protocol).toBe('otpauth:');
+    expect(uri.searchParams.get('secret')).toBe(secret);
+    expect(uri.searchParams.get('issuer')).toBe('Roster');
+
+    const wrong = await client.post('/profile/2fa/enroll', { code: '000000' });
+    expect(wrong.statusCode).toBe(422);
+    expect(wrong.body).toContain('That code is not right.');
+    const done = await client.post('/profile/2fa/enroll', { code: await codeAt(secret) });
+    expect(done.statusCode).toBe(200);
+    recovery = [...done.body.matchAll(/<li><code>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})<\/code><\/li>/g)].map((m) => m[1]!);
+    expect(recovery).toHaveLength(10);
+    const hashes = await t.handle.db.select().from(recoveryCodes).where(eq(recoveryCodes.userId, stored.id));
+    expect(hashes).toHaveLength(10);
+    expect(JSON.stringify(hashes)).not.toContain(recovery[0]);
+    expect((await userNamed('tina')).twoFactorEnabled).toBe(true);
+  });
+
+  it('accepts codes made by oathtool, an independent implementation', async () => {
+    const code = execFileSync('oathtool', ['--totp', '-b', secret], { encoding: 'utf8' }).trim();
+    expect(code).toBe(await codeAt(secret));
+  });
+
+  it('asks for the code at login, refuses the enrolment code and any replay', async () => {
+    const client = new TestClient(t.app);
+    const login = await client.login('tina', USER_PASSWORD);
+    expect(login.headers.location).toBe('/login/code');
+    expect((await client.get('/')).headers.location).toBe('/login'); // not logged in yet
+    await client.get('/login/code');
+    const enrolmentCode = await codeAt(secret);
+    const replayed = await client.post('/login/code', { code: enrolmentCode });
+    expect(replayed.statusCode).toBe(401);
+    expect(replayed.body).toContain('Invalid or already used code.');
+    expect((await lastAudit('authn_2fa_replay'))!.targetName).toBe('tina');
+    const next = await codeAt(secret, 30); // the next step is inside the ±1 window
+    const ok = await client.post('/login/code', { code: next });
+    expect(ok.statusCode).toBe(303);
+    expect((await client.get('/profile')).statusCode).toBe(200);
+
+    const again = new TestClient(t.app);
+    await again.login('tina', USER_PASSWORD);
+    await again.get('/login/code');
+    expect((await again.post('/login/code', { code: next })).statusCode).toBe(401);
+    const events = JSON.stringify(await t.handle.db.select().from(auditEvents));
+    expect(events).not.toContain(next);
+    expect(events).not.toContain(secret);
+  });
+
+  it('accepts each recovery code once', async () => {
+    const client = new TestClient(t.app);
+    await client.login('tina', USER_PASSWORD);
+    await client.get('/login/code');
+    expect((await client.post('/login/code', { code: recovery[0]!.toUpperCase() })).statusCode).toBe(303);
+    expect((await lastAudit('authn_recovery_code_used'))!.targetName).toBe('tina');
+    const again = new TestClient(t.app);
+    await again.login('tina', USER_PASSWORD);
+    await again.get('/login/code');
+    expect((await again.post('/login/code', { code: recovery[0]! })).statusCode).toBe(401);
+    const tina = await userNamed('tina');
+    expect(await t.handle.db.select().from(recoveryCodes).where(and(eq(recoveryCodes.userId, tina.id), isNull(recoveryCodes.usedAt)))).toHaveLength(9);
+  });
+
+  it('counts wrong codes toward the account lockout', async () => {
+    const client = new TestClient(t.app);
+    await client.login('tina', USER_PASSWORD);
+    await client.get('/login/code');
+    for (let i = 0; i < 5; i++) await client.post('/login/code', { code: '000000' });
+    expect((await userNamed('tina')).lockedUntil).not.toBeNull();
+    await client.get('/login/code');
+    expect((await client.post('/login/code', { code: recovery[1]! })).statusCode).toBe(401); // locked out
+    await t.handle.db.update(users).set({ lockedUntil: null, failedLoginCount: 0, lockoutCount: 0 }).where(eq(users.username, 'tina'));
+  });
+
+  it('lets the user remove their factor with password and a code', async () => {
+    const client = new TestClient(t.app);
+    await client.login('tina', USER_PASSWORD);
+    await client.get('/login/code');
+    await client.post('/login/code', { code: recovery[2]! });
+    await client.get('/profile/2fa');
+    const wrong = await client.post('/profile/2fa/remove', { password: 'nope nope nope', code: recovery[3]! });
+    expect(wrong.statusCode).toBe(422);
+    expect(wrong.body).toContain('This is not your current password.');
+    const ok = await client.post('/profile/2fa/remove', { password: USER_PASSWORD, code: recovery[3]! });
+    expect(ok.statusCode).toBe(303);
+    expect(await userNamed('tina')).toMatchObject({ twoFactorEnabled: false, twoFactorSecret: null });
+    expect((await lastAudit('authn_2fa_removed'))!.targetName).toBe('tina');
+    expect((await new TestClient(t.app).login('tina', USER_PASSWORD)).headers.location).toBe('/');
+  });
+
+  it('forces enrolment at login when a group requires 2FA, and again after an admin reset', async () => {
+    const strict = (await t.handle.db.insert(groups).values({ name: 'Strict', priority: 20 }).returning())[0]!;
+    await t.handle.db.insert(groupSettings).values({ groupId: strict.id, key: 'require_2fa', value: true });
+    await admin.addUser('sam');
+    const sam = await userNamed('sam');
+    await admin.get(`/admin/users/${sam.id}`);
+    await admin.post(`/admin/users/${sam.id}/groups`, { group_id: strict.id });
+
+    const client = new TestClient(t.app);
+    expect((await client.login('sam', USER_PASSWORD)).headers.location).toBe('/profile/2fa');
+    expect((await client.get('/')).headers.location).toBe('/profile/2fa');
+    expect((await client.get('/profile')).headers.location).toBe('/profile/2fa');
+    expect((await client.get('/profile/2fa')).body).toContain('Your group requires two-factor authentication.');
+    await client.post('/profile/2fa/enroll/start');
+    const samSecret = secretOn((await client.get('/profile/2fa/enroll')).body);
+    expect((await client.post('/profile/2fa/enroll', { code: await codeAt(samSecret) })).statusCode).toBe(200);
+    expect((await client.get('/')).statusCode).toBe(200);
+    const refused = await client.post('/profile/2fa/remove', { password: USER_PASSWORD, code: await codeAt(samSecret, 30) });
+    expect(refused.statusCode).toBe(409);
+
+    await admin.get(`/admin/users/${sam.id}`);
+    expect((await admin.post(`/admin/users/${sam.id}/reset-2fa`)).statusCode).toBe(303);
+    expect(await t.handle.db.select().from(recoveryCodes).where(eq(recoveryCodes.userId, sam.id))).toHaveLength(0);
+    const next = new TestClient(t.app);
+    expect((await next.login('sam', USER_PASSWORD)).headers.location).toBe('/profile/2fa');
+  });
+});
