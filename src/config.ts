@@ -11,6 +11,8 @@ export interface Config {
   adminPassword: string | undefined;
   /** 32-byte key (base64) that encrypts 2FA secrets at rest; generated into `dataDir` when absent. */
   secretKey: Buffer | undefined;
+  /** Seed Administrators with require_2fa on (first start only). */
+  adminsRequire2fa: boolean;
   /** Serve cookies with `Secure` and the `__Host-` prefix (set when Roster is behind HTTPS). */
   cookieSecure: boolean;
   trustProxy: boolean;
@@ -81,6 +83,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: path.resolve(text('ROSTER_DATA_DIR') ?? 'data'),
     adminPassword,
     secretKey,
+    adminsRequire2fa: bool('ROSTER_ADMINS_REQUIRE_2FA', false),
     cookieSecure: bool('COOKIE_SECURE', false),
     trustProxy: bool('TRUST_PROXY', false),
     passwordMinLength,

@@ -1,6 +1,6 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
-import { groupPermissions, groups, userGroups, users } from '../db/schema.js';
+import { groupPermissions, groups, groupSettings, userGroups, users } from '../db/schema.js';
 
 export const SYSTEM_GROUPS = {
   administrators: { name: 'Administrators', priority: 1, permissions: ['global_admin'], description: 'Full control of Roster.' },
@@ -9,8 +9,11 @@ export const SYSTEM_GROUPS = {
 
 export type SystemGroupKey = keyof typeof SYSTEM_GROUPS;
 
-/** Creates Administrators and All Users when missing (first start); safe to run every start. */
-export async function seedSystemGroups(db: Database): Promise<void> {
+/**
+ * Creates Administrators and All Users when missing (first start); safe to run every start.
+ * Administrators get require_2fa only when configured (SPEC §2).
+ */
+export async function seedSystemGroups(db: Database, options: { adminsRequire2fa?: boolean } = {}): Promise<void> {
   await db.transaction(async (tx) => {
     for (const [systemKey, group] of Object.entries(SYSTEM_GROUPS)) {
       const inserted = await tx
@@ -21,6 +24,9 @@ export async function seedSystemGroups(db: Database): Promise<void> {
       const id = inserted[0]?.id;
       if (id) {
         await tx.insert(groupPermissions).values(group.permissions.map((permission) => ({ groupId: id, permission })));
+        if (systemKey === 'administrators' && options.adminsRequire2fa) {
+          await tx.insert(groupSettings).values({ groupId: id, key: 'require_2fa', value: true });
+        }
       }
     }
   });

@@ -29,11 +29,11 @@ function randomPassword(): string {
  */
 export async function prepareDatabase(
   handle: DatabaseHandle,
-  config: Pick<Config, 'adminPassword' | 'passwordMinLength'>,
+  config: Pick<Config, 'adminPassword' | 'passwordMinLength' | 'adminsRequire2fa'>,
 ): Promise<FirstAdmin | null> {
   await handle.migrate();
   const { db } = handle;
-  await seedSystemGroups(db);
+  await seedSystemGroups(db, { adminsRequire2fa: config.adminsRequire2fa });
   const [existing] = await db.select({ n: sql<number>`count(*)::int` }).from(users);
   if ((existing?.n ?? 0) > 0) return null;
 

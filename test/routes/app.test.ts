@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { openPglite } from '../../src/db/client.js';
-import { groupPermissions, groups, userGroups, users } from '../../src/db/schema.js';
+import { groupPermissions, groups, groupSettings, userGroups, users } from '../../src/db/schema.js';
 import { prepareDatabase } from '../../src/setup/first-start.js';
 import { createTestApp, createTestDatabase, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
@@ -49,6 +49,18 @@ describe('first start', () => {
       expect(await prepareDatabase(handle, config)).toBeNull();
       const [count] = await handle.db.select({ n: sql<number>`count(*)::int` }).from(users);
       expect(count!.n).toBe(1);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('seeds Administrators with require_2fa only when configured', async () => {
+    expect(await t.handle.db.select().from(groupSettings)).toEqual([]);
+    const handle = await createTestDatabase();
+    try {
+      await prepareDatabase(handle, loadConfig({ ROSTER_ADMINS_REQUIRE_2FA: 'true' }));
+      const rows = await handle.db.select({ key: groupSettings.key, value: groupSettings.value, group: groups.name }).from(groupSettings).innerJoin(groups, eq(groups.id, groupSettings.groupId));
+      expect(rows).toEqual([{ key: 'require_2fa', value: true, group: 'Administrators' }]);
     } finally {
       await handle.close();
     }

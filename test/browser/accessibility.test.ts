@@ -1,0 +1,75 @@
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { eq } from 'drizzle-orm';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { groups, users } from '../../src/db/schema.js';
+import { chromiumAvailable, launchBrowser, loginAsFirstAdmin, newPage, startServer } from '../helpers/browser.js';
+import type { TestApp } from '../helpers/test-app.js';
+
+// axe-core checks the main pages against WCAG 2 A and AA (contrast included) in both themes.
+const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+interface AxeViolation {
+  id: string;
+  help: string;
+  nodes: Array<{ target: string[] }>;
+}
+
+async function violations(page: Page): Promise<string[]> {
+  // Evaluated through the DevTools protocol, which the page's CSP does not govern.
+  await page.evaluate(axeSource);
+  const found = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (context: Document, options: object) => Promise<{ violations: AxeViolation[] }> } }).axe;
+    const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return result.violations;
+  });
+  return found.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')})`);
+}
+
+describe('accessibility (axe-core)', () => {
+  let server: TestApp & { url: string };
+  let browser: Browser;
+  let page: Page;
+  let pages: string[] = [];
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    if (!chromiumAvailable()) throw new Error('Chromium is missing: install the Debian package chromium');
+    server = await startServer();
+    browser = await launchBrowser();
+    page = await newPage(browser, server.url, true, errors);
+    await page.goto('/login');
+    expect(await violations(page)).toEqual([]);
+    await loginAsFirstAdmin(page);
+    const [admin] = await server.handle.db.select().from(users).where(eq(users.username, 'admin'));
+    const [allUsers] = await server.handle.db.select().from(groups).where(eq(groups.systemKey, 'all_users'));
+    pages = ['/', '/profile', '/profile/2fa', '/admin/users', '/admin/users/new', `/admin/users/${admin!.id}`, '/admin/groups', `/admin/groups/${allUsers!.id}`, '/admin/audit'];
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('catches a violation when there is one (the check itself works)', async () => {
+    await page.goto('/');
+    await page.evaluate(() => document.querySelector('main')!.insertAdjacentHTML('beforeend', '<img src="/static/favicon.svg">'));
+    expect((await violations(page)).join('\n')).toMatch(/^image-alt:/m);
+  });
+
+  for (const theme of ['Light', 'Dark'] as const) {
+    it(`finds no violations on the main pages in the ${theme} theme`, async () => {
+      await page.goto('/profile');
+      await page.locator('#setting-theme').getByLabel('Theme').selectOption(theme);
+      await page.locator('#setting-theme').getByRole('button', { name: 'Save' }).click();
+      await expect.poll(() => page.locator('html').getAttribute('data-theme')).toBe(theme.toLowerCase());
+      const found: string[] = [];
+      for (const path of pages) {
+        await page.goto(path);
+        for (const violation of await violations(page)) found.push(`${path} → ${violation}`);
+      }
+      expect(found).toEqual([]);
+    });
+  }
+});

@@ -1,0 +1,130 @@
+import { generate } from 'otplib';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SYSTEM_ACTOR } from '../../src/audit/audit-log.js';
+import { groups, groupSettings, userGroups } from '../../src/db/schema.js';
+import { createUser } from '../../src/users/users-service.js';
+import { validateUser } from '../../src/users/user-validation.js';
+import { chromiumAvailable, launchBrowser, newPage, startServer } from '../helpers/browser.js';
+import type { TestApp } from '../helpers/test-app.js';
+
+const PASSWORD = 'analytical engine';
+const codeAt = (secret: string, offsetSeconds = 0) => generate({ secret, epoch: Math.floor(Date.now() / 1000) + offsetSeconds });
+
+// A user's own session, JavaScript off and on: settings override the group, the theme follows
+// them to every page, and a TOTP second factor is enrolled and used.
+describe.each([
+  { javaScriptEnabled: false, mode: 'JavaScript off' },
+  { javaScriptEnabled: true, mode: 'JavaScript on' },
+])('profile flow with $mode', ({ javaScriptEnabled }) => {
+  let server: TestApp & { url: string };
+  let browser: Browser;
+  let page: Page;
+  let secret = '';
+  let recovery: string[] = [];
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    if (!chromiumAvailable()) throw new Error('Chromium is missing: install the Debian package chromium');
+    server = await startServer();
+    const db = server.handle.db;
+    const input = validateUser({ username: 'ada', password: PASSWORD, realm: 'local' }, { mode: 'create', passwordMinLength: 12 });
+    if (!input.ok) throw new Error('bad fixture');
+    const created = await createUser(db, SYSTEM_ACTOR, input.user, input.password);
+    if (!created.ok) throw new Error('fixture user not created');
+    const [engineering] = await db.insert(groups).values({ name: 'Engineering', priority: 10 }).returning();
+    await db.insert(groupSettings).values({ groupId: engineering!.id, key: 'auto_login_to_kasm', value: true });
+    await db.insert(userGroups).values({ userId: created.user.id, groupId: engineering!.id });
+    browser = await launchBrowser();
+    page = await newPage(browser, server.url, javaScriptEnabled, errors, [401, 422]);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  async function logIn() {
+    await page.goto('/login');
+    await page.getByLabel('User Name').fill('ada');
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+  }
+
+  async function logOut() {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByRole('heading', { name: 'Log in to Roster' }).waitFor();
+  }
+
+  const mark = (value: number) => page.evaluate((v) => ((window as unknown as { marker: number }).marker = v), value).catch(() => undefined);
+  const marker = () => page.evaluate(() => (window as unknown as { marker?: number }).marker);
+
+  it('overrides a group setting and sees its source switch from group to user', async () => {
+    await logIn();
+    await page.getByRole('link', { name: 'Profile' }).first().click();
+    const row = page.locator('#setting-auto_login_kasm');
+    await row.getByText('(from group Engineering)').waitFor();
+    await mark(1);
+    await row.getByLabel('Auto Launch Session').selectOption('Off');
+    await row.getByRole('button', { name: 'Save' }).click();
+    await page.locator('#setting-auto_login_kasm').getByText('(your choice)').waitFor();
+    expect(await page.locator('#setting-auto_login_kasm strong').innerText()).toBe('Off');
+    if (javaScriptEnabled) expect(await marker()).toBe(1); // the row changed in place
+    await page.locator('#setting-auto_login_kasm').getByRole('button', { name: 'Use group default' }).click();
+    await page.locator('#setting-auto_login_kasm').getByText('(from group Engineering)').waitFor();
+  });
+
+  it('changes the theme, applied to every page without script', async () => {
+    expect(await page.locator('html').getAttribute('data-theme')).toBe('auto');
+    await page.locator('#setting-theme').getByLabel('Theme').selectOption('Dark');
+    await page.locator('#setting-theme').getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.locator('html').getAttribute('data-theme')).toBe('dark');
+    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor).catch(() => null);
+    if (background) expect(background).toBe('rgb(22, 26, 34)');
+    await page.goto('/');
+    expect(await page.locator('html').getAttribute('data-theme')).toBe('dark');
+  });
+
+  it('enrols TOTP and keeps the recovery codes', async () => {
+    await page.goto('/profile');
+    await page.getByRole('link', { name: 'Two-factor authentication' }).click();
+    await page.getByRole('button', { name: 'Set Up Two-Factor Authentication' }).click();
+    await page.getByRole('img', { name: 'QR code for your authenticator app' }).waitFor();
+    secret = (await page.locator('#totp-secret').getAttribute('data-secret'))!;
+    expect((await page.locator('#totp-secret').innerText()).replace(/ /g, '')).toBe(secret);
+    await page.getByLabel('Authentication Code').fill(await codeAt(secret));
+    await page.getByRole('button', { name: 'Verify and Turn On' }).click();
+    await page.getByRole('heading', { name: 'Two-factor authentication is on' }).waitFor();
+    recovery = await page.locator('#recovery-codes code').allInnerTexts();
+    expect(recovery).toHaveLength(10);
+  });
+
+  it('logs back in with a code, and refuses the same code again', async () => {
+    await page.getByRole('link', { name: 'Continue' }).click();
+    await logOut();
+    await logIn();
+    await page.getByRole('heading', { name: 'Enter your authentication code' }).waitFor();
+    const code = await codeAt(secret, 30); // the enrolment used the current step
+    await page.getByLabel('Authentication Code').fill(code);
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByRole('heading', { name: 'Welcome, ada' }).waitFor();
+
+    await logOut();
+    await logIn();
+    await page.getByLabel('Authentication Code').fill(code);
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByText('Invalid or already used code.').waitFor();
+  });
+
+  it('uses a recovery code instead', async () => {
+    await page.getByLabel('Authentication Code').fill(recovery[0]!);
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByRole('heading', { name: 'Welcome, ada' }).waitFor();
+    await page.goto('/profile/2fa');
+    await page.getByText('You have 9 unused recovery codes.').waitFor();
+  });
+
+  it('ran without script errors or CSP violations', () => {
+    expect(errors).toEqual([]);
+  });
+});
