@@ -1,11 +1,10 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { eq } from 'drizzle-orm';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groups, users } from '../../src/db/schema.js';
-import { chromiumAvailable, launchBrowser, loginAsFirstAdmin, newPage, startServer } from '../helpers/browser.js';
-import type { TestApp } from '../helpers/test-app.js';
+import { loginAsFirstAdmin, openBrowserSession, type BrowserSession } from '../helpers/browser.js';
 
 // axe-core checks the main pages against WCAG 2 A and AA (contrast included) in both themes.
 const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -28,17 +27,14 @@ async function violations(page: Page): Promise<string[]> {
 }
 
 describe('accessibility (axe-core)', () => {
-  let server: TestApp & { url: string };
-  let browser: Browser;
+  let session: BrowserSession;
   let page: Page;
   let pages: string[] = [];
-  const errors: string[] = [];
 
   beforeAll(async () => {
-    if (!chromiumAvailable()) throw new Error('Chromium is missing: install the Debian package chromium');
-    server = await startServer();
-    browser = await launchBrowser();
-    page = await newPage(browser, server.url, true, errors);
+    session = await openBrowserSession(true);
+    page = session.page;
+    const server = session.server;
     await page.goto('/login');
     expect(await violations(page)).toEqual([]);
     await loginAsFirstAdmin(page);
@@ -47,10 +43,7 @@ describe('accessibility (axe-core)', () => {
     pages = ['/', '/profile', '/profile/2fa', '/admin/users', '/admin/users/new', `/admin/users/${admin!.id}`, '/admin/groups', `/admin/groups/${allUsers!.id}`, '/admin/audit'];
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => session?.close());
 
   it('catches a violation when there is one (the check itself works)', async () => {
     await page.goto('/');

@@ -1,41 +1,24 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/audit/audit-log.js';
-import { createUser } from '../../src/users/users-service.js';
-import { validateUser } from '../../src/users/user-validation.js';
-import { chromiumAvailable, launchBrowser, loginAsFirstAdmin, newPage, startServer } from '../helpers/browser.js';
-import type { TestApp } from '../helpers/test-app.js';
+import { JS_MODES, loginAsFirstAdmin, openBrowserSession, type BrowserSession } from '../helpers/browser.js';
+import { seedUser } from '../helpers/test-app.js';
 
 // "Done when" of the groups issue, as an admin does it in a browser, with JavaScript off and on:
 // build Engineering, set its settings and a permission, add a member in place, see the member's
 // effective settings change, remove the member, and find it all in the audit log.
-describe.each([
-  { javaScriptEnabled: false, mode: 'JavaScript off' },
-  { javaScriptEnabled: true, mode: 'JavaScript on' },
-])('admin groups flow with $mode', ({ javaScriptEnabled }) => {
-  let server: TestApp & { url: string };
-  let browser: Browser;
+describe.each(JS_MODES)('admin groups flow with $mode', ({ javaScriptEnabled }) => {
+  let session: BrowserSession;
   let page: Page;
   let groupUrl = '';
-  const errors: string[] = [];
 
   beforeAll(async () => {
-    if (!chromiumAvailable()) throw new Error('Chromium is missing: install the Debian package chromium');
-    server = await startServer();
-    for (const username of ['ada.lovelace', 'charles.babbage']) {
-      const input = validateUser({ username, password: 'engine number one', realm: 'local' }, { mode: 'create', passwordMinLength: 12 });
-      if (!input.ok) throw new Error('bad fixture');
-      await createUser(server.handle.db, SYSTEM_ACTOR, input.user, input.password);
-    }
-    browser = await launchBrowser();
-    page = await newPage(browser, server.url, javaScriptEnabled, errors);
+    session = await openBrowserSession(javaScriptEnabled);
+    for (const username of ['ada.lovelace', 'charles.babbage']) await seedUser(session.server.handle.db, username, 'engine number one');
+    page = session.page;
     await loginAsFirstAdmin(page);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => session?.close());
 
   it('creates a group, with a clear error for a priority already taken', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Groups' }).click();
@@ -135,6 +118,6 @@ describe.each([
   });
 
   it('ran without script errors or CSP violations', () => {
-    expect(errors).toEqual([]);
+    expect(session.errors).toEqual([]);
   });
 });

@@ -1,48 +1,32 @@
 import { generate } from 'otplib';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/audit/audit-log.js';
 import { groups, groupSettings, userGroups } from '../../src/db/schema.js';
-import { createUser } from '../../src/users/users-service.js';
-import { validateUser } from '../../src/users/user-validation.js';
-import { chromiumAvailable, launchBrowser, newPage, startServer } from '../helpers/browser.js';
-import type { TestApp } from '../helpers/test-app.js';
+import { JS_MODES, openBrowserSession, type BrowserSession } from '../helpers/browser.js';
+import { seedUser } from '../helpers/test-app.js';
 
 const PASSWORD = 'analytical engine';
 const codeAt = (secret: string, offsetSeconds = 0) => generate({ secret, epoch: Math.floor(Date.now() / 1000) + offsetSeconds });
 
 // A user's own session, JavaScript off and on: settings override the group, the theme follows
 // them to every page, and a TOTP second factor is enrolled and used.
-describe.each([
-  { javaScriptEnabled: false, mode: 'JavaScript off' },
-  { javaScriptEnabled: true, mode: 'JavaScript on' },
-])('profile flow with $mode', ({ javaScriptEnabled }) => {
-  let server: TestApp & { url: string };
-  let browser: Browser;
+describe.each(JS_MODES)('profile flow with $mode', ({ javaScriptEnabled }) => {
+  let session: BrowserSession;
   let page: Page;
   let secret = '';
   let recovery: string[] = [];
-  const errors: string[] = [];
 
   beforeAll(async () => {
-    if (!chromiumAvailable()) throw new Error('Chromium is missing: install the Debian package chromium');
-    server = await startServer();
-    const db = server.handle.db;
-    const input = validateUser({ username: 'ada', password: PASSWORD, realm: 'local' }, { mode: 'create', passwordMinLength: 12 });
-    if (!input.ok) throw new Error('bad fixture');
-    const created = await createUser(db, SYSTEM_ACTOR, input.user, input.password);
-    if (!created.ok) throw new Error('fixture user not created');
+    session = await openBrowserSession(javaScriptEnabled, [401, 422]);
+    page = session.page;
+    const db = session.server.handle.db;
+    const ada = await seedUser(db, 'ada', PASSWORD);
     const [engineering] = await db.insert(groups).values({ name: 'Engineering', priority: 10 }).returning();
     await db.insert(groupSettings).values({ groupId: engineering!.id, key: 'auto_login_to_kasm', value: true });
-    await db.insert(userGroups).values({ userId: created.user.id, groupId: engineering!.id });
-    browser = await launchBrowser();
-    page = await newPage(browser, server.url, javaScriptEnabled, errors, [401, 422]);
+    await db.insert(userGroups).values({ userId: ada.id, groupId: engineering!.id });
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => session?.close());
 
   async function logIn() {
     await page.goto('/login');
@@ -125,6 +109,6 @@ describe.each([
   });
 
   it('ran without script errors or CSP violations', () => {
-    expect(errors).toEqual([]);
+    expect(session.errors).toEqual([]);
   });
 });

@@ -1,30 +1,20 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumAvailable, launchBrowser, newPage, startServer } from '../helpers/browser.js';
-import { ADMIN_NEW_PASSWORD, ADMIN_PASSWORD, type TestApp } from '../helpers/test-app.js';
+import { JS_MODES, openBrowserSession, type BrowserSession } from '../helpers/browser.js';
+import { ADMIN_NEW_PASSWORD, ADMIN_PASSWORD } from '../helpers/test-app.js';
 
 // The admin's whole first session, as a person does it: once with JavaScript off (plain
 // forms and full page loads) and once with it on (htmx swaps parts of the page).
-describe.each([
-  { javaScriptEnabled: false, mode: 'JavaScript off' },
-  { javaScriptEnabled: true, mode: 'JavaScript on' },
-])('admin users flow with $mode', ({ javaScriptEnabled }) => {
-  let server: TestApp & { url: string };
-  let browser: Browser;
+describe.each(JS_MODES)('admin users flow with $mode', ({ javaScriptEnabled }) => {
+  let session: BrowserSession;
   let page: Page;
-  const errors: string[] = [];
 
   beforeAll(async () => {
-    if (!chromiumAvailable()) throw new Error('Chromium is missing: install the Debian package chromium');
-    server = await startServer();
-    browser = await launchBrowser();
-    page = await newPage(browser, server.url, javaScriptEnabled, errors, [401, 422]);
+    session = await openBrowserSession(javaScriptEnabled, [401, 422]);
+    page = session.page;
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => session?.close());
 
   it('logs in as the first admin and passes the forced password reset', async () => {
     await page.goto('/admin/users');
@@ -139,6 +129,6 @@ describe.each([
   });
 
   it('ran without script errors or CSP violations', () => {
-    expect(errors).toEqual([]);
+    expect(session.errors).toEqual([]);
   });
 });

@@ -52,3 +52,35 @@ export async function loginAsFirstAdmin(page: Page) {
   await page.getByRole('button', { name: 'Set Password' }).click();
   await page.getByText('Your new password is set.').waitFor();
 }
+
+/** Every browser test runs once with JavaScript disabled and once enabled. */
+export const JS_MODES = [
+  { javaScriptEnabled: false, mode: 'JavaScript off' },
+  { javaScriptEnabled: true, mode: 'JavaScript on' },
+] as const;
+
+export interface BrowserSession {
+  server: TestApp & { url: string };
+  page: Page;
+  /** Script errors and CSP violations seen so far (should stay empty). */
+  errors: string[];
+  close(): Promise<void>;
+}
+
+/** A fresh test server and a Chromium page on it, with JavaScript off or on. */
+export async function openBrowserSession(javaScriptEnabled: boolean, expectedStatuses?: number[]): Promise<BrowserSession> {
+  if (!chromiumAvailable()) throw new Error('Chromium is missing: install the Debian package chromium');
+  const server = await startServer();
+  const browser = await launchBrowser();
+  const errors: string[] = [];
+  const page = await newPage(browser, server.url, javaScriptEnabled, errors, expectedStatuses);
+  return {
+    server,
+    page,
+    errors,
+    close: async () => {
+      await browser.close();
+      await server.close();
+    },
+  };
+}

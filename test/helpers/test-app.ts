@@ -5,6 +5,9 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { openPglite, openPostgres, type DatabaseHandle } from '../../src/db/client.js';
 import { prepareDatabase } from '../../src/setup/first-start.js';
+import { SYSTEM_ACTOR } from '../../src/audit/audit-log.js';
+import { createUser } from '../../src/users/users-service.js';
+import { validateUser } from '../../src/users/user-validation.js';
 
 export const ADMIN_PASSWORD = 'first-start-test-passphrase';
 export const ADMIN_NEW_PASSWORD = 'the chosen new passphrase';
@@ -62,4 +65,13 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
       await handle.close();
     },
   };
+}
+
+/** A local user made directly through the users service (for tests about something else). */
+export async function seedUser(db: DatabaseHandle['db'], username: string, password: string) {
+  const input = validateUser({ username, password, realm: 'local' }, { mode: 'create', passwordMinLength: 12 });
+  if (!input.ok) throw new Error(`bad fixture user ${username}: ${JSON.stringify(input.errors)}`);
+  const created = await createUser(db, SYSTEM_ACTOR, input.user, input.password);
+  if (!created.ok) throw new Error(`fixture user ${username} not created: ${created.message}`);
+  return created.user;
 }
