@@ -168,7 +168,7 @@ export async function resetTwoFactor(db: Database, actor: AuditActor, id: string
 }
 
 /**
- * A user sets their own new password (the forced reset now; the profile later). Ends their
+ * A user sets their own new password (the forced reset, or the profile form). Ends their
  * other sessions, keeping `keepSessionId`.
  */
 export async function changeOwnPassword(
