@@ -62,7 +62,7 @@ export default fp(async (app) => {
     if (userId) {
       const user = await findUserById(app.db, userId);
       if (!user || user.disabled || user.locked) {
-        await request.session.destroy(); // the account can no longer be used
+        await request.session.regenerate(); // the account can no longer be used: start anonymous
       } else {
         const current: CurrentUser = {
           id: user.id,

@@ -328,6 +328,20 @@ describe('sessions', () => {
   });
 });
 
+describe('a session whose user became unusable', () => {
+  it('continues as an anonymous visitor, even on public pages', async () => {
+    const user = await createUser('soon-disabled');
+    const client = new TestClient(t.app);
+    await client.login('soon-disabled', PASSWORD);
+    // Disabled behind Roster's back (sessions not ended): the next request must not trust it.
+    await t.handle.db.update(users).set({ disabled: true }).where(eq(users.id, user.id));
+    const login = await client.get('/login');
+    expect(login.statusCode).toBe(200);
+    expect(login.body).toContain('Log in to Roster');
+    expect((await client.get('/')).headers.location).toBe('/login');
+  });
+});
+
 describe('CSRF', () => {
   it('refuses a state-changing form without the session token', async () => {
     await admin.get('/admin/users/new');
