@@ -38,6 +38,13 @@ export async function newPage(browser: Browser, baseURL: string, javaScriptEnabl
     if (message.type() === 'error' && !expected.test(message.text())) errors.push(message.text());
   });
   page.on('dialog', (dialog) => void dialog.accept());
+  // Server errors and broken requests (htmx ones included) are failures too, and say where.
+  page.on('response', (response) => {
+    if (response.status() >= 500) errors.push(`${response.status()} from ${response.request().method()} ${response.url()}`);
+  });
+  page.on('requestfailed', (request) => {
+    if (!request.failure()?.errorText.includes('ERR_ABORTED')) errors.push(`${request.method()} ${request.url()} failed: ${request.failure()?.errorText}`);
+  });
   return page;
 }
 
