@@ -38,6 +38,14 @@ export async function listGroups(db: Database, sort: GroupSort, direction: 'asc'
     .orderBy(order(GROUP_SORTS[sort]), asc(groups.priority));
 }
 
+/** Every group, lightly (no member counts), by priority: for choosing one. */
+export function groupChoices(db: Database) {
+  return db
+    .select({ id: groups.id, name: groups.name, priority: groups.priority, isSystem: groups.isSystem })
+    .from(groups)
+    .orderBy(groups.priority);
+}
+
 export async function findGroup(db: Database, id: string): Promise<Group | undefined> {
   if (!isUuid(id)) return undefined;
   const [group] = await db.select().from(groups).where(eq(groups.id, id));

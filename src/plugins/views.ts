@@ -54,9 +54,10 @@ export default fp(async (app) => {
   app.decorateReply('render', async function (this: FastifyReply, template: string, data: Record<string, unknown> = {}) {
     const user = this.request.currentUser;
     // The effective theme goes on <html> of every page (fragments inherit the page's).
-    const theme = user && !template.split('/').pop()!.startsWith('_') ? await themeFor(app.db, user.id) : 'auto';
+    const fragment = template.split('/').pop()!.startsWith('_');
+    const theme = data.theme ?? (user && !fragment ? await themeFor(app.db, user.id) : 'auto');
     this.type('text/html; charset=utf-8');
-    return this.view(template, { ...commonData(this.request), theme, ...data });
+    return this.view(template, { ...commonData(this.request), ...data, theme });
   });
 
   app.decorateReply(

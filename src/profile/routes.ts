@@ -4,7 +4,7 @@ import { actorOf } from '../audit/audit-log.js';
 import { passwordProblem } from '../auth/password-policy.js';
 import { verifyPassword } from '../auth/passwords.js';
 import { wantsFragment } from '../plugins/views.js';
-import { describeUserSource, formatUserSetting, parseUserSetting, THEMES, userSettingByKey } from '../settings/user-settings.js';
+import { describeUserSource, formatUserSetting, parseUserSetting, themeOf, THEMES, userSettingByKey } from '../settings/user-settings.js';
 import { findUserById } from '../users/users-repository.js';
 import { changeOwnPassword } from '../users/users-service.js';
 import { effectiveProfile, endOtherOwnSessions, endOwnSession, saveUserSetting, sessionsOfUser } from './profile-service.js';
@@ -40,6 +40,7 @@ export default async function profileRoutes(app: FastifyInstance) {
     ]);
     return reply.render('profile/index', {
       user,
+      theme: themeOf(settings), // already at hand: spares the layout looking it up again
       rows: settings.map((row) => settingRow(row)),
       sessions: sessionRows.map((s) => ({
         ...s,
@@ -77,12 +78,10 @@ export default async function profileRoutes(app: FastifyInstance) {
     const raw = String(request.body.value ?? '');
     const parsed = reset ? null : parseUserSetting(setting, raw, imageExists);
     if (parsed && !parsed.ok) {
-      const row = (await effectiveProfile(db, user.id)).find((r) => r.setting.key === setting.key)!;
+      const rows = (await effectiveProfile(db, user.id)).map((r) => (r.setting.key === setting.key ? settingRow(r, parsed.error, raw) : settingRow(r)));
       reply.code(422);
-      if (wantsFragment(request)) return reply.render('profile/_setting-row', { row: settingRow(row, parsed.error, raw) });
-      return renderProfile(reply, {
-        rows: (await effectiveProfile(db, user.id)).map((r) => (r.setting.key === setting.key ? settingRow(r, parsed.error, raw) : settingRow(r))),
-      });
+      if (wantsFragment(request)) return reply.render('profile/_setting-row', { row: rows.find((r) => r.key === setting.key) });
+      return renderProfile(reply, { rows });
     }
     await saveUserSetting(db, selfActor(request), setting.key, parsed ? parsed.value : undefined);
     const row = (await effectiveProfile(db, user.id)).find((r) => r.setting.key === setting.key)!;

@@ -5,7 +5,7 @@ import { hasPermission } from '../auth/permissions.js';
 import { REALMS, type User } from '../db/schema.js';
 import { canModifyGroup, canViewGroup } from '../groups/group-access.js';
 import { groupsOfUser, permissionsOfUser } from '../groups/groups-repository.js';
-import { addMember, findGroup, groupsWithSettingsOfUser, listGroups, removeMember } from '../groups/groups-service.js';
+import { addMember, findGroup, groupChoices, groupsWithSettingsOfUser, removeMember } from '../groups/groups-service.js';
 import { formatSettingValue, SETTINGS } from '../settings/catalogue.js';
 import { describeSource, resolveEffectiveSettings } from '../settings/effective-settings.js';
 import { forbidden } from '../plugins/auth.js';
@@ -85,7 +85,7 @@ export default async function userRoutes(app: FastifyInstance) {
     const touchable = await mayTouch(request, user);
     const [memberOf, allGroups, groupSettings] = await Promise.all([
       groupsOfUser(db, user.id),
-      listGroups(db, 'priority', 'asc'),
+      groupChoices(db),
       groupsWithSettingsOfUser(db, user.id),
     ]);
     const memberIds = new Set(memberOf.map((g) => g.id));
