@@ -4,7 +4,7 @@ import { eq } from 'drizzle-orm';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groups, users } from '../../src/db/schema.js';
-import { loginAsFirstAdmin, openBrowserSession, type BrowserSession } from '../helpers/browser.js';
+import { loginAsFirstAdmin, openBrowserSession, skipBrowserTests, type BrowserSession } from '../helpers/browser.js';
 
 // axe-core checks the main pages against WCAG 2 A and AA (contrast included) in both themes.
 const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -26,7 +26,7 @@ async function violations(page: Page): Promise<string[]> {
   return found.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')})`);
 }
 
-describe('accessibility (axe-core)', () => {
+describe.skipIf(skipBrowserTests)('accessibility (axe-core)', () => {
   let session: BrowserSession;
   let page: Page;
   let pages: string[] = [];

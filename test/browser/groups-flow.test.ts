@@ -1,12 +1,12 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JS_MODES, loginAsFirstAdmin, openBrowserSession, type BrowserSession } from '../helpers/browser.js';
+import { JS_MODES, skipBrowserTests, loginAsFirstAdmin, openBrowserSession, type BrowserSession } from '../helpers/browser.js';
 import { seedUser } from '../helpers/test-app.js';
 
 // "Done when" of the groups issue, as an admin does it in a browser, with JavaScript off and on:
 // build Engineering, set its settings and a permission, add a member in place, see the member's
 // effective settings change, remove the member, and find it all in the audit log.
-describe.each(JS_MODES)('admin groups flow with $mode', ({ javaScriptEnabled }) => {
+describe.skipIf(skipBrowserTests).each(JS_MODES)('admin groups flow with $mode', ({ javaScriptEnabled }) => {
   let session: BrowserSession;
   let page: Page;
   let groupUrl = '';

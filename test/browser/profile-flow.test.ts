@@ -2,7 +2,7 @@ import { generate } from 'otplib';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groups, groupSettings, userGroups } from '../../src/db/schema.js';
-import { JS_MODES, openBrowserSession, type BrowserSession } from '../helpers/browser.js';
+import { JS_MODES, skipBrowserTests, openBrowserSession, type BrowserSession } from '../helpers/browser.js';
 import { seedUser } from '../helpers/test-app.js';
 
 const PASSWORD = 'analytical engine';
@@ -10,7 +10,7 @@ const codeAt = (secret: string, offsetSeconds = 0) => generate({ secret, epoch: 
 
 // A user's own session, JavaScript off and on: settings override the group, the theme follows
 // them to every page, and a TOTP second factor is enrolled and used.
-describe.each(JS_MODES)('profile flow with $mode', ({ javaScriptEnabled }) => {
+describe.skipIf(skipBrowserTests).each(JS_MODES)('profile flow with $mode', ({ javaScriptEnabled }) => {
   let session: BrowserSession;
   let page: Page;
   let secret = '';

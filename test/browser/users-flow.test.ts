@@ -1,11 +1,11 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JS_MODES, openBrowserSession, type BrowserSession } from '../helpers/browser.js';
+import { JS_MODES, skipBrowserTests, openBrowserSession, type BrowserSession } from '../helpers/browser.js';
 import { ADMIN_NEW_PASSWORD, ADMIN_PASSWORD } from '../helpers/test-app.js';
 
 // The admin's whole first session, as a person does it: once with JavaScript off (plain
 // forms and full page loads) and once with it on (htmx swaps parts of the page).
-describe.each(JS_MODES)('admin users flow with $mode', ({ javaScriptEnabled }) => {
+describe.skipIf(skipBrowserTests).each(JS_MODES)('admin users flow with $mode', ({ javaScriptEnabled }) => {
   let session: BrowserSession;
   let page: Page;
 
