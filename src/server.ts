@@ -1,7 +1,7 @@
 // The process: configuration, database, first start, listen, graceful shutdown.
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
-import { openDatabase } from './db/client.js';
+import { openDatabase, pgliteDir } from './db/client.js';
 import { prepareDatabase } from './setup/first-start.js';
 
 let config;
@@ -38,7 +38,7 @@ const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : 
 const address = app.server.address();
 const port = typeof address === 'object' && address !== null ? address.port : config.port;
 const url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
-const where = handle.kind === 'pglite' ? `embedded database in ${config.dataDir}` : 'PostgreSQL (DATABASE_URL)';
+const where = handle.kind === 'pglite' ? `embedded database in ${pgliteDir(config.dataDir)}` : 'PostgreSQL (DATABASE_URL)';
 const lines = [``, `Roster is running at ${url}  (${where})`];
 if (firstAdmin) {
   lines.push(

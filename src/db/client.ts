@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
@@ -47,6 +48,9 @@ export function openPostgres(url: string, options: { max?: number } = {}): Datab
   };
 }
 
+/** The embedded database's own folder inside the data folder (which also holds secret.key). */
+export const pgliteDir = (dataDir: string) => path.join(dataDir, 'pglite');
+
 export async function openDatabase(config: { databaseUrl?: string | undefined; dataDir: string }): Promise<DatabaseHandle> {
-  return config.databaseUrl ? openPostgres(config.databaseUrl) : openPglite(config.dataDir);
+  return config.databaseUrl ? openPostgres(config.databaseUrl) : openPglite(pgliteDir(config.dataDir));
 }

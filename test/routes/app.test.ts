@@ -8,7 +8,7 @@ import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { openPglite } from '../../src/db/client.js';
+import { openDatabase } from '../../src/db/client.js';
 import { groupPermissions, groups, groupSettings, userGroups, users } from '../../src/db/schema.js';
 import { prepareDatabase } from '../../src/setup/first-start.js';
 import { createTestApp, createTestDatabase, type TestApp } from '../helpers/test-app.js';
@@ -81,14 +81,15 @@ describe('first start', () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-data-'));
     try {
       const config = loadConfig({ ROSTER_DATA_DIR: dataDir });
-      const first = await openPglite(dataDir);
+      const first = await openDatabase(config);
       expect(await prepareDatabase(first, config)).not.toBeNull();
       await first.close();
-      const second = await openPglite(dataDir);
+      const second = await openDatabase(config);
       expect(await prepareDatabase(second, config)).toBeNull(); // the admin is still there
       const [admin] = await second.db.select().from(users).where(eq(users.username, 'admin'));
       expect(admin).toBeDefined();
       await second.close();
+      expect(fs.existsSync(path.join(dataDir, 'pglite', 'PG_VERSION'))).toBe(true);
     } finally {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
