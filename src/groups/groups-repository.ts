@@ -67,15 +67,6 @@ export async function accessOfUser(db: Database, userId: string): Promise<{ perm
   return { permissions, groupIds };
 }
 
-export async function groupsOfUser(db: Database, userId: string) {
-  return db
-    .select({ id: groups.id, name: groups.name, priority: groups.priority, isSystem: groups.isSystem, systemKey: groups.systemKey })
-    .from(userGroups)
-    .innerJoin(groups, eq(groups.id, userGroups.groupId))
-    .where(eq(userGroups.userId, userId))
-    .orderBy(groups.priority);
-}
-
 /**
  * How many users could administer the system: enabled, not locked, and in a group granting
  * global_admin. Every change that could lower it checks it is still above zero.

@@ -66,19 +66,34 @@ export async function settingsOfGroup(db: Database, groupId: string): Promise<Re
   return Object.fromEntries(rows.map((row) => [row.key, row.value as SettingValue]));
 }
 
-/** The user's groups with the settings each sets: the input of the effective-settings resolver. */
-export async function groupsWithSettingsOfUser(db: Database, userId: string): Promise<GroupWithSettings[]> {
+export type MemberGroup = GroupWithSettings & Pick<Group, 'isSystem' | 'systemKey'> & { settings: Record<string, SettingValue> };
+
+/**
+ * The user's groups by priority, with the settings each sets: the input of the
+ * effective-settings resolver, and the user's group list.
+ */
+export async function groupsWithSettingsOfUser(db: Database, userId: string): Promise<MemberGroup[]> {
   const rows = await db
-    .select({ id: groups.id, name: groups.name, priority: groups.priority, key: groupSettings.key, value: groupSettings.value })
+    .select({
+      id: groups.id,
+      name: groups.name,
+      priority: groups.priority,
+      isSystem: groups.isSystem,
+      systemKey: groups.systemKey,
+      key: groupSettings.key,
+      value: groupSettings.value,
+    })
     .from(userGroups)
     .innerJoin(groups, eq(groups.id, userGroups.groupId))
     .leftJoin(groupSettings, eq(groupSettings.groupId, groups.id))
-    .where(eq(userGroups.userId, userId));
-  const byId = new Map<string, GroupWithSettings & { settings: Record<string, SettingValue> }>();
+    .where(eq(userGroups.userId, userId))
+    .orderBy(groups.priority);
+  const byId = new Map<string, MemberGroup>();
   for (const row of rows) {
-    const group = byId.get(row.id) ?? { id: row.id, name: row.name, priority: row.priority, settings: {} };
-    if (row.key !== null) group.settings[row.key] = row.value as SettingValue;
-    byId.set(row.id, group);
+    const { key, value, ...group } = row;
+    const entry = byId.get(row.id) ?? { ...group, settings: {} };
+    if (key !== null) entry.settings[key] = value as SettingValue;
+    byId.set(row.id, entry);
   }
   return [...byId.values()];
 }

@@ -4,7 +4,7 @@ import { endUserSessions } from '../plugins/session-store.js';
 import { hasPermission } from '../auth/permissions.js';
 import { REALMS, type User } from '../db/schema.js';
 import { canModifyGroup, canViewGroup } from '../groups/group-access.js';
-import { groupsOfUser, permissionsOfUser } from '../groups/groups-repository.js';
+import { permissionsOfUser } from '../groups/groups-repository.js';
 import { addMember, findGroup, groupChoices, groupsWithSettingsOfUser, removeMember } from '../groups/groups-service.js';
 import { formatSettingValue, SETTINGS } from '../settings/catalogue.js';
 import { describeSource, resolveEffectiveSettings } from '../settings/effective-settings.js';
@@ -83,13 +83,10 @@ export default async function userRoutes(app: FastifyInstance) {
   ) {
     const actor = request.currentUser;
     const touchable = await mayTouch(request, user);
-    const [memberOf, allGroups, groupSettings] = await Promise.all([
-      groupsOfUser(db, user.id),
-      groupChoices(db),
-      groupsWithSettingsOfUser(db, user.id),
-    ]);
+    // One read of the user's groups serves both their group list and their effective settings.
+    const [memberOf, allGroups] = await Promise.all([groupsWithSettingsOfUser(db, user.id), groupChoices(db)]);
     const memberIds = new Set(memberOf.map((g) => g.id));
-    const effective = resolveEffectiveSettings(groupSettings);
+    const effective = resolveEffectiveSettings(memberOf);
     return reply.render('users/show', {
       ...formData,
       user,
