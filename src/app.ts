@@ -1,5 +1,12 @@
 import fastifyFormbody from '@fastify/formbody';
-import Fastify, { type FastifyContextConfig, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyContextConfig,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import auditRoutes from './audit/routes.js';
 import authRoutes from './auth/routes.js';
 import { loadSecretKey, SecretBox } from './auth/secret-box.js';
@@ -13,7 +20,7 @@ import csrfPlugin from './plugins/csrf.js';
 import securityHeaders from './plugins/security-headers.js';
 import sessionPlugin from './plugins/session.js';
 import staticFiles from './plugins/static-files.js';
-import viewsPlugin from './plugins/views.js';
+import viewsPlugin, { wantsFragment } from './plugins/views.js';
 import userRoutes from './users/routes.js';
 import profileRoutes from './profile/routes.js';
 import twoFactorRoutes from './profile/two-factor-routes.js';
@@ -36,13 +43,34 @@ export interface BuildOptions {
   config: Config;
   db: Database;
   logger?: FastifyServerOptions['logger'];
+  /** The clock (epoch ms); tests pass their own. */
+  now?: () => number;
+}
+
+/**
+ * Fastify ignores a bare hop count (it fails closed), so a count becomes the function that
+ * proxy-addr would build: trust the nearest `hops` hops, whoever they are.
+ */
+function trustProxyOption(setting: Config['trustProxy']) {
+  return typeof setting === 'number' ? (_address: string, hop: number) => hop < setting : setting;
 }
 
 /** Builds the whole application on an already migrated database (the server and tests share it). */
-export async function buildApp({ config, db, logger = false }: BuildOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger, trustProxy: config.trustProxy, bodyLimit: 1024 * 1024 });
+export async function buildApp({ config, db, logger = false, now = Date.now }: BuildOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger,
+    trustProxy: trustProxyOption(config.trustProxy),
+    bodyLimit: 1024 * 1024,
+    ajv: {
+      // Set once for every route schema: form values arrive as strings ("3" becomes 3, a lone
+      // checkbox value becomes a list), fields a schema does not name are dropped, and a value
+      // given twice where one is expected is refused rather than silently picked.
+      customOptions: { coerceTypes: 'array', removeAdditional: true, useDefaults: true, allErrors: false },
+    },
+  });
   app.decorate('config', config);
   app.decorate('db', db);
+  app.decorate('now', now);
   app.decorate('secretBox', new SecretBox(loadSecretKey(config.secretKey, config.dataDir)));
   app.decorate('routeIndex', [] as RouteEntry[]);
   app.addHook('onRoute', (route) => {
@@ -60,17 +88,29 @@ export async function buildApp({ config, db, logger = false }: BuildOptions): Pr
   await app.register(csrfPlugin);
   await app.register(staticFiles);
 
-  app.setErrorHandler(async (error: { statusCode?: number; message: string }, request, reply) => {
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    if (error.validation && error.validationContext === 'params') return notFound(request, reply); // not an id: no such page
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
     if (status >= 500) request.log.error({ err: error }, 'request failed');
-    const message = status >= 500 ? 'Something went wrong on our side. Please try again.' : error.message;
+    const message =
+      status >= 500
+        ? 'Something went wrong on our side. Please try again.'
+        : error.validation
+          ? `This request was not understood: ${error.message}.`
+          : error.message;
     if (request.url.startsWith('/api/')) return reply.code(status).send({ error_message: message });
-    return reply.code(status).render('errors/error', { title: status === 429 ? 'Slow down' : 'Error', message });
+    const title = status === 429 ? 'Slow down' : status === 400 ? 'Bad request' : 'Error';
+    // htmx swaps a response into part of the page: a message for the alert region, not a page.
+    if (wantsFragment(request)) {
+      return reply.code(status).header('HX-Retarget', '#htmx-alert').header('HX-Reswap', 'innerHTML').render('errors/_alert', { message });
+    }
+    return reply.code(status).render('errors/error', { title, message });
   });
-  app.setNotFoundHandler(async (request, reply) => {
+  const notFound = async (request: FastifyRequest, reply: FastifyReply) => {
     if (request.url.startsWith('/api/')) return reply.code(404).send({ error_message: 'No such API call.' });
     return reply.code(404).render('errors/error', { title: 'Page not found', message: 'There is no page at this address.' });
-  });
+  };
+  app.setNotFoundHandler(notFound);
 
   await app.register(healthRoutes);
   await app.register(authRoutes);

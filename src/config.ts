@@ -1,3 +1,4 @@
+import net from 'node:net';
 import path from 'node:path';
 
 /** Every setting Roster reads from its environment, parsed and validated here only. */
@@ -15,9 +16,15 @@ export interface Config {
   adminsRequire2fa: boolean;
   /** Serve cookies with `Secure` and the `__Host-` prefix (set when Roster is behind HTTPS). */
   cookieSecure: boolean;
-  trustProxy: boolean;
+  /**
+   * Which peers may set X-Forwarded-For/-Proto: none (false), the nearest N hops, or the
+   * listed proxy addresses and CIDR ranges. Never "every hop": that lets a client choose its IP.
+   */
+  trustProxy: false | number | string[];
   passwordMinLength: number;
   maxLoginAttempts: number;
+  /** Temporary lockouts after which the account is Locked until an admin clears it; 0 = never. */
+  lockAfterTemporaryLockouts: number;
   /** Login POSTs allowed per client IP per minute. */
   loginRateLimit: number;
   sessionIdleMinutes: number;
@@ -60,6 +67,32 @@ export function loadConfig(env: Env = process.env): Config {
     return fallback;
   };
 
+  const trustProxy = (): Config['trustProxy'] => {
+    const raw = text('TRUST_PROXY');
+    if (raw === undefined || ['false', 'no', 'off', '0'].includes(raw.toLowerCase())) return false;
+    if (['true', 'yes', 'on'].includes(raw.toLowerCase())) {
+      problems.push(
+        'TRUST_PROXY=true would trust every hop, so any client could pick its own address with X-Forwarded-For ' +
+          '(escaping the login rate limit and forging audit addresses). Write the number of proxies in front of Roster ' +
+          '(e.g. TRUST_PROXY=1) or their addresses (e.g. TRUST_PROXY=10.0.0.2,10.1.0.0/16)',
+      );
+      return false;
+    }
+    if (/^\d+$/.test(raw)) {
+      const hops = Number(raw);
+      if (hops <= 10) return hops;
+      problems.push(`TRUST_PROXY hop count must be from 1 to 10 (got "${raw}")`);
+      return false;
+    }
+    const entries = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+    const bad = entries.filter((entry) => !isProxyAddress(entry));
+    if (bad.length > 0) {
+      problems.push(`TRUST_PROXY must be false, a hop count, or comma-separated proxy addresses/CIDR ranges (not understood: ${bad.join(', ')})`);
+      return false;
+    }
+    return entries;
+  };
+
   const databaseUrl = text('DATABASE_URL');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must start with postgres:// or postgresql://');
@@ -85,9 +118,10 @@ export function loadConfig(env: Env = process.env): Config {
     secretKey,
     adminsRequire2fa: bool('ROSTER_ADMINS_REQUIRE_2FA', false),
     cookieSecure: bool('COOKIE_SECURE', false),
-    trustProxy: bool('TRUST_PROXY', false),
+    trustProxy: trustProxy(),
     passwordMinLength,
     maxLoginAttempts: int('MAX_LOGIN_ATTEMPTS', 5, 1, 100),
+    lockAfterTemporaryLockouts: int('LOCK_AFTER_TEMPORARY_LOCKOUTS', 3, 0, 100),
     loginRateLimit: int('LOGIN_RATE_LIMIT', 30, 1, 100000),
     sessionIdleMinutes: int('SESSION_IDLE_MINUTES', 30, 1, 24 * 60),
     sessionAbsoluteHours: int('SESSION_ABSOLUTE_HOURS', 12, 1, 24 * 30),
@@ -95,4 +129,14 @@ export function loadConfig(env: Env = process.env): Config {
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** An IP address, a CIDR range, or one of the names proxy-addr knows (loopback, linklocal, uniquelocal). */
+function isProxyAddress(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = net.isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }

@@ -1,21 +1,25 @@
 // The process: configuration, database, first start, listen, graceful shutdown.
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
-import { openDatabase, pgliteDir } from './db/client.js';
-import { prepareDatabase } from './setup/first-start.js';
+import { openDatabase, pgliteDir, type DatabaseHandle } from './db/client.js';
+import { DataFolderInUseError } from './db/data-folder-lock.js';
+import { checkAdminPassword, prepareDatabase } from './setup/first-start.js';
 
 let config;
+let handle: DatabaseHandle;
 try {
   config = loadConfig();
+  checkAdminPassword(config);
+  handle = await openDatabase(config);
 } catch (error) {
-  if (error instanceof ConfigError) {
+  // A setting or a data folder that cannot work: say which, in one message, and stop.
+  if (error instanceof ConfigError || error instanceof DataFolderInUseError) {
     console.error(error.message);
     process.exit(1);
   }
   throw error;
 }
 
-const handle = await openDatabase(config);
 const firstAdmin = await prepareDatabase(handle, config);
 const app = await buildApp({ config, db: handle.db, logger: { level: config.logLevel } });
 

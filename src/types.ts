@@ -1,4 +1,4 @@
-import type { Permission } from './auth/permissions.js';
+import type { Permission } from './security/permissions.js';
 import type { SecretBox } from './auth/secret-box.js';
 import type { Config } from './config.js';
 import type { Database } from './db/client.js';
@@ -26,6 +26,8 @@ declare module 'fastify' {
     config: Config;
     /** Encrypts 2FA secrets at rest. */
     secretBox: SecretBox;
+    /** The time in epoch ms: injected by tests, so that time-based rules need no waiting. */
+    now(): number;
   }
   interface FastifyRequest {
     currentUser: CurrentUser | null;
@@ -41,6 +43,8 @@ declare module 'fastify' {
     allowDuringTwoFactorEnrollment?: boolean;
     /** Exempt from the session CSRF check (JSON API authenticated by key, not cookie). */
     csrf?: false;
+    /** Served over plain HTTP even with COOKIE_SECURE (health checks, static files). */
+    allowPlainHttp?: boolean;
   }
   interface Session {
     userId?: string;

@@ -20,15 +20,34 @@ export interface AuditEntry {
   [detail: string]: unknown;
 }
 
-/** Who is acting in this request, for the audit log. */
-export function actorOf(request: FastifyRequest): AuditActor {
+/** Who acts in a request: for the audit log, and what they hold for the permission rules. */
+export type RequestActor = AuditActor & { permissions: ReadonlySet<string>; groupIds: ReadonlySet<string> };
+
+const NOTHING: ReadonlySet<string> = new Set();
+
+/** Who is acting in this request. */
+export function actorOf(request: FastifyRequest): RequestActor {
   const user = request.currentUser;
   return user
-    ? { type: 'user', id: user.id, name: user.username, ip: request.ip }
-    : { type: 'anonymous', id: null, name: '', ip: request.ip };
+    ? { type: 'user', id: user.id, name: user.username, ip: request.ip, permissions: user.permissions, groupIds: user.groupIds }
+    : { type: 'anonymous', id: null, name: '', ip: request.ip, permissions: NOTHING, groupIds: NOTHING };
 }
 
-export const SYSTEM_ACTOR: AuditActor = { type: 'system', id: null, name: 'system', ip: '' };
+/** The system itself (first start, login-time bookkeeping): it holds everything. */
+export const SYSTEM_ACTOR: RequestActor = { type: 'system', id: null, name: 'system', ip: '', permissions: new Set(['global_admin']), groupIds: NOTHING };
+
+/**
+ * Postgres stores no NUL in text or jsonb, yet a failed login may carry one in the name typed:
+ * it is recorded as U+FFFD so that the attempt is still recorded rather than failing.
+ */
+function storable<T>(value: T): T {
+  if (typeof value === 'string') return value.replaceAll('\u0000', '\uFFFD') as T;
+  if (Array.isArray(value)) return value.map(storable) as T;
+  if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [storable(key), storable(inner)])) as T;
+  }
+  return value;
+}
 
 /** Records one event; pass the transaction of the change it describes so both land or neither. */
 export async function recordAudit(db: Database, actor: AuditActor, entry: AuditEntry): Promise<void> {
@@ -36,13 +55,13 @@ export async function recordAudit(db: Database, actor: AuditActor, entry: AuditE
   await db.insert(auditEvents).values({
     actorType: actor.type,
     actorId: actor.id,
-    actorName: actor.name,
+    actorName: storable(actor.name),
     ip: actor.ip,
     action,
     outcome,
     targetType: target?.type ?? '',
     targetId: target?.id ?? null,
-    targetName: target?.name ?? '',
-    details,
+    targetName: storable(target?.name ?? ''),
+    details: storable(details),
   });
 }

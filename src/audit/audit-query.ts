@@ -16,7 +16,16 @@ export interface AuditFilter {
 export const AUDIT_PAGE_SIZE = 50;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
-export function parseAuditFilter(query: Record<string, string | undefined>): { filter: AuditFilter; errors: Record<string, string> } {
+export interface AuditQueryValues {
+  actor?: string;
+  target?: string;
+  action?: string;
+  from?: string;
+  to?: string;
+  before?: number;
+}
+
+export function parseAuditFilter(query: AuditQueryValues): { filter: AuditFilter; errors: Record<string, string> } {
   const errors: Record<string, string> = {};
   const date = (name: 'from' | 'to') => {
     const value = (query[name] ?? '').trim();
@@ -27,7 +36,7 @@ export function parseAuditFilter(query: Record<string, string | undefined>): { f
     }
     return value;
   };
-  const before = Number.parseInt(query.before ?? '', 10);
+  const before = query.before ?? 0;
   return {
     filter: {
       actor: (query.actor ?? '').trim().slice(0, 255),

@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { AuditQuery } from '../schemas/audit.js';
 import { AUDIT_ACTIONS, listAuditEvents, parseAuditFilter, type AuditFilter } from './audit-query.js';
 
 function pageUrl(filter: AuditFilter, before: number | null): string {
@@ -9,10 +10,10 @@ function pageUrl(filter: AuditFilter, before: number | null): string {
   return query ? `/admin/audit?${query}` : '/admin/audit';
 }
 
-export default async function auditRoutes(app: FastifyInstance) {
-  app.get<{ Querystring: Record<string, string | undefined> }>(
+const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
     '/admin/audit',
-    { config: { permission: 'audit_view' } },
+    { schema: { querystring: AuditQuery }, config: { permission: 'audit_view' } },
     async (request, reply) => {
       const { filter, errors } = parseAuditFilter(request.query);
       const { rows, nextBefore } = await listAuditEvents(app.db, filter);
@@ -26,4 +27,6 @@ export default async function auditRoutes(app: FastifyInstance) {
       });
     },
   );
-}
+};
+
+export default auditRoutes;

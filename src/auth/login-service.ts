@@ -4,10 +4,10 @@ import { countActiveGlobalAdmins, permissionsOfUser } from '../groups/groups-rep
 import { autoAddGroups } from '../groups/groups-service.js';
 import type { Database } from '../db/client.js';
 import { userGroups, users, type User } from '../db/schema.js';
-import { hasPermission } from './permissions.js';
+import { hasPermission } from '../security/permissions.js';
 import { endUserSessions } from '../plugins/session-store.js';
 import { findUserByUsername } from '../users/users-repository.js';
-import { lockoutIsPermanent, temporaryLockoutSeconds } from './lockout.js';
+import { lockoutIsPermanent, temporaryLockoutSeconds } from '../security/lockout.js';
 import { hashPassword, needsRehash, timingDummyHash, verifyPassword } from './passwords.js';
 import type { SecretBox } from './secret-box.js';
 import { verifySecondFactor } from './two-factor-service.js';
@@ -26,12 +26,20 @@ type FailureReason =
   | 'no_local_password'
   | 'no_login_permission';
 
-interface LoginAttempt {
+/** The lockout settings (MAX_LOGIN_ATTEMPTS, LOCK_AFTER_TEMPORARY_LOCKOUTS). */
+export interface LockoutSettings {
+  maxAttempts: number;
+  lockAfter: number;
+}
+
+interface LoginAttempt extends LockoutSettings {
   username: string;
   password: string;
   ip: string;
-  maxAttempts: number;
 }
+
+// No stored user name has one, and a NUL cannot even be sent to the database in a query.
+const CONTROL_CHARACTER = /\p{Cc}/u;
 
 const userTarget = (user: User) => ({ type: 'user', id: user.id, name: user.username });
 
@@ -68,7 +76,7 @@ async function reserveAttempt(db: Database, userId: string, maxAttempts: number)
  * failure count; the login itself completes with `completeLogin` (after a second factor, if any).
  */
 export async function attemptLogin(db: Database, attempt: LoginAttempt): Promise<LoginResult> {
-  const user = await findUserByUsername(db, attempt.username);
+  const user = CONTROL_CHARACTER.test(attempt.username) ? undefined : await findUserByUsername(db, attempt.username);
   const actor: AuditActor = { type: 'anonymous', id: null, name: attempt.username.slice(0, 255), ip: attempt.ip };
   const fail = async (reason: FailureReason, hash?: string | null): Promise<LoginResult> => {
     if (hash !== undefined) await verifyPassword(hash ?? (await timingDummyHash()), attempt.password);
@@ -85,7 +93,7 @@ export async function attemptLogin(db: Database, attempt: LoginAttempt): Promise
   if (failures === null) return fail('temporarily_locked_out', null);
 
   if (!(await verifyPassword(user.passwordHash, attempt.password))) {
-    if (failures >= attempt.maxAttempts) await lockOut(db, user, actor);
+    if (failures >= attempt.maxAttempts) await lockOut(db, user, actor, attempt.lockAfter);
     return fail('bad_password');
   }
 
@@ -106,7 +114,7 @@ export async function attemptLogin(db: Database, attempt: LoginAttempt): Promise
 export async function attemptSecondFactor(
   db: Database,
   box: SecretBox,
-  attempt: { user: User; code: string; ip: string; maxAttempts: number; nowMs?: number },
+  attempt: LockoutSettings & { user: User; code: string; ip: string; nowMs?: number },
 ): Promise<LoginResult> {
   const { user } = attempt;
   const actor: AuditActor = { type: 'anonymous', id: null, name: user.username, ip: attempt.ip };
@@ -117,7 +125,7 @@ export async function attemptSecondFactor(
   }
   const result = await verifySecondFactor(db, box, actor, user, attempt.code, attempt.nowMs);
   if (!result.ok) {
-    if (failures >= attempt.maxAttempts) await lockOut(db, user, actor);
+    if (failures >= attempt.maxAttempts) await lockOut(db, user, actor, attempt.lockAfter);
     await loginFailed(db, actor, user, result.reason === 'replayed_code' ? 'replayed_second_factor' : 'bad_second_factor');
     return { ok: false };
   }
@@ -163,7 +171,7 @@ function resetFailures(db: Database, userId: string, extra: { passwordHash?: str
 }
 
 /** The failure that reached the limit: start a temporary lockout, or lock the account for good. */
-async function lockOut(db: Database, user: User, actor: AuditActor): Promise<void> {
+async function lockOut(db: Database, user: User, actor: AuditActor, lockAfter: number): Promise<void> {
   await db.transaction(async (tx) => {
     const [row] = await tx
       .update(users)
@@ -175,7 +183,7 @@ async function lockOut(db: Database, user: User, actor: AuditActor): Promise<voi
     // Locking the last enabled administrator would lock everyone out of Roster (and hand that
     // power to anyone who can guess their user name): they get temporary lockouts only.
     const lastAdmin = (await permissionsOfUser(tx, user.id)).has('global_admin') && (await countActiveGlobalAdmins(tx)) <= 1;
-    if (lockoutIsPermanent(lockoutNumber) && !lastAdmin) {
+    if (lockoutIsPermanent(lockoutNumber, lockAfter) && !lastAdmin) {
       await tx
         .update(users)
         .set({ locked: true, lockoutCount: 0, version: sql`${users.version} + 1`, updatedAt: sql`now()` })
@@ -198,7 +206,7 @@ async function lockOut(db: Database, user: User, actor: AuditActor): Promise<voi
         target,
         seconds,
         lockout_number: lockoutNumber,
-        ...(lockoutIsPermanent(lockoutNumber) ? { reason: 'last enabled administrator: not locked' } : {}),
+        ...(lockoutIsPermanent(lockoutNumber, lockAfter) ? { reason: 'last enabled administrator: not locked' } : {}),
       });
     }
   });

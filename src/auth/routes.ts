@@ -1,31 +1,32 @@
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { User } from '../db/schema.js';
 import { findUserById } from '../users/users-repository.js';
 import { twoFactorPolicy } from './two-factor-service.js';
 import { actorOf, recordAudit } from '../audit/audit-log.js';
 import { csrfToken } from '../plugins/csrf.js';
-import { safeReturnPath } from '../plugins/auth.js';
+import { safeReturnPath } from '../security/return-path.js';
 import { changeOwnPassword } from '../users/users-service.js';
 import { attemptLogin, attemptSecondFactor, completeLogin } from './login-service.js';
 import { passwordProblem } from './password-policy.js';
-
-type LoginBody = { username?: string; password?: string; next?: string };
-type PasswordResetBody = { password?: string; password_confirm?: string };
+import { EmptyForm } from '../schemas/common.js';
+import { LoginBody, LoginQuery, PasswordResetBody, SecondFactorBody } from '../schemas/auth.js';
 
 const LOGIN_FAILED = 'Invalid user name or password.';
 
-export default async function authRoutes(app: FastifyInstance) {
+const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(rateLimit, { global: false });
 
-  app.get<{ Querystring: { next?: string } }>('/login', { config: { public: true } }, async (request, reply) => {
+  app.get('/login', { schema: { querystring: LoginQuery }, config: { public: true } }, async (request, reply) => {
     if (request.currentUser) return reply.redirect(safeReturnPath(request.query.next), 303);
     return reply.render('auth/login', { values: { username: '' }, next: safeReturnPath(request.query.next), error: null });
   });
 
-  app.post<{ Body: LoginBody }>(
+  app.post(
     '/login',
     {
+      schema: { body: LoginBody },
       config: {
         public: true,
         rateLimit: {
@@ -41,14 +42,15 @@ export default async function authRoutes(app: FastifyInstance) {
       },
     },
     async (request, reply) => {
-      const username = String(request.body.username ?? '').slice(0, 300);
-      const password = String(request.body.password ?? '');
+      const username = request.body.username ?? '';
+      const password = request.body.password ?? '';
       const next = safeReturnPath(request.body.next);
       const result = await attemptLogin(app.db, {
         username,
         password,
         ip: request.ip,
         maxAttempts: app.config.maxLoginAttempts,
+        lockAfter: app.config.lockAfterTemporaryLockouts,
       });
       if (!result.ok) {
         return reply.code(401).render('auth/login', { values: { username }, next, error: LOGIN_FAILED });
@@ -68,9 +70,9 @@ export default async function authRoutes(app: FastifyInstance) {
     return reply.render('auth/login-code', { error: null });
   });
 
-  app.post<{ Body: { code?: string } }>(
+  app.post(
     '/login/code',
-    { config: { public: true, rateLimit: { max: app.config.loginRateLimit, timeWindow: '1 minute' } } },
+    { schema: { body: SecondFactorBody }, config: { public: true, rateLimit: { max: app.config.loginRateLimit, timeWindow: '1 minute' } } },
     async (request, reply) => {
       const userId = pendingUserId(request);
       const user = userId ? await findUserById(app.db, userId) : undefined;
@@ -81,9 +83,10 @@ export default async function authRoutes(app: FastifyInstance) {
       }
       const result = await attemptSecondFactor(app.db, app.secretBox, {
         user,
-        code: String(request.body.code ?? ''),
+        code: request.body.code ?? '',
         ip: request.ip,
         maxAttempts: app.config.maxLoginAttempts,
+        lockAfter: app.config.lockAfterTemporaryLockouts,
       });
       if (!result.ok) return reply.code(401).render('auth/login-code', { error: 'Invalid or already used code.' });
       const next = request.session.pendingSecondFactor!.next;
@@ -92,7 +95,7 @@ export default async function authRoutes(app: FastifyInstance) {
     },
   );
 
-  app.post('/logout', { config: { allowDuringPasswordReset: true, allowDuringTwoFactorEnrollment: true } }, async (request, reply) => {
+  app.post('/logout', { schema: { body: EmptyForm }, config: { allowDuringPasswordReset: true, allowDuringTwoFactorEnrollment: true } }, async (request, reply) => {
     const user = request.currentUser;
     if (user) {
       await recordAudit(app.db, actorOf(request), {
@@ -109,17 +112,17 @@ export default async function authRoutes(app: FastifyInstance) {
     return reply.render('auth/password-reset', { errors: {}, minLength: app.config.passwordMinLength });
   });
 
-  app.post<{ Body: PasswordResetBody }>(
+  app.post(
     '/password-reset',
-    { config: { allowDuringPasswordReset: true, allowDuringTwoFactorEnrollment: true } },
+    { schema: { body: PasswordResetBody }, config: { allowDuringPasswordReset: true, allowDuringTwoFactorEnrollment: true } },
     async (request, reply) => {
       const user = request.currentUser;
       if (!user?.forcePasswordReset) return reply.redirect('/', 303);
-      const password = String(request.body.password ?? '');
+      const password = request.body.password ?? '';
       const errors: Record<string, string> = {};
       const problem = passwordProblem(password, { username: user.username, minLength: app.config.passwordMinLength });
       if (problem) errors.password = problem;
-      else if (password !== String(request.body.password_confirm ?? '')) {
+      else if (password !== (request.body.password_confirm ?? '')) {
         errors.password_confirm = 'The two passwords do not match.';
       }
       if (Object.keys(errors).length > 0) return reply.code(422).render('auth/password-reset', { errors, minLength: app.config.passwordMinLength });
@@ -130,7 +133,9 @@ export default async function authRoutes(app: FastifyInstance) {
       return reply.redirect(request.session.mustEnrollTwoFactor ? '/profile/2fa' : returnTo, 303);
     },
   );
-}
+};
+
+export default authRoutes;
 
 const PENDING_SECOND_FACTOR_MS = 5 * 60 * 1000;
 
@@ -143,7 +148,7 @@ function pendingUserId(request: FastifyRequest): string | null {
 /** Every factor checked: the session becomes authenticated, then any unfinished business. */
 async function finishLogin(request: FastifyRequest, reply: FastifyReply, user: User, next: string, details: Record<string, unknown> = {}) {
   const db = request.server.db;
-  await startAuthenticatedSession(request, user.id);
+  await startAuthenticatedSession(request, reply, user.id);
   await completeLogin(db, user, request.ip, details);
   const policy = await twoFactorPolicy(db, user.id);
   if (policy.required && !user.twoFactorEnabled) request.session.mustEnrollTwoFactor = true;
@@ -158,11 +163,11 @@ async function finishLogin(request: FastifyRequest, reply: FastifyReply, user: U
  * Logs the request's client in: a new session id (the pre-login one is destroyed, so a
  * planted or stolen anonymous cookie is worthless) and a new CSRF token.
  */
-async function startAuthenticatedSession(request: FastifyRequest, userId: string) {
+async function startAuthenticatedSession(request: FastifyRequest, reply: FastifyReply, userId: string) {
   await request.session.regenerate();
   request.session.userId = userId;
   request.session.ip = request.ip;
   request.session.userAgent = request.headers['user-agent'] ?? '';
-  request.session.lastSeen = Date.now();
-  csrfToken(request);
+  request.session.lastSeen = request.server.now();
+  csrfToken(request, reply);
 }

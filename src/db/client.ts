@@ -9,6 +9,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { lockDataFolder } from './data-folder-lock.js';
 import * as schema from './schema.js';
 
 /** What repositories work with: the database or a transaction on it (same API). */
@@ -24,17 +25,29 @@ export interface DatabaseHandle {
 
 const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
 
-/** PGlite in `dataDir` (a folder, kept across restarts) or in memory when `dataDir` is null. */
+/**
+ * PGlite in `dataDir` (a folder, kept across restarts, locked for this process) or in memory
+ * when `dataDir` is null.
+ */
 export async function openPglite(dataDir: string | null): Promise<DatabaseHandle> {
-  if (dataDir !== null) fs.mkdirSync(dataDir, { recursive: true });
-  const client = await PGlite.create({ dataDir: dataDir ?? undefined, extensions: { pg_trgm } });
-  const db = drizzlePglite({ client, schema });
-  return {
-    db: db as unknown as Database,
-    kind: 'pglite',
-    migrate: () => migratePglite(db, { migrationsFolder }),
-    close: () => client.close(),
-  };
+  const unlock = dataDir === null ? () => {} : lockDataFolder(path.dirname(dataDir));
+  try {
+    if (dataDir !== null) fs.mkdirSync(dataDir, { recursive: true });
+    const client = await PGlite.create({ dataDir: dataDir ?? undefined, extensions: { pg_trgm } });
+    const db = drizzlePglite({ client, schema });
+    return {
+      db: db as unknown as Database,
+      kind: 'pglite',
+      migrate: () => migratePglite(db, { migrationsFolder }),
+      close: async () => {
+        await client.close();
+        unlock();
+      },
+    };
+  } catch (error) {
+    unlock();
+    throw error;
+  }
 }
 
 export function openPostgres(url: string, options: { max?: number } = {}): DatabaseHandle {

@@ -1,4 +1,4 @@
-import { hasPermission, type Permission } from '../auth/permissions.js';
+import { hasPermission } from '../security/permissions.js';
 
 // Who may see and change which group (SPEC §2.2). Pure rules: routes and views ask these.
 
@@ -30,13 +30,4 @@ export function canModifyGroup(actor: Actor, group: GroupRef): boolean {
 
 export function canDeleteGroup(actor: Actor, group: GroupRef): boolean {
   return !group.isSystem && hasPermission(actor.permissions, 'groups_delete');
-}
-
-/**
- * No escalation: the permissions among `permissions` that the actor does not hold. An actor
- * may grant or revoke only permissions they hold, and may put someone (themselves included)
- * into a group only if they hold everything that group grants.
- */
-export function permissionsBeyond(actor: Pick<Actor, 'permissions'>, permissions: Iterable<string>): string[] {
-  return [...permissions].filter((permission) => !hasPermission(actor.permissions, permission as Permission));
 }

@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { groupPermissions, groups, groupSettings, userGroups, users } from '../db/schema.js';
 
@@ -51,6 +51,36 @@ export async function permissionsOfUser(db: Database, userId: string): Promise<S
   return (await accessOfUser(db, userId)).permissions;
 }
 
+/**
+ * What a user effectively holds: their groups' permissions, plus — for a local user — those of
+ * the auto_add_local_users groups they join at their next login. Taking over such an account
+ * (setting its password, creating it) reaches all of that, so the no-way-up checks use this.
+ */
+export async function effectivePermissionsOf(db: Database, userId: string, realm: string): Promise<Set<string>> {
+  const [held, autoAdd] = await Promise.all([permissionsOfUser(db, userId), realm === 'local' ? autoAddPermissions(db) : new Set<string>()]);
+  return new Set([...held, ...autoAdd]);
+}
+
+/** The permissions the groups `groupIds` grant together. */
+export async function permissionsOfGroups(db: Database, groupIds: string[]): Promise<Set<string>> {
+  if (groupIds.length === 0) return new Set();
+  const rows = await db
+    .select({ permission: groupPermissions.permission })
+    .from(groupPermissions)
+    .where(inArray(groupPermissions.groupId, groupIds));
+  return new Set(rows.map((row) => row.permission));
+}
+
+/** The permissions of every group with auto_add_local_users on (what a new local user gets). */
+export async function autoAddPermissions(db: Database): Promise<Set<string>> {
+  const rows = await db
+    .select({ permission: groupPermissions.permission })
+    .from(groupPermissions)
+    .innerJoin(groupSettings, eq(groupSettings.groupId, groupPermissions.groupId))
+    .where(and(eq(groupSettings.key, 'auto_add_local_users'), sql`${groupSettings.value} = 'true'::jsonb`));
+  return new Set(rows.map((row) => row.permission));
+}
+
 /** A user's groups and the permissions they add up to, in one query. */
 export async function accessOfUser(db: Database, userId: string): Promise<{ permissions: Set<string>; groupIds: Set<string> }> {
   const rows = await db
@@ -68,8 +98,9 @@ export async function accessOfUser(db: Database, userId: string): Promise<{ perm
 }
 
 /**
- * How many users could administer the system: enabled, not locked, and in a group granting
- * global_admin. Every change that could lower it checks it is still above zero.
+ * How many users could administer the system: enabled, not locked, local with a password (so
+ * they can log in to Roster itself), and in a group granting global_admin. Every change that
+ * could lower it checks it is still above zero.
  */
 export async function countActiveGlobalAdmins(db: Database): Promise<number> {
   const adminGroups = db
@@ -80,13 +111,23 @@ export async function countActiveGlobalAdmins(db: Database): Promise<number> {
     .select({ count: sql<number>`count(distinct ${users.id})::int` })
     .from(users)
     .innerJoin(userGroups, eq(userGroups.userId, users.id))
-    .where(and(inArray(userGroups.groupId, adminGroups), eq(users.disabled, false), eq(users.locked, false)));
+    .where(
+      and(
+        inArray(userGroups.groupId, adminGroups),
+        eq(users.disabled, false),
+        eq(users.locked, false),
+        eq(users.realm, 'local'),
+        isNotNull(users.passwordHash),
+      ),
+    );
   return row?.count ?? 0;
 }
 
 export class LastAdminError extends Error {
   constructor() {
-    super('This change would leave no enabled user holding global_admin: Roster would have no one left to administer it.');
+    super(
+      'This change would leave no enabled, unlocked local user holding global_admin who can log in: Roster would have no one left to administer it.',
+    );
   }
 }
 

@@ -1,12 +1,14 @@
-import { and, asc, desc, eq, like, notExists, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, like, notExists, sql, type SQL } from 'drizzle-orm';
+import type { AnyPgColumn } from 'drizzle-orm/pg-core';
+import type { GroupSortKey } from '../schemas/groups.js';
 import { recordAudit, type AuditActor } from '../audit/audit-log.js';
-import { isPermission } from '../auth/permissions.js';
+import { isPermission, lackingMessage, permissionsLacking } from '../security/permissions.js';
 import type { Database } from '../db/client.js';
 import { groupPermissions, groups, groupSettings, userGroups, users, type Group, type User } from '../db/schema.js';
 import type { SettingValue } from '../settings/catalogue.js';
 import type { GroupWithSettings } from '../settings/effective-settings.js';
 import { isUniqueViolation, isUuid, searchPattern } from '../users/users-repository.js';
-import { permissionsBeyond, type Actor } from './group-access.js';
+import type { Actor } from './group-access.js';
 import { assertAdministrable, LastAdminError } from './groups-repository.js';
 
 export type GroupResult<T = Group> = { ok: true; value: T } | { ok: false; field?: string; message: string; status: number };
@@ -14,13 +16,28 @@ export type GroupResult<T = Group> = { ok: true; value: T } | { ok: false; field
 const fail = (message: string, status = 409, field?: string) => ({ ok: false, message, status, field }) as const;
 const groupTarget = (group: Pick<Group, 'id' | 'name'>) => ({ type: 'group', id: group.id, name: group.name });
 
-export const GROUP_SORTS = {
+/** Someone acting on groups: who they are (for the audit log) and what they hold. */
+export type GroupActor = AuditActor & Actor;
+
+/**
+ * No way up: refuses (403, audited in the same transaction) when `conferred` holds a
+ * permission the actor lacks; null when the actor holds all of it.
+ */
+async function refuseIfLacking(db: Database, actor: GroupActor, group: Pick<Group, 'id' | 'name'>, action: string, conferred: Iterable<string>) {
+  const lacking = permissionsLacking(actor.permissions, conferred);
+  if (lacking.length === 0) return null;
+  const message = lackingMessage(action, lacking);
+  await recordAudit(db, actor, { action: 'authz_fail', outcome: 'failure', target: groupTarget(group), reason: message, lacking });
+  return fail(message, 403);
+}
+
+export const GROUP_SORTS: Record<GroupSortKey, SQL | AnyPgColumn> = {
   name: sql`lower(${groups.name})`,
   priority: groups.priority,
   description: groups.description,
   members: sql`member_count`,
-} as const;
-export type GroupSort = keyof typeof GROUP_SORTS;
+};
+export type GroupSort = GroupSortKey;
 
 export async function listGroups(db: Database, sort: GroupSort, direction: 'asc' | 'desc') {
   const order = direction === 'desc' ? desc : asc;
@@ -237,9 +254,13 @@ async function freePriority(db: Database, from: number): Promise<number | null> 
 }
 
 /** Copies a group's settings and permissions (not its members) into a new, non-system group. */
-export function duplicateGroup(db: Database, actor: AuditActor, group: Group): Promise<GroupResult> {
+export function duplicateGroup(db: Database, actor: GroupActor, group: Group): Promise<GroupResult> {
   return guarded(() =>
     db.transaction(async (tx) => {
+      const permissions = await permissionsOfGroup(tx, group.id);
+      // The copy grants what the source grants: making it confers those permissions.
+      const refused = await refuseIfLacking(tx, actor, group, `Duplicating ${group.name}`, permissions);
+      if (refused) return refused;
       const priority = await freePriority(tx, group.priority);
       if (priority === null) return fail('Every priority from 1 to 1000 is taken; free one before duplicating.');
       const names = new Set((await tx.select({ name: groups.name }).from(groups)).map((row) => row.name.toLowerCase()));
@@ -248,7 +269,6 @@ export function duplicateGroup(db: Database, actor: AuditActor, group: Group): P
       const [copy] = await tx.insert(groups).values({ name, description: group.description, priority }).returning();
       const settings = await tx.select().from(groupSettings).where(eq(groupSettings.groupId, group.id));
       if (settings.length > 0) await tx.insert(groupSettings).values(settings.map((s) => ({ ...s, groupId: copy!.id })));
-      const permissions = await permissionsOfGroup(tx, group.id);
       if (permissions.length > 0) await tx.insert(groupPermissions).values(permissions.map((permission) => ({ groupId: copy!.id, permission })));
       await recordAudit(tx, actor, {
         action: 'group_created',
@@ -262,11 +282,11 @@ export function duplicateGroup(db: Database, actor: AuditActor, group: Group): P
 }
 
 /** Adds a user to a group. No escalation: the actor must hold every permission the group grants. */
-export function addMember(db: Database, actor: AuditActor & Actor, group: Group, user: Pick<User, 'id' | 'username'>): Promise<GroupResult<true>> {
+export function addMember(db: Database, actor: GroupActor, group: Group, user: Pick<User, 'id' | 'username'>): Promise<GroupResult<true>> {
   return guarded(() =>
     db.transaction(async (tx) => {
-      const beyond = permissionsBeyond(actor, await permissionsOfGroup(tx, group.id));
-      if (beyond.length > 0) return fail(`You cannot add members to ${group.name}: it grants permissions you do not hold (${beyond.join(', ')}).`, 403);
+      const refused = await refuseIfLacking(tx, actor, group, `Adding members to ${group.name}`, await permissionsOfGroup(tx, group.id));
+      if (refused) return refused;
       const added = await tx.insert(userGroups).values({ userId: user.id, groupId: group.id }).onConflictDoNothing().returning();
       if (added.length === 0) return fail(`${user.username} is already a member of ${group.name}.`);
       await recordAudit(tx, actor, { action: 'group_member_added', target: groupTarget(group), member: { id: user.id, name: user.username } });
@@ -275,12 +295,12 @@ export function addMember(db: Database, actor: AuditActor & Actor, group: Group,
   );
 }
 
-export function removeMember(db: Database, actor: AuditActor & Actor, group: Group, user: Pick<User, 'id' | 'username'>): Promise<GroupResult<true>> {
+export function removeMember(db: Database, actor: GroupActor, group: Group, user: Pick<User, 'id' | 'username'>): Promise<GroupResult<true>> {
   return guarded(() =>
     db.transaction(async (tx) => {
       if (group.systemKey === 'all_users') return fail('Every user is a member of All Users; they cannot be removed from it.');
-      const beyond = permissionsBeyond(actor, await permissionsOfGroup(tx, group.id));
-      if (beyond.length > 0) return fail(`You cannot remove members of ${group.name}: it grants permissions you do not hold (${beyond.join(', ')}).`, 403);
+      const refused = await refuseIfLacking(tx, actor, group, `Removing members of ${group.name}`, await permissionsOfGroup(tx, group.id));
+      if (refused) return refused;
       const removed = await tx
         .delete(userGroups)
         .where(and(eq(userGroups.userId, user.id), eq(userGroups.groupId, group.id)))
@@ -293,9 +313,14 @@ export function removeMember(db: Database, actor: AuditActor & Actor, group: Gro
   );
 }
 
-export function setGroupSetting(db: Database, actor: AuditActor, group: Group, key: string, value: SettingValue): Promise<GroupResult<true>> {
+export function setGroupSetting(db: Database, actor: GroupActor, group: Group, key: string, value: SettingValue): Promise<GroupResult<true>> {
   return guarded(() =>
     db.transaction(async (tx) => {
+      if (key === 'auto_add_local_users' && value === true) {
+        // Every local user joins at their next login, the actor included: adding them all.
+        const refused = await refuseIfLacking(tx, actor, group, `Turning on Auto Add Local Users for ${group.name}`, await permissionsOfGroup(tx, group.id));
+        if (refused) return refused;
+      }
       const [before] = await tx.select().from(groupSettings).where(and(eq(groupSettings.groupId, group.id), eq(groupSettings.key, key)));
       await tx
         .insert(groupSettings)
@@ -333,7 +358,7 @@ export function removeGroupSetting(db: Database, actor: AuditActor, group: Group
  * Replaces a group's permissions. Only permissions the actor holds can be added or removed,
  * and the change must leave an enabled user holding global_admin.
  */
-export function setGroupPermissions(db: Database, actor: AuditActor & Actor, group: Group, wanted: string[]): Promise<GroupResult<true>> {
+export function setGroupPermissions(db: Database, actor: GroupActor, group: Group, wanted: string[]): Promise<GroupResult<true>> {
   return guarded(() =>
     db.transaction(async (tx) => {
       const unknown = wanted.filter((permission) => !isPermission(permission));
@@ -342,8 +367,8 @@ export function setGroupPermissions(db: Database, actor: AuditActor & Actor, gro
       const added = wanted.filter((p) => !before.includes(p));
       const removed = before.filter((p) => !wanted.includes(p));
       if (added.length === 0 && removed.length === 0) return { ok: true, value: true } as const;
-      const beyond = permissionsBeyond(actor, [...added, ...removed]);
-      if (beyond.length > 0) return fail(`You can only grant or revoke permissions you hold yourself (not ${beyond.join(', ')}).`, 403);
+      const refused = await refuseIfLacking(tx, actor, group, `Granting or revoking permissions of ${group.name}`, [...added, ...removed]);
+      if (refused) return refused;
       await tx.delete(groupPermissions).where(eq(groupPermissions.groupId, group.id));
       if (wanted.length > 0) await tx.insert(groupPermissions).values(wanted.map((permission) => ({ groupId: group.id, permission })));
       await assertAdministrable(tx);

@@ -1,8 +1,9 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../audit/audit-log.js';
-import { hasPermission, PERMISSIONS, type Permission } from '../auth/permissions.js';
+import { hasPermission, PERMISSIONS, type Permission } from '../security/permissions.js';
 import type { Group } from '../db/schema.js';
-import { forbidden, recordDenied } from '../plugins/auth.js';
+import { forbidden, renderForbidden } from '../plugins/auth.js';
 import { wantsFragment } from '../plugins/views.js';
 import { formatSettingValue, parseSettingValue, SETTINGS, settingByKey, settingFormValue } from '../settings/catalogue.js';
 import type { CurrentUser } from '../types.js';
@@ -14,7 +15,6 @@ import {
   deleteGroup,
   duplicateGroup,
   findGroup,
-  GROUP_SORTS,
   listGroups,
   memberCandidates,
   membersOfGroup,
@@ -28,27 +28,34 @@ import {
   updateGroup,
   validateGroup,
   type GroupResult,
-  type GroupSort,
 } from './groups-service.js';
+
+import {
+  AddMemberForm,
+  EmptyForm,
+  GroupForm,
+  GroupListQuery,
+  GroupMemberParams,
+  GroupParams,
+  GroupSettingParams,
+  GroupShowQuery,
+  MemberSuggestionsQuery,
+  PermissionsForm,
+  SettingEditQuery,
+  SettingForm,
+} from '../schemas/groups.js';
 
 type IdParams = { id: string };
 
 // The workspace catalogue (SPEC §4) arrives with its own issue; until then no image exists, so
 // an image setting can only be None.
 const imageExists = () => false;
-type Body = Record<string, unknown>;
-type ShowQuery = { user_q?: string; members_page?: string };
+type ShowQuery = { user_q?: string; members_page?: number };
 
 const VIEW: readonly Permission[] = ['groups_view', 'groups_view_ifmember'];
 const MODIFY: readonly Permission[] = ['groups_modify', 'groups_modify_ifmember'];
 
-/** Form checkboxes arrive as a string (one ticked) or an array (several). */
-function listOf(value: unknown): string[] {
-  if (Array.isArray(value)) return value.map(String);
-  return typeof value === 'string' && value !== '' ? [value] : [];
-}
-
-export default async function groupRoutes(app: FastifyInstance) {
+const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db } = app;
 
   const groupNotFound = (reply: FastifyReply) =>
@@ -76,15 +83,15 @@ export default async function groupRoutes(app: FastifyInstance) {
   }
 
   async function renderShow(
-    request: FastifyRequest<{ Params: IdParams; Querystring?: ShowQuery }>,
+    request: FastifyRequest,
     reply: FastifyReply,
     group: Group,
     extra: { values?: Record<string, unknown>; errors?: Record<string, string>; memberError?: string; permissionError?: string } = {},
   ) {
     const actor = request.currentUser!;
     const query = (request.query ?? {}) as ShowQuery;
-    const page = Math.max(1, Number.parseInt(query.members_page ?? '', 10) || 1);
-    const userSearch = (query.user_q ?? '').slice(0, 200);
+    const page = query.members_page ?? 1;
+    const userSearch = query.user_q ?? '';
     const [members, settings, permissions, candidates] = await Promise.all([
       membersOfGroup(db, group.id, page),
       settingsOfGroup(db, group.id),
@@ -107,7 +114,7 @@ export default async function groupRoutes(app: FastifyInstance) {
     });
   }
 
-  /** Success: back to the group page with a flash; failure: the group page with the error. */
+  /** Success: back to the group page with a flash; failure: the group page with the error (refusals are audited by the services). */
   async function finish<T>(
     request: FastifyRequest<{ Params: IdParams }>,
     reply: FastifyReply,
@@ -121,7 +128,6 @@ export default async function groupRoutes(app: FastifyInstance) {
       request.session.flash = { type: 'success', message: success };
       return reply.redirect(`/admin/groups/${group.id}${anchor}`, 303);
     }
-    if (result.status === 403) await recordDenied(request, result.message);
     if (onError === 'flash') {
       request.session.flash = { type: 'error', message: result.message };
       return reply.redirect(`/admin/groups/${group.id}${anchor}`, 303);
@@ -130,10 +136,10 @@ export default async function groupRoutes(app: FastifyInstance) {
     return renderShow(request, reply, group, { [onError]: result.message });
   }
 
-  app.get<{ Querystring: { sort?: string; dir?: string } }>('/admin/groups', { config: { permission: VIEW } }, async (request, reply) => {
+  app.get('/admin/groups', { schema: { querystring: GroupListQuery }, config: { permission: VIEW } }, async (request, reply) => {
     const actor = request.currentUser!;
-    const sort: GroupSort = request.query.sort && request.query.sort in GROUP_SORTS ? (request.query.sort as GroupSort) : 'priority';
-    const direction = request.query.dir === 'desc' ? 'desc' : 'asc';
+    const sort = request.query.sort ?? 'priority';
+    const direction = request.query.dir ?? 'asc';
     const rows = (await listGroups(db, sort, direction)).filter((group) => canViewGroup(actor, group));
     return reply.render('groups/index', {
       rows: rows.map((group) => ({ ...group, canDelete: canDeleteGroup(actor, group) })),
@@ -146,8 +152,8 @@ export default async function groupRoutes(app: FastifyInstance) {
     reply.render('groups/new', { values: { name: '', description: '', priority: '' }, errors: {} }),
   );
 
-  app.post<{ Body: Body }>('/admin/groups', { config: { permission: 'groups_create' } }, async (request, reply) => {
-    const values = { name: String(request.body.name ?? ''), description: String(request.body.description ?? ''), priority: String(request.body.priority ?? '') };
+  app.post('/admin/groups', { schema: { body: GroupForm }, config: { permission: 'groups_create' } }, async (request, reply) => {
+    const values = groupFormValues(request.body);
     const validation = validateGroup(request.body);
     if (!validation.ok) return reply.code(422).render('groups/new', { values, errors: validation.errors });
     const result = await createGroup(db, actorOf(request), validation.value);
@@ -156,15 +162,15 @@ export default async function groupRoutes(app: FastifyInstance) {
     return reply.redirect(`/admin/groups/${result.value.id}`, 303);
   });
 
-  app.get<{ Params: IdParams; Querystring: ShowQuery }>('/admin/groups/:id', { config: { permission: VIEW } }, async (request, reply) => {
+  app.get('/admin/groups/:id', { schema: { params: GroupParams, querystring: GroupShowQuery }, config: { permission: VIEW } }, async (request, reply) => {
     const group = await loadGroup(request, reply, 'view');
     return group ? renderShow(request, reply, group) : reply;
   });
 
-  app.post<{ Params: IdParams; Body: Body }>('/admin/groups/:id', { config: { permission: MODIFY } }, async (request, reply) => {
+  app.post('/admin/groups/:id', { schema: { params: GroupParams, body: GroupForm }, config: { permission: MODIFY } }, async (request, reply) => {
     const group = await loadGroup(request, reply, 'modify');
     if (!group) return reply;
-    const values = { ...group, name: String(request.body.name ?? ''), description: String(request.body.description ?? ''), priority: String(request.body.priority ?? '') };
+    const values = { ...group, ...groupFormValues(request.body) };
     const validation = validateGroup(request.body);
     if (!validation.ok) {
       reply.code(422);
@@ -179,10 +185,11 @@ export default async function groupRoutes(app: FastifyInstance) {
     return reply.redirect(`/admin/groups/${group.id}`, 303);
   });
 
-  app.post<{ Params: IdParams }>('/admin/groups/:id/duplicate', { config: { permission: 'groups_create' } }, async (request, reply) => {
+  app.post('/admin/groups/:id/duplicate', { schema: { params: GroupParams, body: EmptyForm }, config: { permission: 'groups_create' } }, async (request, reply) => {
     const group = await loadGroup(request, reply, 'view');
     if (!group) return reply;
     const result = await duplicateGroup(db, actorOf(request), group);
+    if (!result.ok && result.status === 403) return renderForbidden(reply, result.message); // audited by the service
     if (!result.ok) {
       request.session.flash = { type: 'error', message: result.message };
       return reply.redirect('/admin/groups', 303);
@@ -191,12 +198,12 @@ export default async function groupRoutes(app: FastifyInstance) {
     return reply.redirect(`/admin/groups/${result.value.id}`, 303);
   });
 
-  app.get<{ Params: IdParams }>('/admin/groups/:id/delete', { config: { permission: 'groups_delete' } }, async (request, reply) => {
+  app.get('/admin/groups/:id/delete', { schema: { params: GroupParams }, config: { permission: 'groups_delete' } }, async (request, reply) => {
     const group = await loadGroup(request, reply, 'delete');
     return group ? reply.render('groups/delete', { group, error: null }) : reply;
   });
 
-  app.post<{ Params: IdParams }>('/admin/groups/:id/delete', { config: { permission: 'groups_delete' } }, async (request, reply) => {
+  app.post('/admin/groups/:id/delete', { schema: { params: GroupParams, body: EmptyForm }, config: { permission: 'groups_delete' } }, async (request, reply) => {
     const group = await loadGroup(request, reply, 'delete');
     if (!group) return reply;
     const result = await deleteGroup(db, actorOf(request), group);
@@ -207,24 +214,24 @@ export default async function groupRoutes(app: FastifyInstance) {
 
   // Users in Group ---------------------------------------------------------------------------
 
-  app.get<{ Params: IdParams; Querystring: ShowQuery }>(
+  app.get(
     '/admin/groups/:id/user-suggestions',
-    { config: { permission: MODIFY } },
+    { schema: { params: GroupParams, querystring: MemberSuggestionsQuery }, config: { permission: MODIFY } },
     async (request, reply) => {
       const group = await loadGroup(request, reply, 'modify');
       if (!group) return reply;
-      const search = (request.query.user_q ?? '').slice(0, 200);
+      const search = request.query.user_q ?? '';
       const candidates = search ? await memberCandidates(db, group.id, search) : null;
       return reply.header('Vary', 'HX-Request').render('groups/_suggestions', { group, picker: { search, candidates } });
     },
   );
 
-  app.post<{ Params: IdParams; Body: Body }>('/admin/groups/:id/members', { config: { permission: MODIFY } }, async (request, reply) => {
+  app.post('/admin/groups/:id/members', { schema: { params: GroupParams, body: AddMemberForm }, config: { permission: MODIFY } }, async (request, reply) => {
     const group = await loadGroup(request, reply, 'modify');
     if (!group) return reply;
-    const user = await findUserById(db, String(request.body.user_id ?? ''));
+    const user = await findUserById(db, request.body.user_id ?? '');
     const result: GroupResult<true> = user
-      ? await addMember(db, { ...actorOf(request), ...request.currentUser! }, group, user)
+      ? await addMember(db, actorOf(request), group, user)
       : { ok: false, message: 'Pick a user to add.', status: 422 };
     if (wantsFragment(request)) {
       if (!result.ok) return memberErrorFragment(reply, result.message, result.status);
@@ -235,15 +242,15 @@ export default async function groupRoutes(app: FastifyInstance) {
     return finish(request, reply, group, result, `${user?.username} added to ${group.name}.`, 'memberError', '#members');
   });
 
-  app.post<{ Params: IdParams & { userId: string } }>(
+  app.post(
     '/admin/groups/:id/members/:userId/remove',
-    { config: { permission: MODIFY } },
+    { schema: { params: GroupMemberParams, body: EmptyForm }, config: { permission: MODIFY } },
     async (request, reply) => {
       const group = await loadGroup(request, reply, 'modify');
       if (!group) return reply;
       const user = await findUserById(db, request.params.userId);
       const result: GroupResult<true> = user
-        ? await removeMember(db, { ...actorOf(request), ...request.currentUser! }, group, user)
+        ? await removeMember(db, actorOf(request), group, user)
         : { ok: false, message: 'This user no longer exists.', status: 404 };
       if (wantsFragment(request)) {
         if (!result.ok) return memberErrorFragment(reply, result.message, result.status);
@@ -255,16 +262,15 @@ export default async function groupRoutes(app: FastifyInstance) {
   );
 
   /** For htmx: the message goes into the members section's error slot instead of the row. */
-  async function memberErrorFragment(reply: FastifyReply, message: string, status: number) {
-    if (status === 403) await recordDenied(reply.request, message);
+  function memberErrorFragment(reply: FastifyReply, message: string, status: number) {
     return reply.code(status).header('HX-Retarget', '#member-error').header('HX-Reswap', 'outerHTML').render('groups/_member-error', { memberError: message });
   }
 
   // Settings ---------------------------------------------------------------------------------
 
-  app.get<{ Params: IdParams; Querystring: { key?: string } }>(
+  app.get(
     '/admin/groups/:id/settings/edit',
-    { config: { permission: MODIFY } },
+    { schema: { params: GroupParams, querystring: SettingEditQuery }, config: { permission: MODIFY } },
     async (request, reply) => {
       const group = await loadGroup(request, reply, 'modify');
       if (!group) return reply;
@@ -279,12 +285,12 @@ export default async function groupRoutes(app: FastifyInstance) {
     },
   );
 
-  app.post<{ Params: IdParams; Body: Body }>('/admin/groups/:id/settings', { config: { permission: MODIFY } }, async (request, reply) => {
+  app.post('/admin/groups/:id/settings', { schema: { params: GroupParams, body: SettingForm }, config: { permission: MODIFY } }, async (request, reply) => {
     const group = await loadGroup(request, reply, 'modify');
     if (!group) return reply;
-    const setting = settingByKey(String(request.body.key ?? ''));
+    const setting = settingByKey(request.body.key);
     if (!setting) return reply.code(422).render('errors/error', { title: 'Unknown setting', message: 'There is no such setting.' });
-    const raw = String(request.body.value ?? '');
+    const raw = request.body.value ?? '';
     const parsed = parseSettingValue(setting, raw, imageExists);
     if (!parsed.ok) {
       const current = await settingsOfGroup(db, group.id);
@@ -294,9 +300,9 @@ export default async function groupRoutes(app: FastifyInstance) {
     return finish(request, reply, group, result, `${setting.label} set to ${formatSettingValue(setting, parsed.value)}.`, 'flash', '#settings');
   });
 
-  app.post<{ Params: IdParams & { key: string } }>(
+  app.post(
     '/admin/groups/:id/settings/:key/remove',
-    { config: { permission: MODIFY } },
+    { schema: { params: GroupSettingParams, body: EmptyForm }, config: { permission: MODIFY } },
     async (request, reply) => {
       const group = await loadGroup(request, reply, 'modify');
       if (!group) return reply;
@@ -308,11 +314,11 @@ export default async function groupRoutes(app: FastifyInstance) {
 
   // Permissions ------------------------------------------------------------------------------
 
-  app.post<{ Params: IdParams; Body: Body }>('/admin/groups/:id/permissions', { config: { permission: MODIFY } }, async (request, reply) => {
+  app.post('/admin/groups/:id/permissions', { schema: { params: GroupParams, body: PermissionsForm }, config: { permission: MODIFY } }, async (request, reply) => {
     const group = await loadGroup(request, reply, 'modify');
     if (!group) return reply;
     const actor: CurrentUser = request.currentUser!;
-    const submitted = listOf(request.body.permission);
+    const submitted = request.body.permission ?? [];
     const before = await permissionsOfGroup(db, group.id);
     // Checkboxes of permissions the actor does not hold are shown disabled (so not submitted):
     // those keep their current state. Anything else submitted goes to the no-escalation check.
@@ -320,7 +326,14 @@ export default async function groupRoutes(app: FastifyInstance) {
       ...submitted,
       ...before.filter((p) => !hasPermission(actor.permissions, p as Permission) && !submitted.includes(p)),
     ];
-    const result = await setGroupPermissions(db, { ...actorOf(request), ...actor }, group, wanted);
+    const result = await setGroupPermissions(db, actorOf(request), group, wanted);
     return finish(request, reply, group, result, `Permissions of ${group.name} saved.`, 'permissionError', '#permissions');
   });
+};
+
+/** The group form's values as typed, to show again with the errors. */
+function groupFormValues(body: { name?: string; description?: string; priority?: string }) {
+  return { name: body.name ?? '', description: body.description ?? '', priority: body.priority ?? '' };
 }
+
+export default groupRoutes;

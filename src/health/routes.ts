@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 
 export default async function healthRoutes(app: FastifyInstance) {
-  app.get('/healthz', { config: { public: true } }, async (_request, reply) => {
+  app.get('/healthz', { config: { public: true, allowPlainHttp: true } }, async (_request, reply) => {
     try {
       await app.db.execute(sql`select 1`);
       return { status: 'ok', database: 'ok' };

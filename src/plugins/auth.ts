@@ -1,19 +1,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { actorOf, recordAudit } from '../audit/audit-log.js';
-import { hasPermission, type Permission } from '../auth/permissions.js';
+import { hasPermission, type Permission } from '../security/permissions.js';
 import { accessOfUser } from '../groups/groups-repository.js';
 import type { CurrentUser } from '../types.js';
 import { findUserById } from '../users/users-repository.js';
 
 const TOUCH_INTERVAL_MS = 60 * 1000;
-
-/** Where to send someone after login: only paths on this site, never another origin. */
-export function safeReturnPath(value: unknown): string {
-  return typeof value === 'string' && value.startsWith('/') && !value.startsWith('//') && !value.startsWith('/\\')
-    ? value
-    : '/';
-}
 
 function wantsHtml(request: FastifyRequest): boolean {
   return !request.url.startsWith('/api/');
@@ -42,10 +35,15 @@ export function recordDenied(request: FastifyRequest, reason: string) {
   });
 }
 
+/** Answers 403 with a page saying why (for a refusal already recorded in the audit log). */
+export function renderForbidden(reply: FastifyReply, message: string) {
+  return reply.code(403).render('errors/error', { title: 'Not allowed', message });
+}
+
 /** Answers 403 with a page saying why, and records the attempt. */
 export async function forbidden(reply: FastifyReply, message = 'You do not have permission to do that.') {
   await recordDenied(reply.request, message);
-  return reply.code(403).render('errors/error', { title: 'Not allowed', message });
+  return renderForbidden(reply, message);
 }
 
 /**
@@ -72,7 +70,7 @@ export default fp(async (app) => {
           ...(await accessOfUser(app.db, user.id)),
         };
         request.currentUser = current;
-        const now = Date.now();
+        const now = app.now();
         if (!request.session.lastSeen || now - request.session.lastSeen > TOUCH_INTERVAL_MS) {
           request.session.lastSeen = now; // saves the session, which moves its idle expiry
         }
@@ -98,5 +96,10 @@ export default fp(async (app) => {
     if (!anyOf.some((permission) => hasPermission(user.permissions, permission)) && !config.allowDuringPasswordReset) {
       return forbidden(reply, `You do not have permission to do that (it needs ${anyOf.join(' or ')}).`);
     }
+  });
+
+  // What a logged-in person sees must not outlive the session in a shared or back-button cache.
+  app.addHook('onSend', async (request, reply) => {
+    if (request.currentUser && !reply.hasHeader('cache-control')) reply.header('Cache-Control', 'no-store');
   });
 });

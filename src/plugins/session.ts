@@ -6,11 +6,17 @@ import { DatabaseSessionStore, deleteExpiredSessions } from './session-store.js'
 
 const CLEANUP_INTERVAL_MS = 10 * 60 * 1000;
 
+export const HTTPS_REQUIRED_MESSAGE =
+  'This server is configured for HTTPS (COOKIE_SECURE=true), but this request came over plain HTTP, so no login could work. ' +
+  'Open Roster with https://. If a proxy terminates TLS in front of Roster, set TRUST_PROXY so that Roster sees the original protocol.';
+
 /** Server-side sessions in Postgres; the cookie only carries the signed session id. */
 export default fp(async (app) => {
   const { config, db } = app;
   const lifetime = { idleMinutes: config.sessionIdleMinutes, absoluteHours: config.sessionAbsoluteHours };
-  await app.register(fastifyCookie);
+  // Signs the anonymous visitor's CSRF cookie (see csrf.ts); the session id has its own key.
+  await app.register(fastifyCookie, { secret: await loadOrCreateSecret(db, 'cookie_signing_key') });
+
   await app.register(fastifySession, {
     secret: await loadOrCreateSecret(db, 'session_cookie_key'),
     // `__Host-` makes the browser refuse the cookie unless Secure, path=/ and no Domain.
@@ -23,9 +29,18 @@ export default fp(async (app) => {
     rolling: false,
   });
 
-  const timer = setInterval(() => {
+  // With COOKIE_SECURE the browser only sends the cookies back over HTTPS: over plain HTTP
+  // every login would fail as "Form expired". Say so instead (health checks excepted).
+  app.addHook('onRequest', async (request, reply) => {
+    if (!config.cookieSecure || request.protocol === 'https' || request.routeOptions.config.allowPlainHttp) return;
+    if (request.url.startsWith('/api/')) return reply.code(400).send({ error_message: HTTPS_REQUIRED_MESSAGE });
+    return reply.code(400).render('errors/error', { title: 'HTTPS required', message: HTTPS_REQUIRED_MESSAGE });
+  });
+
+  const purge = () =>
     deleteExpiredSessions(db, lifetime).catch((error: unknown) => app.log.warn({ err: error }, 'session cleanup failed'));
-  }, CLEANUP_INTERVAL_MS);
+  await purge(); // rows left from before a restart go at once
+  const timer = setInterval(() => void purge(), CLEANUP_INTERVAL_MS);
   timer.unref();
   app.addHook('onClose', async () => clearInterval(timer));
 });

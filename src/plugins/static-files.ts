@@ -12,7 +12,7 @@ export default fp(async (app) => {
   await app.register(async (files) => {
     // Static files are public; the hook marks them so before they are registered.
     files.addHook('onRoute', (route) => {
-      route.config = { ...route.config, public: true };
+      route.config = { ...route.config, public: true, allowPlainHttp: true };
     });
     await files.register(fastifyStatic, { root: publicDir, prefix: '/static/', decorateReply: false });
     await files.register(fastifyStatic, {

@@ -3,7 +3,7 @@ import fastifyView from '@fastify/view';
 import { Eta } from 'eta';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { hasPermission, type Permission } from '../auth/permissions.js';
+import { hasPermission, type Permission } from '../security/permissions.js';
 import { themeFor } from '../profile/profile-service.js';
 import { csrfToken } from './csrf.js';
 
@@ -31,14 +31,14 @@ export function wantsFragment(request: FastifyRequest): boolean {
   );
 }
 
-function commonData(request: FastifyRequest) {
+function commonData(request: FastifyRequest, reply: FastifyReply) {
   const user = request.currentUser;
   const flash = request.session.flash;
   if (flash) delete request.session.flash;
   return {
     currentUser: user,
     can: (permission: Permission) => user !== null && hasPermission(user.permissions, permission),
-    csrf: csrfToken(request),
+    csrf: csrfToken(request, reply),
     flash,
     path: request.url,
   };
@@ -57,7 +57,7 @@ export default fp(async (app) => {
     const fragment = template.split('/').pop()!.startsWith('_');
     const theme = data.theme ?? (user && !fragment ? await themeFor(app.db, user.id) : 'auto');
     this.type('text/html; charset=utf-8');
-    return this.view(template, { ...commonData(this.request), ...data, theme });
+    return this.view(template, { ...commonData(this.request, this), ...data, theme });
   });
 
   app.decorateReply(

@@ -1,5 +1,7 @@
 import crypto from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { EmptyForm, PasswordChangeForm, ProfileSettingForm, ProfileSettingParams, SessionHandleParams } from '../schemas/profile.js';
 import { actorOf } from '../audit/audit-log.js';
 import { passwordProblem } from '../auth/password-policy.js';
 import { verifyPassword } from '../auth/passwords.js';
@@ -9,8 +11,6 @@ import { findUserById } from '../users/users-repository.js';
 import { changeOwnPassword } from '../users/users-service.js';
 import { effectiveProfile, endOtherOwnSessions, endOwnSession, saveUserSetting, sessionsOfUser } from './profile-service.js';
 import { twoFactorStatus } from '../auth/two-factor-service.js';
-
-type Body = Record<string, unknown>;
 
 // The workspace catalogue (SPEC §4) arrives with its own issue; until then no workspace exists
 // and Default Workspace Image offers only None.
@@ -26,7 +26,7 @@ function browserName(userAgent: string): string {
   return match ? match[0].replace('Edg/', 'Edge/') : userAgent.slice(0, 60) || 'Unknown';
 }
 
-export default async function profileRoutes(app: FastifyInstance) {
+const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db, config } = app;
   const selfActor = (request: FastifyRequest) => ({ ...actorOf(request), id: request.currentUser!.id });
 
@@ -70,12 +70,12 @@ export default async function profileRoutes(app: FastifyInstance) {
 
   app.get('/profile', async (_request, reply) => renderProfile(reply));
 
-  app.post<{ Params: { key: string }; Body: Body }>('/profile/settings/:key', async (request, reply) => {
+  app.post('/profile/settings/:key', { schema: { params: ProfileSettingParams, body: ProfileSettingForm } }, async (request, reply) => {
     const setting = userSettingByKey(request.params.key);
     if (!setting) return reply.code(404).render('errors/error', { title: 'Unknown setting', message: 'There is no such profile setting.' });
     const user = request.currentUser!;
     const reset = request.body.action === 'reset';
-    const raw = String(request.body.value ?? '');
+    const raw = request.body.value ?? '';
     const parsed = reset ? null : parseUserSetting(setting, raw, imageExists);
     if (parsed && !parsed.ok) {
       const rows = (await effectiveProfile(db, user.id)).map((r) => (r.setting.key === setting.key ? settingRow(r, parsed.error, raw) : settingRow(r)));
@@ -95,19 +95,19 @@ export default async function profileRoutes(app: FastifyInstance) {
     return reply.redirect(`/profile#setting-${setting.key}`, 303);
   });
 
-  app.post<{ Body: Body }>('/profile/password', async (request, reply) => {
+  app.post('/profile/password', { schema: { body: PasswordChangeForm } }, async (request, reply) => {
     const user = (await findUserById(db, request.currentUser!.id))!;
     if (user.realm !== 'local' || !user.passwordHash) {
       return reply.code(422).render('errors/error', { title: 'Password', message: `Your password is managed by your identity provider (${user.realm}).` });
     }
-    const current = String(request.body.current_password ?? '');
-    const password = String(request.body.password ?? '');
+    const current = request.body.current_password ?? '';
+    const password = request.body.password ?? '';
     const errors: Record<string, string> = {};
     if (!(await verifyPassword(user.passwordHash, current))) errors.current_password = 'This is not your current password.';
     const problem = passwordProblem(password, { username: user.username, minLength: config.passwordMinLength });
     if (problem) errors.password = problem;
     else if (password === current) errors.password = 'The new password must differ from the current one.';
-    else if (password !== String(request.body.password_confirm ?? '')) errors.password_confirm = 'The two passwords do not match.';
+    else if (password !== (request.body.password_confirm ?? '')) errors.password_confirm = 'The two passwords do not match.';
     if (Object.keys(errors).length > 0) {
       reply.code(422);
       return renderProfile(reply, { passwordErrors: errors });
@@ -117,7 +117,7 @@ export default async function profileRoutes(app: FastifyInstance) {
     return reply.redirect('/profile#password', 303);
   });
 
-  app.post<{ Params: { handle: string } }>('/profile/sessions/:handle/end', async (request, reply) => {
+  app.post('/profile/sessions/:handle/end', { schema: { params: SessionHandleParams, body: EmptyForm } }, async (request, reply) => {
     const own = await sessionsOfUser(db, request.currentUser!.id);
     const target = own.find((s) => sessionHandle(s.sid) === request.params.handle);
     if (target?.sid === request.session.sessionId) {
@@ -130,9 +130,11 @@ export default async function profileRoutes(app: FastifyInstance) {
     return reply.redirect('/profile#sessions', 303);
   });
 
-  app.post('/profile/sessions/end-others', async (request, reply) => {
+  app.post('/profile/sessions/end-others', { schema: { body: EmptyForm } }, async (request, reply) => {
     const count = await endOtherOwnSessions(db, selfActor(request), request.session.sessionId);
     request.session.flash = { type: 'success', message: count === 1 ? '1 other session was logged out.' : `${count} other sessions were logged out.` };
     return reply.redirect('/profile#sessions', 303);
   });
-}
+};
+
+export default profileRoutes;

@@ -1,4 +1,6 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
+import { EmptyForm, TwoFactorCodeForm, TwoFactorRemoveForm } from '../schemas/profile.js';
 import QRCode from 'qrcode';
 import { actorOf, recordAudit } from '../audit/audit-log.js';
 import { verifyPassword } from '../auth/passwords.js';
@@ -13,10 +15,9 @@ import {
 import type { User } from '../db/schema.js';
 import { findUserById } from '../users/users-repository.js';
 
-type Body = Record<string, unknown>;
 const DURING_ENROLLMENT = { allowDuringTwoFactorEnrollment: true } as const;
 
-export default async function twoFactorRoutes(app: FastifyInstance) {
+const twoFactorRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db, secretBox } = app;
   const me = async (reply: FastifyReply): Promise<User> => (await findUserById(db, reply.request.currentUser!.id))!;
 
@@ -39,7 +40,7 @@ export default async function twoFactorRoutes(app: FastifyInstance) {
 
   app.get('/profile/2fa', { config: DURING_ENROLLMENT }, async (_request, reply) => renderStatus(reply));
 
-  app.post('/profile/2fa/enroll/start', { config: DURING_ENROLLMENT }, async (request, reply) => {
+  app.post('/profile/2fa/enroll/start', { schema: { body: EmptyForm }, config: DURING_ENROLLMENT }, async (request, reply) => {
     const user = await me(reply);
     const status = await twoFactorStatus(db, user);
     if (user.twoFactorEnabled) return reply.redirect('/profile/2fa', 303);
@@ -65,17 +66,17 @@ export default async function twoFactorRoutes(app: FastifyInstance) {
     return reply.header('Cache-Control', 'no-store').type('image/png').send(png);
   });
 
-  app.post<{ Body: Body }>('/profile/2fa/enroll', { config: DURING_ENROLLMENT }, async (request, reply) => {
+  app.post('/profile/2fa/enroll', { schema: { body: TwoFactorCodeForm }, config: DURING_ENROLLMENT }, async (request, reply) => {
     const user = await me(reply);
     if (user.twoFactorEnabled || !user.twoFactorSecret) return reply.redirect('/profile/2fa', 303);
-    const codes = await confirmEnrollment(db, secretBox, actorOf(request), user, String(request.body.code ?? ''));
+    const codes = await confirmEnrollment(db, secretBox, actorOf(request), user, request.body.code ?? '');
     if (!codes) return renderEnroll(reply.code(422), user, 'That code is not right. Check the time on your device and try the current code.');
     delete request.session.mustEnrollTwoFactor;
     // Shown once, in this response: the codes are stored only as hashes.
     return reply.header('Cache-Control', 'no-store').render('profile/recovery-codes', { codes });
   });
 
-  app.post<{ Body: Body }>('/profile/2fa/remove', async (request, reply) => {
+  app.post('/profile/2fa/remove', { schema: { body: TwoFactorRemoveForm } }, async (request, reply) => {
     const user = await me(reply);
     const status = await twoFactorStatus(db, user);
     if (!user.twoFactorEnabled) return reply.redirect('/profile/2fa', 303);
@@ -83,10 +84,10 @@ export default async function twoFactorRoutes(app: FastifyInstance) {
       return renderStatus(reply.code(409), { errors: { remove: 'Your group requires two-factor authentication, so it cannot be removed.' } });
     }
     const errors: Record<string, string> = {};
-    if (!user.passwordHash || !(await verifyPassword(user.passwordHash, String(request.body.password ?? '')))) {
+    if (!user.passwordHash || !(await verifyPassword(user.passwordHash, request.body.password ?? ''))) {
       errors.password = 'This is not your current password.';
     } else {
-      const factor = await verifySecondFactor(db, secretBox, actorOf(request), user, String(request.body.code ?? ''));
+      const factor = await verifySecondFactor(db, secretBox, actorOf(request), user, request.body.code ?? '');
       if (!factor.ok) errors.code = 'Invalid or already used code.';
     }
     if (Object.keys(errors).length > 0) return renderStatus(reply.code(422), { errors });
@@ -101,4 +102,6 @@ export default async function twoFactorRoutes(app: FastifyInstance) {
     request.session.flash = { type: 'success', message: 'Two-factor authentication removed.' };
     return reply.redirect('/profile/2fa', 303);
   });
-}
+};
+
+export default twoFactorRoutes;

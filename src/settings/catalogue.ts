@@ -83,6 +83,19 @@ export function settingByKey(key: string): SettingDefinition | undefined {
 }
 
 const STRING_MAX = 10_000;
+/** Deepest nesting a JSON setting may have: real ones are a few levels; deeper ones only serve to overflow stacks. */
+export const JSON_DEPTH_MAX = 20;
+
+/** Whether `value` nests more than `limit` objects or arrays deep (counted without recursion, so any depth is safe to ask about). */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const isContainer = (item: unknown): item is object => item !== null && typeof item === 'object';
+  let level = isContainer(value) ? [value] : [];
+  for (let depth = 1; level.length > 0; depth++) {
+    if (depth > limit) return true;
+    level = level.flatMap((container) => Object.values(container).filter(isContainer));
+  }
+  return false;
+}
 
 export type ParsedSetting = { ok: true; value: SettingValue } | { ok: false; error: string };
 
@@ -128,6 +141,7 @@ export function parseSettingValue(
         return fail(`is not valid JSON (${(error as Error).message}).`);
       }
       if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('must be a JSON object, like {"key": "value"}.');
+      if (nestsDeeperThan(value, JSON_DEPTH_MAX)) return fail(`must not nest more than ${JSON_DEPTH_MAX} levels deep.`);
       if (JSON.stringify(value).includes('\\u0000')) return fail('must not contain a NUL character.');
       return { ok: true, value: value as Record<string, unknown> };
     }

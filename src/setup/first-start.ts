@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { SYSTEM_ACTOR } from '../audit/audit-log.js';
 import { passwordProblem } from '../auth/password-policy.js';
-import type { Config } from '../config.js';
+import { ConfigError, type Config } from '../config.js';
 import type { DatabaseHandle } from '../db/client.js';
 import { users } from '../db/schema.js';
 import { seedSystemGroups, systemGroupId } from '../groups/groups-repository.js';
@@ -23,6 +23,16 @@ function randomPassword(): string {
 }
 
 /**
+ * ROSTER_ADMIN_PASSWORD must pass the password rules: checked at start with the other settings,
+ * so a bad one stops Roster with the same one-line message (ConfigError) as any bad setting.
+ */
+export function checkAdminPassword(config: Pick<Config, 'adminPassword' | 'passwordMinLength'>): void {
+  if (config.adminPassword === undefined) return;
+  const problem = passwordProblem(config.adminPassword, { username: FIRST_ADMIN_USERNAME, minLength: config.passwordMinLength });
+  if (problem) throw new ConfigError([`ROSTER_ADMIN_PASSWORD is not acceptable: ${problem}`]);
+}
+
+/**
  * Brings the database up to date and seeds it: migrations, the system groups and, when no
  * user exists yet, the first admin (in Administrators and All Users, who must choose a new
  * password at first login).
@@ -37,9 +47,8 @@ export async function prepareDatabase(
   const [existing] = await db.select({ n: sql<number>`count(*)::int` }).from(users);
   if ((existing?.n ?? 0) > 0) return null;
 
+  checkAdminPassword(config);
   const password = config.adminPassword ?? randomPassword();
-  const problem = passwordProblem(password, { username: FIRST_ADMIN_USERNAME, minLength: config.passwordMinLength });
-  if (problem) throw new Error(`ROSTER_ADMIN_PASSWORD is not acceptable: ${problem}`);
   const validation = validateUser(
     { username: FIRST_ADMIN_USERNAME, realm: 'local', force_password_reset: true, password },
     { mode: 'create', passwordMinLength: config.passwordMinLength },

@@ -1,35 +1,34 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Static } from 'typebox';
 import { actorOf, recordAudit } from '../audit/audit-log.js';
 import { endUserSessions } from '../plugins/session-store.js';
-import { hasPermission } from '../auth/permissions.js';
+import { hasPermission } from '../security/permissions.js';
 import { REALMS, type User } from '../db/schema.js';
 import { canModifyGroup, canViewGroup } from '../groups/group-access.js';
-import { permissionsOfUser } from '../groups/groups-repository.js';
 import { addMember, findGroup, groupChoices, groupsWithSettingsOfUser, removeMember } from '../groups/groups-service.js';
 import { formatSettingValue, SETTINGS } from '../settings/catalogue.js';
 import { describeSource, resolveEffectiveSettings } from '../settings/effective-settings.js';
-import { forbidden } from '../plugins/auth.js';
+import { forbidden, renderForbidden } from '../plugins/auth.js';
 import { wantsFragment } from '../plugins/views.js';
-import { findUserById, listUsers, USER_SORTS, type UserListQuery, type UserSort } from './users-repository.js';
-import { createUser, deleteUser, resetTwoFactor, updateUser, type UserChangeResult } from './users-service.js';
+import { EmptyForm } from '../schemas/common.js';
+import { AddToGroupForm, UserEditForm, UserForm, UserGroupParams, UserListQuery as UserListQuerySchema, UserParams } from '../schemas/users.js';
+import { findUserById, listUsers, type UserListQuery } from './users-repository.js';
+import { createUser, deleteUser, mayChangeUser, resetTwoFactor, updateUser, type UserChangeResult } from './users-service.js';
 import { formValuesFrom, formValuesOf, validateUser, type UserFormValues } from './user-validation.js';
 
 const PER_PAGE_CHOICES = [10, 25, 50, 100];
 
-type ListParams = { q?: string; sort?: string; dir?: string; page?: string; per_page?: string };
 type IdParams = { id: string };
-type FormBody = Record<string, unknown>;
 
-/** Reads the list's query string leniently: anything unknown falls back to the default. */
-export function parseListQuery(params: ListParams): UserListQuery {
-  const page = Number.parseInt(params.page ?? '', 10);
-  const perPage = Number.parseInt(params.per_page ?? '', 10);
+/** The list's query string (already checked by its schema), with defaults filled in. */
+export function parseListQuery(params: Static<typeof UserListQuerySchema>): UserListQuery {
   return {
-    search: (params.q ?? '').slice(0, 200),
-    sort: params.sort && params.sort in USER_SORTS ? (params.sort as UserSort) : 'username',
-    direction: params.dir === 'desc' ? 'desc' : 'asc',
-    page: Number.isFinite(page) && page >= 1 ? Math.min(page, 1_000_000) : 1,
-    perPage: PER_PAGE_CHOICES.includes(perPage) ? perPage : 25,
+    search: params.q ?? '',
+    sort: params.sort ?? 'username',
+    direction: params.dir ?? 'asc',
+    page: params.page ?? 1,
+    perPage: params.per_page !== undefined && PER_PAGE_CHOICES.includes(params.per_page) ? params.per_page : 25,
   };
 }
 
@@ -46,33 +45,18 @@ function listUrl(query: UserListQuery): string {
 
 const formatTime = (date: Date) => `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
-export default async function userRoutes(app: FastifyInstance) {
+const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db, config } = app;
   const formData = { realms: REALMS, minLength: config.passwordMinLength, formatTime };
 
   const userNotFound = (reply: FastifyReply) =>
     reply.code(404).render('errors/error', { title: 'User not found', message: 'This user does not exist (any more).' });
 
-  /** Changing a user who holds global_admin needs users_modify_admin as well. */
-  async function mayTouch(request: FastifyRequest, user: User): Promise<boolean> {
-    const actor = request.currentUser;
-    if (!actor) return false;
-    if (!(await permissionsOfUser(db, user.id)).has('global_admin')) return true;
-    return hasPermission(actor.permissions, 'users_modify_admin');
-  }
-
-  /** The :id user if the actor may change them; otherwise answers 404 or 403 and gives null. */
-  async function userToChange(request: FastifyRequest<{ Params: IdParams }>, reply: FastifyReply): Promise<User | null> {
+  /** The :id user, or a 404 page and null. */
+  async function userOr404(request: FastifyRequest<{ Params: IdParams }>, reply: FastifyReply): Promise<User | null> {
     const user = await findUserById(db, request.params.id);
-    if (!user) {
-      await userNotFound(reply);
-      return null;
-    }
-    if (!(await mayTouch(request, user))) {
-      await forbidden(reply, 'Changing or deleting an administrator needs the users_modify_admin permission.');
-      return null;
-    }
-    return user;
+    if (!user) await userNotFound(reply);
+    return user ?? null;
   }
 
   async function renderShow(
@@ -82,7 +66,7 @@ export default async function userRoutes(app: FastifyInstance) {
     form: { values?: UserFormValues; errors?: Record<string, string>; formError?: string; version?: number } = {},
   ) {
     const actor = request.currentUser;
-    const touchable = await mayTouch(request, user);
+    const touchable = actor !== null && (await mayChangeUser(db, actor.permissions, user));
     // One read of the user's groups serves both their group list and their effective settings.
     const [memberOf, allGroups] = await Promise.all([groupsWithSettingsOfUser(db, user.id), groupChoices(db)]);
     const memberIds = new Set(memberOf.map((g) => g.id));
@@ -106,7 +90,7 @@ export default async function userRoutes(app: FastifyInstance) {
     });
   }
 
-  app.get<{ Querystring: ListParams }>('/admin/users', { config: { permission: 'users_view' } }, async (request, reply) => {
+  app.get('/admin/users', { schema: { querystring: UserListQuerySchema }, config: { permission: 'users_view' } }, async (request, reply) => {
     const query = parseListQuery(request.query);
     const list = await listUsers(db, query);
     return reply.renderPageOrFragment('users/index', 'users/_rows', {
@@ -122,11 +106,12 @@ export default async function userRoutes(app: FastifyInstance) {
     return reply.render('users/new', { ...formData, values: formValuesFrom({}), errors: {} });
   });
 
-  app.post<{ Body: FormBody }>('/admin/users', { config: { permission: 'users_create' } }, async (request, reply) => {
+  app.post('/admin/users', { schema: { body: UserForm }, config: { permission: 'users_create' } }, async (request, reply) => {
     const validation = validateUser(request.body, { mode: 'create', passwordMinLength: config.passwordMinLength });
     const values = formValuesFrom(request.body);
     if (!validation.ok) return reply.code(422).render('users/new', { ...formData, values, errors: validation.errors });
     const result = await createUser(db, actorOf(request), validation.user, validation.password);
+    if (!result.ok && result.reason === 'forbidden') return reply.code(403).render('users/new', { ...formData, values, errors: {}, formError: result.message });
     if (!result.ok) {
       return reply.code(409).render('users/new', { ...formData, values, errors: { username: result.message } });
     }
@@ -134,19 +119,19 @@ export default async function userRoutes(app: FastifyInstance) {
     return reply.redirect(`/admin/users/${result.user.id}`, 303);
   });
 
-  app.get<{ Params: IdParams }>('/admin/users/:id', { config: { permission: 'users_view' } }, async (request, reply) => {
+  app.get('/admin/users/:id', { schema: { params: UserParams }, config: { permission: 'users_view' } }, async (request, reply) => {
     const user = await findUserById(db, request.params.id);
     return user ? renderShow(request, reply, user) : userNotFound(reply);
   });
 
-  app.post<{ Params: IdParams; Body: FormBody }>(
+  app.post(
     '/admin/users/:id',
-    { config: { permission: 'users_modify' } },
+    { schema: { params: UserParams, body: UserEditForm }, config: { permission: 'users_modify' } },
     async (request, reply) => {
-      const user = await userToChange(request, reply);
+      const user = await userOr404(request, reply);
       if (!user) return reply;
       const values = formValuesFrom(request.body);
-      const version = Number.parseInt(String(request.body.version ?? ''), 10);
+      const version = request.body.version;
       const validation = validateUser(request.body, { mode: 'update', passwordMinLength: config.passwordMinLength });
       if (!validation.ok) {
         reply.code(422);
@@ -169,6 +154,7 @@ export default async function userRoutes(app: FastifyInstance) {
     if (result.reason === 'not_found') {
       return reply.code(404).render('errors/error', { title: 'User not found', message: result.message });
     }
+    if (result.reason === 'forbidden') return renderForbidden(reply, result.message); // the service audited it
     reply.code(409);
     if (result.reason === 'duplicate_username') {
       return renderShow(request, reply, user, { values, errors: { username: result.message } });
@@ -178,13 +164,14 @@ export default async function userRoutes(app: FastifyInstance) {
     return renderShow(request, reply, current, { values, errors: {}, formError: result.message });
   }
 
-  app.post<{ Params: IdParams }>(
+  app.post(
     '/admin/users/:id/reset-2fa',
-    { config: { permission: 'users_modify' } },
+    { schema: { params: UserParams, body: EmptyForm }, config: { permission: 'users_modify' } },
     async (request, reply) => {
-      const user = await userToChange(request, reply);
+      const user = await userOr404(request, reply);
       if (!user) return reply;
       const result = await resetTwoFactor(db, actorOf(request), user.id);
+      if (!result.ok && result.reason === 'forbidden') return renderForbidden(reply, result.message);
       request.session.flash = result.ok
         ? { type: 'success', message: `Two-factor authentication of ${user.username} was reset.` }
         : { type: 'error', message: result.message };
@@ -192,22 +179,23 @@ export default async function userRoutes(app: FastifyInstance) {
     },
   );
 
-  app.get<{ Params: IdParams }>(
+  app.get(
     '/admin/users/:id/delete',
-    { config: { permission: 'users_delete' } },
+    { schema: { params: UserParams }, config: { permission: 'users_delete' } },
     async (request, reply) => {
       const user = await findUserById(db, request.params.id);
       return user ? reply.render('users/delete', { user, error: null }) : userNotFound(reply);
     },
   );
 
-  app.post<{ Params: IdParams }>(
+  app.post(
     '/admin/users/:id/delete',
-    { config: { permission: 'users_delete' } },
+    { schema: { params: UserParams, body: EmptyForm }, config: { permission: 'users_delete' } },
     async (request, reply) => {
-      const user = await userToChange(request, reply);
+      const user = await userOr404(request, reply);
       if (!user) return reply;
       const result = await deleteUser(db, actorOf(request), user.id);
+      if (!result.ok && result.reason === 'forbidden') return renderForbidden(reply, result.message);
       if (!result.ok) {
         if (wantsFragment(request)) {
           // The row stays: show the reason on the user's page rather than failing silently.
@@ -240,8 +228,8 @@ export default async function userRoutes(app: FastifyInstance) {
     if (!canModifyGroup(actor, group)) return forbidden(reply, `You may not change the members of ${group.name}.`);
     const result =
       change === 'add'
-        ? await addMember(db, { ...actorOf(request), ...actor }, group, user)
-        : await removeMember(db, { ...actorOf(request), ...actor }, group, user);
+        ? await addMember(db, actorOf(request), group, user)
+        : await removeMember(db, actorOf(request), group, user);
     request.session.flash = result.ok
       ? { type: 'success', message: change === 'add' ? `${user.username} added to ${group.name}.` : `${user.username} removed from ${group.name}.` }
       : { type: 'error', message: result.message };
@@ -251,17 +239,17 @@ export default async function userRoutes(app: FastifyInstance) {
 
   const MEMBERSHIP = { permission: ['groups_modify', 'groups_modify_ifmember'] } as const;
 
-  app.post<{ Params: IdParams; Body: FormBody }>('/admin/users/:id/groups', { config: MEMBERSHIP }, async (request, reply) =>
-    changeMembership(request, reply, String(request.body.group_id ?? ''), 'add'),
+  app.post('/admin/users/:id/groups', { schema: { params: UserParams, body: AddToGroupForm }, config: MEMBERSHIP }, async (request, reply) =>
+    changeMembership(request, reply, request.body.group_id, 'add'),
   );
 
-  app.post<{ Params: IdParams & { groupId: string } }>(
+  app.post(
     '/admin/users/:id/groups/:groupId/remove',
-    { config: MEMBERSHIP },
+    { schema: { params: UserGroupParams, body: EmptyForm }, config: MEMBERSHIP },
     async (request, reply) => changeMembership(request, reply, request.params.groupId, 'remove'),
   );
 
-  app.post<{ Params: IdParams }>('/admin/users/:id/logout', { config: { permission: 'users_auth_session' } }, async (request, reply) => {
+  app.post('/admin/users/:id/logout', { schema: { params: UserParams, body: EmptyForm }, config: { permission: 'users_auth_session' } }, async (request, reply) => {
     const user = await findUserById(db, request.params.id);
     if (!user) return userNotFound(reply);
     const ended = await db.transaction(async (tx) => {
@@ -277,4 +265,6 @@ export default async function userRoutes(app: FastifyInstance) {
     request.session.flash = { type: 'success', message: `${user.username} was logged out everywhere (${ended} ${ended === 1 ? 'session' : 'sessions'}).` };
     return reply.redirect(`/admin/users/${user.id}`, 303);
   });
-}
+};
+
+export default userRoutes;

@@ -1,8 +1,10 @@
 import { and, asc, desc, eq, like, sql, type SQL } from 'drizzle-orm';
+import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
 import { users, type NewUser, type User } from '../db/schema.js';
+import type { UserSortKey } from '../schemas/users.js';
 
-export const USER_SORTS = {
+export const USER_SORTS: Record<UserSortKey, SQL | AnyPgColumn> = {
   username: sql`lower(${users.username})`,
   first_name: users.firstName,
   last_name: users.lastName,
@@ -10,9 +12,9 @@ export const USER_SORTS = {
   organization: users.organization,
   email: users.email,
   last_session: users.lastSession,
-} as const;
+};
 
-export type UserSort = keyof typeof USER_SORTS;
+export type UserSort = UserSortKey;
 export type SortDirection = 'asc' | 'desc';
 
 export interface UserListQuery {

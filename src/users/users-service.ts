@@ -3,8 +3,16 @@ import { hashPassword } from '../auth/passwords.js';
 import { clearTwoFactor } from '../auth/two-factor-service.js';
 import type { Database } from '../db/client.js';
 import type { User } from '../db/schema.js';
-import { addMembers, assertAdministrable, LastAdminError, systemGroupId } from '../groups/groups-repository.js';
+import {
+  addMembers,
+  assertAdministrable,
+  effectivePermissionsOf,
+  LastAdminError,
+  permissionsOfGroups,
+  systemGroupId,
+} from '../groups/groups-repository.js';
 import { autoAddGroups } from '../groups/groups-service.js';
+import { lackingMessage, permissionsLacking, strongerUserBlocks } from '../security/permissions.js';
 import { endUserSessions, endUserSessionsExcept } from '../plugins/session-store.js';
 import {
   deleteUserById,
@@ -27,7 +35,37 @@ const AUDITED_FIELDS = [
 
 export type UserChangeResult =
   | { ok: true; user: User }
-  | { ok: false; reason: 'duplicate_username' | 'stale' | 'not_found' | 'last_admin'; message: string };
+  | { ok: false; reason: 'duplicate_username' | 'stale' | 'not_found' | 'last_admin' | 'forbidden'; message: string };
+
+/** Someone changing users: who they are (for the audit log) and the permissions they hold. */
+export type UserActor = AuditActor & { permissions: ReadonlySet<string> };
+
+const NOT_FOUND = { ok: false, reason: 'not_found', message: 'This user no longer exists.' } as const;
+
+/** A refusal for lack of permissions, recorded in the audit log (in the caller's transaction). */
+async function refuse(db: Database, actor: UserActor, user: Pick<User, 'id' | 'username'> | null, message: string, lacking: string[]) {
+  await recordAudit(db, actor, { action: 'authz_fail', outcome: 'failure', target: user ? target(user) : undefined, reason: message, lacking });
+  return { ok: false, reason: 'forbidden', message } as const;
+}
+
+/**
+ * No way up, for changes to an existing user (any field, 2FA reset, delete): when the user
+ * effectively holds a permission the actor lacks, the change needs users_modify_admin.
+ * `realm` is the realm the user will have after the change (a local user also gets the
+ * auto-add groups' permissions). Returns the refusal, or null.
+ */
+async function refuseStrongerUser(db: Database, actor: UserActor, user: User, realm: string = user.realm) {
+  const held = await effectivePermissionsOf(db, user.id, user.realm === 'local' ? 'local' : realm);
+  const blocks = strongerUserBlocks(actor.permissions, held);
+  if (blocks.length === 0) return null;
+  const message = `Changing ${user.username} needs users_modify_admin: they hold ${blocks.join(', ')}, which you do not.`;
+  return refuse(db, actor, user, message, ['users_modify_admin', ...blocks]);
+}
+
+/** Whether `actor` may change `user` at all (for showing or hiding the forms). */
+export async function mayChangeUser(db: Database, actor: ReadonlySet<string>, user: User): Promise<boolean> {
+  return strongerUserBlocks(actor, await effectivePermissionsOf(db, user.id, user.realm)).length === 0;
+}
 
 const DUPLICATE = {
   ok: false,
@@ -47,10 +85,14 @@ function auditChanges(before: UserInput, after: UserInput) {
 
 const target = (user: Pick<User, 'id' | 'username'>) => ({ type: 'user', id: user.id, name: user.username });
 
-/** Creates a user in All Users (and `extraGroupIds`), recording it in the audit log. */
+/**
+ * Creates a user in All Users (and `extraGroupIds`; a local user also in the auto-add groups),
+ * recording it in the audit log. No way up: the actor sets the new account's password, so they
+ * must hold every permission those groups grant.
+ */
 export async function createUser(
   db: Database,
-  actor: AuditActor,
+  actor: UserActor,
   input: UserInput,
   password: string | undefined,
   extraGroupIds: string[] = [],
@@ -59,13 +101,19 @@ export async function createUser(
   try {
     return await db.transaction(async (tx) => {
       if (await usernameTaken(tx, input.username)) return DUPLICATE;
+      const autoAdd = input.realm === 'local' ? (await autoAddGroups(tx)).map((group) => group.id) : [];
+      const groupIds = [await systemGroupId(tx, 'all_users'), ...autoAdd, ...extraGroupIds];
+      const lacking = permissionsLacking(actor.permissions, await permissionsOfGroups(tx, groupIds));
+      if (lacking.length > 0) {
+        const message = lackingMessage(`Creating ${input.realm === 'local' ? 'a local user (who joins the Auto Add Local Users groups)' : 'this user'}`, lacking);
+        return refuse(tx, actor, null, message, lacking);
+      }
       const user = await insertUser(tx, {
         ...input,
         passwordHash,
         passwordChangedAt: passwordHash ? new Date() : null,
       });
-      const autoAdd = input.realm === 'local' ? (await autoAddGroups(tx)).map((group) => group.id) : [];
-      await addMembers(tx, user.id, [await systemGroupId(tx, 'all_users'), ...autoAdd, ...extraGroupIds]);
+      await addMembers(tx, user.id, groupIds);
       const created = Object.fromEntries(
         AUDITED_FIELDS.filter(({ prop }) => input[prop] !== '' && input[prop] !== false).map(({ key, prop }) => [
           key,
@@ -87,7 +135,7 @@ export async function createUser(
  */
 export async function updateUser(
   db: Database,
-  actor: AuditActor,
+  actor: UserActor,
   id: string,
   expectedVersion: number,
   input: UserInput,
@@ -97,7 +145,9 @@ export async function updateUser(
   try {
     return await db.transaction(async (tx) => {
       const before = await findUserById(tx, id);
-      if (!before) return { ok: false, reason: 'not_found', message: 'This user no longer exists.' } as const;
+      if (!before) return NOT_FOUND;
+      const refused = await refuseStrongerUser(tx, actor, before, input.realm);
+      if (refused) return refused;
       if (before.version !== expectedVersion) {
         return {
           ok: false,
@@ -118,7 +168,8 @@ export async function updateUser(
       if (!user) {
         return { ok: false, reason: 'stale', message: 'This user was changed by someone else; reload and try again.' } as const;
       }
-      if (blocksLogin) await assertAdministrable(tx);
+      // Disabling, locking, a realm change or a lost password can each leave no administrator.
+      await assertAdministrable(tx);
       const changes = auditChanges(before, input);
       if (passwordHash) changes.password = { old: '(hidden)', new: '(changed)' };
       if (blocksLogin || passwordHash) await endUserSessions(tx, id);
@@ -134,11 +185,13 @@ export async function updateUser(
   }
 }
 
-export async function deleteUser(db: Database, actor: AuditActor, id: string): Promise<UserChangeResult> {
+export async function deleteUser(db: Database, actor: UserActor, id: string): Promise<UserChangeResult> {
   try {
     return await db.transaction(async (tx) => {
       const user = await findUserById(tx, id);
-      if (!user) return { ok: false, reason: 'not_found', message: 'This user no longer exists.' } as const;
+      if (!user) return NOT_FOUND;
+      const refused = await refuseStrongerUser(tx, actor, user);
+      if (refused) return refused;
       await deleteUserById(tx, id); // sessions and memberships go with it (ON DELETE CASCADE)
       await assertAdministrable(tx);
       await recordAudit(tx, actor, { action: 'user_deleted', target: target(user) });
@@ -151,10 +204,12 @@ export async function deleteUser(db: Database, actor: AuditActor, id: string): P
 }
 
 /** Clears the user's 2FA secret; they must enrol again at their next login where 2FA is required. */
-export async function resetTwoFactor(db: Database, actor: AuditActor, id: string): Promise<UserChangeResult> {
+export async function resetTwoFactor(db: Database, actor: UserActor, id: string): Promise<UserChangeResult> {
   return db.transaction(async (tx) => {
     const before = await findUserById(tx, id);
-    if (!before) return { ok: false, reason: 'not_found', message: 'This user no longer exists.' } as const;
+    if (!before) return NOT_FOUND;
+    const refused = await refuseStrongerUser(tx, actor, before);
+    if (refused) return refused;
     const user = await updateUserAtVersion(tx, id, before.version, {});
     if (!user) return { ok: false, reason: 'stale', message: 'This user was changed meanwhile; try again.' } as const;
     await clearTwoFactor(tx, id);

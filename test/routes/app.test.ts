@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/client.js';
 import { groupPermissions, groups, groupSettings, userGroups, users } from '../../src/db/schema.js';
 import { prepareDatabase } from '../../src/setup/first-start.js';
-import { createTestApp, createTestDatabase, type TestApp } from '../helpers/test-app.js';
+import { ADMIN_PASSWORD, createTestApp, createTestDatabase, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
 
 let t: TestApp;
@@ -136,11 +136,16 @@ describe('infrastructure', () => {
   });
 
   it('uses Secure, __Host- cookies when configured for HTTPS', async () => {
-    const secure = await createTestApp({ COOKIE_SECURE: 'true', TRUST_PROXY: 'true' });
+    const secure = await createTestApp({ COOKIE_SECURE: 'true', TRUST_PROXY: '127.0.0.1' });
     try {
-      const response = await secure.app.inject({ url: '/login', headers: { 'x-forwarded-proto': 'https' } });
-      expect(String(response.headers['set-cookie'])).toMatch(/^__Host-roster_session=.*; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
-      expect(response.headers['strict-transport-security']).toBeDefined();
+      const https = { 'x-forwarded-proto': 'https' };
+      const client = new TestClient(secure.app);
+      const page = await client.get('/login', https);
+      expect(String(page.headers['set-cookie'])).toMatch(/^__Host-roster_csrf=.*; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+      expect(page.headers['strict-transport-security']).toBe('max-age=31536000');
+      const login = await client.post('/login', { username: 'admin', password: ADMIN_PASSWORD }, https);
+      expect(login.statusCode).toBe(303);
+      expect(String(login.headers['set-cookie'])).toMatch(/^__Host-roster_session=.*; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
     } finally {
       await secure.close();
     }

@@ -96,8 +96,12 @@ describe('login', () => {
   it('rotates the session id at login, so the pre-login cookie is not authenticated', async () => {
     const client = new TestClient(t.app);
     await client.get('/login');
+    // An anonymous visitor has no session; a message for one (an expired 2FA step) makes one.
+    expect(client.cookies.get('roster_session')).toBeUndefined();
+    await client.post('/login/code', { code: '000000' });
     const before = client.cookies.get('roster_session');
     expect(before).toBeDefined();
+    await client.get('/login');
     await client.post('/login', { username: 'normal-user', password: PASSWORD });
     const after = client.cookies.get('roster_session');
     expect(after).toBeDefined();
@@ -109,7 +113,9 @@ describe('login', () => {
   });
 
   it('sets HttpOnly and SameSite on the session cookie', async () => {
-    const response = await new TestClient(t.app).get('/login');
+    const client = new TestClient(t.app);
+    await client.get('/login');
+    const response = await client.post('/login', { username: 'normal-user', password: PASSWORD });
     const cookie = String(response.headers['set-cookie']);
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Lax/);

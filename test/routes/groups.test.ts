@@ -307,7 +307,7 @@ describe('permissions', () => {
     // Engineering grants users_view, which this actor lacks: no adding people to it.
     const escalate = await client.post(`/admin/groups/${engineering.id}/members`, { user_id: alan.id });
     expect(escalate.statusCode).toBe(403);
-    expect(escalate.body).toContain('it grants permissions you do not hold (users_view)');
+    expect(escalate.body).toContain(`Adding members to ${engineering.name} needs users_view, which you do not hold.`);
   });
 
   it('limits _ifmember permissions to the actor\'s own groups', async () => {
@@ -326,7 +326,7 @@ describe('permissions', () => {
     expect(form.body).toMatch(/id="perm-global_admin" type="checkbox" name="permission" value="global_admin" disabled/);
     const forged = await client.post(`/admin/groups/${own.id}/permissions`, { permission: 'global_admin' });
     expect(forged.statusCode, forged.body.slice(forged.body.indexOf('<main'), forged.body.indexOf('<main') + 600)).toBe(403);
-    expect(forged.body).toContain('You can only grant or revoke permissions you hold yourself (not global_admin)');
+    expect(forged.body).toContain(`Granting or revoking permissions of ${own.name} needs global_admin, which you do not hold.`);
     const administrators = (await groupNamed('Administrators'))!;
     const join = await client.post(`/admin/groups/${administrators.id}/members`, { user_id: user.id });
     expect(join.statusCode).toBe(403);
@@ -342,7 +342,7 @@ describe('permissions', () => {
     await admin.get(`/admin/groups/${administrators.id}`);
     const removeSelf = await admin.post(`/admin/groups/${administrators.id}/members/${adminUser.id}/remove`);
     expect(removeSelf.statusCode).toBe(409);
-    expect(removeSelf.body).toContain('would leave no enabled user holding global_admin');
+    expect(removeSelf.body).toContain('would leave no enabled, unlocked local user holding global_admin');
     const dropPermission = await admin.post(`/admin/groups/${administrators.id}/permissions`, { permission: 'users_view' });
     expect(dropPermission.statusCode).toBe(409);
     expect(await t.handle.db.select().from(groupPermissions).where(eq(groupPermissions.groupId, administrators.id))).toEqual([

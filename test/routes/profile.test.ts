@@ -138,8 +138,9 @@ describe('password', () => {
     await admin.addUser('ldap-person', { realm: 'ldap', password: '' });
     const ldap = await userNamed('ldap-person');
     // An LDAP user cannot log in here yet; render their profile through a session made for them.
+    await admin.addUser('stand-in');
     const client = new TestClient(t.app);
-    await client.get('/login');
+    await client.login('stand-in', USER_PASSWORD);
     const [row] = await t.handle.db.select().from(sessions).orderBy(desc(sessions.createdAt)).limit(1);
     await t.handle.db.update(sessions).set({ userId: ldap.id, data: { ...(row!.data as object), userId: ldap.id } }).where(eq(sessions.sid, row!.sid));
     const page = await client.get('/profile');

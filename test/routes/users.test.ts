@@ -298,11 +298,11 @@ describe('deleting users', () => {
     await admin.get(`/admin/users/${me.id}/delete`);
     const del = await admin.post(`/admin/users/${me.id}/delete`);
     expect(del.statusCode).toBe(409);
-    expect(del.body).toContain('would leave no enabled user holding global_admin');
+    expect(del.body).toContain('would leave no enabled, unlocked local user holding global_admin');
     const page = await admin.get(`/admin/users/${me.id}`);
     const disable = await admin.post(`/admin/users/${me.id}`, { username: 'admin', realm: 'local', disabled: 'true', version: versionOf(page.body) });
     expect(disable.statusCode).toBe(409);
-    expect(disable.body).toContain('would leave no enabled user holding global_admin');
+    expect(disable.body).toContain('would leave no enabled, unlocked local user holding global_admin');
     expect(await userNamed('admin')).toMatchObject({ disabled: false });
   });
 });

@@ -143,3 +143,16 @@ describe('setting values', () => {
     expect(new Set(SETTINGS.map((s) => s.key)).size).toBe(SETTINGS.length);
   });
 });
+
+describe('JSON settings depth', () => {
+  it('refuses a value nested deeper than the limit without overflowing the stack', async () => {
+    const { JSON_DEPTH_MAX, nestsDeeperThan, parseSettingValue, settingByKey } = await import('../../src/settings/catalogue.js');
+    const volumeMapping = settingByKey('volume_mapping')!;
+    const deep = '{"a":'.repeat(5000) + '1' + '}'.repeat(5000);
+    const parsed = parseSettingValue(volumeMapping, deep, () => false);
+    expect(parsed).toEqual({ ok: false, error: `Volume Mapping: must not nest more than ${JSON_DEPTH_MAX} levels deep.` });
+    expect(nestsDeeperThan({ a: { b: [1, { c: 2 }] } }, 4)).toBe(false);
+    expect(nestsDeeperThan({ a: { b: [1, { c: { d: 1 } }] } }, 4)).toBe(true);
+    expect(parseSettingValue(volumeMapping, '{"/data": {"bind": "/home", "mode": "rw"}}', () => false).ok).toBe(true);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canDeleteGroup, canModifyGroup, canViewGroup, permissionsBeyond } from '../../src/groups/group-access.js';
+import { canDeleteGroup, canModifyGroup, canViewGroup } from '../../src/groups/group-access.js';
 
 const actor = (permissions: string[], groupIds: string[] = []) => ({ permissions: new Set(permissions), groupIds: new Set(groupIds) });
 const plain = { id: 'eng', isSystem: false };
@@ -35,10 +35,5 @@ describe('group access rules', () => {
     expect(canModifyGroup(viewer, plain)).toBe(false);
     expect(canDeleteGroup(viewer, plain)).toBe(false);
     expect(canDeleteGroup(actor(['groups_delete']), plain)).toBe(true);
-  });
-
-  it('names the permissions an actor would escalate to', () => {
-    expect(permissionsBeyond(actor(['users_view', 'groups_modify']), ['users_view', 'global_admin', 'audit_view'])).toEqual(['global_admin', 'audit_view']);
-    expect(permissionsBeyond(actor(['global_admin']), ['global_admin', 'audit_view'])).toEqual([]);
   });
 });

@@ -97,15 +97,15 @@ describe('users list query', () => {
     expect(searchPattern('a\u0000b')).toBe('%ab%');
   });
 
-  it('falls back to defaults for unknown sort, direction and page', () => {
-    expect(parseListQuery({ sort: 'password_hash', dir: 'sideways', page: '-3', per_page: '7' })).toEqual({
+  it('fills in defaults, and 25 per page for a count that is not offered (the schema refuses the rest)', () => {
+    expect(parseListQuery({ per_page: 7 })).toEqual({
       search: '',
       sort: 'username',
       direction: 'asc',
       page: 1,
       perPage: 25,
     });
-    expect(parseListQuery({ q: 'x', sort: 'email', dir: 'desc', page: '4', per_page: '50' })).toEqual({
+    expect(parseListQuery({ q: 'x', sort: 'email', dir: 'desc', page: 4, per_page: 50 })).toEqual({
       search: 'x',
       sort: 'email',
       direction: 'desc',

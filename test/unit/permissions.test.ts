@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { hasPermission, lackingMessage, PERMISSIONS, permissionsLacking, strongerUserBlocks } from '../../src/security/permissions.js';
+
+const held = (...permissions: string[]) => new Set(permissions);
+
+describe('permissionsLacking (no way up)', () => {
+  it('names what the actor lacks, in catalogue order', () => {
+    expect(permissionsLacking(held('users_view', 'groups_modify'), ['audit_view', 'users_view', 'global_admin'])).toEqual(['global_admin', 'audit_view']);
+  });
+
+  it('lets global_admin confer anything, and nothing else confer global_admin', () => {
+    expect(permissionsLacking(held('global_admin'), PERMISSIONS)).toEqual([]);
+    const everythingElse = PERMISSIONS.filter((p) => p !== 'global_admin');
+    expect(permissionsLacking(held(...everythingElse), PERMISSIONS)).toEqual(['global_admin']);
+  });
+
+  it('for every permission: an actor holding all but it cannot confer it, holding it can', () => {
+    for (const permission of PERMISSIONS) {
+      const allBut = held(...PERMISSIONS.filter((p) => p !== permission && p !== 'global_admin'));
+      expect(permissionsLacking(allBut, [permission]), permission).toEqual([permission]);
+      expect(permissionsLacking(new Set([...allBut, permission]), [permission]), permission).toEqual([]);
+    }
+  });
+
+  it('ignores values that are not permissions and conferring nothing', () => {
+    expect(permissionsLacking(held(), ['not_a_permission'])).toEqual([]);
+    expect(permissionsLacking(held(), [])).toEqual([]);
+  });
+});
+
+describe('strongerUserBlocks', () => {
+  it('blocks changing a user who holds more, unless the actor has users_modify_admin', () => {
+    expect(strongerUserBlocks(held('users_modify', 'user'), held('user', 'audit_view'))).toEqual(['audit_view']);
+    expect(strongerUserBlocks(held('users_modify', 'users_modify_admin'), held('global_admin'))).toEqual([]);
+    expect(strongerUserBlocks(held('users_modify', 'audit_view'), held('user', 'audit_view'))).toEqual(['user']);
+    expect(strongerUserBlocks(held('users_modify', 'user', 'audit_view'), held('user', 'audit_view'))).toEqual([]);
+  });
+
+  it('treats a global_admin target as holding everything', () => {
+    expect(strongerUserBlocks(held('users_modify', 'user'), held('global_admin'))).toEqual(['global_admin']);
+    expect(hasPermission(held('global_admin'), 'audit_view')).toBe(true);
+  });
+});
+
+describe('lackingMessage', () => {
+  it('says what was tried and what is missing', () => {
+    expect(lackingMessage('Adding members to Ops', ['global_admin', 'audit_view'])).toBe('Adding members to Ops needs global_admin, audit_view, which you do not hold.');
+  });
+});
