@@ -31,3 +31,8 @@ export function canModifyGroup(actor: Actor, group: GroupRef): boolean {
 export function canDeleteGroup(actor: Actor, group: GroupRef): boolean {
   return !group.isSystem && hasPermission(actor.permissions, 'groups_delete');
 }
+
+/** What changing `group` needs, for the refusal message (which names the missing permission). */
+export function modifyGroupNeeds(group: GroupRef): string {
+  return `groups_modify (or groups_modify_ifmember as a member)${group.isSystem ? ' and groups_modify_system' : ''}`;
+}

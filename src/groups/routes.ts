@@ -8,7 +8,7 @@ import { wantsFragment } from '../plugins/views.js';
 import { formatSettingValue, parseSettingValue, SETTINGS, settingByKey, settingFormValue } from '../settings/catalogue.js';
 import type { CurrentUser } from '../types.js';
 import { findUserById } from '../users/users-repository.js';
-import { canDeleteGroup, canModifyGroup, canViewGroup } from './group-access.js';
+import { canDeleteGroup, canModifyGroup, canViewGroup, modifyGroupNeeds } from './group-access.js';
 import {
   addMember,
   createGroup,
@@ -75,8 +75,11 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
     const allowed = need === 'view' || (need === 'modify' ? canModifyGroup(actor, group) : canDeleteGroup(actor, group));
     if (!allowed) {
-      const why = group.isSystem && need === 'modify' ? ' (system groups need groups_modify_system)' : '';
-      await forbidden(reply, `You may not ${need} the group ${group.name}${why}.`);
+      const needs =
+        need === 'delete'
+          ? group.isSystem ? 'system groups cannot be deleted' : 'it needs groups_delete'
+          : `it needs ${modifyGroupNeeds(group)}`;
+      await forbidden(reply, `You may not ${need} the group ${group.name}: ${needs}.`);
       return null;
     }
     return group;
@@ -128,6 +131,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       request.session.flash = { type: 'success', message: success };
       return reply.redirect(`/admin/groups/${group.id}${anchor}`, 303);
     }
+    if (result.status === 403) return renderForbidden(reply, result.message);
     if (onError === 'flash') {
       request.session.flash = { type: 'error', message: result.message };
       return reply.redirect(`/admin/groups/${group.id}${anchor}`, 303);

@@ -5,7 +5,7 @@ import { actorOf, recordAudit } from '../audit/audit-log.js';
 import { endUserSessions } from '../plugins/session-store.js';
 import { hasPermission } from '../security/permissions.js';
 import { REALMS, type User } from '../db/schema.js';
-import { canModifyGroup, canViewGroup } from '../groups/group-access.js';
+import { canModifyGroup, canViewGroup, modifyGroupNeeds } from '../groups/group-access.js';
 import { addMember, findGroup, groupChoices, groupsWithSettingsOfUser, removeMember } from '../groups/groups-service.js';
 import { formatSettingValue, SETTINGS } from '../settings/catalogue.js';
 import { describeSource, resolveEffectiveSettings } from '../settings/effective-settings.js';
@@ -222,10 +222,10 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (!user) return userNotFound(reply);
     const group = await findGroup(db, groupId);
     if (!group || !canViewGroup(actor, group)) {
-      request.session.flash = { type: 'error', message: 'Choose a group.' };
-      return reply.redirect(`/admin/users/${user.id}#groups`, 303);
+      // A group the actor may not see does not exist for them, as on the group pages.
+      return reply.code(404).render('errors/error', { title: 'Group not found', message: 'This group does not exist (any more).' });
     }
-    if (!canModifyGroup(actor, group)) return forbidden(reply, `You may not change the members of ${group.name}.`);
+    if (!canModifyGroup(actor, group)) return forbidden(reply, `You may not change the members of ${group.name}: it needs ${modifyGroupNeeds(group)}.`);
     const result =
       change === 'add'
         ? await addMember(db, actorOf(request), group, user)

@@ -43,7 +43,7 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(env: Record<string, string> = {}, options: { now?: () => number } = {}): Promise<TestApp> {
   // Route tests log in far more often than a person; the rate limit has a test of its own.
   const config = loadConfig({
     ROSTER_ADMIN_PASSWORD: ADMIN_PASSWORD,
@@ -54,7 +54,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   });
   const handle = await createTestDatabase();
   await prepareDatabase(handle, config);
-  const app = await buildApp({ config, db: handle.db });
+  const app = await buildApp({ config, db: handle.db, now: options.now });
   await app.ready();
   return {
     app,

@@ -1,0 +1,295 @@
+// No way up (SPEC §2.2), modeled on Keycloak's IllegalAdminUpgradeTest: for every permission of
+// the catalogue and every path that confers permissions, an actor holding everything except
+// that permission tries to reach it — for themselves or for an account they can then log in
+// as — and is refused (403 naming it, audited, nothing changed); given the permission, the
+// same actor succeeds. New permissions are covered by the catalogue loop; a new state-changing
+// route fails the classification test below until it is listed as conferring (with a driver
+// here) or as conferring nothing.
+import { and, desc, eq, inArray } from 'drizzle-orm';
+import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../src/auth/passwords.js';
+import { auditEvents, groupPermissions, groups, groupSettings, userGroups, users } from '../../src/db/schema.js';
+import { systemGroupId } from '../../src/groups/groups-repository.js';
+import { PERMISSIONS, type Permission } from '../../src/security/permissions.js';
+import { TestClient } from '../helpers/client.js';
+import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
+
+let t: TestApp;
+let passwordHash: string;
+let allUsersId: string;
+let nextPriority = 2; // groups made by a test are deleted after it, so priorities start again
+let nextName = 1;
+let created: { groups: string[]; users: string[] } = { groups: [], users: [] };
+
+beforeAll(async () => {
+  t = await createTestApp();
+  passwordHash = await hashPassword(USER_PASSWORD); // one hash for every fixture account (argon2 is slow on purpose)
+  allUsersId = await systemGroupId(t.handle.db, 'all_users');
+});
+afterAll(() => t.close());
+afterEach(async () => {
+  const db = t.handle.db;
+  if (created.users.length > 0) await db.delete(users).where(inArray(users.id, created.users));
+  if (created.groups.length > 0) await db.delete(groups).where(inArray(groups.id, created.groups));
+  created = { groups: [], users: [] };
+  nextPriority = 2;
+  // Restore All Users' `user` (the case of that permission takes it away).
+  await db.insert(groupPermissions).values({ groupId: allUsersId, permission: 'user' }).onConflictDoNothing();
+});
+
+// Fixtures, straight into the database: the paths under test are the only requests that matter.
+async function makeGroup(name: string, permissions: readonly string[], settings: Record<string, unknown> = {}) {
+  const db = t.handle.db;
+  const [group] = await db.insert(groups).values({ name: `${name} ${nextPriority}`, priority: nextPriority++ }).returning();
+  created.groups.push(group!.id);
+  if (permissions.length > 0) await db.insert(groupPermissions).values(permissions.map((permission) => ({ groupId: group!.id, permission })));
+  for (const [key, value] of Object.entries(settings)) await db.insert(groupSettings).values({ groupId: group!.id, key, value });
+  return group!;
+}
+
+async function makeUser(name: string, groupIds: string[]) {
+  const db = t.handle.db;
+  const [user] = await db.insert(users).values({ username: `${name}-${nextName++}`, passwordHash }).returning();
+  created.users.push(user!.id);
+  await db.insert(userGroups).values([allUsersId, ...groupIds].map((groupId) => ({ userId: user!.id, groupId })));
+  return user!;
+}
+
+const grant = (groupId: string, permission: string) => t.handle.db.insert(groupPermissions).values({ groupId, permission }).onConflictDoNothing();
+const userRow = async (id: string) => (await t.handle.db.select().from(users).where(eq(users.id, id)))[0];
+const isMember = async (userId: string, groupId: string) =>
+  (await t.handle.db.select().from(userGroups).where(and(eq(userGroups.userId, userId), eq(userGroups.groupId, groupId)))).length > 0;
+
+interface Context {
+  permission: Permission;
+  actor: { id: string; client: TestClient };
+  /** The group granting (or to be granted) the permission. */
+  group: { id: string; name: string };
+  /** The account that holds the permission, for the paths that change a user. */
+  target: { id: string; username: string; version: number } | null;
+}
+
+interface ConferringPath {
+  /** The route it drives, as the route table names it. */
+  route: string;
+  /** users_modify_admin is the explicit grant to change stronger users (SPEC §2.2): the actor of these paths lacks it. */
+  changesAUser?: boolean;
+  setup(ctx: Omit<Context, 'group' | 'target'>): Promise<Pick<Context, 'group' | 'target'>>;
+  attempt(ctx: Context): Promise<{ statusCode: number; body: string }>;
+  /** Whether the permission was conferred (or the stronger account taken over). */
+  reached(ctx: Context): Promise<boolean>;
+}
+
+/** A group granting the permission, and a user who holds it through that group. */
+async function strongerUser(ctx: Omit<Context, 'group' | 'target'>) {
+  const group = await makeGroup('Holders', [ctx.permission]);
+  const target = await makeUser('stronger', [group.id]);
+  return { group, target };
+}
+
+/** The user form as it stands for `target`, with `changes`. */
+function userForm(ctx: Context, changes: Record<string, string>) {
+  const target = ctx.target!;
+  return { username: target.username, realm: 'local', version: String(target.version), ...changes };
+}
+
+const PATHS: Record<string, ConferringPath> = {
+  'grant a permission to a group the actor is in': {
+    route: 'POST /admin/groups/:id/permissions',
+    setup: async (ctx) => {
+      const group = await makeGroup('Own', []);
+      await t.handle.db.insert(userGroups).values({ userId: ctx.actor.id, groupId: group.id });
+      return { group, target: null };
+    },
+    attempt: (ctx) => ctx.actor.client.post(`/admin/groups/${ctx.group.id}/permissions`, { permission: [ctx.permission] }),
+    reached: async (ctx) =>
+      (await t.handle.db.select().from(groupPermissions).where(and(eq(groupPermissions.groupId, ctx.group.id), eq(groupPermissions.permission, ctx.permission)))).length > 0,
+  },
+  'add oneself to a group (group page)': {
+    route: 'POST /admin/groups/:id/members',
+    setup: async (ctx) => ({ group: await makeGroup('Granting', [ctx.permission]), target: null }),
+    attempt: (ctx) => ctx.actor.client.post(`/admin/groups/${ctx.group.id}/members`, { user_id: ctx.actor.id }),
+    reached: (ctx) => isMember(ctx.actor.id, ctx.group.id),
+  },
+  'add oneself to a group (user page)': {
+    route: 'POST /admin/users/:id/groups',
+    setup: async (ctx) => ({ group: await makeGroup('Granting', [ctx.permission]), target: null }),
+    attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.actor.id}/groups`, { group_id: ctx.group.id }),
+    reached: (ctx) => isMember(ctx.actor.id, ctx.group.id),
+  },
+  'turn on auto_add_local_users (adds every local user, the actor included)': {
+    route: 'POST /admin/groups/:id/settings',
+    setup: async (ctx) => ({ group: await makeGroup('Granting', [ctx.permission]), target: null }),
+    attempt: (ctx) => ctx.actor.client.post(`/admin/groups/${ctx.group.id}/settings`, { key: 'auto_add_local_users', value: 'true' }),
+    reached: async (ctx) =>
+      (await t.handle.db.select().from(groupSettings).where(and(eq(groupSettings.groupId, ctx.group.id), eq(groupSettings.key, 'auto_add_local_users')))).length > 0,
+  },
+  'duplicate a group (the copy carries its permissions)': {
+    route: 'POST /admin/groups/:id/duplicate',
+    setup: async (ctx) => ({ group: await makeGroup('Granting', [ctx.permission]), target: null }),
+    attempt: (ctx) => ctx.actor.client.post(`/admin/groups/${ctx.group.id}/duplicate`),
+    reached: async (ctx) => {
+      const copies = await t.handle.db.select().from(groups).where(eq(groups.name, `Copy of ${ctx.group.name}`));
+      created.groups.push(...copies.map((copy) => copy.id));
+      return copies.length > 0;
+    },
+  },
+  'create a local user who joins an auto-add group': {
+    route: 'POST /admin/users',
+    setup: async (ctx) => ({ group: await makeGroup('Auto', [ctx.permission], { auto_add_local_users: true }), target: null }),
+    attempt: (ctx) => ctx.actor.client.post('/admin/users', { username: `made-by-${ctx.actor.id}`, password: USER_PASSWORD, realm: 'local' }),
+    reached: async (ctx) => {
+      const made = await t.handle.db.select().from(users).where(eq(users.username, `made-by-${ctx.actor.id}`));
+      created.users.push(...made.map((user) => user.id));
+      return made.length > 0;
+    },
+  },
+  "set a stronger user's password": {
+    route: 'POST /admin/users/:id',
+    changesAUser: true,
+    setup: strongerUser,
+    attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.target!.id}`, userForm(ctx, { password: 'a brand new password' })),
+    reached: async (ctx) => (await userRow(ctx.target!.id))!.passwordHash !== passwordHash,
+  },
+  "change a stronger user's realm": {
+    route: 'POST /admin/users/:id',
+    changesAUser: true,
+    setup: strongerUser,
+    attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.target!.id}`, userForm(ctx, { realm: 'ldap' })),
+    reached: async (ctx) => (await userRow(ctx.target!.id))!.realm !== 'local',
+  },
+  'lock a stronger user': {
+    route: 'POST /admin/users/:id',
+    changesAUser: true,
+    setup: strongerUser,
+    attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.target!.id}`, userForm(ctx, { locked: 'true' })),
+    reached: async (ctx) => (await userRow(ctx.target!.id))!.locked,
+  },
+  'disable a stronger user': {
+    route: 'POST /admin/users/:id',
+    changesAUser: true,
+    setup: strongerUser,
+    attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.target!.id}`, userForm(ctx, { disabled: 'true' })),
+    reached: async (ctx) => (await userRow(ctx.target!.id))!.disabled,
+  },
+  "reset a stronger user's 2FA": {
+    route: 'POST /admin/users/:id/reset-2fa',
+    changesAUser: true,
+    setup: strongerUser,
+    attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.target!.id}/reset-2fa`),
+    reached: async (ctx) => (await userRow(ctx.target!.id))!.version !== ctx.target!.version,
+  },
+  'delete a stronger user': {
+    route: 'POST /admin/users/:id/delete',
+    changesAUser: true,
+    setup: strongerUser,
+    attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.target!.id}/delete`),
+    reached: async (ctx) => (await userRow(ctx.target!.id)) === undefined,
+  },
+};
+
+// State-changing routes that confer no permission, each with the reason.
+const CONFERS_NOTHING: Record<string, string> = {
+  'POST /login': 'logs in as oneself',
+  'POST /login/code': 'second step of logging in as oneself',
+  'POST /logout': 'ends one\'s own session',
+  'POST /password-reset': 'one\'s own password',
+  'POST /admin/groups': 'a new group grants nothing and has no members',
+  'POST /admin/groups/:id': 'name, description and priority: permissions add up whatever the priority',
+  'POST /admin/groups/:id/delete': 'removes permissions',
+  'POST /admin/groups/:id/members/:userId/remove': 'removes permissions',
+  'POST /admin/groups/:id/settings/:key/remove': 'removing a setting (auto-add included) adds no one',
+  'POST /admin/users/:id/groups/:groupId/remove': 'removes permissions',
+  'POST /admin/users/:id/logout': 'ends sessions',
+  'POST /profile/settings/:key': 'one\'s own preferences',
+  'POST /profile/password': 'one\'s own password',
+  'POST /profile/sessions/:handle/end': 'one\'s own sessions',
+  'POST /profile/sessions/end-others': 'one\'s own sessions',
+  'POST /profile/2fa/enroll/start': 'one\'s own second factor',
+  'POST /profile/2fa/enroll': 'one\'s own second factor',
+  'POST /profile/2fa/remove': 'one\'s own second factor',
+};
+
+describe('every state-changing route is classified', () => {
+  it('as a conferring path with a driver here, or as conferring nothing', () => {
+    const conferring = new Set(Object.values(PATHS).map((path) => path.route));
+    const stateChanging = t.app.routeIndex.filter((route) => !['GET', 'HEAD', 'OPTIONS'].includes(route.method)).map((route) => `${route.method} ${route.url}`);
+    const unclassified = stateChanging.filter((route) => !conferring.has(route) && !(route in CONFERS_NOTHING));
+    expect(unclassified, 'new state-changing routes: add a driver to PATHS or a reason to CONFERS_NOTHING').toEqual([]);
+    expect([...conferring].filter((route) => !stateChanging.includes(route))).toEqual([]);
+  });
+});
+
+describe.each(Object.entries(PATHS))('no way up: %s', (_name, path) => {
+  it.each(PERMISSIONS.map((permission) => [permission]))('%s: refused without it, allowed with it', async (permission) => {
+    const db = t.handle.db;
+    // Everything but the permission (global_admin would imply it), as a group of the actor's own.
+    const withheld = new Set<string>(['global_admin', permission, ...(path.changesAUser ? ['users_modify_admin'] : [])]);
+    const actorGroup = await makeGroup('Actor', PERMISSIONS.filter((p) => !withheld.has(p)));
+    const actorUser = await makeUser('actor', [actorGroup.id]);
+    const client = new TestClient(t.app);
+    expect((await client.login(actorUser.username, USER_PASSWORD)).statusCode).toBe(303);
+    // Every account holds `user` through All Users; to try conferring it, All Users loses it
+    // after the actor logged in (permissions are read on every request).
+    if (permission === 'user') await db.delete(groupPermissions).where(and(eq(groupPermissions.groupId, allUsersId), eq(groupPermissions.permission, 'user')));
+    const base = { permission, actor: { id: actorUser.id, client } };
+    const ctx: Context = { ...base, ...(await path.setup(base)) };
+    if (ctx.target) ctx.target.version = (await userRow(ctx.target.id))!.version;
+    await client.get('/profile'); // a page, for a CSRF token
+
+    const refused = await path.attempt(ctx);
+    expect([403, 404], refused.body.slice(0, 300)).toContain(refused.statusCode);
+    expect(await path.reached(ctx), 'conferred although refused').toBe(false);
+    if (refused.statusCode === 403) {
+      // A 404 means the group is hidden from the actor (they lack a view permission).
+      expect(refused.body).toContain(permission);
+      const [audit] = await db.select().from(auditEvents).where(eq(auditEvents.actorId, actorUser.id)).orderBy(desc(auditEvents.id)).limit(1);
+      expect(audit).toMatchObject({ action: 'authz_fail', outcome: 'failure' });
+      expect(JSON.stringify(audit!.details)).toContain(permission);
+    }
+
+    await grant(actorGroup.id, permission);
+    await client.get('/profile');
+    const allowed = await path.attempt(ctx);
+    expect(allowed.statusCode, allowed.body.slice(allowed.body.indexOf('<main'), allowed.body.indexOf('<main') + 400)).toBe(303);
+    expect(await path.reached(ctx), 'not done although allowed').toBe(true);
+  });
+});
+
+describe('users_modify_admin', () => {
+  it('is what lets an actor change a stronger user (Kasm\'s rule for admins, generalised)', async () => {
+    const strong = await makeGroup('Strong', ['audit_view']);
+    const target = await makeUser('strong', [strong.id]);
+    const actorGroup = await makeGroup('Helpdesk', ['users_view', 'users_modify']);
+    const actor = await makeUser('helpdesk', [actorGroup.id]);
+    const client = new TestClient(t.app);
+    await client.login(actor.username, USER_PASSWORD);
+    await client.get(`/admin/users/${target.id}`);
+    const form = { username: target.username, realm: 'local', version: String(target.version), first_name: 'Changed' };
+    const refused = await client.post(`/admin/users/${target.id}`, form);
+    expect(refused.statusCode).toBe(403);
+    expect(refused.body).toContain(`Changing ${target.username} needs users_modify_admin: they hold audit_view, which you do not.`);
+    await grant(actorGroup.id, 'users_modify_admin');
+    await client.get(`/admin/users/${target.id}`);
+    expect((await client.post(`/admin/users/${target.id}`, form)).statusCode).toBe(303);
+    expect((await userRow(target.id))!.firstName).toBe('Changed');
+  });
+
+  it('also guards a user who will gain an auto-add group\'s permissions at their next login', async () => {
+    const ldapUser = (await t.handle.db.insert(users).values({ username: `ldap-${nextName++}`, realm: 'ldap' }).returning())[0]!;
+    created.users.push(ldapUser.id);
+    await t.handle.db.insert(userGroups).values({ userId: ldapUser.id, groupId: allUsersId });
+    const actorGroup = await makeGroup('Helpdesk', ['users_view', 'users_modify']);
+    const actor = await makeUser('helpdesk', [actorGroup.id]);
+    const client = new TestClient(t.app);
+    await client.login(actor.username, USER_PASSWORD);
+    // Made after the actor's login (at which they, a local user, would have joined it themselves).
+    await makeGroup('Auto Audit', ['audit_view'], { auto_add_local_users: true });
+    await client.get(`/admin/users/${ldapUser.id}`);
+    // Making them local with a password would hand the actor an account that gets audit_view.
+    const takeover = await client.post(`/admin/users/${ldapUser.id}`, { username: ldapUser.username, realm: 'local', password: 'a brand new password', version: String(ldapUser.version) });
+    expect(takeover.statusCode, `${takeover.headers.location} ${takeover.body.slice(0, 200)}`).toBe(403);
+    expect(takeover.body).toContain('audit_view');
+    expect((await userRow(ldapUser.id))!.realm).toBe('ldap');
+  });
+});
