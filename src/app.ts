@@ -5,12 +5,14 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type FastifySchema,
   type FastifyServerOptions,
 } from 'fastify';
 import auditRoutes from './audit/routes.js';
 import authRoutes from './auth/routes.js';
 import { loadSecretKey, SecretBox } from './auth/secret-box.js';
 import type { Config } from './config.js';
+import { NoQuery } from './schemas/common.js';
 import type { Database } from './db/client.js';
 import groupRoutes from './groups/routes.js';
 import healthRoutes from './health/routes.js';
@@ -30,6 +32,8 @@ export interface RouteEntry {
   method: string;
   url: string;
   config: FastifyContextConfig;
+  /** The route's TypeBox schemas (params, querystring, body), for the tests that walk every route. */
+  schema: FastifySchema;
 }
 
 declare module 'fastify' {
@@ -74,9 +78,21 @@ export async function buildApp({ config, db, logger = false, now = Date.now }: B
   app.decorate('secretBox', new SecretBox(loadSecretKey(config.secretKey, config.dataDir)));
   app.decorate('routeIndex', [] as RouteEntry[]);
   app.addHook('onRoute', (route) => {
+    // Deny by default: a route that declares no query string gets an empty one, so its handler
+    // never sees a query key that no schema checked (unknown keys are dropped).
+    route.schema = { querystring: NoQuery, ...route.schema };
     // Read config late: plugins' own onRoute hooks (e.g. static files) may still set it.
     for (const method of [route.method].flat()) {
-      app.routeIndex.push({ method, url: route.url, get config() { return route.config ?? {}; } });
+      app.routeIndex.push({
+        method,
+        url: route.url,
+        get config() {
+          return route.config ?? {};
+        },
+        get schema() {
+          return route.schema ?? {};
+        },
+      });
     }
   });
 

@@ -1,7 +1,8 @@
 import { Type } from 'typebox';
-import { FormText, formBody, QueryText, queryString } from './common.js';
+import { FormText, formBody, queryString } from './common.js';
 
-export const LoginQuery = queryString({ next: Type.Optional(QueryText(4096)) });
+/** `next` is checked by safeReturnPath, which turns anything unsafe into `/`: only its length is bounded here. */
+export const LoginQuery = queryString({ next: Type.Optional(FormText(4096)) });
 
 export const LoginBody = formBody({
   username: Type.Optional(FormText(1024)),

@@ -26,6 +26,9 @@ export const Checkbox = Type.Optional(Type.String({ maxLength: 16 }));
 /** A query string with only the named keys; any other key is dropped. */
 export const queryString = <P extends TProperties>(properties: P) => Type.Object(properties, { additionalProperties: false });
 
+/** What a route that reads no query string declares (app.ts gives it to every such route). */
+export const NoQuery = queryString({});
+
 /** A form body (urlencoded, or the same as JSON) with its CSRF field; unknown fields are dropped. */
 export const formBody = <P extends TProperties>(properties: P) =>
   Type.Object({ _csrf: Type.Optional(Type.String({ maxLength: 128 })), ...properties }, { additionalProperties: false });

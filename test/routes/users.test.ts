@@ -305,6 +305,17 @@ describe('deleting users', () => {
     expect(disable.body).toContain('would leave no enabled, unlocked local user holding global_admin');
     expect(await userNamed('admin')).toMatchObject({ disabled: false });
   });
+
+  it('refuses to move the last administrator out of the local realm (nobody could log in as one)', async () => {
+    const me = (await userNamed('admin'))!;
+    for (const realm of ['ldap', 'saml', 'oidc']) {
+      const page = await admin.get(`/admin/users/${me.id}`);
+      const change = await admin.post(`/admin/users/${me.id}`, { username: 'admin', realm, version: versionOf(page.body) });
+      expect(change.statusCode, realm).toBe(409);
+      expect(change.body).toContain('would leave no enabled, unlocked local user holding global_admin who can log in');
+    }
+    expect(await userNamed('admin')).toMatchObject({ realm: 'local' });
+  });
 });
 
 describe('access', () => {

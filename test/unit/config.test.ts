@@ -54,3 +54,34 @@ describe('configuration', () => {
     expect(problems).toMatch(/PASSWORD_MIN_LENGTH must be a whole number from 8 to 256/);
   });
 });
+
+describe('TRUST_PROXY', () => {
+  const trustProxy = (value: string) => loadConfig({ TRUST_PROXY: value }).trustProxy;
+
+  it('takes false, a hop count, or proxy addresses and CIDR ranges', () => {
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(trustProxy('false')).toBe(false);
+    expect(trustProxy('2')).toBe(2);
+    expect(trustProxy('10.0.0.2')).toEqual(['10.0.0.2']);
+    expect(trustProxy('10.0.0.2, 10.1.0.0/16,::1,fd00::/8,loopback')).toEqual(['10.0.0.2', '10.1.0.0/16', '::1', 'fd00::/8', 'loopback']);
+  });
+
+  it('refuses true, saying why and what to write instead', () => {
+    expect(() => trustProxy('true')).toThrow(/TRUST_PROXY=true would trust every hop.*TRUST_PROXY=1.*TRUST_PROXY=10\.0\.0\.2,10\.1\.0\.0\/16/s);
+  });
+
+  it('refuses what it cannot read', () => {
+    expect(() => trustProxy('10.0.0.300')).toThrow(/not understood: 10\.0\.0\.300/);
+    expect(() => trustProxy('10.0.0.0/33')).toThrow(/not understood: 10\.0\.0\.0\/33/);
+    expect(() => trustProxy('proxy.example')).toThrow(/not understood: proxy\.example/);
+    expect(() => trustProxy('11')).toThrow(/hop count must be from 1 to 10/);
+  });
+});
+
+describe('LOCK_AFTER_TEMPORARY_LOCKOUTS', () => {
+  it('defaults to 3 and takes 0 (never)', () => {
+    expect(loadConfig({}).lockAfterTemporaryLockouts).toBe(3);
+    expect(loadConfig({ LOCK_AFTER_TEMPORARY_LOCKOUTS: '0' }).lockAfterTemporaryLockouts).toBe(0);
+    expect(() => loadConfig({ LOCK_AFTER_TEMPORARY_LOCKOUTS: '-1' })).toThrow(/LOCK_AFTER_TEMPORARY_LOCKOUTS must be a whole number from 0 to 100/);
+  });
+});

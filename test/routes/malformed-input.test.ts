@@ -1,0 +1,177 @@
+// Every route and method of the route table, as a full admin with a valid CSRF token, fed what
+// no form of Roster sends: repeated keys, empty and null bodies, arrays for strings, a 300 KB
+// string, NUL and control characters, ids that are not ids, broken percent-encoding, a
+// 5,000-deep JSON value, JSON where a form is expected. Nothing may answer 5xx, the process
+// must keep answering, and nothing may be stored. Routes added later are walked the moment
+// they exist; their schemas say which fields to spoil.
+import type { FastifySchema, InjectOptions } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as schema from '../../src/db/schema.js';
+import type { RouteEntry } from '../../src/app.js';
+import { TestClient } from '../helpers/client.js';
+import { createTestApp, type TestApp } from '../helpers/test-app.js';
+
+let t: TestApp;
+let admin: TestClient;
+let ids: Record<string, string>;
+const tally = { sent: 0, fiveHundreds: 0 };
+
+beforeAll(async () => {
+  t = await createTestApp();
+  admin = await new TestClient(t.app).loginAsFirstAdmin();
+  const userId = await admin.addUser('walk-target');
+  await admin.get('/admin/groups/new');
+  const group = await admin.post('/admin/groups', { name: 'Walk Group', priority: '500' });
+  ids = { id: userId, userId, groupId: group.headers.location!.split('/').pop()!, key: 'theme', handle: '0'.repeat(24) };
+});
+afterAll(async () => {
+  console.log(`malformed-input walk: ${tally.sent} requests, ${tally.fiveHundreds} answered 5xx`);
+  await t.close();
+});
+
+/** The stored data (sessions and the audit log record activity, not data, and are left out). */
+async function storedData(): Promise<string> {
+  const db = t.handle.db;
+  const tables = [schema.users, schema.groups, schema.groupPermissions, schema.groupSettings, schema.userGroups, schema.userSettings, schema.recoveryCodes];
+  const contents = await Promise.all(tables.map((table) => db.select().from(table)));
+  return JSON.stringify(contents.map((rows) => rows.map((row) => JSON.stringify(row)).sort()));
+}
+
+type Properties = Record<string, { type?: string }>;
+const propertiesOf = (part: unknown): Properties => ((part as { properties?: Properties } | undefined)?.properties ?? {});
+
+/** A real id for each parameter, so that handlers run as far as the spoiled input lets them. */
+function pathWith(route: RouteEntry, override: Record<string, string> = {}): string {
+  return route.url.replace(/:([A-Za-z]+)/g, (_match, name: string) => override[name] ?? (route.url.startsWith('/admin/groups') && name === 'id' ? ids.groupId! : ids[name]!));
+}
+
+const deepJsonText = (depth: number) => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+
+interface Variant {
+  name: string;
+  request: InjectOptions;
+}
+
+/** The malformed requests for one route: only ones that are malformed for it (a body-less form stays valid empty). */
+function variants(route: RouteEntry): Variant[] {
+  const routeSchema: FastifySchema = route.schema;
+  const method = route.method as InjectOptions['method'];
+  const body = Object.keys(propertiesOf(routeSchema.body)).filter((name) => name !== '_csrf');
+  // A GET gets every query key any route reads: a route that reads one without declaring it
+  // (no schema) is spoiled too. (A POST gets only its own: dropping others could make it valid.)
+  const query = method === 'GET' ? allQueryKeys() : Object.keys(propertiesOf(routeSchema.querystring));
+  const params = Object.keys(propertiesOf(routeSchema.params));
+  const url = pathWith(route);
+  const form = (fields: Record<string, string | string[]>) => {
+    const payload = new URLSearchParams();
+    for (const [name, value] of Object.entries(fields)) for (const one of [value].flat()) payload.append(name, one);
+    return { method, url, payload: payload.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } };
+  };
+  const json = (value: unknown) => ({ method, url, payload: JSON.stringify(value), headers: { 'content-type': 'application/json' } });
+  const everyField = (value: string) => Object.fromEntries(body.map((name) => [name, value]));
+  const list: Variant[] = [];
+
+  for (const name of params) {
+    list.push({ name: `${name} not an id`, request: { method, url: pathWith(route, { [name]: 'not-an-id' }) } });
+    list.push({ name: `${name} broken percent-encoding`, request: { method, url: pathWith(route, { [name]: '%E0%A4%A' }) } });
+    list.push({ name: `${name} with NUL`, request: { method, url: pathWith(route, { [name]: 'a%00b' }) } });
+  }
+  for (const name of query) {
+    list.push({ name: `?${name} repeated`, request: { method, url: `${url}?${name}=a&${name}=b` } });
+    list.push({ name: `?${name} 8 KB`, request: { method, url: `${url}?${name}=${'x'.repeat(8192)}` } });
+    list.push({ name: `?${name} with NUL and controls`, request: { method, url: `${url}?${name}=a%00b%07c%1b` } });
+    list.push({ name: `?${name} broken percent-encoding`, request: { method, url: `${url}?${name}=%E0%A4%A` } });
+  }
+  if (method === 'POST') {
+    list.push({ name: 'no body at all', request: { method, url } });
+    list.push({ name: 'JSON null body', request: json(null) });
+    list.push({ name: 'JSON array where a form is expected', request: json([{ a: 1 }]) });
+    list.push({ name: '_csrf as an array', request: form({ _csrf: ['a', 'b'], ...everyField('x') }) });
+    // Written out as text: JSON.stringify itself overflows on 5,000 levels.
+    const deepFields = ['_csrf', ...body].map((name) => `${JSON.stringify(name)}:${deepJsonText(5000)}`).join(',');
+    list.push({ name: '5,000-deep JSON in every field', request: { ...json({}), payload: `{${deepFields}}` } });
+    if (body.length > 0) {
+      list.push({ name: 'every field repeated', request: form(Object.fromEntries(body.map((name) => [name, ['a', 'b']]))) });
+      list.push({ name: 'arrays where strings belong (JSON)', request: json(Object.fromEntries(body.map((name) => [name, ['a', 'b']]))) });
+      list.push({ name: '300 KB in every field', request: form(everyField('x'.repeat(300 * 1024))) });
+      list.push({ name: 'NUL and control characters in every field', request: form(everyField('a\u0000b\u0007c\u001b\u202e')) });
+      list.push({ name: '5,000-deep JSON text in every field', request: form(everyField(deepJsonText(5000))) });
+    }
+  }
+  return list;
+}
+
+function allQueryKeys(): string[] {
+  return [...new Set(t.app.routeIndex.flatMap((route) => Object.keys(propertiesOf(route.schema.querystring))))];
+}
+
+function walkedRoutes(): RouteEntry[] {
+  return t.app.routeIndex.filter((route) => route.method !== 'HEAD' && !route.url.startsWith('/static/'));
+}
+
+describe('malformed input on every route', () => {
+  it('knows the routes and their schemas', () => {
+    const routes = walkedRoutes();
+    expect(routes.length).toBeGreaterThan(40);
+    for (const route of routes) {
+      const where = `${route.method} ${route.url}`;
+      expect(route.schema.querystring, `${where} declares its query string`).toBeDefined();
+      if (route.url.includes(':')) expect(route.schema.params, `${where} declares its params`).toBeDefined();
+      if (route.method === 'POST') expect(route.schema.body, `${where} declares its body`).toBeDefined();
+    }
+  });
+
+  it('never answers 5xx, keeps running, and stores nothing', async () => {
+    const before = await storedData();
+    for (const route of walkedRoutes()) {
+      await admin.get('/profile'); // a fresh CSRF token
+      for (const variant of variants(route)) {
+        const headers = { ...(variant.request.headers as Record<string, string> | undefined), cookie: [...admin.cookies].map(([k, v]) => `${k}=${v}`).join('; '), 'x-csrf-token': admin.csrf };
+        const response = await t.app.inject({ ...variant.request, headers });
+        tally.sent++;
+        if (response.statusCode >= 500) tally.fiveHundreds++;
+        const where = `${route.method} ${route.url}: ${variant.name}`;
+        expect(response.statusCode, `${where}\n${response.body.slice(0, 300)}`).toBeLessThan(500);
+        expect(await storedData(), `${where} stored something`).toBe(before);
+      }
+    }
+    expect(tally.sent).toBeGreaterThan(300);
+    expect((await t.app.inject({ url: '/healthz' })).statusCode).toBe(200);
+    expect((await admin.get('/profile')).statusCode, 'the admin is still logged in').toBe(200);
+  });
+
+  it('answers 400 for a browser as a page, for htmx as a fragment, and 404 for an id that is not one', async () => {
+    const page = await admin.get('/admin/users?q=a&q=b');
+    expect(page.statusCode).toBe(400);
+    expect(page.body).toContain('<title>Bad request · Roster</title>');
+    expect(page.body).toContain('This request was not understood');
+    const fragment = await admin.get('/admin/users?sort=__proto__', { 'hx-request': 'true' });
+    expect(fragment.statusCode).toBe(400);
+    expect(fragment.body).not.toContain('<html');
+    expect(fragment.body).toContain('role="alert"');
+    expect(fragment.headers['hx-retarget']).toBe('#htmx-alert');
+    const notAnId = await admin.get('/admin/groups/not-an-id');
+    expect(notAnId.statusCode).toBe(404);
+    expect(notAnId.body).toContain('Page not found');
+  });
+
+  it('drops query keys a route does not declare', async () => {
+    expect((await admin.get('/profile?actor=%00&sort=__proto__&q=a&q=b')).statusCode).toBe(200);
+  });
+
+  it('refuses the reported 500s with 4xx: audit filters with NUL, unknown sorts, huge page numbers, repeated keys', async () => {
+    for (const url of [
+      '/admin/audit?actor=%00',
+      '/admin/audit?target=%00',
+      '/admin/audit?action=%00',
+      '/admin/users?sort=__proto__',
+      `/admin/groups/${ids.groupId}?members_page=99999999999999999999`,
+      '/admin/users?q=a&q=b',
+      '/admin/audit?actor=a&actor=b',
+      `/admin/groups/${ids.groupId}?user_q=a&user_q=b`,
+      `/admin/groups/${ids.groupId}/user-suggestions?user_q=a&user_q=b`,
+    ]) {
+      expect((await admin.get(url)).statusCode, url).toBe(400);
+    }
+  });
+});
