@@ -169,6 +169,14 @@ describe('with the default settings', () => {
   });
 });
 
+/** Fails `user`'s login MAX_LOGIN_ATTEMPTS (5) times, `rounds` times over, skipping each temporary lockout's wait. */
+async function reachTheLimit(t: TestApp, user: { id: string; username: string }, rounds: number) {
+  for (let round = 0; round < rounds; round++) {
+    for (let attempt = 0; attempt < 5; attempt++) await new TestClient(t.app).login(user.username, 'wrong password here');
+    await t.handle.db.update(users).set({ lockedUntil: null }).where(eq(users.id, user.id));
+  }
+}
+
 describe('deployment', () => {
   it('with COOKIE_SECURE, answers plain HTTP with a page that says what to set (health checks still pass)', async () => {
     const t = await createTestApp({ COOKIE_SECURE: 'true' });
@@ -224,11 +232,7 @@ describe('deployment', () => {
     const t = await createTestApp({ LOCK_AFTER_TEMPORARY_LOCKOUTS: '0' });
     try {
       const user = await seedUser(t.handle.db, 'never-locked', USER_PASSWORD);
-      for (let round = 0; round < 6; round++) {
-        for (let attempt = 0; attempt < 5; attempt++) await new TestClient(t.app).login('never-locked', 'wrong password here');
-        // Skip the wait of the temporary lockout instead of sleeping through it.
-        await t.handle.db.update(users).set({ lockedUntil: null }).where(eq(users.id, user.id));
-      }
+      await reachTheLimit(t, user, 6);
       const [row] = await t.handle.db.select().from(users).where(eq(users.id, user.id));
       expect(row!.locked).toBe(false);
       expect(row!.lockoutCount).toBe(6);
@@ -242,10 +246,7 @@ describe('deployment', () => {
     const t = await createTestApp({ LOCK_AFTER_TEMPORARY_LOCKOUTS: '1' });
     try {
       const user = await seedUser(t.handle.db, 'soon-locked', USER_PASSWORD);
-      for (let round = 0; round < 2; round++) {
-        for (let attempt = 0; attempt < 5; attempt++) await new TestClient(t.app).login('soon-locked', 'wrong password here');
-        await t.handle.db.update(users).set({ lockedUntil: null }).where(eq(users.id, user.id));
-      }
+      await reachTheLimit(t, user, 2);
       const [row] = await t.handle.db.select().from(users).where(eq(users.id, user.id));
       expect(row!.locked).toBe(true);
       const [event] = await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'authn_login_lock'), eq(auditEvents.targetId, user.id)));
