@@ -65,3 +65,8 @@ export async function recordAudit(db: Database, actor: AuditActor, entry: AuditE
     details: storable(details),
   });
 }
+
+/** Records a refused change (no way up): what was tried on `target`, and the permissions missing. */
+export function recordRefusal(db: Database, actor: AuditActor, target: AuditEntry['target'], reason: string, lacking: readonly string[]): Promise<void> {
+  return recordAudit(db, actor, { action: 'authz_fail', outcome: 'failure', target, reason, lacking });
+}

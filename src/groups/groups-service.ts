@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, like, notExists, sql, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { GroupSortKey } from '../schemas/groups.js';
-import { recordAudit, type AuditActor } from '../audit/audit-log.js';
+import { recordAudit, recordRefusal, type AuditActor } from '../audit/audit-log.js';
 import { isPermission, lackingMessage, permissionsLacking } from '../security/permissions.js';
 import type { Database } from '../db/client.js';
 import { groupPermissions, groups, groupSettings, userGroups, users, type Group, type User } from '../db/schema.js';
@@ -27,7 +27,7 @@ async function refuseIfLacking(db: Database, actor: GroupActor, group: Pick<Grou
   const lacking = permissionsLacking(actor.permissions, conferred);
   if (lacking.length === 0) return null;
   const message = lackingMessage(action, lacking);
-  await recordAudit(db, actor, { action: 'authz_fail', outcome: 'failure', target: groupTarget(group), reason: message, lacking });
+  await recordRefusal(db, actor, groupTarget(group), message, lacking);
   return fail(message, 403);
 }
 

@@ -6,7 +6,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const newToken = () => crypto.randomBytes(32).toString('base64url');
 
 /** The cookie that carries a visitor's token before they have a session (signed, HttpOnly). */
-export function anonymousCsrfCookieName(secure: boolean): string {
+function anonymousCsrfCookieName(secure: boolean): string {
   return secure ? '__Host-roster_csrf' : 'roster_csrf';
 }
 

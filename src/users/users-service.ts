@@ -1,4 +1,4 @@
-import { recordAudit, type AuditActor } from '../audit/audit-log.js';
+import { recordAudit, recordRefusal, type AuditActor } from '../audit/audit-log.js';
 import { hashPassword } from '../auth/passwords.js';
 import { clearTwoFactor } from '../auth/two-factor-service.js';
 import type { Database } from '../db/client.js';
@@ -44,7 +44,7 @@ const NOT_FOUND = { ok: false, reason: 'not_found', message: 'This user no longe
 
 /** A refusal for lack of permissions, recorded in the audit log (in the caller's transaction). */
 async function refuse(db: Database, actor: UserActor, user: Pick<User, 'id' | 'username'> | null, message: string, lacking: string[]) {
-  await recordAudit(db, actor, { action: 'authz_fail', outcome: 'failure', target: user ? target(user) : undefined, reason: message, lacking });
+  await recordRefusal(db, actor, user ? target(user) : undefined, message, lacking);
   return { ok: false, reason: 'forbidden', message } as const;
 }
 
