@@ -3,7 +3,7 @@
 // (without DATABASE_URL it seeds the embedded database in ROSTER_DATA_DIR, default ./bench-data)
 import { like, sql } from 'drizzle-orm';
 import { pathToFileURL } from 'node:url';
-import { hashPassword } from '../src/auth/passwords.js';
+import { hashPassword } from '../src/security/passwords.js';
 import type { Database } from '../src/db/client.js';
 import { users } from '../src/db/schema.js';
 import { openBenchDatabase } from './bench-database.js';

@@ -8,9 +8,10 @@ import Fastify, {
   type FastifySchema,
   type FastifyServerOptions,
 } from 'fastify';
+import { actorOf, recordDenied } from './audit/audit-log.js';
 import auditRoutes from './audit/routes.js';
 import authRoutes from './auth/routes.js';
-import { loadSecretKey, SecretBox } from './auth/secret-box.js';
+import { loadSecretKey, SecretBox } from './security/secret-box.js';
 import type { Config } from './config.js';
 import { NoQuery } from './schemas/common.js';
 import type { Database } from './db/client.js';
@@ -23,10 +24,10 @@ import securityHeaders from './plugins/security-headers.js';
 import sessionPlugin from './plugins/session.js';
 import staticFiles from './plugins/static-files.js';
 import viewsPlugin, { wantsFragment } from './plugins/views.js';
+import { loadCurrentUser } from './auth/current-user.js';
 import userRoutes from './users/routes.js';
 import profileRoutes from './profile/routes.js';
 import twoFactorRoutes from './profile/two-factor-routes.js';
-import './types.js';
 
 export interface RouteEntry {
   method: string;
@@ -38,6 +39,12 @@ export interface RouteEntry {
 
 declare module 'fastify' {
   interface FastifyInstance {
+    db: Database;
+    config: Config;
+    /** Encrypts 2FA secrets at rest. */
+    secretBox: SecretBox;
+    /** The time in epoch ms: injected by tests, so that time-based rules need no waiting. */
+    now(): number;
     /** Every route with its access config: lets a test prove that no route lacks a check. */
     routeIndex: RouteEntry[];
   }
@@ -100,7 +107,10 @@ export async function buildApp({ config, db, logger = false, now = Date.now }: B
   await app.register(fastifyFormbody);
   await app.register(sessionPlugin);
   await app.register(viewsPlugin);
-  await app.register(authPlugin);
+  await app.register(authPlugin, {
+    loadUser: (userId) => loadCurrentUser(db, userId),
+    recordDenied: (request, reason) => recordDenied(db, actorOf(request), { reason, method: request.method, url: request.url }),
+  });
   await app.register(csrfPlugin);
   await app.register(staticFiles);
 

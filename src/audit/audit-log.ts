@@ -1,4 +1,3 @@
-import '../types.js';
 import type { FastifyRequest } from 'fastify';
 import type { Database } from '../db/client.js';
 import { auditEvents } from '../db/schema.js';
@@ -69,4 +68,9 @@ export async function recordAudit(db: Database, actor: AuditActor, entry: AuditE
 /** Records a refused change (no way up): what was tried on `target`, and the permissions missing. */
 export function recordRefusal(db: Database, actor: AuditActor, target: AuditEntry['target'], reason: string, lacking: readonly string[]): Promise<void> {
   return recordAudit(db, actor, { action: 'authz_fail', outcome: 'failure', target, reason, lacking });
+}
+
+/** Records a request refused for a missing permission (the route's rule, or a hidden object). */
+export function recordDenied(db: Database, actor: AuditActor, request: { reason: string; method: string; url: string }): Promise<void> {
+  return recordAudit(db, actor, { action: 'authz_fail', outcome: 'failure', ...request });
 }

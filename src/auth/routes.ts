@@ -5,11 +5,10 @@ import type { User } from '../db/schema.js';
 import { findUserById } from '../users/users-repository.js';
 import { twoFactorPolicy } from './two-factor-service.js';
 import { actorOf, recordAudit } from '../audit/audit-log.js';
-import { csrfToken } from '../plugins/csrf.js';
 import { safeReturnPath } from '../security/return-path.js';
 import { changeOwnPassword } from '../users/users-service.js';
 import { attemptLogin, attemptSecondFactor, completeLogin } from './login-service.js';
-import { passwordProblem } from './password-policy.js';
+import { passwordProblem } from '../security/password-policy.js';
 import { EmptyForm } from '../schemas/common.js';
 import { LoginBody, LoginQuery, PasswordResetBody, SecondFactorBody } from '../schemas/auth.js';
 
@@ -148,7 +147,7 @@ function pendingUserId(request: FastifyRequest): string | null {
 /** Every factor checked: the session becomes authenticated, then any unfinished business. */
 async function finishLogin(request: FastifyRequest, reply: FastifyReply, user: User, next: string, details: Record<string, unknown> = {}) {
   const db = request.server.db;
-  await startAuthenticatedSession(request, reply, user.id);
+  await startAuthenticatedSession(request, user.id);
   await completeLogin(db, user, request.ip, details);
   const policy = await twoFactorPolicy(db, user.id);
   if (policy.required && !user.twoFactorEnabled) request.session.mustEnrollTwoFactor = true;
@@ -163,11 +162,11 @@ async function finishLogin(request: FastifyRequest, reply: FastifyReply, user: U
  * Logs the request's client in: a new session id (the pre-login one is destroyed, so a
  * planted or stolen anonymous cookie is worthless) and a new CSRF token.
  */
-async function startAuthenticatedSession(request: FastifyRequest, reply: FastifyReply, userId: string) {
+async function startAuthenticatedSession(request: FastifyRequest, userId: string) {
   await request.session.regenerate();
   request.session.userId = userId;
   request.session.ip = request.ip;
   request.session.userAgent = request.headers['user-agent'] ?? '';
   request.session.lastSeen = request.server.now();
-  csrfToken(request, reply);
+  // The new session has no CSRF token yet: the next page makes one (the old one is gone with it).
 }

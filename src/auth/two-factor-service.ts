@@ -6,7 +6,7 @@ import type { Database } from '../db/client.js';
 import { recoveryCodes, users, type User } from '../db/schema.js';
 import { groupsWithSettingsOfUser } from '../groups/groups-service.js';
 import { resolveEffectiveSettings } from '../settings/effective-settings.js';
-import type { SecretBox } from './secret-box.js';
+import type { SecretBox } from '../security/secret-box.js';
 
 // TOTP per RFC 6238 as every authenticator app does it: SHA-1, 6 digits, 30 s steps.
 export const TOTP_PERIOD = 30;
@@ -144,8 +144,3 @@ export async function verifySecondFactor(
   return { ok: true, via: 'totp' };
 }
 
-/** Clears a user's factor and recovery codes (their own removal, or an admin's reset). */
-export async function clearTwoFactor(db: Database, userId: string): Promise<void> {
-  await db.update(users).set({ twoFactorSecret: null, twoFactorEnabled: false, twoFactorLastStep: null }).where(eq(users.id, userId));
-  await db.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
-}

@@ -1,6 +1,7 @@
 import { and, eq, inArray, isNotNull, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { groupPermissions, groups, groupSettings, userGroups, users } from '../db/schema.js';
+import { isUuid } from '../db/sql-helpers.js';
 
 export const SYSTEM_GROUPS = {
   administrators: { name: 'Administrators', priority: 1, permissions: ['global_admin'], description: 'Full control of Roster.' },
@@ -137,4 +138,11 @@ export class LastAdminError extends Error {
  */
 export async function assertAdministrable(db: Database): Promise<void> {
   if ((await countActiveGlobalAdmins(db)) === 0) throw new LastAdminError();
+}
+
+/** A user as membership needs them (id and name); undefined for an unknown id. */
+export async function findMemberRef(db: Database, id: string): Promise<{ id: string; username: string } | undefined> {
+  if (!isUuid(id)) return undefined;
+  const [row] = await db.select({ id: users.id, username: users.username }).from(users).where(eq(users.id, id));
+  return row;
 }

@@ -7,7 +7,7 @@ import type { Database } from '../db/client.js';
 import { groupPermissions, groups, groupSettings, userGroups, users, type Group, type User } from '../db/schema.js';
 import type { SettingValue } from '../settings/catalogue.js';
 import type { GroupWithSettings } from '../settings/effective-settings.js';
-import { isUniqueViolation, isUuid, searchPattern } from '../users/users-repository.js';
+import { isUniqueViolation, isUuid, searchPattern } from '../db/sql-helpers.js';
 import type { Actor } from './group-access.js';
 import { assertAdministrable, LastAdminError } from './groups-repository.js';
 

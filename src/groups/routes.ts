@@ -3,11 +3,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../audit/audit-log.js';
 import { hasPermission, PERMISSIONS, type Permission } from '../security/permissions.js';
 import type { Group } from '../db/schema.js';
-import { forbidden, renderForbidden } from '../plugins/auth.js';
-import { wantsFragment } from '../plugins/views.js';
 import { formatSettingValue, parseSettingValue, SETTINGS, settingByKey, settingFormValue } from '../settings/catalogue.js';
-import type { CurrentUser } from '../types.js';
-import { findUserById } from '../users/users-repository.js';
+import { findMemberRef } from './groups-repository.js';
 import { canDeleteGroup, canModifyGroup, canViewGroup, modifyGroupNeeds } from './group-access.js';
 import {
   addMember,
@@ -79,7 +76,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
         need === 'delete'
           ? group.isSystem ? 'system groups cannot be deleted' : 'it needs groups_delete'
           : `it needs ${modifyGroupNeeds(group)}`;
-      await forbidden(reply, `You may not ${need} the group ${group.name}: ${needs}.`);
+      await reply.forbidden(`You may not ${need} the group ${group.name}: ${needs}.`);
       return null;
     }
     return group;
@@ -131,7 +128,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       request.session.flash = { type: 'success', message: success };
       return reply.redirect(`/admin/groups/${group.id}${anchor}`, 303);
     }
-    if (result.status === 403) return renderForbidden(reply, result.message);
+    if (result.status === 403) return reply.renderForbidden(result.message);
     if (onError === 'flash') {
       request.session.flash = { type: 'error', message: result.message };
       return reply.redirect(`/admin/groups/${group.id}${anchor}`, 303);
@@ -193,7 +190,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const group = await loadGroup(request, reply, 'view');
     if (!group) return reply;
     const result = await duplicateGroup(db, actorOf(request), group);
-    if (!result.ok && result.status === 403) return renderForbidden(reply, result.message); // audited by the service
+    if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the service
     if (!result.ok) {
       request.session.flash = { type: 'error', message: result.message };
       return reply.redirect('/admin/groups', 303);
@@ -233,11 +230,11 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/admin/groups/:id/members', { schema: { params: GroupParams, body: AddMemberForm }, config: { permission: MODIFY } }, async (request, reply) => {
     const group = await loadGroup(request, reply, 'modify');
     if (!group) return reply;
-    const user = await findUserById(db, request.body.user_id ?? '');
+    const user = await findMemberRef(db, request.body.user_id ?? '');
     const result: GroupResult<true> = user
       ? await addMember(db, actorOf(request), group, user)
       : { ok: false, message: 'Pick a user to add.', status: 422 };
-    if (wantsFragment(request)) {
+    if (request.wantsFragment()) {
       if (!result.ok) return memberErrorFragment(reply, result.message, result.status);
       const members = await membersOfGroup(db, group.id, 1);
       // The new row goes into the table; the picker and the count are refreshed out of band.
@@ -252,11 +249,11 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const group = await loadGroup(request, reply, 'modify');
       if (!group) return reply;
-      const user = await findUserById(db, request.params.userId);
+      const user = await findMemberRef(db, request.params.userId);
       const result: GroupResult<true> = user
         ? await removeMember(db, actorOf(request), group, user)
         : { ok: false, message: 'This user no longer exists.', status: 404 };
-      if (wantsFragment(request)) {
+      if (request.wantsFragment()) {
         if (!result.ok) return memberErrorFragment(reply, result.message, result.status);
         const members = await membersOfGroup(db, group.id, 1);
         return reply.render('groups/_member-count', { total: members.total, oob: true });
@@ -321,7 +318,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/admin/groups/:id/permissions', { schema: { params: GroupParams, body: PermissionsForm }, config: { permission: MODIFY } }, async (request, reply) => {
     const group = await loadGroup(request, reply, 'modify');
     if (!group) return reply;
-    const actor: CurrentUser = request.currentUser!;
+    const actor = request.currentUser!;
     const submitted = request.body.permission ?? [];
     const before = await permissionsOfGroup(db, group.id);
     // Checkboxes of permissions the actor does not hold are shown disabled (so not submitted):

@@ -1,10 +1,36 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { actorOf, recordAudit } from '../audit/audit-log.js';
+import type { CurrentUser } from '../security/current-user.js';
 import { hasPermission, type Permission } from '../security/permissions.js';
-import { accessOfUser } from '../groups/groups-repository.js';
-import type { CurrentUser } from '../types.js';
-import { findUserById } from '../users/users-repository.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    currentUser: CurrentUser | null;
+  }
+  interface FastifyReply {
+    /** Answers 403 with a page saying why, and records the attempt in the audit log. */
+    forbidden(message?: string): Promise<FastifyReply>;
+    /** Answers 403 with a page saying why, for a refusal already recorded (by a service). */
+    renderForbidden(message: string): Promise<FastifyReply>;
+  }
+  interface FastifyContextConfig {
+    /** Pages anyone may see (login, health, static files). Every other route needs a session. */
+    public?: boolean;
+    /** The permission a route needs, or a list of which any one will do (global_admin always passes). */
+    permission?: Permission | readonly Permission[];
+    /** Reachable while the user still has to choose a new password. */
+    allowDuringPasswordReset?: boolean;
+    /** Reachable while the user still has to enrol a second factor their group requires. */
+    allowDuringTwoFactorEnrollment?: boolean;
+  }
+}
+
+export interface AuthOptions {
+  /** The session's user if they may still use Roster (exists, not disabled, not locked), else null. */
+  loadUser(userId: string): Promise<CurrentUser | null>;
+  /** Records a refused request in the audit log. */
+  recordDenied(request: FastifyRequest, reason: string): Promise<void>;
+}
 
 const TOUCH_INTERVAL_MS = 60 * 1000;
 
@@ -24,52 +50,30 @@ function redirectToLogin(request: FastifyRequest, reply: FastifyReply) {
   return reply.redirect(location, 303);
 }
 
-/** Failed authorization attempts go to the audit log too. */
-export function recordDenied(request: FastifyRequest, reason: string) {
-  return recordAudit(request.server.db, actorOf(request), {
-    action: 'authz_fail',
-    outcome: 'failure',
-    reason,
-    method: request.method,
-    url: request.url,
-  });
-}
-
-/** Answers 403 with a page saying why (for a refusal already recorded in the audit log). */
-export function renderForbidden(reply: FastifyReply, message: string) {
-  return reply.code(403).render('errors/error', { title: 'Not allowed', message });
-}
-
-/** Answers 403 with a page saying why, and records the attempt. */
-export async function forbidden(reply: FastifyReply, message = 'You do not have permission to do that.') {
-  await recordDenied(reply.request, message);
-  return renderForbidden(reply, message);
-}
-
 /**
- * Loads the logged-in user (and their permissions) from the database on every request, so
- * that disabling a user or changing their groups takes effect at once; then applies each
- * route's access rule. Every route needs a logged-in user unless its config says `public`.
+ * Loads the logged-in user (and their permissions) on every request, through the loader it is
+ * given (this plugin knows no domain folder); then applies each route's access rule. Every
+ * route needs a logged-in user unless its config says `public`.
  */
-export default fp(async (app) => {
+export default fp<AuthOptions>(async (app, { loadUser, recordDenied }) => {
   app.decorateRequest('currentUser', null);
+  app.decorateReply('renderForbidden', function (this: FastifyReply, message: string) {
+    return this.code(403).render('errors/error', { title: 'Not allowed', message });
+  });
+  app.decorateReply('forbidden', async function (this: FastifyReply, message = 'You do not have permission to do that.') {
+    await recordDenied(this.request, message);
+    return this.renderForbidden(message);
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
     const userId = request.session.userId;
     if (userId) {
-      const user = await findUserById(app.db, userId);
-      if (!user || user.disabled || user.locked) {
+      const user = await loadUser(userId);
+      if (!user) {
         await request.session.regenerate(); // the account can no longer be used: start anonymous
       } else {
-        const current: CurrentUser = {
-          id: user.id,
-          username: user.username,
-          realm: user.realm,
-          forcePasswordReset: user.forcePasswordReset,
-          ...(await accessOfUser(app.db, user.id)),
-        };
-        request.currentUser = current;
+        request.currentUser = user;
         const now = app.now();
         if (!request.session.lastSeen || now - request.session.lastSeen > TOUCH_INTERVAL_MS) {
           request.session.lastSeen = now; // saves the session, which moves its idle expiry
@@ -94,7 +98,7 @@ export default fp(async (app) => {
     const needed = config.permission ?? 'user';
     const anyOf: readonly Permission[] = typeof needed === 'string' ? [needed] : needed;
     if (!anyOf.some((permission) => hasPermission(user.permissions, permission)) && !config.allowDuringPasswordReset) {
-      return forbidden(reply, `You do not have permission to do that (it needs ${anyOf.join(' or ')}).`);
+      return reply.forbidden(`You do not have permission to do that (it needs ${anyOf.join(' or ')}).`);
     }
   });
 

@@ -2,6 +2,13 @@ import crypto from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Exempt from the session CSRF check (JSON API authenticated by key, not cookie). */
+    csrf?: false;
+  }
+}
+
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const newToken = () => crypto.randomBytes(32).toString('base64url');
 

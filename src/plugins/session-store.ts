@@ -1,6 +1,6 @@
 import type { SessionStore } from '@fastify/session';
 import type { Session } from 'fastify';
-import { and, eq, gt, lt, ne, sql } from 'drizzle-orm';
+import { and, eq, gt, lt, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { sessions } from '../db/schema.js';
 
@@ -57,16 +57,6 @@ export class DatabaseSessionStore implements SessionStore {
       .where(eq(sessions.sid, sid))
       .then(() => callback(), callback);
   }
-}
-
-/** Ends every session of a user at once (logout everywhere, disable, lock, delete). */
-export async function endUserSessions(db: Database, userId: string): Promise<number> {
-  const ended = await db.delete(sessions).where(eq(sessions.userId, userId)).returning({ sid: sessions.sid });
-  return ended.length;
-}
-
-export async function endUserSessionsExcept(db: Database, userId: string, keepSessionId: string): Promise<void> {
-  await db.delete(sessions).where(and(eq(sessions.userId, userId), ne(sessions.sid, keepSessionId)));
 }
 
 export async function deleteExpiredSessions(db: Database, lifetime: SessionLifetime): Promise<void> {

@@ -4,6 +4,29 @@ import fp from 'fastify-plugin';
 import { loadOrCreateSecret } from '../db/app-secrets.js';
 import { DatabaseSessionStore, deleteExpiredSessions } from './session-store.js';
 
+declare module 'fastify' {
+  interface Session {
+    userId?: string;
+    csrfToken?: string;
+    /** Epoch ms of the last time the session was touched (throttles idle-expiry writes). */
+    lastSeen?: number;
+    ip?: string;
+    userAgent?: string;
+    /** A message for the next page (after a redirect). */
+    flash?: { type: 'success' | 'error' | 'info'; message: string };
+    /** Where to go after the forced password reset that interrupted a login. */
+    returnTo?: string;
+    /** Password was right; the login waits for the second factor (not yet authenticated). */
+    pendingSecondFactor?: { userId: string; at: number; next: string };
+    /** A group requires 2FA and the user has none: enrolment comes before anything else. */
+    mustEnrollTwoFactor?: boolean;
+  }
+  interface FastifyContextConfig {
+    /** Served over plain HTTP even with COOKIE_SECURE (health checks, static files). */
+    allowPlainHttp?: boolean;
+  }
+}
+
 const CLEANUP_INTERVAL_MS = 10 * 60 * 1000;
 
 export const HTTPS_REQUIRED_MESSAGE =

@@ -4,10 +4,13 @@ import { Eta } from 'eta';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasPermission, type Permission } from '../security/permissions.js';
-import { themeFor } from '../profile/profile-service.js';
 import { csrfToken } from './csrf.js';
 
 declare module 'fastify' {
+  interface FastifyRequest {
+    /** htmx asks for part of the page (HX-Request, not boosted, not a history restore). */
+    wantsFragment(): boolean;
+  }
   interface FastifyReply {
     /** Renders a page with the layout's common data (user, CSRF token, flash message). */
     render(template: string, data?: Record<string, unknown>): Promise<FastifyReply>;
@@ -51,11 +54,15 @@ export default fp(async (app) => {
     production: process.env.NODE_ENV !== 'development',
   });
 
+  app.decorateRequest('wantsFragment', function (this: FastifyRequest) {
+    return wantsFragment(this);
+  });
+
   app.decorateReply('render', async function (this: FastifyReply, template: string, data: Record<string, unknown> = {}) {
     const user = this.request.currentUser;
     // The effective theme goes on <html> of every page (fragments inherit the page's).
     const fragment = template.split('/').pop()!.startsWith('_');
-    const theme = data.theme ?? (user && !fragment ? await themeFor(app.db, user.id) : 'auto');
+    const theme = data.theme ?? (user && !fragment ? await user.theme() : 'auto');
     this.type('text/html; charset=utf-8');
     return this.view(template, { ...commonData(this.request, this), ...data, theme });
   });

@@ -3,13 +3,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { EmptyForm, PasswordChangeForm, ProfileSettingForm, ProfileSettingParams, SessionHandleParams } from '../schemas/profile.js';
 import { actorOf } from '../audit/audit-log.js';
-import { passwordProblem } from '../auth/password-policy.js';
-import { verifyPassword } from '../auth/passwords.js';
-import { wantsFragment } from '../plugins/views.js';
+import { passwordProblem } from '../security/password-policy.js';
+import { verifyPassword } from '../security/passwords.js';
 import { describeUserSource, formatUserSetting, parseUserSetting, themeOf, THEMES, userSettingByKey } from '../settings/user-settings.js';
 import { findUserById } from '../users/users-repository.js';
 import { changeOwnPassword } from '../users/users-service.js';
-import { effectiveProfile, endOtherOwnSessions, endOwnSession, saveUserSetting, sessionsOfUser } from './profile-service.js';
+import { endOtherOwnSessions, endOwnSession, sessionsOfUser } from '../sessions/sessions-repository.js';
+import { effectiveProfile } from '../users/user-settings-repository.js';
+import { saveUserSetting } from './profile-service.js';
 import { twoFactorStatus } from '../auth/two-factor-service.js';
 
 // The workspace catalogue (SPEC §4) arrives with its own issue; until then no workspace exists
@@ -80,13 +81,13 @@ const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (parsed && !parsed.ok) {
       const rows = (await effectiveProfile(db, user.id)).map((r) => (r.setting.key === setting.key ? settingRow(r, parsed.error, raw) : settingRow(r)));
       reply.code(422);
-      if (wantsFragment(request)) return reply.render('profile/_setting-row', { row: rows.find((r) => r.key === setting.key) });
+      if (request.wantsFragment()) return reply.render('profile/_setting-row', { row: rows.find((r) => r.key === setting.key) });
       return renderProfile(reply, { rows });
     }
     await saveUserSetting(db, selfActor(request), setting.key, parsed ? parsed.value : undefined);
     const row = (await effectiveProfile(db, user.id)).find((r) => r.setting.key === setting.key)!;
     const message = reset ? `${setting.label} now follows your groups: ${formatUserSetting(setting, row.value)}.` : `${setting.label} saved.`;
-    if (wantsFragment(request)) {
+    if (request.wantsFragment()) {
       // A new theme must redraw the whole page; other settings only change their row.
       if (setting.key === 'theme') return reply.header('HX-Refresh', 'true').send('');
       return reply.render('profile/_setting-row', { row: settingRow(row), saved: message });
@@ -125,7 +126,7 @@ const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return reply.redirect('/login', 303);
     }
     const ended = target ? await endOwnSession(db, selfActor(request), target.sid) : false;
-    if (wantsFragment(request)) return ended ? reply.send('') : reply.code(404).send('');
+    if (request.wantsFragment()) return ended ? reply.send('') : reply.code(404).send('');
     request.session.flash = ended ? { type: 'success', message: 'That session was logged out.' } : { type: 'error', message: 'That session had already ended.' };
     return reply.redirect('/profile#sessions', 303);
   });

@@ -3,9 +3,8 @@ import type { FastifyReply } from 'fastify';
 import { EmptyForm, TwoFactorCodeForm, TwoFactorRemoveForm } from '../schemas/profile.js';
 import QRCode from 'qrcode';
 import { actorOf, recordAudit } from '../audit/audit-log.js';
-import { verifyPassword } from '../auth/passwords.js';
+import { verifyPassword } from '../security/passwords.js';
 import {
-  clearTwoFactor,
   confirmEnrollment,
   enrollmentDetails,
   startEnrollment,
@@ -13,7 +12,7 @@ import {
   verifySecondFactor,
 } from '../auth/two-factor-service.js';
 import type { User } from '../db/schema.js';
-import { findUserById } from '../users/users-repository.js';
+import { clearTwoFactor, findUserById } from '../users/users-repository.js';
 
 const DURING_ENROLLMENT = { allowDuringTwoFactorEnrollment: true } as const;
 

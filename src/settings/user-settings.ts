@@ -1,3 +1,4 @@
+import type { Theme } from '../security/current-user.js';
 import { settingByKey, type SettingValue } from './catalogue.js';
 import { resolveEffectiveSettings, type GroupWithSettings, type SettingSource } from './effective-settings.js';
 
@@ -137,7 +138,7 @@ export function describeUserSource(source: SettingSource): string {
 }
 
 /** The theme a user's pages are drawn in. */
-export function themeOf(effective: readonly EffectiveUserSetting[]): 'auto' | 'light' | 'dark' {
+export function themeOf(effective: readonly EffectiveUserSetting[]): Theme {
   const theme = effective.find((e) => e.setting.key === 'theme')?.value;
   return theme === 'Light' ? 'light' : theme === 'Dark' ? 'dark' : 'auto';
 }

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { SYSTEM_ACTOR } from '../audit/audit-log.js';
-import { passwordProblem } from '../auth/password-policy.js';
+import { passwordProblem } from '../security/password-policy.js';
 import { ConfigError, type Config } from '../config.js';
 import type { DatabaseHandle } from '../db/client.js';
 import { users } from '../db/schema.js';

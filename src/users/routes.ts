@@ -1,16 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
-import { actorOf, recordAudit } from '../audit/audit-log.js';
-import { endUserSessions } from '../plugins/session-store.js';
+import { actorOf } from '../audit/audit-log.js';
+import { logOutEverywhere } from '../sessions/sessions-repository.js';
 import { hasPermission } from '../security/permissions.js';
 import { REALMS, type User } from '../db/schema.js';
 import { canModifyGroup, canViewGroup, modifyGroupNeeds } from '../groups/group-access.js';
 import { addMember, findGroup, groupChoices, groupsWithSettingsOfUser, removeMember } from '../groups/groups-service.js';
 import { formatSettingValue, SETTINGS } from '../settings/catalogue.js';
 import { describeSource, resolveEffectiveSettings } from '../settings/effective-settings.js';
-import { forbidden, renderForbidden } from '../plugins/auth.js';
-import { wantsFragment } from '../plugins/views.js';
 import { EmptyForm } from '../schemas/common.js';
 import { AddToGroupForm, UserEditForm, UserForm, UserGroupParams, UserListQuery as UserListQuerySchema, UserParams } from '../schemas/users.js';
 import { findUserById, listUsers, type UserListQuery } from './users-repository.js';
@@ -154,7 +152,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (result.reason === 'not_found') {
       return reply.code(404).render('errors/error', { title: 'User not found', message: result.message });
     }
-    if (result.reason === 'forbidden') return renderForbidden(reply, result.message); // the service audited it
+    if (result.reason === 'forbidden') return reply.renderForbidden(result.message); // the service audited it
     reply.code(409);
     if (result.reason === 'duplicate_username') {
       return renderShow(request, reply, user, { values, errors: { username: result.message } });
@@ -171,7 +169,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const user = await userOr404(request, reply);
       if (!user) return reply;
       const result = await resetTwoFactor(db, actorOf(request), user.id);
-      if (!result.ok && result.reason === 'forbidden') return renderForbidden(reply, result.message);
+      if (!result.ok && result.reason === 'forbidden') return reply.renderForbidden(result.message);
       request.session.flash = result.ok
         ? { type: 'success', message: `Two-factor authentication of ${user.username} was reset.` }
         : { type: 'error', message: result.message };
@@ -195,16 +193,16 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const user = await userOr404(request, reply);
       if (!user) return reply;
       const result = await deleteUser(db, actorOf(request), user.id);
-      if (!result.ok && result.reason === 'forbidden') return renderForbidden(reply, result.message);
+      if (!result.ok && result.reason === 'forbidden') return reply.renderForbidden(result.message);
       if (!result.ok) {
-        if (wantsFragment(request)) {
+        if (request.wantsFragment()) {
           // The row stays: show the reason on the user's page rather than failing silently.
           request.session.flash = { type: 'error', message: result.message };
           return reply.header('HX-Redirect', `/admin/users/${user.id}`).code(409).send('');
         }
         return reply.code(409).render('users/delete', { user, error: result.message });
       }
-      if (wantsFragment(request)) return reply.send(''); // htmx removes the row in place
+      if (request.wantsFragment()) return reply.send(''); // htmx removes the row in place
       request.session.flash = { type: 'success', message: `User ${user.username} deleted.` };
       return reply.redirect('/admin/users', 303);
     },
@@ -225,7 +223,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // A group the actor may not see does not exist for them, as on the group pages.
       return reply.code(404).render('errors/error', { title: 'Group not found', message: 'This group does not exist (any more).' });
     }
-    if (!canModifyGroup(actor, group)) return forbidden(reply, `You may not change the members of ${group.name}: it needs ${modifyGroupNeeds(group)}.`);
+    if (!canModifyGroup(actor, group)) return reply.forbidden(`You may not change the members of ${group.name}: it needs ${modifyGroupNeeds(group)}.`);
     const result =
       change === 'add'
         ? await addMember(db, actorOf(request), group, user)
@@ -252,16 +250,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/admin/users/:id/logout', { schema: { params: UserParams, body: EmptyForm }, config: { permission: 'users_auth_session' } }, async (request, reply) => {
     const user = await findUserById(db, request.params.id);
     if (!user) return userNotFound(reply);
-    const ended = await db.transaction(async (tx) => {
-      const count = await endUserSessions(tx, user.id);
-      await recordAudit(tx, actorOf(request), {
-        action: 'session_revoked',
-        target: { type: 'user', id: user.id, name: user.username },
-        count,
-        scope: 'all sessions',
-      });
-      return count;
-    });
+    const ended = await logOutEverywhere(db, actorOf(request), user);
     request.session.flash = { type: 'success', message: `${user.username} was logged out everywhere (${ended} ${ended === 1 ? 'session' : 'sessions'}).` };
     return reply.redirect(`/admin/users/${user.id}`, 303);
   });

@@ -1,4 +1,4 @@
-import { passwordProblem } from '../auth/password-policy.js';
+import { passwordProblem } from '../security/password-policy.js';
 import { REALMS, type Realm } from '../db/schema.js';
 
 /** The admin-editable fields of a user (SPEC §1), in form order, with the keys the API uses. */

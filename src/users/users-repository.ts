@@ -1,7 +1,8 @@
 import { and, asc, desc, eq, like, sql, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
-import { users, type NewUser, type User } from '../db/schema.js';
+import { recoveryCodes, users, type NewUser, type User } from '../db/schema.js';
+import { isUuid, searchPattern } from '../db/sql-helpers.js';
 import type { UserSortKey } from '../schemas/users.js';
 
 export const USER_SORTS: Record<UserSortKey, SQL | AnyPgColumn> = {
@@ -44,13 +45,6 @@ export interface UserListPage {
  * and nobody pages through more than this by hand (they search).
  */
 export const COUNT_CAP = 10_000;
-
-/** Lower-cased search term without control characters and with LIKE wildcards escaped. */
-export function searchPattern(search: string): string | null {
-  const term = search.replace(/\p{Cc}/gu, '').trim().toLowerCase();
-  if (term === '') return null;
-  return `%${term.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
-}
 
 /**
  * One page of the users table. The search is a substring match over the generated
@@ -148,16 +142,8 @@ export async function deleteUserById(db: Database, id: string): Promise<boolean>
   return deleted.length > 0;
 }
 
-export function isUuid(value: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
-}
-
-/** True when `error` (or what it wraps) is a Postgres unique violation. */
-export function isUniqueViolation(error: unknown): boolean {
-  // Drizzle wraps driver errors; the Postgres code sits on the error or one of its causes.
-  for (let e = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
-    if ((e as { code?: unknown }).code === '23505') return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
+/** Clears a user's factor and recovery codes (their own removal, or an admin's reset). */
+export async function clearTwoFactor(db: Database, userId: string): Promise<void> {
+  await db.update(users).set({ twoFactorSecret: null, twoFactorEnabled: false, twoFactorLastStep: null }).where(eq(users.id, userId));
+  await db.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
 }

@@ -1,8 +1,8 @@
 import { recordAudit, recordRefusal, type AuditActor } from '../audit/audit-log.js';
-import { hashPassword } from '../auth/passwords.js';
-import { clearTwoFactor } from '../auth/two-factor-service.js';
+import { hashPassword } from '../security/passwords.js';
 import type { Database } from '../db/client.js';
 import type { User } from '../db/schema.js';
+import { isUniqueViolation } from '../db/sql-helpers.js';
 import {
   addMembers,
   assertAdministrable,
@@ -13,12 +13,12 @@ import {
 } from '../groups/groups-repository.js';
 import { autoAddGroups } from '../groups/groups-service.js';
 import { lackingMessage, permissionsLacking, strongerUserBlocks } from '../security/permissions.js';
-import { endUserSessions, endUserSessionsExcept } from '../plugins/session-store.js';
+import { endUserSessions, endUserSessionsExcept } from '../sessions/sessions-repository.js';
 import {
+  clearTwoFactor,
   deleteUserById,
   findUserById,
   insertUser,
-  isUniqueViolation,
   updateUserAtVersion,
   usernameTaken,
 } from './users-repository.js';

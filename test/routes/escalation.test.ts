@@ -7,7 +7,7 @@
 // here) or as conferring nothing.
 import { and, desc, eq, inArray } from 'drizzle-orm';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../src/auth/passwords.js';
+import { hashPassword } from '../../src/security/passwords.js';
 import { auditEvents, groupPermissions, groups, groupSettings, userGroups, users } from '../../src/db/schema.js';
 import { systemGroupId } from '../../src/groups/groups-repository.js';
 import { PERMISSIONS, type Permission } from '../../src/security/permissions.js';

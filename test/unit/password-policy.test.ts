@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { passwordProblem } from '../../src/auth/password-policy.js';
-import { hashPassword, needsRehash, verifyPassword } from '../../src/auth/passwords.js';
+import { passwordProblem } from '../../src/security/password-policy.js';
+import { hashPassword, needsRehash, verifyPassword } from '../../src/security/passwords.js';
 import argon2 from 'argon2';
 
 const context = { username: 'alice', minLength: 12 };

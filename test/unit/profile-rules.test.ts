@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { generate, generateSecret } from 'otplib';
 import { describe, expect, it } from 'vitest';
-import { SecretBox } from '../../src/auth/secret-box.js';
+import { SecretBox } from '../../src/security/secret-box.js';
 import { matchingStep, TOTP_PERIOD } from '../../src/auth/two-factor-service.js';
 import { effectiveUserSettings, parseUserSetting, sshKeyProblem, themeOf, userSettingByKey } from '../../src/settings/user-settings.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formValuesFrom, validateUser } from '../../src/users/user-validation.js';
-import { searchPattern } from '../../src/users/users-repository.js';
+import { searchPattern } from '../../src/db/sql-helpers.js';
 import { parseListQuery } from '../../src/users/routes.js';
 
 const options = { mode: 'create' as const, passwordMinLength: 12 };

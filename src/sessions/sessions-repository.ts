@@ -1,0 +1,60 @@
+// The sessions table from the side of its users: who is logged in where, and ending sessions.
+// (The @fastify/session store that reads and writes the rows is HTTP wiring, in plugins/.)
+import { and, desc, eq, ne } from 'drizzle-orm';
+import { recordAudit, type AuditActor } from '../audit/audit-log.js';
+import type { Database } from '../db/client.js';
+import { sessions, type User } from '../db/schema.js';
+
+const userTarget = (user: Pick<User, 'id' | 'username'>) => ({ type: 'user', id: user.id, name: user.username });
+const selfTarget = (actor: AuditActor) => ({ type: 'user', id: actor.id, name: actor.name });
+
+/** Ends every session of a user at once (logout everywhere, disable, lock, delete). */
+export async function endUserSessions(db: Database, userId: string): Promise<number> {
+  const ended = await db.delete(sessions).where(eq(sessions.userId, userId)).returning({ sid: sessions.sid });
+  return ended.length;
+}
+
+export async function endUserSessionsExcept(db: Database, userId: string, keepSessionId: string): Promise<void> {
+  await db.delete(sessions).where(and(eq(sessions.userId, userId), ne(sessions.sid, keepSessionId)));
+}
+
+/** An admin logs `user` out everywhere; returns how many sessions ended. */
+export async function logOutEverywhere(db: Database, actor: AuditActor, user: Pick<User, 'id' | 'username'>): Promise<number> {
+  return db.transaction(async (tx) => {
+    const count = await endUserSessions(tx, user.id);
+    await recordAudit(tx, actor, { action: 'session_revoked', target: userTarget(user), count, scope: 'all sessions' });
+    return count;
+  });
+}
+
+export function sessionsOfUser(db: Database, userId: string) {
+  return db
+    .select({ sid: sessions.sid, createdAt: sessions.createdAt, lastSeenAt: sessions.lastSeenAt, ip: sessions.ip, userAgent: sessions.userAgent })
+    .from(sessions)
+    .where(eq(sessions.userId, userId))
+    .orderBy(desc(sessions.lastSeenAt));
+}
+
+/** Ends one of the user's own sessions; false when it is not theirs (or already gone). */
+export async function endOwnSession(db: Database, actor: AuditActor & { id: string }, sid: string): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const ended = await tx
+      .delete(sessions)
+      .where(and(eq(sessions.sid, sid), eq(sessions.userId, actor.id)))
+      .returning({ ip: sessions.ip });
+    if (ended.length === 0) return false;
+    await recordAudit(tx, actor, { action: 'session_revoked', target: selfTarget(actor), session_ip: ended[0]!.ip });
+    return true;
+  });
+}
+
+export async function endOtherOwnSessions(db: Database, actor: AuditActor & { id: string }, keepSid: string): Promise<number> {
+  return db.transaction(async (tx) => {
+    const ended = await tx
+      .delete(sessions)
+      .where(and(eq(sessions.userId, actor.id), ne(sessions.sid, keepSid)))
+      .returning({ sid: sessions.sid });
+    if (ended.length > 0) await recordAudit(tx, actor, { action: 'session_revoked', target: selfTarget(actor), count: ended.length, scope: 'all other sessions' });
+    return ended.length;
+  });
+}
