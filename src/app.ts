@@ -23,7 +23,7 @@ import csrfPlugin from './plugins/csrf.js';
 import securityHeaders from './plugins/security-headers.js';
 import sessionPlugin from './plugins/session.js';
 import staticFiles from './plugins/static-files.js';
-import viewsPlugin, { wantsFragment } from './plugins/views.js';
+import viewsPlugin from './plugins/views.js';
 import { loadCurrentUser } from './auth/current-user.js';
 import userRoutes from './users/routes.js';
 import profileRoutes from './profile/routes.js';
@@ -126,11 +126,7 @@ export async function buildApp({ config, db, logger = false, now = Date.now }: B
           : error.message;
     if (request.url.startsWith('/api/')) return reply.code(status).send({ error_message: message });
     const title = status === 429 ? 'Slow down' : status === 400 ? 'Bad request' : 'Error';
-    // htmx swaps a response into part of the page: a message for the alert region, not a page.
-    if (wantsFragment(request)) {
-      return reply.code(status).header('HX-Retarget', '#htmx-alert').header('HX-Reswap', 'innerHTML').render('errors/_alert', { message });
-    }
-    return reply.code(status).render('errors/error', { title, message });
+    return reply.code(status).render('errors/error', { title, message }); // a fragment for htmx (see render)
   });
   const notFound = async (request: FastifyRequest, reply: FastifyReply) => {
     if (request.url.startsWith('/api/')) return reply.code(404).send({ error_message: 'No such API call.' });

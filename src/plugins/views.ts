@@ -24,6 +24,9 @@ declare module 'fastify' {
 
 export const viewsDir = fileURLToPath(new URL('../../views', import.meta.url));
 
+const ERROR_PAGE = 'errors/error';
+const ERROR_FRAGMENT = 'errors/_alert';
+
 export function wantsFragment(request: FastifyRequest): boolean {
   const headers = request.headers;
   // A history restore after a cache miss needs the whole page back, like a boosted request.
@@ -59,6 +62,12 @@ export default fp(async (app) => {
   });
 
   app.decorateReply('render', async function (this: FastifyReply, template: string, data: Record<string, unknown> = {}) {
+    // An error answering htmx's request for part of a page would nest a whole page inside that
+    // part: it becomes a message in the page's alert region instead, wherever it comes from.
+    if (template === ERROR_PAGE && wantsFragment(this.request)) {
+      this.header('HX-Retarget', '#htmx-alert').header('HX-Reswap', 'innerHTML');
+      template = ERROR_FRAGMENT;
+    }
     const user = this.request.currentUser;
     // The effective theme goes on <html> of every page (fragments inherit the page's).
     const fragment = template.split('/').pop()!.startsWith('_');

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as schema from '../../src/db/schema.js';
 import type { RouteEntry } from '../../src/app.js';
 import { TestClient } from '../helpers/client.js';
-import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
 let admin: TestClient;
@@ -153,6 +153,24 @@ describe('malformed input on every route', () => {
     const notAnId = await admin.get('/admin/groups/not-an-id');
     expect(notAnId.statusCode).toBe(404);
     expect(notAnId.body).toContain('Page not found');
+  });
+
+  it('answers htmx with the alert fragment for every kind of error, never a nested page', async () => {
+    const htmx = { 'hx-request': 'true' };
+    const plain = new TestClient(t.app);
+    await plain.login('walk-target', USER_PASSWORD);
+    const cases = [
+      { response: await admin.get('/admin/users?q=a&q=b', htmx), status: 400 }, // schema
+      { response: await admin.get('/admin/users/00000000-0000-4000-8000-000000000000', htmx), status: 404 }, // a route's own 404
+      { response: await admin.get('/no/such/page', htmx), status: 404 }, // no route
+      { response: await plain.get('/admin/users', htmx), status: 403 }, // the route's permission
+    ];
+    for (const { response, status } of cases) {
+      expect(response.statusCode).toBe(status);
+      expect(response.body).not.toContain('<html');
+      expect(response.body).toMatch(/^<p class="flash flash-error" role="alert">/);
+      expect(response.headers['hx-retarget']).toBe('#htmx-alert');
+    }
   });
 
   it('drops query keys a route does not declare', async () => {
