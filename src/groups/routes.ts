@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../audit/audit-log.js';
 import { hasPermission, PERMISSIONS, type Permission } from '../security/permissions.js';
 import type { Group } from '../db/schema.js';
-import { formatSettingValue, parseSettingValue, SETTINGS, settingByKey, settingFormValue } from '../settings/catalogue.js';
+import { controlOf, formatSettingValue, parseSettingValue, SETTINGS, settingByKey, settingFormValue } from '../settings/catalogue.js';
 import { findMemberRef } from './groups-repository.js';
 import { canDeleteGroup, canModifyGroup, canViewGroup, modifyGroupNeeds } from './group-access.js';
 import {
@@ -201,14 +201,14 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/admin/groups/:id/delete', { schema: { params: GroupParams }, config: { permission: 'groups_delete' } }, async (request, reply) => {
     const group = await loadGroup(request, reply, 'delete');
-    return group ? reply.render('groups/delete', { group, error: null }) : reply;
+    return group ? reply.render('confirm-delete', confirmDelete(group, null)) : reply;
   });
 
   app.post('/admin/groups/:id/delete', { schema: { params: GroupParams, body: EmptyForm }, config: { permission: 'groups_delete' } }, async (request, reply) => {
     const group = await loadGroup(request, reply, 'delete');
     if (!group) return reply;
     const result = await deleteGroup(db, actorOf(request), group);
-    if (!result.ok) return reply.code(result.status).render('groups/delete', { group, error: result.message });
+    if (!result.ok) return reply.code(result.status).render('confirm-delete', confirmDelete(group, result.message));
     request.session.flash = { type: 'success', message: `Group ${group.name} deleted.` };
     return reply.redirect('/admin/groups', 303);
   });
@@ -282,7 +282,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       const current = await settingsOfGroup(db, group.id);
       const value = setting.key in current ? settingFormValue(setting, current[setting.key]!) : settingFormValue(setting, setting.default);
-      return reply.render('groups/setting-form', { group, setting, value, error: null, isNew: !(setting.key in current) });
+      return reply.render('groups/setting-form', { group, setting, control: controlOf(setting), value, error: null, isNew: !(setting.key in current) });
     },
   );
 
@@ -295,7 +295,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const parsed = parseSettingValue(setting, raw, imageExists);
     if (!parsed.ok) {
       const current = await settingsOfGroup(db, group.id);
-      return reply.code(422).render('groups/setting-form', { group, setting, value: raw, error: parsed.error, isNew: !(setting.key in current) });
+      return reply.code(422).render('groups/setting-form', { group, setting, control: controlOf(setting), value: raw, error: parsed.error, isNew: !(setting.key in current) });
     }
     const result = await setGroupSetting(db, actorOf(request), group, setting.key, parsed.value);
     return finish(request, reply, group, result, `${setting.label} set to ${formatSettingValue(setting, parsed.value)}.`, 'flash', '#settings');
@@ -331,6 +331,19 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return finish(request, reply, group, result, `Permissions of ${group.name} saved.`, 'permissionError', '#permissions');
   });
 };
+
+/** What the confirm step before deleting a group says. */
+function confirmDelete(group: Pick<Group, 'id' | 'name'>, error: string | null) {
+  return {
+    kind: 'group',
+    name: group.name,
+    listUrl: '/admin/groups',
+    listLabel: 'Groups',
+    itemUrl: `/admin/groups/${group.id}`,
+    consequences: 'Its members leave the group and lose what it granted; its settings and permissions are removed.',
+    error,
+  };
+}
 
 /** The group form's values as typed, to show again with the errors. */
 function groupFormValues(body: { name?: string; description?: string; priority?: string }) {

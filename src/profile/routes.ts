@@ -5,7 +5,7 @@ import { EmptyForm, PasswordChangeForm, ProfileSettingForm, ProfileSettingParams
 import { actorOf } from '../audit/audit-log.js';
 import { passwordProblem } from '../security/password-policy.js';
 import { verifyPassword } from '../security/passwords.js';
-import { describeUserSource, formatUserSetting, parseUserSetting, themeOf, THEMES, userSettingByKey } from '../settings/user-settings.js';
+import { describeUserSource, formatUserSetting, parseUserSetting, themeOf, userSettingByKey, userSettingControl } from '../settings/user-settings.js';
 import { findUserById } from '../users/users-repository.js';
 import { changeOwnPassword } from '../users/users-service.js';
 import { endOtherOwnSessions, endOwnSession, sessionsOfUser } from '../sessions/sessions-repository.js';
@@ -64,7 +64,7 @@ const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
       display: formatUserSetting(setting, value),
       source: describeUserSource(source),
       formValue: entered ?? (value === null ? '' : String(value)),
-      themes: THEMES,
+      control: userSettingControl(setting),
       error,
     };
   }

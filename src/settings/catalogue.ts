@@ -152,6 +152,34 @@ export function parseSettingValue(
   }
 }
 
+/** The form control a setting's value is edited with (views/partials/setting-control.eta). */
+export interface SettingControl {
+  control: 'select' | 'textarea' | 'text';
+  /** [value, label] pairs of a select. */
+  options?: ReadonlyArray<readonly [string, string]>;
+  rows?: number;
+  inputmode?: 'numeric' | 'decimal';
+}
+
+/** The control of a group setting, by its type. */
+export function controlOf(setting: SettingDefinition): SettingControl {
+  switch (setting.type) {
+    case 'bool':
+      return { control: 'select', options: [['true', 'True'], ['false', 'False']] };
+    case 'enum':
+      return { control: 'select', options: (setting.values ?? []).map((value) => [value, value] as const) };
+    case 'json':
+      return { control: 'textarea', rows: 8 };
+    case 'int':
+      return { control: 'text', inputmode: 'numeric' };
+    case 'float':
+      return { control: 'text', inputmode: 'decimal' };
+    case 'string':
+    case 'image':
+      return { control: 'text' };
+  }
+}
+
 /** How a value reads in the UI. */
 export function formatSettingValue(setting: SettingDefinition, value: SettingValue): string {
   if (value === null) return 'None';

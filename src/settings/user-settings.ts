@@ -1,5 +1,5 @@
 import type { Theme } from '../security/current-user.js';
-import { settingByKey, type SettingValue } from './catalogue.js';
+import { settingByKey, type SettingControl, type SettingValue } from './catalogue.js';
 import { resolveEffectiveSettings, type GroupWithSettings, type SettingSource } from './effective-settings.js';
 
 // SPEC §3: the settings users set for themselves on their profile. A user value overrides the
@@ -120,6 +120,24 @@ export function effectiveUserSettings(
       ? { setting, value: userValues[setting.key]!, source: { type: 'user' }, own }
       : { setting, value: null, source: { type: 'default' }, own };
   });
+}
+
+/** The control a profile setting is edited with (the same partial as the group settings form). */
+export function userSettingControl(setting: UserSettingDefinition): SettingControl {
+  switch (setting.kind) {
+    case 'bool':
+      return { control: 'select', options: [['true', 'On'], ['false', 'Off']] };
+    case 'theme':
+      return { control: 'select', options: THEMES.map((theme) => [theme, theme] as const) };
+    case 'image':
+      // The workspace catalogue (SPEC §4) has its own issue; until then None is the only choice.
+      return { control: 'select', options: [['', 'None']] };
+    case 'ssh_key':
+      return { control: 'textarea', rows: 3 };
+    case 'language':
+    case 'timezone':
+      return { control: 'text' };
+  }
 }
 
 /** How a profile value reads. */

@@ -41,6 +41,17 @@ function listUrl(query: UserListQuery): string {
   return search ? `/admin/users?${search}` : '/admin/users';
 }
 
+/** What the confirm step before deleting a user says. */
+const confirmDelete = (user: Pick<User, 'id' | 'username'>, error: string | null) => ({
+  kind: 'user',
+  name: user.username,
+  listUrl: '/admin/users',
+  listLabel: 'Users',
+  itemUrl: `/admin/users/${user.id}`,
+  consequences: 'The user, their group memberships and their sessions are removed.',
+  error,
+});
+
 const formatTime = (date: Date) => `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
 const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -182,7 +193,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { params: UserParams }, config: { permission: 'users_delete' } },
     async (request, reply) => {
       const user = await findUserById(db, request.params.id);
-      return user ? reply.render('users/delete', { user, error: null }) : userNotFound(reply);
+      return user ? reply.render('confirm-delete', confirmDelete(user, null)) : userNotFound(reply);
     },
   );
 
@@ -200,7 +211,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
           request.session.flash = { type: 'error', message: result.message };
           return reply.header('HX-Redirect', `/admin/users/${user.id}`).code(409).send('');
         }
-        return reply.code(409).render('users/delete', { user, error: result.message });
+        return reply.code(409).render('confirm-delete', confirmDelete(user, result.message));
       }
       if (request.wantsFragment()) return reply.send(''); // htmx removes the row in place
       request.session.flash = { type: 'success', message: `User ${user.username} deleted.` };
