@@ -1,9 +1,10 @@
 import argon2 from 'argon2';
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents, sessions, users } from '../../src/db/schema.js';
 import { ADMIN_NEW_PASSWORD, ADMIN_PASSWORD, createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
+import { fixtures, reasonOf } from '../helpers/fixtures.js';
 
 let t: TestApp;
 let admin: TestClient;
@@ -14,36 +15,7 @@ beforeAll(async () => {
   admin = await new TestClient(t.app).loginAsFirstAdmin();
 });
 afterAll(() => t.close());
-
-async function createUser(username: string, extra: Record<string, string> = {}) {
-  const id = await admin.addUser(username, extra);
-  return (await t.handle.db.select().from(users).where(eq(users.id, id)))[0]!;
-}
-
-async function userIdOf(username: string) {
-  const [user] = await t.handle.db.select({ id: users.id }).from(users).where(eq(users.username, username));
-  return user!.id;
-}
-
-async function lastAuditReason(action: string, userId: string) {
-  const [event] = await t.handle.db
-    .select()
-    .from(auditEvents)
-    .where(and(eq(auditEvents.action, action), eq(auditEvents.targetId, userId)))
-    .orderBy(desc(auditEvents.id))
-    .limit(1);
-  return (event?.details as { reason?: string } | undefined)?.reason;
-}
-
-async function lastLoginFailureReason(userId: string | null) {
-  const [event] = await t.handle.db
-    .select()
-    .from(auditEvents)
-    .where(and(eq(auditEvents.action, 'authn_login_fail'), userId ? eq(auditEvents.targetId, userId) : sql`true`))
-    .orderBy(desc(auditEvents.id))
-    .limit(1);
-  return (event?.details as { reason?: string } | undefined)?.reason;
-}
+const { createUser, userNamed, lastAudit } = fixtures(() => t, () => admin);
 
 describe('login', () => {
   it('shows the login form to anonymous visitors and sends them back after login', async () => {
@@ -86,7 +58,7 @@ describe('login', () => {
       expect(response.statusCode).toBe(401);
       expect(response.body).toContain('Invalid user name or password.');
       bodies.add(response.body.replaceAll(client.csrf, '').replace(/value="[^"]*"/g, ''));
-      expect(await lastLoginFailureReason(attempt.id)).toBe(attempt.reason);
+      expect(await reasonOf(await lastAudit('authn_login_fail', attempt.id))).toBe(attempt.reason);
       // Every path verifies one argon2 hash (a dummy for unknown users), so none is instant.
       expect(elapsed).toBeGreaterThan(5);
     }
@@ -171,7 +143,7 @@ describe('brute-force protection', () => {
     const right = await client.post('/login', { username: 'target-five', password: PASSWORD });
     expect(right.statusCode).toBe(401);
     expect(right.body).toContain('Invalid user name or password.');
-    expect(await lastLoginFailureReason(user.id)).toBe('temporarily_locked_out');
+    expect(await reasonOf(await lastAudit('authn_login_fail', user.id))).toBe('temporarily_locked_out');
     const [after] = await t.handle.db.select().from(users).where(eq(users.id, user.id));
     expect(after!.lockedUntil!.getTime() - Date.now()).toBeGreaterThan(50_000);
     expect(after!.lockedUntil!.getTime() - Date.now()).toBeLessThanOrEqual(60_000);
@@ -231,7 +203,7 @@ describe('brute-force protection', () => {
 
   it('never locks the last enabled administrator for good, only temporarily', async () => {
     const attacker = new TestClient(t.app, '203.0.113.9');
-    const adminId = await userIdOf('admin');
+    const adminId = (await userNamed('admin')).id;
     for (let round = 1; round <= 5; round++) {
       for (let i = 0; i < 5; i++) {
         await attacker.get('/login');
@@ -242,7 +214,7 @@ describe('brute-force protection', () => {
       expect(now!.lockedUntil).not.toBeNull();
       await t.handle.db.update(users).set({ lockedUntil: sql`now() - interval '1 second'` }).where(eq(users.id, adminId));
     }
-    expect(await lastAuditReason('authn_login_fail_max', adminId)).toBe('last enabled administrator: not locked');
+    expect(await reasonOf(await lastAudit('authn_login_fail_max', adminId))).toBe('last enabled administrator: not locked');
     expect((await new TestClient(t.app).login('admin', ADMIN_NEW_PASSWORD)).statusCode).toBe(303);
   });
 
@@ -307,7 +279,7 @@ describe('sessions', () => {
     const client = new TestClient(t.app);
     await client.login('normal-user', PASSWORD);
     expect((await client.get('/')).statusCode).toBe(200);
-    const userId = await userIdOf('normal-user');
+    const userId = (await userNamed('normal-user')).id;
     await t.handle.db.update(sessions).set({ expiresAt: sql`now() - interval '1 second'` }).where(eq(sessions.userId, userId));
     expect((await client.get('/')).headers.location).toBe('/login');
   });
@@ -315,7 +287,7 @@ describe('sessions', () => {
   it('expires a session past its absolute lifetime even when active', async () => {
     const client = new TestClient(t.app);
     await client.login('normal-user', PASSWORD);
-    const userId = await userIdOf('normal-user');
+    const userId = (await userNamed('normal-user')).id;
     await t.handle.db.update(sessions).set({ createdAt: sql`now() - interval '13 hours'` }).where(eq(sessions.userId, userId));
     expect((await client.get('/')).headers.location).toBe('/login');
   });

@@ -1,8 +1,9 @@
-import { and, desc, eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents, groupPermissions, groups, groupSettings, userGroups, users } from '../../src/db/schema.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
+import { fixtures } from '../helpers/fixtures.js';
 
 let t: TestApp;
 let admin: TestClient;
@@ -14,11 +15,7 @@ beforeAll(async () => {
   admin = await new TestClient(t.app).loginAsFirstAdmin();
 });
 afterAll(() => t.close());
-
-async function createUser(username: string, extra: Record<string, string> = {}) {
-  const id = await admin.addUser(username, extra);
-  return (await t.handle.db.select().from(users).where(eq(users.id, id)))[0]!;
-}
+const { createUser, lastAudit } = fixtures(() => t, () => admin);
 
 async function createGroup(name: string, priority = nextPriority++, description = '') {
   await admin.get('/admin/groups/new');
@@ -41,11 +38,6 @@ async function clientWith(username: string, permissions: string[]) {
   expect((await client.login(username, PASSWORD)).statusCode).toBe(303);
   await client.get('/');
   return { client, user, group: group! };
-}
-
-async function lastAudit(action: string) {
-  const [event] = await t.handle.db.select().from(auditEvents).where(eq(auditEvents.action, action)).orderBy(desc(auditEvents.id)).limit(1);
-  return event;
 }
 
 describe('groups table and pages', () => {

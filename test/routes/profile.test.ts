@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents, groups, groupSettings, recoveryCodes, sessions, users } from '../../src/db/schema.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
+import { fixtures } from '../helpers/fixtures.js';
 
 // jsqr is CommonJS whose typings claim an ES default export.
 const jsQR = createRequire(import.meta.url)('jsqr') as typeof JsQR.default;
@@ -20,10 +21,7 @@ beforeAll(async () => {
   admin = await new TestClient(t.app).loginAsFirstAdmin();
 });
 afterAll(() => t.close());
-
-async function userNamed(username: string) {
-  return (await t.handle.db.select().from(users).where(eq(users.username, username)))[0]!;
-}
+const { userNamed, lastAudit } = fixtures(() => t, () => admin);
 
 async function loggedIn(username: string, extra: Record<string, string> = {}) {
   await admin.addUser(username, extra);
@@ -31,11 +29,6 @@ async function loggedIn(username: string, extra: Record<string, string> = {}) {
   expect((await client.login(username, USER_PASSWORD)).statusCode).toBe(303);
   await client.get('/profile');
   return client;
-}
-
-async function lastAudit(action: string) {
-  const [event] = await t.handle.db.select().from(auditEvents).where(eq(auditEvents.action, action)).orderBy(desc(auditEvents.id)).limit(1);
-  return event;
 }
 
 const codeAt = (secret: string, offsetSeconds = 0) => generate({ secret, epoch: Math.floor(Date.now() / 1000) + offsetSeconds });

@@ -4,6 +4,7 @@ import { auditEvents, groupPermissions, groups, userGroups, users } from '../../
 import { systemGroupId } from '../../src/groups/groups-repository.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
+import { fixtures } from '../helpers/fixtures.js';
 
 let t: TestApp;
 let admin: TestClient;
@@ -33,15 +34,11 @@ beforeAll(async () => {
   admin = await new TestClient(t.app).loginAsFirstAdmin();
 });
 afterAll(() => t.close());
+const { findUser } = fixtures(() => t, () => admin);
 
 async function create(form: Record<string, string>) {
   await admin.get('/admin/users/new');
   return admin.post('/admin/users', form);
-}
-
-async function userNamed(username: string) {
-  const [user] = await t.handle.db.select().from(users).where(eq(users.username, username));
-  return user;
 }
 
 function versionOf(html: string): string {
@@ -66,7 +63,7 @@ describe('creating users', () => {
   it('creates a user with all fields, in All Users, and audits it without the password', async () => {
     const response = await create(FULL_USER);
     expect(response.statusCode).toBe(303);
-    const user = (await userNamed('Carol.Danvers'))!;
+    const user = (await findUser('Carol.Danvers'))!;
     expect(response.headers.location).toBe(`/admin/users/${user.id}`);
     expect(user).toMatchObject({
       firstName: 'Carol',
@@ -115,7 +112,7 @@ describe('creating users', () => {
     expect(response.body).toContain('value="nope"');
     expect(response.body).toMatch(/id="f-email"[^>]*aria-invalid="true" aria-describedby="e-email"/);
     expect(response.body).not.toContain('value="short"');
-    expect(await userNamed('bad-input')).toBeUndefined();
+    expect(await findUser('bad-input')).toBeUndefined();
   });
 
   it('treats a duplicate user name in any case as a field error', async () => {
@@ -130,7 +127,7 @@ describe('creating users', () => {
     expect(response.statusCode).toBe(422);
     expect(response.body).toContain('Force Password Reset on Login applies to local users only');
     expect((await create({ username: 'ldap-user', realm: 'ldap' })).statusCode).toBe(303);
-    expect((await userNamed('ldap-user'))!.passwordHash).toBeNull();
+    expect((await findUser('ldap-user'))!.passwordHash).toBeNull();
   });
 });
 
@@ -195,7 +192,7 @@ describe('users table', () => {
 
 describe('editing users', () => {
   it('shows and edits every field, with Last Session read-only', async () => {
-    const user = (await userNamed('victor'))!;
+    const user = (await findUser('victor'))!;
     const page = await admin.get(`/admin/users/${user.id}`);
     expect(page.body).toContain('Reset Two Factor Authentication Secret');
     expect(page.body).not.toContain('name="last_session"');
@@ -209,7 +206,7 @@ describe('editing users', () => {
       version: versionOf(page.body),
     });
     expect(saved.statusCode).toBe(303);
-    const after = (await userNamed('victor'))!;
+    const after = (await findUser('victor'))!;
     expect(after).toMatchObject({ firstName: 'Victor', city: 'Boston', version: user.version + 1, lastSession: null });
     expect(after.passwordHash).toBe(user.passwordHash); // empty password keeps the old one
     const [event] = await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'user_updated'), eq(auditEvents.targetId, user.id)));
@@ -218,7 +215,7 @@ describe('editing users', () => {
   });
 
   it('shows "changed by someone else" instead of overwriting a newer version', async () => {
-    const user = (await userNamed('walter'))!;
+    const user = (await findUser('walter'))!;
     const page = await admin.get(`/admin/users/${user.id}`);
     const staleVersion = versionOf(page.body);
     const other = await new TestClient(t.app).loginAsFirstAdmin();
@@ -230,15 +227,15 @@ describe('editing users', () => {
     expect(second.statusCode).toBe(409);
     expect(second.body).toContain('changed by someone else');
     expect(second.body).toContain('value="Second Writer"'); // what was typed is kept
-    expect((await userNamed('walter'))!.city).toBe('First Writer');
+    expect((await findUser('walter'))!.city).toBe('First Writer');
     // Saving again on purpose, from the refreshed form, overwrites.
     const again = await admin.post(`/admin/users/${user.id}`, { username: 'walter', realm: 'local', city: 'Second Writer', version: versionOf(second.body) });
     expect(again.statusCode).toBe(303);
-    expect((await userNamed('walter'))!.city).toBe('Second Writer');
+    expect((await findUser('walter'))!.city).toBe('Second Writer');
   });
 
   it('keeps user names unique on rename, ignoring case', async () => {
-    const user = (await userNamed('xavier'))!;
+    const user = (await findUser('xavier'))!;
     const page = await admin.get(`/admin/users/${user.id}`);
     const response = await admin.post(`/admin/users/${user.id}`, { username: 'ZED', realm: 'local', version: versionOf(page.body) });
     expect(response.statusCode).toBe(409);
@@ -246,7 +243,7 @@ describe('editing users', () => {
   });
 
   it('clearing Locked lets the user log in again', async () => {
-    const user = (await userNamed('zed'))!;
+    const user = (await findUser('zed'))!;
     expect((await new TestClient(t.app).login('zed', PASSWORD)).statusCode).toBe(401);
     const page = await admin.get(`/admin/users/${user.id}`);
     expect(page.body).toMatch(/id="f-locked"[^>]* checked/);
@@ -255,12 +252,12 @@ describe('editing users', () => {
   });
 
   it('resets two-factor authentication', async () => {
-    const user = (await userNamed('yvonne'))!;
+    const user = (await findUser('yvonne'))!;
     await t.handle.db.update(users).set({ twoFactorEnabled: true, twoFactorSecret: 'encrypted', twoFactorLastStep: 5 }).where(eq(users.id, user.id));
     await admin.get(`/admin/users/${user.id}`);
     const response = await admin.post(`/admin/users/${user.id}/reset-2fa`);
     expect(response.statusCode).toBe(303);
-    expect(await userNamed('yvonne')).toMatchObject({ twoFactorEnabled: false, twoFactorSecret: null, twoFactorLastStep: null });
+    expect(await findUser('yvonne')).toMatchObject({ twoFactorEnabled: false, twoFactorSecret: null, twoFactorLastStep: null });
     expect((await admin.get(`/admin/users/${user.id}`)).body).toContain('Two-factor authentication of yvonne was reset.');
   });
 
@@ -272,29 +269,29 @@ describe('editing users', () => {
 
 describe('deleting users', () => {
   it('asks for confirmation, then deletes and audits', async () => {
-    const user = (await userNamed('yvonne'))!;
+    const user = (await findUser('yvonne'))!;
     const confirm = await admin.get(`/admin/users/${user.id}/delete`);
     expect(confirm.body).toContain('Delete user yvonne?');
-    expect(await userNamed('yvonne')).toBeDefined(); // the GET changes nothing
+    expect(await findUser('yvonne')).toBeDefined(); // the GET changes nothing
     const response = await admin.post(`/admin/users/${user.id}/delete`);
     expect(response.statusCode).toBe(303);
-    expect(await userNamed('yvonne')).toBeUndefined();
+    expect(await findUser('yvonne')).toBeUndefined();
     expect((await admin.get('/admin/users')).body).toContain('User yvonne deleted.');
     const [event] = await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'user_deleted'), eq(auditEvents.targetId, user.id)));
     expect(event!.targetName).toBe('yvonne');
   });
 
   it('answers htmx with an empty body so the row disappears in place', async () => {
-    const user = (await userNamed('xavier'))!;
+    const user = (await findUser('xavier'))!;
     await admin.get('/admin/users');
     const response = await admin.post(`/admin/users/${user.id}/delete`, {}, { 'hx-request': 'true' });
     expect(response.statusCode).toBe(200);
     expect(response.body).toBe('');
-    expect(await userNamed('xavier')).toBeUndefined();
+    expect(await findUser('xavier')).toBeUndefined();
   });
 
   it('refuses to delete, disable or lock the last enabled administrator', async () => {
-    const me = (await userNamed('admin'))!;
+    const me = (await findUser('admin'))!;
     await admin.get(`/admin/users/${me.id}/delete`);
     const del = await admin.post(`/admin/users/${me.id}/delete`);
     expect(del.statusCode).toBe(409);
@@ -303,18 +300,18 @@ describe('deleting users', () => {
     const disable = await admin.post(`/admin/users/${me.id}`, { username: 'admin', realm: 'local', disabled: 'true', version: versionOf(page.body) });
     expect(disable.statusCode).toBe(409);
     expect(disable.body).toContain('would leave no enabled, unlocked local user holding global_admin');
-    expect(await userNamed('admin')).toMatchObject({ disabled: false });
+    expect(await findUser('admin')).toMatchObject({ disabled: false });
   });
 
   it('refuses to move the last administrator out of the local realm (nobody could log in as one)', async () => {
-    const me = (await userNamed('admin'))!;
+    const me = (await findUser('admin'))!;
     for (const realm of ['ldap', 'saml', 'oidc']) {
       const page = await admin.get(`/admin/users/${me.id}`);
       const change = await admin.post(`/admin/users/${me.id}`, { username: 'admin', realm, version: versionOf(page.body) });
       expect(change.statusCode, realm).toBe(409);
       expect(change.body).toContain('would leave no enabled, unlocked local user holding global_admin who can log in');
     }
-    expect(await userNamed('admin')).toMatchObject({ realm: 'local' });
+    expect(await findUser('admin')).toMatchObject({ realm: 'local' });
   });
 });
 
@@ -327,10 +324,10 @@ describe('access', () => {
     const page = await plain.get('/admin/users');
     expect(page.statusCode).toBe(403);
     expect(page.body).toContain('You do not have permission');
-    const victor = (await userNamed('victor'))!;
+    const victor = (await findUser('victor'))!;
     await plain.get('/');
     expect((await plain.post(`/admin/users/${victor.id}/delete`)).statusCode).toBe(403);
-    expect(await userNamed('victor')).toBeDefined();
+    expect(await findUser('victor')).toBeDefined();
     const [denied] = await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'authz_fail'), eq(auditEvents.actorId, victor.id)));
     expect(denied).toBeDefined();
   });
@@ -340,7 +337,7 @@ describe('access', () => {
     await plain.login('victor', PASSWORD);
     expect((await plain.get('/admin/users')).statusCode).toBe(403);
     const [administrators] = await t.handle.db.select().from(groups).where(eq(groups.systemKey, 'administrators'));
-    const victor = (await userNamed('victor'))!;
+    const victor = (await findUser('victor'))!;
     await t.handle.db.insert(userGroups).values({ userId: victor.id, groupId: administrators!.id });
     expect((await plain.get('/admin/users')).statusCode).toBe(200);
     await t.handle.db.delete(groupPermissions).where(eq(groupPermissions.groupId, administrators!.id));
