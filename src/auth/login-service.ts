@@ -26,10 +26,12 @@ type FailureReason =
   | 'no_local_password'
   | 'no_login_permission';
 
-/** The lockout settings (MAX_LOGIN_ATTEMPTS, LOCK_AFTER_TEMPORARY_LOCKOUTS). */
+/** The lockout settings (MAX_LOGIN_ATTEMPTS, LOCK_AFTER_TEMPORARY_LOCKOUTS), and the time of the attempt. */
 export interface LockoutSettings {
   maxAttempts: number;
   lockAfter: number;
+  /** Epoch ms (the app's clock, so tests set the time instead of waiting out a lockout). */
+  nowMs: number;
 }
 
 interface LoginAttempt extends LockoutSettings {
@@ -52,7 +54,7 @@ function loginFailed(db: Database, actor: AuditActor, user: User | undefined, re
  * guesses cannot all pass a "fewer than max failures" check that each read before the others
  * wrote. Returns the failure count including this attempt, or null while locked out.
  */
-async function reserveAttempt(db: Database, userId: string, maxAttempts: number): Promise<number | null> {
+async function reserveAttempt(db: Database, userId: string, maxAttempts: number, nowMs: number): Promise<number | null> {
   const [slot] = await db
     .update(users)
     .set({ failedLoginCount: sql`${users.failedLoginCount} + 1` })
@@ -61,7 +63,7 @@ async function reserveAttempt(db: Database, userId: string, maxAttempts: number)
         eq(users.id, userId),
         eq(users.locked, false),
         eq(users.disabled, false),
-        or(isNull(users.lockedUntil), lt(users.lockedUntil, sql`now()`)),
+        or(isNull(users.lockedUntil), lt(users.lockedUntil, new Date(nowMs))),
         lt(users.failedLoginCount, maxAttempts),
       ),
     )
@@ -89,11 +91,11 @@ export async function attemptLogin(db: Database, attempt: LoginAttempt): Promise
   if (user.locked) return fail('locked', user.passwordHash);
   if (user.realm !== 'local' || !user.passwordHash) return fail('no_local_password', null);
 
-  const failures = await reserveAttempt(db, user.id, attempt.maxAttempts);
+  const failures = await reserveAttempt(db, user.id, attempt.maxAttempts, attempt.nowMs);
   if (failures === null) return fail('temporarily_locked_out', null);
 
   if (!(await verifyPassword(user.passwordHash, attempt.password))) {
-    if (failures >= attempt.maxAttempts) await lockOut(db, user, actor, attempt.lockAfter);
+    if (failures >= attempt.maxAttempts) await lockOut(db, user, actor, attempt.lockAfter, attempt.nowMs);
     return fail('bad_password');
   }
 
@@ -114,18 +116,18 @@ export async function attemptLogin(db: Database, attempt: LoginAttempt): Promise
 export async function attemptSecondFactor(
   db: Database,
   box: SecretBox,
-  attempt: LockoutSettings & { user: User; code: string; ip: string; nowMs?: number },
+  attempt: LockoutSettings & { user: User; code: string; ip: string },
 ): Promise<LoginResult> {
   const { user } = attempt;
   const actor: AuditActor = { type: 'anonymous', id: null, name: user.username, ip: attempt.ip };
-  const failures = await reserveAttempt(db, user.id, attempt.maxAttempts);
+  const failures = await reserveAttempt(db, user.id, attempt.maxAttempts, attempt.nowMs);
   if (failures === null) {
     await loginFailed(db, actor, user, 'temporarily_locked_out');
     return { ok: false };
   }
   const result = await verifySecondFactor(db, box, actor, user, attempt.code, attempt.nowMs);
   if (!result.ok) {
-    if (failures >= attempt.maxAttempts) await lockOut(db, user, actor, attempt.lockAfter);
+    if (failures >= attempt.maxAttempts) await lockOut(db, user, actor, attempt.lockAfter, attempt.nowMs);
     await loginFailed(db, actor, user, result.reason === 'replayed_code' ? 'replayed_second_factor' : 'bad_second_factor');
     return { ok: false };
   }
@@ -134,9 +136,9 @@ export async function attemptSecondFactor(
 }
 
 /** The login succeeded: Last Session, auto-add groups, and the audit entry. */
-export async function completeLogin(db: Database, user: User, ip: string, details: Record<string, unknown> = {}): Promise<void> {
+export async function completeLogin(db: Database, user: User, ip: string, nowMs: number, details: Record<string, unknown> = {}): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.update(users).set({ lastSession: sql`now()` }).where(eq(users.id, user.id));
+    await tx.update(users).set({ lastSession: new Date(nowMs) }).where(eq(users.id, user.id));
     await joinAutoAddGroups(tx, user);
     await recordAudit(tx, { type: 'user', id: user.id, name: user.username, ip }, { action: 'authn_login_success', target: userTarget(user), ...details });
   });
@@ -171,7 +173,7 @@ function resetFailures(db: Database, userId: string, extra: { passwordHash?: str
 }
 
 /** The failure that reached the limit: start a temporary lockout, or lock the account for good. */
-async function lockOut(db: Database, user: User, actor: AuditActor, lockAfter: number): Promise<void> {
+async function lockOut(db: Database, user: User, actor: AuditActor, lockAfter: number, nowMs: number): Promise<void> {
   await db.transaction(async (tx) => {
     const [row] = await tx
       .update(users)
@@ -199,7 +201,7 @@ async function lockOut(db: Database, user: User, actor: AuditActor, lockAfter: n
       const seconds = temporaryLockoutSeconds(lockoutNumber);
       await tx
         .update(users)
-        .set({ lockedUntil: sql`now() + make_interval(secs => ${seconds})` })
+        .set({ lockedUntil: new Date(nowMs + seconds * 1000) })
         .where(eq(users.id, user.id));
       await recordAudit(tx, actor, {
         action: 'authn_login_fail_max',

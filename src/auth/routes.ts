@@ -50,6 +50,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ip: request.ip,
         maxAttempts: app.config.maxLoginAttempts,
         lockAfter: app.config.lockAfterTemporaryLockouts,
+        nowMs: app.now(),
       });
       if (!result.ok) {
         return reply.code(401).render('auth/login', { values: { username }, next, error: LOGIN_FAILED });
@@ -57,7 +58,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (result.user.twoFactorEnabled) {
         // Not logged in yet: a fresh session that only remembers whose code to ask for.
         await request.session.regenerate();
-        request.session.pendingSecondFactor = { userId: result.user.id, at: Date.now(), next };
+        request.session.pendingSecondFactor = { userId: result.user.id, at: app.now(), next };
         return reply.redirect('/login/code', 303);
       }
       return finishLogin(request, reply, result.user, next);
@@ -86,6 +87,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ip: request.ip,
         maxAttempts: app.config.maxLoginAttempts,
         lockAfter: app.config.lockAfterTemporaryLockouts,
+        nowMs: app.now(),
       });
       if (!result.ok) return reply.code(401).render('auth/login-code', { error: 'Invalid or already used code.' });
       const next = request.session.pendingSecondFactor!.next;
@@ -141,14 +143,14 @@ const PENDING_SECOND_FACTOR_MS = 5 * 60 * 1000;
 /** The user whose second factor this session waits for (for at most five minutes). */
 function pendingUserId(request: FastifyRequest): string | null {
   const pending = request.session.pendingSecondFactor;
-  return pending && Date.now() - pending.at < PENDING_SECOND_FACTOR_MS ? pending.userId : null;
+  return pending && request.server.now() - pending.at < PENDING_SECOND_FACTOR_MS ? pending.userId : null;
 }
 
 /** Every factor checked: the session becomes authenticated, then any unfinished business. */
 async function finishLogin(request: FastifyRequest, reply: FastifyReply, user: User, next: string, details: Record<string, unknown> = {}) {
   const db = request.server.db;
   await startAuthenticatedSession(request, user.id);
-  await completeLogin(db, user, request.ip, details);
+  await completeLogin(db, user, request.ip, request.server.now(), details);
   const policy = await twoFactorPolicy(db, user.id);
   if (policy.required && !user.twoFactorEnabled) request.session.mustEnrollTwoFactor = true;
   if (user.forcePasswordReset) {

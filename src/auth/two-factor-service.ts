@@ -96,7 +96,7 @@ export async function confirmEnrollment(
   actor: AuditActor,
   user: User,
   code: string,
-  nowMs = Date.now(),
+  nowMs: number,
 ): Promise<string[] | null> {
   const details = enrollmentDetails(box, user);
   if (!details || user.twoFactorEnabled) return null;
@@ -121,13 +121,13 @@ export async function verifySecondFactor(
   actor: AuditActor,
   user: User,
   input: string,
-  nowMs = Date.now(),
+  nowMs: number,
 ): Promise<SecondFactorResult> {
   const code = input.trim().replace(/\s+/g, '');
   if (/^[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}$/i.test(code)) {
     const used = await db
       .update(recoveryCodes)
-      .set({ usedAt: sql`now()` })
+      .set({ usedAt: new Date(nowMs) })
       .where(and(eq(recoveryCodes.userId, user.id), eq(recoveryCodes.codeHash, hashRecoveryCode(code)), isNull(recoveryCodes.usedAt)))
       .returning({ id: recoveryCodes.id });
     if (used.length === 0) return { ok: false, reason: 'wrong_code' };

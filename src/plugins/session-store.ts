@@ -1,6 +1,6 @@
 import type { SessionStore } from '@fastify/session';
 import type { Session } from 'fastify';
-import { and, eq, gt, lt, sql } from 'drizzle-orm';
+import { and, eq, gt, lt, or } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { sessions } from '../db/schema.js';
 
@@ -9,17 +9,25 @@ export interface SessionLifetime {
   absoluteHours: number;
 }
 
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
+
+/** The oldest creation time a session may have at `nowMs`. */
+const oldestAllowed = (lifetime: SessionLifetime, nowMs: number) => new Date(nowMs - lifetime.absoluteHours * HOUR_MS);
+
 type Callback = (error?: unknown) => void;
 type GetCallback = (error: unknown, session?: Session | null) => void;
 
 /**
  * @fastify/session store backed by the `sessions` table. Expiry is enforced here, on the
  * server: a session unused for `idleMinutes`, or older than `absoluteHours`, is never returned.
+ * Times come from the app's clock (`now`), so tests set the time instead of waiting.
  */
 export class DatabaseSessionStore implements SessionStore {
   constructor(
     private readonly db: Database,
     private readonly lifetime: SessionLifetime,
+    private readonly now: () => number,
   ) {}
 
   get(sid: string, callback: GetCallback): void {
@@ -29,8 +37,8 @@ export class DatabaseSessionStore implements SessionStore {
       .where(
         and(
           eq(sessions.sid, sid),
-          gt(sessions.expiresAt, sql`now()`),
-          gt(sessions.createdAt, sql`now() - make_interval(hours => ${this.lifetime.absoluteHours})`),
+          gt(sessions.expiresAt, new Date(this.now())),
+          gt(sessions.createdAt, oldestAllowed(this.lifetime, this.now())),
         ),
       )
       .then((rows) => callback(null, (rows[0]?.data as Session | undefined) ?? null), callback);
@@ -39,14 +47,15 @@ export class DatabaseSessionStore implements SessionStore {
   set(sid: string, session: Session, callback: Callback): void {
     const data = JSON.parse(JSON.stringify(session)) as Session;
     const userId = data.userId ?? null;
-    const expiresAt = sql`now() + make_interval(mins => ${this.lifetime.idleMinutes})`;
+    const now = new Date(this.now());
+    const expiresAt = new Date(now.getTime() + this.lifetime.idleMinutes * MINUTE_MS);
     const meta = { ip: String(data.ip ?? ''), userAgent: String(data.userAgent ?? '').slice(0, 512) };
     this.db
       .insert(sessions)
-      .values({ sid, userId, data, expiresAt, ...meta })
+      .values({ sid, userId, data, expiresAt, createdAt: now, lastSeenAt: now, ...meta })
       .onConflictDoUpdate({
         target: sessions.sid,
-        set: { userId, data, expiresAt, lastSeenAt: sql`now()`, ...meta },
+        set: { userId, data, expiresAt, lastSeenAt: now, ...meta },
       })
       .then(() => callback(), callback);
   }
@@ -59,13 +68,6 @@ export class DatabaseSessionStore implements SessionStore {
   }
 }
 
-export async function deleteExpiredSessions(db: Database, lifetime: SessionLifetime): Promise<void> {
-  await db
-    .delete(sessions)
-    .where(
-      sql`${lt(sessions.expiresAt, sql`now()`)} or ${lt(
-        sessions.createdAt,
-        sql`now() - make_interval(hours => ${lifetime.absoluteHours})`,
-      )}`,
-    );
+export async function deleteExpiredSessions(db: Database, lifetime: SessionLifetime, nowMs: number): Promise<void> {
+  await db.delete(sessions).where(or(lt(sessions.expiresAt, new Date(nowMs)), lt(sessions.createdAt, oldestAllowed(lifetime, nowMs))));
 }

@@ -45,7 +45,7 @@ export default fp(async (app) => {
     // `__Host-` makes the browser refuse the cookie unless Secure, path=/ and no Domain.
     cookieName: config.cookieSecure ? '__Host-roster_session' : 'roster_session',
     cookie: { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, path: '/' },
-    store: new DatabaseSessionStore(db, lifetime),
+    store: new DatabaseSessionStore(db, lifetime, app.now),
     saveUninitialized: false,
     // Saving on every request would write the database each time; the auth plugin touches the
     // session (at most once a minute) instead, which keeps the idle expiry moving.
@@ -61,7 +61,7 @@ export default fp(async (app) => {
   });
 
   const purge = () =>
-    deleteExpiredSessions(db, lifetime).catch((error: unknown) => app.log.warn({ err: error }, 'session cleanup failed'));
+    deleteExpiredSessions(db, lifetime, app.now()).catch((error: unknown) => app.log.warn({ err: error }, 'session cleanup failed'));
   await purge(); // rows left from before a restart go at once
   const timer = setInterval(() => void purge(), CLEANUP_INTERVAL_MS);
   timer.unref();

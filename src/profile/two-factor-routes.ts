@@ -68,7 +68,7 @@ const twoFactorRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/profile/2fa/enroll', { schema: { body: TwoFactorCodeForm }, config: DURING_ENROLLMENT }, async (request, reply) => {
     const user = await me(reply);
     if (user.twoFactorEnabled || !user.twoFactorSecret) return reply.redirect('/profile/2fa', 303);
-    const codes = await confirmEnrollment(db, secretBox, actorOf(request), user, request.body.code ?? '');
+    const codes = await confirmEnrollment(db, secretBox, actorOf(request), user, request.body.code ?? '', app.now());
     if (!codes) return renderEnroll(reply.code(422), user, 'That code is not right. Check the time on your device and try the current code.');
     delete request.session.mustEnrollTwoFactor;
     // Shown once, in this response: the codes are stored only as hashes.
@@ -86,7 +86,7 @@ const twoFactorRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (!user.passwordHash || !(await verifyPassword(user.passwordHash, request.body.password ?? ''))) {
       errors.password = 'This is not your current password.';
     } else {
-      const factor = await verifySecondFactor(db, secretBox, actorOf(request), user, request.body.code ?? '');
+      const factor = await verifySecondFactor(db, secretBox, actorOf(request), user, request.body.code ?? '', app.now());
       if (!factor.ok) errors.code = 'Invalid or already used code.';
     }
     if (Object.keys(errors).length > 0) return renderStatus(reply.code(422), { errors });

@@ -6,12 +6,13 @@ import { JS_MODES, skipBrowserTests, openBrowserSession, type BrowserSession } f
 import { seedUser } from '../helpers/test-app.js';
 
 const PASSWORD = 'analytical engine';
-const codeAt = (secret: string, offsetSeconds = 0) => generate({ secret, epoch: Math.floor(Date.now() / 1000) + offsetSeconds });
 
 // A user's own session, JavaScript off and on: settings override the group, the theme follows
 // them to every page, and a TOTP second factor is enrolled and used.
 describe.skipIf(skipBrowserTests).each(JS_MODES)('profile flow with $mode', ({ javaScriptEnabled }) => {
   let session: BrowserSession;
+  /** The TOTP code at the test server's clock plus `offsetSeconds` (the clock moves only when the test says). */
+  const codeAt = (secret: string, offsetSeconds = 0) => generate({ secret, epoch: Math.floor(session.server.clock.now() / 1000) + offsetSeconds });
   let page: Page;
   let secret = '';
   let recovery: string[] = [];
@@ -54,6 +55,7 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('profile flow with $mode', ({ j
     await page.locator('#setting-auto_login_kasm').getByText('(your choice)').waitFor();
     expect(await page.locator('#setting-auto_login_kasm strong').innerText()).toBe('Off');
     if (javaScriptEnabled) expect(await marker()).toBe(1); // the row changed in place
+    else await page.getByText('Auto Launch Session saved.').waitFor(); // a new page with its message
     await page.locator('#setting-auto_login_kasm').getByRole('button', { name: 'Use group default' }).click();
     await page.locator('#setting-auto_login_kasm').getByText('(from group Engineering)').waitFor();
   });
@@ -76,6 +78,7 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('profile flow with $mode', ({ j
     await page.getByRole('img', { name: 'QR code for your authenticator app' }).waitFor();
     secret = (await page.locator('#totp-secret').getAttribute('data-secret'))!;
     expect((await page.locator('#totp-secret').innerText()).replace(/ /g, '')).toBe(secret);
+    session.server.clock.intoTotpStep(10);
     await page.getByLabel('Authentication Code').fill(await codeAt(secret));
     await page.getByRole('button', { name: 'Verify and Turn On' }).click();
     await page.getByRole('heading', { name: 'Two-factor authentication is on' }).waitFor();

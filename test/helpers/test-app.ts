@@ -36,14 +36,32 @@ export async function createTestDatabase(): Promise<DatabaseHandle> {
   };
 }
 
+/**
+ * The app's clock in a test: starts at the real time and moves only when the test says so, so
+ * TOTP steps, lockout windows and session expiry are set, never waited for or raced.
+ */
+export class TestClock {
+  constructor(private ms = Date.now()) {}
+  /** Epoch ms (pass it around as a function: it is bound). */
+  readonly now = (): number => this.ms;
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+  /** Moves to `offsetSeconds` into the current 30-second TOTP step (away from its edges). */
+  intoTotpStep(offsetSeconds: number): void {
+    this.ms = Math.floor(this.ms / 30_000) * 30_000 + 30_000 + offsetSeconds * 1000;
+  }
+}
+
 export interface TestApp {
   app: FastifyInstance;
   handle: DatabaseHandle;
   config: Config;
+  clock: TestClock;
   close(): Promise<void>;
 }
 
-export async function createTestApp(env: Record<string, string> = {}, options: { now?: () => number } = {}): Promise<TestApp> {
+export async function createTestApp(env: Record<string, string> = {}, options: { clock?: TestClock } = {}): Promise<TestApp> {
   // Route tests log in far more often than a person; the rate limit has a test of its own.
   const config = loadConfig({
     ROSTER_ADMIN_PASSWORD: ADMIN_PASSWORD,
@@ -54,12 +72,14 @@ export async function createTestApp(env: Record<string, string> = {}, options: {
   });
   const handle = await createTestDatabase();
   await prepareDatabase(handle, config);
-  const app = await buildApp({ config, db: handle.db, now: options.now });
+  const clock = options.clock ?? new TestClock();
+  const app = await buildApp({ config, db: handle.db, now: clock.now });
   await app.ready();
   return {
     app,
     handle,
     config,
+    clock,
     close: async () => {
       await app.close();
       await handle.close();

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { and, count, desc, eq, sql } from 'drizzle-orm';
+import { and, count, desc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -48,10 +48,9 @@ class HttpClient {
 describe('nothing a request does stops the process', () => {
   let t: TestApp;
   let base: string;
-  let clock = Date.parse('2026-11-28T10:00:00Z');
 
   beforeAll(async () => {
-    t = await createTestApp({}, { now: () => clock });
+    t = await createTestApp();
     await seedUser(t.handle.db, 'crash-tester', USER_PASSWORD);
     await t.app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
@@ -68,7 +67,7 @@ describe('nothing a request does stops the process', () => {
     expect(login.status).toBe(303);
     expect(login.location).toBe('/');
     // A session idle for more than a minute is touched (saved) on its next request.
-    clock += 2 * 60 * 1000;
+    t.clock.advance(2 * 60 * 1000);
     const touched = await client.request('GET', '/login?next=/%0d%0aX');
     expect(touched.status).toBe(303);
     expect(touched.location).toBe('/');
@@ -151,8 +150,9 @@ describe('with the default settings', () => {
   });
 
   it('purges expired sessions when it starts (and every ten minutes)', async () => {
-    await t.handle.db.insert(sessions).values({ sid: 'long-gone', data: {}, expiresAt: sql`now() - interval '1 hour'` });
-    await t.handle.db.insert(sessions).values({ sid: 'still-valid', data: {}, expiresAt: sql`now() + interval '1 hour'` });
+    const hour = 60 * 60 * 1000;
+    await t.handle.db.insert(sessions).values({ sid: 'long-gone', data: {}, expiresAt: new Date(t.clock.now() - hour) });
+    await t.handle.db.insert(sessions).values({ sid: 'still-valid', data: {}, expiresAt: new Date(t.clock.now() + hour) });
     const restarted = await buildApp({ config: t.config, db: t.handle.db });
     await restarted.ready();
     const left = (await t.handle.db.select({ sid: sessions.sid }).from(sessions)).map((row) => row.sid);
@@ -169,11 +169,11 @@ describe('with the default settings', () => {
   });
 });
 
-/** Fails `user`'s login MAX_LOGIN_ATTEMPTS (5) times, `rounds` times over, skipping each temporary lockout's wait. */
+/** Fails `user`'s login MAX_LOGIN_ATTEMPTS (5) times, `rounds` times over, moving the clock past each temporary lockout. */
 async function reachTheLimit(t: TestApp, user: { id: string; username: string }, rounds: number) {
   for (let round = 0; round < rounds; round++) {
     for (let attempt = 0; attempt < 5; attempt++) await new TestClient(t.app).login(user.username, 'wrong password here');
-    await t.handle.db.update(users).set({ lockedUntil: null }).where(eq(users.id, user.id));
+    t.clock.advance(15 * 60 * 1000); // past the longest temporary lockout
   }
 }
 

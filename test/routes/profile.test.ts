@@ -1,11 +1,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { and, desc, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import type JsQR from 'jsqr';
 import { generate } from 'otplib';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditEvents, groups, groupSettings, recoveryCodes, sessions, users } from '../../src/db/schema.js';
+import { auditEvents, groups, groupSettings, recoveryCodes, sessions, userSettings } from '../../src/db/schema.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
 import { fixtures } from '../helpers/fixtures.js';
@@ -31,11 +31,12 @@ async function loggedIn(username: string, extra: Record<string, string> = {}) {
   return client;
 }
 
-const codeAt = (secret: string, offsetSeconds = 0) => generate({ secret, epoch: Math.floor(Date.now() / 1000) + offsetSeconds });
+/** The TOTP code at the app's clock plus `offsetSeconds`. */
+const codeAt = (secret: string, offsetSeconds = 0) => generate({ secret, epoch: Math.floor(t.clock.now() / 1000) + offsetSeconds });
 const hasOathtool = Boolean(process.env.CI) || spawnSync('oathtool', ['--version']).status === 0;
 /** The code oathtool (an independent TOTP implementation) computes for the given offset from now. */
 const oathtoolCode = (secret: string, offsetSeconds = 0) =>
-  execFileSync('oathtool', ['--totp', '-b', '-N', `@${Math.floor(Date.now() / 1000) + offsetSeconds}`, secret], { encoding: 'utf8' }).trim();
+  execFileSync('oathtool', ['--totp', '-b', '-N', `@${Math.floor(t.clock.now() / 1000) + offsetSeconds}`, secret], { encoding: 'utf8' }).trim();
 const secretOn = (html: string) => /data-secret="([A-Z2-7]+)"/.exec(html)![1]!;
 
 describe('profile settings', () => {
@@ -88,8 +89,11 @@ describe('profile settings', () => {
     const badKey = await client.post('/profile/settings/ssh_public_key', { value: 'ssh-rsa nonsense', action: 'save' });
     expect(badKey.statusCode).toBe(422);
     expect(badKey.body).toContain('SSH Public Key');
-    const [stored] = await t.handle.db.select().from(users).where(eq(users.username, 'pat'));
-    expect(stored).toBeDefined();
+    // Neither refused value was stored: the timezone is still the one saved before, no key at all.
+    const pat = await userNamed('pat');
+    const stored = await t.handle.db.select({ key: userSettings.key, value: userSettings.value }).from(userSettings).where(eq(userSettings.userId, pat.id));
+    expect(stored).toContainEqual({ key: 'preferred_timezone', value: 'Europe/Berlin' });
+    expect(stored.map((row) => row.key)).not.toContain('ssh_public_key');
   });
 
   it('draws every page in the effective theme', async () => {
@@ -134,7 +138,8 @@ describe('password', () => {
     await admin.addUser('stand-in');
     const client = new TestClient(t.app);
     await client.login('stand-in', USER_PASSWORD);
-    const [row] = await t.handle.db.select().from(sessions).orderBy(desc(sessions.createdAt)).limit(1);
+    const standIn = await userNamed('stand-in');
+    const [row] = await t.handle.db.select().from(sessions).where(eq(sessions.userId, standIn.id));
     await t.handle.db.update(sessions).set({ userId: ldap.id, data: { ...(row!.data as object), userId: ldap.id } }).where(eq(sessions.sid, row!.sid));
     const page = await client.get('/profile');
     expect(page.body).toContain('Your password is managed by your identity provider (ldap)');
@@ -189,9 +194,26 @@ describe('sessions', () => {
 });
 
 describe('two-factor authentication', () => {
-  let secret = '';
-  let enrolmentCode = '';
-  let recovery: string[] = [];
+  /** A user who enrolled (on the app's clock, 10 s into a time step): their secret, the code used, recovery codes. */
+  async function enrolled(username: string) {
+    const client = await loggedIn(username);
+    await client.post('/profile/2fa/enroll/start');
+    const secret = secretOn((await client.get('/profile/2fa/enroll')).body);
+    t.clock.intoTotpStep(10);
+    const enrolmentCode = await codeAt(secret);
+    const done = await client.post('/profile/2fa/enroll', { code: enrolmentCode });
+    expect(done.statusCode).toBe(200);
+    const recovery = [...done.body.matchAll(/<li><code>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})<\/code><\/li>/g)].map((m) => m[1]!);
+    return { client, secret, enrolmentCode, recovery };
+  }
+
+  /** Logs in with the password; the session then waits for the second factor. */
+  async function atSecondStep(username: string) {
+    const client = new TestClient(t.app);
+    expect((await client.login(username, USER_PASSWORD)).headers.location).toBe('/login/code');
+    await client.get('/login/code');
+    return client;
+  }
 
   it('enrols with a server-drawn QR code, a typed secret and a confirming code', async () => {
     const client = await loggedIn('tina');
@@ -199,7 +221,7 @@ describe('two-factor authentication', () => {
     expect(status.body).toContain('Set Up Two-Factor Authentication');
     expect((await client.post('/profile/2fa/enroll/start')).headers.location).toBe('/profile/2fa/enroll');
     const page = await client.get('/profile/2fa/enroll');
-    secret = secretOn(page.body);
+    const secret = secretOn(page.body);
     expect(secret).toMatch(/^[A-Z2-7]{32}$/); // 160 bits
     const stored = await userNamed('tina');
     expect(stored.twoFactorSecret).not.toContain(secret); // encrypted at rest
@@ -213,13 +235,13 @@ describe('two-factor authentication', () => {
     expect(uri.searchParams.get('secret')).toBe(secret);
     expect(uri.searchParams.get('issuer')).toBe('Roster');
 
-    const wrong = await client.post('/profile/2fa/enroll', { code: '000000' });
+    t.clock.intoTotpStep(10);
+    const wrong = await client.post('/profile/2fa/enroll', { code: await codeAt(secret, -90) }); // three steps ago
     expect(wrong.statusCode).toBe(422);
     expect(wrong.body).toContain('That code is not right.');
-    enrolmentCode = await codeAt(secret);
-    const done = await client.post('/profile/2fa/enroll', { code: enrolmentCode });
+    const done = await client.post('/profile/2fa/enroll', { code: await codeAt(secret) });
     expect(done.statusCode).toBe(200);
-    recovery = [...done.body.matchAll(/<li><code>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})<\/code><\/li>/g)].map((m) => m[1]!);
+    const recovery = [...done.body.matchAll(/<li><code>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})<\/code><\/li>/g)].map((m) => m[1]!);
     expect(recovery).toHaveLength(10);
     const hashes = await t.handle.db.select().from(recoveryCodes).where(eq(recoveryCodes.userId, stored.id));
     expect(hashes).toHaveLength(10);
@@ -229,31 +251,30 @@ describe('two-factor authentication', () => {
 
   // oathtool (Debian package oathtool) is installed by CI; elsewhere its absence skips these checks.
   it.skipIf(!hasOathtool)('computes the same codes as oathtool, an independent implementation', async () => {
+    const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
     for (const epoch of [59, 1_111_111_109, 1_700_000_010, 2_000_000_000]) {
       const theirs = execFileSync('oathtool', ['--totp', '-b', '-N', `@${epoch}`, secret], { encoding: 'utf8' }).trim();
       expect(await generate({ secret, epoch })).toBe(theirs);
     }
   });
 
-  it('asks for the code at login, refuses the enrolment code and any replay', async () => {
-    const client = new TestClient(t.app);
-    const login = await client.login('tina', USER_PASSWORD);
-    expect(login.headers.location).toBe('/login/code');
+  it('asks for the code at login, accepts one step of drift, refuses the enrolment code and any replay', async () => {
+    const { secret, enrolmentCode } = await enrolled('ursula');
+    const client = await atSecondStep('ursula');
     expect((await client.get('/')).headers.location).toBe('/login'); // not logged in yet
-    await client.get('/login/code');
-    const replayed = await client.post('/login/code', { code: enrolmentCode }); // still inside the ±1 window
+    const replayed = await client.post('/login/code', { code: enrolmentCode }); // same step: already used
     expect(replayed.statusCode).toBe(401);
     expect(replayed.body).toContain('Invalid or already used code.');
-    expect((await lastAudit('authn_2fa_replay'))!.targetName).toBe('tina');
+    expect((await lastAudit('authn_2fa_replay'))!.targetName).toBe('ursula');
+    const tooFar = await client.post('/login/code', { code: await codeAt(secret, 60) }); // two steps ahead
+    expect(tooFar.statusCode).toBe(401);
     // oathtool's code for the next step (inside the ±1 window), or ours where oathtool is absent
     const next = hasOathtool ? oathtoolCode(secret, 30) : await codeAt(secret, 30);
     const ok = await client.post('/login/code', { code: next });
     expect(ok.statusCode).toBe(303);
     expect((await client.get('/profile')).statusCode).toBe(200);
 
-    const again = new TestClient(t.app);
-    await again.login('tina', USER_PASSWORD);
-    await again.get('/login/code');
+    const again = await atSecondStep('ursula');
     expect((await again.post('/login/code', { code: next })).statusCode).toBe(401);
     const events = JSON.stringify(await t.handle.db.select().from(auditEvents));
     expect(events).not.toContain(next);
@@ -261,34 +282,28 @@ describe('two-factor authentication', () => {
   });
 
   it('accepts each recovery code once', async () => {
-    const client = new TestClient(t.app);
-    await client.login('tina', USER_PASSWORD);
-    await client.get('/login/code');
+    const { recovery } = await enrolled('victor');
+    const client = await atSecondStep('victor');
     expect((await client.post('/login/code', { code: recovery[0]!.toUpperCase() })).statusCode).toBe(303);
-    expect((await lastAudit('authn_recovery_code_used'))!.targetName).toBe('tina');
-    const again = new TestClient(t.app);
-    await again.login('tina', USER_PASSWORD);
-    await again.get('/login/code');
+    expect((await lastAudit('authn_recovery_code_used'))!.targetName).toBe('victor');
+    const again = await atSecondStep('victor');
     expect((await again.post('/login/code', { code: recovery[0]! })).statusCode).toBe(401);
-    const tina = await userNamed('tina');
-    expect(await t.handle.db.select().from(recoveryCodes).where(and(eq(recoveryCodes.userId, tina.id), isNull(recoveryCodes.usedAt)))).toHaveLength(9);
+    const victor = await userNamed('victor');
+    expect(await t.handle.db.select().from(recoveryCodes).where(and(eq(recoveryCodes.userId, victor.id), isNull(recoveryCodes.usedAt)))).toHaveLength(9);
   });
 
   it('counts wrong codes toward the account lockout', async () => {
-    const client = new TestClient(t.app);
-    await client.login('tina', USER_PASSWORD);
-    await client.get('/login/code');
+    const { recovery } = await enrolled('wanda');
+    const client = await atSecondStep('wanda');
     for (let i = 0; i < 5; i++) await client.post('/login/code', { code: '000000' });
-    expect((await userNamed('tina')).lockedUntil).not.toBeNull();
+    expect((await userNamed('wanda')).lockedUntil!.getTime()).toBe(t.clock.now() + 60_000);
     await client.get('/login/code');
     expect((await client.post('/login/code', { code: recovery[1]! })).statusCode).toBe(401); // locked out
-    await t.handle.db.update(users).set({ lockedUntil: null, failedLoginCount: 0, lockoutCount: 0 }).where(eq(users.username, 'tina'));
   });
 
   it('lets the user remove their factor with password and a code', async () => {
-    const client = new TestClient(t.app);
-    await client.login('tina', USER_PASSWORD);
-    await client.get('/login/code');
+    const { recovery } = await enrolled('xena');
+    const client = await atSecondStep('xena');
     await client.post('/login/code', { code: recovery[2]! });
     await client.get('/profile/2fa');
     const wrong = await client.post('/profile/2fa/remove', { password: 'nope nope nope', code: recovery[3]! });
@@ -296,9 +311,9 @@ describe('two-factor authentication', () => {
     expect(wrong.body).toContain('This is not your current password.');
     const ok = await client.post('/profile/2fa/remove', { password: USER_PASSWORD, code: recovery[3]! });
     expect(ok.statusCode).toBe(303);
-    expect(await userNamed('tina')).toMatchObject({ twoFactorEnabled: false, twoFactorSecret: null });
-    expect((await lastAudit('authn_2fa_removed'))!.targetName).toBe('tina');
-    expect((await new TestClient(t.app).login('tina', USER_PASSWORD)).headers.location).toBe('/');
+    expect(await userNamed('xena')).toMatchObject({ twoFactorEnabled: false, twoFactorSecret: null });
+    expect((await lastAudit('authn_2fa_removed'))!.targetName).toBe('xena');
+    expect((await new TestClient(t.app).login('xena', USER_PASSWORD)).headers.location).toBe('/');
   });
 
   it('forces enrolment at login when a group requires 2FA, and again after an admin reset', async () => {
@@ -316,6 +331,7 @@ describe('two-factor authentication', () => {
     expect((await client.get('/profile/2fa')).body).toContain('Your group requires two-factor authentication.');
     await client.post('/profile/2fa/enroll/start');
     const samSecret = secretOn((await client.get('/profile/2fa/enroll')).body);
+    t.clock.intoTotpStep(10);
     expect((await client.post('/profile/2fa/enroll', { code: await codeAt(samSecret) })).statusCode).toBe(200);
     expect((await client.get('/')).statusCode).toBe(200);
     const refused = await client.post('/profile/2fa/remove', { password: USER_PASSWORD, code: await codeAt(samSecret, 30) });
