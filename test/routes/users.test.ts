@@ -41,6 +41,13 @@ async function create(form: Record<string, string>) {
   return admin.post('/admin/users', form);
 }
 
+/** A local user of the test's own (each test that changes a user makes the one it changes). */
+async function own(username: string, extra: Record<string, string> = {}) {
+  const response = await create({ username, password: PASSWORD, realm: 'local', ...extra });
+  expect(response.statusCode, response.body.slice(0, 200)).toBe(303);
+  return (await findUser(username))!;
+}
+
 function versionOf(html: string): string {
   return /name="version" value="(\d+)"/.exec(html)![1]!;
 }
@@ -99,8 +106,9 @@ describe('creating users', () => {
   });
 
   it('honours Force Password Reset set on create', async () => {
+    expect((await create({ username: 'forced-reset', password: PASSWORD, realm: 'local', force_password_reset: 'true' })).statusCode).toBe(303);
     const client = new TestClient(t.app);
-    expect((await client.login('carol.danvers', PASSWORD)).headers.location).toBe('/password-reset');
+    expect((await client.login('forced-reset', PASSWORD)).headers.location).toBe('/password-reset');
   });
 
   it('shows errors beside the fields with the entered values kept, and stores nothing', async () => {
@@ -116,10 +124,11 @@ describe('creating users', () => {
   });
 
   it('treats a duplicate user name in any case as a field error', async () => {
-    const response = await create({ ...FULL_USER, username: 'CAROL.danvers' });
+    await own('Dup.Name');
+    const response = await create({ ...FULL_USER, username: 'DUP.name' });
     expect(response.statusCode).toBe(409);
     expect(response.body).toContain('A user with this User Name already exists');
-    expect(response.body).toContain('value="CAROL.danvers"');
+    expect(response.body).toContain('value="DUP.name"');
   });
 
   it('refuses Force Password Reset for a non-local realm', async () => {
@@ -132,15 +141,22 @@ describe('creating users', () => {
 });
 
 describe('users table', () => {
+  // An app of its own: these tests read a list whose every row they made.
+  let t: TestApp;
+  let admin: TestClient;
   beforeAll(async () => {
+    t = await createTestApp();
+    admin = await new TestClient(t.app).loginAsFirstAdmin();
     const names = ['zed', 'yvonne', 'xavier', 'walter', 'victor', 'ursula', 'tom', 'sam', 'rita'];
     for (const [i, name] of names.entries()) {
-      await create({ username: name, password: PASSWORD, realm: 'local', organization: i % 2 ? 'Acme Corp' : 'Globex', email: `${name}@example.org` });
+      await admin.addUser(name, { organization: i % 2 ? 'Acme Corp' : 'Globex', email: `${name}@example.org` });
     }
+    await admin.addUser('Carol.Danvers', { first_name: 'Carol', last_name: 'Danvers' });
+    await t.handle.db.update(users).set({ locked: true }).where(eq(users.username, 'zed'));
   });
+  afterAll(() => t.close());
 
   it('lists users with their columns and badges', async () => {
-    await t.handle.db.update(users).set({ locked: true }).where(eq(users.username, 'zed'));
     const page = await admin.get('/admin/users');
     for (const header of ['User Name', 'First Name', 'Last Name', 'Realm', 'Organization', 'Email', 'Last Session']) {
       expect(page.body).toContain(`>${header}`);
@@ -192,13 +208,14 @@ describe('users table', () => {
 
 describe('editing users', () => {
   it('shows and edits every field, with Last Session read-only', async () => {
-    const user = (await findUser('victor'))!;
+    await own('edit-me');
+    const user = (await findUser('edit-me'))!;
     const page = await admin.get(`/admin/users/${user.id}`);
     expect(page.body).toContain('Reset Two Factor Authentication Secret');
     expect(page.body).not.toContain('name="last_session"');
     const saved = await admin.post(`/admin/users/${user.id}`, {
       ...FULL_USER,
-      username: 'victor',
+      username: 'edit-me',
       password: '',
       first_name: 'Victor',
       force_password_reset: '',
@@ -206,59 +223,63 @@ describe('editing users', () => {
       version: versionOf(page.body),
     });
     expect(saved.statusCode).toBe(303);
-    const after = (await findUser('victor'))!;
+    const after = (await findUser('edit-me'))!;
     expect(after).toMatchObject({ firstName: 'Victor', city: 'Boston', version: user.version + 1, lastSession: null });
     expect(after.passwordHash).toBe(user.passwordHash); // empty password keeps the old one
     const [event] = await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'user_updated'), eq(auditEvents.targetId, user.id)));
     expect((event!.details as { changes: Record<string, unknown> }).changes.first_name).toEqual({ old: '', new: 'Victor' });
-    expect((await admin.get(`/admin/users/${user.id}`)).body).toContain('User victor saved.');
+    expect((await admin.get(`/admin/users/${user.id}`)).body).toContain('User edit-me saved.');
   });
 
   it('shows "changed by someone else" instead of overwriting a newer version', async () => {
-    const user = (await findUser('walter'))!;
+    await own('stale-walter');
+    const user = (await findUser('stale-walter'))!;
     const page = await admin.get(`/admin/users/${user.id}`);
     const staleVersion = versionOf(page.body);
     const other = await new TestClient(t.app).loginAsFirstAdmin();
     await other.get(`/admin/users/${user.id}`);
-    const first = await other.post(`/admin/users/${user.id}`, { username: 'walter', realm: 'local', city: 'First Writer', version: staleVersion });
+    const first = await other.post(`/admin/users/${user.id}`, { username: 'stale-walter', realm: 'local', city: 'First Writer', version: staleVersion });
     expect(first.statusCode).toBe(303);
 
-    const second = await admin.post(`/admin/users/${user.id}`, { username: 'walter', realm: 'local', city: 'Second Writer', version: staleVersion });
+    const second = await admin.post(`/admin/users/${user.id}`, { username: 'stale-walter', realm: 'local', city: 'Second Writer', version: staleVersion });
     expect(second.statusCode).toBe(409);
     expect(second.body).toContain('changed by someone else');
     expect(second.body).toContain('value="Second Writer"'); // what was typed is kept
-    expect((await findUser('walter'))!.city).toBe('First Writer');
+    expect((await findUser('stale-walter'))!.city).toBe('First Writer');
     // Saving again on purpose, from the refreshed form, overwrites.
-    const again = await admin.post(`/admin/users/${user.id}`, { username: 'walter', realm: 'local', city: 'Second Writer', version: versionOf(second.body) });
+    const again = await admin.post(`/admin/users/${user.id}`, { username: 'stale-walter', realm: 'local', city: 'Second Writer', version: versionOf(second.body) });
     expect(again.statusCode).toBe(303);
-    expect((await findUser('walter'))!.city).toBe('Second Writer');
+    expect((await findUser('stale-walter'))!.city).toBe('Second Writer');
   });
 
   it('keeps user names unique on rename, ignoring case', async () => {
-    const user = (await findUser('xavier'))!;
+    await own('taken-name');
+    const user = await own('rename-me');
     const page = await admin.get(`/admin/users/${user.id}`);
-    const response = await admin.post(`/admin/users/${user.id}`, { username: 'ZED', realm: 'local', version: versionOf(page.body) });
+    const response = await admin.post(`/admin/users/${user.id}`, { username: 'TAKEN-NAME', realm: 'local', version: versionOf(page.body) });
     expect(response.statusCode).toBe(409);
     expect(response.body).toContain('already exists');
   });
 
   it('clearing Locked lets the user log in again', async () => {
-    const user = (await findUser('zed'))!;
-    expect((await new TestClient(t.app).login('zed', PASSWORD)).statusCode).toBe(401);
+    await own('locked-zed', { locked: 'true' });
+    const user = (await findUser('locked-zed'))!;
+    expect((await new TestClient(t.app).login('locked-zed', PASSWORD)).statusCode).toBe(401);
     const page = await admin.get(`/admin/users/${user.id}`);
     expect(page.body).toMatch(/id="f-locked"[^>]* checked/);
-    await admin.post(`/admin/users/${user.id}`, { username: 'zed', realm: 'local', version: versionOf(page.body) });
-    expect((await new TestClient(t.app).login('zed', PASSWORD)).statusCode).toBe(303);
+    await admin.post(`/admin/users/${user.id}`, { username: 'locked-zed', realm: 'local', version: versionOf(page.body) });
+    expect((await new TestClient(t.app).login('locked-zed', PASSWORD)).statusCode).toBe(303);
   });
 
   it('resets two-factor authentication', async () => {
-    const user = (await findUser('yvonne'))!;
+    await own('reset-yvonne');
+    const user = (await findUser('reset-yvonne'))!;
     await t.handle.db.update(users).set({ twoFactorEnabled: true, twoFactorSecret: 'encrypted', twoFactorLastStep: 5 }).where(eq(users.id, user.id));
     await admin.get(`/admin/users/${user.id}`);
     const response = await admin.post(`/admin/users/${user.id}/reset-2fa`);
     expect(response.statusCode).toBe(303);
-    expect(await findUser('yvonne')).toMatchObject({ twoFactorEnabled: false, twoFactorSecret: null, twoFactorLastStep: null });
-    expect((await admin.get(`/admin/users/${user.id}`)).body).toContain('Two-factor authentication of yvonne was reset.');
+    expect(await findUser('reset-yvonne')).toMatchObject({ twoFactorEnabled: false, twoFactorSecret: null, twoFactorLastStep: null });
+    expect((await admin.get(`/admin/users/${user.id}`)).body).toContain('Two-factor authentication of reset-yvonne was reset.');
   });
 
   it('answers 404 for an unknown user', async () => {
@@ -269,25 +290,27 @@ describe('editing users', () => {
 
 describe('deleting users', () => {
   it('asks for confirmation, then deletes and audits', async () => {
-    const user = (await findUser('yvonne'))!;
+    await own('delete-yvonne');
+    const user = (await findUser('delete-yvonne'))!;
     const confirm = await admin.get(`/admin/users/${user.id}/delete`);
-    expect(confirm.body).toContain('Delete user yvonne?');
-    expect(await findUser('yvonne')).toBeDefined(); // the GET changes nothing
+    expect(confirm.body).toContain('Delete user delete-yvonne?');
+    expect(await findUser('delete-yvonne')).toBeDefined(); // the GET changes nothing
     const response = await admin.post(`/admin/users/${user.id}/delete`);
     expect(response.statusCode).toBe(303);
-    expect(await findUser('yvonne')).toBeUndefined();
-    expect((await admin.get('/admin/users')).body).toContain('User yvonne deleted.');
+    expect(await findUser('delete-yvonne')).toBeUndefined();
+    expect((await admin.get('/admin/users')).body).toContain('User delete-yvonne deleted.');
     const [event] = await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'user_deleted'), eq(auditEvents.targetId, user.id)));
-    expect(event!.targetName).toBe('yvonne');
+    expect(event!.targetName).toBe('delete-yvonne');
   });
 
   it('answers htmx with an empty body so the row disappears in place', async () => {
-    const user = (await findUser('xavier'))!;
+    await own('delete-xavier');
+    const user = (await findUser('delete-xavier'))!;
     await admin.get('/admin/users');
     const response = await admin.post(`/admin/users/${user.id}/delete`, {}, { 'hx-request': 'true' });
     expect(response.statusCode).toBe(200);
     expect(response.body).toBe('');
-    expect(await findUser('xavier')).toBeUndefined();
+    expect(await findUser('delete-xavier')).toBeUndefined();
   });
 
   it('refuses to delete, disable or lock the last enabled administrator', async () => {
@@ -317,27 +340,29 @@ describe('deleting users', () => {
 
 describe('access', () => {
   it('sends anonymous visitors to log in, and refuses users without permission with 403', async () => {
+    await own('plain-victor');
     const anonymous = new TestClient(t.app);
     expect((await anonymous.get('/admin/users')).statusCode).toBe(303);
     const plain = new TestClient(t.app);
-    expect((await plain.login('victor', PASSWORD)).statusCode).toBe(303);
+    expect((await plain.login('plain-victor', PASSWORD)).statusCode).toBe(303);
     const page = await plain.get('/admin/users');
     expect(page.statusCode).toBe(403);
     expect(page.body).toContain('You do not have permission');
-    const victor = (await findUser('victor'))!;
+    const victor = (await findUser('plain-victor'))!;
     await plain.get('/');
     expect((await plain.post(`/admin/users/${victor.id}/delete`)).statusCode).toBe(403);
-    expect(await findUser('victor')).toBeDefined();
+    expect(await findUser('plain-victor')).toBeDefined();
     const [denied] = await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'authz_fail'), eq(auditEvents.actorId, victor.id)));
-    expect(denied).toBeDefined();
+    expect(denied).toMatchObject({ action: 'authz_fail', outcome: 'failure' });
   });
 
   it('reads permissions from the database on every request', async () => {
+    await own('promoted-victor');
     const plain = new TestClient(t.app);
-    await plain.login('victor', PASSWORD);
+    await plain.login('promoted-victor', PASSWORD);
     expect((await plain.get('/admin/users')).statusCode).toBe(403);
     const [administrators] = await t.handle.db.select().from(groups).where(eq(groups.systemKey, 'administrators'));
-    const victor = (await findUser('victor'))!;
+    const victor = (await findUser('promoted-victor'))!;
     await t.handle.db.insert(userGroups).values({ userId: victor.id, groupId: administrators!.id });
     expect((await plain.get('/admin/users')).statusCode).toBe(200);
     await t.handle.db.delete(groupPermissions).where(eq(groupPermissions.groupId, administrators!.id));
@@ -347,6 +372,14 @@ describe('access', () => {
 });
 
 describe('users table at scale', () => {
+  let t: TestApp;
+  let admin: TestClient;
+  beforeAll(async () => {
+    t = await createTestApp();
+    admin = await new TestClient(t.app).loginAsFirstAdmin();
+  });
+  afterAll(() => t.close());
+
   it('caps the count at 10,000 and still pages on', async () => {
     const { seedUsers } = await import('../../bench/seed.js');
     expect(await seedUsers(t.handle.db, 10_050)).toBe(10_050);
