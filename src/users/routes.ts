@@ -213,6 +213,11 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         }
         return reply.code(409).render('confirm-delete', confirmDelete(user, result.message));
       }
+      if (user.id === request.currentUser!.id) {
+        // Deleted their own account: its sessions went with it, this one included.
+        await request.session.destroy();
+        return request.wantsFragment() ? reply.header('HX-Redirect', '/login').send('') : reply.redirect('/login', 303);
+      }
       if (request.wantsFragment()) return reply.send(''); // htmx removes the row in place
       request.session.flash = { type: 'success', message: `User ${user.username} deleted.` };
       return reply.redirect('/admin/users', 303);

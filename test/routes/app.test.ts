@@ -22,6 +22,9 @@ afterAll(() => t.close());
 
 describe('first start', () => {
   it('seeds the system groups and the first admin in Administrators and All Users', async () => {
+    const handle = await createTestDatabase(); // a database of its own, as a first start finds it
+    await prepareDatabase(handle, loadConfig({ ROSTER_ADMIN_PASSWORD: ADMIN_PASSWORD }));
+    const t = { handle };
     const seeded = await t.handle.db.select().from(groups).orderBy(groups.priority);
     expect(seeded.map((g) => [g.name, g.priority, g.isSystem])).toEqual([
       ['Administrators', 1, true],
@@ -33,6 +36,7 @@ describe('first start', () => {
     expect(admin!.forcePasswordReset).toBe(true);
     const memberships = await t.handle.db.select().from(userGroups).where(eq(userGroups.userId, admin!.id));
     expect(memberships).toHaveLength(2);
+    await handle.close();
   });
 
   it('generates a random password when none is configured, and seeds only once', async () => {

@@ -28,6 +28,22 @@ async function groupNamed(name: string) {
   return (await t.handle.db.select().from(groups).where(eq(groups.name, name)))[0];
 }
 
+let worlds = 0;
+
+/**
+ * What most tests here need, made fresh for each: a group "Engineering N" and two users of its
+ * own (not yet members), so that no test depends on another.
+ */
+async function world() {
+  const n = ++worlds;
+  const engineering = await createGroup(`Engineering ${n}`, nextPriority++, 'Builds things');
+  const grace = await createUser(`grace.hopper.${n}`, { first_name: 'Grace', last_name: 'Hopper' });
+  const alan = await createUser(`alan.turing.${n}`);
+  return { engineering, grace, alan };
+}
+
+const join = (userId: string, groupId: string) => t.handle.db.insert(userGroups).values({ userId, groupId });
+
 /** A logged-in user whose only powers are `permissions` (through a group of their own). */
 async function clientWith(username: string, permissions: string[]) {
   const user = await createUser(username);
@@ -42,39 +58,40 @@ async function clientWith(username: string, permissions: string[]) {
 
 describe('groups table and pages', () => {
   it('lists groups with priority, description and member count, sortable', async () => {
-    await createGroup('Engineering', 10, 'Builds things');
+    const { engineering } = await world();
     const page = await admin.get('/admin/groups');
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('href="/admin/groups/new">Add Group</a>');
     expect(page.body).toMatch(/Administrators<\/a> <span class="badge badge-info">System<\/span><\/td>\s*<td>1<\/td>/);
-    expect(page.body).toMatch(/Engineering<\/a><\/td>\s*<td>10<\/td>\s*<td>Builds things<\/td>\s*<td>0<\/td>/);
-    expect(page.body).toContain('<summary aria-label="Actions for Engineering">');
+    expect(page.body).toMatch(new RegExp(`${engineering.name}</a></td>\\s*<td>${engineering.priority}</td>\\s*<td>Builds things</td>\\s*<td>0</td>`));
+    expect(page.body).toContain(`<summary aria-label="Actions for ${engineering.name}">`);
     const byName = (await admin.get('/admin/groups?sort=name&dir=desc')).body;
-    expect(byName.indexOf('>Engineering<')).toBeLessThan(byName.indexOf('>Administrators<'));
+    expect(byName.indexOf(`>${engineering.name}<`)).toBeLessThan(byName.indexOf('>Administrators<'));
   });
 
   it('shows clear field errors for bad or clashing name and priority', async () => {
+    const { engineering } = await world();
     await admin.get('/admin/groups/new');
     const bad = await admin.post('/admin/groups', { name: '', priority: 'abc' });
     expect(bad.statusCode).toBe(422);
     expect(bad.body).toContain('Name is required.');
     expect(bad.body).toContain('Priority must be a whole number from 1 to 1000');
-    const clashPriority = await admin.post('/admin/groups', { name: 'Sales', priority: '10' });
+    const clashPriority = await admin.post('/admin/groups', { name: 'Sales', priority: String(engineering.priority) });
     expect(clashPriority.statusCode).toBe(409);
-    expect(clashPriority.body).toContain('Priority 10 is already used by group Engineering');
+    expect(clashPriority.body).toContain(`Priority ${engineering.priority} is already used by group ${engineering.name}`);
     expect(clashPriority.body).toContain('value="Sales"');
-    const clashName = await admin.post('/admin/groups', { name: 'ENGINEERING', priority: '11' });
+    const clashName = await admin.post('/admin/groups', { name: engineering.name.toUpperCase(), priority: '999' });
     expect(clashName.body).toContain('A group with this name already exists.');
     expect(await groupNamed('Sales')).toBeUndefined();
   });
 
   it('edits a group and refuses to rename or delete a system group', async () => {
-    const engineering = (await groupNamed('Engineering'))!;
+    const { engineering } = await world();
     await admin.get(`/admin/groups/${engineering.id}`);
-    const saved = await admin.post(`/admin/groups/${engineering.id}`, { name: 'Engineering', priority: '10', description: 'Builds and runs things' });
+    const saved = await admin.post(`/admin/groups/${engineering.id}`, { name: engineering.name, priority: String(engineering.priority), description: 'Builds and runs things' });
     expect(saved.statusCode).toBe(303);
-    expect((await groupNamed('Engineering'))!.description).toBe('Builds and runs things');
-    expect((await lastAudit('group_updated'))!.details).toMatchObject({ changes: { description: { old: 'Builds things', new: 'Builds and runs things' } } });
+    expect((await groupNamed(engineering.name))!.description).toBe('Builds and runs things');
+    expect((await lastAudit('group_updated', engineering.id))!.details).toMatchObject({ changes: { description: { old: 'Builds things', new: 'Builds and runs things' } } });
 
     const administrators = (await groupNamed('Administrators'))!;
     const rename = await admin.post(`/admin/groups/${administrators.id}`, { name: 'Admins', priority: '1' });
@@ -82,92 +99,94 @@ describe('groups table and pages', () => {
     expect(rename.body).toContain('is a system group and cannot be renamed');
     expect((await admin.get(`/admin/groups/${administrators.id}/delete`)).statusCode).toBe(403);
     expect((await admin.post(`/admin/groups/${administrators.id}/delete`)).statusCode).toBe(403);
-    expect(await groupNamed('Administrators')).toBeDefined();
+    expect((await groupNamed('Administrators'))!.name).toBe('Administrators');
   });
 
   it('duplicates a group with its settings and permissions, not its members', async () => {
-    const engineering = (await groupNamed('Engineering'))!;
-    const member = await createUser('dup-member');
-    await t.handle.db.insert(userGroups).values({ userId: member.id, groupId: engineering.id });
+    const { engineering, grace } = await world();
+    await join(grace.id, engineering.id);
     await t.handle.db.insert(groupSettings).values({ groupId: engineering.id, key: 'max_kasms_per_user', value: 3 });
     await t.handle.db.insert(groupPermissions).values({ groupId: engineering.id, permission: 'users_view' });
     await admin.get('/admin/groups');
     const response = await admin.post(`/admin/groups/${engineering.id}/duplicate`);
     expect(response.statusCode).toBe(303);
-    const copy = (await groupNamed('Copy of Engineering'))!;
-    expect(copy.priority).toBe(11);
+    const copy = (await groupNamed(`Copy of ${engineering.name}`))!;
+    expect(copy.priority).toBe(engineering.priority + 1); // the nearest free priority
     expect(copy.isSystem).toBe(false);
     expect(await t.handle.db.select({ key: groupSettings.key, value: groupSettings.value }).from(groupSettings).where(eq(groupSettings.groupId, copy.id))).toEqual([{ key: 'max_kasms_per_user', value: 3 }]);
     expect(await t.handle.db.select({ p: groupPermissions.permission }).from(groupPermissions).where(eq(groupPermissions.groupId, copy.id))).toEqual([{ p: 'users_view' }]);
     expect(await t.handle.db.select().from(userGroups).where(eq(userGroups.groupId, copy.id))).toHaveLength(0);
     await admin.post(`/admin/groups/${engineering.id}/duplicate`);
-    expect(await groupNamed('Copy of Engineering (2)')).toBeDefined();
+    expect((await groupNamed(`Copy of ${engineering.name} (2)`))!.priority).toBe(engineering.priority + 2);
+    nextPriority += 2; // the copies took these
   });
 
   it('deletes a group after a confirm step', async () => {
-    const copy = (await groupNamed('Copy of Engineering (2)'))!;
-    const confirm = await admin.get(`/admin/groups/${copy.id}/delete`);
-    expect(confirm.body).toContain('Delete group Copy of Engineering (2)?');
-    expect((await admin.post(`/admin/groups/${copy.id}/delete`)).statusCode).toBe(303);
-    expect(await groupNamed('Copy of Engineering (2)')).toBeUndefined();
-    expect((await lastAudit('group_deleted'))!.targetName).toBe('Copy of Engineering (2)');
+    const { engineering } = await world();
+    const confirm = await admin.get(`/admin/groups/${engineering.id}/delete`);
+    expect(confirm.body).toContain(`Delete group ${engineering.name}?`);
+    expect(await groupNamed(engineering.name)).toBeDefined(); // the GET changes nothing
+    expect((await admin.post(`/admin/groups/${engineering.id}/delete`)).statusCode).toBe(303);
+    expect(await groupNamed(engineering.name)).toBeUndefined();
+    expect((await lastAudit('group_deleted', engineering.id))!.targetName).toBe(engineering.name);
   });
 });
 
 describe('users in group', () => {
   it('finds users to add by search, never listing everyone', async () => {
-    await createUser('grace.hopper', { first_name: 'Grace', last_name: 'Hopper' });
-    await createUser('alan.turing');
-    const engineering = (await groupNamed('Engineering'))!;
+    const { engineering, grace, alan } = await world();
+    const member = await createUser(`member-of-${engineering.priority}`);
+    await join(member.id, engineering.id);
     const page = await admin.get(`/admin/groups/${engineering.id}`);
     expect(page.body).toContain('<label for="user-q">Find user</label>');
-    expect(page.body).not.toContain('Add grace.hopper'); // no list before a search
-    const search = await admin.get(`/admin/groups/${engineering.id}?user_q=HOPP`);
-    expect(search.body).toContain('aria-label="Add grace.hopper"');
-    expect(search.body).not.toContain('aria-label="Add alan.turing"');
-    const fragment = await admin.get(`/admin/groups/${engineering.id}/user-suggestions?user_q=turing`, { 'hx-request': 'true' });
+    expect(page.body).not.toContain(`Add ${grace.username}`); // no list before a search
+    const search = await admin.get(`/admin/groups/${engineering.id}?user_q=${grace.username.toUpperCase()}`);
+    expect(search.body).toContain(`aria-label="Add ${grace.username}"`);
+    expect(search.body).not.toContain(`aria-label="Add ${alan.username}"`);
+    const fragment = await admin.get(`/admin/groups/${engineering.id}/user-suggestions?user_q=${alan.username}`, { 'hx-request': 'true' });
     expect(fragment.body).not.toContain('<html');
-    expect(fragment.body).toContain('aria-label="Add alan.turing"');
+    expect(fragment.body).toContain(`aria-label="Add ${alan.username}"`);
     // members already in the group are not offered
-    expect((await admin.get(`/admin/groups/${engineering.id}?user_q=dup-member`)).body).toContain('No user matching');
+    expect((await admin.get(`/admin/groups/${engineering.id}?user_q=${member.username}`)).body).toContain('No user matching');
   });
 
   it('adds a member with a plain form and audits it', async () => {
-    const engineering = (await groupNamed('Engineering'))!;
-    const grace = (await t.handle.db.select().from(users).where(eq(users.username, 'grace.hopper')))[0]!;
+    const { engineering, grace } = await world();
     await admin.get(`/admin/groups/${engineering.id}`);
     const response = await admin.post(`/admin/groups/${engineering.id}/members`, { user_id: grace.id });
     expect(response.statusCode).toBe(303);
     expect(response.headers.location).toBe(`/admin/groups/${engineering.id}#members`);
     const page = await admin.get(`/admin/groups/${engineering.id}`);
-    expect(page.body).toContain('grace.hopper added to Engineering.');
-    expect(page.body).toMatch(/<tr id="member-[^"]+">\s*<td><a href="\/admin\/users\/[^"]+">grace.hopper<\/a>/);
-    expect((await lastAudit('group_member_added'))!.details).toMatchObject({ member: { name: 'grace.hopper' } });
+    expect(page.body).toContain(`${grace.username} added to ${engineering.name}.`);
+    expect(page.body).toMatch(new RegExp(`<tr id="member-[^"]+">\\s*<td><a href="/admin/users/[^"]+">${grace.username}</a>`));
+    expect((await lastAudit('group_member_added', engineering.id))!.details).toMatchObject({ member: { name: grace.username } });
     const again = await admin.post(`/admin/groups/${engineering.id}/members`, { user_id: grace.id });
     expect(again.statusCode).toBe(409);
-    expect(again.body).toContain('grace.hopper is already a member of Engineering.');
+    expect(again.body).toContain(`${grace.username} is already a member of ${engineering.name}.`);
   });
 
   it('adds a member in place for htmx: the new row, the count and a reset picker', async () => {
-    const engineering = (await groupNamed('Engineering'))!;
-    const alan = (await t.handle.db.select().from(users).where(eq(users.username, 'alan.turing')))[0]!;
+    const { engineering, grace, alan } = await world();
+    await join(grace.id, engineering.id);
     await admin.get(`/admin/groups/${engineering.id}`);
     const response = await admin.post(`/admin/groups/${engineering.id}/members`, { user_id: alan.id }, { 'hx-request': 'true' });
     expect(response.statusCode).toBe(200);
     expect(response.body).not.toContain('<html');
     expect(response.body).toMatch(/^\s*<tr id="member-/);
-    expect(response.body).toContain('id="member-count" class="count" hx-swap-oob=true>3 members');
+    expect(response.body).toContain('id="member-count" class="count" hx-swap-oob=true>2 members');
     expect(response.body).toContain('id="member-picker" class="picker" hx-swap-oob=true');
     expect(response.body).toContain('name="user_q" value=""');
   });
 
   it('removes a member in place, but never from All Users', async () => {
-    const engineering = (await groupNamed('Engineering'))!;
-    const alan = (await t.handle.db.select().from(users).where(eq(users.username, 'alan.turing')))[0]!;
+    const { engineering, grace, alan } = await world();
+    await join(grace.id, engineering.id);
+    await join(alan.id, engineering.id);
+    await admin.get(`/admin/groups/${engineering.id}`);
     const response = await admin.post(`/admin/groups/${engineering.id}/members/${alan.id}/remove`, {}, { 'hx-request': 'true' });
     expect(response.statusCode).toBe(200);
-    expect(response.body).toContain('2 members');
-    expect((await lastAudit('group_member_removed'))!.details).toMatchObject({ member: { name: 'alan.turing' } });
+    expect(response.body).toContain('1 member');
+    expect((await lastAudit('group_member_removed', engineering.id))!.details).toMatchObject({ member: { name: alan.username } });
 
     const allUsers = (await groupNamed('All Users'))!;
     const refused = await admin.post(`/admin/groups/${allUsers.id}/members/${alan.id}/remove`);
@@ -179,14 +198,13 @@ describe('users in group', () => {
   });
 
   it('manages groups from the user\'s page too', async () => {
-    const alan = (await t.handle.db.select().from(users).where(eq(users.username, 'alan.turing')))[0]!;
-    const engineering = (await groupNamed('Engineering'))!;
+    const { engineering, alan } = await world();
     const page = await admin.get(`/admin/users/${alan.id}`);
     expect(page.body).toContain('<label for="add-group">Add to group</label>');
     expect((await admin.post(`/admin/users/${alan.id}/groups`, { group_id: engineering.id })).statusCode).toBe(303);
     const after = await admin.get(`/admin/users/${alan.id}`);
-    expect(after.body).toContain('alan.turing added to Engineering.');
-    expect(after.body).toContain('aria-label="Remove from Engineering"');
+    expect(after.body).toContain(`${alan.username} added to ${engineering.name}.`);
+    expect(after.body).toContain(`aria-label="Remove from ${engineering.name}"`);
     expect(after.body).not.toContain('aria-label="Remove from All Users"');
     expect((await admin.post(`/admin/users/${alan.id}/groups/${engineering.id}/remove`)).statusCode).toBe(303);
     expect(await t.handle.db.select().from(userGroups).where(and(eq(userGroups.userId, alan.id), eq(userGroups.groupId, engineering.id)))).toHaveLength(0);
@@ -210,8 +228,9 @@ describe('users in group', () => {
 
 describe('group settings and effective settings', () => {
   it('adds, edits and removes a setting with typed validation, and members see the effect and source', async () => {
-    const engineering = (await groupNamed('Engineering'))!;
-    const grace = (await t.handle.db.select().from(users).where(eq(users.username, 'grace.hopper')))[0]!;
+    const { engineering, grace } = await world();
+    await join(grace.id, engineering.id);
+    const group = engineering.name;
     const form = await admin.get(`/admin/groups/${engineering.id}/settings/edit?key=max_kasms_per_user`);
     expect(form.body).toContain('<label for="f-value">Max Sessions Per User</label>');
     const bad = await admin.post(`/admin/groups/${engineering.id}/settings`, { key: 'max_kasms_per_user', value: 'abc' });
@@ -227,11 +246,11 @@ describe('group settings and effective settings', () => {
     expect(badJson.body).toContain('Volume Mapping: is not valid JSON');
 
     const userPage = await admin.get(`/admin/users/${grace.id}`);
-    expect(userPage.body).toMatch(/id="effective-max_kasms_per_user"><th scope="row">Max Sessions Per User<\/th><td><code>7<\/code><\/td><td>group Engineering<\/td>/);
-    expect(userPage.body).toMatch(/id="effective-allow_kasm_sharing">.*<code>True<\/code><\/td><td>group Engineering<\/td>/);
+    expect(userPage.body).toContain(`id="effective-max_kasms_per_user"><th scope="row">Max Sessions Per User</th><td><code>7</code></td><td>group ${group}</td>`);
+    expect(userPage.body).toMatch(new RegExp(`id="effective-allow_kasm_sharing">.*<code>True</code></td><td>group ${group}</td>`));
     expect(userPage.body).toMatch(/id="effective-allow_kasm_audio">.*<code>False<\/code><\/td><td>default<\/td>/);
 
-    const event = await lastAudit('group_settings_changed');
+    const event = await lastAudit('group_settings_changed', engineering.id);
     expect(event!.details).toMatchObject({ changes: { allow_kasm_sharing: { old: null, new: true } } });
 
     await admin.get(`/admin/groups/${engineering.id}`);
@@ -241,33 +260,35 @@ describe('group settings and effective settings', () => {
   });
 
   it('lets a lower priority number win', async () => {
-    const allUsers = (await groupNamed('All Users'))!;
-    const engineering = (await groupNamed('Engineering'))!;
-    const grace = (await t.handle.db.select().from(users).where(eq(users.username, 'grace.hopper')))[0]!;
-    await admin.get(`/admin/groups/${allUsers.id}`);
-    await admin.post(`/admin/groups/${allUsers.id}/settings`, { key: 'theme', value: 'Light' });
+    const { engineering, grace, alan } = await world();
+    const everyone = await createGroup(`Everyone ${worlds}`, nextPriority++);
+    for (const user of [grace, alan]) await join(user.id, everyone.id);
+    await join(grace.id, engineering.id);
+    await admin.get(`/admin/groups/${everyone.id}`);
+    await admin.post(`/admin/groups/${everyone.id}/settings`, { key: 'theme', value: 'Light' });
     await admin.post(`/admin/groups/${engineering.id}/settings`, { key: 'theme', value: 'Dark' });
-    expect((await admin.get(`/admin/users/${grace.id}`)).body).toMatch(/id="effective-theme">.*<code>Dark<\/code><\/td><td>group Engineering<\/td>/);
-    const alan = (await t.handle.db.select().from(users).where(eq(users.username, 'alan.turing')))[0]!;
-    expect((await admin.get(`/admin/users/${alan.id}`)).body).toMatch(/id="effective-theme">.*<code>Light<\/code><\/td><td>group All Users<\/td>/);
+    expect((await admin.get(`/admin/users/${grace.id}`)).body).toMatch(new RegExp(`id="effective-theme">.*<code>Dark</code></td><td>group ${engineering.name}</td>`));
+    expect((await admin.get(`/admin/users/${alan.id}`)).body).toMatch(new RegExp(`id="effective-theme">.*<code>Light</code></td><td>group ${everyone.name}</td>`));
   });
 });
 
 describe('permissions', () => {
   it('grants permissions per group, adding up across groups, effective at once', async () => {
-    const engineering = (await groupNamed('Engineering'))!;
+    const world_ = await world();
+    const { engineering } = world_;
+    await join(world_.grace.id, engineering.id);
     await admin.get(`/admin/groups/${engineering.id}`);
     expect((await admin.post(`/admin/groups/${engineering.id}/permissions`, {})).statusCode).toBe(303);
     const grace = new TestClient(t.app);
-    await grace.login('grace.hopper', PASSWORD);
+    await grace.login(world_.grace.username, PASSWORD);
     expect((await grace.get('/admin/users')).statusCode).toBe(403);
     const saved = await admin.post(`/admin/groups/${engineering.id}/permissions`, { permission: 'users_view' });
     expect(saved.statusCode).toBe(303);
-    expect((await lastAudit('privilege_permissions_changed'))!.details).toMatchObject({ added: ['users_view'] });
+    expect((await lastAudit('privilege_permissions_changed', engineering.id))!.details).toMatchObject({ added: ['users_view'] });
     const list = await grace.get('/admin/users');
     expect(list.statusCode).toBe(200);
     expect(list.body).not.toContain('Add User'); // read only
-    const someone = (await t.handle.db.select().from(users).where(eq(users.username, 'alan.turing')))[0]!;
+    const someone = world_.alan;
     const page = await grace.get(`/admin/users/${someone.id}`);
     expect(page.body).toMatch(/<fieldset class="grid" disabled>/);
     expect(page.body).not.toContain('Save Changes');
@@ -276,10 +297,10 @@ describe('permissions', () => {
 
   it('lets users_modify edit users, but not administrators without users_modify_admin', async () => {
     const { client } = await clientWith('modifier', ['users_view', 'users_modify']);
-    const target = (await t.handle.db.select().from(users).where(eq(users.username, 'alan.turing')))[0]!;
+    const { alan: target } = await world();
     const page = await client.get(`/admin/users/${target.id}`);
     const version = /name="version" value="(\d+)"/.exec(page.body)![1]!;
-    expect((await client.post(`/admin/users/${target.id}`, { username: 'alan.turing', realm: 'local', city: 'Wilmslow', version })).statusCode).toBe(303);
+    expect((await client.post(`/admin/users/${target.id}`, { username: target.username, realm: 'local', city: 'Wilmslow', version })).statusCode).toBe(303);
     const adminUser = (await t.handle.db.select().from(users).where(eq(users.username, 'admin')))[0]!;
     const adminPage = await client.get(`/admin/users/${adminUser.id}`);
     expect(adminPage.body).not.toContain('Save Changes');
@@ -291,8 +312,8 @@ describe('permissions', () => {
   it('needs groups_modify_system to change members of a system group', async () => {
     const { client } = await clientWith('group-mod', ['groups_view', 'groups_view_system', 'groups_modify']);
     const allUsers = (await groupNamed('All Users'))!;
-    const engineering = (await groupNamed('Engineering'))!;
-    const alan = (await t.handle.db.select().from(users).where(eq(users.username, 'alan.turing')))[0]!;
+    const { engineering, alan } = await world();
+    await t.handle.db.insert(groupPermissions).values({ groupId: engineering.id, permission: 'users_view' });
     expect((await client.get(`/admin/groups/${allUsers.id}`)).statusCode).toBe(200);
     expect((await client.post(`/admin/groups/${allUsers.id}/settings`, { key: 'theme', value: 'Dark' })).statusCode).toBe(403);
     expect((await client.post(`/admin/groups/${engineering.id}/settings`, { key: 'chat_sfx', value: 'false' })).statusCode).toBe(303);
@@ -304,12 +325,12 @@ describe('permissions', () => {
 
   it('limits _ifmember permissions to the actor\'s own groups', async () => {
     const { client, group: own } = await clientWith('member-mod', ['groups_view_ifmember', 'groups_modify_ifmember']);
-    const engineering = (await groupNamed('Engineering'))!;
+    const { engineering } = await world();
     expect((await client.get(`/admin/groups/${own.id}`)).statusCode).toBe(200);
     expect((await client.get(`/admin/groups/${engineering.id}`)).statusCode).toBe(404);
     const list = await client.get('/admin/groups');
     expect(list.body).toContain('member-mod-powers');
-    expect(list.body).not.toContain('>Engineering<');
+    expect(list.body).not.toContain(`>${engineering.name}<`);
   });
 
   it('never lets an actor grant what they do not hold, including to themselves', async () => {
@@ -354,21 +375,26 @@ describe('permissions', () => {
 
 describe('audit log', () => {
   it('is browsable and filterable by audit_view holders only', async () => {
+    const { engineering, grace } = await world();
+    await admin.get(`/admin/groups/${engineering.id}`);
+    await admin.post(`/admin/groups/${engineering.id}/members`, { user_id: grace.id });
+    const { client: refused } = await clientWith('refused-actor', ['groups_view']);
+    expect((await refused.get('/admin/audit')).statusCode).toBe(403);
     const page = await admin.get('/admin/audit');
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('group_member_added');
-    const filtered = await admin.get('/admin/audit?action=group_created&target=Engineering');
-    expect(filtered.body).toContain('Engineering');
+    const filtered = await admin.get(`/admin/audit?action=group_created&target=${encodeURIComponent(engineering.name)}`);
+    expect(filtered.body).toContain(engineering.name);
     expect(filtered.body).not.toContain('<td>group_member_added');
-    const byActor = await admin.get('/admin/audit?actor=ESCALATOR&action=authz_fail');
-    expect(byActor.body).toContain('escalator');
+    const byActor = await admin.get('/admin/audit?actor=REFUSED-ACTOR&action=authz_fail');
+    expect(byActor.body).toContain('refused-actor');
     const fragment = await admin.get('/admin/audit?action=user_created', { 'hx-request': 'true' });
     expect(fragment.body).not.toContain('<html');
     const badDate = await admin.get('/admin/audit?from=yesterday');
     expect(badDate.statusCode).toBe(422);
     expect(badDate.body).toContain('Use a date like 2026-01-31.');
     const today = new Date().toISOString().slice(0, 10);
-    expect((await admin.get(`/admin/audit?from=${today}&to=${today}&action=user_created`)).body).toContain('grace.hopper');
+    expect((await admin.get(`/admin/audit?from=${today}&to=${today}&action=user_created`)).body).toContain(grace.username);
     expect((await admin.get('/admin/audit?to=2000-01-01')).body).toContain('No events match.');
     const { client } = await clientWith('no-audit', ['users_view']);
     expect((await client.get('/admin/audit')).statusCode).toBe(403);

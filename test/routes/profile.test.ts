@@ -40,25 +40,32 @@ const oathtoolCode = (secret: string, offsetSeconds = 0) =>
 const secretOn = (html: string) => /data-secret="([A-Z2-7]+)"/.exec(html)![1]!;
 
 describe('profile settings', () => {
+  let groupsMade = 0;
+  /** A user of the test's own, logged in, in a group of its own ("Engineering N") that turns Auto Launch on. */
+  async function inAutoLaunchGroup(username: string) {
+    const n = ++groupsMade;
+    const [group] = await t.handle.db.insert(groups).values({ name: `Engineering ${n}`, priority: 10 + n }).returning();
+    await t.handle.db.insert(groupSettings).values({ groupId: group!.id, key: 'auto_login_to_kasm', value: true });
+    const client = await loggedIn(username);
+    const user = await userNamed(username);
+    await admin.get(`/admin/users/${user.id}`);
+    await admin.post(`/admin/users/${user.id}/groups`, { group_id: group!.id });
+    return { client, user, group: group! };
+  }
+
   it('shows each setting with its effective value and source', async () => {
-    const engineering = (await t.handle.db.insert(groups).values({ name: 'Engineering', priority: 10 }).returning())[0]!;
-    await t.handle.db.insert(groupSettings).values({ groupId: engineering.id, key: 'auto_login_to_kasm', value: true });
-    const client = await loggedIn('pat');
-    const pat = await userNamed('pat');
-    await admin.get(`/admin/users/${pat.id}`);
-    await admin.post(`/admin/users/${pat.id}/groups`, { group_id: engineering.id });
+    const { client, group } = await inAutoLaunchGroup('pat');
     const page = await client.get('/profile');
     expect(page.statusCode).toBe(200);
     for (const label of ['Auto Launch Session', 'Chat Sound Effects', 'Default Workspace Image', 'Show Tips During Session', 'Toggle Control Panel', 'Theme', 'Preferred Language', 'Preferred Timezone', 'SSH Public Key']) {
       expect(page.body, label).toContain(`>${label}</label>`);
     }
-    expect(page.body).toMatch(/id="setting-auto_login_kasm"[\s\S]*?Now: <strong>On<\/strong> <span class="source">\(from group Engineering\)<\/span>/);
+    expect(page.body).toMatch(new RegExp(`id="setting-auto_login_kasm"[\\s\\S]*?Now: <strong>On</strong> <span class="source">\\(from group ${group.name}\\)</span>`));
     expect(page.body).toMatch(/id="setting-chat_sfx"[\s\S]*?Now: <strong>On<\/strong> <span class="source">\(default\)<\/span>/);
   });
 
   it('saves a value as a plain form, and "Use group default" clears it', async () => {
-    const client = new TestClient(t.app);
-    await client.login('pat', USER_PASSWORD);
+    const { client, user, group } = await inAutoLaunchGroup('quentin');
     await client.get('/profile');
     const saved = await client.post('/profile/settings/auto_login_kasm', { value: 'false', action: 'save' });
     expect(saved.statusCode).toBe(303);
@@ -66,17 +73,15 @@ describe('profile settings', () => {
     let page = await client.get('/profile');
     expect(page.body).toContain('Auto Launch Session saved.');
     expect(page.body).toMatch(/id="setting-auto_login_kasm"[\s\S]*?Now: <strong>Off<\/strong> <span class="source">\(your choice\)<\/span>/);
-    expect((await lastAudit('user_settings_changed'))!.details).toMatchObject({ changes: { auto_login_kasm: { old: '(group default)', new: false } } });
+    expect((await lastAudit('user_settings_changed', user.id))!.details).toMatchObject({ changes: { auto_login_kasm: { old: '(group default)', new: false } } });
     await client.post('/profile/settings/auto_login_kasm', { action: 'reset' });
     page = await client.get('/profile');
     expect(page.body).toContain('Auto Launch Session now follows your groups: On.');
-    expect(page.body).toMatch(/id="setting-auto_login_kasm"[\s\S]*?\(from group Engineering\)/);
+    expect(page.body).toMatch(new RegExp(`id="setting-auto_login_kasm"[\\s\\S]*?\\(from group ${group.name}\\)`));
   });
 
   it('updates only the row for htmx, with errors beside the field', async () => {
-    const client = new TestClient(t.app);
-    await client.login('pat', USER_PASSWORD);
-    await client.get('/profile');
+    const client = await loggedIn('rosa');
     const row = await client.post('/profile/settings/preferred_timezone', { value: 'Europe/Berlin', action: 'save' }, { 'hx-request': 'true' });
     expect(row.statusCode).toBe(200);
     expect(row.body).not.toContain('<html');
@@ -90,15 +95,14 @@ describe('profile settings', () => {
     expect(badKey.statusCode).toBe(422);
     expect(badKey.body).toContain('SSH Public Key');
     // Neither refused value was stored: the timezone is still the one saved before, no key at all.
-    const pat = await userNamed('pat');
-    const stored = await t.handle.db.select({ key: userSettings.key, value: userSettings.value }).from(userSettings).where(eq(userSettings.userId, pat.id));
+    const rosa = await userNamed('rosa');
+    const stored = await t.handle.db.select({ key: userSettings.key, value: userSettings.value }).from(userSettings).where(eq(userSettings.userId, rosa.id));
     expect(stored).toContainEqual({ key: 'preferred_timezone', value: 'Europe/Berlin' });
     expect(stored.map((row) => row.key)).not.toContain('ssh_public_key');
   });
 
   it('draws every page in the effective theme', async () => {
-    const client = new TestClient(t.app);
-    await client.login('pat', USER_PASSWORD);
+    const client = await loggedIn('sophie');
     expect((await client.get('/')).body).toContain('<html lang="en" data-theme="auto">');
     await client.get('/profile');
     const htmx = await client.post('/profile/settings/theme', { value: 'Dark', action: 'save' }, { 'hx-request': 'true' });
