@@ -28,6 +28,8 @@ import { loadCurrentUser } from './auth/current-user.js';
 import userRoutes from './users/routes.js';
 import profileRoutes from './profile/routes.js';
 import twoFactorRoutes from './profile/two-factor-routes.js';
+import workspaceRoutes from './workspaces/routes.js';
+import launchRoutes from './launches/routes.js';
 
 export interface RouteEntry {
   method: string;
@@ -142,5 +144,7 @@ export async function buildApp({ config, db, logger = false, now = Date.now }: B
   await app.register(auditRoutes);
   await app.register(profileRoutes);
   await app.register(twoFactorRoutes);
+  await app.register(workspaceRoutes);
+  await app.register(launchRoutes);
   return app;
 }

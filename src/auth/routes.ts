@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { User } from '../db/schema.js';
 import { findUserById } from '../users/users-repository.js';
+import { effectiveSettingsOfUser } from '../users/user-settings-repository.js';
 import { twoFactorPolicy } from './two-factor-service.js';
 import { actorOf, recordAudit } from '../audit/audit-log.js';
 import { safeReturnPath } from '../security/return-path.js';
@@ -151,13 +152,15 @@ async function finishLogin(request: FastifyRequest, reply: FastifyReply, user: U
   const db = request.server.db;
   await startAuthenticatedSession(request, user.id);
   await completeLogin(db, user, request.ip, request.server.now(), details);
-  const policy = await twoFactorPolicy(db, user.id);
+  const [policy, effective] = await Promise.all([twoFactorPolicy(db, user.id), effectiveSettingsOfUser(db, user.id)]);
   if (policy.required && !user.twoFactorEnabled) request.session.mustEnrollTwoFactor = true;
+  // Auto Launch Session: straight to the default workspace, unless the login was on the way to a page.
+  const landing = next === '/' && effective.settings.get('auto_login_to_kasm')!.value === true ? '/go' : next;
   if (user.forcePasswordReset) {
-    request.session.returnTo = next; // where to go once the new password is set
+    request.session.returnTo = landing; // where to go once the new password is set
     return reply.redirect('/password-reset', 303);
   }
-  return reply.redirect(request.session.mustEnrollTwoFactor ? '/profile/2fa' : next, 303);
+  return reply.redirect(request.session.mustEnrollTwoFactor ? '/profile/2fa' : landing, 303);
 }
 
 /**

@@ -4,6 +4,8 @@ import {
   bigserial,
   boolean,
   check,
+  customType,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -181,6 +183,78 @@ export const sessions = pgTable(
   (t) => [index('sessions_user_idx').on(t.userId), index('sessions_expires_idx').on(t.expiresAt)],
 );
 
+/** Bytes, kept exactly (file mapping content). PGlite hands back a Uint8Array, postgres.js a Buffer. */
+const bytea = customType<{ data: Buffer; driverData: Uint8Array }>({
+  dataType: () => 'bytea',
+  fromDriver: (value) => (Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)),
+});
+
+/** The catalogue of launchable images (SPEC §4). Settings of type image hold a workspace id. */
+export const workspaces = pgTable(
+  'workspaces',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    friendlyName: text('friendly_name').notNull(),
+    image: text('image').notNull(),
+    description: optionalText('description'),
+    cores: doublePrecision('cores').notNull().default(2),
+    memoryMb: integer('memory_mb').notNull().default(2768),
+    enabled: boolean('enabled').notNull().default(true),
+    runConfigOverride: jsonb('run_config_override').notNull().default({}),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('workspaces_friendly_name_lower_key').on(sql`lower(${t.friendlyName})`)],
+);
+
+/**
+ * A file placed in a workspace at launch (SPEC §5), owned by exactly one workspace, group or
+ * user (deleted with it). One owner maps a destination path once.
+ */
+export const fileMappings = pgTable(
+  'file_mappings',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    workspaceId: uuid('workspace_id').references(() => workspaces.id, { onDelete: 'cascade' }),
+    groupId: uuid('group_id').references(() => groups.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    description: optionalText('description'),
+    destinationPath: text('destination_path').notNull(),
+    content: bytea('content').notNull(),
+    size: integer('size').notNull(),
+    sha256: text('sha256').notNull(),
+    /** The uploaded file's name; '' when the content was typed as text. */
+    fileName: optionalText('file_name'),
+    writable: boolean('writable').notNull().default(false),
+    executable: boolean('executable').notNull().default(false),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    check('file_mappings_one_owner', sql`num_nonnulls(${t.workspaceId}, ${t.groupId}, ${t.userId}) = 1`),
+    uniqueIndex('file_mappings_workspace_path_key').on(t.workspaceId, t.destinationPath),
+    uniqueIndex('file_mappings_group_path_key').on(t.groupId, t.destinationPath),
+    uniqueIndex('file_mappings_user_path_key').on(t.userId, t.destinationPath),
+  ],
+);
+
+/** A recorded launch (a "kasm"): what the container runtime would receive, kept as it was decided. */
+export const workspaceSessions = pgTable(
+  'workspace_sessions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    workspaceId: uuid('workspace_id').references(() => workspaces.id, { onDelete: 'set null' }),
+    workspaceName: text('workspace_name').notNull(),
+    plan: jsonb('plan').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('workspace_sessions_user_idx').on(t.userId, t.createdAt)],
+);
+
 export const auditEvents = pgTable(
   'audit_events',
   {
@@ -220,3 +294,6 @@ export const appSecrets = pgTable('app_secrets', {
 export type User = typeof users.$inferSelect;
 export type NewUser = typeof users.$inferInsert;
 export type Group = typeof groups.$inferSelect;
+export type Workspace = typeof workspaces.$inferSelect;
+export type FileMapping = typeof fileMappings.$inferSelect;
+export type WorkspaceSession = typeof workspaceSessions.$inferSelect;

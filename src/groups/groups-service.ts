@@ -253,7 +253,7 @@ async function freePriority(db: Database, from: number): Promise<number | null> 
   return null;
 }
 
-/** Copies a group's settings and permissions (not its members) into a new, non-system group. */
+/** Copies a group's settings, permissions and file mappings (not its members) into a new, non-system group. */
 export function duplicateGroup(db: Database, actor: GroupActor, group: Group): Promise<GroupResult> {
   return guarded(() =>
     db.transaction(async (tx) => {
@@ -270,6 +270,11 @@ export function duplicateGroup(db: Database, actor: GroupActor, group: Group): P
       const settings = await tx.select().from(groupSettings).where(eq(groupSettings.groupId, group.id));
       if (settings.length > 0) await tx.insert(groupSettings).values(settings.map((s) => ({ ...s, groupId: copy!.id })));
       if (permissions.length > 0) await tx.insert(groupPermissions).values(permissions.map((permission) => ({ groupId: copy!.id, permission })));
+      // File mappings are copied inside the database: their content never passes through here.
+      await tx.execute(sql`
+        insert into file_mappings (group_id, name, description, destination_path, content, size, sha256, file_name, writable, executable)
+        select ${copy!.id}, name, description, destination_path, content, size, sha256, file_name, writable, executable
+        from file_mappings where group_id = ${group.id}`);
       await recordAudit(tx, actor, {
         action: 'group_created',
         target: groupTarget(copy!),

@@ -5,6 +5,9 @@ import { hasPermission, PERMISSIONS, type Permission } from '../security/permiss
 import type { Group } from '../db/schema.js';
 import { controlOf, formatSettingValue, parseSettingValue, SETTINGS, settingByKey, settingFormValue } from '../settings/catalogue.js';
 import { findMemberRef } from './groups-repository.js';
+import { listMappings } from '../file-mappings/file-mappings-repository.js';
+import fileMappingRoutes, { mappingListView } from '../file-mappings/routes.js';
+import { workspaceCatalogue } from '../workspaces/workspaces-repository.js';
 import { canDeleteGroup, canModifyGroup, canViewGroup, modifyGroupNeeds } from './group-access.js';
 import {
   addMember,
@@ -44,9 +47,6 @@ import {
 
 type IdParams = { id: string };
 
-// The workspace catalogue (SPEC §4) arrives with its own issue; until then no image exists, so
-// an image setting can only be None.
-const imageExists = () => false;
 type ShowQuery = { user_q?: string; members_page?: number };
 
 const VIEW: readonly Permission[] = ['groups_view', 'groups_view_ifmember'];
@@ -92,11 +92,13 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const query = (request.query ?? {}) as ShowQuery;
     const page = query.members_page ?? 1;
     const userSearch = query.user_q ?? '';
-    const [members, settings, permissions, candidates] = await Promise.all([
+    const [members, settings, permissions, candidates, workspaces, mappings] = await Promise.all([
       membersOfGroup(db, group.id, page),
       settingsOfGroup(db, group.id),
       permissionsOfGroup(db, group.id),
       userSearch ? memberCandidates(db, group.id, userSearch) : Promise.resolve(null),
+      workspaceCatalogue(db),
+      listMappings(db, { kind: 'group', id: group.id }),
     ]);
     return reply.render('groups/show', {
       group,
@@ -108,7 +110,8 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       canDelete: canDeleteGroup(actor, group),
       members: { ...members, page, pages: Math.max(1, Math.ceil(members.total / MEMBERS_PER_PAGE)) },
       picker: { search: userSearch, candidates },
-      settings: SETTINGS.filter((s) => s.key in settings).map((s) => ({ ...s, display: formatSettingValue(s, settings[s.key]!) })),
+      settings: SETTINGS.filter((s) => s.key in settings).map((s) => ({ ...s, display: formatSettingValue(s, settings[s.key]!, workspaces.names) })),
+      mappings: mappingListView({ url: `/admin/groups/${group.id}` }, mappings, canModifyGroup(actor, group)),
       unsetSettings: SETTINGS.filter((s) => !(s.key in settings)),
       permissions: PERMISSIONS.map((p) => ({ key: p, granted: permissions.includes(p), held: hasPermission(actor.permissions, p) })),
     });
@@ -280,9 +283,9 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.session.flash = { type: 'error', message: 'Choose a setting to add.' };
         return reply.redirect(`/admin/groups/${group.id}#settings`, 303);
       }
-      const current = await settingsOfGroup(db, group.id);
+      const [current, workspaces] = await Promise.all([settingsOfGroup(db, group.id), workspaceCatalogue(db)]);
       const value = setting.key in current ? settingFormValue(setting, current[setting.key]!) : settingFormValue(setting, setting.default);
-      return reply.render('groups/setting-form', { group, setting, control: controlOf(setting), value, error: null, isNew: !(setting.key in current) });
+      return reply.render('groups/setting-form', { group, setting, control: controlOf(setting, workspaces.choices), value, error: null, isNew: !(setting.key in current) });
     },
   );
 
@@ -292,13 +295,14 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const setting = settingByKey(request.body.key);
     if (!setting) return reply.code(422).render('errors/error', { title: 'Unknown setting', message: 'There is no such setting.' });
     const raw = request.body.value ?? '';
-    const parsed = parseSettingValue(setting, raw, imageExists);
+    const workspaces = await workspaceCatalogue(db);
+    const parsed = parseSettingValue(setting, raw, (id) => workspaces.usable.has(id));
     if (!parsed.ok) {
       const current = await settingsOfGroup(db, group.id);
-      return reply.code(422).render('groups/setting-form', { group, setting, control: controlOf(setting), value: raw, error: parsed.error, isNew: !(setting.key in current) });
+      return reply.code(422).render('groups/setting-form', { group, setting, control: controlOf(setting, workspaces.choices), value: raw, error: parsed.error, isNew: !(setting.key in current) });
     }
     const result = await setGroupSetting(db, actorOf(request), group, setting.key, parsed.value);
-    return finish(request, reply, group, result, `${setting.label} set to ${formatSettingValue(setting, parsed.value)}.`, 'flash', '#settings');
+    return finish(request, reply, group, result, `${setting.label} set to ${formatSettingValue(setting, parsed.value, workspaces.names)}.`, 'flash', '#settings');
   });
 
   app.post(
@@ -312,6 +316,18 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return finish(request, reply, group, result, `${label} removed; members get it from another group or the default.`, 'flash', '#settings');
     },
   );
+
+  // File mappings: changing them is changing the group (its members receive them).
+  await app.register(fileMappingRoutes, {
+    kind: 'group',
+    base: '/admin/groups/:id',
+    view: VIEW,
+    modify: MODIFY,
+    async loadOwner(request, reply, need) {
+      const group = await loadGroup(request, reply, need);
+      return group && { kind: 'group', id: group.id, name: group.name, url: `/admin/groups/${group.id}`, listLabel: 'Groups', listUrl: '/admin/groups' };
+    },
+  });
 
   // Permissions ------------------------------------------------------------------------------
 

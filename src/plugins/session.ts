@@ -13,7 +13,7 @@ declare module 'fastify' {
     ip?: string;
     userAgent?: string;
     /** A message for the next page (after a redirect). */
-    flash?: { type: 'success' | 'error' | 'info'; message: string };
+    flash?: { type: 'success' | 'error' | 'info' | 'warning'; message: string };
     /** Where to go after the forced password reset that interrupted a login. */
     returnTo?: string;
     /** Password was right; the login waits for the second factor (not yet authenticated). */

@@ -9,13 +9,9 @@ import { describeUserSource, formatUserSetting, parseUserSetting, themeOf, userS
 import { findUserById } from '../users/users-repository.js';
 import { changeOwnPassword } from '../users/users-service.js';
 import { endOtherOwnSessions, endOwnSession, sessionsOfUser } from '../sessions/sessions-repository.js';
-import { effectiveProfile } from '../users/user-settings-repository.js';
-import { saveUserSetting } from './profile-service.js';
+import { effectiveSettingsOfUser, saveUserSetting, type UserEffectiveSettings } from '../users/user-settings-repository.js';
+import { workspaceSessionsOfUser } from '../launches/launches-repository.js';
 import { twoFactorStatus } from '../auth/two-factor-service.js';
-
-// The workspace catalogue (SPEC §4) arrives with its own issue; until then no workspace exists
-// and Default Workspace Image offers only None.
-const imageExists = () => false;
 
 /** A session's handle in pages and URLs: never the session id itself, which is a credential. */
 export function sessionHandle(sid: string): string {
@@ -34,15 +30,18 @@ const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
   async function renderProfile(reply: FastifyReply, extra: Record<string, unknown> = {}) {
     const request = reply.request;
     const user = (await findUserById(db, request.currentUser!.id))!;
-    const [settings, sessionRows, twoFactor] = await Promise.all([
-      effectiveProfile(db, user.id),
+    const [effective, sessionRows, twoFactor, launches] = await Promise.all([
+      effectiveSettingsOfUser(db, user.id),
       sessionsOfUser(db, user.id),
       twoFactorStatus(db, user),
+      workspaceSessionsOfUser(db, user.id),
     ]);
     return reply.render('profile/index', {
       user,
-      theme: themeOf(settings), // already at hand: spares the layout looking it up again
-      rows: settings.map((row) => settingRow(row)),
+      theme: themeOf(effective.profile), // already at hand: spares the layout looking it up again
+      rows: settingRows(effective),
+      launches,
+      mayEndLaunches: effective.settings.get('allow_kasm_delete')!.value === true,
       sessions: sessionRows.map((s) => ({
         ...s,
         handle: sessionHandle(s.sid),
@@ -56,17 +55,21 @@ const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
     });
   }
 
-  function settingRow(row: Awaited<ReturnType<typeof effectiveProfile>>[number], error: string | null = null, entered?: string) {
-    const { setting, value, source, own } = row;
-    return {
-      ...setting,
-      own,
-      display: formatUserSetting(setting, value),
-      source: describeUserSource(source),
-      formValue: entered ?? (value === null ? '' : String(value)),
-      control: userSettingControl(setting),
-      error,
-    };
+  /** The profile's setting rows; `failed` keeps what was typed into one row, with its error. */
+  function settingRows(effective: UserEffectiveSettings, failed?: { key: string; error: string; entered: string }) {
+    const { names, choices } = effective.workspaces;
+    return effective.profile.map(({ setting, value, source, own }) => {
+      const error = failed?.key === setting.key ? failed : null;
+      return {
+        ...setting,
+        own,
+        display: formatUserSetting(setting, value, names),
+        source: describeUserSource(source),
+        formValue: error ? error.entered : value === null ? '' : String(value),
+        control: userSettingControl(setting, choices),
+        error: error?.error ?? null,
+      };
+    });
   }
 
   app.get('/profile', async (_request, reply) => renderProfile(reply));
@@ -77,20 +80,22 @@ const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const user = request.currentUser!;
     const reset = request.body.action === 'reset';
     const raw = request.body.value ?? '';
-    const parsed = reset ? null : parseUserSetting(setting, raw, imageExists);
+    const before = await effectiveSettingsOfUser(db, user.id);
+    const parsed = reset ? null : parseUserSetting(setting, raw, (id) => before.workspaces.usable.has(id));
     if (parsed && !parsed.ok) {
-      const rows = (await effectiveProfile(db, user.id)).map((r) => (r.setting.key === setting.key ? settingRow(r, parsed.error, raw) : settingRow(r)));
+      const rows = settingRows(before, { key: setting.key, error: parsed.error, entered: raw });
       reply.code(422);
       if (request.wantsFragment()) return reply.render('profile/_setting-row', { row: rows.find((r) => r.key === setting.key) });
       return renderProfile(reply, { rows });
     }
-    await saveUserSetting(db, selfActor(request), setting.key, parsed ? parsed.value : undefined);
-    const row = (await effectiveProfile(db, user.id)).find((r) => r.setting.key === setting.key)!;
-    const message = reset ? `${setting.label} now follows your groups: ${formatUserSetting(setting, row.value)}.` : `${setting.label} saved.`;
+    await saveUserSetting(db, actorOf(request), { id: user.id, username: user.username }, setting.key, parsed ? parsed.value : undefined);
+    const after = await effectiveSettingsOfUser(db, user.id);
+    const row = settingRows(after).find((r) => r.key === setting.key)!;
+    const message = reset ? `${setting.label} now follows your groups: ${row.display}.` : `${setting.label} saved.`;
     if (request.wantsFragment()) {
       // A new theme must redraw the whole page; other settings only change their row.
       if (setting.key === 'theme') return reply.header('HX-Refresh', 'true').send('');
-      return reply.render('profile/_setting-row', { row: settingRow(row), saved: message });
+      return reply.render('profile/_setting-row', { row, saved: message });
     }
     request.session.flash = { type: 'success', message };
     return reply.redirect(`/profile#setting-${setting.key}`, 303);

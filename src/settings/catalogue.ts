@@ -99,9 +99,23 @@ export function nestsDeeperThan(value: unknown, limit: number): boolean {
 
 export type ParsedSetting = { ok: true; value: SettingValue } | { ok: false; error: string };
 
+/** A JSON object as typed in a form (empty is {}): the rule of json settings and of a workspace's run config override. */
+export function parseJsonObject(text: string): { ok: true; value: Record<string, unknown> } | { ok: false; error: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text.trim() === '' ? '{}' : text);
+  } catch (error) {
+    return { ok: false, error: `is not valid JSON (${(error as Error).message}).` };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, error: 'must be a JSON object, like {"key": "value"}.' };
+  if (nestsDeeperThan(value, JSON_DEPTH_MAX)) return { ok: false, error: `must not nest more than ${JSON_DEPTH_MAX} levels deep.` };
+  if (JSON.stringify(value).includes('\\u0000')) return { ok: false, error: 'must not contain a NUL character.' };
+  return { ok: true, value: value as Record<string, unknown> };
+}
+
 /**
- * Turns a form value into the typed value of `setting`. `imageExists` answers whether a
- * workspace image of that name exists (the image type must point at a real one).
+ * Turns a form value into the typed value of `setting`. `imageExists` answers whether an
+ * enabled workspace has that id (the image type must point at a real one).
  */
 export function parseSettingValue(
   setting: SettingDefinition,
@@ -134,20 +148,12 @@ export function parseSettingValue(
       if (text.includes('\u0000')) return fail('must not contain a NUL character.');
       return { ok: true, value: text === '' ? null : text };
     case 'json': {
-      let value: unknown;
-      try {
-        value = JSON.parse(text === '' ? '{}' : text);
-      } catch (error) {
-        return fail(`is not valid JSON (${(error as Error).message}).`);
-      }
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('must be a JSON object, like {"key": "value"}.');
-      if (nestsDeeperThan(value, JSON_DEPTH_MAX)) return fail(`must not nest more than ${JSON_DEPTH_MAX} levels deep.`);
-      if (JSON.stringify(value).includes('\\u0000')) return fail('must not contain a NUL character.');
-      return { ok: true, value: value as Record<string, unknown> };
+      const parsed = parseJsonObject(text);
+      return parsed.ok ? parsed : fail(parsed.error);
     }
     case 'image':
       if (text === '') return { ok: true, value: null };
-      if (!imageExists(text)) return fail(`no workspace image "${text}" exists.`);
+      if (!imageExists(text)) return fail('choose an enabled workspace, or None.');
       return { ok: true, value: text };
   }
 }
@@ -161,8 +167,16 @@ export interface SettingControl {
   inputmode?: 'numeric' | 'decimal';
 }
 
-/** The control of a group setting, by its type. */
-export function controlOf(setting: SettingDefinition): SettingControl {
+/** A workspace as a choice of an image setting: [id, friendly name]. */
+export type ImageChoice = readonly [string, string];
+
+/** The select of an image setting: None, then the enabled workspaces. */
+export function imageControl(choices: readonly ImageChoice[]): SettingControl {
+  return { control: 'select', options: [['', 'None'], ...choices] };
+}
+
+/** The control of a group setting, by its type (`imageChoices`: the enabled workspaces). */
+export function controlOf(setting: SettingDefinition, imageChoices: readonly ImageChoice[] = []): SettingControl {
   switch (setting.type) {
     case 'bool':
       return { control: 'select', options: [['true', 'True'], ['false', 'False']] };
@@ -174,15 +188,28 @@ export function controlOf(setting: SettingDefinition): SettingControl {
       return { control: 'text', inputmode: 'numeric' };
     case 'float':
       return { control: 'text', inputmode: 'decimal' };
-    case 'string':
     case 'image':
+      return imageControl(imageChoices);
+    case 'string':
       return { control: 'text' };
   }
 }
 
-/** How a value reads in the UI. */
-export function formatSettingValue(setting: SettingDefinition, value: SettingValue): string {
+/** How a workspace id reads: its name, marked when it cannot be launched. */
+export function formatImage(id: string, workspaceNames: ReadonlyMap<string, { name: string; enabled: boolean }>): string {
+  const workspace = workspaceNames.get(id);
+  if (!workspace) return '(deleted workspace)';
+  return workspace.enabled ? workspace.name : `${workspace.name} (disabled)`;
+}
+
+/** How a value reads in the UI (`workspaceNames` names the workspaces image settings point at). */
+export function formatSettingValue(
+  setting: SettingDefinition,
+  value: SettingValue,
+  workspaceNames: ReadonlyMap<string, { name: string; enabled: boolean }> = new Map(),
+): string {
   if (value === null) return 'None';
+  if (setting.type === 'image' && typeof value === 'string') return formatImage(value, workspaceNames);
   if (setting.type === 'bool') return value ? 'True' : 'False';
   if (setting.type === 'json') return JSON.stringify(value);
   return String(value);

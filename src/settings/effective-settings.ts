@@ -26,21 +26,26 @@ export interface EffectiveSetting {
  * 3. the catalogue default.
  * Settings with `resolution: 'merge'` (volume_mapping) combine every member group's object
  * instead; on a clash of keys the group with the lower priority number wins.
+ * An image value naming a workspace that is not in `usableImages` (disabled or deleted) is
+ * passed over, so the next source applies; None (null) is a value like any other.
  */
 export function resolveEffectiveSettings(
   groups: readonly GroupWithSettings[],
   userValues: Readonly<Record<string, SettingValue>> = {},
-  catalogue: readonly SettingDefinition[] = SETTINGS,
+  options: { usableImages?: ReadonlySet<string>; catalogue?: readonly SettingDefinition[] } = {},
 ): Map<string, EffectiveSetting> {
+  const { usableImages, catalogue = SETTINGS } = options;
   const byPriority = [...groups].sort((a, b) => a.priority - b.priority);
   const effective = new Map<string, EffectiveSetting>();
   for (const setting of catalogue) {
     const { key } = setting;
-    if (setting.userKey !== undefined && userValues[setting.userKey] !== undefined) {
+    const usable = (value: SettingValue | undefined): value is SettingValue =>
+      value !== undefined && !(setting.type === 'image' && typeof value === 'string' && usableImages !== undefined && !usableImages.has(value));
+    if (setting.userKey !== undefined && usable(userValues[setting.userKey])) {
       effective.set(key, { key, value: userValues[setting.userKey]!, source: { type: 'user' } });
       continue;
     }
-    const setters = byPriority.filter((group) => key in group.settings);
+    const setters = byPriority.filter((group) => key in group.settings && usable(group.settings[key]));
     const first = setters[0];
     if (!first) {
       effective.set(key, { key, value: setting.default, source: { type: 'default' } });

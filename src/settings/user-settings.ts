@@ -1,6 +1,6 @@
 import type { Theme } from '../security/current-user.js';
-import { settingByKey, type SettingControl, type SettingValue } from './catalogue.js';
-import { resolveEffectiveSettings, type GroupWithSettings, type SettingSource } from './effective-settings.js';
+import { formatImage, imageControl, settingByKey, type ImageChoice, type SettingControl, type SettingValue } from './catalogue.js';
+import type { SettingSource } from './effective-settings.js';
 
 // SPEC §3: the settings users set for themselves on their profile. A user value overrides the
 // group counterpart (`groupKey`, resolved by the effective-settings resolver); "Use group
@@ -64,7 +64,7 @@ export function sshKeyProblem(line: string): string | null {
 
 export type ParsedUserSetting = { ok: true; value: SettingValue } | { ok: false; error: string };
 
-/** Validates a profile form value. `imageExists` answers whether an enabled workspace has that name. */
+/** Validates a profile form value. `imageExists` answers whether an enabled workspace has that id; None is a choice of its own. */
 export function parseUserSetting(setting: UserSettingDefinition, raw: string, imageExists: (name: string) => boolean): ParsedUserSetting {
   const text = raw.trim();
   const fail = (error: string): ParsedUserSetting => ({ ok: false, error: `${setting.label} ${error}` });
@@ -76,7 +76,7 @@ export function parseUserSetting(setting: UserSettingDefinition, raw: string, im
       return (THEMES as readonly string[]).includes(text) ? { ok: true, value: text } : fail(`must be one of ${THEMES.join(', ')}.`);
     case 'image':
       if (text === '') return { ok: true, value: null };
-      return imageExists(text) ? { ok: true, value: text } : fail(`must be an enabled workspace; "${text}" is not one.`);
+      return imageExists(text) ? { ok: true, value: text } : fail('must be an enabled workspace, or None.');
     case 'language': {
       if (text === '') return fail('needs a language tag, such as en-US.');
       try {
@@ -104,12 +104,11 @@ export interface EffectiveUserSetting {
   own: boolean;
 }
 
-/** Every profile setting's effective value and its source, for one user. */
+/** Every profile setting's effective value and its source, read off the resolved settings of one user. */
 export function effectiveUserSettings(
-  groups: readonly GroupWithSettings[],
+  resolved: ReadonlyMap<string, { value: SettingValue; source: SettingSource }>,
   userValues: Readonly<Record<string, SettingValue>>,
 ): EffectiveUserSetting[] {
-  const resolved = resolveEffectiveSettings(groups, userValues);
   return USER_SETTINGS.map((setting) => {
     const own = setting.key in userValues;
     if (setting.groupKey) {
@@ -123,15 +122,14 @@ export function effectiveUserSettings(
 }
 
 /** The control a profile setting is edited with (the same partial as the group settings form). */
-export function userSettingControl(setting: UserSettingDefinition): SettingControl {
+export function userSettingControl(setting: UserSettingDefinition, imageChoices: readonly ImageChoice[] = []): SettingControl {
   switch (setting.kind) {
     case 'bool':
       return { control: 'select', options: [['true', 'On'], ['false', 'Off']] };
     case 'theme':
       return { control: 'select', options: THEMES.map((theme) => [theme, theme] as const) };
     case 'image':
-      // The workspace catalogue (SPEC §4) has its own issue; until then None is the only choice.
-      return { control: 'select', options: [['', 'None']] };
+      return imageControl(imageChoices);
     case 'ssh_key':
       return { control: 'textarea', rows: 3 };
     case 'language':
@@ -140,9 +138,14 @@ export function userSettingControl(setting: UserSettingDefinition): SettingContr
   }
 }
 
-/** How a profile value reads. */
-export function formatUserSetting(setting: UserSettingDefinition, value: SettingValue): string {
+/** How a profile value reads (`workspaceNames` names the workspace a Default Workspace Image points at). */
+export function formatUserSetting(
+  setting: UserSettingDefinition,
+  value: SettingValue,
+  workspaceNames: ReadonlyMap<string, { name: string; enabled: boolean }> = new Map(),
+): string {
   if (value === null) return 'None';
+  if (setting.kind === 'image' && typeof value === 'string') return formatImage(value, workspaceNames);
   if (setting.kind === 'bool') return value ? 'On' : 'Off';
   return String(value);
 }

@@ -6,12 +6,18 @@ import { logOutEverywhere } from '../sessions/sessions-repository.js';
 import { hasPermission } from '../security/permissions.js';
 import { REALMS, type User } from '../db/schema.js';
 import { canModifyGroup, canViewGroup, modifyGroupNeeds } from '../groups/group-access.js';
-import { addMember, findGroup, groupChoices, groupsWithSettingsOfUser, removeMember } from '../groups/groups-service.js';
+import { addMember, findGroup, groupChoices, removeMember } from '../groups/groups-service.js';
 import { formatSettingValue, SETTINGS } from '../settings/catalogue.js';
-import { describeSource, resolveEffectiveSettings } from '../settings/effective-settings.js';
+import { describeSource } from '../settings/effective-settings.js';
+import { parseUserSetting, userSettingByKey } from '../settings/user-settings.js';
+import { listMappings } from '../file-mappings/file-mappings-repository.js';
+import fileMappingRoutes, { mappingListView } from '../file-mappings/routes.js';
+import { workspaceSessionsOfUser } from '../launches/launches-repository.js';
 import { EmptyForm } from '../schemas/common.js';
+import { UserDefaultImageForm } from '../schemas/workspaces.js';
 import { AddToGroupForm, UserEditForm, UserForm, UserGroupParams, UserListQuery as UserListQuerySchema, UserParams } from '../schemas/users.js';
 import { findUserById, listUsers, type UserListQuery } from './users-repository.js';
+import { effectiveSettingsOfUser, saveUserSetting } from './user-settings-repository.js';
 import { createUser, deleteUser, mayChangeUser, resetTwoFactor, updateUser, type UserChangeResult } from './users-service.js';
 import { formValuesFrom, formValuesOf, validateUser, type UserFormValues } from './user-validation.js';
 
@@ -72,14 +78,23 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     request: FastifyRequest,
     reply: FastifyReply,
     user: User,
-    form: { values?: UserFormValues; errors?: Record<string, string>; formError?: string; version?: number } = {},
+    form: { values?: UserFormValues; errors?: Record<string, string>; formError?: string; version?: number; defaultImageError?: string } = {},
   ) {
     const actor = request.currentUser;
     const touchable = actor !== null && (await mayChangeUser(db, actor.permissions, user));
-    // One read of the user's groups serves both their group list and their effective settings.
-    const [memberOf, allGroups] = await Promise.all([groupsWithSettingsOfUser(db, user.id), groupChoices(db)]);
+    // The same resolver as the profile's (the user's own values first); its read of the user's
+    // groups also serves their group list.
+    const [resolved, allGroups, mappings, launches] = await Promise.all([
+      effectiveSettingsOfUser(db, user.id),
+      groupChoices(db),
+      listMappings(db, { kind: 'user', id: user.id }),
+      workspaceSessionsOfUser(db, user.id),
+    ]);
+    const memberOf = resolved.groups;
     const memberIds = new Set(memberOf.map((g) => g.id));
-    const effective = resolveEffectiveSettings(memberOf);
+    const effective = resolved.settings;
+    const canModify = touchable && actor !== null && hasPermission(actor.permissions, 'users_modify');
+    const ownImage = resolved.own.default_image;
     return reply.render('users/show', {
       ...formData,
       user,
@@ -87,13 +102,22 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       addableGroups: actor ? allGroups.filter((g) => !memberIds.has(g.id) && canViewGroup(actor, g) && canModifyGroup(actor, g)) : [],
       effective: SETTINGS.map((setting) => {
         const { value, source } = effective.get(setting.key)!;
-        return { label: setting.label, key: setting.key, display: formatSettingValue(setting, value), source: describeSource(source) };
+        return { label: setting.label, key: setting.key, display: formatSettingValue(setting, value, resolved.workspaces.names), source: describeSource(source) };
       }),
+      defaultImage: {
+        choices: resolved.workspaces.choices,
+        own: ownImage !== undefined,
+        value: typeof ownImage === 'string' ? ownImage : '',
+        error: form.defaultImageError ?? null,
+      },
+      workspaceChoices: resolved.workspaces.choices,
+      mappings: mappingListView({ url: `/admin/users/${user.id}` }, mappings, canModify),
+      launches,
       values: form.values ?? formValuesOf(user),
       errors: form.errors ?? {},
       formError: form.formError ?? null,
       version: form.version ?? user.version,
-      canModify: touchable && actor !== null && hasPermission(actor.permissions, 'users_modify'),
+      canModify,
       canDelete: touchable && actor !== null && hasPermission(actor.permissions, 'users_delete'),
       canLogout: actor !== null && hasPermission(actor.permissions, 'users_auth_session'),
     });
@@ -262,6 +286,44 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { params: UserGroupParams, body: EmptyForm }, config: MEMBERSHIP },
     async (request, reply) => changeMembership(request, reply, request.params.groupId, 'remove'),
   );
+
+  // An admin choosing the user's Default Workspace Image (the profile setting, set for them).
+  app.post(
+    '/admin/users/:id/default-image',
+    { schema: { params: UserParams, body: UserDefaultImageForm }, config: { permission: 'users_modify' } },
+    async (request, reply) => {
+      const user = await userOr404(request, reply);
+      if (!user) return reply;
+      if (!(await mayChangeUser(db, request.currentUser!.permissions, user))) {
+        return reply.forbidden(`Changing ${user.username} needs users_modify_admin: they hold permissions you do not.`);
+      }
+      const setting = userSettingByKey('default_image')!;
+      const reset = request.body.action === 'reset';
+      const { workspaces } = await effectiveSettingsOfUser(db, user.id);
+      const parsed = reset ? null : parseUserSetting(setting, request.body.value ?? '', (id) => workspaces.usable.has(id));
+      if (parsed && !parsed.ok) return renderShow(request, reply.code(422), user, { defaultImageError: parsed.error });
+      await saveUserSetting(db, actorOf(request), user, setting.key, parsed ? parsed.value : undefined);
+      request.session.flash = { type: 'success', message: reset ? `${user.username}'s Default Workspace Image now follows their groups.` : `${user.username}'s Default Workspace Image saved.` };
+      return reply.redirect(`/admin/users/${user.id}#default-image`, 303);
+    },
+  );
+
+  await app.register(fileMappingRoutes, {
+    kind: 'user',
+    base: '/admin/users/:id',
+    view: 'users_view',
+    modify: 'users_modify',
+    async loadOwner(request, reply, need) {
+      const user = await userOr404(request, reply);
+      if (!user) return null;
+      if (need === 'modify' && !(await mayChangeUser(db, request.currentUser!.permissions, user))) {
+        // Files land in the user's workspace: changing a stronger user's files is changing them.
+        await reply.forbidden(`Changing ${user.username} needs users_modify_admin: they hold permissions you do not.`);
+        return null;
+      }
+      return { kind: 'user', id: user.id, name: user.username, url: `/admin/users/${user.id}`, listLabel: 'Users', listUrl: '/admin/users' };
+    },
+  });
 
   app.post('/admin/users/:id/logout', { schema: { params: UserParams, body: EmptyForm }, config: { permission: 'users_auth_session' } }, async (request, reply) => {
     const user = await findUserById(db, request.params.id);

@@ -60,6 +60,29 @@ export class TestClient {
     );
   }
 
+  /** Posts a multipart form (as a file input does), with an optional file; the CSRF token comes first. */
+  async postMultipart(url: string, form: Record<string, string>, file?: { field?: string; filename: string; data: Buffer }) {
+    const boundary = `----roster${Math.random().toString(16).slice(2)}`;
+    const parts: Buffer[] = [];
+    for (const [name, value] of Object.entries({ _csrf: this.csrf, ...form })) {
+      parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
+    }
+    if (file) {
+      parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${file.field ?? 'file'}"; filename="${file.filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`));
+      parts.push(file.data, Buffer.from('\r\n'));
+    }
+    parts.push(Buffer.from(`--${boundary}--\r\n`));
+    return this.remember(
+      await this.app.inject({
+        method: 'POST',
+        url,
+        payload: Buffer.concat(parts),
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, cookie: this.cookieHeader() },
+        remoteAddress: this.ip,
+      }),
+    );
+  }
+
   async login(username: string, password: string) {
     await this.get('/login');
     return this.post('/login', { username, password });

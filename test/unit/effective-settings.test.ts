@@ -95,7 +95,7 @@ describe('effective settings resolver', () => {
 
   it('resolves any catalogue, so a new setting needs only its entry', () => {
     const extra: SettingDefinition = { key: 'new_flag', label: 'New Flag', section: 'Other', type: 'bool', default: true, description: '' };
-    const effective = resolveEffectiveSettings([group('G', 1, { new_flag: false })], {}, [extra]);
+    const effective = resolveEffectiveSettings([group('G', 1, { new_flag: false })], {}, { catalogue: [extra] });
     expect([...effective.keys()]).toEqual(['new_flag']);
     expect(effective.get('new_flag')!.value).toBe(false);
   });

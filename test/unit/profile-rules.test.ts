@@ -1,3 +1,4 @@
+import { resolveEffectiveSettings } from '../../src/settings/effective-settings.js';
 import crypto from 'node:crypto';
 import { generate, generateSecret } from 'otplib';
 import { describe, expect, it } from 'vitest';
@@ -84,7 +85,8 @@ describe('profile settings', () => {
 
   it('says where each effective value comes from', () => {
     const groups = [{ id: 'e', name: 'Engineering', priority: 10, settings: { auto_login_to_kasm: true, theme: 'Dark' } }];
-    const rows = effectiveUserSettings(groups, { theme: 'Light', preferred_timezone: 'UTC' });
+    const own = { theme: 'Light', preferred_timezone: 'UTC' };
+    const rows = effectiveUserSettings(resolveEffectiveSettings(groups, own), own);
     const row = (key: string) => rows.find((r) => r.setting.key === key)!;
     expect(row('auto_login_kasm')).toMatchObject({ value: true, source: { type: 'group', groupName: 'Engineering' }, own: false });
     expect(row('theme')).toMatchObject({ value: 'Light', source: { type: 'user' }, own: true });
@@ -92,7 +94,7 @@ describe('profile settings', () => {
     expect(row('preferred_timezone')).toMatchObject({ value: 'UTC', source: { type: 'user' } });
     expect(row('ssh_public_key')).toMatchObject({ value: null, source: { type: 'default' } });
     expect(themeOf(rows)).toBe('light');
-    expect(themeOf(effectiveUserSettings(groups, {}))).toBe('dark');
-    expect(themeOf(effectiveUserSettings([], {}))).toBe('auto');
+    expect(themeOf(effectiveUserSettings(resolveEffectiveSettings(groups), {}))).toBe('dark');
+    expect(themeOf(effectiveUserSettings(resolveEffectiveSettings([]), {}))).toBe('auto');
   });
 });

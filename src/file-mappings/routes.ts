@@ -1,0 +1,186 @@
+// The file mapping pages of one kind of owner (workspace, group or user): each owner's routes
+// register this plugin with how to load the owner and check access, so the rules of who may
+// see or change a group or user stay with groups/ and users/.
+import fastifyMultipart from '@fastify/multipart';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { actorOf } from '../audit/audit-log.js';
+import type { FileMapping } from '../db/schema.js';
+import type { Permission } from '../security/permissions.js';
+import { EmptyForm, MappingForm, MappingParams } from '../schemas/workspaces.js';
+import { IdParams } from '../schemas/common.js';
+import { createMapping, deleteMapping, findMapping, updateMapping, type MappingOwner, type MappingSummary, type OwnerKind } from './file-mappings-repository.js';
+import { CONTENT_LIMIT_LABEL, CONTENT_MAX_BYTES, formatSize, isText, lineEndingWarning, UploadedFile, validateMapping, type MappingFormBody } from './mapping-input.js';
+
+export interface LoadedOwner extends MappingOwner {
+  /** The owner's page; its File Mappings section is at #file-mappings. */
+  url: string;
+  /** "Workspaces", "Groups", "Users": the crumb before the owner. */
+  listLabel: string;
+  listUrl: string;
+}
+
+export interface MappingRoutesOptions {
+  kind: OwnerKind;
+  /** The owner's page path with its :id, such as /admin/workspaces/:id. */
+  base: string;
+  view: Permission | readonly Permission[];
+  modify: Permission | readonly Permission[];
+  /** The :id owner when the actor may see it (and change it, for 'modify'); otherwise answers (404/403) and gives null. */
+  loadOwner(request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, need: 'view' | 'modify'): Promise<LoadedOwner | null>;
+}
+
+/** The File Mappings section of an owner's page (views/file-mappings/_list.eta). */
+export function mappingListView(owner: { url: string }, mappings: readonly MappingSummary[], canModify: boolean) {
+  return {
+    newUrl: `${owner.url}/file-mappings/new`,
+    canModify,
+    rows: mappings.map((m) => ({ ...m, url: `${owner.url}/file-mappings/${m.id}`, sizeText: formatSize(m.size), mode: (m.writable ? 'writable' : 'read-only') + (m.executable ? ', executable' : '') })),
+  };
+}
+
+type Values = Required<Omit<MappingFormBody, 'file'>>;
+
+const emptyValues: Values = { name: '', description: '', destination_path: '', content: '', writable: '', executable: '' };
+
+function valuesOf(mapping: FileMapping): Values {
+  const text = mapping.fileName === '' && isText(mapping.content);
+  return {
+    name: mapping.name,
+    description: mapping.description,
+    destination_path: mapping.destinationPath,
+    content: text ? mapping.content.toString('utf8') : '',
+    writable: mapping.writable ? 'on' : '',
+    executable: mapping.executable ? 'on' : '',
+  };
+}
+
+function enteredValues(body: MappingFormBody): Values {
+  const text = (name: keyof Values) => (typeof body[name] === 'string' ? body[name] : '');
+  return { ...emptyValues, name: text('name'), description: text('description'), destination_path: text('destination_path'), content: text('content'), writable: body.writable === undefined ? '' : 'on', executable: body.executable === undefined ? '' : 'on' };
+}
+
+const fileMappingRoutes: FastifyPluginAsyncTypebox<MappingRoutesOptions> = async (app, options) => {
+  const { db } = app;
+  const { base, loadOwner, view, modify } = options;
+
+  // Uploads of these forms only: read into memory up to the 5 MB limit and no further (the rest
+  // of a larger file is discarded as it streams in, and the form says so).
+  await app.register(fastifyMultipart, {
+    attachFieldsToBody: 'keyValues',
+    throwFileSizeLimit: false,
+    limits: { fileSize: CONTENT_MAX_BYTES, files: 1, fields: 20, parts: 21, fieldSize: CONTENT_MAX_BYTES + 1 },
+    async onFile(part) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of part.file) chunks.push(chunk as Buffer);
+      (part as unknown as { value: unknown }).value = new UploadedFile(part.filename, Buffer.concat(chunks), part.file.truncated);
+    },
+  });
+
+  const notFound = (reply: FastifyReply) =>
+    reply.code(404).render('errors/error', { title: 'File mapping not found', message: 'This file mapping does not exist (any more).' });
+
+  function renderForm(reply: FastifyReply, owner: LoadedOwner, mapping: FileMapping | null, values: Values, errors: Record<string, string> = {}, warning: string | null = null) {
+    return reply.render('file-mappings/form', {
+      owner,
+      mapping: mapping && { ...mapping, sizeText: formatSize(mapping.size), isUpload: mapping.fileName !== '' || !isText(mapping.content) },
+      action: mapping ? `${owner.url}/file-mappings/${mapping.id}` : `${owner.url}/file-mappings`,
+      values,
+      errors,
+      warning: warning ?? (mapping ? lineEndingWarning(mapping.content, mapping.executable) : null),
+      limit: CONTENT_LIMIT_LABEL,
+    });
+  }
+
+  async function ownerAndMapping(request: FastifyRequest<{ Params: { id: string; mappingId: string } }>, reply: FastifyReply, need: 'view' | 'modify') {
+    const owner = await loadOwner(request, reply, need);
+    if (!owner) return null;
+    const mapping = await findMapping(db, owner, request.params.mappingId);
+    if (!mapping) {
+      await notFound(reply);
+      return null;
+    }
+    return { owner, mapping };
+  }
+
+  app.get(`${base}/file-mappings/new`, { schema: { params: IdParams }, config: { permission: modify } }, async (request, reply) => {
+    const owner = await loadOwner(request, reply, 'modify');
+    return owner ? renderForm(reply, owner, null, emptyValues) : reply;
+  });
+
+  app.post(`${base}/file-mappings`, { schema: { params: IdParams, body: MappingForm }, config: { permission: modify } }, async (request, reply) => {
+    const owner = await loadOwner(request, reply, 'modify');
+    if (!owner) return reply;
+    const body = request.body as MappingFormBody;
+    const validation = validateMapping(body, { hasContent: false, keepsText: false });
+    if (!validation.ok || !validation.value.content) return renderForm(reply.code(422), owner, null, enteredValues(body), validation.ok ? {} : validation.errors);
+    const result = await createMapping(db, actorOf(request), owner, { ...validation.value, content: validation.value.content });
+    if (!result.ok) return renderForm(reply.code(result.status), owner, null, enteredValues(body), { [result.field ?? 'name']: result.message });
+    const warning = lineEndingWarning(validation.value.content.bytes, validation.value.executable);
+    request.session.flash = warning
+      ? { type: 'warning', message: `File mapping ${result.value.name} added. ${warning}` }
+      : { type: 'success', message: `File mapping ${result.value.name} added (${result.value.destinationPath}).` };
+    return reply.redirect(`${owner.url}#file-mappings`, 303);
+  });
+
+  app.get(`${base}/file-mappings/:mappingId`, { schema: { params: MappingParams }, config: { permission: view } }, async (request, reply) => {
+    const found = await ownerAndMapping(request, reply, 'view');
+    return found ? renderForm(reply, found.owner, found.mapping, valuesOf(found.mapping)) : reply;
+  });
+
+  app.post(`${base}/file-mappings/:mappingId`, { schema: { params: MappingParams, body: MappingForm }, config: { permission: modify } }, async (request, reply) => {
+    const found = await ownerAndMapping(request, reply, 'modify');
+    if (!found) return reply;
+    const { owner, mapping } = found;
+    const body = request.body as MappingFormBody;
+    // A text mapping's text box holds its content: emptying it empties the file. An uploaded
+    // file's box starts empty, and stays the file unless text or a new file is given.
+    const keepsText = mapping.fileName === '' && isText(mapping.content);
+    const validation = validateMapping(body, { hasContent: true, keepsText });
+    if (!validation.ok) return renderForm(reply.code(422), owner, mapping, enteredValues(body), validation.errors);
+    const result = await updateMapping(db, actorOf(request), owner, mapping, validation.value);
+    if (!result.ok) return renderForm(reply.code(result.status), owner, mapping, enteredValues(body), { [result.field ?? 'name']: result.message });
+    const bytes = validation.value.content?.bytes ?? mapping.content;
+    const warning = lineEndingWarning(bytes, validation.value.executable);
+    request.session.flash = warning ? { type: 'warning', message: `File mapping ${result.value.name} saved. ${warning}` } : { type: 'success', message: `File mapping ${result.value.name} saved.` };
+    return reply.redirect(`${owner.url}#file-mappings`, 303);
+  });
+
+  app.get(`${base}/file-mappings/:mappingId/download`, { schema: { params: MappingParams }, config: { permission: view } }, async (request, reply) => {
+    const found = await ownerAndMapping(request, reply, 'view');
+    if (!found) return reply;
+    const { mapping } = found;
+    const fileName = (mapping.fileName || mapping.destinationPath.split('/').pop() || 'file').replace(/[^\w.-]/g, '_');
+    return reply
+      .header('Content-Type', 'application/octet-stream')
+      .header('Content-Disposition', `attachment; filename="${fileName}"`)
+      .send(mapping.content);
+  });
+
+  app.get(`${base}/file-mappings/:mappingId/delete`, { schema: { params: MappingParams }, config: { permission: modify } }, async (request, reply) => {
+    const found = await ownerAndMapping(request, reply, 'modify');
+    return found ? reply.render('confirm-delete', confirmDelete(found.owner, found.mapping, null)) : reply;
+  });
+
+  app.post(`${base}/file-mappings/:mappingId/delete`, { schema: { params: MappingParams, body: EmptyForm }, config: { permission: modify } }, async (request, reply) => {
+    const found = await ownerAndMapping(request, reply, 'modify');
+    if (!found) return reply;
+    await deleteMapping(db, actorOf(request), found.owner, found.mapping);
+    request.session.flash = { type: 'success', message: `File mapping ${found.mapping.name} deleted.` };
+    return reply.redirect(`${found.owner.url}#file-mappings`, 303);
+  });
+};
+
+function confirmDelete(owner: LoadedOwner, mapping: Pick<FileMapping, 'id' | 'name' | 'destinationPath'>, error: string | null) {
+  return {
+    kind: 'file mapping',
+    name: mapping.name,
+    listUrl: owner.url,
+    listLabel: owner.name,
+    itemUrl: `${owner.url}/file-mappings/${mapping.id}`,
+    consequences: `Workspaces launched from now on no longer receive ${mapping.destinationPath} from ${owner.name}.`,
+    error,
+  };
+}
+
+export default fileMappingRoutes;

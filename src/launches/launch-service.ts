@@ -1,0 +1,62 @@
+// Launching (SPEC §4): which workspace /go starts, the plan for (user, workspace), and recording it.
+import type { AuditActor } from '../audit/audit-log.js';
+import type { Database } from '../db/client.js';
+import type { Workspace } from '../db/schema.js';
+import { mappingsForLaunch } from '../file-mappings/file-mappings-repository.js';
+import { effectiveSettingsOfUser, type UserEffectiveSettings } from '../users/user-settings-repository.js';
+import { findWorkspace } from '../workspaces/workspaces-repository.js';
+import { buildLaunchPlan, type LaunchPlan } from './launch-plan.js';
+import { recordLaunch, type LaunchResult } from './launches-repository.js';
+
+/** The default workspace, or why there is none (`disabled`: the name of the default that is disabled). */
+export type DefaultWorkspace = { ok: true; workspace: Workspace } | { ok: false; disabled: string | null };
+
+/** Why a user has no default workspace, for them ("you") or for an admin (their name). */
+export function noDefaultMessage(found: Extract<DefaultWorkspace, { ok: false }>, who: string | null = null): string {
+  const whose = who === null ? 'Your' : `${who}'s`;
+  if (found.disabled) return `${whose} default workspace, ${found.disabled}, is disabled, and no other default is set.`;
+  return who === null ? 'No default workspace is set for you, in your profile or by your groups.' : `No default workspace is set for ${who}, by them or by their groups.`;
+}
+
+/**
+ * The workspace /go and Launch Now start: the effective Default Workspace Image (the user's
+ * value, else their groups' by priority). One that is disabled or gone is passed over; when
+ * nothing is left the message says why.
+ */
+export async function defaultWorkspaceOf(db: Database, userId: string, effective?: UserEffectiveSettings): Promise<DefaultWorkspace> {
+  const settings = effective ?? (await effectiveSettingsOfUser(db, userId));
+  const id = settings.settings.get('default_image')!.value;
+  const workspace = typeof id === 'string' ? await findWorkspace(db, id) : undefined;
+  if (workspace?.enabled) return { ok: true, workspace };
+  const chosen = [settings.own.default_image, ...settings.groups.map((group) => group.settings.default_image)];
+  const unusable = chosen.find((value): value is string => typeof value === 'string' && !settings.workspaces.usable.has(value));
+  const named = unusable ? settings.workspaces.names.get(unusable) : undefined;
+  return { ok: false, disabled: named?.name ?? null };
+}
+
+/** The plan for (user, workspace): four queries, whatever the number of groups or mappings. */
+export async function launchPlanFor(db: Database, user: { id: string; username: string }, workspace: Workspace, effective?: UserEffectiveSettings) {
+  const [settings, mappings] = await Promise.all([effective ?? effectiveSettingsOfUser(db, user.id), mappingsForLaunch(db, user.id, workspace)]);
+  const plan = buildLaunchPlan({
+    user: { id: user.id, username: user.username },
+    workspace,
+    settings: settings.settings,
+    workspaceNames: settings.workspaces.names,
+    mappings,
+  });
+  return { plan, settings };
+}
+
+/** Starts `workspace` for the user: records the session with its plan, within Max Sessions Per User. */
+export async function launch(
+  db: Database,
+  actor: AuditActor,
+  user: { id: string; username: string },
+  workspace: Workspace,
+  now: Date,
+): Promise<LaunchResult & { plan?: LaunchPlan }> {
+  if (!workspace.enabled) return { ok: false, message: `${workspace.friendlyName} is disabled and cannot be launched.`, status: 409 };
+  const { plan, settings } = await launchPlanFor(db, user, workspace);
+  const limit = Number(settings.settings.get('max_kasms_per_user')!.value);
+  return recordLaunch(db, actor, user, plan, limit, now);
+}

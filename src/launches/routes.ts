@@ -1,0 +1,136 @@
+// /go, Launch Now, the launching page, ending a session, and the admin's plan preview (SPEC §4).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { actorOf } from '../audit/audit-log.js';
+import type { Workspace } from '../db/schema.js';
+import { hasPermission } from '../security/permissions.js';
+import { EmptyForm, LaunchForm, LaunchPreviewQuery, WorkspaceSessionParams } from '../schemas/workspaces.js';
+import { IdParams } from '../schemas/common.js';
+import { effectiveSettingsOfUser } from '../users/user-settings-repository.js';
+import { findUserById } from '../users/users-repository.js';
+import { findWorkspace, listWorkspaces } from '../workspaces/workspaces-repository.js';
+import { formatSize } from '../file-mappings/mapping-input.js';
+import type { LaunchPlan } from './launch-plan.js';
+import { defaultWorkspaceOf, launch, launchPlanFor, noDefaultMessage } from './launch-service.js';
+import { endWorkspaceSession, findWorkspaceSession } from './launches-repository.js';
+
+/** The plan as pages show it: sizes readable, content left out. */
+export function planView(plan: LaunchPlan) {
+  return {
+    ...plan,
+    file_mappings: plan.file_mappings.map(({ content_base64: _content, ...m }) => ({ ...m, sizeText: formatSize(m.size) })),
+  };
+}
+
+const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { db } = app;
+
+  const enabledWorkspaces = async () => (await listWorkspaces(db)).filter((w) => w.enabled);
+
+  async function start(request: FastifyRequest, reply: FastifyReply, workspace: Workspace) {
+    const user = request.currentUser!;
+    const result = await launch(db, actorOf(request), user, workspace, new Date(app.now()));
+    if (!result.ok) {
+      return reply.code(result.status).render('launches/choose', { message: result.message, workspaces: await enabledWorkspaces(), title: 'Cannot launch' });
+    }
+    return reply.redirect(`/workspace-sessions/${result.session.id}`, 303);
+  }
+
+  // A link (and Auto Launch after login): starts the default workspace. A request from another
+  // site only gets the button, so a link elsewhere cannot start sessions on someone's behalf.
+  app.get('/go', async (request, reply) => {
+    const found = await defaultWorkspaceOf(db, request.currentUser!.id);
+    if (!found.ok) return reply.render('launches/choose', { message: noDefaultMessage(found), workspaces: await enabledWorkspaces(), title: 'No default workspace' });
+    if (request.headers['sec-fetch-site'] === 'cross-site') {
+      return reply.render('launches/choose', { message: `Launch ${found.workspace.friendlyName}?`, workspaces: [found.workspace], title: 'Launch workspace' });
+    }
+    return start(request, reply, found.workspace);
+  });
+
+  app.post('/launch', { schema: { body: LaunchForm } }, async (request, reply) => {
+    const id = request.body.workspace_id;
+    if (id === undefined) {
+      const found = await defaultWorkspaceOf(db, request.currentUser!.id);
+      if (!found.ok) return reply.code(409).render('launches/choose', { message: noDefaultMessage(found), workspaces: await enabledWorkspaces(), title: 'No default workspace' });
+      return start(request, reply, found.workspace);
+    }
+    const workspace = await findWorkspace(db, id);
+    if (!workspace?.enabled) {
+      return reply.code(409).render('launches/choose', { message: 'That workspace cannot be launched: it is disabled or no longer exists.', workspaces: await enabledWorkspaces(), title: 'Cannot launch' });
+    }
+    return start(request, reply, workspace);
+  });
+
+  /** The session if it is the actor's own, or the actor may manage anyone's (users_auth_session). */
+  async function sessionFor(request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) {
+    const actor = request.currentUser!;
+    const session = await findWorkspaceSession(db, request.params.id);
+    const asAdmin = hasPermission(actor.permissions, 'users_auth_session');
+    if (!session || (session.userId !== actor.id && !asAdmin)) {
+      await reply.code(404).render('errors/error', { title: 'Session not found', message: 'This workspace session does not exist (any more).' });
+      return null;
+    }
+    return { session, own: session.userId === actor.id, asAdmin };
+  }
+
+  app.get('/workspace-sessions/:id', { schema: { params: WorkspaceSessionParams } }, async (request, reply) => {
+    const found = await sessionFor(request, reply);
+    if (!found) return reply;
+    const { session, own, asAdmin } = found;
+    const settings = own ? await effectiveSettingsOfUser(db, session.userId) : null;
+    const mayEnd = asAdmin || settings?.settings.get('allow_kasm_delete')!.value === true;
+    return reply.render('launches/session', { session, own, mayEnd, plan: planView(session.plan) });
+  });
+
+  app.post('/workspace-sessions/:id/end', { schema: { params: WorkspaceSessionParams, body: EmptyForm } }, async (request, reply) => {
+    const found = await sessionFor(request, reply);
+    if (!found) return reply;
+    const { session, own, asAdmin } = found;
+    if (!asAdmin) {
+      const settings = await effectiveSettingsOfUser(db, session.userId);
+      if (settings.settings.get('allow_kasm_delete')!.value !== true) {
+        return reply.forbidden('Your groups do not allow you to end your own sessions (Allow Delete is off); ask an administrator.');
+      }
+    }
+    const ended = await endWorkspaceSession(db, actorOf(request), session);
+    request.session.flash = ended ? { type: 'success', message: `Session of ${session.workspaceName} ended.` } : { type: 'error', message: 'That session had already ended.' };
+    return reply.redirect(own ? '/profile#workspace-sessions' : `/admin/users/${session.userId}#workspace-sessions`, 303);
+  });
+
+  // Preview: the full plan for any user and workspace, recording nothing.
+  type PreviewRequest = FastifyRequest<{ Params: { id: string }; Querystring: { workspace?: string } }>;
+
+  /** The user and the workspace to preview (the chosen one, else their default), or why there is none. */
+  async function previewInput(request: PreviewRequest) {
+    const user = await findUserById(db, request.params.id);
+    if (!user) return null;
+    const effective = await effectiveSettingsOfUser(db, user.id);
+    const chosen = request.query.workspace;
+    if (chosen !== undefined) {
+      const workspace = await findWorkspace(db, chosen);
+      return { user, effective, workspace, message: workspace ? null : 'That workspace no longer exists.' };
+    }
+    const found = await defaultWorkspaceOf(db, user.id, effective);
+    return found.ok
+      ? { user, effective, workspace: found.workspace, message: null }
+      : { user, effective, workspace: undefined, message: `${noDefaultMessage(found, user.username)} Pick a workspace to preview.` };
+  }
+
+  app.get('/admin/users/:id/launch-preview', { schema: { params: IdParams, querystring: LaunchPreviewQuery }, config: { permission: 'users_view' } }, async (request, reply) => {
+    const input = await previewInput(request);
+    if (!input) return reply.code(404).render('errors/error', { title: 'User not found', message: 'This user does not exist (any more).' });
+    const { user, effective, workspace, message } = input;
+    const plan = workspace ? (await launchPlanFor(db, user, workspace, effective)).plan : null;
+    return reply.render('launches/preview', { user, workspaces: await listWorkspaces(db), workspace: workspace ?? null, message, plan: plan && planView(plan) });
+  });
+
+  // The same plan for a container runtime: JSON, file content in base64.
+  app.get('/admin/users/:id/launch-plan.json', { schema: { params: IdParams, querystring: LaunchPreviewQuery }, config: { permission: 'users_view' } }, async (request, reply) => {
+    const input = await previewInput(request);
+    if (!input) return reply.code(404).send({ error_message: 'This user does not exist.' });
+    if (!input.workspace) return reply.code(404).send({ error_message: input.message });
+    return reply.send((await launchPlanFor(db, input.user, input.workspace, input.effective)).plan);
+  });
+};
+
+export default launchRoutes;
