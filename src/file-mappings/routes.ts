@@ -77,6 +77,15 @@ const fileMappingRoutes: FastifyPluginAsyncTypebox<MappingRoutesOptions> = async
     },
   });
 
+  // A multipart body that breaks off or is malformed fails inside the parser with a plain
+  // Error: it is the client's request that is bad, so it becomes a 400 for the app's handler.
+  app.setErrorHandler((error: Error & { statusCode?: number }, request) => {
+    if (error.statusCode === undefined && request.isMultipart()) {
+      throw Object.assign(new Error('The upload was cut off or is not a valid form. Try again'), { statusCode: 400 });
+    }
+    throw error;
+  });
+
   const notFound = (reply: FastifyReply) =>
     reply.code(404).render('errors/error', { title: 'File mapping not found', message: 'This file mapping does not exist (any more).' });
 

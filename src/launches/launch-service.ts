@@ -6,7 +6,7 @@ import { mappingsForLaunch } from '../file-mappings/file-mappings-repository.js'
 import { effectiveSettingsOfUser, type UserEffectiveSettings } from '../users/user-settings-repository.js';
 import { findWorkspace } from '../workspaces/workspaces-repository.js';
 import { buildLaunchPlan, type LaunchPlan } from './launch-plan.js';
-import { recordLaunch, type LaunchResult } from './launches-repository.js';
+import { recordLaunch, type LaunchResult } from '../workspaces/workspace-sessions-repository.js';
 
 /** The default workspace, or why there is none (`disabled`: the name of the default that is disabled). */
 export type DefaultWorkspace = { ok: true; workspace: Workspace } | { ok: false; disabled: string | null };

@@ -12,7 +12,7 @@ import { findWorkspace, listWorkspaces } from '../workspaces/workspaces-reposito
 import { formatSize } from '../file-mappings/mapping-input.js';
 import type { LaunchPlan } from './launch-plan.js';
 import { defaultWorkspaceOf, launch, launchPlanFor, noDefaultMessage } from './launch-service.js';
-import { endWorkspaceSession, findWorkspaceSession } from './launches-repository.js';
+import { endWorkspaceSession, findWorkspaceSession } from '../workspaces/workspace-sessions-repository.js';
 
 /** The plan as pages show it: sizes readable, content left out. */
 export function planView(plan: LaunchPlan) {

@@ -10,7 +10,7 @@ import { findUserById } from '../users/users-repository.js';
 import { changeOwnPassword } from '../users/users-service.js';
 import { endOtherOwnSessions, endOwnSession, sessionsOfUser } from '../sessions/sessions-repository.js';
 import { effectiveSettingsOfUser, saveUserSetting, type UserEffectiveSettings } from '../users/user-settings-repository.js';
-import { workspaceSessionsOfUser } from '../launches/launches-repository.js';
+import { workspaceSessionsOfUser } from '../workspaces/workspace-sessions-repository.js';
 import { twoFactorStatus } from '../auth/two-factor-service.js';
 
 /** A session's handle in pages and URLs: never the session id itself, which is a credential. */

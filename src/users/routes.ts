@@ -12,13 +12,13 @@ import { describeSource } from '../settings/effective-settings.js';
 import { parseUserSetting, userSettingByKey } from '../settings/user-settings.js';
 import { listMappings } from '../file-mappings/file-mappings-repository.js';
 import fileMappingRoutes, { mappingListView } from '../file-mappings/routes.js';
-import { workspaceSessionsOfUser } from '../launches/launches-repository.js';
+import { workspaceSessionsOfUser } from '../workspaces/workspace-sessions-repository.js';
 import { EmptyForm } from '../schemas/common.js';
 import { UserDefaultImageForm } from '../schemas/workspaces.js';
 import { AddToGroupForm, UserEditForm, UserForm, UserGroupParams, UserListQuery as UserListQuerySchema, UserParams } from '../schemas/users.js';
 import { findUserById, listUsers, type UserListQuery } from './users-repository.js';
 import { effectiveSettingsOfUser, saveUserSetting } from './user-settings-repository.js';
-import { createUser, deleteUser, mayChangeUser, resetTwoFactor, updateUser, type UserChangeResult } from './users-service.js';
+import { createUser, deleteUser, mayChangeUser, refuseStrongerUser, resetTwoFactor, updateUser, type UserChangeResult } from './users-service.js';
 import { formValuesFrom, formValuesOf, validateUser, type UserFormValues } from './user-validation.js';
 
 const PER_PAGE_CHOICES = [10, 25, 50, 100];
@@ -294,9 +294,8 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const user = await userOr404(request, reply);
       if (!user) return reply;
-      if (!(await mayChangeUser(db, request.currentUser!.permissions, user))) {
-        return reply.forbidden(`Changing ${user.username} needs users_modify_admin: they hold permissions you do not.`);
-      }
+      const refused = await refuseStrongerUser(db, actorOf(request), user);
+      if (refused) return reply.renderForbidden(refused.message); // audited
       const setting = userSettingByKey('default_image')!;
       const reset = request.body.action === 'reset';
       const { workspaces } = await effectiveSettingsOfUser(db, user.id);
@@ -316,9 +315,10 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async loadOwner(request, reply, need) {
       const user = await userOr404(request, reply);
       if (!user) return null;
-      if (need === 'modify' && !(await mayChangeUser(db, request.currentUser!.permissions, user))) {
-        // Files land in the user's workspace: changing a stronger user's files is changing them.
-        await reply.forbidden(`Changing ${user.username} needs users_modify_admin: they hold permissions you do not.`);
+      // Files land in the user's workspace: changing a stronger user's files is changing them.
+      const refused = need === 'modify' ? await refuseStrongerUser(db, actorOf(request), user) : null;
+      if (refused) {
+        await reply.renderForbidden(refused.message); // audited
         return null;
       }
       return { kind: 'user', id: user.id, name: user.username, url: `/admin/users/${user.id}`, listLabel: 'Users', listUrl: '/admin/users' };

@@ -54,7 +54,7 @@ async function refuse(db: Database, actor: UserActor, user: Pick<User, 'id' | 'u
  * `realm` is the realm the user will have after the change (a local user also gets the
  * auto-add groups' permissions). Returns the refusal, or null.
  */
-async function refuseStrongerUser(db: Database, actor: UserActor, user: User, realm: string = user.realm) {
+export async function refuseStrongerUser(db: Database, actor: UserActor, user: User, realm: string = user.realm) {
   const held = await effectivePermissionsOf(db, user.id, user.realm === 'local' ? 'local' : realm);
   const blocks = strongerUserBlocks(actor.permissions, held);
   if (blocks.length === 0) return null;

@@ -20,6 +20,11 @@ const FOR_EVERY_USER = new Set([
   'GET /profile/2fa/qr.png',
   'POST /profile/2fa/enroll',
   'POST /profile/2fa/remove',
+  // Launching (SPEC §4): a user's own workspace sessions; someone else's are a 404 for them.
+  'GET /go',
+  'POST /launch',
+  'GET /workspace-sessions/:id',
+  'POST /workspace-sessions/:id/end',
 ]);
 const SAMPLE_ID = '00000000-0000-4000-8000-000000000000';
 

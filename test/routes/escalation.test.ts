@@ -208,7 +208,20 @@ const CONFERS_NOTHING: Record<string, string> = {
   'POST /profile/2fa/enroll/start': 'one\'s own second factor',
   'POST /profile/2fa/enroll': 'one\'s own second factor',
   'POST /profile/2fa/remove': 'one\'s own second factor',
+  'POST /admin/workspaces': 'a workspace is an image to launch; it grants nothing',
+  'POST /admin/workspaces/:id': 'image, resources and run options: no permissions',
+  'POST /admin/workspaces/:id/delete': 'removes a workspace (defaults fall back)',
+  'POST /admin/users/:id/default-image': 'a preference of the user; changing a stronger user needs users_modify_admin (tested in workspaces.test.ts)',
+  'POST /launch': 'records one\'s own workspace session',
+  'POST /workspace-sessions/:id/end': 'ends a workspace session',
 };
+// File mappings place files, not permissions; a stronger user's own mappings need
+// users_modify_admin like any change to them (tested in workspaces.test.ts).
+for (const owner of ['workspaces', 'groups', 'users']) {
+  CONFERS_NOTHING[`POST /admin/${owner}/:id/file-mappings`] = 'places a file in workspaces; grants no permission';
+  CONFERS_NOTHING[`POST /admin/${owner}/:id/file-mappings/:mappingId`] = 'changes a placed file; grants no permission';
+  CONFERS_NOTHING[`POST /admin/${owner}/:id/file-mappings/:mappingId/delete`] = 'removes a placed file';
+}
 
 describe('every state-changing route is classified', () => {
   it('as a conferring path with a driver here, or as conferring nothing', () => {

@@ -4,6 +4,7 @@
 // 5,000-deep JSON value, JSON where a form is expected. Nothing may answer 5xx, the process
 // must keep answering, and nothing may be stored. Routes added later are walked the moment
 // they exist; their schemas say which fields to spoil.
+import { eq } from 'drizzle-orm';
 import type { FastifySchema, InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as schema from '../../src/db/schema.js';
@@ -22,7 +23,25 @@ beforeAll(async () => {
   const userId = await admin.addUser('walk-target');
   await admin.get('/admin/groups/new');
   const group = await admin.post('/admin/groups', { name: 'Walk Group', priority: '500' });
-  ids = { id: userId, userId, groupId: group.headers.location!.split('/').pop()!, key: 'theme', handle: '0'.repeat(24) };
+  await admin.get('/admin/workspaces/new');
+  const workspace = await admin.post('/admin/workspaces', { friendly_name: 'Walk Workspace', image: 'kasmweb/chrome:1.16.0', cores: '1', memory_mb: '1024', enabled: 'true' });
+  const workspaceId = workspace.headers.location!.split('/').pop()!;
+  await admin.get(`/admin/users/${userId}`);
+  const mapping = await admin.post(`/admin/users/${userId}/file-mappings`, { name: 'Walk file', destination_path: '/walk', content: 'walk' });
+  const [mappingRow] = await t.handle.db.select().from(schema.fileMappings).where(eq(schema.fileMappings.userId, userId));
+  await admin.get('/profile');
+  const launched = await admin.post('/launch', { workspace_id: workspaceId });
+  if (mapping.statusCode !== 303 || launched.statusCode !== 303) throw new Error('walk fixtures failed');
+  ids = {
+    id: userId,
+    userId,
+    groupId: group.headers.location!.split('/').pop()!,
+    workspaceId,
+    mappingId: mappingRow!.id,
+    sessionId: launched.headers.location!.split('/').pop()!,
+    key: 'theme',
+    handle: '0'.repeat(24),
+  };
 });
 afterAll(async () => {
   console.log(`malformed-input walk: ${tally.sent} requests, ${tally.fiveHundreds} answered 5xx`);
@@ -32,7 +51,18 @@ afterAll(async () => {
 /** The stored data (sessions and the audit log record activity, not data, and are left out). */
 async function storedData(): Promise<string> {
   const db = t.handle.db;
-  const tables = [schema.users, schema.groups, schema.groupPermissions, schema.groupSettings, schema.userGroups, schema.userSettings, schema.recoveryCodes];
+  const tables = [
+    schema.users,
+    schema.groups,
+    schema.groupPermissions,
+    schema.groupSettings,
+    schema.userGroups,
+    schema.userSettings,
+    schema.recoveryCodes,
+    schema.workspaces,
+    schema.fileMappings,
+    schema.workspaceSessions,
+  ];
   const contents = await Promise.all(tables.map((table) => db.select().from(table)));
   return JSON.stringify(contents.map((rows) => rows.map((row) => JSON.stringify(row)).sort()));
 }
@@ -42,7 +72,9 @@ const propertiesOf = (part: unknown): Properties => ((part as { properties?: Pro
 
 /** A real id for each parameter, so that handlers run as far as the spoiled input lets them. */
 function pathWith(route: RouteEntry, override: Record<string, string> = {}): string {
-  return route.url.replace(/:([A-Za-z]+)/g, (_match, name: string) => override[name] ?? (route.url.startsWith('/admin/groups') && name === 'id' ? ids.groupId! : ids[name]!));
+  const idOf: Array<[string, string]> = [['/admin/groups', ids.groupId!], ['/admin/workspaces', ids.workspaceId!], ['/workspace-sessions', ids.sessionId!]];
+  const ownId = idOf.find(([prefix]) => route.url.startsWith(prefix))?.[1];
+  return route.url.replace(/:([A-Za-z]+)/g, (_match, name: string) => override[name] ?? (name === 'id' && ownId ? ownId : ids[name]!));
 }
 
 const deepJsonText = (depth: number) => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
@@ -96,6 +128,13 @@ function variants(route: RouteEntry): Variant[] {
       list.push({ name: '300 KB in every field', request: form(everyField('x'.repeat(300 * 1024))) });
       list.push({ name: 'NUL and control characters in every field', request: form(everyField('a\u0000b\u0007c\u001b\u202e')) });
       list.push({ name: '5,000-deep JSON text in every field', request: form(everyField(deepJsonText(5000))) });
+      const multipart = (body: string, boundary = 'b0und') => ({ method, url, payload: body, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } });
+      const filePart = (field: string) => `--b0und\r\nContent-Disposition: form-data; name="${field}"; filename="x.bin"\r\n\r\n\u0000\u0001\r\n`;
+      list.push({ name: 'multipart: a file in every field', request: multipart(body.map(filePart).join('') + '--b0und--\r\n') });
+      list.push({ name: 'multipart: cut off mid-part', request: multipart('--b0und\r\nContent-Disposition: form-data; name="name"\r\n\r\nabc') });
+      list.push({ name: 'multipart: wrong boundary', request: multipart('--other\r\nContent-Disposition: form-data; name="name"\r\n\r\nx\r\n--other--\r\n') });
+      list.push({ name: 'multipart: no boundary at all', request: { method, url, payload: 'x', headers: { 'content-type': 'multipart/form-data' } } });
+      list.push({ name: 'multipart: __proto__ field', request: multipart('--b0und\r\nContent-Disposition: form-data; name="__proto__"\r\n\r\nx\r\n--b0und--\r\n') });
     }
   }
   return list;
@@ -138,7 +177,7 @@ describe('malformed input on every route', () => {
     expect(tally.sent).toBeGreaterThan(300);
     expect((await t.app.inject({ url: '/healthz' })).statusCode).toBe(200);
     expect((await admin.get('/profile')).statusCode, 'the admin is still logged in').toBe(200);
-  });
+  }, 300_000);
 
   it('answers 400 for a browser as a page, for htmx as a fragment, and 404 for an id that is not one', async () => {
     const page = await admin.get('/admin/users?q=a&q=b');

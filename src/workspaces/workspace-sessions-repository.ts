@@ -3,7 +3,7 @@ import { and, desc, eq, sql } from 'drizzle-orm';
 import { recordAudit, type AuditActor } from '../audit/audit-log.js';
 import type { Database } from '../db/client.js';
 import { users, workspaceSessions } from '../db/schema.js';
-import type { LaunchPlan } from './launch-plan.js';
+import type { LaunchPlan } from '../launches/launch-plan.js';
 
 export interface WorkspaceSessionSummary {
   id: string;
