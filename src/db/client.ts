@@ -29,12 +29,19 @@ const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url)
  * PGlite in `dataDir` (a folder, kept across restarts, locked for this process) or in memory
  * when `dataDir` is null.
  */
-export async function openPglite(dataDir: string | null): Promise<DatabaseHandle> {
+/** Options of a connection: `onQuery` sees every statement (the benchmarks count round trips with it). */
+export interface OpenOptions {
+  onQuery?: (query: string) => void;
+}
+
+const queryLogger = (options: OpenOptions) => (options.onQuery ? { logQuery: options.onQuery } : false);
+
+export async function openPglite(dataDir: string | null, options: OpenOptions = {}): Promise<DatabaseHandle> {
   const unlock = dataDir === null ? () => {} : lockDataFolder(path.dirname(dataDir));
   try {
     if (dataDir !== null) fs.mkdirSync(dataDir, { recursive: true });
     const client = await PGlite.create({ dataDir: dataDir ?? undefined, extensions: { pg_trgm } });
-    const db = drizzlePglite({ client, schema });
+    const db = drizzlePglite({ client, schema, logger: queryLogger(options) });
     return {
       db: db as unknown as Database,
       kind: 'pglite',
@@ -50,9 +57,9 @@ export async function openPglite(dataDir: string | null): Promise<DatabaseHandle
   }
 }
 
-export function openPostgres(url: string, options: { max?: number } = {}): DatabaseHandle {
+export function openPostgres(url: string, options: OpenOptions & { max?: number } = {}): DatabaseHandle {
   const client = postgres(url, { max: options.max ?? 10, onnotice: () => {} });
-  const db = drizzlePostgres({ client, schema });
+  const db = drizzlePostgres({ client, schema, logger: queryLogger(options) });
   return {
     db: db as unknown as Database,
     kind: 'postgres',
@@ -64,6 +71,6 @@ export function openPostgres(url: string, options: { max?: number } = {}): Datab
 /** The embedded database's own folder inside the data folder (which also holds secret.key). */
 export const pgliteDir = (dataDir: string) => path.join(dataDir, 'pglite');
 
-export async function openDatabase(config: { databaseUrl?: string | undefined; dataDir: string }): Promise<DatabaseHandle> {
-  return config.databaseUrl ? openPostgres(config.databaseUrl) : openPglite(pgliteDir(config.dataDir));
+export async function openDatabase(config: { databaseUrl?: string | undefined; dataDir: string }, options: OpenOptions = {}): Promise<DatabaseHandle> {
+  return config.databaseUrl ? openPostgres(config.databaseUrl, options) : openPglite(pgliteDir(config.dataDir), options);
 }

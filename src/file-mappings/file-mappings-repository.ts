@@ -24,7 +24,7 @@ const OWNER_COLUMN = { workspace: fileMappings.workspaceId, group: fileMappings.
 const OWNER_KEY = { workspace: 'workspaceId', group: 'groupId', user: 'userId' } as const;
 
 // Every column but the content: what lists and results carry.
-const { content: _content, ...summaryColumns } = getTableColumns(fileMappings);
+const { content, ...summaryColumns } = getTableColumns(fileMappings);
 
 const ownedBy = (owner: Pick<MappingOwner, 'kind' | 'id'>) => eq(OWNER_COLUMN[owner.kind], owner.id);
 const auditTarget = (owner: MappingOwner) => ({ type: owner.kind, id: owner.id, name: owner.name });
@@ -64,7 +64,7 @@ async function guarded(owner: MappingOwner, work: () => Promise<MappingResult>):
 export function createMapping(db: Database, actor: AuditActor, owner: MappingOwner, input: MappingInput & { content: NonNullable<MappingInput['content']> }) {
   return guarded(owner, () =>
     db.transaction(async (tx) => {
-      const { content: _new, ...fields } = input;
+      const { content, ...fields } = input;
       const [created] = await tx
         .insert(fileMappings)
         .values({ ...fields, ...newContent(input.content), [OWNER_KEY[owner.kind]]: owner.id })
@@ -78,7 +78,7 @@ export function createMapping(db: Database, actor: AuditActor, owner: MappingOwn
 export function updateMapping(db: Database, actor: AuditActor, owner: MappingOwner, before: MappingSummary, input: MappingInput) {
   return guarded(owner, () =>
     db.transaction(async (tx) => {
-      const { content: _new, ...fields } = input;
+      const { content, ...fields } = input;
       const [updated] = await tx
         .update(fileMappings)
         .set({ ...fields, ...(input.content ? newContent(input.content) : {}), updatedAt: sql`now()` })

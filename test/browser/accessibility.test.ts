@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { eq } from 'drizzle-orm';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { groups, users } from '../../src/db/schema.js';
+import { groups, users, workspaces } from '../../src/db/schema.js';
 import { loginAsFirstAdmin, openBrowserSession, skipBrowserTests, type BrowserSession } from '../helpers/browser.js';
 
 // axe-core checks the main pages against WCAG 2 A and AA (contrast included) in both themes.
@@ -40,7 +40,24 @@ describe.skipIf(skipBrowserTests)('accessibility (axe-core)', () => {
     await loginAsFirstAdmin(page);
     const [admin] = await server.handle.db.select().from(users).where(eq(users.username, 'admin'));
     const [allUsers] = await server.handle.db.select().from(groups).where(eq(groups.systemKey, 'all_users'));
-    pages = ['/', '/profile', '/profile/2fa', '/admin/users', '/admin/users/new', `/admin/users/${admin!.id}`, '/admin/groups', `/admin/groups/${allUsers!.id}`, '/admin/audit'];
+    const [workspace] = await server.handle.db.insert(workspaces).values({ friendlyName: 'Chrome', image: 'kasmweb/chrome:1.16.0' }).returning();
+    pages = [
+      '/',
+      '/profile',
+      '/profile/2fa',
+      '/admin/users',
+      '/admin/users/new',
+      `/admin/users/${admin!.id}`,
+      `/admin/users/${admin!.id}/launch-preview?workspace=${workspace!.id}`,
+      '/admin/groups',
+      `/admin/groups/${allUsers!.id}`,
+      '/admin/workspaces',
+      '/admin/workspaces/new',
+      `/admin/workspaces/${workspace!.id}`,
+      `/admin/workspaces/${workspace!.id}/file-mappings/new`,
+      '/go',
+      '/admin/audit',
+    ];
   });
 
   afterAll(() => session?.close());

@@ -94,7 +94,8 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('profile flow with $mode', ({ j
     const code = await codeAt(secret, 30); // the enrolment used the current step
     await page.getByLabel('Authentication Code').fill(code);
     await page.getByRole('button', { name: 'Verify' }).click();
-    await page.getByRole('heading', { name: 'Welcome, ada' }).waitFor();
+    // Engineering turns Auto Launch on: after the second factor, /go — with no workspace, it says so.
+    await page.getByRole('heading', { name: 'No default workspace' }).waitFor();
 
     await logOut();
     await logIn();
@@ -106,7 +107,7 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('profile flow with $mode', ({ j
   it('uses a recovery code instead', async () => {
     await page.getByLabel('Authentication Code').fill(recovery[0]!);
     await page.getByRole('button', { name: 'Verify' }).click();
-    await page.getByRole('heading', { name: 'Welcome, ada' }).waitFor();
+    await page.getByRole('heading', { name: 'No default workspace' }).waitFor(); // Auto Launch, as above
     await page.goto('/profile/2fa');
     await page.getByText('You have 9 unused recovery codes.').waitFor();
   });
