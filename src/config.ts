@@ -8,6 +8,8 @@ export interface Config {
   /** postgres:// URL; when absent Roster runs the embedded PGlite database in `dataDir`. */
   databaseUrl: string | undefined;
   dataDir: string;
+  /** The embedded database's shared_buffers (MB): Postgres' 128 MB default is sized for a server of its own. */
+  pgliteSharedBuffersMb: number;
   /** Password for the first admin on a scripted install; random (and printed) when absent. */
   adminPassword: string | undefined;
   /** 32-byte key (base64) that encrypts 2FA secrets at rest; generated into `dataDir` when absent. */
@@ -114,6 +116,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: int('PORT', 3000, 0, 65535),
     databaseUrl,
     dataDir: path.resolve(text('ROSTER_DATA_DIR') ?? 'data'),
+    pgliteSharedBuffersMb: int('PGLITE_SHARED_BUFFERS_MB', 16, 1, 4096),
     adminPassword,
     secretKey,
     adminsRequire2fa: bool('ROSTER_ADMINS_REQUIRE_2FA', false),

@@ -32,6 +32,8 @@ const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url)
 /** Options of a connection: `onQuery` sees every statement (the benchmarks count round trips with it). */
 export interface OpenOptions {
   onQuery?: (query: string) => void;
+  /** The embedded database's shared_buffers in MB (default 16: an idle Roster stays small). */
+  sharedBuffersMb?: number;
 }
 
 const queryLogger = (options: OpenOptions) => (options.onQuery ? { logQuery: options.onQuery } : false);
@@ -40,7 +42,11 @@ export async function openPglite(dataDir: string | null, options: OpenOptions = 
   const unlock = dataDir === null ? () => {} : lockDataFolder(path.dirname(dataDir));
   try {
     if (dataDir !== null) fs.mkdirSync(dataDir, { recursive: true });
-    const client = await PGlite.create({ dataDir: dataDir ?? undefined, extensions: { pg_trgm } });
+    const client = await PGlite.create({
+      dataDir: dataDir ?? undefined,
+      extensions: { pg_trgm },
+      startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${options.sharedBuffersMb ?? 16}MB`],
+    });
     const db = drizzlePglite({ client, schema, logger: queryLogger(options) });
     return {
       db: db as unknown as Database,
@@ -71,6 +77,10 @@ export function openPostgres(url: string, options: OpenOptions & { max?: number 
 /** The embedded database's own folder inside the data folder (which also holds secret.key). */
 export const pgliteDir = (dataDir: string) => path.join(dataDir, 'pglite');
 
-export async function openDatabase(config: { databaseUrl?: string | undefined; dataDir: string }, options: OpenOptions = {}): Promise<DatabaseHandle> {
-  return config.databaseUrl ? openPostgres(config.databaseUrl, options) : openPglite(pgliteDir(config.dataDir), options);
+export async function openDatabase(
+  config: { databaseUrl?: string | undefined; dataDir: string; pgliteSharedBuffersMb?: number },
+  options: OpenOptions = {},
+): Promise<DatabaseHandle> {
+  if (config.databaseUrl) return openPostgres(config.databaseUrl, options);
+  return openPglite(pgliteDir(config.dataDir), { sharedBuffersMb: config.pgliteSharedBuffersMb, ...options });
 }

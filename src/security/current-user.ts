@@ -14,6 +14,6 @@ export interface CurrentUser {
   permissions: ReadonlySet<string>;
   /** The groups the user belongs to (for the *_ifmember permissions). */
   groupIds: ReadonlySet<string>;
-  /** The effective theme, read on first use (full pages only) and then kept for the request. */
+  /** The effective theme (loaded with the user). */
   theme(): Promise<Theme>;
 }

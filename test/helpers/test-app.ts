@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import postgres from 'postgres';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { openPglite, openPostgres, type DatabaseHandle } from '../../src/db/client.js';
+import { openPglite, openPostgres, type DatabaseHandle, type OpenOptions } from '../../src/db/client.js';
 import { prepareDatabase } from '../../src/setup/first-start.js';
 import { SYSTEM_ACTOR } from '../../src/audit/audit-log.js';
 import { createUser } from '../../src/users/users-service.js';
@@ -17,15 +17,15 @@ export const USER_PASSWORD = 'a long user password';
  * A clean database for one test file: a fresh in-memory PGlite, or — when TEST_DATABASE_URL
  * points at a PostgreSQL server — a database of its own there, dropped afterwards.
  */
-export async function createTestDatabase(): Promise<DatabaseHandle> {
+export async function createTestDatabase(options: OpenOptions = {}): Promise<DatabaseHandle> {
   const serverUrl = process.env.TEST_DATABASE_URL;
-  if (!serverUrl) return openPglite(null);
+  if (!serverUrl) return openPglite(null, options);
   const name = `roster_test_${process.pid}_${crypto.randomBytes(4).toString('hex')}`;
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${name}`);
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  const handle = openPostgres(url.toString(), { max: 5 });
+  const handle = openPostgres(url.toString(), { max: 5, ...options });
   return {
     ...handle,
     close: async () => {
@@ -61,7 +61,7 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function createTestApp(env: Record<string, string> = {}, options: { clock?: TestClock } = {}): Promise<TestApp> {
+export async function createTestApp(env: Record<string, string> = {}, options: { clock?: TestClock; onQuery?: (query: string) => void } = {}): Promise<TestApp> {
   // Route tests log in far more often than a person; the rate limit has a test of its own.
   const config = loadConfig({
     ROSTER_ADMIN_PASSWORD: ADMIN_PASSWORD,
@@ -70,7 +70,7 @@ export async function createTestApp(env: Record<string, string> = {}, options: {
     ROSTER_SECRET_KEY: crypto.randomBytes(32).toString('base64'), // never a key file in ./data
     ...env,
   });
-  const handle = await createTestDatabase();
+  const handle = await createTestDatabase({ onQuery: options.onQuery });
   await prepareDatabase(handle, config);
   const clock = options.clock ?? new TestClock();
   const app = await buildApp({ config, db: handle.db, now: clock.now });

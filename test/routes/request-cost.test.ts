@@ -1,0 +1,55 @@
+// What a logged-in page costs before its own work: the session read and one query for the user
+// with their groups, permissions and theme. And the session row is not rewritten on each request.
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { groupPermissions, groups, groupSettings, userGroups, userSettings } from '../../src/db/schema.js';
+import { TestClient } from '../helpers/client.js';
+import { fixtures } from '../helpers/fixtures.js';
+import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
+
+let t: TestApp;
+let admin: TestClient;
+let statements: string[] = [];
+
+beforeAll(async () => {
+  t = await createTestApp({}, { onQuery: (query) => statements.push(query) });
+  admin = await new TestClient(t.app).loginAsFirstAdmin();
+});
+afterAll(() => t.close());
+const { createUser } = fixtures(() => t, () => admin);
+
+async function statementsOf(work: () => Promise<unknown>) {
+  statements = [];
+  await work();
+  return statements;
+}
+
+describe('per-request cost', () => {
+  it('a page with no queries of its own costs two: the session and the user (groups, permissions, theme)', async () => {
+    const user = await createUser('cost-user');
+    const client = new TestClient(t.app);
+    await client.login(user.username, USER_PASSWORD);
+    await client.get('/'); // the first page may touch the session (idle timer)
+    const seen = await statementsOf(() => client.get('/'));
+    expect(seen, seen.join('\n')).toHaveLength(2);
+    expect(seen.filter((query) => /^(insert|update)/i.test(query))).toEqual([]); // no session write
+  });
+
+  it('sees a change of theme, group or permission on the very next request', async () => {
+    const user = await createUser('cost-changes');
+    const client = new TestClient(t.app);
+    await client.login(user.username, USER_PASSWORD);
+    expect((await client.get('/')).body).toContain('data-theme="auto"');
+    const [group] = await t.handle.db.insert(groups).values({ name: 'Cost group', priority: 321 }).returning();
+    await t.handle.db.insert(userGroups).values({ userId: user.id, groupId: group!.id });
+    await t.handle.db.insert(groupSettings).values({ groupId: group!.id, key: 'theme', value: 'Dark' });
+    expect((await client.get('/')).body).toContain('data-theme="dark"');
+    await t.handle.db.insert(userSettings).values({ userId: user.id, key: 'theme', value: 'Light' });
+    expect((await client.get('/')).body).toContain('data-theme="light"');
+    expect((await client.get('/admin/audit')).statusCode).toBe(403);
+    await t.handle.db.insert(groupPermissions).values({ groupId: group!.id, permission: 'audit_view' });
+    expect((await client.get('/admin/audit')).statusCode).toBe(200);
+    await t.handle.db.delete(groupPermissions).where(eq(groupPermissions.groupId, group!.id));
+    expect((await client.get('/admin/audit')).statusCode).toBe(403);
+  });
+});
