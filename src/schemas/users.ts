@@ -7,12 +7,20 @@ export type UserSortKey = (typeof USER_SORT_KEYS)[number];
 
 export const SEARCH_MAX = 200;
 
+/** The users list's status filter: able to log in, Locked, or Disabled. */
+export const USER_STATUSES = ['active', 'locked', 'disabled'] as const;
+export type UserStatus = (typeof USER_STATUSES)[number];
+
 export const UserListQuery = queryString({
   q: Type.Optional(QueryText(SEARCH_MAX)),
   sort: Type.Optional(StringEnum(USER_SORT_KEYS)),
   dir: Type.Optional(StringEnum(['asc', 'desc'])),
   page: Type.Optional(QueryInteger(1, 1_000_000)),
   per_page: Type.Optional(QueryInteger(1, 100)),
+  // Filters; '' is "Any" (what the form's first option sends).
+  realm: Type.Optional(StringEnum(['', 'local', 'ldap', 'saml', 'oidc'])),
+  status: Type.Optional(StringEnum(['', ...USER_STATUSES])),
+  group: Type.Optional(Type.Union([Type.Literal(''), Uuid])),
 });
 
 const text = Type.Optional(FormText(2000));

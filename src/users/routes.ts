@@ -21,7 +21,7 @@ import { effectiveSettingsOfUser, saveUserSetting } from './user-settings-reposi
 import { createUser, deleteUser, mayChangeUser, refuseStrongerUser, resetTwoFactor, updateUser, type UserChangeResult } from './users-service.js';
 import { formValuesFrom, formValuesOf, validateUser, type UserFormValues } from './user-validation.js';
 
-const PER_PAGE_CHOICES = [10, 25, 50, 100];
+const PER_PAGE_CHOICES = [25, 50, 100];
 
 type IdParams = { id: string };
 
@@ -33,6 +33,9 @@ export function parseListQuery(params: Static<typeof UserListQuerySchema>): User
     direction: params.dir ?? 'asc',
     page: params.page ?? 1,
     perPage: params.per_page !== undefined && PER_PAGE_CHOICES.includes(params.per_page) ? params.per_page : 25,
+    realm: params.realm || undefined,
+    status: params.status || undefined,
+    groupId: params.group || undefined,
   };
 }
 
@@ -43,6 +46,9 @@ function listUrl(query: UserListQuery): string {
   if (query.direction !== 'asc') params.set('dir', query.direction);
   if (query.page > 1) params.set('page', String(query.page));
   if (query.perPage !== 25) params.set('per_page', String(query.perPage));
+  if (query.realm) params.set('realm', query.realm);
+  if (query.status) params.set('status', query.status);
+  if (query.groupId) params.set('group', query.groupId);
   const search = params.toString();
   return search ? `/admin/users?${search}` : '/admin/users';
 }
@@ -125,11 +131,17 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/admin/users', { schema: { querystring: UserListQuerySchema }, config: { permission: 'users_view' } }, async (request, reply) => {
     const query = parseListQuery(request.query);
-    const list = await listUsers(db, query);
+    const [list, groupsToFilter] = await Promise.all([listUsers(db, query), groupChoices(db)]);
+    const pages = Math.max(1, Math.ceil(list.total / query.perPage));
+    // A page past the end (an old link, a typed number) goes to the last page there is.
+    if (list.rows.length === 0 && query.page > pages && !list.capped) return reply.redirect(listUrl({ ...query, page: pages }), 303);
     return reply.renderPageOrFragment('users/index', 'users/_rows', {
       query,
       ...list,
-      pages: Math.max(1, Math.ceil(list.total / query.perPage)),
+      pages,
+      perPageChoices: PER_PAGE_CHOICES,
+      realms: REALMS,
+      groupsToFilter,
       listUrl,
       formatTime,
     });

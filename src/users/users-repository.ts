@@ -1,9 +1,9 @@
 import { and, asc, desc, eq, like, sql, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
-import { recoveryCodes, users, type NewUser, type User } from '../db/schema.js';
+import { recoveryCodes, userGroups, users, type NewUser, type Realm, type User } from '../db/schema.js';
 import { isUuid, searchPattern } from '../db/sql-helpers.js';
-import type { UserSortKey } from '../schemas/users.js';
+import type { UserSortKey, UserStatus } from '../schemas/users.js';
 
 export const USER_SORTS: Record<UserSortKey, SQL | AnyPgColumn> = {
   username: sql`lower(${users.username})`,
@@ -24,6 +24,10 @@ export interface UserListQuery {
   direction: SortDirection;
   page: number;
   perPage: number;
+  /** Filters, combinable with the search. */
+  realm?: Realm;
+  status?: UserStatus;
+  groupId?: string;
 }
 
 export type UserListRow = Pick<
@@ -52,7 +56,18 @@ export const COUNT_CAP = 10_000;
  */
 export async function listUsers(db: Database, query: UserListQuery): Promise<UserListPage> {
   const pattern = searchPattern(query.search);
-  const where: SQL | undefined = pattern === null ? undefined : like(users.searchText, pattern);
+  const status = { active: and(eq(users.locked, false), eq(users.disabled, false)), locked: eq(users.locked, true), disabled: eq(users.disabled, true) };
+  const where: SQL | undefined = and(
+    pattern === null ? undefined : like(users.searchText, pattern),
+    query.realm ? eq(users.realm, query.realm) : undefined,
+    query.status ? status[query.status] : undefined,
+    query.groupId
+      ? sql`exists (select 1 from ${userGroups} where ${userGroups.userId} = ${users.id} and ${userGroups.groupId} = ${query.groupId})`
+      : undefined,
+  );
+  // Never-logged-in users (no Last Session) come last in both directions.
+  const column = USER_SORTS[query.sort];
+  const sortKey = query.sort === 'last_session' ? sql`${column} ${sql.raw(query.direction)} nulls last` : (query.direction === 'desc' ? desc : asc)(column);
   const order = query.direction === 'desc' ? desc : asc;
   const matching = db.select({ one: sql`1` }).from(users).where(where).limit(COUNT_CAP + 1).as('matching');
   const [rows, [counted]] = await Promise.all([
@@ -71,7 +86,7 @@ export async function listUsers(db: Database, query: UserListQuery): Promise<Use
       })
       .from(users)
       .where(where)
-      .orderBy(order(USER_SORTS[query.sort]), order(users.id))
+      .orderBy(sortKey, order(users.id))
       .limit(query.perPage + 1) // one more than shown tells whether there is a next page
       .offset((query.page - 1) * query.perPage),
     db.select({ total: sql<number>`count(*)::int` }).from(matching),
