@@ -133,7 +133,7 @@ export function parseSettingValue(
     case 'bool':
       if (text === 'true') return { ok: true, value: true };
       if (text === 'false') return { ok: true, value: false };
-      return fail('choose True or False.');
+      return fail('choose On or Off.');
     case 'int':
       if (!/^-?\d+$/.test(text)) return fail(`"${text}" is not a whole number.`);
       return inRange(Number(text));
@@ -179,7 +179,7 @@ export function imageControl(choices: readonly ImageChoice[]): SettingControl {
 export function controlOf(setting: SettingDefinition, imageChoices: readonly ImageChoice[] = []): SettingControl {
   switch (setting.type) {
     case 'bool':
-      return { control: 'select', options: [['true', 'True'], ['false', 'False']] };
+      return { control: 'select', options: [['true', 'On'], ['false', 'Off']] };
     case 'enum':
       return { control: 'select', options: (setting.values ?? []).map((value) => [value, value] as const) };
     case 'json':
@@ -208,9 +208,9 @@ export function formatSettingValue(
   value: SettingValue,
   workspaceNames: ReadonlyMap<string, { name: string; enabled: boolean }> = new Map(),
 ): string {
-  if (value === null) return 'None';
+  if (value === null) return setting.type === 'image' ? 'None' : '—';
   if (setting.type === 'image' && typeof value === 'string') return formatImage(value, workspaceNames);
-  if (setting.type === 'bool') return value ? 'True' : 'False';
+  if (setting.type === 'bool') return value ? 'On' : 'Off';
   if (setting.type === 'json') return JSON.stringify(value);
   return String(value);
 }

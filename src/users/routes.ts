@@ -108,7 +108,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       addableGroups: actor ? allGroups.filter((g) => !memberIds.has(g.id) && canViewGroup(actor, g) && canModifyGroup(actor, g)) : [],
       effective: SETTINGS.map((setting) => {
         const { value, source } = effective.get(setting.key)!;
-        return { label: setting.label, key: setting.key, display: formatSettingValue(setting, value, resolved.workspaces.names), source: describeSource(source) };
+        return { label: setting.label, key: setting.key, json: setting.type === 'json', display: formatSettingValue(setting, value, resolved.workspaces.names), source: describeSource(source) };
       }),
       defaultImage: {
         choices: resolved.workspaces.choices,

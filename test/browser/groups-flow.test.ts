@@ -47,9 +47,9 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('admin groups flow with $mode',
 
     await page.getByLabel('Add Setting').selectOption({ label: 'Allow Sharing' });
     await page.getByRole('button', { name: 'Next' }).click();
-    await page.getByLabel('Allow Sharing').selectOption('True');
+    await page.getByLabel('Allow Sharing').selectOption('On');
     await page.getByRole('button', { name: 'Save Setting' }).click();
-    await page.getByText('Allow Sharing set to True.').waitFor();
+    await page.getByText('Allow Sharing set to On.').waitFor();
   });
 
   it('grants a permission', async () => {

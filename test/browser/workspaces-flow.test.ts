@@ -60,7 +60,7 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('workspaces and launching with 
     await page.getByLabel('Priority').fill('10');
     await page.getByRole('button', { name: 'Create Group' }).click();
     await page.getByText('Group Engineering created.').waitFor();
-    for (const [label, choice] of [['Default Workspace Image', 'Chrome'], ['Auto Launch Session', 'True']] as const) {
+    for (const [label, choice] of [['Default Workspace Image', 'Chrome'], ['Auto Launch Session', 'On']] as const) {
       await page.getByLabel('Add Setting').selectOption({ label });
       await page.getByRole('button', { name: 'Next' }).click();
       await page.getByLabel(label).selectOption({ label: choice });

@@ -147,7 +147,7 @@ describe('workspaces', () => {
 
     expect((await admin.post(`/admin/workspaces/${chrome.id}`, { ...fields, confirm: 'disable' })).statusCode).toBe(303);
     const page = await admin.get(`/admin/users/${user.id}`);
-    expect(page.body).toMatch(new RegExp(`id="effective-default_image"><th scope="row">Default Workspace Image</th><td><code>${backup.friendlyName}</code></td><td>group ${backupGroup.name}</td>`));
+    expect(page.body).toMatch(new RegExp(`id="effective-default_image"><th scope="row">Default Workspace Image</th><td>${backup.friendlyName}</td><td>group ${backupGroup.name}</td>`));
 
     // Deleting says who points at it, and removes those settings.
     const confirm = await admin.get(`/admin/workspaces/${chrome.id}/delete`);
@@ -184,7 +184,7 @@ describe('Default Workspace Image', () => {
     expect(form.body).toContain(`<option value="${chrome.id}">${chrome.friendlyName}</option>`);
     expect((await admin.post(`/admin/groups/${group.id}/settings`, { key: 'default_image', value: disabled.id })).statusCode).toBe(422);
     expect((await admin.post(`/admin/groups/${group.id}/settings`, { key: 'default_image', value: chrome.id })).statusCode).toBe(303);
-    expect((await admin.get(`/admin/groups/${group.id}`)).body).toContain(`<code>${chrome.friendlyName}</code>`);
+    expect((await admin.get(`/admin/groups/${group.id}`)).body).toContain(`<td>${chrome.friendlyName}</td>`);
 
     await admin.get(`/admin/users/${user.id}`);
     expect((await admin.post(`/admin/users/${user.id}/default-image`, { value: chrome.id, action: 'save' })).statusCode).toBe(303);
@@ -208,14 +208,14 @@ describe('Default Workspace Image', () => {
     const profile = (await client.get('/profile')).body;
     const adminPage = (await admin.get(`/admin/users/${user.id}`)).body;
     const onProfile = (key: string) => new RegExp(`id="setting-${key}"[\\s\\S]*?Now: <strong>([^<]*)</strong> <span class="source">\\(([^)]*)\\)`).exec(profile)!.slice(1);
-    const onAdmin = (key: string) => new RegExp(`id="effective-${key}"><th scope="row">[^<]*</th><td><code>([^<]*)</code></td><td>([^<]*)</td>`).exec(adminPage)!.slice(1);
+    const onAdmin = (key: string) => new RegExp(`id="effective-${key}"><th scope="row">[^<]*</th><td>([^<]*)</td><td>([^<]*)</td>`).exec(adminPage)!.slice(1);
     expect(onProfile('theme')).toEqual(['Dark', 'your choice']);
     expect(onAdmin('theme')).toEqual(['Dark', 'user']);
     expect(onProfile('auto_login_kasm')).toEqual(['On', 'your choice']);
-    expect(onAdmin('auto_login_to_kasm')).toEqual(['True', 'user']);
+    expect(onAdmin('auto_login_to_kasm')).toEqual(['On', 'user']);
     expect(onProfile('chat_sfx')).toEqual(['Off', 'your choice']);
-    expect(onAdmin('chat_sfx')).toEqual(['False', 'user']);
-    expect(onAdmin('show_tips')).toEqual(['True', 'default']);
+    expect(onAdmin('chat_sfx')).toEqual(['Off', 'user']);
+    expect(onAdmin('show_tips')).toEqual(['On', 'default']);
   });
 });
 
