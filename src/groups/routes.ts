@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../audit/audit-log.js';
-import { hasPermission, PERMISSIONS, type Permission } from '../security/permissions.js';
+import { hasPermission, PERMISSION_INFO, PERMISSION_SECTIONS, PERMISSIONS, type Permission } from '../security/permissions.js';
 import type { Group } from '../db/schema.js';
 import { controlOf, formatSettingValue, parseSettingValue, SETTINGS, settingByKey, settingFormValue } from '../settings/catalogue.js';
 import { findMemberRef } from './groups-repository.js';
@@ -113,7 +113,15 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       settings: SETTINGS.filter((s) => s.key in settings).map((s) => ({ ...s, display: formatSettingValue(s, settings[s.key]!, workspaces.names) })),
       mappings: mappingListView({ url: `/admin/groups/${group.id}` }, mappings, canModifyGroup(actor, group)),
       unsetSettings: SETTINGS.filter((s) => !(s.key in settings)),
-      permissions: PERMISSIONS.map((p) => ({ key: p, granted: permissions.includes(p), held: hasPermission(actor.permissions, p) })),
+      permissionSections: PERMISSION_SECTIONS.map((section) => ({
+        section,
+        permissions: PERMISSIONS.filter((p) => PERMISSION_INFO[p].section === section).map((p) => ({
+          key: p,
+          description: PERMISSION_INFO[p].description,
+          granted: permissions.includes(p),
+          held: hasPermission(actor.permissions, p),
+        })),
+      })),
     });
   }
 

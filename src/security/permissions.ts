@@ -63,3 +63,34 @@ export function strongerUserBlocks(actor: ReadonlySet<string>, target: ReadonlyS
 export function lackingMessage(action: string, lacking: readonly string[]): string {
   return `${action} needs ${lacking.join(', ')}, which you do not hold.`;
 }
+
+/** The permission panels' sections, in the order they are shown. */
+export const PERMISSION_SECTIONS = ['General', 'Users', 'Groups', 'Workspaces', 'API', 'Audit'] as const;
+
+/** What each permission allows, in one line, and the section it is listed under. */
+export const PERMISSION_INFO: Record<Permission, { section: (typeof PERMISSION_SECTIONS)[number]; description: string }> = {
+  user: { section: 'General', description: 'Log in and use the profile.' },
+  global_admin: { section: 'General', description: 'Everything, including every permission below.' },
+  users_view: { section: 'Users', description: 'See the users table and user pages.' },
+  users_create: { section: 'Users', description: 'Add users.' },
+  users_modify: { section: 'Users', description: 'Edit users, reset their 2FA, set their default workspace and file mappings.' },
+  users_delete: { section: 'Users', description: 'Delete users.' },
+  users_modify_admin: { section: 'Users', description: 'Change users who hold permissions the actor lacks, administrators included.' },
+  users_auth_session: { section: 'Users', description: 'Log users out and end their workspace sessions.' },
+  groups_view: { section: 'Groups', description: 'See every group.' },
+  groups_create: { section: 'Groups', description: 'Create and duplicate groups.' },
+  groups_modify: { section: 'Groups', description: 'Change every group: fields, members, settings, file mappings, permissions.' },
+  groups_delete: { section: 'Groups', description: 'Delete groups.' },
+  groups_view_ifmember: { section: 'Groups', description: 'See the groups one is a member of.' },
+  groups_modify_ifmember: { section: 'Groups', description: 'Change the groups one is a member of.' },
+  groups_view_system: { section: 'Groups', description: 'Also see the system groups (Administrators, All Users).' },
+  groups_modify_system: { section: 'Groups', description: 'Also change the system groups and their members.' },
+  images_view: { section: 'Workspaces', description: 'See workspaces and their file mappings.' },
+  images_create: { section: 'Workspaces', description: 'Add workspaces.' },
+  images_modify: { section: 'Workspaces', description: 'Change workspaces and their file mappings.' },
+  images_delete: { section: 'Workspaces', description: 'Delete workspaces.' },
+  devapi_view: { section: 'API', description: 'See Developer API keys.' },
+  devapi_create: { section: 'API', description: 'Create Developer API keys.' },
+  devapi_delete: { section: 'API', description: 'Delete Developer API keys.' },
+  audit_view: { section: 'Audit', description: 'Read the audit log.' },
+};

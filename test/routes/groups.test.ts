@@ -336,7 +336,7 @@ describe('permissions', () => {
   it('never lets an actor grant what they do not hold, including to themselves', async () => {
     const { client, group: own, user } = await clientWith('escalator', ['groups_view', 'groups_modify', 'groups_view_system', 'groups_modify_system']);
     const form = await client.get(`/admin/groups/${own.id}`);
-    expect(form.body).toMatch(/id="perm-global_admin" type="checkbox" name="permission" value="global_admin" disabled/);
+    expect(form.body).toMatch(/id="perm-global_admin" type="checkbox" name="permission" value="global_admin" aria-describedby="perm-global_admin-hint" disabled/);
     const forged = await client.post(`/admin/groups/${own.id}/permissions`, { permission: 'global_admin' });
     expect(forged.statusCode, forged.body.slice(forged.body.indexOf('<main'), forged.body.indexOf('<main') + 600)).toBe(403);
     expect(forged.body).toContain(`Granting or revoking permissions of ${own.name} needs global_admin, which you do not hold.`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hasPermission, lackingMessage, PERMISSIONS, permissionsLacking, strongerUserBlocks } from '../../src/security/permissions.js';
+import { hasPermission, lackingMessage, PERMISSION_INFO, PERMISSION_SECTIONS, PERMISSIONS, permissionsLacking, strongerUserBlocks } from '../../src/security/permissions.js';
 
 const held = (...permissions: string[]) => new Set(permissions);
 
@@ -45,5 +45,14 @@ describe('strongerUserBlocks', () => {
 describe('lackingMessage', () => {
   it('says what was tried and what is missing', () => {
     expect(lackingMessage('Adding members to Ops', ['global_admin', 'audit_view'])).toBe('Adding members to Ops needs global_admin, audit_view, which you do not hold.');
+  });
+});
+
+describe('permission descriptions', () => {
+  it('describe every permission, under a known section', () => {
+    for (const permission of PERMISSIONS) {
+      expect(PERMISSION_INFO[permission].description.length, permission).toBeGreaterThan(5);
+      expect(PERMISSION_SECTIONS).toContain(PERMISSION_INFO[permission].section);
+    }
   });
 });
