@@ -85,8 +85,8 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('admin groups flow with $mode',
     const row = (key: string) => page.locator(`#effective-${key}`);
     await row('max_kasms_per_user').waitFor();
     expect(await row('max_kasms_per_user').innerText()).toMatch(/Max Sessions Per User\s+3\s+group Engineering/);
-    expect(await row('allow_kasm_sharing').innerText()).toMatch(/Allow Sharing\s+True\s+group Engineering/);
-    expect(await row('allow_kasm_audio').innerText()).toMatch(/Allow Audio\s+False\s+default/);
+    expect(await row('allow_kasm_sharing').innerText()).toMatch(/Allow Sharing\s+On\s+group Engineering/);
+    expect(await row('allow_kasm_audio').innerText()).toMatch(/Allow Audio\s+Off\s+default/);
   });
 
   it('removes the member and the effective values fall back', async () => {

@@ -102,11 +102,33 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('admin users flow with $mode', 
     await page.getByRole('heading', { name: 'Carol.Danvers', exact: false }).getByText('Locked').waitFor();
   });
 
+  it('offers View, Edit, Log Out and Delete in each row\'s menu', async () => {
+    await page.goto('/admin/users');
+    const menu = page.locator('summary[aria-label="Actions for Carol.Danvers"]');
+    await menu.first().click();
+    const row = page.locator('tr', { has: page.getByRole('link', { name: 'Carol.Danvers', exact: true }) });
+    for (const name of ['View', 'Edit', 'Delete Carol.Danvers']) await row.getByRole('link', { name }).waitFor();
+    await row.getByRole('button', { name: 'Log out Carol.Danvers' }).waitFor();
+    if (javaScriptEnabled) {
+      // With script, Escape and a click elsewhere close it; opening another closes the first.
+      await page.keyboard.press('Escape');
+      await row.getByRole('link', { name: 'View' }).waitFor({ state: 'hidden' });
+      await menu.first().click();
+      await page.getByRole('heading', { name: 'Users' }).click();
+      await row.getByRole('link', { name: 'View' }).waitFor({ state: 'hidden' });
+      await menu.first().click();
+    }
+    await row.getByRole('link', { name: 'Edit' }).click();
+    await page.getByRole('heading', { name: 'Details' }).waitFor();
+    expect(new URL(page.url()).hash).toBe('#details');
+  });
+
   it('deletes the user after confirming', async () => {
     if (javaScriptEnabled) {
       // From the table: htmx asks to confirm, then removes the row in place.
       await page.goto('/admin/users');
       await page.evaluate(() => ((window as unknown as { marker: number }).marker = 7));
+      await page.locator('summary[aria-label="Actions for Carol.Danvers"]').click();
       await page.getByRole('link', { name: 'Delete Carol.Danvers' }).click();
       await page.getByRole('link', { name: 'Carol.Danvers', exact: true }).waitFor({ state: 'detached' });
       expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(7);

@@ -186,10 +186,11 @@ describe('users table', () => {
   });
 
   it('pages through the results', async () => {
-    const first = await admin.get('/admin/users?per_page=10');
+    await t.handle.db.insert(users).values(Array.from({ length: 30 }, (_, i) => ({ username: `pager-${i}` })));
+    const first = await admin.get('/admin/users?q=pager-&per_page=25');
     expect(first.body).toContain('Page 1 of 2');
     expect(first.body).toContain('rel="next"');
-    const second = await admin.get('/admin/users?per_page=10&page=2');
+    const second = await admin.get('/admin/users?q=pager-&per_page=25&page=2');
     expect(second.body).toContain('Page 2 of 2');
     expect(second.body).toContain('rel="prev"');
   });
