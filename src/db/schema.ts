@@ -77,7 +77,9 @@ export const users = pgTable(
     index('users_realm_idx').on(t.realm, t.id),
     index('users_organization_idx').on(t.organization, t.id),
     index('users_email_idx').on(t.email, t.id),
-    index('users_last_session_idx').on(t.lastSession, t.id),
+    // Last Session sorts never-logged-in users last in both directions (see sortExpression).
+    index('users_last_session_asc_idx').on(sql`coalesce(${t.lastSession}, 'infinity'::timestamptz)`, t.id),
+    index('users_last_session_desc_idx').on(sql`coalesce(${t.lastSession}, '-infinity'::timestamptz)`, t.id),
     check('users_realm_check', sql`${t.realm} in ('local', 'ldap', 'saml', 'oidc')`),
   ],
 );

@@ -21,6 +21,9 @@ export const UserListQuery = queryString({
   realm: Type.Optional(StringEnum(['', 'local', 'ldap', 'saml', 'oidc'])),
   status: Type.Optional(StringEnum(['', ...USER_STATUSES])),
   group: Type.Optional(Type.Union([Type.Literal(''), Uuid])),
+  // Keyset cursors of Next and Previous (base64url of the sort value and id).
+  after: Type.Optional(Type.String({ maxLength: 2048, pattern: '^[A-Za-z0-9_-]*$' })),
+  before: Type.Optional(Type.String({ maxLength: 2048, pattern: '^[A-Za-z0-9_-]*$' })),
 });
 
 const text = Type.Optional(FormText(2000));

@@ -1,33 +1,56 @@
-import { and, asc, desc, eq, like, sql, type SQL } from 'drizzle-orm';
-import type { AnyPgColumn } from 'drizzle-orm/pg-core';
+import { and, eq, like, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { recoveryCodes, userGroups, users, type NewUser, type Realm, type User } from '../db/schema.js';
 import { isUuid, searchPattern } from '../db/sql-helpers.js';
 import type { UserSortKey, UserStatus } from '../schemas/users.js';
 
-export const USER_SORTS: Record<UserSortKey, SQL | AnyPgColumn> = {
-  username: sql`lower(${users.username})`,
-  first_name: users.firstName,
-  last_name: users.lastName,
-  realm: users.realm,
-  organization: users.organization,
-  email: users.email,
-  last_session: users.lastSession,
-};
+/**
+ * What each sort orders by. Last Session is nullable: never-logged-in users sort last in both
+ * directions, as +infinity ascending and -infinity descending, so the keyset comparison needs no
+ * NULL cases and an expression index serves each direction.
+ */
+export function sortExpression(sort: UserSortKey, direction: SortDirection): SQL {
+  switch (sort) {
+    case 'username':
+      return sql`lower(${users.username})`;
+    case 'last_session':
+      return direction === 'asc' ? sql`coalesce(${users.lastSession}, 'infinity'::timestamptz)` : sql`coalesce(${users.lastSession}, '-infinity'::timestamptz)`;
+    case 'first_name':
+      return sql`${users.firstName}`;
+    case 'last_name':
+      return sql`${users.lastName}`;
+    case 'realm':
+      return sql`${users.realm}`;
+    case 'organization':
+      return sql`${users.organization}`;
+    case 'email':
+      return sql`${users.email}`;
+  }
+}
 
 export type UserSort = UserSortKey;
 export type SortDirection = 'asc' | 'desc';
+
+/** A position in the list: the sort value and id of a row (Next starts after it, Previous before it). */
+export interface ListCursor {
+  value: string;
+  id: string;
+}
 
 export interface UserListQuery {
   search: string;
   sort: UserSort;
   direction: SortDirection;
+  /** The page number shown; without a cursor it is also where the page starts (OFFSET). */
   page: number;
   perPage: number;
   /** Filters, combinable with the search. */
   realm?: Realm;
   status?: UserStatus;
   groupId?: string;
+  /** Keyset paging: rows after this one (Next) or before it (Previous): page 1,500 costs what page 1 costs. */
+  after?: ListCursor;
+  before?: ListCursor;
 }
 
 export type UserListRow = Pick<
@@ -37,11 +60,17 @@ export type UserListRow = Pick<
 
 export interface UserListPage {
   rows: UserListRow[];
-  /** Matching users, counted up to COUNT_CAP. */
+  /** Matching users, counted up to COUNT_CAP (or estimated, for the whole unfiltered table). */
   total: number;
-  /** More than COUNT_CAP users match: `total` is a lower bound. */
+  /** More than COUNT_CAP users match: `total` is a lower bound or an estimate. */
   capped: boolean;
+  /** `total` is the planner's estimate for the whole table (no search or filter). */
+  estimated: boolean;
   hasNext: boolean;
+  hasPrevious: boolean;
+  /** Where the next and previous pages start. */
+  nextCursor: ListCursor | null;
+  previousCursor: ListCursor | null;
 }
 
 /**
@@ -52,12 +81,13 @@ export const COUNT_CAP = 10_000;
 
 /**
  * One page of the users table. The search is a substring match over the generated
- * `search_text` column, which a trigram GIN index serves; sorting uses per-column indexes.
+ * `search_text` column, which a trigram GIN index serves; sorting uses per-column indexes; Next
+ * and Previous continue from a cursor (keyset), so a deep page reads no more rows than the first.
  */
 export async function listUsers(db: Database, query: UserListQuery): Promise<UserListPage> {
   const pattern = searchPattern(query.search);
   const status = { active: and(eq(users.locked, false), eq(users.disabled, false)), locked: eq(users.locked, true), disabled: eq(users.disabled, true) };
-  const where: SQL | undefined = and(
+  const filters: SQL | undefined = and(
     pattern === null ? undefined : like(users.searchText, pattern),
     query.realm ? eq(users.realm, query.realm) : undefined,
     query.status ? status[query.status] : undefined,
@@ -65,12 +95,16 @@ export async function listUsers(db: Database, query: UserListQuery): Promise<Use
       ? sql`exists (select 1 from ${userGroups} where ${userGroups.userId} = ${users.id} and ${userGroups.groupId} = ${query.groupId})`
       : undefined,
   );
-  // Never-logged-in users (no Last Session) come last in both directions.
-  const column = USER_SORTS[query.sort];
-  const sortKey = query.sort === 'last_session' ? sql`${column} ${sql.raw(query.direction)} nulls last` : (query.direction === 'desc' ? desc : asc)(column);
-  const order = query.direction === 'desc' ? desc : asc;
-  const matching = db.select({ one: sql`1` }).from(users).where(where).limit(COUNT_CAP + 1).as('matching');
-  const [rows, [counted]] = await Promise.all([
+  const expression = sortExpression(query.sort, query.direction);
+  const cast = query.sort === 'last_session' ? sql`::timestamptz` : sql``;
+  // Previous reads backwards from its cursor, then turns the rows round.
+  const backwards = query.before !== undefined;
+  const cursor = query.before ?? query.after;
+  const ascending = (query.direction === 'asc') !== backwards;
+  const beyond = cursor ? sql`(${expression}, ${users.id}) ${sql.raw(ascending ? '>' : '<')} (${cursor.value}${cast}, ${cursor.id}::uuid)` : undefined;
+  const direction = sql.raw(ascending ? 'asc' : 'desc');
+  const matching = db.select({ one: sql`1` }).from(users).where(filters).limit(COUNT_CAP + 1).as('matching');
+  const [fetched, [counted]] = await Promise.all([
     db
       .select({
         id: users.id,
@@ -83,21 +117,39 @@ export async function listUsers(db: Database, query: UserListQuery): Promise<Use
         lastSession: users.lastSession,
         locked: users.locked,
         disabled: users.disabled,
+        sortValue: sql<string>`(${expression})::text`,
       })
       .from(users)
-      .where(where)
-      .orderBy(sortKey, order(users.id))
-      .limit(query.perPage + 1) // one more than shown tells whether there is a next page
-      .offset((query.page - 1) * query.perPage),
+      .where(and(filters, beyond))
+      .orderBy(sql`${expression} ${direction}`, sql`${users.id} ${direction}`)
+      .limit(query.perPage + 1) // one more than shown tells whether there is another page
+      .offset(cursor ? 0 : (query.page - 1) * query.perPage),
     db.select({ total: sql<number>`count(*)::int` }).from(matching),
   ]);
-  const total = counted?.total ?? 0;
+  const more = fetched.length > query.perPage;
+  const page = fetched.slice(0, query.perPage);
+  if (backwards) page.reverse();
+  const rows = page.map(({ sortValue: _value, ...row }) => row);
+  const at = (index: number): ListCursor | null => (page[index] ? { value: page[index].sortValue, id: page[index].id } : null);
+  let total = counted?.total ?? 0;
+  const capped = total > COUNT_CAP;
+  if (capped && filters === undefined) total = Math.max(total, await estimatedUserCount(db));
   return {
-    rows: rows.slice(0, query.perPage),
-    total: Math.min(total, COUNT_CAP),
-    capped: total > COUNT_CAP,
-    hasNext: rows.length > query.perPage,
+    rows,
+    total: capped && filters !== undefined ? COUNT_CAP : total,
+    capped,
+    estimated: capped && filters === undefined,
+    hasNext: backwards ? true : more,
+    hasPrevious: backwards ? more : cursor !== undefined || query.page > 1,
+    nextCursor: at(page.length - 1),
+    previousCursor: at(0),
   };
+}
+
+/** The planner's row count of the users table (kept by autovacuum/ANALYZE): free, and close enough for "about N". */
+async function estimatedUserCount(db: Database): Promise<number> {
+  const [row] = await db.select({ n: sql<number>`greatest(reltuples, 0)::bigint::int` }).from(sql`pg_class`).where(sql`oid = 'users'::regclass`);
+  return row?.n ?? 0;
 }
 
 export async function findUserById(db: Database, id: string): Promise<User | undefined> {

@@ -1,7 +1,9 @@
 // The users list's daily tools: filters by realm, status and group (with the search, kept in
 // links), the per-page control, Last Session sorted with never-logged-in users last, and a page
 // past the end going to the last page.
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
+import { USER_SORT_KEYS } from '../../src/schemas/users.js';
+import { sortExpression } from '../../src/users/users-repository.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groups, userGroups, users } from '../../src/db/schema.js';
 import { TestClient } from '../helpers/client.js';
@@ -71,5 +73,68 @@ describe('users list tools', () => {
     expect(asc).toEqual(['ls-old', 'ls-new', 'ls-never']);
     expect(desc).toEqual(['ls-new', 'ls-old', 'ls-never']);
     expect((await db.select().from(users).where(eq(users.username, 'ls-never')))[0]!.lastSession).toBeNull();
+  });
+});
+
+describe('keyset paging', () => {
+  it('Next continues after the last row shown even when rows are added between pages; Previous goes back', async () => {
+    const db = t.handle.db;
+    await db.insert(users).values(Array.from({ length: 60 }, (_, i) => ({ username: `ks-${String(i * 2).padStart(3, '0')}` })));
+    const first = await admin.get('/admin/users?q=ks-');
+    const page1 = namesIn(first.body);
+    expect(page1[0]).toBe('ks-000');
+    expect(page1.at(-1)).toBe('ks-048');
+    const next = /href="([^"]+)"[^>]*rel="next"/.exec(first.body)![1]!.replaceAll('&amp;', '&');
+    expect(next).toMatch(/page=2&.*after=/);
+    // Someone adds users that sort before and after the cursor.
+    await db.insert(users).values([{ username: 'ks-001' }, { username: 'ks-049' }]);
+    const second = await admin.get(next);
+    expect(namesIn(second.body)[0]).toBe('ks-049'); // right after ks-048: nothing repeated, nothing skipped
+    expect(second.body).toContain('Page 2 of');
+    const previous = /href="([^"]+)"[^>]*rel="prev"/.exec(second.body)![1]!.replaceAll('&amp;', '&');
+    expect(namesIn((await admin.get(previous)).body)).toContain('ks-001');
+    // Descending, and a cursor from a deeper page walking back.
+    const desc = await admin.get('/admin/users?q=ks-&dir=desc');
+    const nextDesc = /href="([^"]+)"[^>]*rel="next"/.exec(desc.body)![1]!.replaceAll('&amp;', '&');
+    const page2Desc = await admin.get(nextDesc);
+    expect(namesIn(page2Desc.body)[0]! < namesIn(desc.body).at(-1)!).toBe(true);
+    const back = /href="([^"]+)"[^>]*rel="prev"/.exec(page2Desc.body)![1]!.replaceAll('&amp;', '&');
+    expect(namesIn((await admin.get(back)).body)).toEqual(namesIn(desc.body));
+    // A cursor that is not ours is ignored (the page number applies), never a 500.
+    expect((await admin.get('/admin/users?q=ks-&page=2&after=bm90LWEtY3Vyc29y')).statusCode).toBe(200);
+  });
+
+  it('pages by Last Session with a cursor across the never-logged-in users', async () => {
+    const db = t.handle.db;
+    await db.insert(users).values([
+      ...Array.from({ length: 20 }, (_, i) => ({ username: `kl-seen-${i}`, lastSession: new Date(Date.UTC(2026, 0, 1 + i)) })),
+      ...Array.from({ length: 20 }, (_, i) => ({ username: `kl-never-${i}` })),
+    ]);
+    for (const dir of ['asc', 'desc']) {
+      const first = await admin.get(`/admin/users?q=kl-&sort=last_session&dir=${dir}`);
+      const next = /href="([^"]+)"[^>]*rel="next"/.exec(first.body)![1]!.replaceAll('&amp;', '&');
+      const all = [...namesIn(first.body), ...namesIn((await admin.get(next)).body)];
+      expect(new Set(all).size).toBe(40);
+      expect(all.slice(20).every((name) => name!.startsWith('kl-never'))).toBe(true);
+    }
+  });
+});
+
+describe('indexes', () => {
+  it('serve every sort of the users list in both directions (no sort of the whole table)', async () => {
+    const { seedUsers } = await import('../../bench/seed.js');
+    await seedUsers(t.handle.db, 5_000);
+    await t.handle.db.execute(sql`analyze users`);
+    for (const sort of USER_SORT_KEYS) {
+      for (const direction of ['asc', 'desc'] as const) {
+        const expression = sortExpression(sort, direction);
+        const order = sql.raw(direction);
+        const result = await t.handle.db.execute(sql`explain select ${users.id} from ${users} order by ${expression} ${order}, ${users.id} ${order} limit 26`);
+        const rows = ((result as unknown as { rows?: unknown[] }).rows ?? (result as unknown as unknown[])) as Array<Record<string, string>>;
+        const plan = rows.map((row) => Object.values(row)[0]).join('\n');
+        expect(plan, `${sort} ${direction}:\n${plan}`).toMatch(/Index (Only )?Scan/);
+        expect(plan, `${sort} ${direction}:\n${plan}`).not.toMatch(/Seq Scan/);
+      }
+    }
   });
 });
