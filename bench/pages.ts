@@ -1,0 +1,94 @@
+// Each admin page through the full app beside its ceiling — a bare Fastify route running the same
+// listUsers query and answering JSON — in one process run, at 32 connections. Prints req/s, p50,
+// p99, the ratio to the ceiling, and the process's peak RSS. Usage:
+//   DATABASE_URL=postgres://postgres@127.0.0.1:5432/roster_bench npx tsx bench/pages.ts [users] [seconds]
+import type { AddressInfo } from 'node:net';
+import autocannon from 'autocannon';
+import Fastify from 'fastify';
+import { eq, sql } from 'drizzle-orm';
+import { groups, users } from '../src/db/schema.js';
+import { parseListQuery, encodeCursor } from '../src/users/routes.js';
+import { listUsers, sortExpression } from '../src/users/users-repository.js';
+import { openBenchDatabase } from './bench-database.js';
+import { benchServer } from './bench-http.js';
+import { seedUsers } from './seed.js';
+
+const wanted = Number(process.argv[2] ?? 100_000);
+const seconds = Number(process.argv[3] ?? 10);
+const CONNECTIONS = 32;
+
+const { handle, config } = await openBenchDatabase();
+const db = handle.db;
+await seedUsers(db, wanted);
+
+// A group with 10,000 members, for the group page.
+const [existing] = await db.select().from(groups).where(eq(groups.name, 'Bench 10k'));
+const bigGroup = existing ?? (await db.insert(groups).values({ name: 'Bench 10k', priority: 777 }).returning())[0]!;
+await db.execute(sql`
+  insert into user_groups (user_id, group_id)
+  select id, ${bigGroup.id} from users where username like 'bench-user-%' order by username limit 10000
+  on conflict do nothing`);
+const [someone] = await db.select({ id: users.id }).from(users).where(eq(users.username, 'bench-user-4242'));
+
+// Page 1,500 at 50 per page, reached as Next reaches it: a cursor after row 74,950.
+const [deepRow] = (await db
+  .select({ id: users.id, value: sql<string>`(${sortExpression('username', 'asc')})::text` })
+  .from(users)
+  .orderBy(sortExpression('username', 'asc'), users.id)
+  .limit(1)
+  .offset(1499 * 50 - 1)) as [{ id: string; value: string }];
+const deepCursor = encodeCursor(deepRow);
+
+const app = await benchServer(handle, config);
+
+// The ceiling: the same query, no session, no permissions, no template.
+const bare = Fastify();
+bare.get('/users', async (request) => {
+  const query = parseListQuery(request.query as Parameters<typeof parseListQuery>[0]);
+  return listUsers(db, query);
+});
+await bare.listen({ host: '127.0.0.1', port: 0 });
+const bareBase = `http://127.0.0.1:${(bare.server.address() as AddressInfo).port}`;
+
+async function load(url: string, headers: Record<string, string> = {}, options: Partial<autocannon.Options> = {}) {
+  const check = await fetch(url, { headers, method: options.method ?? 'GET', body: options.body as string | undefined, redirect: 'manual' });
+  if (check.status >= 400) throw new Error(`${url} answered ${check.status}`);
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: seconds, headers, ...options });
+  if (result.errors > 0 || result.non2xx > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return result;
+}
+
+// A CSRF token of the admin's session, for the profile save.
+const profilePage = await (await fetch(`${app.base}/profile`, { headers: { cookie: app.cookie } })).text();
+const csrf = /name="_csrf" value="([^"]+)"/.exec(profilePage)![1]!;
+
+const lists: Array<[string, string]> = [
+  ['users list, page 1', 'per_page=25'],
+  ['search "user4242"', 'q=user4242'],
+  ['search "smith"', 'q=smith'],
+  ['page 1,500 at 50 per page (cursor)', `per_page=50&page=1500&after=${deepCursor}`],
+];
+const pages: Array<[string, string, Record<string, string>, Partial<autocannon.Options>]> = [
+  ['user page', `/admin/users/${someone!.id}`, {}, {}],
+  ['group page, 10,000 members', `/admin/groups/${bigGroup.id}`, {}, {}],
+  ['member picker fragment (htmx)', `/admin/groups/${bigGroup.id}/user-suggestions?user_q=bench-user-99`, { 'hx-request': 'true' }, {}],
+  ['profile save (POST, htmx)', '/profile/settings/chat_sfx', { 'content-type': 'application/x-www-form-urlencoded', 'x-csrf-token': csrf, 'hx-request': 'true' }, { method: 'POST', body: 'value=false&action=save' }],
+];
+
+const [total] = await db.select({ n: sql<number>`count(*)::int` }).from(users);
+console.log(`pages bench: ${total?.n} users on ${handle.kind}, ${CONNECTIONS} connections, ${seconds}s per run\n`);
+console.log('| page | Roster req/s | p50 ms | p99 ms | ceiling req/s | ratio |\n|---|---|---|---|---|---|');
+for (const [name, query] of lists) {
+  const full = await load(`${app.base}/admin/users?${query}`, { cookie: app.cookie });
+  const ceiling = await load(`${bareBase}/users?${query}`);
+  const ratio = full.requests.average / ceiling.requests.average;
+  console.log(`| ${name} | ${full.requests.average.toFixed(0)} | ${full.latency.p50} | ${full.latency.p99} | ${ceiling.requests.average.toFixed(0)} | ${(ratio * 100).toFixed(0)} % |`);
+}
+for (const [name, path, headers, options] of pages) {
+  const full = await load(app.base + path, { cookie: app.cookie, ...headers }, options);
+  console.log(`| ${name} | ${full.requests.average.toFixed(0)} | ${full.latency.p50} | ${full.latency.p99} | — | — |`);
+}
+console.log(`\npeak RSS of this process (app, ceiling and load generator): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+await app.close();
+await bare.close();
+await handle.close();
