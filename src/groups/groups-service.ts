@@ -132,6 +132,20 @@ export async function membersOfGroup(db: Database, groupId: string, page: number
   return { rows, total: counted?.n ?? 0 };
 }
 
+/** Below this many users outside a group, the picker lists them all in a select instead of a search. */
+export const PICKER_SELECT_LIMIT = 50;
+
+/** Every user outside the group when there are fewer than PICKER_SELECT_LIMIT, else null (the picker searches). */
+export async function nonMemberChoices(db: Database, groupId: string): Promise<Array<{ id: string; username: string }> | null> {
+  const rows = await db
+    .select({ id: users.id, username: users.username })
+    .from(users)
+    .where(notExists(db.select({ one: sql`1` }).from(userGroups).where(and(eq(userGroups.userId, users.id), eq(userGroups.groupId, groupId)))))
+    .orderBy(sql`lower(${users.username})`)
+    .limit(PICKER_SELECT_LIMIT);
+  return rows.length < PICKER_SELECT_LIMIT ? rows : null;
+}
+
 /** Up to 10 users matching `search` who are not yet in the group: the Add User picker. */
 export async function memberCandidates(db: Database, groupId: string, search: string) {
   const pattern = searchPattern(search);

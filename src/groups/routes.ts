@@ -18,6 +18,7 @@ import {
   listGroups,
   memberCandidates,
   membersOfGroup,
+  nonMemberChoices,
   MEMBERS_PER_PAGE,
   permissionsOfGroup,
   removeGroupSetting,
@@ -92,13 +93,14 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const query = (request.query ?? {}) as ShowQuery;
     const page = query.members_page ?? 1;
     const userSearch = query.user_q ?? '';
-    const [members, settings, permissions, candidates, workspaces, mappings] = await Promise.all([
+    const [members, settings, permissions, candidates, workspaces, mappings, choices] = await Promise.all([
       membersOfGroup(db, group.id, page),
       settingsOfGroup(db, group.id),
       permissionsOfGroup(db, group.id),
       userSearch ? memberCandidates(db, group.id, userSearch) : Promise.resolve(null),
       workspaceCatalogue(db),
       listMappings(db, { kind: 'group', id: group.id }),
+      canModifyGroup(actor, group) ? nonMemberChoices(db, group.id) : Promise.resolve(null),
     ]);
     return reply.render('groups/show', {
       group,
@@ -109,7 +111,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       canModify: canModifyGroup(actor, group),
       canDelete: canDeleteGroup(actor, group),
       members: { ...members, page, pages: Math.max(1, Math.ceil(members.total / MEMBERS_PER_PAGE)) },
-      picker: { search: userSearch, candidates },
+      picker: { search: userSearch, candidates, choices },
       settings: SETTINGS.filter((s) => s.key in settings).map((s) => ({ ...s, display: formatSettingValue(s, settings[s.key]!, workspaces.names) })),
       mappings: mappingListView({ url: `/admin/groups/${group.id}` }, mappings, canModifyGroup(actor, group)),
       unsetSettings: SETTINGS.filter((s) => !(s.key in settings)),
@@ -247,9 +249,9 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       : { ok: false, message: 'Pick a user to add.', status: 422 };
     if (request.wantsFragment()) {
       if (!result.ok) return memberErrorFragment(reply, result.message, result.status);
-      const members = await membersOfGroup(db, group.id, 1);
+      const [members, choices] = await Promise.all([membersOfGroup(db, group.id, 1), nonMemberChoices(db, group.id)]);
       // The new row goes into the table; the picker and the count are refreshed out of band.
-      return reply.render('groups/_member-added', { group, member: user, canModify: true, total: members.total });
+      return reply.render('groups/_member-added', { group, member: user, canModify: true, total: members.total, picker: { search: '', candidates: null, choices } });
     }
     return finish(request, reply, group, result, `${user?.username} added to ${group.name}.`, 'memberError', '#members');
   });

@@ -2,6 +2,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JS_MODES, skipBrowserTests, loginAsFirstAdmin, openBrowserSession, type BrowserSession } from '../helpers/browser.js';
 import { seedUser } from '../helpers/test-app.js';
+import { users } from '../../src/db/schema.js';
 
 // "Done when" of the groups issue, as an admin does it in a browser, with JavaScript off and on:
 // build Engineering, set its settings and a permission, add a member in place, see the member's
@@ -14,6 +15,8 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('admin groups flow with $mode',
   beforeAll(async () => {
     session = await openBrowserSession(javaScriptEnabled);
     for (const username of ['ada.lovelace', 'charles.babbage']) await seedUser(session.server.handle.db, username, 'engine number one');
+    // 50 or more users outside the group: the picker searches (below that it is a select).
+    await session.server.handle.db.insert(users).values(Array.from({ length: 60 }, (_, i) => ({ username: `filler-${i}` })));
     page = session.page;
     await loginAsFirstAdmin(page);
   });

@@ -42,6 +42,13 @@ async function world() {
   return { engineering, grace, alan };
 }
 
+/** Enough users that every group has 50 or more outside it (the picker then searches). */
+const manyUsers = () =>
+  t.handle.db
+    .insert(users)
+    .values(Array.from({ length: 60 }, (_, i) => ({ username: `filler-${i}` })))
+    .onConflictDoNothing();
+
 const join = (userId: string, groupId: string) => t.handle.db.insert(userGroups).values({ userId, groupId });
 
 /** A logged-in user whose only powers are `permissions` (through a group of their own). */
@@ -57,6 +64,34 @@ async function clientWith(username: string, permissions: string[]) {
 }
 
 describe('groups table and pages', () => {
+  it('offers every user outside a small group in a select, with an explained search for larger ones', async () => {
+    const db = t.handle.db;
+    // A database of its own: how many users exist decides the picker's form.
+    const small = await createTestApp();
+    try {
+      const smallAdmin = await new TestClient(small.app).loginAsFirstAdmin();
+      const id = await smallAdmin.addUser('only-candidate');
+      await smallAdmin.get('/admin/groups/new');
+      const created = await smallAdmin.post('/admin/groups', { name: 'Tiny', priority: '5' });
+      const groupUrl = created.headers.location!;
+      const page = await smallAdmin.get(groupUrl);
+      expect(page.body).toContain('<label for="add-member">User</label>');
+      expect(page.body).toContain(`<option value="${id}">only-candidate</option>`);
+      expect(page.body).not.toContain('Find user');
+      const added = await smallAdmin.post(`${groupUrl}/members`, { user_id: id }, { 'hx-request': 'true' });
+      expect(added.body).toContain('hx-swap-oob');
+      expect(added.body).not.toContain(`<option value="${id}">`); // the select no longer offers them
+    } finally {
+      await small.close();
+    }
+    await manyUsers();
+    const { engineering } = await world();
+    const large = await admin.get(`/admin/groups/${engineering.id}`);
+    expect(large.body).toContain('Find user');
+    expect(large.body).toContain('Type part of a user name, first or last name, or email');
+    expect(await db.select().from(users).where(eq(users.username, 'filler-1'))).toHaveLength(1);
+  });
+
   it('lists groups with priority, description and member count, sortable', async () => {
     const { engineering } = await world();
     const page = await admin.get('/admin/groups');
@@ -133,7 +168,8 @@ describe('groups table and pages', () => {
 });
 
 describe('users in group', () => {
-  it('finds users to add by search, never listing everyone', async () => {
+  it('finds users to add by search, never listing everyone, once 50 or more users are outside the group', async () => {
+    await manyUsers();
     const { engineering, grace, alan } = await world();
     const member = await createUser(`member-of-${engineering.priority}`);
     await join(member.id, engineering.id);
@@ -166,6 +202,7 @@ describe('users in group', () => {
   });
 
   it('adds a member in place for htmx: the new row, the count and a reset picker', async () => {
+    await manyUsers();
     const { engineering, grace, alan } = await world();
     await join(grace.id, engineering.id);
     await admin.get(`/admin/groups/${engineering.id}`);
