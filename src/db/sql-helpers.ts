@@ -1,10 +1,29 @@
 // SQL helpers every repository uses: LIKE patterns, id checks, constraint errors.
+import { and, like, sql, type SQL } from 'drizzle-orm';
+import { users } from './schema.js';
 
 /** Lower-cased search term without control characters and with LIKE wildcards escaped. */
 export function searchPattern(search: string): string | null {
   const term = search.replace(/\p{Cc}/gu, '').trim().toLowerCase();
   if (term === '') return null;
   return `%${term.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+}
+
+/** Shortest term the trigram index serves: a shorter one would scan every user. */
+const TRIGRAM_MIN = 3;
+
+/**
+ * Which users a search term finds. Three characters or more: anywhere in the user name, names,
+ * email or organization (the trigram index on search_text). One or two: user names starting with
+ * it, through the lower(username) index (the range bounds the index scan; LIKE keeps it exact).
+ */
+export function userSearchCondition(search: string): SQL | undefined {
+  const pattern = searchPattern(search);
+  if (pattern === null) return undefined;
+  const term = pattern.slice(1, -1).replace(/\\(.)/g, '$1');
+  if ([...term].length >= TRIGRAM_MIN) return like(users.searchText, pattern);
+  const name = sql`lower(${users.username})`;
+  return and(sql`${name} >= ${term}`, sql`${name} < ${`${term}\u{10FFFF}`}`, like(name, `${pattern.slice(1)}`));
 }
 
 export function isUuid(value: string): boolean {

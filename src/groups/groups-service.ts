@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, like, notExists, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, notExists, sql, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { GroupSortKey } from '../schemas/groups.js';
 import { recordAudit, recordRefusal, type AuditActor } from '../audit/audit-log.js';
@@ -7,7 +7,7 @@ import type { Database } from '../db/client.js';
 import { groupPermissions, groups, groupSettings, userGroups, users, type Group, type User } from '../db/schema.js';
 import type { SettingValue } from '../settings/catalogue.js';
 import type { GroupWithSettings } from '../settings/effective-settings.js';
-import { isUniqueViolation, isUuid, searchPattern } from '../db/sql-helpers.js';
+import { isUniqueViolation, isUuid, userSearchCondition } from '../db/sql-helpers.js';
 import type { Actor } from './group-access.js';
 import { assertAdministrable, LastAdminError } from './groups-repository.js';
 
@@ -148,14 +148,14 @@ export async function nonMemberChoices(db: Database, groupId: string): Promise<A
 
 /** Up to 10 users matching `search` who are not yet in the group: the Add User picker. */
 export async function memberCandidates(db: Database, groupId: string, search: string) {
-  const pattern = searchPattern(search);
-  if (pattern === null) return [];
+  const matches = userSearchCondition(search);
+  if (matches === undefined) return [];
   return db
     .select({ id: users.id, username: users.username, firstName: users.firstName, lastName: users.lastName })
     .from(users)
     .where(
       and(
-        like(users.searchText, pattern),
+        matches,
         notExists(
           db
             .select({ one: sql`1` })

@@ -1,7 +1,7 @@
-import { and, eq, like, sql, type SQL } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { recoveryCodes, userGroups, users, type NewUser, type Realm, type User } from '../db/schema.js';
-import { isUuid, searchPattern } from '../db/sql-helpers.js';
+import { isUuid, userSearchCondition } from '../db/sql-helpers.js';
 import type { UserSortKey, UserStatus } from '../schemas/users.js';
 
 /**
@@ -85,10 +85,9 @@ export const COUNT_CAP = 10_000;
  * and Previous continue from a cursor (keyset), so a deep page reads no more rows than the first.
  */
 export async function listUsers(db: Database, query: UserListQuery): Promise<UserListPage> {
-  const pattern = searchPattern(query.search);
   const status = { active: and(eq(users.locked, false), eq(users.disabled, false)), locked: eq(users.locked, true), disabled: eq(users.disabled, true) };
   const filters: SQL | undefined = and(
-    pattern === null ? undefined : like(users.searchText, pattern),
+    userSearchCondition(query.search),
     query.realm ? eq(users.realm, query.realm) : undefined,
     query.status ? status[query.status] : undefined,
     query.groupId

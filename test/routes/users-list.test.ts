@@ -138,3 +138,13 @@ describe('indexes', () => {
     }
   });
 });
+
+describe('short search terms', () => {
+  it('find user names by prefix for one or two characters, anywhere for three or more', async () => {
+    await t.handle.db.insert(users).values([{ username: 'qz-first' }, { username: 'Qz-second' }, { username: 'xqz-inside' }, { username: 'q%z' }]);
+    expect(namesIn((await admin.get('/admin/users?q=qz')).body)).toEqual(['qz-first', 'Qz-second']);
+    expect(namesIn((await admin.get('/admin/users?q=q')).body)).toEqual(expect.arrayContaining(['qz-first', 'Qz-second', 'q%z']));
+    expect(namesIn((await admin.get('/admin/users?q=q%25')).body)).toEqual(['q%z']); // wildcards are literal
+    expect(namesIn((await admin.get('/admin/users?q=qz-')).body)).toEqual(['qz-first', 'Qz-second', 'xqz-inside']);
+  });
+});
