@@ -102,6 +102,28 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('admin users flow with $mode', 
     await page.getByRole('heading', { name: 'Carol.Danvers', exact: false }).getByText('Locked').waitFor();
   });
 
+  it('filters the list by status, kept in the address', async () => {
+    await page.goto('/admin/users');
+    await page.getByLabel('Status').selectOption({ label: 'Locked' });
+    if (!javaScriptEnabled) await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.getByRole('link', { name: 'admin', exact: true }).waitFor({ state: 'detached' });
+    await page.getByRole('link', { name: 'Carol.Danvers', exact: true }).waitFor();
+    await expect.poll(() => new URL(page.url()).searchParams.get('status')).toBe('locked');
+    await page.getByLabel('Status').selectOption({ label: 'Any' });
+    if (!javaScriptEnabled) await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.getByRole('link', { name: 'admin', exact: true }).waitFor();
+  });
+
+  it('moves between the sections of a user page by their links', async () => {
+    await page.getByRole('link', { name: 'Carol.Danvers', exact: true }).click();
+    const sections = page.getByRole('navigation', { name: 'User sections' });
+    for (const [link, heading] of [['Groups', 'Groups'], ['Effective settings', 'Effective settings'], ['File mappings', 'File Mappings'], ['Details', 'Details']]) {
+      await sections.getByRole('link', { name: link, exact: true }).click();
+      await expect.poll(() => new URL(page.url()).hash).toBe(`#${link === 'Effective settings' ? 'effective-settings' : link === 'File mappings' ? 'file-mappings' : link.toLowerCase()}`);
+      await page.getByRole('heading', { name: heading, exact: true }).waitFor();
+    }
+  });
+
   it('offers View, Edit, Log Out and Delete in each row\'s menu', async () => {
     await page.goto('/admin/users');
     const menu = page.locator('summary[aria-label="Actions for Carol.Danvers"]');
