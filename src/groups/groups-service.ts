@@ -135,15 +135,22 @@ export async function membersOfGroup(db: Database, groupId: string, page: number
 /** Below this many users outside a group, the picker lists them all in a select instead of a search. */
 export const PICKER_SELECT_LIMIT = 50;
 
-/** Every user outside the group when there are fewer than PICKER_SELECT_LIMIT, else null (the picker searches). */
-export async function nonMemberChoices(db: Database, groupId: string): Promise<Array<{ id: string; username: string }> | null> {
+/**
+ * Every user outside the group when there are fewer than PICKER_SELECT_LIMIT, else null (the
+ * picker searches). `memberCount` is the group's size: counting users only up to it plus the
+ * limit answers "fewer than 50 outside?" without listing a large group's outsiders.
+ */
+export async function nonMemberChoices(db: Database, groupId: string, memberCount: number): Promise<Array<{ id: string; username: string }> | null> {
+  const enough = memberCount + PICKER_SELECT_LIMIT;
+  const [counted] = await db.select({ n: sql<number>`count(*)::int` }).from(db.select({ one: sql`1` }).from(users).limit(enough).as('some_users'));
+  if ((counted?.n ?? 0) >= enough) return null;
   const rows = await db
     .select({ id: users.id, username: users.username })
     .from(users)
     .where(notExists(db.select({ one: sql`1` }).from(userGroups).where(and(eq(userGroups.userId, users.id), eq(userGroups.groupId, groupId)))))
     .orderBy(sql`lower(${users.username})`)
     .limit(PICKER_SELECT_LIMIT);
-  return rows.length < PICKER_SELECT_LIMIT ? rows : null;
+  return rows;
 }
 
 /** Up to 10 users matching `search` who are not yet in the group: the Add User picker. */

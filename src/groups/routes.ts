@@ -93,15 +93,15 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const query = (request.query ?? {}) as ShowQuery;
     const page = query.members_page ?? 1;
     const userSearch = query.user_q ?? '';
-    const [members, settings, permissions, candidates, workspaces, mappings, choices] = await Promise.all([
+    const [members, settings, permissions, candidates, workspaces, mappings] = await Promise.all([
       membersOfGroup(db, group.id, page),
       settingsOfGroup(db, group.id),
       permissionsOfGroup(db, group.id),
       userSearch ? memberCandidates(db, group.id, userSearch) : Promise.resolve(null),
       workspaceCatalogue(db),
       listMappings(db, { kind: 'group', id: group.id }),
-      canModifyGroup(actor, group) ? nonMemberChoices(db, group.id) : Promise.resolve(null),
     ]);
+    const choices = canModifyGroup(actor, group) ? await nonMemberChoices(db, group.id, members.total) : null;
     return reply.render('groups/show', {
       group,
       values: extra.values ?? group,
@@ -249,7 +249,8 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       : { ok: false, message: 'Pick a user to add.', status: 422 };
     if (request.wantsFragment()) {
       if (!result.ok) return memberErrorFragment(reply, result.message, result.status);
-      const [members, choices] = await Promise.all([membersOfGroup(db, group.id, 1), nonMemberChoices(db, group.id)]);
+      const members = await membersOfGroup(db, group.id, 1);
+      const choices = await nonMemberChoices(db, group.id, members.total);
       // The new row goes into the table; the picker and the count are refreshed out of band.
       return reply.render('groups/_member-added', { group, member: user, canModify: true, total: members.total, picker: { search: '', candidates: null, choices } });
     }

@@ -117,7 +117,7 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('admin users flow with $mode', 
   it('moves between the sections of a user page by their links', async () => {
     await page.getByRole('link', { name: 'Carol.Danvers', exact: true }).click();
     const sections = page.getByRole('navigation', { name: 'User sections' });
-    for (const [link, heading] of [['Groups', 'Groups'], ['Effective settings', 'Effective settings'], ['File mappings', 'File Mappings'], ['Details', 'Details']]) {
+    for (const [link, heading] of [['Groups', 'Groups'], ['Effective settings', 'Effective settings'], ['File mappings', 'File Mappings'], ['Details', 'Details']] as const) {
       await sections.getByRole('link', { name: link, exact: true }).click();
       await expect.poll(() => new URL(page.url()).hash).toBe(`#${link === 'Effective settings' ? 'effective-settings' : link === 'File mappings' ? 'file-mappings' : link.toLowerCase()}`);
       await page.getByRole('heading', { name: heading, exact: true }).waitFor();
