@@ -39,3 +39,28 @@ export function isUniqueViolation(error: unknown): boolean {
   }
   return false;
 }
+
+/** A position in a keyset-paged list: the sort value and id of a row (Next starts after it, Previous before it). */
+export interface ListCursor {
+  value: string;
+  id: string;
+}
+
+/** A cursor as it travels in a link: base64url of JSON [value, id]. */
+export function encodeCursor(cursor: ListCursor): string {
+  return Buffer.from(JSON.stringify([cursor.value, cursor.id])).toString('base64url');
+}
+
+/** The cursor of a link, or undefined when it is not one of ours (then the page number applies). */
+export function decodeCursor(text: string | undefined): ListCursor | undefined {
+  if (!text) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    if (!Array.isArray(parsed) || parsed.length !== 2) return undefined;
+    const [value, id] = parsed as unknown[];
+    if (typeof value !== 'string' || typeof id !== 'string' || !isUuid(id) || value.length > 1000 || /\p{Cc}/u.test(value)) return undefined;
+    return { value, id };
+  } catch {
+    return undefined;
+  }
+}

@@ -7,7 +7,7 @@ import type { Database } from '../db/client.js';
 import { groupPermissions, groups, groupSettings, userGroups, users, type Group, type User } from '../db/schema.js';
 import type { SettingValue } from '../settings/catalogue.js';
 import type { GroupWithSettings } from '../settings/effective-settings.js';
-import { isUniqueViolation, isUuid, userSearchCondition } from '../db/sql-helpers.js';
+import { isUniqueViolation, isUuid, userSearchCondition, type ListCursor } from '../db/sql-helpers.js';
 import type { Actor } from './group-access.js';
 import { assertAdministrable, LastAdminError } from './groups-repository.js';
 
@@ -117,19 +117,40 @@ export async function groupsWithSettingsOfUser(db: Database, userId: string): Pr
 
 export const MEMBERS_PER_PAGE = 25;
 
-export async function membersOfGroup(db: Database, groupId: string, page: number) {
-  const [rows, [counted]] = await Promise.all([
+/**
+ * One page of a group's members by user name. Next and Previous continue from a cursor (keyset),
+ * so the last page of a 10,000-member group reads what the first reads; without one, the page
+ * number applies.
+ */
+export async function membersOfGroup(db: Database, groupId: string, position: { page: number; after?: ListCursor; before?: ListCursor }) {
+  const name = sql`lower(${users.username})`;
+  const backwards = position.before !== undefined;
+  const cursor = position.before ?? position.after;
+  const direction = sql.raw(backwards ? 'desc' : 'asc');
+  const beyond = cursor ? sql`(${name}, ${users.id}) ${sql.raw(backwards ? '<' : '>')} (${cursor.value}, ${cursor.id}::uuid)` : undefined;
+  const [fetched, [counted]] = await Promise.all([
     db
-      .select({ id: users.id, username: users.username, firstName: users.firstName, lastName: users.lastName, disabled: users.disabled, locked: users.locked })
+      .select({ id: users.id, username: users.username, firstName: users.firstName, lastName: users.lastName, disabled: users.disabled, locked: users.locked, key: sql<string>`${name}` })
       .from(userGroups)
       .innerJoin(users, eq(users.id, userGroups.userId))
-      .where(eq(userGroups.groupId, groupId))
-      .orderBy(sql`lower(${users.username})`)
-      .limit(MEMBERS_PER_PAGE)
-      .offset((page - 1) * MEMBERS_PER_PAGE),
+      .where(and(eq(userGroups.groupId, groupId), beyond))
+      .orderBy(sql`${name} ${direction}`, sql`${users.id} ${direction}`)
+      .limit(MEMBERS_PER_PAGE + 1)
+      .offset(cursor ? 0 : (position.page - 1) * MEMBERS_PER_PAGE),
     db.select({ n: sql<number>`count(*)::int` }).from(userGroups).where(eq(userGroups.groupId, groupId)),
   ]);
-  return { rows, total: counted?.n ?? 0 };
+  const more = fetched.length > MEMBERS_PER_PAGE;
+  const page = fetched.slice(0, MEMBERS_PER_PAGE);
+  if (backwards) page.reverse();
+  const at = (index: number): ListCursor | null => (page[index] ? { value: page[index].key, id: page[index].id } : null);
+  return {
+    rows: page.map(({ key: _key, ...row }) => row),
+    total: counted?.n ?? 0,
+    hasNext: backwards ? true : more,
+    hasPrevious: backwards ? more : cursor !== undefined || position.page > 1,
+    nextCursor: at(page.length - 1),
+    previousCursor: at(0),
+  };
 }
 
 /** Below this many users outside a group, the picker lists them all in a select instead of a search. */

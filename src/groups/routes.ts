@@ -5,6 +5,7 @@ import { hasPermission, PERMISSION_INFO, PERMISSION_SECTIONS, PERMISSIONS, type 
 import type { Group } from '../db/schema.js';
 import { controlOf, formatSettingValue, parseSettingValue, SETTINGS, settingByKey, settingFormValue } from '../settings/catalogue.js';
 import { findMemberRef } from './groups-repository.js';
+import { decodeCursor, encodeCursor } from '../db/sql-helpers.js';
 import { listMappings } from '../file-mappings/file-mappings-repository.js';
 import fileMappingRoutes, { mappingListView } from '../file-mappings/routes.js';
 import { workspaceCatalogue } from '../workspaces/workspaces-repository.js';
@@ -48,7 +49,7 @@ import {
 
 type IdParams = { id: string };
 
-type ShowQuery = { user_q?: string; members_page?: number };
+type ShowQuery = { user_q?: string; members_page?: number; members_after?: string; members_before?: string };
 
 const VIEW: readonly Permission[] = ['groups_view', 'groups_view_ifmember'];
 const MODIFY: readonly Permission[] = ['groups_modify', 'groups_modify_ifmember'];
@@ -94,7 +95,11 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const page = query.members_page ?? 1;
     const userSearch = query.user_q ?? '';
     const [members, settings, permissions, candidates, workspaces, mappings] = await Promise.all([
-      membersOfGroup(db, group.id, page),
+      membersOfGroup(db, group.id, {
+        page,
+        after: decodeCursor(query.members_after),
+        before: query.members_after ? undefined : decodeCursor(query.members_before),
+      }),
       settingsOfGroup(db, group.id),
       permissionsOfGroup(db, group.id),
       userSearch ? memberCandidates(db, group.id, userSearch) : Promise.resolve(null),
@@ -110,7 +115,14 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       permissionError: extra.permissionError ?? null,
       canModify: canModifyGroup(actor, group),
       canDelete: canDeleteGroup(actor, group),
-      members: { ...members, page, pages: Math.max(1, Math.ceil(members.total / MEMBERS_PER_PAGE)) },
+      members: {
+        ...members,
+        page,
+        pages: Math.max(1, Math.ceil(members.total / MEMBERS_PER_PAGE)),
+        // Page 1 needs no cursor; others continue from the rows shown.
+        previousUrl: page <= 2 ? `?members_page=1` : `?members_page=${page - 1}&members_before=${members.previousCursor ? encodeCursor(members.previousCursor) : ''}`,
+        nextUrl: `?members_page=${page + 1}&members_after=${members.nextCursor ? encodeCursor(members.nextCursor) : ''}`,
+      },
       picker: { search: userSearch, candidates, choices },
       settings: SETTINGS.filter((s) => s.key in settings).map((s) => ({ ...s, display: formatSettingValue(s, settings[s.key]!, workspaces.names) })),
       mappings: mappingListView({ url: `/admin/groups/${group.id}` }, mappings, canModifyGroup(actor, group)),
@@ -249,7 +261,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       : { ok: false, message: 'Pick a user to add.', status: 422 };
     if (request.wantsFragment()) {
       if (!result.ok) return memberErrorFragment(reply, result.message, result.status);
-      const members = await membersOfGroup(db, group.id, 1);
+      const members = await membersOfGroup(db, group.id, { page: 1 });
       const choices = await nonMemberChoices(db, group.id, members.total);
       // The new row goes into the table; the picker and the count are refreshed out of band.
       return reply.render('groups/_member-added', { group, member: user, canModify: true, total: members.total, picker: { search: '', candidates: null, choices } });
@@ -269,7 +281,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
         : { ok: false, message: 'This user no longer exists.', status: 404 };
       if (request.wantsFragment()) {
         if (!result.ok) return memberErrorFragment(reply, result.message, result.status);
-        const members = await membersOfGroup(db, group.id, 1);
+        const members = await membersOfGroup(db, group.id, { page: 1 });
         return reply.render('groups/_member-count', { total: members.total, oob: true });
       }
       return finish(request, reply, group, result, `${user?.username} removed from ${group.name}.`, 'memberError', '#members');

@@ -25,6 +25,8 @@ export const GroupForm = formBody({
 export const GroupShowQuery = queryString({
   user_q: Type.Optional(QueryText(SEARCH_MAX)),
   members_page: Type.Optional(QueryInteger(1, 100_000)),
+  members_after: Type.Optional(Type.String({ maxLength: 2048, pattern: '^[A-Za-z0-9_-]*$' })),
+  members_before: Type.Optional(Type.String({ maxLength: 2048, pattern: '^[A-Za-z0-9_-]*$' })),
 });
 
 export const MemberSuggestionsQuery = queryString({ user_q: Type.Optional(QueryText(SEARCH_MAX)) });

@@ -5,7 +5,7 @@ import { actorOf } from '../audit/audit-log.js';
 import { logOutEverywhere } from '../sessions/sessions-repository.js';
 import { hasPermission } from '../security/permissions.js';
 import { REALMS, type User } from '../db/schema.js';
-import { isUuid } from '../db/sql-helpers.js';
+import { decodeCursor, encodeCursor } from '../db/sql-helpers.js';
 import { canModifyGroup, canViewGroup, modifyGroupNeeds } from '../groups/group-access.js';
 import { addMember, findGroup, groupChoices, removeMember } from '../groups/groups-service.js';
 import { formatSettingValue, SETTINGS } from '../settings/catalogue.js';
@@ -17,7 +17,7 @@ import { workspaceSessionsOfUser } from '../workspaces/workspace-sessions-reposi
 import { EmptyForm } from '../schemas/common.js';
 import { UserDefaultImageForm } from '../schemas/workspaces.js';
 import { AddToGroupForm, UserEditForm, UserForm, UserGroupParams, UserListQuery as UserListQuerySchema, UserParams } from '../schemas/users.js';
-import { findUserById, listUsers, type ListCursor, type UserListQuery } from './users-repository.js';
+import { findUserById, listUsers, type UserListQuery } from './users-repository.js';
 import { effectiveSettingsOfUser, saveUserSetting } from './user-settings-repository.js';
 import { createUser, deleteUser, mayChangeUser, refuseStrongerUser, resetTwoFactor, updateUser, type UserChangeResult } from './users-service.js';
 import { formValuesFrom, formValuesOf, validateUser, type UserFormValues } from './user-validation.js';
@@ -25,25 +25,6 @@ import { formValuesFrom, formValuesOf, validateUser, type UserFormValues } from 
 const PER_PAGE_CHOICES = [25, 50, 100];
 
 type IdParams = { id: string };
-
-/** A cursor as it travels in a link: base64url of JSON [value, id]. */
-export function encodeCursor(cursor: ListCursor): string {
-  return Buffer.from(JSON.stringify([cursor.value, cursor.id])).toString('base64url');
-}
-
-/** The cursor of a link, or undefined when it is not one of ours (then the page number applies). */
-export function decodeCursor(text: string | undefined): ListCursor | undefined {
-  if (!text) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    if (!Array.isArray(parsed) || parsed.length !== 2) return undefined;
-    const [value, id] = parsed as unknown[];
-    if (typeof value !== 'string' || typeof id !== 'string' || !isUuid(id) || value.length > 1000 || /\p{Cc}/u.test(value)) return undefined;
-    return { value, id };
-  } catch {
-    return undefined;
-  }
-}
 
 /** The list's query string (already checked by its schema), with defaults filled in. */
 export function parseListQuery(params: Static<typeof UserListQuerySchema>): UserListQuery {

@@ -1,7 +1,7 @@
 import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { recoveryCodes, userGroups, users, type NewUser, type Realm, type User } from '../db/schema.js';
-import { isUuid, userSearchCondition } from '../db/sql-helpers.js';
+import { isUuid, userSearchCondition, type ListCursor } from '../db/sql-helpers.js';
 import type { UserSortKey, UserStatus } from '../schemas/users.js';
 
 /**
@@ -31,11 +31,6 @@ export function sortExpression(sort: UserSortKey, direction: SortDirection): SQL
 export type UserSort = UserSortKey;
 export type SortDirection = 'asc' | 'desc';
 
-/** A position in the list: the sort value and id of a row (Next starts after it, Previous before it). */
-export interface ListCursor {
-  value: string;
-  id: string;
-}
 
 export interface UserListQuery {
   search: string;

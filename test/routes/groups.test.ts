@@ -64,6 +64,26 @@ async function clientWith(username: string, permissions: string[]) {
 }
 
 describe('groups table and pages', () => {
+  it('pages a large group\'s members with cursors: Next and Previous stay exact under inserts', async () => {
+    const db = t.handle.db;
+    const { engineering } = await world();
+    const created = await db.insert(users).values(Array.from({ length: 60 }, (_, i) => ({ username: `mem-${String(i * 2).padStart(3, '0')}` }))).returning();
+    await db.insert(userGroups).values(created.map((user) => ({ userId: user.id, groupId: engineering.id })));
+    const names = (html: string) => [...html.matchAll(/<td><a href="\/admin\/users\/[0-9a-f-]+">(mem-\d+)<\/a>/g)].map((m) => m[1]);
+    const link = (html: string, rel: string) => new RegExp(`href="([^"]+)"[^>]*rel="${rel}"`).exec(html)![1]!.replaceAll('&amp;', '&');
+    const first = await admin.get(`/admin/groups/${engineering.id}`);
+    expect(names(first.body)).toHaveLength(25);
+    expect(first.body).toContain('Page 1 of 3');
+    const [early] = await db.insert(users).values({ username: 'mem-001' }).returning();
+    await db.insert(userGroups).values({ userId: early!.id, groupId: engineering.id });
+    const second = await admin.get(link(first.body, 'next'));
+    expect(names(second.body)[0]).toBe('mem-050'); // right after page 1's last (mem-048)
+    const third = await admin.get(link(second.body, 'next'));
+    expect(names(third.body)).toEqual(Array.from({ length: 10 }, (_, i) => `mem-${String(100 + i * 2).padStart(3, '0')}`));
+    expect(third.body).not.toContain('rel="next"');
+    expect(names((await admin.get(link(third.body, 'prev'))).body)).toEqual(names(second.body));
+  });
+
   it('offers every user outside a small group in a select, with an explained search for larger ones', async () => {
     const db = t.handle.db;
     // A database of its own: how many users exist decides the picker's form.
