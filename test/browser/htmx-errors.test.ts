@@ -19,6 +19,7 @@ describe.skipIf(skipBrowserTests)('a failing htmx action, JavaScript on', () => 
     const gone = await seedUser(server.handle.db, 'gone-meanwhile', USER_PASSWORD);
     await loginAsFirstAdmin(page);
     await page.goto('/admin/users');
+    await page.locator('summary[aria-label="Actions for gone-meanwhile"]').click(); // the row's menu
     await page.getByRole('link', { name: 'Delete gone-meanwhile' }).waitFor();
     // Someone else deletes the user while this page is open.
     await server.handle.db.delete(users).where(eq(users.id, gone.id));
