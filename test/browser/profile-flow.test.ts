@@ -65,8 +65,9 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('profile flow with $mode', ({ j
     await page.locator('#setting-theme').getByLabel('Theme').selectOption('Dark');
     await page.locator('#setting-theme').getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => page.locator('html').getAttribute('data-theme')).toBe('dark');
-    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor).catch(() => null);
-    if (background) expect(background).toBe('rgb(22, 26, 34)');
+    // The new page's stylesheet may still be loading when data-theme is already there: wait for it.
+    await page.waitForLoadState('load');
+    await expect.poll(() => page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe('rgb(22, 26, 34)');
     await page.goto('/');
     expect(await page.locator('html').getAttribute('data-theme')).toBe('dark');
   });
