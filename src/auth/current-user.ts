@@ -1,8 +1,9 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import type { Realm } from '../db/schema.js';
-import type { CurrentUser, Theme } from '../security/current-user.js';
+import type { CurrentUser } from '../security/current-user.js';
 import { settingByKey } from '../settings/catalogue.js';
+import { themeFromValue } from '../settings/user-settings.js';
 
 const THEME = settingByKey('theme')!;
 
@@ -16,11 +17,6 @@ interface CurrentUserRow {
   groupIds: string[];
   permissions: string[];
   theme: unknown;
-}
-
-/** The theme a stored value stands for (Auto when unset or unknown). */
-function themeFrom(value: unknown): Theme {
-  return value === 'Light' ? 'light' : value === 'Dark' ? 'dark' : 'auto';
 }
 
 /**
@@ -46,7 +42,7 @@ export async function loadCurrentUser(db: Database, userId: string): Promise<Cur
     from users u where u.id = ${userId}`);
   const row = (result as unknown as { rows?: CurrentUserRow[] }).rows?.[0] ?? (result as unknown as CurrentUserRow[])[0];
   if (!row || row.disabled || row.locked) return null;
-  const theme = Promise.resolve(themeFrom(row.theme));
+  const theme = Promise.resolve(themeFromValue(row.theme));
   return {
     id: row.id,
     username: row.username,

@@ -54,9 +54,10 @@ export async function launch(
   user: { id: string; username: string },
   workspace: Workspace,
   now: Date,
+  effective?: UserEffectiveSettings,
 ): Promise<LaunchResult & { plan?: LaunchPlan }> {
   if (!workspace.enabled) return { ok: false, message: `${workspace.friendlyName} is disabled and cannot be launched.`, status: 409 };
-  const { plan, settings } = await launchPlanFor(db, user, workspace);
+  const { plan, settings } = await launchPlanFor(db, user, workspace, effective);
   const limit = Number(settings.settings.get('max_kasms_per_user')!.value);
   return recordLaunch(db, actor, user, plan, limit, now);
 }

@@ -6,7 +6,7 @@ import type { Workspace } from '../db/schema.js';
 import { hasPermission } from '../security/permissions.js';
 import { EmptyForm, LaunchForm, LaunchPreviewQuery, WorkspaceSessionParams } from '../schemas/workspaces.js';
 import { IdParams } from '../schemas/common.js';
-import { effectiveSettingsOfUser } from '../users/user-settings-repository.js';
+import { effectiveSettingsOfUser, type UserEffectiveSettings } from '../users/user-settings-repository.js';
 import { findUserById } from '../users/users-repository.js';
 import { findWorkspace, listWorkspaces } from '../workspaces/workspaces-repository.js';
 import { formatSize } from '../file-mappings/mapping-input.js';
@@ -27,9 +27,10 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   const enabledWorkspaces = async () => (await listWorkspaces(db)).filter((w) => w.enabled);
 
-  async function start(request: FastifyRequest, reply: FastifyReply, workspace: Workspace) {
+  /** Launches `workspace`; `effective`: the user's settings when already read (for the default). */
+  async function start(request: FastifyRequest, reply: FastifyReply, workspace: Workspace, effective?: UserEffectiveSettings) {
     const user = request.currentUser!;
-    const result = await launch(db, actorOf(request), user, workspace, new Date(app.now()));
+    const result = await launch(db, actorOf(request), user, workspace, new Date(app.now()), effective);
     if (!result.ok) {
       return reply.code(result.status).render('launches/choose', { message: result.message, workspaces: await enabledWorkspaces(), title: 'Cannot launch' });
     }
@@ -39,20 +40,22 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // A link (and Auto Launch after login): starts the default workspace. A request from another
   // site only gets the button, so a link elsewhere cannot start sessions on someone's behalf.
   app.get('/go', async (request, reply) => {
-    const found = await defaultWorkspaceOf(db, request.currentUser!.id);
+    const effective = await effectiveSettingsOfUser(db, request.currentUser!.id);
+    const found = await defaultWorkspaceOf(db, request.currentUser!.id, effective);
     if (!found.ok) return reply.render('launches/choose', { message: noDefaultMessage(found), workspaces: await enabledWorkspaces(), title: 'No default workspace' });
     if (request.headers['sec-fetch-site'] === 'cross-site') {
       return reply.render('launches/choose', { message: `Launch ${found.workspace.friendlyName}?`, workspaces: [found.workspace], title: 'Launch workspace' });
     }
-    return start(request, reply, found.workspace);
+    return start(request, reply, found.workspace, effective);
   });
 
   app.post('/launch', { schema: { body: LaunchForm } }, async (request, reply) => {
     const id = request.body.workspace_id;
     if (id === undefined) {
-      const found = await defaultWorkspaceOf(db, request.currentUser!.id);
+      const effective = await effectiveSettingsOfUser(db, request.currentUser!.id);
+      const found = await defaultWorkspaceOf(db, request.currentUser!.id, effective);
       if (!found.ok) return reply.code(409).render('launches/choose', { message: noDefaultMessage(found), workspaces: await enabledWorkspaces(), title: 'No default workspace' });
-      return start(request, reply, found.workspace);
+      return start(request, reply, found.workspace, effective);
     }
     const workspace = await findWorkspace(db, id);
     if (!workspace?.enabled) {

@@ -36,5 +36,8 @@ export const formBody = <P extends TProperties>(properties: P) =>
 /** The body of a one-button form: nothing but the CSRF field. */
 export const EmptyForm = formBody({});
 
+/** A keyset cursor in a query string (base64url, see encodeCursor in db/sql-helpers). */
+export const QueryCursor = Type.String({ maxLength: 2048, pattern: '^[A-Za-z0-9_-]*$' });
+
 /** Settings keys, in URLs and forms. */
 export const SettingKey = Type.String({ pattern: '^[a-z0-9_]{1,64}$' });

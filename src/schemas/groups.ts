@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { EmptyForm, FormText, formBody, IdParams, QueryInteger, QueryText, queryString, SettingKey, StringEnum, Uuid } from './common.js';
+import { EmptyForm, FormText, formBody, IdParams, QueryInteger, QueryCursor, QueryText, queryString, SettingKey, StringEnum, Uuid } from './common.js';
 import { SEARCH_MAX } from './users.js';
 
 /** The columns the groups table sorts by (the service maps each to its SQL). */
@@ -25,8 +25,8 @@ export const GroupForm = formBody({
 export const GroupShowQuery = queryString({
   user_q: Type.Optional(QueryText(SEARCH_MAX)),
   members_page: Type.Optional(QueryInteger(1, 100_000)),
-  members_after: Type.Optional(Type.String({ maxLength: 2048, pattern: '^[A-Za-z0-9_-]*$' })),
-  members_before: Type.Optional(Type.String({ maxLength: 2048, pattern: '^[A-Za-z0-9_-]*$' })),
+  members_after: Type.Optional(QueryCursor),
+  members_before: Type.Optional(QueryCursor),
 });
 
 export const MemberSuggestionsQuery = queryString({ user_q: Type.Optional(QueryText(SEARCH_MAX)) });

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Checkbox, FormText, formBody, IdParams, QueryInteger, QueryText, queryString, StringEnum, Uuid } from './common.js';
+import { Checkbox, FormText, formBody, IdParams, QueryInteger, QueryCursor, QueryText, queryString, StringEnum, Uuid } from './common.js';
 
 /** The columns the users table sorts by (the repository maps each to its SQL). */
 export const USER_SORT_KEYS = ['username', 'first_name', 'last_name', 'realm', 'organization', 'email', 'last_session'] as const;
@@ -22,8 +22,8 @@ export const UserListQuery = queryString({
   status: Type.Optional(StringEnum(['', ...USER_STATUSES])),
   group: Type.Optional(Type.Union([Type.Literal(''), Uuid])),
   // Keyset cursors of Next and Previous (base64url of the sort value and id).
-  after: Type.Optional(Type.String({ maxLength: 2048, pattern: '^[A-Za-z0-9_-]*$' })),
-  before: Type.Optional(Type.String({ maxLength: 2048, pattern: '^[A-Za-z0-9_-]*$' })),
+  after: Type.Optional(QueryCursor),
+  before: Type.Optional(QueryCursor),
 });
 
 const text = Type.Optional(FormText(2000));

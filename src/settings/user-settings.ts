@@ -158,10 +158,14 @@ export function describeUserSource(source: SettingSource): string {
   return 'default';
 }
 
+/** The theme a stored Theme value stands for (Auto when unset or unknown). */
+export function themeFromValue(value: unknown): Theme {
+  return value === 'Light' ? 'light' : value === 'Dark' ? 'dark' : 'auto';
+}
+
 /** The theme a user's pages are drawn in. */
 export function themeOf(effective: readonly EffectiveUserSetting[]): Theme {
-  const theme = effective.find((e) => e.setting.key === 'theme')?.value;
-  return theme === 'Light' ? 'light' : theme === 'Dark' ? 'dark' : 'auto';
+  return themeFromValue(effective.find((e) => e.setting.key === 'theme')?.value);
 }
 
 // Every group counterpart named here must exist in the group catalogue.

@@ -19,6 +19,7 @@ import { UserDefaultImageForm } from '../schemas/workspaces.js';
 import { AddToGroupForm, UserEditForm, UserForm, UserGroupParams, UserListQuery as UserListQuerySchema, UserParams } from '../schemas/users.js';
 import { findUserById, listUsers, type UserListQuery } from './users-repository.js';
 import { effectiveSettingsOfUser, saveUserSetting } from './user-settings-repository.js';
+import { workspaceCatalogue } from '../workspaces/workspaces-repository.js';
 import { createUser, deleteUser, mayChangeUser, refuseStrongerUser, resetTwoFactor, updateUser, type UserChangeResult } from './users-service.js';
 import { formValuesFrom, formValuesOf, validateUser, type UserFormValues } from './user-validation.js';
 
@@ -317,7 +318,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (refused) return reply.renderForbidden(refused.message); // audited
       const setting = userSettingByKey('default_image')!;
       const reset = request.body.action === 'reset';
-      const { workspaces } = await effectiveSettingsOfUser(db, user.id);
+      const workspaces = await workspaceCatalogue(db);
       const parsed = reset ? null : parseUserSetting(setting, request.body.value ?? '', (id) => workspaces.usable.has(id));
       if (parsed && !parsed.ok) return renderShow(request, reply.code(422), user, { defaultImageError: parsed.error });
       await saveUserSetting(db, actorOf(request), user, setting.key, parsed ? parsed.value : undefined);
