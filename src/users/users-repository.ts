@@ -97,8 +97,7 @@ export async function listUsers(db: Database, query: UserListQuery): Promise<Use
   const ascending = (query.direction === 'asc') !== backwards;
   const beyond = cursor ? sql`(${expression}, ${users.id}) ${sql.raw(ascending ? '>' : '<')} (${cursor.value}${cast}, ${cursor.id}::uuid)` : undefined;
   const direction = sql.raw(ascending ? 'asc' : 'desc');
-  const matching = db.select({ one: sql`1` }).from(users).where(filters).limit(COUNT_CAP + 1).as('matching');
-  const [fetched, [counted]] = await Promise.all([
+  const [fetched, counted] = await Promise.all([
     db
       .select({
         id: users.id,
@@ -118,26 +117,40 @@ export async function listUsers(db: Database, query: UserListQuery): Promise<Use
       .orderBy(sql`${expression} ${direction}`, sql`${users.id} ${direction}`)
       .limit(query.perPage + 1) // one more than shown tells whether there is another page
       .offset(cursor ? 0 : (query.page - 1) * query.perPage),
-    db.select({ total: sql<number>`count(*)::int` }).from(matching),
+    countMatching(db, filters),
   ]);
   const more = fetched.length > query.perPage;
   const page = fetched.slice(0, query.perPage);
   if (backwards) page.reverse();
   const rows = page.map(({ sortValue: _value, ...row }) => row);
   const at = (index: number): ListCursor | null => (page[index] ? { value: page[index].sortValue, id: page[index].id } : null);
-  let total = counted?.total ?? 0;
-  const capped = total > COUNT_CAP;
-  if (capped && filters === undefined) total = Math.max(total, await estimatedUserCount(db));
   return {
     rows,
-    total: capped && filters !== undefined ? COUNT_CAP : total,
-    capped,
-    estimated: capped && filters === undefined,
+    ...counted,
     hasNext: backwards ? true : more,
     hasPrevious: backwards ? more : cursor !== undefined || query.page > 1,
     nextCursor: at(page.length - 1),
     previousCursor: at(0),
   };
+}
+
+/**
+ * How many users match, for "N users" and the page count. The whole table is the planner's
+ * estimate once it is past COUNT_CAP (an exact count would read every row on every page);
+ * a search or filter is counted exactly up to COUNT_CAP.
+ */
+async function countMatching(db: Database, filters: SQL | undefined): Promise<Pick<UserListPage, 'total' | 'capped' | 'estimated'>> {
+  if (filters === undefined) {
+    const estimate = await estimatedUserCount(db);
+    if (estimate > COUNT_CAP) return { total: estimate, capped: true, estimated: true };
+  }
+  const matching = db.select({ one: sql`1` }).from(users).where(filters).limit(COUNT_CAP + 1).as('matching');
+  const [counted] = await db.select({ total: sql<number>`count(*)::int` }).from(matching);
+  const total = counted?.total ?? 0;
+  if (total <= COUNT_CAP) return { total, capped: false, estimated: false };
+  // The estimate lags behind (statistics not refreshed yet): the table has at least this many.
+  if (filters === undefined) return { total, capped: true, estimated: true };
+  return { total: COUNT_CAP, capped: true, estimated: false };
 }
 
 /** The planner's row count of the users table (kept by autovacuum/ANALYZE): free, and close enough for "about N". */
