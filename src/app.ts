@@ -30,6 +30,8 @@ import profileRoutes from './profile/routes.js';
 import twoFactorRoutes from './profile/two-factor-routes.js';
 import workspaceRoutes from './workspaces/routes.js';
 import launchRoutes from './launches/routes.js';
+import apiKeyRoutes from './api-keys/routes.js';
+import apiRoutes from './api/routes.js';
 
 export interface RouteEntry {
   method: string;
@@ -146,5 +148,7 @@ export async function buildApp({ config, db, logger = false, now = Date.now }: B
   await app.register(twoFactorRoutes);
   await app.register(workspaceRoutes);
   await app.register(launchRoutes);
+  await app.register(apiKeyRoutes);
+  await app.register(apiRoutes);
   return app;
 }

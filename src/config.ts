@@ -29,6 +29,8 @@ export interface Config {
   lockAfterTemporaryLockouts: number;
   /** Login POSTs allowed per client IP per minute. */
   loginRateLimit: number;
+  /** Developer API calls per API key per minute. */
+  apiRateLimit: number;
   sessionIdleMinutes: number;
   sessionAbsoluteHours: number;
   logLevel: string;
@@ -126,6 +128,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxLoginAttempts: int('MAX_LOGIN_ATTEMPTS', 5, 1, 100),
     lockAfterTemporaryLockouts: int('LOCK_AFTER_TEMPORARY_LOCKOUTS', 3, 0, 100),
     loginRateLimit: int('LOGIN_RATE_LIMIT', 30, 1, 100000),
+    apiRateLimit: int('API_RATE_LIMIT', 600, 1, 1_000_000),
     sessionIdleMinutes: int('SESSION_IDLE_MINUTES', 30, 1, 24 * 60),
     sessionAbsoluteHours: int('SESSION_ABSOLUTE_HOURS', 12, 1, 24 * 30),
     logLevel,

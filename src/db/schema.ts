@@ -253,6 +253,8 @@ export const workspaceSessions = pgTable(
     workspaceName: text('workspace_name').notNull(),
     plan: jsonb('plan').notNull(),
     createdAt: createdAt(),
+    /** The last keepalive (the API's `keepalive` call); a session starts with one. */
+    keepaliveAt: timestamp('keepalive_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('workspace_sessions_user_idx').on(t.userId, t.createdAt)],
 );
@@ -286,6 +288,42 @@ export const auditEvents = pgTable(
   ],
 );
 
+/**
+ * A Developer API key (SPEC §7). `key` is the public half a script sends; the secret is kept
+ * only as its SHA-256 hash (it is 256 random bits, so a fast hash suffices and a call costs a
+ * lookup, not an argon2 verify).
+ */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    key: text('api_key').notNull().unique(),
+    secretHash: text('secret_hash').notNull(),
+    enabled: boolean('enabled').notNull().default(true),
+    readOnly: boolean('read_only').notNull().default(false),
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+    createdById: uuid('created_by_id').references(() => users.id, { onDelete: 'set null' }),
+    createdByName: optionalText('created_by_name'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('api_keys_name_lower_key').on(sql`lower(${t.name})`)],
+);
+
+/** The permissions an API key holds (the same catalogue as groups'). */
+export const apiKeyPermissions = pgTable(
+  'api_key_permissions',
+  {
+    apiKeyId: uuid('api_key_id')
+      .notNull()
+      .references(() => apiKeys.id, { onDelete: 'cascade' }),
+    permission: text('permission').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.apiKeyId, t.permission] })],
+);
+
 /** Server-generated secrets (e.g. the session cookie key), created once at first start. */
 export const appSecrets = pgTable('app_secrets', {
   key: text('key').primaryKey(),
@@ -299,3 +337,4 @@ export type Group = typeof groups.$inferSelect;
 export type Workspace = typeof workspaces.$inferSelect;
 export type FileMapping = typeof fileMappings.$inferSelect;
 export type WorkspaceSession = typeof workspaceSessions.$inferSelect;
+export type ApiKey = typeof apiKeys.$inferSelect;

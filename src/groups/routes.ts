@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../audit/audit-log.js';
-import { hasPermission, PERMISSION_INFO, PERMISSION_SECTIONS, PERMISSIONS, type Permission } from '../security/permissions.js';
+import { permissionPanel, requestedPermissions, type Permission } from '../security/permissions.js';
 import type { Group } from '../db/schema.js';
 import { controlOf, formatSettingValue, parseSettingValue, SETTINGS, settingByKey, settingFormValue } from '../settings/catalogue.js';
 import { findMemberRef } from './groups-repository.js';
@@ -127,15 +127,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       settings: SETTINGS.filter((s) => s.key in settings).map((s) => ({ ...s, display: formatSettingValue(s, settings[s.key]!, workspaces.names) })),
       mappings: mappingListView({ url: `/admin/groups/${group.id}` }, mappings, canModifyGroup(actor, group)),
       unsetSettings: SETTINGS.filter((s) => !(s.key in settings)),
-      permissionSections: PERMISSION_SECTIONS.map((section) => ({
-        section,
-        permissions: PERMISSIONS.filter((p) => PERMISSION_INFO[p].section === section).map((p) => ({
-          key: p,
-          description: PERMISSION_INFO[p].description,
-          granted: permissions.includes(p),
-          held: hasPermission(actor.permissions, p),
-        })),
-      })),
+      permissionSections: permissionPanel(permissions, actor.permissions),
     });
   }
 
@@ -358,14 +350,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const group = await loadGroup(request, reply, 'modify');
     if (!group) return reply;
     const actor = request.currentUser!;
-    const submitted = request.body.permission ?? [];
-    const before = await permissionsOfGroup(db, group.id);
-    // Checkboxes of permissions the actor does not hold are shown disabled (so not submitted):
-    // those keep their current state. Anything else submitted goes to the no-escalation check.
-    const wanted = [
-      ...submitted,
-      ...before.filter((p) => !hasPermission(actor.permissions, p as Permission) && !submitted.includes(p)),
-    ];
+    const wanted = requestedPermissions(request.body.permission ?? [], await permissionsOfGroup(db, group.id), actor.permissions);
     const result = await setGroupPermissions(db, actorOf(request), group, wanted);
     return finish(request, reply, group, result, `Permissions of ${group.name} saved.`, 'permissionError', '#permissions');
   });

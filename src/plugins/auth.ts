@@ -22,6 +22,11 @@ declare module 'fastify' {
     allowDuringPasswordReset?: boolean;
     /** Reachable while the user still has to enrol a second factor their group requires. */
     allowDuringTwoFactorEnrollment?: boolean;
+    /**
+     * Never reads the logged-in user (the Developer API authenticates each call by its key):
+     * a browser's session cookie gives such a route nothing.
+     */
+    sessionless?: boolean;
   }
 }
 
@@ -67,6 +72,8 @@ export default fp<AuthOptions>(async (app, { loadUser, recordDenied }) => {
 
   app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
+    // A JSON client asking for an unknown API call gets the 404, not a login demand.
+    if (config.sessionless || (request.is404 && !wantsHtml(request))) return;
     const userId = request.session.userId;
     if (userId) {
       const user = await loadUser(userId);

@@ -62,7 +62,8 @@ function sameToken(expected: string | undefined, given: unknown): boolean {
  */
 export default fp(async (app) => {
   app.addHook('preHandler', async (request, reply) => {
-    if (SAFE_METHODS.has(request.method) || request.routeOptions.config.csrf === false) return;
+    // Nothing changes on a 404, so it needs no token (and an unknown API call gets its 404).
+    if (SAFE_METHODS.has(request.method) || request.routeOptions.config.csrf === false || request.is404) return;
     const body = request.body as Record<string, unknown> | null | undefined;
     const given = request.headers['x-csrf-token'] ?? body?._csrf;
     const expected = hasStoredSession(request) ? request.session.csrfToken : (anonymousToken(request) ?? undefined);

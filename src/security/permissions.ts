@@ -23,6 +23,7 @@ export const PERMISSIONS = [
   'images_delete',
   'devapi_view',
   'devapi_create',
+  'devapi_modify',
   'devapi_delete',
   'audit_view',
 ] as const;
@@ -91,6 +92,29 @@ export const PERMISSION_INFO: Record<Permission, { section: (typeof PERMISSION_S
   images_delete: { section: 'Workspaces', description: 'Delete workspaces.' },
   devapi_view: { section: 'API', description: 'See Developer API keys.' },
   devapi_create: { section: 'API', description: 'Create Developer API keys.' },
+  devapi_modify: { section: 'API', description: 'Change Developer API keys: enable, disable, expiry, their permissions.' },
   devapi_delete: { section: 'API', description: 'Delete Developer API keys.' },
   audit_view: { section: 'Audit', description: 'Read the audit log.' },
 };
+
+/** The permissions panel of a group or an API key: by section, each granted or not, and whether the actor may change it. */
+export function permissionPanel(granted: readonly string[], actor: ReadonlySet<string>) {
+  return PERMISSION_SECTIONS.map((section) => ({
+    section,
+    permissions: PERMISSIONS.filter((p) => PERMISSION_INFO[p].section === section).map((p) => ({
+      key: p,
+      description: PERMISSION_INFO[p].description,
+      granted: granted.includes(p),
+      held: hasPermission(actor, p),
+    })),
+  }));
+}
+
+/**
+ * What a submitted permissions panel asks for. Checkboxes of permissions the actor does not
+ * hold are shown disabled (so never submitted): those keep their current state; everything
+ * else submitted goes to the no-way-up check.
+ */
+export function requestedPermissions(submitted: readonly string[], before: readonly string[], actor: ReadonlySet<string>): string[] {
+  return [...submitted, ...before.filter((p) => isPermission(p) && !hasPermission(actor, p) && !submitted.includes(p))];
+}

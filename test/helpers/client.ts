@@ -22,7 +22,7 @@ export class TestClient {
     readonly ip = '127.0.0.1',
   ) {}
 
-  private cookieHeader(): string {
+  cookieHeader(): string {
     return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
   }
 

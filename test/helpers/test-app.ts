@@ -67,6 +67,7 @@ export async function createTestApp(env: Record<string, string> = {}, options: {
     ROSTER_ADMIN_PASSWORD: ADMIN_PASSWORD,
     LOG_LEVEL: 'silent',
     LOGIN_RATE_LIMIT: '10000',
+    API_RATE_LIMIT: '100000',
     ROSTER_SECRET_KEY: crypto.randomBytes(32).toString('base64'), // never a key file in ./data
     ...env,
   });

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
+import { insertApiKey } from '../helpers/api.js';
+import { API_CALLS } from '../../src/api/api-calls.js';
 
 // Every registered route, checked from the outside: a route added without an access rule
 // fails here. Routes any logged-in user may use are listed on purpose.
@@ -68,9 +70,27 @@ describe('every route is guarded', () => {
   it('refuses a user holding only `user` with 403, but for the pages every user has', async () => {
     for (const route of routes()) {
       const where = `${route.method} ${route.url}`;
-      if (FOR_EVERY_USER.has(where)) continue;
+      if (FOR_EVERY_USER.has(where) || route.url.startsWith('/api/')) continue;
       const response = route.method === 'GET' ? await plain.get(route.path) : await plain.post(route.path);
       expect(response.statusCode, where).toBe(403);
+    }
+  });
+
+  it('answers every API call 401 to a browser session (even an admin\'s) and 403 to a key without its permission', async () => {
+    const apiRoutes = routes().filter((route) => route.url.startsWith('/api/'));
+    expect(apiRoutes.length).toBe(API_CALLS.length);
+    const admin = await new TestClient(t.app).loginAsFirstAdmin();
+    const nothing = await insertApiKey(t.handle.db, { name: 'no permissions', permissions: [] });
+    const user = await insertApiKey(t.handle.db, { name: 'user only', permissions: ['user'] });
+    for (const route of apiRoutes) {
+      const where = `${route.method} ${route.url}`;
+      const withCookie = await t.app.inject({ method: 'POST', url: route.path, payload: {}, headers: { cookie: admin.cookieHeader() } });
+      expect(withCookie.statusCode, where).toBe(401);
+      for (const key of [nothing, user]) {
+        const response = await t.app.inject({ method: 'POST', url: route.path, payload: {}, headers: { authorization: key.basic } });
+        expect(response.statusCode, where).toBe(403);
+        expect(response.json().error_message, where).toMatch(/lacks \w+, which \w+ needs/);
+      }
     }
   });
 

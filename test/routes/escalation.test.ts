@@ -8,7 +8,9 @@
 import { and, desc, eq, inArray } from 'drizzle-orm';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/security/passwords.js';
-import { auditEvents, groupPermissions, groups, groupSettings, userGroups, users } from '../../src/db/schema.js';
+import { apiKeyPermissions, apiKeys, auditEvents, groupPermissions, groups, groupSettings, userGroups, users } from '../../src/db/schema.js';
+import { API_CALLS } from '../../src/api/api-calls.js';
+import { callApi, insertApiKey, type TestApiKey } from '../helpers/api.js';
 import { systemGroupId } from '../../src/groups/groups-repository.js';
 import { PERMISSIONS, type Permission } from '../../src/security/permissions.js';
 import { TestClient } from '../helpers/client.js';
@@ -19,7 +21,7 @@ let passwordHash: string;
 let allUsersId: string;
 let nextPriority = 2; // groups made by a test are deleted after it, so priorities start again
 let nextName = 1;
-let created: { groups: string[]; users: string[] } = { groups: [], users: [] };
+let created: { groups: string[]; users: string[]; apiKeys: string[] } = { groups: [], users: [], apiKeys: [] };
 
 beforeAll(async () => {
   t = await createTestApp();
@@ -31,7 +33,8 @@ afterEach(async () => {
   const db = t.handle.db;
   if (created.users.length > 0) await db.delete(users).where(inArray(users.id, created.users));
   if (created.groups.length > 0) await db.delete(groups).where(inArray(groups.id, created.groups));
-  created = { groups: [], users: [] };
+  if (created.apiKeys.length > 0) await db.delete(apiKeys).where(inArray(apiKeys.id, created.apiKeys));
+  created = { groups: [], users: [], apiKeys: [] };
   nextPriority = 2;
   // Restore All Users' `user` (the case of that permission takes it away).
   await db.insert(groupPermissions).values({ groupId: allUsersId, permission: 'user' }).onConflictDoNothing();
@@ -104,6 +107,17 @@ const PATHS: Record<string, ConferringPath> = {
     attempt: (ctx) => ctx.actor.client.post(`/admin/groups/${ctx.group.id}/permissions`, { permission: [ctx.permission] }),
     reached: async (ctx) =>
       (await t.handle.db.select().from(groupPermissions).where(and(eq(groupPermissions.groupId, ctx.group.id), eq(groupPermissions.permission, ctx.permission)))).length > 0,
+  },
+  'grant a permission to an API key (scripts then hold it)': {
+    route: 'POST /admin/api-keys/:id/permissions',
+    setup: async () => {
+      const key = await insertApiKey(t.handle.db, { permissions: [] });
+      created.apiKeys.push(key.id);
+      return { group: { id: key.id, name: 'key' }, target: null };
+    },
+    attempt: (ctx) => ctx.actor.client.post(`/admin/api-keys/${ctx.group.id}/permissions`, { permission: [ctx.permission] }),
+    reached: async (ctx) =>
+      (await t.handle.db.select().from(apiKeyPermissions).where(and(eq(apiKeyPermissions.apiKeyId, ctx.group.id), eq(apiKeyPermissions.permission, ctx.permission)))).length > 0,
   },
   'add oneself to a group (group page)': {
     route: 'POST /admin/groups/:id/members',
@@ -214,7 +228,18 @@ const CONFERS_NOTHING: Record<string, string> = {
   'POST /admin/users/:id/default-image': 'a preference of the user; changing a stronger user needs users_modify_admin (tested in workspaces.test.ts)',
   'POST /launch': 'records one\'s own workspace session',
   'POST /workspace-sessions/:id/end': 'ends a workspace session',
+  'POST /admin/api-keys': 'a new key holds no permissions',
+  'POST /admin/api-keys/:id': 'name, read-only, expiry and enabled: no permissions',
+  'POST /admin/api-keys/:id/delete': 'removes a key',
+  'POST /api/public/logout_user': 'ends sessions',
+  'POST /api/public/remove_user_group': 'removes permissions',
+  'POST /api/public/update_user_attributes': "a user's preferences; a stronger user needs users_modify_admin (tested in api.test.ts)",
+  'POST /api/public/request_kasm': 'records a workspace session',
+  'POST /api/public/destroy_kasm': 'ends a workspace session',
+  'POST /api/public/keepalive': "moves a workspace session's expiry",
 };
+// Every get_* call is a POST that only reads.
+for (const call of API_CALLS) if (call.name.startsWith('get_')) CONFERS_NOTHING[`POST /api/public/${call.name}`] = 'reads only';
 // File mappings place files, not permissions; a stronger user's own mappings need
 // users_modify_admin like any change to them (tested in workspaces.test.ts).
 for (const owner of ['workspaces', 'groups', 'users']) {
@@ -225,7 +250,7 @@ for (const owner of ['workspaces', 'groups', 'users']) {
 
 describe('every state-changing route is classified', () => {
   it('as a conferring path with a driver here, or as conferring nothing', () => {
-    const conferring = new Set(Object.values(PATHS).map((path) => path.route));
+    const conferring = new Set([...Object.values(PATHS), ...Object.values(API_PATHS)].map((path) => path.route));
     const stateChanging = t.app.routeIndex.filter((route) => !['GET', 'HEAD', 'OPTIONS'].includes(route.method)).map((route) => `${route.method} ${route.url}`);
     const unclassified = stateChanging.filter((route) => !conferring.has(route) && !(route in CONFERS_NOTHING));
     expect(unclassified, 'new state-changing routes: add a driver to PATHS or a reason to CONFERS_NOTHING').toEqual([]);
@@ -265,6 +290,87 @@ describe.each(Object.entries(PATHS))('no way up: %s', (_name, path) => {
     await client.get('/profile');
     const allowed = await path.attempt(ctx);
     expect(allowed.statusCode, allowed.body.slice(allowed.body.indexOf('<main'), allowed.body.indexOf('<main') + 400)).toBe(303);
+    expect(await path.reached(ctx), 'not done although allowed').toBe(true);
+  });
+});
+
+// The same rule when the actor is an API key (SPEC §7: the key's own permissions, the same
+// services): a key holding everything but the permission tries to confer it.
+interface ApiContext {
+  permission: Permission;
+  key: TestApiKey;
+  group: { id: string; name: string };
+  target: { id: string; username: string } | null;
+}
+
+interface ApiConferringPath {
+  route: string;
+  changesAUser?: boolean;
+  setup(permission: Permission): Promise<Pick<ApiContext, 'group' | 'target'>>;
+  attempt(ctx: ApiContext): ReturnType<typeof callApi>;
+  reached(ctx: ApiContext): Promise<boolean>;
+}
+
+const API_PATHS: Record<string, ApiConferringPath> = {
+  'API: create a local user who joins an auto-add group': {
+    route: 'POST /api/public/create_user',
+    setup: async (permission) => ({ group: await makeGroup('Auto', [permission], { auto_add_local_users: true }), target: null }),
+    attempt: (ctx) => callApi(t.app, ctx.key, 'create_user', { target_user: { username: `api-made-${ctx.key.id}`, password: USER_PASSWORD } }),
+    reached: async (ctx) => {
+      const made = await t.handle.db.select().from(users).where(eq(users.username, `api-made-${ctx.key.id}`));
+      created.users.push(...made.map((user) => user.id));
+      return made.length > 0;
+    },
+  },
+  'API: add a user to a group': {
+    route: 'POST /api/public/add_user_group',
+    setup: async (permission) => ({ group: await makeGroup('Granting', [permission]), target: await makeUser('joiner', []) }),
+    attempt: (ctx) => callApi(t.app, ctx.key, 'add_user_group', { target_user: { user_id: ctx.target!.id }, target_group: { group_id: ctx.group.id } }),
+    reached: (ctx) => isMember(ctx.target!.id, ctx.group.id),
+  },
+  "API: set a stronger user's password": {
+    route: 'POST /api/public/update_user',
+    changesAUser: true,
+    setup: async (permission) => {
+      const group = await makeGroup('Holders', [permission]);
+      return { group, target: await makeUser('stronger', [group.id]) };
+    },
+    attempt: (ctx) => callApi(t.app, ctx.key, 'update_user', { target_user: { user_id: ctx.target!.id, password: 'a brand new password' } }),
+    reached: async (ctx) => (await userRow(ctx.target!.id))!.passwordHash !== passwordHash,
+  },
+  'API: delete a stronger user': {
+    route: 'POST /api/public/delete_user',
+    changesAUser: true,
+    setup: async (permission) => {
+      const group = await makeGroup('Holders', [permission]);
+      return { group, target: await makeUser('stronger', [group.id]) };
+    },
+    attempt: (ctx) => callApi(t.app, ctx.key, 'delete_user', { target_user: { user_id: ctx.target!.id } }),
+    reached: async (ctx) => (await userRow(ctx.target!.id)) === undefined,
+  },
+};
+
+describe.each(Object.entries(API_PATHS))('no way up: %s', (_name, path) => {
+  it.each(PERMISSIONS.map((permission) => [permission]))('%s: refused without it, allowed with it', async (permission) => {
+    const db = t.handle.db;
+    const withheld = new Set<string>(['global_admin', permission, ...(path.changesAUser ? ['users_modify_admin'] : [])]);
+    const key = await insertApiKey(db, { permissions: PERMISSIONS.filter((p) => !withheld.has(p)) });
+    created.apiKeys.push(key.id);
+    const ctx: ApiContext = { permission, key, ...(await path.setup(permission)) };
+
+    const refused = await path.attempt(ctx);
+    expect([403, 404], refused.body).toContain(refused.statusCode);
+    expect(await path.reached(ctx), 'conferred although refused').toBe(false);
+    if (refused.statusCode === 403) {
+      expect(refused.json().error_message).toContain(permission);
+      const [audit] = await db.select().from(auditEvents).where(eq(auditEvents.actorId, key.id)).orderBy(desc(auditEvents.id)).limit(1);
+      expect(audit).toMatchObject({ action: 'authz_fail', outcome: 'failure', actorType: 'api_key' });
+      expect(JSON.stringify(audit!.details)).toContain(permission);
+    }
+
+    await db.insert(apiKeyPermissions).values({ apiKeyId: key.id, permission });
+    const allowed = await path.attempt(ctx);
+    expect(allowed.statusCode, allowed.body).toBe(200);
     expect(await path.reached(ctx), 'not done although allowed').toBe(true);
   });
 });

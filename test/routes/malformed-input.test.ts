@@ -10,11 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as schema from '../../src/db/schema.js';
 import type { RouteEntry } from '../../src/app.js';
 import { TestClient } from '../helpers/client.js';
+import { insertApiKey, type TestApiKey } from '../helpers/api.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
 let admin: TestClient;
 let ids: Record<string, string>;
+/** A key holding everything, so that API calls get past the key check to their bodies. */
+let apiKey: TestApiKey;
 const tally = { sent: 0, fiveHundreds: 0 };
 
 beforeAll(async () => {
@@ -32,6 +35,7 @@ beforeAll(async () => {
   await admin.get('/profile');
   const launched = await admin.post('/launch', { workspace_id: workspaceId });
   if (mapping.statusCode !== 303 || launched.statusCode !== 303) throw new Error('walk fixtures failed');
+  apiKey = await insertApiKey(t.handle.db, { name: 'walk key', permissions: ['global_admin'] });
   ids = {
     id: userId,
     userId,
@@ -62,8 +66,11 @@ async function storedData(): Promise<string> {
     schema.workspaces,
     schema.fileMappings,
     schema.workspaceSessions,
+    schema.apiKeyPermissions,
   ];
-  const contents = await Promise.all(tables.map((table) => db.select().from(table)));
+  const contents: unknown[][] = await Promise.all(tables.map((table) => db.select().from(table)));
+  // An API key's Last Used moves with every call; the rest of its row is data.
+  contents.push((await db.select().from(schema.apiKeys)).map(({ lastUsedAt: _used, ...key }) => key));
   return JSON.stringify(contents.map((rows) => rows.map((row) => JSON.stringify(row)).sort()));
 }
 
@@ -165,7 +172,12 @@ describe('malformed input on every route', () => {
     for (const route of walkedRoutes()) {
       await admin.get('/profile'); // a fresh CSRF token
       for (const variant of variants(route)) {
-        const headers = { ...(variant.request.headers as Record<string, string> | undefined), cookie: [...admin.cookies].map(([k, v]) => `${k}=${v}`).join('; '), 'x-csrf-token': admin.csrf };
+        const headers = {
+          ...(variant.request.headers as Record<string, string> | undefined),
+          cookie: [...admin.cookies].map(([k, v]) => `${k}=${v}`).join('; '),
+          'x-csrf-token': admin.csrf,
+          ...(route.url.startsWith('/api/') ? { authorization: apiKey.basic } : {}),
+        };
         const response = await t.app.inject({ ...variant.request, headers });
         tally.sent++;
         if (response.statusCode >= 500) tally.fiveHundreds++;

@@ -1,0 +1,216 @@
+// Developer API keys (SPEC §7): created by an admin, each with its own permissions (the groups'
+// catalogue and the same no-way-up rule), optionally read-only and expiring.
+import { eq, sql } from 'drizzle-orm';
+import { recordAudit, recordRefusal, type AuditActor } from '../audit/audit-log.js';
+import type { Database } from '../db/client.js';
+import { apiKeyPermissions, apiKeys, type ApiKey } from '../db/schema.js';
+import { isUniqueViolation } from '../db/sql-helpers.js';
+import { apiSecretMatches, hashApiSecret, newApiCredentials, type ApiCredentials } from '../security/api-key-secret.js';
+import { isPermission, lackingMessage, permissionsLacking, PERMISSIONS } from '../security/permissions.js';
+
+export type ApiKeyResult<T> = { ok: true; value: T } | { ok: false; message: string; status: number; field?: string };
+
+/** Someone changing API keys: who (for the audit log) and what they hold (for no way up). */
+export type ApiKeyActor = AuditActor & { permissions: ReadonlySet<string> };
+
+const fail = (message: string, status = 409, field?: string) => ({ ok: false, message, status, field }) as const;
+const keyTarget = (apiKey: Pick<ApiKey, 'id' | 'name'>) => ({ type: 'api_key', id: apiKey.id, name: apiKey.name });
+const DUPLICATE = fail('An API key with this Name already exists (names are compared ignoring case).', 409, 'name');
+
+export interface ApiKeyInput {
+  name: string;
+  readOnly: boolean;
+  enabled: boolean;
+  expiresAt: Date | null;
+}
+
+export type ApiKeyFormBody = Partial<Record<'name' | 'read_only' | 'enabled' | 'expires', string>>;
+
+const CONTROL_CHARS = /\p{Cc}/u;
+const EXPIRES_SHAPE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}))?$/;
+
+/**
+ * The key form (Name, Read-Only, Enabled, Expires in UTC as YYYY-MM-DD or YYYY-MM-DD HH:MM).
+ * A new expiry must lie in the future; `previous` (on edit) keeps an unchanged one valid.
+ */
+export function validateApiKey(
+  body: ApiKeyFormBody,
+  now: Date,
+  previous: Date | null = null,
+): { ok: true; value: ApiKeyInput } | { ok: false; errors: Record<string, string> } {
+  const errors: Record<string, string> = {};
+  const name = (body.name ?? '').trim();
+  if (name === '') errors.name = 'Name is required.';
+  else if ([...name].length > 255) errors.name = 'Name must be at most 255 characters.';
+  else if (CONTROL_CHARS.test(name)) errors.name = 'Name must not contain control characters.';
+  let expiresAt: Date | null = null;
+  const expires = (body.expires ?? '').trim();
+  if (expires !== '') {
+    const match = EXPIRES_SHAPE.exec(expires);
+    const date = match ? new Date(Date.UTC(+match[1]!, +match[2]! - 1, +match[3]!, +(match[4] ?? 0), +(match[5] ?? 0))) : null;
+    const exact = date && match && date.getUTCDate() === +match[3]! && date.getUTCHours() === +(match[4] ?? 0) && date.getUTCMinutes() === +(match[5] ?? 0);
+    if (!date || !exact) errors.expires = 'Expires must be a date (YYYY-MM-DD), optionally with a UTC time (YYYY-MM-DD HH:MM).';
+    else if (date.getTime() <= now.getTime() && date.getTime() !== previous?.getTime()) errors.expires = 'Expires must be in the future.';
+    else expiresAt = date;
+  }
+  if (Object.keys(errors).length > 0) return { ok: false, errors };
+  return { ok: true, value: { name, readOnly: body.read_only !== undefined, enabled: body.enabled !== undefined, expiresAt } };
+}
+
+/** What the form shows for a stored key (or a new one). */
+export function apiKeyFormValues(apiKey: ApiKey | null): Required<ApiKeyFormBody> {
+  return {
+    name: apiKey?.name ?? '',
+    read_only: apiKey?.readOnly ? 'on' : '',
+    enabled: apiKey === null || apiKey.enabled ? 'on' : '',
+    expires: apiKey?.expiresAt ? apiKey.expiresAt.toISOString().slice(0, 16).replace('T', ' ') : '',
+  };
+}
+
+export function listApiKeys(db: Database): Promise<ApiKey[]> {
+  return db.select().from(apiKeys).orderBy(sql`lower(${apiKeys.name})`);
+}
+
+export async function findApiKey(db: Database, id: string): Promise<ApiKey | undefined> {
+  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, id));
+  return row;
+}
+
+export async function permissionsOfApiKey(db: Database, id: string): Promise<string[]> {
+  const rows = await db.select({ permission: apiKeyPermissions.permission }).from(apiKeyPermissions).where(eq(apiKeyPermissions.apiKeyId, id));
+  return PERMISSIONS.filter((p) => rows.some((row) => row.permission === p));
+}
+
+async function guarded<T>(work: () => Promise<ApiKeyResult<T>>): Promise<ApiKeyResult<T>> {
+  try {
+    return await work();
+  } catch (error) {
+    if (isUniqueViolation(error)) return DUPLICATE; // a concurrent save took the name
+    throw error;
+  }
+}
+
+async function nameTaken(db: Database, name: string, exceptId?: string): Promise<boolean> {
+  const rows = await db.select({ id: apiKeys.id }).from(apiKeys).where(sql`lower(${apiKeys.name}) = lower(${name})`);
+  return rows.some((row) => row.id !== exceptId);
+}
+
+/** Creates a key with no permissions; the secret is answered once and stored only as a hash. */
+export function createApiKey(db: Database, actor: AuditActor, input: ApiKeyInput): Promise<ApiKeyResult<{ apiKey: ApiKey; credentials: ApiCredentials }>> {
+  const credentials = newApiCredentials();
+  return guarded(() =>
+    db.transaction(async (tx) => {
+      if (await nameTaken(tx, input.name)) return DUPLICATE;
+      const [apiKey] = await tx
+        .insert(apiKeys)
+        .values({
+          ...input,
+          key: credentials.key,
+          secretHash: hashApiSecret(credentials.secret),
+          createdById: actor.type === 'user' ? actor.id : null,
+          createdByName: actor.name,
+        })
+        .returning();
+      await recordAudit(tx, actor, {
+        action: 'api_key_created',
+        target: keyTarget(apiKey!),
+        changes: { read_only: { old: null, new: input.readOnly }, enabled: { old: null, new: input.enabled }, expires: { old: null, new: input.expiresAt } },
+      });
+      return { ok: true, value: { apiKey: apiKey!, credentials } } as const;
+    }),
+  );
+}
+
+export function updateApiKey(db: Database, actor: AuditActor, apiKey: ApiKey, input: ApiKeyInput): Promise<ApiKeyResult<ApiKey>> {
+  return guarded(() =>
+    db.transaction(async (tx) => {
+      if (await nameTaken(tx, input.name, apiKey.id)) return DUPLICATE;
+      const [updated] = await tx.update(apiKeys).set({ ...input, updatedAt: new Date() }).where(eq(apiKeys.id, apiKey.id)).returning();
+      if (!updated) return fail('This API key no longer exists.', 404);
+      const before = { name: apiKey.name, read_only: apiKey.readOnly, enabled: apiKey.enabled, expires: apiKey.expiresAt?.toISOString() ?? null };
+      const after = { name: input.name, read_only: input.readOnly, enabled: input.enabled, expires: input.expiresAt?.toISOString() ?? null };
+      const changes = Object.fromEntries(
+        (Object.keys(before) as Array<keyof typeof before>).filter((k) => before[k] !== after[k]).map((k) => [k, { old: before[k], new: after[k] }]),
+      );
+      if (Object.keys(changes).length > 0) await recordAudit(tx, actor, { action: 'api_key_updated', target: keyTarget(updated), changes });
+      return { ok: true, value: updated } as const;
+    }),
+  );
+}
+
+export function deleteApiKey(db: Database, actor: AuditActor, apiKey: ApiKey): Promise<ApiKeyResult<true>> {
+  return db.transaction(async (tx) => {
+    const deleted = await tx.delete(apiKeys).where(eq(apiKeys.id, apiKey.id)).returning({ id: apiKeys.id });
+    if (deleted.length === 0) return fail('This API key no longer exists.', 404);
+    await recordAudit(tx, actor, { action: 'api_key_deleted', target: keyTarget(apiKey) });
+    return { ok: true, value: true } as const;
+  });
+}
+
+/**
+ * Replaces a key's permissions. No way up (SPEC §2.2): only permissions the actor holds can
+ * be granted or revoked; a refusal names what is missing and is audited.
+ */
+export function setApiKeyPermissions(db: Database, actor: ApiKeyActor, apiKey: ApiKey, wanted: string[]): Promise<ApiKeyResult<true>> {
+  return db.transaction(async (tx) => {
+    const unknown = wanted.filter((permission) => !isPermission(permission));
+    if (unknown.length > 0) return fail(`Unknown permissions: ${unknown.join(', ')}.`, 422);
+    const before = await permissionsOfApiKey(tx, apiKey.id);
+    const added = wanted.filter((p) => !before.includes(p));
+    const removed = before.filter((p) => !wanted.includes(p));
+    if (added.length === 0 && removed.length === 0) return { ok: true, value: true } as const;
+    const lacking = permissionsLacking(actor.permissions, [...added, ...removed]);
+    if (lacking.length > 0) {
+      const message = lackingMessage(`Granting or revoking permissions of the API key ${apiKey.name}`, lacking);
+      await recordRefusal(tx, actor, keyTarget(apiKey), message, lacking);
+      return fail(message, 403);
+    }
+    await tx.delete(apiKeyPermissions).where(eq(apiKeyPermissions.apiKeyId, apiKey.id));
+    if (wanted.length > 0) await tx.insert(apiKeyPermissions).values([...new Set(wanted)].map((permission) => ({ apiKeyId: apiKey.id, permission })));
+    await recordAudit(tx, actor, {
+      action: 'api_key_permissions_changed',
+      target: keyTarget(apiKey),
+      changes: { permissions: { old: before, new: [...new Set(wanted)].sort() } },
+      added,
+      removed,
+    });
+    return { ok: true, value: true } as const;
+  });
+}
+
+/** The key a call authenticated with. */
+export interface AuthenticatedKey {
+  id: string;
+  name: string;
+  readOnly: boolean;
+  permissions: ReadonlySet<string>;
+}
+
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+/**
+ * Checks a call's credentials: one indexed lookup and a SHA-256. A disabled, expired or deleted
+ * key fails at once (nothing is cached). Last Used is written at most once a minute.
+ */
+export async function authenticateApiKey(db: Database, credentials: ApiCredentials, now: Date): Promise<{ ok: true; key: AuthenticatedKey } | { ok: false; message: string }> {
+  const [row] = await db
+    .select({
+      id: apiKeys.id,
+      name: apiKeys.name,
+      secretHash: apiKeys.secretHash,
+      enabled: apiKeys.enabled,
+      readOnly: apiKeys.readOnly,
+      expiresAt: apiKeys.expiresAt,
+      lastUsedAt: apiKeys.lastUsedAt,
+      permissions: sql<string[]>`coalesce((select array_agg(p.permission) from ${apiKeyPermissions} p where p.api_key_id = "api_keys"."id"), '{}')`,
+    })
+    .from(apiKeys)
+    .where(eq(apiKeys.key, credentials.key));
+  if (!row || !apiSecretMatches(credentials.secret, row.secretHash)) return { ok: false, message: 'Invalid API key or secret.' };
+  if (!row.enabled) return { ok: false, message: 'This API key is disabled.' };
+  if (row.expiresAt && row.expiresAt.getTime() <= now.getTime()) return { ok: false, message: 'This API key has expired.' };
+  if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
+    await db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, row.id));
+  }
+  return { ok: true, key: { id: row.id, name: row.name, readOnly: row.readOnly, permissions: new Set(row.permissions) } };
+}

@@ -1,0 +1,141 @@
+// The admin's pages for Developer API keys (SPEC §7): list, add (the secret shown once), edit,
+// permissions, delete.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { actorOf } from '../audit/audit-log.js';
+import type { ApiKey } from '../db/schema.js';
+import { hasPermission, permissionPanel, requestedPermissions } from '../security/permissions.js';
+import { ApiKeyForm, ApiKeyParams, EmptyForm, PermissionsForm } from '../schemas/api-keys.js';
+import {
+  apiKeyFormValues,
+  createApiKey,
+  deleteApiKey,
+  findApiKey,
+  listApiKeys,
+  permissionsOfApiKey,
+  setApiKeyPermissions,
+  updateApiKey,
+  validateApiKey,
+  type ApiKeyFormBody,
+} from './api-keys-service.js';
+
+const LIST_URL = '/admin/api-keys';
+
+const formatTime = (date: Date | null) => (date ? `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC` : '—');
+
+/** The form's values as typed (checkboxes as 'on' or ''), to show again with the errors. */
+function typedValues(body: ApiKeyFormBody): Required<ApiKeyFormBody> {
+  return { name: body.name ?? '', expires: body.expires ?? '', read_only: body.read_only === undefined ? '' : 'on', enabled: body.enabled === undefined ? '' : 'on' };
+}
+
+const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { db } = app;
+  const now = () => new Date(app.now());
+
+  const keyNotFound = (reply: FastifyReply) => reply.code(404).render('errors/error', { title: 'API key not found', message: 'This API key does not exist (any more).' });
+
+  async function keyOr404(request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply): Promise<ApiKey | null> {
+    const apiKey = await findApiKey(db, request.params.id);
+    if (!apiKey) await keyNotFound(reply);
+    return apiKey ?? null;
+  }
+
+  async function renderShow(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    apiKey: ApiKey,
+    form: { values?: Required<ApiKeyFormBody>; errors?: Record<string, string>; permissionError?: string } = {},
+  ) {
+    const actor = request.currentUser!;
+    const canModify = hasPermission(actor.permissions, 'devapi_modify');
+    return reply.render('api-keys/show', {
+      apiKey,
+      formatTime,
+      expired: apiKey.expiresAt !== null && apiKey.expiresAt.getTime() <= app.now(),
+      values: form.values ?? apiKeyFormValues(apiKey),
+      errors: form.errors ?? {},
+      permissionError: form.permissionError ?? null,
+      canModify,
+      canDelete: hasPermission(actor.permissions, 'devapi_delete'),
+      permissionSections: permissionPanel(await permissionsOfApiKey(db, apiKey.id), actor.permissions),
+    });
+  }
+
+  app.get(LIST_URL, { config: { permission: 'devapi_view' } }, async (_request, reply) =>
+    reply.render('api-keys/index', { rows: await listApiKeys(db), formatTime, now: app.now() }),
+  );
+
+  app.get(`${LIST_URL}/new`, { config: { permission: 'devapi_create' } }, async (_request, reply) =>
+    reply.render('api-keys/new', { values: apiKeyFormValues(null), errors: {} }),
+  );
+
+  // The secret exists only in this response: the page shows it once, and the database keeps its hash.
+  app.post(LIST_URL, { schema: { body: ApiKeyForm }, config: { permission: 'devapi_create' } }, async (request, reply) => {
+    const values = typedValues(request.body);
+    const validation = validateApiKey(request.body, now());
+    if (!validation.ok) return reply.code(422).render('api-keys/new', { values, errors: validation.errors });
+    const result = await createApiKey(db, actorOf(request), { ...validation.value, enabled: true }); // a new key starts enabled
+    if (!result.ok) return reply.code(result.status).render('api-keys/new', { values, errors: { [result.field ?? 'name']: result.message } });
+    return reply.code(201).render('api-keys/created', { apiKey: result.value.apiKey, credentials: result.value.credentials });
+  });
+
+  app.get(`${LIST_URL}/:id`, { schema: { params: ApiKeyParams }, config: { permission: 'devapi_view' } }, async (request, reply) => {
+    const apiKey = await keyOr404(request, reply);
+    return apiKey ? renderShow(request, reply, apiKey) : reply;
+  });
+
+  app.post(`${LIST_URL}/:id`, { schema: { params: ApiKeyParams, body: ApiKeyForm }, config: { permission: 'devapi_modify' } }, async (request, reply) => {
+    const apiKey = await keyOr404(request, reply);
+    if (!apiKey) return reply;
+    const values = typedValues(request.body);
+    const validation = validateApiKey(request.body, now(), apiKey.expiresAt);
+    if (!validation.ok) return renderShow(request, reply.code(422), apiKey, { values, errors: validation.errors });
+    const result = await updateApiKey(db, actorOf(request), apiKey, validation.value);
+    if (!result.ok) {
+      if (result.status === 404) return keyNotFound(reply);
+      return renderShow(request, reply.code(result.status), apiKey, { values, errors: { [result.field ?? 'name']: result.message } });
+    }
+    request.session.flash = { type: 'success', message: `API key ${result.value.name} saved.` };
+    return reply.redirect(`${LIST_URL}/${apiKey.id}`, 303);
+  });
+
+  app.post(`${LIST_URL}/:id/permissions`, { schema: { params: ApiKeyParams, body: PermissionsForm }, config: { permission: 'devapi_modify' } }, async (request, reply) => {
+    const apiKey = await keyOr404(request, reply);
+    if (!apiKey) return reply;
+    const actor = actorOf(request);
+    const wanted = requestedPermissions(request.body.permission ?? [], await permissionsOfApiKey(db, apiKey.id), actor.permissions);
+    const result = await setApiKeyPermissions(db, actor, apiKey, wanted);
+    if (!result.ok) {
+      if (result.status === 403) return reply.renderForbidden(result.message);
+      return renderShow(request, reply.code(result.status), apiKey, { permissionError: result.message });
+    }
+    request.session.flash = { type: 'success', message: `Permissions of API key ${apiKey.name} saved.` };
+    return reply.redirect(`${LIST_URL}/${apiKey.id}#permissions`, 303);
+  });
+
+  const confirmDelete = (apiKey: ApiKey) => ({
+    kind: 'API key',
+    name: apiKey.name,
+    listUrl: LIST_URL,
+    listLabel: 'API Keys',
+    itemUrl: `${LIST_URL}/${apiKey.id}`,
+    consequences: 'Scripts using this key are refused from their next call.',
+    error: null,
+  });
+
+  app.get(`${LIST_URL}/:id/delete`, { schema: { params: ApiKeyParams }, config: { permission: 'devapi_delete' } }, async (request, reply) => {
+    const apiKey = await keyOr404(request, reply);
+    return apiKey ? reply.render('confirm-delete', confirmDelete(apiKey)) : reply;
+  });
+
+  app.post(`${LIST_URL}/:id/delete`, { schema: { params: ApiKeyParams, body: EmptyForm }, config: { permission: 'devapi_delete' } }, async (request, reply) => {
+    const apiKey = await keyOr404(request, reply);
+    if (!apiKey) return reply;
+    const result = await deleteApiKey(db, actorOf(request), apiKey);
+    if (!result.ok) return keyNotFound(reply);
+    request.session.flash = { type: 'success', message: `API key ${apiKey.name} deleted.` };
+    return reply.redirect(LIST_URL, 303);
+  });
+};
+
+export default apiKeyRoutes;

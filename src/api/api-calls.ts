@@ -1,0 +1,448 @@
+// The Developer API's calls (SPEC §7): one table that the routes, the OpenAPI document and the
+// reference page are all made from. Each call goes through the same services as the forms, so
+// validation, the password policy, no way up, the last-admin guard and the audit log apply.
+import { Readable } from 'node:stream';
+import { eq } from 'drizzle-orm';
+import type { Static, TSchema } from 'typebox';
+import { recordDenied, type RequestActor } from '../audit/audit-log.js';
+import type { Database } from '../db/client.js';
+import { workspaceSessions, type User } from '../db/schema.js';
+import { canModifyGroup, canViewGroup, modifyGroupNeeds } from '../groups/group-access.js';
+import { addMember, findGroup, groupChoices, MEMBERS_PER_PAGE, membersOfGroup, removeMember } from '../groups/groups-service.js';
+import { defaultWorkspaceOf, launch, noDefaultMessage } from '../launches/launch-service.js';
+import type { Permission } from '../security/permissions.js';
+import { logOutEverywhere } from '../sessions/sessions-repository.js';
+import { parseUserSetting, USER_SETTINGS } from '../settings/user-settings.js';
+import { findUserById, findUserByUsername } from '../users/users-repository.js';
+import { saveUserSetting, userSettingValues } from '../users/user-settings-repository.js';
+import { createUser, deleteUser, refuseStrongerUser, updateUser, type UserChangeResult } from '../users/users-service.js';
+import { formValuesOf, validateUser } from '../users/user-validation.js';
+import { endWorkspaceSession } from '../workspaces/workspace-sessions-repository.js';
+import { findWorkspace, listWorkspaces, workspaceCatalogue } from '../workspaces/workspaces-repository.js';
+import {
+  CreateUserBody,
+  DeleteUserBody,
+  EmptyApiBody,
+  GetGroupBody,
+  GetUsersBody,
+  KasmBody,
+  RequestKasmBody,
+  TargetUserBody,
+  UpdateUserAttributesBody,
+  UpdateUserBody,
+  UserGroupBody,
+} from '../schemas/api.js';
+import { groupsAndSessionsOf, kasmSessionById, kasmSessions, kasmUserRow, keepSessionAlive, userBatch } from './api-queries.js';
+import { fromKasmId, kasmImage, kasmSession, kasmUrl, kasmUser, kasmUserAttributes, toKasmId } from './kasm-shapes.js';
+
+/** What a call works with: the database, the key as actor, the time, the password policy. */
+export interface ApiContext {
+  db: Database;
+  actor: RequestActor;
+  now: Date;
+  passwordMinLength: number;
+}
+
+/** A call's answer: a JSON body with its status, or a stream of JSON (get_users). */
+export type ApiAnswer = { status: number; body: unknown } | { status: 200; stream: Readable };
+
+export interface ApiCall {
+  name: string;
+  /** Users, Groups, Workspaces or Sessions: the reference's sections and the OpenAPI tags. */
+  tag: 'Users' | 'Groups' | 'Workspaces' | 'Sessions';
+  permission: Permission;
+  summary: string;
+  body: TSchema;
+  /** The call's arguments in the reference's example (the credentials are added there). */
+  example: Record<string, unknown>;
+  handle(context: ApiContext, body: never): Promise<ApiAnswer>;
+}
+
+/** Read-only keys may call only these (Kasm's rule: get_* calls). */
+export const isReadCall = (name: string) => name.startsWith('get_');
+
+const ok = (body: unknown = {}): ApiAnswer => ({ status: 200, body });
+export const apiError = (status: number, message: string): ApiAnswer => ({ status, body: { error_message: message } });
+
+const define = <S extends TSchema>(call: Omit<ApiCall, 'handle' | 'body'> & { body: S; handle(context: ApiContext, body: Static<S>): Promise<ApiAnswer> }): ApiCall =>
+  call as unknown as ApiCall;
+
+const USER_NOT_FOUND = apiError(404, 'User not found.');
+const STATUS_OF: Record<Extract<UserChangeResult, { ok: false }>['reason'], number> = {
+  duplicate_username: 409,
+  stale: 409,
+  not_found: 404,
+  last_admin: 409,
+  forbidden: 403,
+};
+
+/** The user a call names: by user_id, else by username. */
+async function targetUser(db: Database, target: { user_id?: string; username?: string }): Promise<User | undefined> {
+  if (target.user_id !== undefined) return findUserById(db, fromKasmId(target.user_id));
+  if (target.username !== undefined) return findUserByUsername(db, target.username);
+  return undefined;
+}
+
+const NO_TARGET = apiError(400, 'target_user needs user_id or username.');
+
+/** A user in Kasm's shape, with their groups and sessions. */
+async function userAnswer(db: Database, id: string) {
+  const row = await kasmUserRow(db, id);
+  if (!row) return USER_NOT_FOUND;
+  const { groupsOf, sessionsOf } = await groupsAndSessionsOf(db, [id]);
+  return ok({ user: kasmUser(row, groupsOf.get(id) ?? [], sessionsOf.get(id) ?? []) });
+}
+
+/** validateUser's messages as one line that names each field. */
+const fieldErrors = (errors: Record<string, string>) =>
+  apiError(400, Object.entries(errors).map(([field, message]) => `target_user.${field}: ${message}`).join(' '));
+
+const changeFailed = (result: Extract<UserChangeResult, { ok: false }>) => apiError(STATUS_OF[result.reason], result.message);
+
+/** get_users: every user as Kasm answers it, read in batches so that no more than one batch sits in memory. */
+const STREAM_BATCH = 500;
+
+function streamUsers(db: Database): Readable {
+  async function* chunks() {
+    yield '{"users":[';
+    let after: string | undefined;
+    let first = true;
+    for (;;) {
+      const rows = await userBatch(db, { after, limit: STREAM_BATCH });
+      if (rows.length === 0) break;
+      const { groupsOf, sessionsOf } = await groupsAndSessionsOf(db, rows.map((row) => row.id));
+      const text = rows.map((row) => JSON.stringify(kasmUser(row, groupsOf.get(row.id) ?? [], sessionsOf.get(row.id) ?? []))).join(',');
+      yield first ? text : `,${text}`;
+      first = false;
+      after = rows.at(-1)!.username.toLowerCase();
+      if (rows.length < STREAM_BATCH) break;
+    }
+    yield ']}';
+  }
+  return Readable.from(chunks());
+}
+
+const userExample = { username: 'jdoe', password: 'a long passphrase here', first_name: 'Jane', last_name: 'Doe', organization: 'Example', email: 'jdoe@example.com', locked: false, disabled: false };
+const SOME_ID = '4f3bb6e4a3a84ad5a2a0b2f9c0f6b1e2';
+
+export const API_CALLS: readonly ApiCall[] = [
+  define({
+    name: 'create_user',
+    tag: 'Users',
+    permission: 'users_create',
+    summary: 'Creates a user (in All Users; a local user also joins the Auto Add Local Users groups). Answers {"user": …}.',
+    body: CreateUserBody,
+    example: { target_user: userExample },
+    async handle({ db, actor, passwordMinLength }, { target_user: target }) {
+      const validation = validateUser(target, { mode: 'create', passwordMinLength });
+      if (!validation.ok) return fieldErrors(validation.errors);
+      const result = await createUser(db, actor, validation.user, validation.password);
+      if (!result.ok) return changeFailed(result);
+      return userAnswer(db, result.user.id);
+    },
+  }),
+  define({
+    name: 'get_user',
+    tag: 'Users',
+    permission: 'users_view',
+    summary: 'One user by target_user.user_id or target_user.username, with groups and sessions. Answers {"user": …}.',
+    body: TargetUserBody,
+    example: { target_user: { username: 'jdoe' } },
+    async handle({ db }, { target_user: target }) {
+      if (target.user_id === undefined && target.username === undefined) return NO_TARGET;
+      const user = await targetUser(db, target);
+      return user ? userAnswer(db, user.id) : USER_NOT_FOUND;
+    },
+  }),
+  define({
+    name: 'get_users',
+    tag: 'Users',
+    permission: 'users_view',
+    summary: 'Every user, by user name, as Kasm answers it (streamed). Roster also takes page and page_size to answer one page. Answers {"users": […]}.',
+    body: GetUsersBody,
+    example: { page: 1, page_size: 100 },
+    async handle({ db }, { page, page_size: pageSize }) {
+      if (page === undefined && pageSize === undefined) return { status: 200, stream: streamUsers(db) };
+      const size = pageSize ?? 100;
+      const rows = await userBatch(db, { offset: ((page ?? 1) - 1) * size, limit: size });
+      const { groupsOf, sessionsOf } = await groupsAndSessionsOf(db, rows.map((row) => row.id));
+      return ok({ users: rows.map((row) => kasmUser(row, groupsOf.get(row.id) ?? [], sessionsOf.get(row.id) ?? [])) });
+    },
+  }),
+  define({
+    name: 'update_user',
+    tag: 'Users',
+    permission: 'users_modify',
+    summary: 'Changes the fields given in target_user (user_id names the user; a password sets a new one). Answers {"user": …}.',
+    body: UpdateUserBody,
+    example: { target_user: { user_id: SOME_ID, first_name: 'Janet', locked: false } },
+    async handle({ db, actor, passwordMinLength }, { target_user: { user_id: id, ...changes } }) {
+      const user = await findUserById(db, fromKasmId(id));
+      if (!user) return USER_NOT_FOUND;
+      const validation = validateUser({ ...formValuesOf(user), ...changes }, { mode: 'update', passwordMinLength });
+      if (!validation.ok) return fieldErrors(validation.errors);
+      const result = await updateUser(db, actor, user.id, user.version, validation.user, validation.password);
+      if (!result.ok) return changeFailed(result);
+      return userAnswer(db, user.id);
+    },
+  }),
+  define({
+    name: 'delete_user',
+    tag: 'Users',
+    permission: 'users_delete',
+    summary: 'Deletes a user. A user with workspace sessions is refused (409) unless force is true; then the sessions end with them. Answers {}.',
+    body: DeleteUserBody,
+    example: { target_user: { user_id: SOME_ID }, force: false },
+    async handle({ db, actor }, { target_user: target, force }) {
+      if (target.user_id === undefined && target.username === undefined) return NO_TARGET;
+      const user = await targetUser(db, target);
+      if (!user) return USER_NOT_FOUND;
+      if (!force) {
+        const running = await db.select({ id: workspaceSessions.id }).from(workspaceSessions).where(eq(workspaceSessions.userId, user.id)).limit(1);
+        if (running.length > 0) return apiError(409, `${user.username} has workspace sessions; send "force": true to delete them with the user.`);
+      }
+      const result = await deleteUser(db, actor, user.id);
+      return result.ok ? ok() : changeFailed(result);
+    },
+  }),
+  define({
+    name: 'logout_user',
+    tag: 'Users',
+    permission: 'users_auth_session',
+    summary: "Ends every login session of the user (their workspace sessions stay). Answers {}.",
+    body: TargetUserBody,
+    example: { target_user: { user_id: SOME_ID } },
+    async handle({ db, actor }, { target_user: target }) {
+      if (target.user_id === undefined && target.username === undefined) return NO_TARGET;
+      const user = await targetUser(db, target);
+      if (!user) return USER_NOT_FOUND;
+      await logOutEverywhere(db, actor, user);
+      return ok();
+    },
+  }),
+  define({
+    name: 'get_attributes',
+    tag: 'Users',
+    permission: 'users_view',
+    summary: "The user's own settings (null: the groups' default applies). Answers {\"user_attributes\": …}.",
+    body: TargetUserBody,
+    example: { target_user: { user_id: SOME_ID } },
+    async handle({ db }, { target_user: target }) {
+      if (target.user_id === undefined && target.username === undefined) return NO_TARGET;
+      const user = await targetUser(db, target);
+      if (!user) return USER_NOT_FOUND;
+      const own = await userSettingValues(db, user.id);
+      if (typeof own.default_image === 'string') own.default_image = toKasmId(own.default_image);
+      return ok({ user_attributes: kasmUserAttributes(user.id, own, USER_SETTINGS.map((s) => s.key)) });
+    },
+  }),
+  define({
+    name: 'update_user_attributes',
+    tag: 'Users',
+    permission: 'users_modify',
+    summary: "Sets the user's own settings given in target_user_attributes (null clears one: the groups' default applies). All or nothing. Answers {}.",
+    body: UpdateUserAttributesBody,
+    example: { target_user_attributes: { user_id: SOME_ID, theme: 'Dark', chat_sfx: false, preferred_timezone: 'Europe/Berlin' } },
+    async handle({ db, actor }, { target_user_attributes: { user_id: id, ...attributes } }) {
+      const user = await findUserById(db, fromKasmId(id));
+      if (!user) return USER_NOT_FOUND;
+      const workspaces = await workspaceCatalogue(db);
+      const values: Array<[string, unknown]> = [];
+      const errors: string[] = [];
+      for (const setting of USER_SETTINGS) {
+        const given = (attributes as Record<string, unknown>)[setting.key];
+        if (given === undefined) continue;
+        if (given === null) {
+          values.push([setting.key, undefined]);
+          continue;
+        }
+        const raw = setting.kind === 'image' ? fromKasmIdIfId(String(given)) : String(given);
+        const parsed = parseUserSetting(setting, raw, (image) => workspaces.usable.has(image));
+        if (parsed.ok) values.push([setting.key, parsed.value]);
+        else errors.push(`target_user_attributes.${setting.key}: ${parsed.error}`);
+      }
+      if (errors.length > 0) return apiError(400, errors.join(' '));
+      const refused = await db.transaction(async (tx) => {
+        const refusal = await refuseStrongerUser(tx, actor, user);
+        if (refusal) return refusal;
+        for (const [key, value] of values) await saveUserSetting(tx, actor, user, key, value as Parameters<typeof saveUserSetting>[4]);
+        return null;
+      });
+      return refused ? apiError(403, refused.message) : ok();
+    },
+  }),
+  define({
+    name: 'add_user_group',
+    tag: 'Groups',
+    permission: 'groups_modify',
+    summary: 'Adds target_user to target_group (no way up: the key must hold every permission the group grants). Answers {}.',
+    body: UserGroupBody,
+    example: { target_user: { user_id: SOME_ID }, target_group: { group_id: SOME_ID } },
+    handle: (context, body) => changeMembership(context, body, 'add'),
+  }),
+  define({
+    name: 'remove_user_group',
+    tag: 'Groups',
+    permission: 'groups_modify',
+    summary: 'Removes target_user from target_group. Answers {}.',
+    body: UserGroupBody,
+    example: { target_user: { user_id: SOME_ID }, target_group: { group_id: SOME_ID } },
+    handle: (context, body) => changeMembership(context, body, 'remove'),
+  }),
+  define({
+    name: 'get_groups',
+    tag: 'Groups',
+    permission: 'groups_view',
+    summary: "Roster's own call: every group the key may see, by priority. Answers {\"groups\": [{group_id, name, priority, is_system}]}.",
+    body: EmptyApiBody,
+    example: {},
+    async handle({ db, actor }) {
+      const rows = (await groupChoices(db)).filter((group) => canViewGroup(actor, group));
+      return ok({ groups: rows.map((group) => ({ group_id: toKasmId(group.id), name: group.name, priority: group.priority, is_system: group.isSystem })) });
+    },
+  }),
+  define({
+    name: 'get_group',
+    tag: 'Groups',
+    permission: 'groups_view',
+    summary: `Roster's own call: one group with a page of its members (${MEMBERS_PER_PAGE} per page, by user name). Answers {"group": …}.`,
+    body: GetGroupBody,
+    example: { target_group: { group_id: SOME_ID }, page: 1 },
+    async handle({ db, actor }, { target_group: { group_id: id }, page = 1 }) {
+      const group = await findGroup(db, fromKasmId(id));
+      if (!group || !canViewGroup(actor, group)) return apiError(404, 'Group not found.');
+      const members = await membersOfGroup(db, group.id, { page });
+      return ok({
+        group: {
+          group_id: toKasmId(group.id),
+          name: group.name,
+          description: group.description,
+          priority: group.priority,
+          is_system: group.isSystem,
+          member_count: members.total,
+          page,
+          pages: Math.max(1, Math.ceil(members.total / MEMBERS_PER_PAGE)),
+          users: members.rows.map((member) => ({ user_id: toKasmId(member.id), username: member.username, first_name: member.firstName, last_name: member.lastName })),
+        },
+      });
+    },
+  }),
+  define({
+    name: 'get_images',
+    tag: 'Workspaces',
+    permission: 'images_view',
+    summary: 'Every workspace (image). memory is in bytes, as Kasm counts it. Answers {"images": […]}.',
+    body: EmptyApiBody,
+    example: {},
+    async handle({ db }) {
+      return ok({ images: (await listWorkspaces(db)).map(kasmImage) });
+    },
+  }),
+  define({
+    name: 'request_kasm',
+    tag: 'Sessions',
+    permission: 'users_auth_session',
+    summary: "Starts a workspace session for user_id: image_id, else the user's default workspace. Records it with its launch plan, within Max Sessions Per User. Answers {kasm_id, status, user_id, username, kasm_url}.",
+    body: RequestKasmBody,
+    example: { user_id: SOME_ID, image_id: SOME_ID },
+    async handle({ db, actor, now }, { user_id: userId, image_id: imageId }) {
+      const user = await findUserById(db, fromKasmId(userId));
+      if (!user) return USER_NOT_FOUND;
+      let workspace;
+      if (imageId === undefined) {
+        const found = await defaultWorkspaceOf(db, user.id);
+        if (!found.ok) return apiError(409, noDefaultMessage(found, user.username));
+        workspace = found.workspace;
+      } else {
+        workspace = await findWorkspace(db, fromKasmId(imageId));
+        if (!workspace) return apiError(404, 'Image not found.');
+      }
+      const result = await launch(db, actor, user, workspace, now);
+      if (!result.ok) return apiError(result.status, result.message);
+      const id = result.session.id;
+      return ok({ kasm_id: toKasmId(id), status: 'running', user_id: toKasmId(user.id), username: user.username, kasm_url: kasmUrl(id) });
+    },
+  }),
+  define({
+    name: 'get_kasm_status',
+    tag: 'Sessions',
+    permission: 'users_auth_session',
+    summary: 'One workspace session (a user_id, if given, must be its owner). Answers {"kasm": …, "operational_status", "current_time"}.',
+    body: KasmBody,
+    example: { kasm_id: SOME_ID, user_id: SOME_ID },
+    async handle({ db, now }, body) {
+      const session = await sessionNamed(db, body);
+      if (!session) return apiError(404, 'Kasm not found.');
+      return ok({ kasm: kasmSession(session), operational_status: 'running', current_time: now.toISOString() });
+    },
+  }),
+  define({
+    name: 'get_kasms',
+    tag: 'Sessions',
+    permission: 'users_auth_session',
+    summary: 'Every workspace session, oldest first. Answers {"kasms": […], "current_time"}.',
+    body: EmptyApiBody,
+    example: {},
+    async handle({ db, now }) {
+      return ok({ kasms: (await kasmSessions(db)).map(kasmSession), current_time: now.toISOString() });
+    },
+  }),
+  define({
+    name: 'destroy_kasm',
+    tag: 'Sessions',
+    permission: 'users_auth_session',
+    summary: 'Ends a workspace session. Answers {}.',
+    body: KasmBody,
+    example: { kasm_id: SOME_ID, user_id: SOME_ID },
+    async handle({ db, actor }, body) {
+      const session = await sessionNamed(db, body);
+      if (!session) return apiError(404, 'Kasm not found.');
+      const ended = await endWorkspaceSession(db, actor, session);
+      return ended ? ok() : apiError(404, 'Kasm not found.');
+    },
+  }),
+  define({
+    name: 'keepalive',
+    tag: 'Sessions',
+    permission: 'users_auth_session',
+    summary: 'Moves a workspace session\'s keepalive to now, which moves its expiration. Answers {"usage_reached": false}.',
+    body: KasmBody,
+    example: { kasm_id: SOME_ID },
+    async handle({ db, now }, body) {
+      const session = await sessionNamed(db, body);
+      if (!session || !(await keepSessionAlive(db, session.id, now))) return apiError(404, 'Kasm not found.');
+      return ok({ usage_reached: false });
+    },
+  }),
+];
+
+/** A default_image given as a Kasm id becomes the workspace's UUID; anything else is left for the parser to refuse. */
+function fromKasmIdIfId(value: string): string {
+  return /^[0-9a-fA-F]{32}$/.test(value) ? fromKasmId(value) : value;
+}
+
+/** The session a kasm call names; with user_id, only if it is that user's. */
+async function sessionNamed(db: Database, body: { kasm_id: string; user_id?: string }) {
+  const session = await kasmSessionById(db, fromKasmId(body.kasm_id));
+  if (!session || (body.user_id !== undefined && session.userId !== fromKasmId(body.user_id))) return undefined;
+  return session;
+}
+
+async function changeMembership(
+  { db, actor }: ApiContext,
+  body: { target_user: { user_id?: string; username?: string }; target_group: { group_id: string } },
+  change: 'add' | 'remove',
+): Promise<ApiAnswer> {
+  if (body.target_user.user_id === undefined && body.target_user.username === undefined) return NO_TARGET;
+  const user = await targetUser(db, body.target_user);
+  if (!user) return USER_NOT_FOUND;
+  const group = await findGroup(db, fromKasmId(body.target_group.group_id));
+  if (!group || !canViewGroup(actor, group)) return apiError(404, 'Group not found.');
+  if (!canModifyGroup(actor, group)) {
+    const message = `Changing the members of ${group.name} needs ${modifyGroupNeeds(group)}.`;
+    await recordDenied(db, actor, { reason: message, method: 'POST', url: `/api/public/${change}_user_group` });
+    return apiError(403, message);
+  }
+  const result = change === 'add' ? await addMember(db, actor, group, user) : await removeMember(db, actor, group, user);
+  return result.ok ? ok() : apiError(result.status, result.message);
+}
