@@ -55,6 +55,8 @@ const bareBase = `http://127.0.0.1:${(bare.server.address() as AddressInfo).port
 async function load(url: string, headers: Record<string, string> = {}, options: Partial<autocannon.Options> = {}) {
   const check = await fetch(url, { headers, method: options.method ?? 'GET', body: options.body as string | undefined, redirect: 'manual' });
   if (check.status >= 400) throw new Error(`${url} answered ${check.status}`);
+  // A short warm-up first, so that no run pays for the process's first compiles and caches.
+  await autocannon({ url, connections: CONNECTIONS, duration: 2, headers, ...options });
   const result = await autocannon({ url, connections: CONNECTIONS, duration: seconds, headers, ...options });
   if (result.errors > 0 || result.non2xx > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return result;

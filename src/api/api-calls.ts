@@ -149,8 +149,9 @@ export const API_CALLS: readonly ApiCall[] = [
     body: TargetUserBody,
     example: { target_user: { username: 'jdoe' } },
     async handle({ db }, { target_user: target }) {
-      if (target.user_id === undefined && target.username === undefined) return NO_TARGET;
-      const user = await targetUser(db, target);
+      if (target.user_id !== undefined) return userAnswer(db, fromKasmId(target.user_id)); // no read before the answer's own
+      if (target.username === undefined) return NO_TARGET;
+      const user = await findUserByUsername(db, target.username);
       return user ? userAnswer(db, user.id) : USER_NOT_FOUND;
     },
   }),

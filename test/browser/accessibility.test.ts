@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { eq } from 'drizzle-orm';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { groups, users, workspaces } from '../../src/db/schema.js';
+import { apiKeys, groups, users, workspaces } from '../../src/db/schema.js';
 import { loginAsFirstAdmin, openBrowserSession, skipBrowserTests, type BrowserSession } from '../helpers/browser.js';
 
 // axe-core checks the main pages against WCAG 2 A and AA (contrast included) in both themes.
@@ -40,6 +40,7 @@ describe.skipIf(skipBrowserTests)('accessibility (axe-core)', () => {
     await loginAsFirstAdmin(page);
     const [admin] = await server.handle.db.select().from(users).where(eq(users.username, 'admin'));
     const [allUsers] = await server.handle.db.select().from(groups).where(eq(groups.systemKey, 'all_users'));
+    const [apiKey] = await server.handle.db.insert(apiKeys).values({ name: 'Provisioning script', key: 'a11y-key', secretHash: '0'.repeat(64) }).returning();
     const [workspace] = await server.handle.db.insert(workspaces).values({ friendlyName: 'Chrome', image: 'kasmweb/chrome:1.16.0' }).returning();
     pages = [
       '/',
@@ -57,6 +58,10 @@ describe.skipIf(skipBrowserTests)('accessibility (axe-core)', () => {
       `/admin/workspaces/${workspace!.id}/file-mappings/new`,
       '/go',
       '/admin/audit',
+      '/admin/api-keys',
+      '/admin/api-keys/new',
+      `/admin/api-keys/${apiKey!.id}`,
+      '/api/public/reference',
     ];
   });
 
