@@ -6,7 +6,7 @@ import type { Database } from '../db/client.js';
 import { apiKeyPermissions, apiKeys, type ApiKey } from '../db/schema.js';
 import { isUniqueViolation } from '../db/sql-helpers.js';
 import { apiSecretMatches, hashApiSecret, newApiCredentials, type ApiCredentials } from '../security/api-key-secret.js';
-import { isPermission, lackingMessage, permissionsLacking, PERMISSIONS } from '../security/permissions.js';
+import { lackingMessage, permissionChange, permissionsLacking, PERMISSIONS } from '../security/permissions.js';
 
 export type ApiKeyResult<T> = { ok: true; value: T } | { ok: false; message: string; status: number; field?: string };
 
@@ -153,11 +153,9 @@ export function deleteApiKey(db: Database, actor: AuditActor, apiKey: ApiKey): P
  */
 export function setApiKeyPermissions(db: Database, actor: ApiKeyActor, apiKey: ApiKey, wanted: string[]): Promise<ApiKeyResult<true>> {
   return db.transaction(async (tx) => {
-    const unknown = wanted.filter((permission) => !isPermission(permission));
-    if (unknown.length > 0) return fail(`Unknown permissions: ${unknown.join(', ')}.`, 422);
     const before = await permissionsOfApiKey(tx, apiKey.id);
-    const added = wanted.filter((p) => !before.includes(p));
-    const removed = before.filter((p) => !wanted.includes(p));
+    const { unknown, added, removed } = permissionChange(before, wanted);
+    if (unknown.length > 0) return fail(`Unknown permissions: ${unknown.join(', ')}.`, 422);
     if (added.length === 0 && removed.length === 0) return { ok: true, value: true } as const;
     const lacking = permissionsLacking(actor.permissions, [...added, ...removed]);
     if (lacking.length > 0) {

@@ -27,6 +27,7 @@ const NO_CREDENTIALS =
 
 const apiRoutes: FastifyPluginAsync = async (app) => {
   const { db, config } = app;
+  app.decorateRequest('apiKey', null);
 
   await app.register(fastifySwagger, {
     openapi: {

@@ -2,7 +2,7 @@ import { and, asc, desc, eq, notExists, sql, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { GroupSortKey } from '../schemas/groups.js';
 import { recordAudit, recordRefusal, type AuditActor } from '../audit/audit-log.js';
-import { isPermission, lackingMessage, permissionsLacking } from '../security/permissions.js';
+import { lackingMessage, permissionChange, permissionsLacking } from '../security/permissions.js';
 import type { Database } from '../db/client.js';
 import { groupPermissions, groups, groupSettings, userGroups, users, type Group, type User } from '../db/schema.js';
 import type { SettingValue } from '../settings/catalogue.js';
@@ -408,11 +408,9 @@ export function removeGroupSetting(db: Database, actor: AuditActor, group: Group
 export function setGroupPermissions(db: Database, actor: GroupActor, group: Group, wanted: string[]): Promise<GroupResult<true>> {
   return guarded(() =>
     db.transaction(async (tx) => {
-      const unknown = wanted.filter((permission) => !isPermission(permission));
-      if (unknown.length > 0) return fail(`Unknown permissions: ${unknown.join(', ')}.`, 422);
       const before = await permissionsOfGroup(tx, group.id);
-      const added = wanted.filter((p) => !before.includes(p));
-      const removed = before.filter((p) => !wanted.includes(p));
+      const { unknown, added, removed } = permissionChange(before, wanted);
+      if (unknown.length > 0) return fail(`Unknown permissions: ${unknown.join(', ')}.`, 422);
       if (added.length === 0 && removed.length === 0) return { ok: true, value: true } as const;
       const refused = await refuseIfLacking(tx, actor, group, `Granting or revoking permissions of ${group.name}`, [...added, ...removed]);
       if (refused) return refused;

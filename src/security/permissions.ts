@@ -118,3 +118,12 @@ export function permissionPanel(granted: readonly string[], actor: ReadonlySet<s
 export function requestedPermissions(submitted: readonly string[], before: readonly string[], actor: ReadonlySet<string>): string[] {
   return [...submitted, ...before.filter((p) => isPermission(p) && !hasPermission(actor, p) && !submitted.includes(p))];
 }
+
+/** What replacing `before` with `wanted` changes (for a group or an API key), and any names outside the catalogue. */
+export function permissionChange(before: readonly string[], wanted: readonly string[]) {
+  return {
+    unknown: wanted.filter((permission) => !isPermission(permission)),
+    added: wanted.filter((p) => !before.includes(p)),
+    removed: before.filter((p) => !wanted.includes(p)),
+  };
+}
