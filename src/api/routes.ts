@@ -31,7 +31,7 @@ const apiRoutes: FastifyPluginAsync = async (app) => {
 
   await app.register(fastifySwagger, {
     openapi: {
-      openapi: '3.0.3',
+      openapi: '3.1.0', // 3.1: JSON Schema's type lists (a value or null) are valid there
       info: {
         title: 'Roster Developer API',
         version: '1.0.0',

@@ -56,7 +56,7 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('API keys with $mode', ({ javaS
   it('disables the key, which the next call feels', async () => {
     await page.getByLabel('Enabled').uncheck();
     await page.getByRole('button', { name: 'Save API Key' }).click();
-    await page.getByText('API key Provisioning script saved.').waitFor();
+    await page.getByText('API key Provisioning script saved.', { exact: true }).waitFor(); // not the earlier "Permissions of …" flash
     expect((await getImages()).status).toBe(401);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'API Keys' }).click();
     const row = page.getByRole('row', { name: /Provisioning script/ });
