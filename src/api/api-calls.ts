@@ -76,14 +76,14 @@ const STATUS_OF: Record<Extract<UserChangeResult, { ok: false }>['reason'], numb
   forbidden: 403,
 };
 
-/** The user a call names: by user_id, else by username. */
-async function targetUser(db: Database, target: { user_id?: string; username?: string }): Promise<User | undefined> {
-  if (target.user_id !== undefined) return findUserById(db, fromKasmId(target.user_id));
-  if (target.username !== undefined) return findUserByUsername(db, target.username);
-  return undefined;
-}
-
 const NO_TARGET = apiError(400, 'target_user needs user_id or username.');
+
+/** The user a call names (by user_id, else by username), or the answer saying why there is none. */
+async function targetUser(db: Database, target: { user_id?: string; username?: string }): Promise<{ user: User } | { answer: ApiAnswer }> {
+  if (target.user_id === undefined && target.username === undefined) return { answer: NO_TARGET };
+  const user = target.user_id !== undefined ? await findUserById(db, fromKasmId(target.user_id)) : await findUserByUsername(db, target.username!);
+  return user ? { user } : { answer: USER_NOT_FOUND };
+}
 
 /** A user in Kasm's shape, with their groups and sessions. */
 async function userAnswer(db: Database, id: string) {
@@ -195,9 +195,9 @@ export const API_CALLS: readonly ApiCall[] = [
     body: DeleteUserBody,
     example: { target_user: { user_id: SOME_ID }, force: false },
     async handle({ db, actor }, { target_user: target, force }) {
-      if (target.user_id === undefined && target.username === undefined) return NO_TARGET;
-      const user = await targetUser(db, target);
-      if (!user) return USER_NOT_FOUND;
+      const found = await targetUser(db, target);
+      if ('answer' in found) return found.answer;
+      const { user } = found;
       if (!force) {
         const running = await db.select({ id: workspaceSessions.id }).from(workspaceSessions).where(eq(workspaceSessions.userId, user.id)).limit(1);
         if (running.length > 0) return apiError(409, `${user.username} has workspace sessions; send "force": true to delete them with the user.`);
@@ -214,9 +214,9 @@ export const API_CALLS: readonly ApiCall[] = [
     body: TargetUserBody,
     example: { target_user: { user_id: SOME_ID } },
     async handle({ db, actor }, { target_user: target }) {
-      if (target.user_id === undefined && target.username === undefined) return NO_TARGET;
-      const user = await targetUser(db, target);
-      if (!user) return USER_NOT_FOUND;
+      const found = await targetUser(db, target);
+      if ('answer' in found) return found.answer;
+      const { user } = found;
       await logOutEverywhere(db, actor, user);
       return ok();
     },
@@ -229,9 +229,9 @@ export const API_CALLS: readonly ApiCall[] = [
     body: TargetUserBody,
     example: { target_user: { user_id: SOME_ID } },
     async handle({ db }, { target_user: target }) {
-      if (target.user_id === undefined && target.username === undefined) return NO_TARGET;
-      const user = await targetUser(db, target);
-      if (!user) return USER_NOT_FOUND;
+      const found = await targetUser(db, target);
+      if ('answer' in found) return found.answer;
+      const { user } = found;
       const own = await userSettingValues(db, user.id);
       if (typeof own.default_image === 'string') own.default_image = toKasmId(own.default_image);
       return ok({ user_attributes: kasmUserAttributes(user.id, own, USER_SETTINGS.map((s) => s.key)) });
@@ -434,9 +434,9 @@ async function changeMembership(
   body: { target_user: { user_id?: string; username?: string }; target_group: { group_id: string } },
   change: 'add' | 'remove',
 ): Promise<ApiAnswer> {
-  if (body.target_user.user_id === undefined && body.target_user.username === undefined) return NO_TARGET;
-  const user = await targetUser(db, body.target_user);
-  if (!user) return USER_NOT_FOUND;
+  const found = await targetUser(db, body.target_user);
+  if ('answer' in found) return found.answer;
+  const { user } = found;
   const group = await findGroup(db, fromKasmId(body.target_group.group_id));
   if (!group || !canViewGroup(actor, group)) return apiError(404, 'Group not found.');
   if (!canModifyGroup(actor, group)) {
