@@ -4,7 +4,6 @@
 // its time, bytes and the process's peak RSS. Usage:
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/roster_bench npx tsx bench/api.ts [users] [seconds]
 import type { AddressInfo } from 'node:net';
-import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { eq, sql } from 'drizzle-orm';
 import { buildApp } from '../src/app.js';
@@ -13,6 +12,7 @@ import { kasmUser } from '../src/api/kasm-shapes.js';
 import { apiKeyPermissions, apiKeys, users } from '../src/db/schema.js';
 import { hashApiSecret, newApiCredentials } from '../src/security/api-key-secret.js';
 import { openBenchDatabase } from './bench-database.js';
+import { loadFromChild } from './bench-http.js';
 import { seedUsers } from './seed.js';
 
 const wanted = Number(process.argv[2] ?? 100_000);
@@ -53,7 +53,7 @@ async function load(url: string, body: Record<string, unknown>) {
   const options = { method: 'POST' as const, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ api_key: credentials.key, api_key_secret: credentials.secret, ...body }) };
   const check = await fetch(url, options);
   if (check.status !== 200) throw new Error(`${url} answered ${check.status}: ${await check.text()}`);
-  const result = await autocannon({ url, connections: CONNECTIONS, duration: seconds, ...options });
+  const result = await loadFromChild(url, { connections: CONNECTIONS, seconds, ...options });
   if (result.errors > 0 || result.non2xx > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return result;
 }

@@ -3,7 +3,6 @@
 // p99, the ratio to the ceiling, and the process's peak RSS. Usage:
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/roster_bench npx tsx bench/pages.ts [users] [seconds]
 import type { AddressInfo } from 'node:net';
-import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { eq, sql } from 'drizzle-orm';
 import { groups, users } from '../src/db/schema.js';
@@ -11,7 +10,7 @@ import { parseListQuery } from '../src/users/routes.js';
 import { encodeCursor } from '../src/db/sql-helpers.js';
 import { listUsers, sortExpression } from '../src/users/users-repository.js';
 import { openBenchDatabase } from './bench-database.js';
-import { benchServer } from './bench-http.js';
+import { benchServer, loadFromChild, type LoadOptions } from './bench-http.js';
 import { seedUsers } from './seed.js';
 
 const wanted = Number(process.argv[2] ?? 100_000);
@@ -52,12 +51,12 @@ bare.get('/users', async (request) => {
 await bare.listen({ host: '127.0.0.1', port: 0 });
 const bareBase = `http://127.0.0.1:${(bare.server.address() as AddressInfo).port}`;
 
-async function load(url: string, headers: Record<string, string> = {}, options: Partial<autocannon.Options> = {}) {
-  const check = await fetch(url, { headers, method: options.method ?? 'GET', body: options.body as string | undefined, redirect: 'manual' });
+async function load(url: string, headers: Record<string, string> = {}, options: Partial<LoadOptions> = {}) {
+  const check = await fetch(url, { headers, method: options.method ?? 'GET', body: options.body, redirect: 'manual' });
   if (check.status >= 400) throw new Error(`${url} answered ${check.status}`);
   // A short warm-up first, so that no run pays for the process's first compiles and caches.
-  await autocannon({ url, connections: CONNECTIONS, duration: 2, headers, ...options });
-  const result = await autocannon({ url, connections: CONNECTIONS, duration: seconds, headers, ...options });
+  await loadFromChild(url, { connections: CONNECTIONS, seconds: 2, headers, ...options });
+  const result = await loadFromChild(url, { connections: CONNECTIONS, seconds, headers, ...options });
   if (result.errors > 0 || result.non2xx > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return result;
 }
@@ -72,7 +71,7 @@ const lists: Array<[string, string]> = [
   ['search "smith"', 'q=smith'],
   ['page 1,500 at 50 per page (cursor)', `per_page=50&page=1500&after=${deepCursor}`],
 ];
-const pages: Array<[string, string, Record<string, string>, Partial<autocannon.Options>]> = [
+const pages: Array<[string, string, Record<string, string>, Partial<LoadOptions>]> = [
   ['user page', `/admin/users/${someone!.id}`, {}, {}],
   ['group page, 10,000 members', `/admin/groups/${bigGroup.id}`, {}, {}],
   ['member picker fragment (htmx)', `/admin/groups/${bigGroup.id}/user-suggestions?user_q=garcia`, { 'hx-request': 'true' }, {}],
@@ -92,7 +91,7 @@ for (const [name, path, headers, options] of pages) {
   const full = await load(app.base + path, { cookie: app.cookie, ...headers }, options);
   console.log(`| ${name} | ${full.requests.average.toFixed(0)} | ${full.latency.p50} | ${full.latency.p99} | — | — |`);
 }
-console.log(`\npeak RSS of this process (app, ceiling and load generator): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+console.log(`\npeak RSS of this process (app and ceiling; the load comes from another process): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
 await app.close();
 await bare.close();
 await handle.close();

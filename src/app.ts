@@ -24,7 +24,7 @@ import securityHeaders from './plugins/security-headers.js';
 import sessionPlugin from './plugins/session.js';
 import staticFiles from './plugins/static-files.js';
 import viewsPlugin from './plugins/views.js';
-import { loadCurrentUser } from './auth/current-user.js';
+import { currentUserSelect, loadCurrentUser, toCurrentUser } from './auth/current-user.js';
 import userRoutes from './users/routes.js';
 import profileRoutes from './profile/routes.js';
 import twoFactorRoutes from './profile/two-factor-routes.js';
@@ -109,7 +109,7 @@ export async function buildApp({ config, db, logger = false, now = Date.now }: B
 
   await app.register(securityHeaders);
   await app.register(fastifyFormbody);
-  await app.register(sessionPlugin);
+  await app.register(sessionPlugin, { userQuery: { select: currentUserSelect, toUser: toCurrentUser } });
   await app.register(viewsPlugin);
   await app.register(authPlugin, {
     loadUser: (userId) => loadCurrentUser(db, userId),

@@ -64,3 +64,8 @@ export function decodeCursor(text: string | undefined): ListCursor | undefined {
     return undefined;
   }
 }
+
+/** The rows of `db.execute`: PGlite answers `{ rows }`, postgres.js an array of rows. */
+export function executedRows<Row>(result: unknown): Row[] {
+  return Array.isArray(result) ? (result as Row[]) : ((result as { rows?: Row[] }).rows ?? []);
+}

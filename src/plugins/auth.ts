@@ -76,7 +76,8 @@ export default fp<AuthOptions>(async (app, { loadUser, recordDenied }) => {
     if (config.sessionless || (request.is404 && !wantsHtml(request))) return;
     const userId = request.session.userId;
     if (userId) {
-      const user = await loadUser(userId);
+      const read = request.sessionUser; // read with the session, if it was
+      const user = read !== undefined && (read === null || read.id === userId) ? read : await loadUser(userId);
       if (!user) {
         await request.session.regenerate(); // the account can no longer be used: start anonymous
       } else {

@@ -97,32 +97,38 @@ export async function listUsers(db: Database, query: UserListQuery): Promise<Use
   const ascending = (query.direction === 'asc') !== backwards;
   const beyond = cursor ? sql`(${expression}, ${users.id}) ${sql.raw(ascending ? '>' : '<')} (${cursor.value}${cast}, ${cursor.id}::uuid)` : undefined;
   const direction = sql.raw(ascending ? 'asc' : 'desc');
-  const [fetched, counted] = await Promise.all([
-    db
-      .select({
-        id: users.id,
-        username: users.username,
-        firstName: users.firstName,
-        lastName: users.lastName,
-        realm: users.realm,
-        organization: users.organization,
-        email: users.email,
-        lastSession: users.lastSession,
-        locked: users.locked,
-        disabled: users.disabled,
-        sortValue: sql<string>`(${expression})::text`,
-      })
-      .from(users)
-      .where(and(filters, beyond))
-      .orderBy(sql`${expression} ${direction}`, sql`${users.id} ${direction}`)
-      .limit(query.perPage + 1) // one more than shown tells whether there is another page
-      .offset(cursor ? 0 : (query.page - 1) * query.perPage),
-    countMatching(db, filters),
-  ]);
+  // How many match rides along on each row (an uncorrelated subquery, computed once),
+  // so that a page is one statement; an empty page or a small table asks again below.
+  const matching = filters === undefined ? ESTIMATED_USERS : sql<number>`(select count(*)::int from (select 1 from ${users} where ${filters} limit ${COUNT_CAP + 1}) matching)`;
+  const fetched = await db
+    .select({
+      id: users.id,
+      username: users.username,
+      firstName: users.firstName,
+      lastName: users.lastName,
+      realm: users.realm,
+      organization: users.organization,
+      email: users.email,
+      lastSession: users.lastSession,
+      locked: users.locked,
+      disabled: users.disabled,
+      sortValue: sql<string>`(${expression})::text`,
+      matching: matching.mapWith(Number),
+    })
+    .from(users)
+    .where(and(filters, beyond))
+    .orderBy(sql`${expression} ${direction}`, sql`${users.id} ${direction}`)
+    .limit(query.perPage + 1) // one more than shown tells whether there is another page
+    .offset(cursor ? 0 : (query.page - 1) * query.perPage);
+  const first = fetched[0];
+  const counted =
+    first && (filters !== undefined || first.matching > COUNT_CAP)
+      ? totalFrom(first.matching, filters !== undefined)
+      : await countMatching(db, filters, first?.matching);
   const more = fetched.length > query.perPage;
   const page = fetched.slice(0, query.perPage);
   if (backwards) page.reverse();
-  const rows = page.map(({ sortValue: _value, ...row }) => row);
+  const rows = page.map(({ sortValue: _value, matching: _matching, ...row }) => row);
   const at = (index: number): ListCursor | null => (page[index] ? { value: page[index].sortValue, id: page[index].id } : null);
   return {
     rows,
@@ -134,28 +140,33 @@ export async function listUsers(db: Database, query: UserListQuery): Promise<Use
   };
 }
 
+/** The planner's row count of the users table (kept by autovacuum/ANALYZE): free, and close enough for "about N". */
+const ESTIMATED_USERS = sql<number>`(select greatest(reltuples, 0)::bigint::int from pg_class where oid = 'users'::regclass)`;
+
+/** "N users" from a count taken up to COUNT_CAP (a search or filter) or the planner's estimate past it (the whole table). */
+function totalFrom(count: number, filtered: boolean): Pick<UserListPage, 'total' | 'capped' | 'estimated'> {
+  if (count <= COUNT_CAP) return { total: count, capped: false, estimated: false };
+  return filtered ? { total: COUNT_CAP, capped: true, estimated: false } : { total: count, capped: true, estimated: true };
+}
+
 /**
- * How many users match, for "N users" and the page count. The whole table is the planner's
- * estimate once it is past COUNT_CAP (an exact count would read every row on every page);
- * a search or filter is counted exactly up to COUNT_CAP.
+ * How many users match, when the page itself did not say (it was empty, or the table is small).
+ * The whole table is the planner's estimate once it is past COUNT_CAP (an exact count would read
+ * every row on every page); a search or filter, or a small table, is counted exactly up to COUNT_CAP.
  */
-async function countMatching(db: Database, filters: SQL | undefined): Promise<Pick<UserListPage, 'total' | 'capped' | 'estimated'>> {
+async function countMatching(db: Database, filters: SQL | undefined, knownEstimate?: number): Promise<Pick<UserListPage, 'total' | 'capped' | 'estimated'>> {
   if (filters === undefined) {
-    const estimate = await estimatedUserCount(db);
-    if (estimate > COUNT_CAP) return { total: estimate, capped: true, estimated: true };
+    const estimate = knownEstimate ?? (await estimatedUserCount(db));
+    if (estimate > COUNT_CAP) return totalFrom(estimate, false);
   }
   const matching = db.select({ one: sql`1` }).from(users).where(filters).limit(COUNT_CAP + 1).as('matching');
   const [counted] = await db.select({ total: sql<number>`count(*)::int` }).from(matching);
-  const total = counted?.total ?? 0;
-  if (total <= COUNT_CAP) return { total, capped: false, estimated: false };
-  // The estimate lags behind (statistics not refreshed yet): the table has at least this many.
-  if (filters === undefined) return { total, capped: true, estimated: true };
-  return { total: COUNT_CAP, capped: true, estimated: false };
+  // Unfiltered and past the cap: the estimate lags behind (statistics not refreshed yet), the table has at least this many.
+  return totalFrom(counted?.total ?? 0, filters !== undefined);
 }
 
-/** The planner's row count of the users table (kept by autovacuum/ANALYZE): free, and close enough for "about N". */
 async function estimatedUserCount(db: Database): Promise<number> {
-  const [row] = await db.select({ n: sql<number>`greatest(reltuples, 0)::bigint::int` }).from(sql`pg_class`).where(sql`oid = 'users'::regclass`);
+  const [row] = await db.select({ n: ESTIMATED_USERS.mapWith(Number) }).from(sql`(select 1) one`);
   return row?.n ?? 0;
 }
 

@@ -1,5 +1,5 @@
-// What a logged-in page costs before its own work: the session read and one query for the user
-// with their groups, permissions and theme. And the session row is not rewritten on each request.
+// What a logged-in page costs before its own work: one statement, the session read with its user
+// (groups, permissions, theme). And the session row is not rewritten on each request.
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groupPermissions, groups, groupSettings, userGroups, userSettings } from '../../src/db/schema.js';
@@ -25,14 +25,23 @@ async function statementsOf(work: () => Promise<unknown>) {
 }
 
 describe('per-request cost', () => {
-  it('a page with no queries of its own costs two: the session and the user (groups, permissions, theme)', async () => {
+  it('a page with no queries of its own costs one statement: the session with its user (groups, permissions, theme)', async () => {
     const user = await createUser('cost-user');
     const client = new TestClient(t.app);
     await client.login(user.username, USER_PASSWORD);
     await client.get('/'); // the first page may touch the session (idle timer)
     const seen = await statementsOf(() => client.get('/'));
-    expect(seen, seen.join('\n')).toHaveLength(2);
+    expect(seen, seen.join('\n')).toHaveLength(1);
     expect(seen.filter((query) => /^(insert|update)/i.test(query))).toEqual([]); // no session write
+  });
+
+  it('a search of the users list is one statement of its own, with its count, beside the group filter\'s choices', async () => {
+    await createUser('cost-search-one');
+    await createUser('cost-search-two');
+    await admin.get('/admin/users?q=cost-search');
+    const seen = await statementsOf(() => admin.get('/admin/users?q=cost-search'));
+    expect(seen, seen.join('\n')).toHaveLength(3); // session with user, the page with its count, the groups
+    expect((await admin.get('/admin/users?q=cost-search')).body).toContain('2 users matching');
   });
 
   it('sees a change of theme, group or permission on the very next request', async () => {
