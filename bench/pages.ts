@@ -72,6 +72,8 @@ const lists: Array<[string, string]> = [
   ['page 1,500 at 50 per page (cursor)', `per_page=50&page=1500&after=${deepCursor}`],
 ];
 const pages: Array<[string, string, Record<string, string>, Partial<LoadOptions>]> = [
+  // The floor of every logged-in page: the session read with its user, and the layout.
+  ['home page (no queries of its own)', '/', {}, {}],
   ['user page', `/admin/users/${someone!.id}`, {}, {}],
   ['group page, 10,000 members', `/admin/groups/${bigGroup.id}`, {}, {}],
   ['member picker fragment (htmx)', `/admin/groups/${bigGroup.id}/user-suggestions?user_q=garcia`, { 'hx-request': 'true' }, {}],
@@ -79,6 +81,7 @@ const pages: Array<[string, string, Record<string, string>, Partial<LoadOptions>
 ];
 
 const [total] = await db.select({ n: sql<number>`count(*)::int` }).from(users);
+const setUpRss = process.resourceUsage().maxRSS / 1024;
 console.log(`pages bench: ${total?.n} users on ${handle.kind}, ${CONNECTIONS} connections, ${seconds}s per run\n`);
 console.log('| page | Roster req/s | p50 ms | p99 ms | ceiling req/s | ratio |\n|---|---|---|---|---|---|');
 for (const [name, query] of lists) {
@@ -91,7 +94,8 @@ for (const [name, path, headers, options] of pages) {
   const full = await load(app.base + path, { cookie: app.cookie, ...headers }, options);
   console.log(`| ${name} | ${full.requests.average.toFixed(0)} | ${full.latency.p50} | ${full.latency.p99} | — | — |`);
 }
-console.log(`\npeak RSS of this process (app and ceiling; the load comes from another process): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+const peakRss = process.resourceUsage().maxRSS / 1024;
+console.log(`\npeak RSS of this process (app and ceiling; the load comes from another process): ${setUpRss.toFixed(0)} MB after set-up, ${peakRss.toFixed(0)} MB after the runs`);
 await app.close();
 await bare.close();
 await handle.close();

@@ -128,24 +128,34 @@ export async function membersOfGroup(db: Database, groupId: string, position: { 
   const cursor = position.before ?? position.after;
   const direction = sql.raw(backwards ? 'desc' : 'asc');
   const beyond = cursor ? sql`(${name}, ${users.id}) ${sql.raw(backwards ? '<' : '>')} (${cursor.value}, ${cursor.id}::uuid)` : undefined;
-  const [fetched, [counted]] = await Promise.all([
-    db
-      .select({ id: users.id, username: users.username, firstName: users.firstName, lastName: users.lastName, disabled: users.disabled, locked: users.locked, key: sql<string>`${name}` })
-      .from(userGroups)
-      .innerJoin(users, eq(users.id, userGroups.userId))
-      .where(and(eq(userGroups.groupId, groupId), beyond))
-      .orderBy(sql`${name} ${direction}`, sql`${users.id} ${direction}`)
-      .limit(MEMBERS_PER_PAGE + 1)
-      .offset(cursor ? 0 : (position.page - 1) * MEMBERS_PER_PAGE),
-    db.select({ n: sql<number>`count(*)::int` }).from(userGroups).where(eq(userGroups.groupId, groupId)),
-  ]);
+  // The member count rides along on each row (an uncorrelated subquery, computed once): one statement.
+  const memberCount = sql<number>`(select count(*)::int from ${userGroups} where ${userGroups.groupId} = ${groupId})`;
+  const fetched = await db
+    .select({
+      id: users.id,
+      username: users.username,
+      firstName: users.firstName,
+      lastName: users.lastName,
+      disabled: users.disabled,
+      locked: users.locked,
+      key: sql<string>`${name}`,
+      total: memberCount.mapWith(Number),
+    })
+    .from(userGroups)
+    .innerJoin(users, eq(users.id, userGroups.userId))
+    .where(and(eq(userGroups.groupId, groupId), beyond))
+    .orderBy(sql`${name} ${direction}`, sql`${users.id} ${direction}`)
+    .limit(MEMBERS_PER_PAGE + 1)
+    .offset(cursor ? 0 : (position.page - 1) * MEMBERS_PER_PAGE);
+  // An empty page (an empty group, or past the end) asks for the count on its own.
+  const total = fetched[0]?.total ?? (await db.select({ n: memberCount.mapWith(Number) }).from(sql`(select 1) one`))[0]?.n ?? 0;
   const more = fetched.length > MEMBERS_PER_PAGE;
   const page = fetched.slice(0, MEMBERS_PER_PAGE);
   if (backwards) page.reverse();
   const at = (index: number): ListCursor | null => (page[index] ? { value: page[index].key, id: page[index].id } : null);
   return {
-    rows: page.map(({ key: _key, ...row }) => row),
-    total: counted?.n ?? 0,
+    rows: page.map(({ key: _key, total: _total, ...row }) => row),
+    total,
     hasNext: backwards ? true : more,
     hasPrevious: backwards ? more : cursor !== undefined || position.page > 1,
     nextCursor: at(page.length - 1),
@@ -159,19 +169,19 @@ export const PICKER_SELECT_LIMIT = 50;
 /**
  * Every user outside the group when there are fewer than PICKER_SELECT_LIMIT, else null (the
  * picker searches). `memberCount` is the group's size: counting users only up to it plus the
- * limit answers "fewer than 50 outside?" without listing a large group's outsiders.
+ * limit answers "fewer than 50 outside?" without listing a large group's outsiders (a plain
+ * scan of at most that many rows; looking for outsiders directly would probe the group for each).
  */
 export async function nonMemberChoices(db: Database, groupId: string, memberCount: number): Promise<Array<{ id: string; username: string }> | null> {
   const enough = memberCount + PICKER_SELECT_LIMIT;
   const [counted] = await db.select({ n: sql<number>`count(*)::int` }).from(db.select({ one: sql`1` }).from(users).limit(enough).as('some_users'));
   if ((counted?.n ?? 0) >= enough) return null;
-  const rows = await db
+  return db
     .select({ id: users.id, username: users.username })
     .from(users)
     .where(notExists(db.select({ one: sql`1` }).from(userGroups).where(and(eq(userGroups.userId, users.id), eq(userGroups.groupId, groupId)))))
     .orderBy(sql`lower(${users.username})`)
     .limit(PICKER_SELECT_LIMIT);
-  return rows;
 }
 
 /** Up to 10 users matching `search` who are not yet in the group: the Add User picker. */

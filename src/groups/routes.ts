@@ -94,6 +94,9 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const query = (request.query ?? {}) as ShowQuery;
     const page = query.members_page ?? 1;
     const userSearch = query.user_q ?? '';
+    const canModify = canModifyGroup(actor, group);
+    // Everyone is in All Users: no one to add (and listing outsiders would read every user).
+    const canAddMembers = canModify && group.systemKey !== 'all_users';
     const [members, settings, permissions, candidates, workspaces, mappings] = await Promise.all([
       membersOfGroup(db, group.id, {
         page,
@@ -106,14 +109,15 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       workspaceCatalogue(db),
       listMappings(db, { kind: 'group', id: group.id }),
     ]);
-    const choices = canModifyGroup(actor, group) ? await nonMemberChoices(db, group.id, members.total) : null;
+    const choices = canAddMembers ? await nonMemberChoices(db, group.id, members.total) : null;
     return reply.render('groups/show', {
       group,
       values: extra.values ?? group,
       errors: extra.errors ?? {},
       memberError: extra.memberError ?? null,
       permissionError: extra.permissionError ?? null,
-      canModify: canModifyGroup(actor, group),
+      canModify,
+      canAddMembers,
       canDelete: canDeleteGroup(actor, group),
       members: {
         ...members,
@@ -125,7 +129,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
       picker: { search: userSearch, candidates, choices },
       settings: SETTINGS.filter((s) => s.key in settings).map((s) => ({ ...s, display: formatSettingValue(s, settings[s.key]!, workspaces.names) })),
-      mappings: mappingListView({ url: `/admin/groups/${group.id}` }, mappings, canModifyGroup(actor, group)),
+      mappings: mappingListView({ url: `/admin/groups/${group.id}` }, mappings, canModify),
       unsetSettings: SETTINGS.filter((s) => !(s.key in settings)),
       permissionSections: permissionPanel(permissions, actor.permissions),
     });

@@ -137,7 +137,8 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/admin/users', { schema: { querystring: UserListQuerySchema }, config: { permission: 'users_view' } }, async (request, reply) => {
     const query = parseListQuery(request.query);
-    const [list, groupsToFilter] = await Promise.all([listUsers(db, query), groupChoices(db)]);
+    // The group filter's choices are part of the page, not of the rows htmx swaps in.
+    const [list, groupsToFilter] = await Promise.all([listUsers(db, query), request.wantsFragment() ? [] : groupChoices(db)]);
     const pages = Math.max(1, Math.ceil(list.total / query.perPage));
     // A page past the end (an old link, a typed number) goes to the last page there is.
     if (list.rows.length === 0 && query.page > pages && !list.capped && !query.after && !query.before) {

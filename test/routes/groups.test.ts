@@ -101,6 +101,17 @@ describe('groups table and pages', () => {
       const added = await smallAdmin.post(`${groupUrl}/members`, { user_id: id }, { 'hx-request': 'true' });
       expect(added.body).toContain('hx-swap-oob');
       expect(added.body).not.toContain(`<option value="${id}">`); // the select no longer offers them
+      // The boundary: 49 users outside still fit the select, 50 make it a search.
+      // Outside the group: the admin and these 48 (only-candidate is now a member).
+      await small.handle.db.insert(users).values(Array.from({ length: 48 }, (_, i) => ({ username: `edge-${i}` })));
+      expect((await smallAdmin.get(groupUrl)).body).toContain('<label for="add-member">User</label>');
+      await small.handle.db.insert(users).values({ username: 'edge-fiftieth' });
+      expect((await smallAdmin.get(groupUrl)).body).toContain('Find user');
+      // Everyone is in All Users: its page offers no one to add.
+      const [allUsers] = await small.handle.db.select().from(groups).where(eq(groups.systemKey, 'all_users'));
+      const everyone = await smallAdmin.get(`/admin/groups/${allUsers!.id}`);
+      expect(everyone.statusCode).toBe(200);
+      expect(everyone.body).not.toContain('<h3>Add User</h3>');
     } finally {
       await small.close();
     }

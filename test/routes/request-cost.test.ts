@@ -42,6 +42,26 @@ describe('per-request cost', () => {
     const seen = await statementsOf(() => admin.get('/admin/users?q=cost-search'));
     expect(seen, seen.join('\n')).toHaveLength(3); // session with user, the page with its count, the groups
     expect((await admin.get('/admin/users?q=cost-search')).body).toContain('2 users matching');
+    // The rows htmx swaps in as you type need no group choices.
+    const typed = await statementsOf(() => admin.get('/admin/users?q=cost-search', { 'hx-request': 'true' }));
+    expect(typed, typed.join('\n')).toHaveLength(2);
+  });
+
+  it('a group page costs the same statements for a group of 1 as for a group of 60', async () => {
+    const statementsOfGroupPage = async (size: number) => {
+      const [group] = await t.handle.db.insert(groups).values({ name: `Cost ${size}`, priority: 400 + size }).returning();
+      for (let i = 0; i < size; i++) {
+        const member = await createUser(`cost-${size}-${i}`);
+        await t.handle.db.insert(userGroups).values({ userId: member.id, groupId: group!.id });
+      }
+      await admin.get(`/admin/groups/${group!.id}`);
+      return (await statementsOf(() => admin.get(`/admin/groups/${group!.id}`))).length;
+    };
+    const one = await statementsOfGroupPage(1);
+    expect(await statementsOfGroupPage(60)).toBe(one);
+    // Session with user, group, members with their count, settings, permissions, workspaces,
+    // file mappings, users outside the group (counted, then listed when fewer than 50).
+    expect(one).toBeLessThanOrEqual(9);
   });
 
   it('sees a change of theme, group or permission on the very next request', async () => {
