@@ -69,6 +69,7 @@ const lists: Array<[string, string]> = [
   ['users list, page 1', 'per_page=25'],
   ['search "user4242"', 'q=user4242'],
   ['search "smith"', 'q=smith'],
+  ['page 1 at 50 per page', 'per_page=50'],
   ['page 1,500 at 50 per page (cursor)', `per_page=50&page=1500&after=${deepCursor}`],
 ];
 const pages: Array<[string, string, Record<string, string>, Partial<LoadOptions>]> = [
