@@ -46,6 +46,32 @@ export interface ListCursor {
   id: string;
 }
 
+/** Where a keyset page starts: after a row (Next), before one (Previous), or at a page number (no cursor). */
+export interface KeysetPosition {
+  page: number;
+  after?: ListCursor;
+  before?: ListCursor;
+}
+
+/**
+ * A keyset page from the `perPage + 1` rows its query read (backwards, for Previous): the rows in
+ * display order, whether there are pages either side, and where Next and Previous continue.
+ */
+export function keysetPage<Row extends { id: string }>(fetched: Row[], perPage: number, position: KeysetPosition, sortValue: (row: Row) => string) {
+  const backwards = position.before !== undefined;
+  const more = fetched.length > perPage; // the extra row says there is another page that way
+  const rows = fetched.slice(0, perPage);
+  if (backwards) rows.reverse();
+  const cursorAt = (row: Row | undefined): ListCursor | null => (row ? { value: sortValue(row), id: row.id } : null);
+  return {
+    rows,
+    hasNext: backwards ? true : more,
+    hasPrevious: backwards ? more : position.after !== undefined || position.page > 1,
+    nextCursor: cursorAt(rows[rows.length - 1]),
+    previousCursor: cursorAt(rows[0]),
+  };
+}
+
 /** A cursor as it travels in a link: base64url of JSON [value, id]. */
 export function encodeCursor(cursor: ListCursor): string {
   return Buffer.from(JSON.stringify([cursor.value, cursor.id])).toString('base64url');

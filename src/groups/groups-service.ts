@@ -7,7 +7,7 @@ import type { Database } from '../db/client.js';
 import { groupPermissions, groups, groupSettings, userGroups, users, type Group, type User } from '../db/schema.js';
 import type { SettingValue } from '../settings/catalogue.js';
 import type { GroupWithSettings } from '../settings/effective-settings.js';
-import { isUniqueViolation, isUuid, userSearchCondition, type ListCursor } from '../db/sql-helpers.js';
+import { isUniqueViolation, isUuid, keysetPage, userSearchCondition, type KeysetPosition } from '../db/sql-helpers.js';
 import type { Actor } from './group-access.js';
 import { assertAdministrable, LastAdminError } from './groups-repository.js';
 
@@ -122,7 +122,7 @@ export const MEMBERS_PER_PAGE = 25;
  * so the last page of a 10,000-member group reads what the first reads; without one, the page
  * number applies.
  */
-export async function membersOfGroup(db: Database, groupId: string, position: { page: number; after?: ListCursor; before?: ListCursor }) {
+export async function membersOfGroup(db: Database, groupId: string, position: KeysetPosition) {
   const name = sql`lower(${users.username})`;
   const backwards = position.before !== undefined;
   const cursor = position.before ?? position.after;
@@ -149,18 +149,8 @@ export async function membersOfGroup(db: Database, groupId: string, position: { 
     .offset(cursor ? 0 : (position.page - 1) * MEMBERS_PER_PAGE);
   // An empty page (an empty group, or past the end) asks for the count on its own.
   const total = fetched[0]?.total ?? (await db.select({ n: memberCount.mapWith(Number) }).from(sql`(select 1) one`))[0]?.n ?? 0;
-  const more = fetched.length > MEMBERS_PER_PAGE;
-  const page = fetched.slice(0, MEMBERS_PER_PAGE);
-  if (backwards) page.reverse();
-  const at = (index: number): ListCursor | null => (page[index] ? { value: page[index].key, id: page[index].id } : null);
-  return {
-    rows: page.map(({ key: _key, total: _total, ...row }) => row),
-    total,
-    hasNext: backwards ? true : more,
-    hasPrevious: backwards ? more : cursor !== undefined || position.page > 1,
-    nextCursor: at(page.length - 1),
-    previousCursor: at(0),
-  };
+  const { rows, ...paging } = keysetPage(fetched, MEMBERS_PER_PAGE, position, (row) => row.key);
+  return { rows: rows.map(({ key: _key, total: _total, ...row }) => row), total, ...paging };
 }
 
 /** Below this many users outside a group, the picker lists them all in a select instead of a search. */

@@ -1,7 +1,7 @@
 import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { recoveryCodes, userGroups, users, type NewUser, type Realm, type User } from '../db/schema.js';
-import { isUuid, userSearchCondition, type ListCursor } from '../db/sql-helpers.js';
+import { isUuid, keysetPage, userSearchCondition, type ListCursor } from '../db/sql-helpers.js';
 import type { UserSortKey, UserStatus } from '../schemas/users.js';
 
 /**
@@ -125,19 +125,8 @@ export async function listUsers(db: Database, query: UserListQuery): Promise<Use
     first && (filters !== undefined || first.matching > COUNT_CAP)
       ? totalFrom(first.matching, filters !== undefined)
       : await countMatching(db, filters, first?.matching);
-  const more = fetched.length > query.perPage;
-  const page = fetched.slice(0, query.perPage);
-  if (backwards) page.reverse();
-  const rows = page.map(({ sortValue: _value, matching: _matching, ...row }) => row);
-  const at = (index: number): ListCursor | null => (page[index] ? { value: page[index].sortValue, id: page[index].id } : null);
-  return {
-    rows,
-    ...counted,
-    hasNext: backwards ? true : more,
-    hasPrevious: backwards ? more : cursor !== undefined || query.page > 1,
-    nextCursor: at(page.length - 1),
-    previousCursor: at(0),
-  };
+  const { rows, ...paging } = keysetPage(fetched, query.perPage, query, (row) => row.sortValue);
+  return { rows: rows.map(({ sortValue: _value, matching: _matching, ...row }) => row), ...counted, ...paging };
 }
 
 /** The planner's row count of the users table (kept by autovacuum/ANALYZE): free, and close enough for "about N". */
