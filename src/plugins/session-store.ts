@@ -28,7 +28,7 @@ export interface SessionUserQuery {
   toUser(row: unknown): CurrentUser | null;
 }
 
-/** Beyond this many reads not yet taken (a request that failed in between), the oldest are dropped. */
+/** Past this many reads not taken (requests that failed in between), all are dropped: such a request only reads its user again. */
 const MAX_UNTAKEN = 1_000;
 
 /**
