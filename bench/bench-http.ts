@@ -23,6 +23,11 @@ export async function benchServer(handle: DatabaseHandle, config: Config): Promi
   const app = await buildApp({ config, db: handle.db });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  return { base, cookie: await logInAsBenchAdmin(base), close: () => app.close() };
+}
+
+/** Logs in to the server at `base` as the bench's admin, as a browser does; returns the session cookie. */
+export async function logInAsBenchAdmin(base: string): Promise<string> {
   const loginPage = await fetch(`${base}/login`);
   const anonymousCookie = loginPage.headers.get('set-cookie')!.split(';')[0]!;
   const csrf = /name="_csrf" value="([^"]+)"/.exec(await loginPage.text())![1]!;
@@ -33,7 +38,7 @@ export async function benchServer(handle: DatabaseHandle, config: Config): Promi
     body: new URLSearchParams({ _csrf: csrf, username: 'admin', password: BENCH_ADMIN_PASSWORD }),
   });
   if (login.status !== 303) throw new Error(`bench login failed: ${login.status}`);
-  return { base, cookie: login.headers.get('set-cookie')!.split(';')[0]!, close: () => app.close() };
+  return login.headers.get('set-cookie')!.split(';')[0]!;
 }
 
 export interface LoadOptions {

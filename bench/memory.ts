@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { eq } from 'drizzle-orm';
 import { users } from '../src/db/schema.js';
 import { BENCH_ADMIN_PASSWORD, openBenchDatabase } from './bench-database.js';
-import { loadFromChild } from './bench-http.js';
+import { loadFromChild, logInAsBenchAdmin } from './bench-http.js';
 import { seedUsers } from './seed.js';
 
 const wanted = Number(process.argv[2] ?? 100_000);
@@ -57,20 +57,6 @@ async function stop(child: ChildProcess) {
   await exited;
 }
 
-async function login(base: string): Promise<string> {
-  const page = await fetch(`${base}/login`);
-  const anonymous = page.headers.get('set-cookie')!.split(';')[0]!;
-  const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
-  const answer = await fetch(`${base}/login`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: anonymous },
-    body: new URLSearchParams({ _csrf: csrf, username: 'admin', password: BENCH_ADMIN_PASSWORD }),
-  });
-  if (answer.status !== 303) throw new Error(`login failed: ${answer.status}`);
-  return answer.headers.get('set-cookie')!.split(';')[0]!;
-}
-
 /** Seeds the users and lets the bench admin in without the first-login password change. */
 async function prepare(env: Record<string, string>) {
   const previous = { ...process.env };
@@ -93,7 +79,7 @@ async function measure(name: string, env: Record<string, string>) {
   const again = await start(env);
   await sleep(SETTLE_MS);
   const restartIdle = megabytes(again.child.pid!, 'VmRSS');
-  const cookie = await login(again.base);
+  const cookie = await logInAsBenchAdmin(again.base);
   for (const query of ['per_page=25', 'q=smith']) {
     await loadFromChild(`${again.base}/admin/users?${query}`, { connections: 32, seconds, headers: { cookie } });
   }
