@@ -21,8 +21,6 @@ import {
 
 const LIST_URL = '/admin/api-keys';
 
-const formatTime = (date: Date | null) => (date ? `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC` : '—');
-
 /** The form's values as typed (checkboxes as 'on' or ''), to show again with the errors. */
 function typedValues(body: ApiKeyFormBody): Required<ApiKeyFormBody> {
   return { name: body.name ?? '', expires: body.expires ?? '', read_only: body.read_only === undefined ? '' : 'on', enabled: body.enabled === undefined ? '' : 'on' };
@@ -50,7 +48,6 @@ const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const canModify = hasPermission(actor.permissions, 'devapi_modify');
     return reply.render('api-keys/show', {
       apiKey,
-      formatTime,
       expired: apiKey.expiresAt !== null && apiKey.expiresAt.getTime() <= app.now(),
       values: form.values ?? apiKeyFormValues(apiKey),
       errors: form.errors ?? {},
@@ -62,7 +59,7 @@ const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   app.get(LIST_URL, { config: { permission: 'devapi_view' } }, async (_request, reply) =>
-    reply.render('api-keys/index', { rows: await listApiKeys(db), formatTime, now: app.now() }),
+    reply.render('api-keys/index', { rows: await listApiKeys(db), now: app.now() }),
   );
 
   app.get(`${LIST_URL}/new`, { config: { permission: 'devapi_create' } }, async (_request, reply) =>

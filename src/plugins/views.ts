@@ -57,6 +57,11 @@ export function wantsFragment(request: FastifyRequest): boolean {
   );
 }
 
+/** A time as every page shows it: to the minute, in UTC; "—" for none. */
+export function formatTime(date: Date | null | undefined): string {
+  return date ? `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC` : '—';
+}
+
 function commonData(request: FastifyRequest, reply: FastifyReply) {
   const user = request.currentUser;
   const flash = request.session.flash;
@@ -67,6 +72,7 @@ function commonData(request: FastifyRequest, reply: FastifyReply) {
     csrf: csrfToken(request, reply),
     flash,
     path: request.url,
+    formatTime,
   };
 }
 

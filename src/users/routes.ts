@@ -70,11 +70,9 @@ const confirmDelete = (user: Pick<User, 'id' | 'username'>, error: string | null
   error,
 });
 
-const formatTime = (date: Date) => `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-
 const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db, config } = app;
-  const formData = { realms: REALMS, minLength: config.passwordMinLength, formatTime };
+  const formData = { realms: REALMS, minLength: config.passwordMinLength };
 
   const userNotFound = (reply: FastifyReply) =>
     reply.code(404).render('errors/error', { title: 'User not found', message: 'This user does not exist (any more).' });
@@ -152,7 +150,6 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       realms: REALMS,
       groupsToFilter,
       listUrl,
-      formatTime,
     });
   });
 
