@@ -19,7 +19,11 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM node:24-bookworm-slim
+# Node 24 lets V8's young generation grow to 128 MB (Node 20: 32 MB), which kept ~90 MB more in an
+# idle Roster for no throughput we could measure; 16 MB semi-spaces are Node 20's size. Override
+# NODE_OPTIONS to change it.
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=16 \
     HOST=0.0.0.0 \
     PORT=3000 \
     ROSTER_DATA_DIR=/data

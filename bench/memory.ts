@@ -1,4 +1,4 @@
-// Memory of the server as deployed: `node dist/server.js` in a process of its own, on each
+// Memory of the server as deployed: `npm run start:dist`'s command in a process of its own, on each
 // database — idle after first start, idle after a restart, and the peak under load (32
 // connections on the users list and a search). RSS is read from /proc (Linux). Usage:
 //   npm run build
@@ -20,8 +20,9 @@ import { seedUsers } from './seed.js';
 const wanted = Number(process.argv[2] ?? 100_000);
 const seconds = Number(process.argv[3] ?? 10);
 const SETTLE_MS = 10_000;
-const server = path.resolve('dist/server.js');
-if (!fs.existsSync(server)) throw new Error('run `npm run build` first: this measures the compiled server');
+if (!fs.existsSync('dist/server.js')) throw new Error('run `npm run build` first: this measures the compiled server');
+// The node flags and script of `npm run start:dist` (the image runs the same flags from NODE_OPTIONS).
+const startArgs = (JSON.parse(fs.readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts['start:dist']!.split(' ').slice(1);
 
 const megabytes = (pid: number, field: 'VmRSS' | 'VmHWM') => {
   const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(field))!;
@@ -38,7 +39,7 @@ async function freePort(): Promise<number> {
 
 async function start(env: Record<string, string>): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [server], {
+  const child = spawn(process.execPath, startArgs, {
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent', NODE_ENV: 'production' },
     stdio: 'ignore',
   });
@@ -90,12 +91,15 @@ async function measure(name: string, env: Record<string, string>) {
   console.log(`| ${name} | ${firstIdle} MB / ${firstPeak} MB | ${restartIdle} MB | ${loadPeak} MB | ${afterLoad} MB |`);
 }
 
-console.log(`memory bench: node dist/server.js, ${wanted} users, ${seconds}s of load per page\n`);
+console.log(`memory bench: node ${startArgs.join(' ')} on Node ${process.version}, ${wanted} users, ${seconds}s of load per page\n`);
 console.log('| database | first start (idle / peak) | restart (idle) | peak under load | idle after load |\n|---|---|---|---|---|');
 if (process.env.DATABASE_URL) await measure('PostgreSQL server', { DATABASE_URL: process.env.DATABASE_URL, ROSTER_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'roster-mem-')) });
 const embedded = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-mem-'));
+const optimized = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-mem-'));
 try {
-  await measure('embedded PGlite', { DATABASE_URL: '', ROSTER_DATA_DIR: embedded, ROSTER_ADMIN_PASSWORD: BENCH_ADMIN_PASSWORD });
+  const env = { DATABASE_URL: '', ROSTER_ADMIN_PASSWORD: BENCH_ADMIN_PASSWORD };
+  await measure('embedded PGlite', { ...env, ROSTER_DATA_DIR: embedded });
+  await measure('embedded PGlite, `PGLITE_OPTIMIZE_WASM=true`', { ...env, ROSTER_DATA_DIR: optimized, PGLITE_OPTIMIZE_WASM: 'true' });
 } finally {
-  fs.rmSync(embedded, { recursive: true, force: true });
+  for (const folder of [embedded, optimized]) fs.rmSync(folder, { recursive: true, force: true });
 }

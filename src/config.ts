@@ -10,6 +10,8 @@ export interface Config {
   dataDir: string;
   /** The embedded database's shared_buffers (MB): Postgres' 128 MB default is sized for a server of its own. */
   pgliteSharedBuffersMb: number;
+  /** Let V8 optimize the embedded database's WebAssembly: faster, and about 70 MB more memory. */
+  pgliteOptimizeWasm: boolean;
   /** Password for the first admin on a scripted install; random (and printed) when absent. */
   adminPassword: string | undefined;
   /** 32-byte key (base64) that encrypts 2FA secrets at rest; generated into `dataDir` when absent. */
@@ -119,6 +121,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl,
     dataDir: path.resolve(text('ROSTER_DATA_DIR') ?? 'data'),
     pgliteSharedBuffersMb: int('PGLITE_SHARED_BUFFERS_MB', 16, 1, 4096),
+    pgliteOptimizeWasm: bool('PGLITE_OPTIMIZE_WASM', false),
     adminPassword,
     secretKey,
     adminsRequire2fa: bool('ROSTER_ADMINS_REQUIRE_2FA', false),

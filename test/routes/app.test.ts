@@ -8,7 +8,7 @@ import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { openDatabase } from '../../src/db/client.js';
+import { openDatabase, openPglite, pgliteDir } from '../../src/db/client.js';
 import { groupPermissions, groups, groupSettings, userGroups, users } from '../../src/db/schema.js';
 import { prepareDatabase } from '../../src/setup/first-start.js';
 import { ADMIN_PASSWORD, createTestApp, createTestDatabase, type TestApp } from '../helpers/test-app.js';
@@ -94,6 +94,40 @@ describe('first start', () => {
       expect(admin).toBeDefined();
       await second.close();
       expect(fs.existsSync(path.join(dataDir, 'pglite', 'PG_VERSION'))).toBe(true);
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  // The cluster is created by a child process in pglite.creating, renamed into place when whole.
+  it('leaves no half-made embedded database when creating it fails', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-data-'));
+    try {
+      await expect(openPglite(pgliteDir(dataDir), { sharedBuffersMb: 0 })).rejects.toThrow(
+        `could not create the embedded database in ${pgliteDir(dataDir)}`,
+      );
+      expect(fs.readdirSync(dataDir)).toEqual([]);
+      // The next start creates it afresh.
+      const handle = await openPglite(pgliteDir(dataDir));
+      await handle.close();
+      expect(fs.readdirSync(dataDir)).toEqual(['pglite']);
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('creates the embedded database in an empty folder but refuses one holding other files', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-data-'));
+    try {
+      fs.mkdirSync(pgliteDir(dataDir));
+      fs.writeFileSync(path.join(pgliteDir(dataDir), 'notes.txt'), 'not a database');
+      await expect(openPglite(pgliteDir(dataDir))).rejects.toThrow(/holds files but no database/);
+      expect(fs.readdirSync(pgliteDir(dataDir))).toEqual(['notes.txt']);
+
+      fs.rmSync(path.join(pgliteDir(dataDir), 'notes.txt'));
+      const handle = await openPglite(pgliteDir(dataDir));
+      await handle.close();
+      expect(fs.existsSync(path.join(pgliteDir(dataDir), 'PG_VERSION'))).toBe(true);
     } finally {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }

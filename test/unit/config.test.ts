@@ -15,6 +15,8 @@ describe('configuration', () => {
       sessionIdleMinutes: 30,
       sessionAbsoluteHours: 12,
       cookieSecure: false,
+      pgliteSharedBuffersMb: 16,
+      pgliteOptimizeWasm: false,
     });
   });
 
@@ -27,6 +29,8 @@ describe('configuration', () => {
       COOKIE_SECURE: 'true',
       PASSWORD_MIN_LENGTH: '15',
       MAX_LOGIN_ATTEMPTS: '3',
+      PGLITE_SHARED_BUFFERS_MB: '64',
+      PGLITE_OPTIMIZE_WASM: 'on',
     });
     expect(config).toMatchObject({
       host: '0.0.0.0',
@@ -36,6 +40,8 @@ describe('configuration', () => {
       cookieSecure: true,
       passwordMinLength: 15,
       maxLoginAttempts: 3,
+      pgliteSharedBuffersMb: 64,
+      pgliteOptimizeWasm: true,
     });
   });
 
