@@ -10,7 +10,7 @@ export interface Config {
   dataDir: string;
   /** The embedded database's shared_buffers (MB): Postgres' 128 MB default is sized for a server of its own. */
   pgliteSharedBuffersMb: number;
-  /** Let V8 optimize the embedded database's WebAssembly: faster, and about 70 MB more memory. */
+  /** Let V8 optimize the embedded database's WebAssembly: faster, and 80–90 MB more memory. */
   pgliteOptimizeWasm: boolean;
   /** Password for the first admin on a scripted install; random (and printed) when absent. */
   adminPassword: string | undefined;

@@ -36,8 +36,8 @@ export interface OpenOptions {
   sharedBuffersMb?: number;
   /**
    * Let V8 recompile the embedded database's hot WebAssembly with its optimizing compiler
-   * (TurboFan). Off by default: the baseline code (Liftoff) is 5–20 % slower but keeps about
-   * 70 MB of compiled code out of an idle process.
+   * (TurboFan). Off by default: the baseline code (Liftoff) answers 10–45 % fewer requests under
+   * load (searches lose most) but keeps 80–90 MB of compiled code out of an idle process.
    */
   optimizeWasm?: boolean;
 }
