@@ -104,9 +104,43 @@ export async function openPglite(dataDir: string | null, options: OpenOptions = 
   }
 }
 
+// Drizzle asks postgres.js not to prepare any statement not built with `.prepare(name)`
+// (drizzle-orm#6096), and postgres.js then sends each statement with parameters in two round
+// trips: Parse/Describe to learn the parameter types, then Bind/Execute. Prepared, a statement is
+// described once per connection and then costs one round trip. This follows the client's own
+// `prepare` option instead (on unless the URL says `?prepare=false`, e.g. for a PgBouncer that
+// cannot keep prepared statements). postgres.js re-prepares a statement a migration has
+// invalidated, and replaces its connections (with their statements) every 30–60 minutes.
+function preparingStatements<T extends postgres.Sql>(sql: T, prepare: boolean): T {
+  return new Proxy(sql, {
+    get(target, property, receiver) {
+      if (property === 'unsafe') {
+        return (query: string, params?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) =>
+          target.unsafe(query, params, { ...options, prepare });
+      }
+      // Transactions and savepoints hand their callback a client of their own: wrap that one too.
+      if (property === 'begin' || property === 'savepoint') {
+        const run = Reflect.get(target, property, receiver) as (...args: unknown[]) => unknown;
+        return (...args: unknown[]) => {
+          const callback = args.pop() as (client: postgres.Sql) => unknown;
+          return Reflect.apply(run, target, [...args, (client: postgres.Sql) => callback(preparingStatements(client, prepare))]);
+        };
+      }
+      return Reflect.get(target, property, receiver);
+    },
+  });
+}
+
 export function openPostgres(url: string, options: OpenOptions & { max?: number } = {}): DatabaseHandle {
-  const client = postgres(url, { max: options.max ?? 10, onnotice: () => {} });
-  const db = drizzlePostgres({ client, schema, logger: queryLogger(options) });
+  const client = postgres(url, {
+    max: options.max ?? 10,
+    onnotice: () => {},
+    // A prepared statement is still planned for its parameters on every run, as an unprepared one
+    // is: after five runs Postgres may otherwise settle on a generic plan, and a generic plan
+    // for `ilike $1` cannot tell a rare name from a common one (a search fell from 700 to 68 req/s).
+    connection: { plan_cache_mode: 'force_custom_plan' },
+  });
+  const db = drizzlePostgres({ client: preparingStatements(client, client.options.prepare), schema, logger: queryLogger(options) });
   return {
     db: db as unknown as Database,
     kind: 'postgres',

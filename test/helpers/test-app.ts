@@ -17,7 +17,9 @@ export const USER_PASSWORD = 'a long user password';
  * A clean database for one test file: a fresh in-memory PGlite, or — when TEST_DATABASE_URL
  * points at a PostgreSQL server — a database of its own there, dropped afterwards.
  */
-export async function createTestDatabase(options: OpenOptions = {}): Promise<DatabaseHandle> {
+export async function createTestDatabase(
+  options: OpenOptions & { max?: number; urlParameters?: Record<string, string> } = {},
+): Promise<DatabaseHandle> {
   const serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) return openPglite(null, options);
   const name = `roster_test_${process.pid}_${crypto.randomBytes(4).toString('hex')}`;
@@ -25,6 +27,7 @@ export async function createTestDatabase(options: OpenOptions = {}): Promise<Dat
   await admin.unsafe(`create database ${name}`);
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
+  for (const [key, value] of Object.entries(options.urlParameters ?? {})) url.searchParams.set(key, value);
   const handle = openPostgres(url.toString(), { max: 5, ...options });
   return {
     ...handle,
