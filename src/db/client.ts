@@ -139,11 +139,6 @@ export function openPostgres(url: string, options: OpenOptions & { max?: number 
     // is: after five runs Postgres may otherwise settle on a generic plan, and a generic plan
     // for `ilike $1` cannot tell a rare name from a common one (a search fell from 700 to 68 req/s).
     connection: { plan_cache_mode: 'force_custom_plan' },
-    // postgres.js pipelines prepared statements, up to 100 queued on a busy connection, where a
-    // quick session read waited out slow searches: the member picker's p99 was 154–172 ms at 32
-    // connections, 96 ms with at most one statement waiting behind the running one. (0 would
-    // stop sql.begin from reserving its connection.) Read by postgres.js, missing from its types.
-    ...{ max_pipeline: 1 },
   });
   const db = drizzlePostgres({ client: preparingStatements(client, client.options.prepare), schema, logger: queryLogger(options) });
   return {
