@@ -7,6 +7,11 @@ export interface Config {
   port: number;
   /** postgres:// URL; when absent Roster runs the embedded PGlite database in `dataDir`. */
   databaseUrl: string | undefined;
+  /**
+   * Connections to the PostgreSQL server. Fewer than the requests in flight and postgres.js queues
+   * statements behind running ones on a connection, where a quick read waits out a slow search.
+   */
+  databasePoolSize: number;
   dataDir: string;
   /** The embedded database's shared_buffers (MB): Postgres' 128 MB default is sized for a server of its own. */
   pgliteSharedBuffersMb: number;
@@ -36,6 +41,8 @@ export interface Config {
   sessionIdleMinutes: number;
   sessionAbsoluteHours: number;
   logLevel: string;
+  /** How far V8 lets the JavaScript heap grow past live data before collecting (%); 0 = V8's own. */
+  heapGrowingPercent: number;
 }
 
 export class ConfigError extends Error {
@@ -119,6 +126,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: text('HOST') ?? '127.0.0.1',
     port: int('PORT', 3000, 0, 65535),
     databaseUrl,
+    databasePoolSize: int('DATABASE_POOL_SIZE', 20, 1, 1000),
     dataDir: path.resolve(text('ROSTER_DATA_DIR') ?? 'data'),
     pgliteSharedBuffersMb: int('PGLITE_SHARED_BUFFERS_MB', 16, 1, 4096),
     pgliteOptimizeWasm: bool('PGLITE_OPTIMIZE_WASM', false),
@@ -135,6 +143,7 @@ export function loadConfig(env: Env = process.env): Config {
     sessionIdleMinutes: int('SESSION_IDLE_MINUTES', 30, 1, 24 * 60),
     sessionAbsoluteHours: int('SESSION_ABSOLUTE_HOURS', 12, 1, 24 * 30),
     logLevel,
+    heapGrowingPercent: int('HEAP_GROWING_PERCENT', 50, 0, 400),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

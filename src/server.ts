@@ -1,4 +1,5 @@
 // The process: configuration, database, first start, listen, graceful shutdown.
+import v8 from 'node:v8';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openDatabase, pgliteDir, type DatabaseHandle } from './db/client.js';
@@ -10,6 +11,10 @@ let handle: DatabaseHandle;
 try {
   config = loadConfig();
   checkAdminPassword(config);
+  // Under load V8 let the heap grow to three or four times its live data (~35 MB) before a full
+  // collection, and the process peaked at 250 MB. 50 % more than live measured ~170 MB for the same
+  // requests per second. Not settable in NODE_OPTIONS, so it is set here, before the heap grows.
+  if (config.heapGrowingPercent > 0) v8.setFlagsFromString(`--heap-growing-percent=${config.heapGrowingPercent}`);
   handle = await openDatabase(config);
 } catch (error) {
   // A setting or a data folder that cannot work: say which, in one message, and stop.

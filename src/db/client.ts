@@ -131,9 +131,10 @@ function preparingStatements<T extends postgres.Sql>(sql: T, prepare: boolean): 
   });
 }
 
-export function openPostgres(url: string, options: OpenOptions & { max?: number } = {}): DatabaseHandle {
+/** `max`: connections in the pool (`DATABASE_POOL_SIZE`). */
+export function openPostgres(url: string, options: OpenOptions & { max: number }): DatabaseHandle {
   const client = postgres(url, {
-    max: options.max ?? 10,
+    max: options.max,
     onnotice: () => {},
     // A prepared statement is still planned for its parameters on every run, as an unprepared one
     // is: after five runs Postgres may otherwise settle on a generic plan, and a generic plan
@@ -153,10 +154,16 @@ export function openPostgres(url: string, options: OpenOptions & { max?: number 
 export const pgliteDir = (dataDir: string) => path.join(dataDir, 'pglite');
 
 export async function openDatabase(
-  config: { databaseUrl?: string | undefined; dataDir: string; pgliteSharedBuffersMb?: number; pgliteOptimizeWasm?: boolean },
+  config: {
+    databaseUrl?: string | undefined;
+    databasePoolSize: number;
+    dataDir: string;
+    pgliteSharedBuffersMb?: number;
+    pgliteOptimizeWasm?: boolean;
+  },
   options: OpenOptions = {},
 ): Promise<DatabaseHandle> {
-  if (config.databaseUrl) return openPostgres(config.databaseUrl, options);
+  if (config.databaseUrl) return openPostgres(config.databaseUrl, { max: config.databasePoolSize, ...options });
   const embedded = { sharedBuffersMb: config.pgliteSharedBuffersMb, optimizeWasm: config.pgliteOptimizeWasm };
   return openPglite(pgliteDir(config.dataDir), { ...embedded, ...options });
 }

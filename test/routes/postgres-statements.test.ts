@@ -5,7 +5,8 @@ import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { groups, users } from '../../src/db/schema.js';
 import { executedRows } from '../../src/db/sql-helpers.js';
-import type { DatabaseHandle } from '../../src/db/client.js';
+import { loadConfig } from '../../src/config.js';
+import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { createTestDatabase } from '../helpers/test-app.js';
 
 async function preparedStatements(handle: DatabaseHandle): Promise<string[]> {
@@ -45,6 +46,21 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('statements on the PostgreSQL se
       await handle.migrate();
       await runQueries(handle);
       expect(await preparedStatements(handle)).toEqual([]);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('opens as many connections as DATABASE_POOL_SIZE says, and no more', async () => {
+    const config = loadConfig({ DATABASE_URL: process.env.TEST_DATABASE_URL, DATABASE_POOL_SIZE: '3' });
+    const handle = await openDatabase(config);
+    try {
+      // Six statements at once, each holding its connection for a moment: three connections serve them.
+      const backends = await Promise.all(
+        Array.from({ length: 6 }, () => handle.db.execute(sql`select pg_backend_pid() as pid, pg_sleep(0.2)`)),
+      );
+      const pids = new Set(backends.map((result) => executedRows<{ pid: number }>(result)[0]!.pid));
+      expect(pids.size).toBe(3);
     } finally {
       await handle.close();
     }

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
@@ -17,6 +18,8 @@ describe('configuration', () => {
       cookieSecure: false,
       pgliteSharedBuffersMb: 16,
       pgliteOptimizeWasm: false,
+      databasePoolSize: 20,
+      heapGrowingPercent: 50,
     });
   });
 
@@ -31,6 +34,8 @@ describe('configuration', () => {
       MAX_LOGIN_ATTEMPTS: '3',
       PGLITE_SHARED_BUFFERS_MB: '64',
       PGLITE_OPTIMIZE_WASM: 'on',
+      DATABASE_POOL_SIZE: '8',
+      HEAP_GROWING_PERCENT: '0',
     });
     expect(config).toMatchObject({
       host: '0.0.0.0',
@@ -42,13 +47,15 @@ describe('configuration', () => {
       maxLoginAttempts: 3,
       pgliteSharedBuffersMb: 64,
       pgliteOptimizeWasm: true,
+      databasePoolSize: 8,
+      heapGrowingPercent: 0,
     });
   });
 
   it('names every bad value at once', () => {
     let error: unknown;
     try {
-      loadConfig({ PORT: 'eighty', COOKIE_SECURE: 'maybe', DATABASE_URL: 'mysql://x', PASSWORD_MIN_LENGTH: '4' });
+      loadConfig({ PORT: 'eighty', COOKIE_SECURE: 'maybe', DATABASE_URL: 'mysql://x', PASSWORD_MIN_LENGTH: '4', DATABASE_POOL_SIZE: '0' });
     } catch (caught) {
       error = caught;
     }
@@ -58,6 +65,17 @@ describe('configuration', () => {
     expect(problems).toMatch(/COOKIE_SECURE must be true or false/);
     expect(problems).toMatch(/DATABASE_URL must start with postgres:\/\//);
     expect(problems).toMatch(/PASSWORD_MIN_LENGTH must be a whole number from 8 to 256/);
+    expect(problems).toMatch(/DATABASE_POOL_SIZE must be a whole number from 1 to 1000 \(got "0"\)/);
+  });
+});
+
+describe('the README configuration table', () => {
+  it('has a row for every variable Roster reads', () => {
+    const read = new Set<string>();
+    loadConfig(new Proxy({}, { get: (_, name) => (read.add(String(name)), undefined) }));
+    const readme = fs.readFileSync('README.md', 'utf8');
+    expect(read.size).toBeGreaterThan(15);
+    expect([...read].filter((name) => !readme.includes(`| \`${name}\` |`))).toEqual([]);
   });
 });
 
