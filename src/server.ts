@@ -12,8 +12,8 @@ try {
   config = loadConfig();
   checkAdminPassword(config);
   // Under load V8 let the heap grow to three or four times its live data (~35 MB) before a full
-  // collection, and the process peaked at 250 MB. 50 % more than live measured ~170 MB for the same
-  // requests per second. Not settable in NODE_OPTIONS, so it is set here, before the heap grows.
+  // collection, and the process peaked at 216–265 MB; at 50 % it peaked at 161–174 MB (README,
+  // Benchmarks). Node refuses this flag in NODE_OPTIONS, so it is set here, before the heap grows.
   if (config.heapGrowingPercent > 0) v8.setFlagsFromString(`--heap-growing-percent=${config.heapGrowingPercent}`);
   handle = await openDatabase(config);
 } catch (error) {
