@@ -155,7 +155,10 @@ async function finishLogin(request: FastifyRequest, reply: FastifyReply, user: U
   const [policy, effective] = await Promise.all([twoFactorPolicy(db, user.id), effectiveSettingsOfUser(db, user.id)]);
   if (policy.required && !user.twoFactorEnabled) request.session.mustEnrollTwoFactor = true;
   // Auto Launch Session: straight to the default workspace, unless the login was on the way to a page.
-  const landing = next === '/' && effective.settings.get('auto_login_to_kasm')!.value === true ? '/go' : next;
+  const autoLaunch = next === '/' && effective.settings.get('auto_login_to_kasm')!.value === true;
+  const landing = autoLaunch ? '/go' : next;
+  // The redirect's own Fetch Metadata may be missing (older browsers): the session vouches for it.
+  if (autoLaunch) request.session.autoLaunchPending = true;
   if (user.forcePasswordReset) {
     request.session.returnTo = landing; // where to go once the new password is set
     return reply.redirect('/password-reset', 303);

@@ -22,6 +22,11 @@ export function planView(plan: LaunchPlan) {
   };
 }
 
+/** Fetch Metadata of a request the user made on Roster itself or by typing the address. */
+export function startsWithoutConfirm(secFetchSite: string | string[] | undefined): boolean {
+  return secFetchSite === 'same-origin' || secFetchSite === 'none';
+}
+
 const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db } = app;
 
@@ -37,13 +42,18 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.redirect(`/workspace-sessions/${result.session.id}`, 303);
   }
 
-  // A link (and Auto Launch after login): starts the default workspace. A request from another
-  // site only gets the button, so a link elsewhere cannot start sessions on someone's behalf.
+  // A link (and Auto Launch after login): starts the default workspace only for a request the
+  // user made here — typed into the address bar (`none`) or from one of Roster's own pages
+  // (`same-origin`). Anything else (another site, a same-site page's <img>, a browser that sends
+  // no Fetch Metadata) gets the one-button confirm page, so no page can start sessions on
+  // someone's behalf. Auto Launch after login is marked in the session by the login itself.
   app.get('/go', async (request, reply) => {
+    const autoLaunch = request.session.autoLaunchPending === true;
+    if (autoLaunch) delete request.session.autoLaunchPending; // good for one /go only
     const effective = await effectiveSettingsOfUser(db, request.currentUser!.id);
     const found = await defaultWorkspaceOf(db, request.currentUser!.id, effective);
     if (!found.ok) return reply.render('launches/choose', { message: noDefaultMessage(found), workspaces: await enabledWorkspaces(), title: 'No default workspace' });
-    if (request.headers['sec-fetch-site'] === 'cross-site') {
+    if (!autoLaunch && !startsWithoutConfirm(request.headers['sec-fetch-site'])) {
       return reply.render('launches/choose', { message: `Launch ${found.workspace.friendlyName}?`, workspaces: [found.workspace], title: 'Launch workspace' });
     }
     return start(request, reply, found.workspace, effective);

@@ -21,6 +21,8 @@ declare module 'fastify' {
     pendingSecondFactor?: { userId: string; at: number; next: string };
     /** A group requires 2FA and the user has none: enrolment comes before anything else. */
     mustEnrollTwoFactor?: boolean;
+    /** Set by a login with Auto Launch: the next GET /go launches without the confirm step. */
+    autoLaunchPending?: boolean;
   }
   interface FastifyRequest {
     /**

@@ -375,7 +375,7 @@ describe('launching', () => {
     expect((await addMapping(`/admin/users/${user.id}`, { name: 'Own notes', destination_path: '/home/kasm-user/notes', content: 'mine', writable: 'true' })).statusCode).toBe(303);
 
     const { client } = await loggedIn(user.username);
-    const go = await client.get('/go');
+    const go = await client.get('/go', { 'sec-fetch-site': 'none' }); // typed into the address bar
     expect(go.statusCode).toBe(303);
     const launching = await client.get(go.headers.location!);
     expect(launching.body).toContain(`Launching ${workspace.friendlyName}`);
@@ -424,13 +424,43 @@ describe('launching', () => {
     expect((await client.post('/launch', { workspace_id: other.id })).statusCode).toBe(409);
   });
 
-  it('a link from another site only offers the button', async () => {
-    const { user } = await member();
+  it.each([
+    ['cross-site', { 'sec-fetch-site': 'cross-site' }],
+    ['same-site (another app on the domain, an <img>)', { 'sec-fetch-site': 'same-site' }],
+    ['no Fetch Metadata (an older browser)', {}],
+  ])('/go from %s only offers the button; it starts nothing', async (_from, headers: Record<string, string>) => {
+    const { workspace, user } = await member();
     const { client } = await loggedIn(user.username);
-    const go = await client.get('/go', { 'sec-fetch-site': 'cross-site' });
+    const go = await client.get('/go', headers);
     expect(go.statusCode).toBe(200);
     expect(go.body).toContain('Launch workspace');
+    expect(go.body).toContain(`Launch ${workspace.friendlyName}?`);
     expect(await t.handle.db.select().from(workspaceSessions).where(eq(workspaceSessions.userId, user.id))).toEqual([]);
+    // The one button launches it.
+    expect((await client.post('/launch', { workspace_id: workspace.id })).statusCode).toBe(303);
+    expect(await t.handle.db.select().from(workspaceSessions).where(eq(workspaceSessions.userId, user.id))).toHaveLength(1);
+  });
+
+  it.each([['same-origin'], ['none']])('/go with Sec-Fetch-Site: %s starts the default workspace', async (site) => {
+    const { user } = await member();
+    const { client } = await loggedIn(user.username);
+    const go = await client.get('/go', { 'sec-fetch-site': site });
+    expect(go.statusCode).toBe(303);
+    expect(go.headers.location).toMatch(/^\/workspace-sessions\//);
+  });
+
+  it('Auto Launch after login lands in the session without a click, even with no Fetch Metadata, once', async () => {
+    const { user } = await member([['auto_login_to_kasm', true]]);
+    const { client, landing } = await loggedIn(user.username);
+    expect(landing).toBe('/go');
+    const go = await client.get('/go'); // the login's redirect, from a browser sending no Fetch Metadata
+    expect(go.statusCode).toBe(303);
+    expect(go.headers.location).toMatch(/^\/workspace-sessions\//);
+    // The login vouched for one /go only: a later untyped request gets the button again.
+    const again = await client.get('/go');
+    expect(again.statusCode).toBe(200);
+    expect(again.body).toContain('Launch workspace');
+    expect(await t.handle.db.select().from(workspaceSessions).where(eq(workspaceSessions.userId, user.id))).toHaveLength(1);
   });
 
   it('refuses a launch beyond max_kasms_per_user; allow_kasm_delete lets the user end their own; an admin ends anyone\'s', async () => {
