@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { EmptyForm, PasswordChangeForm, ProfileSettingForm, ProfileSettingParams, SessionHandleParams } from '../schemas/profile.js';
 import { actorOf } from '../audit/audit-log.js';
-import { passwordProblem } from '../security/password-policy.js';
+import { passwordProblem, SAME_PASSWORD_MESSAGE } from '../security/password-policy.js';
 import { verifyPassword } from '../security/passwords.js';
 import { describeUserSource, formatUserSetting, parseUserSetting, themeOf, userSettingByKey, userSettingControl } from '../settings/user-settings.js';
 import { findUserById } from '../users/users-repository.js';
@@ -112,7 +112,7 @@ const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (!(await verifyPassword(user.passwordHash, current))) errors.current_password = 'This is not your current password.';
     const problem = passwordProblem(password, { username: user.username, minLength: config.passwordMinLength });
     if (problem) errors.password = problem;
-    else if (password === current) errors.password = 'The new password must differ from the current one.';
+    else if (password === current) errors.password = SAME_PASSWORD_MESSAGE;
     else if (password !== (request.body.password_confirm ?? '')) errors.password_confirm = 'The two passwords do not match.';
     if (Object.keys(errors).length > 0) {
       reply.code(422);

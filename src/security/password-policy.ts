@@ -12,6 +12,9 @@ const commonPasswords: ReadonlySet<string> = new Set(
     .map((line) => line.toLowerCase()),
 );
 
+/** A new password that is the current one changes nothing (a forced reset would be a no-op). */
+export const SAME_PASSWORD_MESSAGE = 'The new password must differ from the current one.';
+
 export interface PasswordContext {
   username: string;
   minLength: number;

@@ -267,6 +267,14 @@ describe('forced password reset', () => {
     const weak = await client.post('/password-reset', { password: 'short', password_confirm: 'short' });
     expect(weak.statusCode).toBe(422);
     expect(weak.body).toContain('at least 12 characters');
+    // NIST SP 800-63B: the password the admin set, the user name and common passwords are refused.
+    for (const refused of [PASSWORD, 'my name is must-reset', '123qweasdzxc']) {
+      const answer = await client.post('/password-reset', { password: refused, password_confirm: refused });
+      expect(answer.statusCode, refused).toBe(422);
+      expect(answer.body).not.toContain('Your new password is set.');
+    }
+    expect((await client.post('/password-reset', { password: PASSWORD, password_confirm: PASSWORD })).body).toContain('The new password must differ from the current one.');
+    expect((await client.get('/')).headers.location).toBe('/password-reset'); // still owed
 
     const done = await client.post('/password-reset', { password: 'a brand new password', password_confirm: 'a brand new password' });
     expect(done.statusCode).toBe(303);
