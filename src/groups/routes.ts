@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../audit/audit-log.js';
-import { permissionPanel, requestedPermissions, type Permission } from '../security/permissions.js';
+import { joiningNeedsConfirm, permissionPanel, requestedPermissions, type Permission } from '../security/permissions.js';
 import type { Group } from '../db/schema.js';
 import { controlOf, formatSettingValue, parseSettingValue, SETTINGS, settingByKey, settingFormValue } from '../settings/catalogue.js';
 import { findMemberRef } from './groups-repository.js';
@@ -132,6 +132,8 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       mappings: mappingListView({ url: `/admin/groups/${group.id}` }, mappings, canModify),
       unsetSettings: SETTINGS.filter((s) => !(s.key in settings)),
       permissionSections: permissionPanel(permissions, actor.permissions),
+      // Adding to such a group goes through the confirm page: a plain form, also with JS.
+      addNeedsConfirm: joiningNeedsConfirm(actor.permissions, permissions),
     });
   }
 
@@ -243,8 +245,8 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const group = await loadGroup(request, reply, 'modify');
       if (!group) return reply;
       const search = request.query.user_q ?? '';
-      const candidates = search ? await memberCandidates(db, group.id, search) : null;
-      return reply.header('Vary', 'HX-Request').render('groups/_suggestions', { group, picker: { search, candidates } });
+      const [candidates, permissions] = await Promise.all([search ? memberCandidates(db, group.id, search) : null, permissionsOfGroup(db, group.id)]);
+      return reply.header('Vary', 'HX-Request').render('groups/_suggestions', { group, picker: { search, candidates }, addNeedsConfirm: joiningNeedsConfirm(request.currentUser!.permissions, permissions) });
     },
   );
 
@@ -252,6 +254,15 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const group = await loadGroup(request, reply, 'modify');
     if (!group) return reply;
     const user = await findMemberRef(db, request.body.user_id ?? '');
+    if (user && request.body.confirm !== 'yes' && joiningNeedsConfirm(request.currentUser!.permissions, await permissionsOfGroup(db, group.id))) {
+      return reply.render('groups/confirm-add-member', {
+        username: user.username,
+        groupName: group.name,
+        action: `/admin/groups/${group.id}/members`,
+        fields: { user_id: user.id },
+        cancelUrl: `/admin/groups/${group.id}#members`,
+      });
+    }
     const result: GroupResult<true> = user
       ? await addMember(db, actorOf(request), group, user)
       : { ok: false, message: 'Pick a user to add.', status: 422 };

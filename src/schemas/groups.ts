@@ -30,7 +30,8 @@ export const GroupShowQuery = queryString({
 });
 
 export const MemberSuggestionsQuery = queryString({ user_q: Type.Optional(QueryText(SEARCH_MAX)) });
-export const AddMemberForm = formBody({ user_id: Type.Optional(FormText(64)) });
+/** `confirm=yes`: the admin confirmed adding a member to a group that grants global_admin. */
+export const AddMemberForm = formBody({ user_id: Type.Optional(FormText(64)), confirm: Type.Optional(FormText(8)) });
 
 export const SettingEditQuery = queryString({ key: Type.Optional(QueryText(64)) });
 /** A setting's value as typed: JSON settings are parsed (with a depth limit) by the catalogue. */

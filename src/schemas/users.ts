@@ -56,4 +56,5 @@ export const UserEditForm = formBody({ ...userFields, version: Type.Integer({ mi
 
 export const UserParams = IdParams;
 export const UserGroupParams = Type.Object({ id: Uuid, groupId: Uuid });
-export const AddToGroupForm = formBody({ group_id: FormText(64) });
+/** `confirm=yes`: the admin confirmed adding the user to a group that grants global_admin. */
+export const AddToGroupForm = formBody({ group_id: FormText(64), confirm: Type.Optional(FormText(8)) });

@@ -60,6 +60,15 @@ export function strongerUserBlocks(actor: ReadonlySet<string>, target: ReadonlyS
   return permissionsLacking(actor, target);
 }
 
+/**
+ * Joining a group that grants global_admin makes the member an administrator of everything:
+ * one click in a form should not do that, so the pages ask to confirm first. Only an actor who
+ * may confer it is asked: anyone else is refused by the no-way-up rule anyway.
+ */
+export function joiningNeedsConfirm(actor: ReadonlySet<string>, groupPermissions: Iterable<string>): boolean {
+  return actor.has('global_admin') && new Set(groupPermissions).has('global_admin');
+}
+
 /** The sentence a refusal shows and the audit log records: it names what is missing. */
 export function lackingMessage(action: string, lacking: readonly string[]): string {
   return `${action} needs ${lacking.join(', ')}, which you do not hold.`;

@@ -3,11 +3,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
 import { actorOf } from '../audit/audit-log.js';
 import { logOutEverywhere } from '../sessions/sessions-repository.js';
-import { hasPermission } from '../security/permissions.js';
+import { hasPermission, joiningNeedsConfirm } from '../security/permissions.js';
 import { REALMS, type User } from '../db/schema.js';
 import { decodeCursor, encodeCursor } from '../db/sql-helpers.js';
 import { canModifyGroup, canViewGroup, modifyGroupNeeds } from '../groups/group-access.js';
-import { addMember, findGroup, groupChoices, removeMember } from '../groups/groups-service.js';
+import { addMember, findGroup, groupChoices, permissionsOfGroup, removeMember } from '../groups/groups-service.js';
 import { formatSettingValue, SETTINGS } from '../settings/catalogue.js';
 import { describeSource } from '../settings/effective-settings.js';
 import { parseUserSetting, userSettingByKey } from '../settings/user-settings.js';
@@ -272,16 +272,30 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     reply: FastifyReply,
     groupId: string,
     change: 'add' | 'remove',
+    confirmed = false,
   ) {
     const actor = request.currentUser!;
     const user = await findUserById(db, request.params.id);
     if (!user) return userNotFound(reply);
+    if (groupId === '') {
+      request.session.flash = { type: 'error', message: 'Choose a group to add the user to.' };
+      return renderShow(request, reply.code(422), user);
+    }
     const group = await findGroup(db, groupId);
     if (!group || !canViewGroup(actor, group)) {
       // A group the actor may not see does not exist for them, as on the group pages.
       return reply.code(404).render('errors/error', { title: 'Group not found', message: 'This group does not exist (any more).' });
     }
     if (!canModifyGroup(actor, group)) return reply.forbidden(`You may not change the members of ${group.name}: it needs ${modifyGroupNeeds(group)}.`);
+    if (change === 'add' && !confirmed && joiningNeedsConfirm(actor.permissions, await permissionsOfGroup(db, group.id))) {
+      return reply.render('groups/confirm-add-member', {
+        username: user.username,
+        groupName: group.name,
+        action: `/admin/users/${user.id}/groups`,
+        fields: { group_id: group.id },
+        cancelUrl: `/admin/users/${user.id}#groups`,
+      });
+    }
     const result =
       change === 'add'
         ? await addMember(db, actorOf(request), group, user)
@@ -296,7 +310,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const MEMBERSHIP = { permission: ['groups_modify', 'groups_modify_ifmember'] } as const;
 
   app.post('/admin/users/:id/groups', { schema: { params: UserParams, body: AddToGroupForm }, config: MEMBERSHIP }, async (request, reply) =>
-    changeMembership(request, reply, request.body.group_id, 'add'),
+    changeMembership(request, reply, request.body.group_id, 'add', request.body.confirm === 'yes'),
   );
 
   app.post(

@@ -125,6 +125,19 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('admin groups flow with $mode',
     await page.getByRole('heading', { name: 'Copy of Engineering' }).waitFor();
   });
 
+  it('asks to confirm before making a user an administrator, from the user page', async () => {
+    await page.goto('/admin/users?q=babbage');
+    await page.getByRole('link', { name: 'charles.babbage', exact: true }).click();
+    const addToGroup = page.getByLabel('Add to group');
+    expect(await addToGroup.inputValue()).toBe(''); // "Choose a group…": nothing preselected
+    await addToGroup.selectOption({ label: 'Administrators (priority 1)' });
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await page.getByRole('heading', { name: 'Make charles.babbage an administrator?' }).waitFor();
+    await page.getByRole('button', { name: 'Add charles.babbage to Administrators' }).click();
+    await page.getByText('charles.babbage added to Administrators.').waitFor();
+    await page.getByRole('button', { name: 'Remove from Administrators' }).waitFor();
+  });
+
   it('ran without script errors or CSP violations', () => {
     expect(session.errors).toEqual([]);
   });

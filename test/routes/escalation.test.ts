@@ -122,13 +122,14 @@ const PATHS: Record<string, ConferringPath> = {
   'add oneself to a group (group page)': {
     route: 'POST /admin/groups/:id/members',
     setup: async (ctx) => ({ group: await makeGroup('Granting', [ctx.permission]), target: null }),
-    attempt: (ctx) => ctx.actor.client.post(`/admin/groups/${ctx.group.id}/members`, { user_id: ctx.actor.id }),
+    // confirm: the step the page asks for before adding to a group granting global_admin.
+    attempt: (ctx) => ctx.actor.client.post(`/admin/groups/${ctx.group.id}/members`, { user_id: ctx.actor.id, confirm: 'yes' }),
     reached: (ctx) => isMember(ctx.actor.id, ctx.group.id),
   },
   'add oneself to a group (user page)': {
     route: 'POST /admin/users/:id/groups',
     setup: async (ctx) => ({ group: await makeGroup('Granting', [ctx.permission]), target: null }),
-    attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.actor.id}/groups`, { group_id: ctx.group.id }),
+    attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.actor.id}/groups`, { group_id: ctx.group.id, confirm: 'yes' }),
     reached: (ctx) => isMember(ctx.actor.id, ctx.group.id),
   },
   'turn on auto_add_local_users (adds every local user, the actor included)': {

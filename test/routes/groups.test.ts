@@ -278,6 +278,74 @@ describe('users in group', () => {
     expect(await t.handle.db.select().from(userGroups).where(and(eq(userGroups.userId, alan.id), eq(userGroups.groupId, engineering.id)))).toHaveLength(0);
   });
 
+  it('preselects nothing in a select that confers a group (group picker and Add to group)', async () => {
+    const { alan } = await world();
+    const userPage = await admin.get(`/admin/users/${alan.id}`);
+    const groupSelect = /<select id="add-group"[^>]*>([\s\S]*?)<\/select>/.exec(userPage.body)!;
+    expect(groupSelect[0]).toContain('required');
+    expect(/<option[^>]*>([^<]*)<\/option>/.exec(groupSelect[1]!)![1]).toBe('Choose a group…');
+    expect(groupSelect[1]).toMatch(/<option value="">Choose a group…<\/option>/);
+    expect(groupSelect[1]).not.toContain('selected');
+    // Nothing chosen (a browser without `required`): a message, no membership.
+    const none = await admin.post(`/admin/users/${alan.id}/groups`, { group_id: '' });
+    expect(none.statusCode).toBe(422);
+    expect(none.body).toContain('Choose a group to add the user to.');
+    const small = await createTestApp();
+    try {
+      const smallAdmin = await new TestClient(small.app).loginAsFirstAdmin();
+      await smallAdmin.addUser('picker-candidate');
+      await smallAdmin.get('/admin/groups/new');
+      const groupUrl = (await smallAdmin.post('/admin/groups', { name: 'Picker', priority: '5' })).headers.location!;
+      const picker = /<select id="add-member"[^>]*>([\s\S]*?)<\/select>/.exec((await smallAdmin.get(groupUrl)).body)!;
+      expect(picker[0]).toContain('required');
+      expect(/<option[^>]*>([^<]*)<\/option>/.exec(picker[1]!)![1]).toBe('Choose a user…');
+      expect(picker[1]).not.toContain('selected');
+      const empty = await smallAdmin.post(`${groupUrl}/members`, { user_id: '' });
+      expect(empty.statusCode).toBe(422);
+      expect(empty.body).toContain('Pick a user to add.');
+    } finally {
+      await small.close();
+    }
+  });
+
+  it.each([
+    ['the user page', (user: { id: string }, group: { id: string }) => ({ url: `/admin/users/${user.id}/groups`, form: { group_id: group.id } })],
+    ['the group page', (user: { id: string }, group: { id: string }) => ({ url: `/admin/groups/${group.id}/members`, form: { user_id: user.id } })],
+  ])('asks to confirm before adding a user to a group granting global_admin, from %s', async (_from, request) => {
+    const { alan } = await world();
+    const administrators = (await groupNamed('Administrators'))!;
+    const { url, form } = request(alan, administrators);
+    await admin.get(`/admin/users/${alan.id}`);
+    const asked = await admin.post(url, form);
+    expect(asked.statusCode).toBe(200);
+    expect(asked.body).toContain(`Make ${alan.username} an administrator?`);
+    expect(asked.body).toContain('global_admin');
+    expect(asked.body).toContain('name="confirm" value="yes"');
+    expect(asked.body).toContain('Cancel');
+    const isMember = async () =>
+      (await t.handle.db.select().from(userGroups).where(and(eq(userGroups.userId, alan.id), eq(userGroups.groupId, administrators.id)))).length > 0;
+    expect(await isMember()).toBe(false);
+    // The confirm page's own button.
+    const confirmed = await admin.post(url, { ...form, confirm: 'yes' });
+    expect(confirmed.statusCode).toBe(303);
+    expect(await isMember()).toBe(true);
+    await t.handle.db.delete(userGroups).where(and(eq(userGroups.userId, alan.id), eq(userGroups.groupId, administrators.id)));
+  });
+
+  it('adds to an ordinary group at once, and its page adds in place (htmx) while Administrators\' goes through the confirm page', async () => {
+    const { engineering } = await world();
+    await manyUsers();
+    const ordinary = await admin.get(`/admin/groups/${engineering.id}?user_q=filler-1`);
+    expect(ordinary.body).toMatch(/<form method="post" action="\/admin\/groups\/[^"]+\/members" hx-post=/);
+    const administrators = (await groupNamed('Administrators'))!;
+    const admins = await admin.get(`/admin/groups/${administrators.id}?user_q=filler-1`);
+    expect(admins.body).toContain(`action="/admin/groups/${administrators.id}/members"`);
+    expect(admins.body).not.toContain(`hx-post="/admin/groups/${administrators.id}/members"`);
+    const fragment = await admin.get(`/admin/groups/${administrators.id}/user-suggestions?user_q=filler-1`, { 'hx-request': 'true' });
+    expect(fragment.body).toContain('Add filler-1');
+    expect(fragment.body).not.toContain('hx-post=');
+  });
+
   it('adds local users to auto_add_local_users groups at creation and at login', async () => {
     const onboarding = await createGroup('Onboarding');
     const existing = await createUser('before-auto-add');
@@ -433,10 +501,10 @@ describe('permissions', () => {
     const backup = await createGroup('Backup Admins');
     const second = await createUser('second-admin');
     await admin.post(`/admin/groups/${backup.id}/permissions`, { permission: 'global_admin' });
-    await admin.post(`/admin/groups/${backup.id}/members`, { user_id: second.id });
+    await admin.post(`/admin/groups/${backup.id}/members`, { user_id: second.id, confirm: 'yes' }); // it grants global_admin
     const deleteBackup = await admin.post(`/admin/groups/${backup.id}/delete`);
     expect(deleteBackup.statusCode).toBe(303); // admin is still in Administrators
-    await admin.post(`/admin/groups/${administrators.id}/members`, { user_id: second.id });
+    await admin.post(`/admin/groups/${administrators.id}/members`, { user_id: second.id, confirm: 'yes' });
     expect((await admin.post(`/admin/groups/${administrators.id}/members/${second.id}/remove`)).statusCode).toBe(303);
   });
 });
