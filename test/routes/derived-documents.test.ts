@@ -6,11 +6,11 @@
 // page) count the others as withheld. The expectations are written out below, not computed by
 // the rule under test. A new GET route under /launch…, …/file-mappings… or /workspace-sessions…,
 // or a new API call, fails the classification test until it is walked or listed as carrying none.
-import { eq } from 'drizzle-orm';
+import { desc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_CALLS } from '../../src/api/api-calls.js';
 import { SYSTEM_ACTOR } from '../../src/audit/audit-log.js';
-import { fileMappings, groupPermissions, groups, userGroups, users, workspaces, workspaceSessions, type Workspace } from '../../src/db/schema.js';
+import { auditEvents, fileMappings, groupPermissions, groups, userGroups, users, workspaces, workspaceSessions, type Workspace } from '../../src/db/schema.js';
 import { sha256Hex } from '../../src/file-mappings/mapping-input.js';
 import { systemGroupId } from '../../src/groups/groups-repository.js';
 import { WITHHELD_SHADOW_REASON, type LaunchPlan, type PlanForCaller } from '../../src/launches/launch-plan.js';
@@ -397,5 +397,63 @@ describe('the routes walked are the routes that carry mappings', () => {
     const calls = API_CALLS.map((call) => call.name);
     expect(calls.filter((name) => !(WALKED_CALLS as readonly string[]).includes(name) && !(name in CALLS_WITHOUT_PLANS)), 'walk these calls, or say why they carry no plan').toEqual([]);
     expect([...WALKED_CALLS, ...Object.keys(CALLS_WITHOUT_PLANS)].filter((name) => !calls.includes(name)), 'listed calls that no longer exist').toEqual([]);
+  });
+});
+
+describe('the edges of the rule', () => {
+  let edgePriority = 900;
+  /** A user holding `permissions` (through a group of their own), logged in. */
+  async function loggedInWith(name: string, permissions: string[]) {
+    const db = t.handle.db;
+    const [group] = await db.insert(groups).values({ name: `Edge ${name}`, priority: edgePriority++ }).returning();
+    await db.insert(groupPermissions).values(permissions.map((permission) => ({ groupId: group!.id, permission })));
+    const [user] = await db.insert(users).values({ username: `edge-${name}`, passwordHash: await hashPassword(USER_PASSWORD) }).returning();
+    await db.insert(userGroups).values([{ userId: user!.id, groupId: group!.id }, { userId: user!.id, groupId: await systemGroupId(db, 'all_users') }]);
+    const client = new TestClient(t.app);
+    expect((await client.login(user!.username, USER_PASSWORD)).statusCode).toBe(303);
+    await client.get('/');
+    return client;
+  }
+
+  it('a session recorded before plans named owners shows its mappings to global admins only', async () => {
+    const w = await world();
+    const [row] = await t.handle.db.select().from(workspaceSessions).where(eq(workspaceSessions.id, w.sessions['T on W']));
+    const plan = row!.plan as LaunchPlan;
+    const old: LaunchPlan = {
+      ...plan,
+      file_mappings: plan.file_mappings.map(({ owned_by: _owner, ...m }) => m),
+      skipped_file_mappings: plan.skipped_file_mappings.map(({ owned_by: _owner, shadowed_by: _winner, ...m }) => m),
+    };
+    const [session] = await t.handle.db.insert(workspaceSessions).values({ userId: row!.userId, workspaceId: row!.workspaceId, workspaceName: row!.workspaceName, plan: old }).returning();
+    const viewer = await loggedInWith('all-views', ['users_view', 'users_auth_session', 'images_view', 'groups_view', 'groups_view_system']);
+    const page = await viewer.get(`/workspace-sessions/${session!.id}`);
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain(sentence(plan.file_mappings.length, 'file mapping'));
+    expect(page.body).toContain(sentence(plan.skipped_file_mappings.length, 'skipped file mapping'));
+    for (const key of ITEM_KEYS) expect(page.body, key).not.toContain(nameOf(key));
+    const admin = await loggedInWith('admin', ['global_admin']);
+    const full = await admin.get(`/workspace-sessions/${session!.id}`);
+    for (const key of PLANS['T on W'].applied) expect(full.body, key).toContain(nameOf(key));
+    expect(full.body).not.toContain('withheld');
+  });
+
+  it('changing a mapping needs viewing its owner as well: images_modify without images_view is refused, named and audited', async () => {
+    const db = t.handle.db;
+    const [workspace] = await db.insert(workspaces).values({ friendlyName: 'Edge W', image: 'kasmweb/edge:1' }).returning();
+    const content = Buffer.from('edge');
+    const [mapping] = await db
+      .insert(fileMappings)
+      .values({ workspaceId: workspace!.id, name: 'Edge file', destinationPath: '/edge', content, size: content.length, sha256: sha256Hex(content) })
+      .returning();
+    const editor = await loggedInWith('images-modify', ['images_modify']);
+    const url = `/admin/workspaces/${workspace!.id}/file-mappings/${mapping!.id}`;
+    const refused = await editor.postMultipart(url, { name: 'Edge file', destination_path: '/edge', content: 'changed' });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.body).toContain('You may not view the file mappings of Edge W: it needs images_view.');
+    expect(refused.body).not.toContain('edge</textarea>');
+    expect((await db.select().from(fileMappings).where(eq(fileMappings.id, mapping!.id)))[0]!.content.toString()).toBe('edge');
+    const [denied] = await db.select().from(auditEvents).where(eq(auditEvents.action, 'authz_fail')).orderBy(desc(auditEvents.id)).limit(1);
+    expect((denied!.details as { reason: string }).reason).toContain('it needs images_view');
+    expect((await editor.get(`${url}/delete`)).statusCode).toBe(403); // the confirm page names the mapping and its path
   });
 });
