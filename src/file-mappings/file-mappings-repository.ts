@@ -5,6 +5,7 @@ import { recordAudit, type AuditActor } from '../audit/audit-log.js';
 import type { Database } from '../db/client.js';
 import { fileMappings, groups, userGroups, users, type FileMapping } from '../db/schema.js';
 import { isUniqueViolation } from '../db/sql-helpers.js';
+import type { OwnerRef } from '../security/view-access.js';
 import type { MappingCandidate } from './effective-mappings.js';
 import { sha256Hex, type MappingInput } from './mapping-input.js';
 
@@ -101,7 +102,7 @@ export function deleteMapping(db: Database, actor: AuditActor, owner: MappingOwn
 }
 
 /** A mapping as a launch considers it: with its content and where it came from. */
-export type LaunchMapping = MappingCandidate & Pick<FileMapping, 'description' | 'writable' | 'executable' | 'size' | 'sha256' | 'content'>;
+export type LaunchMapping = MappingCandidate & Pick<FileMapping, 'description' | 'writable' | 'executable' | 'size' | 'sha256' | 'content'> & { ownedBy: OwnerRef };
 
 /**
  * Every mapping that could reach (user, workspace): the workspace's, those of each group the
@@ -114,13 +115,14 @@ export async function mappingsForLaunch(db: Database, userId: string, workspace:
       mapping: fileMappings,
       groupName: groups.name,
       groupPriority: groups.priority,
+      groupIsSystem: groups.isSystem,
       username: users.username,
     })
     .from(fileMappings)
     .leftJoin(groups, eq(groups.id, fileMappings.groupId))
     .leftJoin(users, eq(users.id, fileMappings.userId))
     .where(or(eq(fileMappings.workspaceId, workspace.id), eq(fileMappings.userId, userId), inArray(fileMappings.groupId, memberOf)));
-  return rows.map(({ mapping, groupName, groupPriority, username }) => ({
+  return rows.map(({ mapping, groupName, groupPriority, groupIsSystem, username }) => ({
     id: mapping.id,
     name: mapping.name,
     description: mapping.description,
@@ -135,5 +137,10 @@ export async function mappingsForLaunch(db: Database, userId: string, workspace:
       : mapping.groupId
         ? { type: 'group', name: groupName ?? '', priority: groupPriority ?? 0 }
         : { type: 'user', name: username ?? '' },
+    ownedBy: mapping.workspaceId
+      ? { kind: 'workspace', id: mapping.workspaceId }
+      : mapping.groupId
+        ? { kind: 'group', id: mapping.groupId, isSystem: groupIsSystem === true }
+        : { kind: 'user', id: mapping.userId! },
   }));
 }

@@ -7,12 +7,15 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../audit/audit-log.js';
 import type { FileMapping } from '../db/schema.js';
 import type { Permission } from '../security/permissions.js';
+import { mayViewOwner, viewerOf, viewOwnerNeeds } from '../security/view-access.js';
 import { EmptyForm, MappingForm, MappingParams } from '../schemas/workspaces.js';
 import { IdParams } from '../schemas/common.js';
 import { createMapping, deleteMapping, findMapping, updateMapping, type MappingOwner, type MappingSummary, type OwnerKind } from './file-mappings-repository.js';
 import { CONTENT_LIMIT_LABEL, CONTENT_MAX_BYTES, formatSize, isText, lineEndingWarning, UploadedFile, validateMapping, type MappingFormBody } from './mapping-input.js';
 
 export interface LoadedOwner extends MappingOwner {
+  /** Groups: whether it is a system group (viewing its mappings then needs groups_view_system). */
+  isSystem?: boolean;
   /** The owner's page; its File Mappings section is at #file-mappings. */
   url: string;
   /** "Workspaces", "Groups", "Users": the crumb before the owner. */
@@ -104,6 +107,11 @@ const fileMappingRoutes: FastifyPluginAsyncTypebox<MappingRoutesOptions> = async
   async function ownerAndMapping(request: FastifyRequest<{ Params: { id: string; mappingId: string } }>, reply: FastifyReply, need: 'view' | 'modify') {
     const owner = await loadOwner(request, reply, need);
     if (!owner) return null;
+    // The same rule as plans and previews: whoever may not view the owner reads none of its files.
+    if (!mayViewOwner(viewerOf(actorOf(request)), owner)) {
+      await reply.forbidden(`You may not view the file mappings of ${owner.name}: it needs ${viewOwnerNeeds(owner)}.`);
+      return null;
+    }
     const mapping = await findMapping(db, owner, request.params.mappingId);
     if (!mapping) {
       await notFound(reply);

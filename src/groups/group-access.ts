@@ -1,24 +1,10 @@
 import { hasPermission } from '../security/permissions.js';
+import type { Actor, GroupRef } from '../security/view-access.js';
 
 // Who may see and change which group (SPEC §2.2). Pure rules: routes and views ask these.
-
-export interface Actor {
-  permissions: ReadonlySet<string>;
-  /** Ids of the groups the actor belongs to (for the *_ifmember permissions). */
-  groupIds: ReadonlySet<string>;
-}
-
-export interface GroupRef {
-  id: string;
-  isSystem: boolean;
-}
-
-export function canViewGroup(actor: Actor, group: GroupRef): boolean {
-  const viewable =
-    hasPermission(actor.permissions, 'groups_view') ||
-    (hasPermission(actor.permissions, 'groups_view_ifmember') && actor.groupIds.has(group.id));
-  return viewable && (!group.isSystem || hasPermission(actor.permissions, 'groups_view_system'));
-}
+// Viewing lives in security/view-access.ts, beside the rule for mapping owners that uses it.
+export { canViewGroup } from '../security/view-access.js';
+export type { Actor, GroupRef } from '../security/view-access.js';
 
 /** Change a group's fields, members, settings or permissions. */
 export function canModifyGroup(actor: Actor, group: GroupRef): boolean {

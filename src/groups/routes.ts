@@ -355,7 +355,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     modify: MODIFY,
     async loadOwner(request, reply, need) {
       const group = await loadGroup(request, reply, need);
-      return group && { kind: 'group', id: group.id, name: group.name, url: `/admin/groups/${group.id}`, listLabel: 'Groups', listUrl: '/admin/groups' };
+      return group && { kind: 'group', id: group.id, name: group.name, isSystem: group.isSystem, url: `/admin/groups/${group.id}`, listLabel: 'Groups', listUrl: '/admin/groups' };
     },
   });
 

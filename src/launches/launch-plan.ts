@@ -3,6 +3,8 @@
 import { describeMapping, effectiveFileMappings, type MappingCandidate } from '../file-mappings/effective-mappings.js';
 import { formatSettingValue, settingByKey, type SettingValue } from '../settings/catalogue.js';
 import { describeSource, type EffectiveSetting } from '../settings/effective-settings.js';
+import { hasPermission } from '../security/permissions.js';
+import { mayViewOwner, type OwnerRef, type Viewer } from '../security/view-access.js';
 
 export interface PlanWorkspace {
   id: string;
@@ -20,6 +22,15 @@ export interface PlanMapping extends MappingCandidate {
   size: number;
   sha256: string;
   content: Buffer;
+  /** What owns the mapping: who may view it in a plan is decided by it. */
+  ownedBy: OwnerRef;
+}
+
+/** A mapping's owner as the plan records it. */
+export interface PlanOwner {
+  kind: OwnerRef['kind'];
+  id: string;
+  is_system?: boolean;
 }
 
 /** The plan as recorded and as served to a runtime (JSON; file content in base64). */
@@ -39,9 +50,24 @@ export interface LaunchPlan {
     sha256: string;
     source: string;
     content_base64: string;
+    /** Missing in plans recorded before owners were: such an entry is shown to global admins only. */
+    owned_by?: PlanOwner;
   }>;
-  skipped_file_mappings: Array<{ name: string; destination_path: string; source: string; reason: string }>;
+  skipped_file_mappings: Array<{
+    name: string;
+    destination_path: string;
+    source: string;
+    reason: string;
+    owned_by?: PlanOwner;
+    /** The owner of the mapping that won the path (the reason names it). */
+    shadowed_by?: PlanOwner;
+  }>;
 }
+
+/** A plan as shown to one caller: the mappings whose owner they may not view are counted, not shown. */
+export type PlanForCaller = LaunchPlan & { withheld_file_mappings: number; withheld_skipped_file_mappings: number };
+
+const planOwner = ({ kind, id, isSystem }: OwnerRef): PlanOwner => (kind === 'group' ? { kind, id, is_system: isSystem === true } : { kind, id });
 
 /** rw-r--r-- / rwxr-xr-x for the session user's files; r--r--r-- / r-xr-xr-x for root's. */
 export function modeOf(writable: boolean, executable: boolean): string {
@@ -85,12 +111,41 @@ export function buildLaunchPlan(input: {
       sha256: mapping.sha256,
       source: describeMapping(mapping),
       content_base64: mapping.content.toString('base64'),
+      owned_by: planOwner(mapping.ownedBy),
     })),
-    skipped_file_mappings: skipped.map(({ mapping, reason }) => ({
+    skipped_file_mappings: skipped.map(({ mapping, shadowedBy, reason }) => ({
       name: mapping.name,
       destination_path: mapping.destinationPath,
       source: describeMapping(mapping),
       reason,
+      owned_by: planOwner(mapping.ownedBy),
+      shadowed_by: planOwner(shadowedBy.ownedBy),
     })),
+  };
+}
+
+export const WITHHELD_SHADOW_REASON = 'shadowed by a mapping whose owner you may not view';
+
+/**
+ * The plan as `viewer` may see it (SPEC §2.2: a document shows each part only to a caller who
+ * may view that part on its own): a mapping — content, name, path, source — only when they may
+ * view its owner; the others are counted. A skipped mapping they may see keeps its reason only
+ * when they may also view the winner's owner, since the reason names it. The recorded plan (what
+ * the runtime receives) is left as it is. An entry without an owner (an old plan) is a global
+ * admin's to see.
+ */
+export function planForCaller(plan: LaunchPlan, viewer: Viewer): PlanForCaller {
+  const mayView = (owner: PlanOwner | undefined) =>
+    owner ? mayViewOwner(viewer, { kind: owner.kind, id: owner.id, isSystem: owner.is_system === true }) : hasPermission(viewer.permissions, 'global_admin');
+  const files = plan.file_mappings.filter((m) => mayView(m.owned_by));
+  const skipped = plan.skipped_file_mappings
+    .filter((m) => mayView(m.owned_by))
+    .map((m) => (mayView(m.shadowed_by) ? m : { ...m, reason: WITHHELD_SHADOW_REASON }));
+  return {
+    ...plan,
+    file_mappings: files,
+    skipped_file_mappings: skipped,
+    withheld_file_mappings: plan.file_mappings.length - files.length,
+    withheld_skipped_file_mappings: plan.skipped_file_mappings.length - skipped.length,
   };
 }

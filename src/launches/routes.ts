@@ -4,21 +4,23 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../audit/audit-log.js';
 import type { Workspace } from '../db/schema.js';
 import { hasPermission } from '../security/permissions.js';
+import { viewerOf, type Viewer } from '../security/view-access.js';
 import { EmptyForm, LaunchForm, LaunchPreviewQuery, WorkspaceSessionParams } from '../schemas/workspaces.js';
 import { IdParams } from '../schemas/common.js';
 import { effectiveSettingsOfUser, type UserEffectiveSettings } from '../users/user-settings-repository.js';
 import { findUserById } from '../users/users-repository.js';
 import { findWorkspace, listWorkspaces } from '../workspaces/workspaces-repository.js';
 import { formatSize } from '../file-mappings/mapping-input.js';
-import type { LaunchPlan } from './launch-plan.js';
+import { planForCaller, type LaunchPlan } from './launch-plan.js';
 import { defaultWorkspaceOf, launch, launchPlanFor, noDefaultMessage } from './launch-service.js';
 import { endWorkspaceSession, findWorkspaceSession } from '../workspaces/workspace-sessions-repository.js';
 
-/** The plan as pages show it: sizes readable, content left out. */
-export function planView(plan: LaunchPlan) {
+/** The plan as pages show it to `viewer`: what they may see of it, sizes readable, content left out. */
+export function planView(plan: LaunchPlan, viewer: Viewer) {
+  const shown = planForCaller(plan, viewer);
   return {
-    ...plan,
-    file_mappings: plan.file_mappings.map(({ content_base64: _content, ...m }) => ({ ...m, sizeText: formatSize(m.size) })),
+    ...shown,
+    file_mappings: shown.file_mappings.map(({ content_base64: _content, ...m }) => ({ ...m, sizeText: formatSize(m.size) })),
   };
 }
 
@@ -92,7 +94,7 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const { session, own, asAdmin } = found;
     const settings = own ? await effectiveSettingsOfUser(db, session.userId) : null;
     const mayEnd = asAdmin || settings?.settings.get('allow_kasm_delete')!.value === true;
-    return reply.render('launches/session', { session, own, mayEnd, plan: planView(session.plan) });
+    return reply.render('launches/session', { session, own, mayEnd, plan: planView(session.plan, viewerOf(actorOf(request))) });
   });
 
   app.post('/workspace-sessions/:id/end', { schema: { params: WorkspaceSessionParams, body: EmptyForm } }, async (request, reply) => {
@@ -134,15 +136,16 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (!input) return reply.code(404).render('errors/error', { title: 'User not found', message: 'This user does not exist (any more).' });
     const { user, effective, workspace, message } = input;
     const plan = workspace ? (await launchPlanFor(db, user, workspace, effective)).plan : null;
-    return reply.render('launches/preview', { user, workspaces: await listWorkspaces(db), workspace: workspace ?? null, message, plan: plan && planView(plan) });
+    return reply.render('launches/preview', { user, workspaces: await listWorkspaces(db), workspace: workspace ?? null, message, plan: plan && planView(plan, viewerOf(actorOf(request))) });
   });
 
-  // The same plan for a container runtime: JSON, file content in base64.
+  // The same plan as JSON, file content in base64: the mappings the caller may view, the others counted.
   app.get('/admin/users/:id/launch-plan.json', { schema: { params: IdParams, querystring: LaunchPreviewQuery }, config: { permission: 'users_view' } }, async (request, reply) => {
     const input = await previewInput(request);
     if (!input) return reply.code(404).send({ error_message: 'This user does not exist.' });
     if (!input.workspace) return reply.code(404).send({ error_message: input.message });
-    return reply.send((await launchPlanFor(db, input.user, input.workspace, input.effective)).plan);
+    const { plan } = await launchPlanFor(db, input.user, input.workspace, input.effective);
+    return reply.send(planForCaller(plan, viewerOf(actorOf(request))));
   });
 };
 

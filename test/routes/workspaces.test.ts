@@ -379,8 +379,16 @@ describe('launching', () => {
     expect(go.statusCode).toBe(303);
     const launching = await client.get(go.headers.location!);
     expect(launching.body).toContain(`Launching ${workspace.friendlyName}`);
-    expect(launching.body).toContain(path);
-    expect(launching.body).toContain(`shadowed by workspace mapping &#39;Chrome bookmarks&#39;`);
+    // The user sees their own file; the workspace's and the group's are counted (SPEC §2.2:
+    // they may view neither owner). An admin sees the whole plan.
+    expect(launching.body).toContain('/home/kasm-user/notes');
+    expect(launching.body).not.toContain(path);
+    expect(launching.body).toContain('1 file mapping is withheld: you may not view their owners.');
+    expect(launching.body).toContain('1 skipped file mapping is withheld: you may not view their owners.');
+    const asAdmin = await admin.get(go.headers.location!);
+    expect(asAdmin.body).toContain(path);
+    expect(asAdmin.body).toContain(`shadowed by workspace mapping &#39;Chrome bookmarks&#39;`);
+    expect(asAdmin.body).not.toContain('withheld');
 
     const [session] = await t.handle.db.select().from(workspaceSessions).where(eq(workspaceSessions.userId, user.id));
     const plan = session!.plan as LaunchPlan;
@@ -389,8 +397,16 @@ describe('launching', () => {
     expect(file).toMatchObject({ mode: '0444', owner: 'root', sha256: crypto.createHash('sha256').update(BOOKMARKS).digest('hex') });
     expect(plan.file_mappings.find((m) => m.destination_path === '/home/kasm-user/notes')).toMatchObject({ mode: '0644', owner: 'user' });
     expect(plan.skipped_file_mappings).toEqual([
-      { name: 'Team bookmarks', destination_path: path, source: `group mapping 'Team bookmarks' of ${group.name} (priority ${group.priority})`, reason: "shadowed by workspace mapping 'Chrome bookmarks'" },
+      {
+        name: 'Team bookmarks',
+        destination_path: path,
+        source: `group mapping 'Team bookmarks' of ${group.name} (priority ${group.priority})`,
+        reason: "shadowed by workspace mapping 'Chrome bookmarks'",
+        owned_by: { kind: 'group', id: group.id, is_system: false },
+        shadowed_by: { kind: 'workspace', id: workspace.id },
+      },
     ]);
+    expect(file.owned_by).toEqual({ kind: 'workspace', id: workspace.id });
     expect(plan.workspace).toMatchObject({ id: workspace.id, image: 'kasmweb/chrome:1.16.0', cores: 2, memory_mb: 2768 });
     expect(plan.settings.find((s) => s.key === 'default_image')).toMatchObject({ value: workspace.id, display: workspace.friendlyName, source: `group ${group.name}` });
     expect((await lastAudit('workspace_launch', user.id))!.outcome).toBe('success');
