@@ -81,6 +81,7 @@ const apiRoutes: FastifyPluginAsync = async (app) => {
     id: key.id,
     name: `api_key:${key.name}`,
     ip: request.ip,
+    at: new Date(app.now()),
     permissions: key.permissions,
     groupIds: new Set(),
   });
