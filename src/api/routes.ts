@@ -134,7 +134,8 @@ const apiRoutes: FastifyPluginAsync = async (app) => {
       },
       async (request, reply) => {
         const actor = actorOfKey(request, request.apiKey!);
-        const answer = await call.handle({ db, actor, now: new Date(app.now()), passwordMinLength: config.passwordMinLength }, request.body as never);
+        const context = { db, actor, now: new Date(app.now()), passwordMinLength: config.passwordMinLength, streamBatch: config.apiStreamBatch };
+        const answer = await call.handle(context, request.body as never);
         return send(reply, answer);
       },
     );
