@@ -38,6 +38,8 @@ export interface Config {
   loginRateLimit: number;
   /** Developer API calls per API key per minute. */
   apiRateLimit: number;
+  /** Users read per statement while get_users streams every user. */
+  apiStreamBatch: number;
   sessionIdleMinutes: number;
   sessionAbsoluteHours: number;
   logLevel: string;
@@ -140,6 +142,7 @@ export function loadConfig(env: Env = process.env): Config {
     lockAfterTemporaryLockouts: int('LOCK_AFTER_TEMPORARY_LOCKOUTS', 3, 0, 100),
     loginRateLimit: int('LOGIN_RATE_LIMIT', 30, 1, 100000),
     apiRateLimit: int('API_RATE_LIMIT', 600, 1, 1_000_000),
+    apiStreamBatch: int('API_STREAM_BATCH', 500, 1, 10_000),
     sessionIdleMinutes: int('SESSION_IDLE_MINUTES', 30, 1, 24 * 60),
     sessionAbsoluteHours: int('SESSION_ABSOLUTE_HOURS', 12, 1, 24 * 30),
     logLevel,

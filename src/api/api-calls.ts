@@ -41,6 +41,8 @@ export interface ApiContext {
   actor: RequestActor;
   now: Date;
   passwordMinLength: number;
+  /** Users per statement when get_users streams every user (API_STREAM_BATCH). */
+  streamBatch: number;
 }
 
 /** A call's answer: a JSON body with its status, or a stream of JSON (get_users). */
@@ -100,22 +102,20 @@ const fieldErrors = (errors: Record<string, string>) =>
 const changeFailed = (result: Extract<UserChangeResult, { ok: false }>) => apiError(STATUS_OF[result.reason], result.message);
 
 /** get_users: every user as Kasm answers it, read in batches so that no more than one batch sits in memory. */
-const STREAM_BATCH = 500;
-
-function streamUsers(db: Database): Readable {
+function streamUsers(db: Database, batchSize: number): Readable {
   async function* chunks() {
     yield '{"users":[';
     let after: string | undefined;
     let first = true;
     for (;;) {
-      const rows = await userBatch(db, { after, limit: STREAM_BATCH });
+      const rows = await userBatch(db, { after, limit: batchSize });
       if (rows.length === 0) break;
       const { groupsOf, sessionsOf } = await groupsAndSessionsOf(db, rows.map((row) => row.id));
       const text = rows.map((row) => JSON.stringify(kasmUser(row, groupsOf.get(row.id) ?? [], sessionsOf.get(row.id) ?? []))).join(',');
       yield first ? text : `,${text}`;
       first = false;
-      after = rows.at(-1)!.username.toLowerCase();
-      if (rows.length < STREAM_BATCH) break;
+      after = rows.at(-1)!.sortKey; // the database's key, as the next batch compares it
+      if (rows.length < batchSize) break;
     }
     yield ']}';
   }
@@ -162,8 +162,8 @@ export const API_CALLS: readonly ApiCall[] = [
     summary: 'Every user, by user name, as Kasm answers it (streamed). Roster also takes page and page_size to answer one page. Answers {"users": […]}.',
     body: GetUsersBody,
     example: { page: 1, page_size: 100 },
-    async handle({ db }, { page, page_size: pageSize }) {
-      if (page === undefined && pageSize === undefined) return { status: 200, stream: streamUsers(db) };
+    async handle({ db, streamBatch }, { page, page_size: pageSize }) {
+      if (page === undefined && pageSize === undefined) return { status: 200, stream: streamUsers(db, streamBatch) };
       const size = pageSize ?? 100;
       const rows = await userBatch(db, { offset: ((page ?? 1) - 1) * size, limit: size });
       const { groupsOf, sessionsOf } = await groupsAndSessionsOf(db, rows.map((row) => row.id));

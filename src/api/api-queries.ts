@@ -60,13 +60,16 @@ const userColumns = {
 };
 
 /**
- * The next `limit` users by user name after the lower-cased name `after` (user names are unique
- * ignoring case, so the name alone is a keyset cursor on its unique index), or page `offset`.
+ * The next `limit` users by user name after the key `after`, or page `offset`. Each row carries
+ * its key, lower(username) as the database computed it: the next batch continues from that value,
+ * never from a name lower-cased in JavaScript (whose case rules differ from the database's, which
+ * skipped users or repeated one forever). User names are unique ignoring case, so the key alone is
+ * a keyset cursor on its unique index.
  */
-export function userBatch(db: Database, options: { after?: string; offset?: number; limit: number }): Promise<KasmUserRow[]> {
-  const name = sql`lower(${users.username})`;
+export function userBatch(db: Database, options: { after?: string; offset?: number; limit: number }): Promise<Array<KasmUserRow & { sortKey: string }>> {
+  const name = sql<string>`lower(${users.username})`;
   return db
-    .select(userColumns)
+    .select({ ...userColumns, sortKey: name })
     .from(users)
     .where(options.after === undefined ? undefined : gt(name, options.after))
     .orderBy(name)

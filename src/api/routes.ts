@@ -43,6 +43,37 @@ const apiRoutes: FastifyPluginAsync = async (app) => {
     hideUntagged: true,
   });
   await app.register(rateLimit, { global: false });
+  // Answers carry users, sessions and settings: no browser or proxy cache keeps a copy.
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+  });
+
+  // Both limits run before the key is authenticated, so wrong secrets and refused calls are
+  // counted too (a route's `rateLimit` config would hook in after our own preValidation).
+  const limitWindow = 60_000;
+  // Every call, per key as claimed (a claim without a complete credential counts per address).
+  // A claim is cut short: the library keeps up to 5,000 buckets, and a body may be 64 KB.
+  const perClaimedKey = app.createRateLimit({
+    max: config.apiRateLimit,
+    timeWindow: limitWindow,
+    keyGenerator: (request: FastifyRequest) => {
+      const claimed = apiCredentialsOf(request.headers.authorization, request.body)?.key;
+      return claimed === undefined ? `ip:${request.ip}` : `key:${claimed.slice(0, 128)}`;
+    },
+  });
+  // Failed authentications per client address: a new made-up key name each call would get a
+  // fresh per-key bucket, so failures also count against the address they come from. It is a
+  // second bucket (not every call per address) so that one host calling with several good keys
+  // keeps each key's budget; it is read before authenticating and counted only on a failure.
+  const failuresPerAddress = app.createRateLimit({ max: config.apiRateLimit, timeWindow: limitWindow });
+
+  type Limit = Awaited<ReturnType<typeof perClaimedKey>>;
+  /** 429 with Retry-After (seconds until the window ends). */
+  const tooMany = (reply: FastifyReply, limit: Exclude<Limit, { isAllowed: true }>) => {
+    const seconds = Math.max(1, limit.ttlInSeconds);
+    reply.header('retry-after', seconds).header('x-ratelimit-limit', limit.max).header('x-ratelimit-remaining', 0);
+    return send(reply, apiError(429, `Too many calls with this API key or from this address; try again in ${seconds} seconds.`));
+  };
 
   /** The key as the actor of the audit log and of the permission rules (it belongs to no group). */
   const actorOfKey = (request: FastifyRequest, key: AuthenticatedKey): RequestActor => ({
@@ -50,6 +81,7 @@ const apiRoutes: FastifyPluginAsync = async (app) => {
     id: key.id,
     name: `api_key:${key.name}`,
     ip: request.ip,
+    at: new Date(app.now()),
     permissions: key.permissions,
     groupIds: new Set(),
   });
@@ -57,17 +89,23 @@ const apiRoutes: FastifyPluginAsync = async (app) => {
   const send = (reply: FastifyReply, answer: ApiAnswer) =>
     'stream' in answer ? reply.type('application/json; charset=utf-8').send(answer.stream) : reply.code(answer.status).send(answer.body);
 
-  /** Before the body is checked: who calls (401), may this key make this call at all (403). */
+  /** Before the body is checked: how often (429), who calls (401), may this key make this call at all (403). */
   async function authenticate(request: FastifyRequest, reply: FastifyReply, call: ApiCall) {
     request.apiKey = null;
+    const claimed = await perClaimedKey(request);
+    if (!claimed.isAllowed && claimed.isExceeded) return tooMany(reply, claimed);
+    const failed = await failuresPerAddress(request, { increment: false }); // read, not counted
+    if (!failed.isAllowed && failed.remaining === 0) return tooMany(reply, failed);
     const type = request.headers['content-type'] ?? '';
     if (request.body !== undefined && !type.toLowerCase().startsWith('application/json')) {
       return send(reply, apiError(415, 'Send the body as JSON (Content-Type: application/json).'));
     }
     const credentials = apiCredentialsOf(request.headers.authorization, request.body);
-    if (!credentials) return send(reply, apiError(401, NO_CREDENTIALS));
-    const result = await authenticateApiKey(db, credentials, new Date(app.now()));
-    if (!result.ok) return send(reply, apiError(401, result.message));
+    const result = credentials ? await authenticateApiKey(db, credentials, new Date(app.now())) : ({ ok: false, message: NO_CREDENTIALS } as const);
+    if (!result.ok) {
+      await failuresPerAddress(request);
+      return send(reply, apiError(401, result.message));
+    }
     const key = result.key;
     request.apiKey = key;
     const refusal = key.readOnly && !isReadCall(call.name)
@@ -91,22 +129,13 @@ const apiRoutes: FastifyPluginAsync = async (app) => {
         config: {
           sessionless: true,
           csrf: false,
-          rateLimit: {
-            max: config.apiRateLimit,
-            timeWindow: '1 minute',
-            hook: 'preValidation',
-            keyGenerator: (request: FastifyRequest) => (request.apiKey ? `key:${request.apiKey.id}` : `ip:${request.ip}`),
-            errorResponseBuilder: (_request: FastifyRequest, context: { after: string }) => ({
-              statusCode: 429,
-              message: `Too many calls with this API key; try again in ${context.after}.`,
-            }),
-          },
         },
         preValidation: (request, reply) => authenticate(request, reply, call),
       },
       async (request, reply) => {
         const actor = actorOfKey(request, request.apiKey!);
-        const answer = await call.handle({ db, actor, now: new Date(app.now()), passwordMinLength: config.passwordMinLength }, request.body as never);
+        const context = { db, actor, now: new Date(app.now()), passwordMinLength: config.passwordMinLength, streamBatch: config.apiStreamBatch };
+        const answer = await call.handle(context, request.body as never);
         return send(reply, answer);
       },
     );

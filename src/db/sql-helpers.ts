@@ -56,13 +56,16 @@ export interface KeysetPosition {
 /**
  * A keyset page from the `perPage + 1` rows its query read (backwards, for Previous): the rows in
  * display order, whether there are pages either side, and where Next and Previous continue.
+ * Each row carries `sortKey`, its sort value as the query selected it (as text): a cursor holds
+ * what the database will compare, never a value recomputed in JavaScript, whose lower-casing and
+ * formatting differ from the database's (users were skipped, or one repeated forever).
  */
-export function keysetPage<Row extends { id: string }>(fetched: Row[], perPage: number, position: KeysetPosition, sortValue: (row: Row) => string) {
+export function keysetPage<Row extends { id: string; sortKey: string }>(fetched: Row[], perPage: number, position: KeysetPosition) {
   const backwards = position.before !== undefined;
   const more = fetched.length > perPage; // the extra row says there is another page that way
   const rows = fetched.slice(0, perPage);
   if (backwards) rows.reverse();
-  const cursorAt = (row: Row | undefined): ListCursor | null => (row ? { value: sortValue(row), id: row.id } : null);
+  const cursorAt = (row: Row | undefined): ListCursor | null => (row ? { value: row.sortKey, id: row.id } : null);
   return {
     rows,
     hasNext: backwards ? true : more,

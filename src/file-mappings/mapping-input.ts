@@ -4,6 +4,28 @@ import { parseDestinationPath } from './destination-path.js';
 
 export const CONTENT_MAX_BYTES = 5 * 1024 * 1024;
 export const CONTENT_LIMIT_LABEL = '5 MB';
+/**
+ * The largest form body the mapping pages take: a 5 MB file, and room for the other fields at
+ * their longest (about 120 KB in UTF-8), part headers and CRLF line ends of typed text.
+ */
+export const FORM_MAX_BYTES = CONTENT_MAX_BYTES + 512 * 1024;
+
+/** The fields a form takes: each name with its longest value in characters (null: a file). */
+export type FormFields = ReadonlyMap<string, number | null>;
+
+/**
+ * What is wrong with one part of a multipart form, checked as it arrives (before the next is
+ * read): a field the form does not take, a file where text belongs or the reverse, or text longer
+ * than its field allows. Null when the part is fine.
+ */
+export function formPartProblem(fields: FormFields, name: string, part: { file: true } | { file: false; length: number }): string | null {
+  const shown = JSON.stringify(name.slice(0, 64));
+  if (!fields.has(name)) return `This form has no field ${shown}; nothing was stored.`;
+  const longest = fields.get(name)!;
+  if (part.file !== (longest === null)) return `The field ${shown} must be ${longest === null ? 'a file' : 'text'}; nothing was stored.`;
+  if (!part.file && longest !== null && part.length > longest) return `The field ${shown} is longer than ${longest.toLocaleString('en')} characters; nothing was stored.`;
+  return null;
+}
 
 /** A file that came with a multipart form, read up to the limit (made only by the upload reader). */
 export class UploadedFile {

@@ -11,7 +11,19 @@ import { mayViewOwner, viewerOf, viewOwnerNeeds } from '../security/view-access.
 import { EmptyForm, MappingForm, MappingParams } from '../schemas/workspaces.js';
 import { IdParams } from '../schemas/common.js';
 import { createMapping, deleteMapping, findMapping, updateMapping, type MappingOwner, type MappingSummary, type OwnerKind } from './file-mappings-repository.js';
-import { CONTENT_LIMIT_LABEL, CONTENT_MAX_BYTES, formatSize, isText, lineEndingWarning, UploadedFile, validateMapping, type MappingFormBody } from './mapping-input.js';
+import {
+  CONTENT_LIMIT_LABEL,
+  CONTENT_MAX_BYTES,
+  FORM_MAX_BYTES,
+  formatSize,
+  formPartProblem,
+  isText,
+  lineEndingWarning,
+  UploadedFile,
+  validateMapping,
+  type FormFields,
+  type MappingFormBody,
+} from './mapping-input.js';
 
 export interface LoadedOwner extends MappingOwner {
   /** Groups: whether it is a system group (viewing its mappings then needs groups_view_system). */
@@ -63,21 +75,61 @@ function enteredValues(body: MappingFormBody): Values {
   return { ...emptyValues, name: text('name'), description: text('description'), destination_path: text('destination_path'), content: text('content'), writable: body.writable === undefined ? '' : 'on', executable: body.executable === undefined ? '' : 'on' };
 }
 
+/** The fields a route's body schema names, with their longest text (a property without a maxLength takes a file). */
+function formFieldsOf(schema: unknown): FormFields {
+  const properties = (schema as { properties?: Record<string, { maxLength?: number }> } | undefined)?.properties ?? {};
+  return new Map(Object.entries(properties).map(([name, property]) => [name, property.maxLength ?? null]));
+}
+
 const fileMappingRoutes: FastifyPluginAsyncTypebox<MappingRoutesOptions> = async (app, options) => {
   const { db } = app;
   const { base, loadOwner, view, modify } = options;
 
-  // Uploads of these forms only: read into memory up to the 5 MB limit and no further (the rest
-  // of a larger file is discarded as it streams in, and the form says so).
+  // Uploads of these forms only. Nothing is buffered beyond what a legal form holds: the body's
+  // declared length is checked before any of it is read, each part is checked as it arrives (an
+  // unknown field ends the request there), and a file is kept up to the 5 MB limit only (the rest
+  // of a larger one is discarded as it streams in, and the form says so).
   await app.register(fastifyMultipart, {
-    attachFieldsToBody: 'keyValues',
     throwFileSizeLimit: false,
     limits: { fileSize: CONTENT_MAX_BYTES, files: 1, fields: 20, parts: 21, fieldSize: CONTENT_MAX_BYTES + 1 },
-    async onFile(part) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of part.file) chunks.push(chunk as Buffer);
-      (part as unknown as { value: unknown }).value = new UploadedFile(part.filename, Buffer.concat(chunks), part.file.truncated);
-    },
+  });
+
+  const refuse = (statusCode: number, message: string) => Object.assign(new Error(message), { statusCode });
+
+  app.addHook('onRequest', async (request) => {
+    if (!String(request.headers['content-type'] ?? '').toLowerCase().startsWith('multipart/form-data')) return;
+    const declared = request.headers['content-length'];
+    // Browsers send a form's length; without one the cap could only be found by reading on.
+    if (declared === undefined) throw refuse(411, 'Send the form with its Content-Length.');
+    if (Number(declared) > FORM_MAX_BYTES) {
+      throw refuse(413, `The form is larger than a file mapping can be: a file may be at most ${CONTENT_LIMIT_LABEL}. Nothing was stored. Go back and choose a smaller file.`);
+    }
+  });
+
+  app.addHook('preValidation', async (request) => {
+    if (!request.isMultipart()) return;
+    const fields = formFieldsOf(request.routeOptions.schema?.body);
+    const body: Record<string, unknown> = {};
+    const add = (name: string, value: unknown) => {
+      const before = body[name];
+      body[name] = before === undefined ? value : [before, value].flat(); // twice: the schema refuses it
+    };
+    try {
+      for await (const part of request.parts()) {
+        const problem = formPartProblem(fields, part.fieldname, part.type === 'file' ? { file: true } : { file: false, length: String(part.value).length });
+        if (problem) throw refuse(400, problem);
+        if (part.type === 'field') add(part.fieldname, part.value);
+        else {
+          const chunks: Buffer[] = [];
+          for await (const chunk of part.file) chunks.push(chunk as Buffer);
+          add(part.fieldname, new UploadedFile(part.filename, Buffer.concat(chunks), part.file.truncated));
+        }
+      }
+    } catch (error) {
+      request.raw.unpipe(); // the parser reads no further; Node discards the rest of the body
+      throw error;
+    }
+    request.body = body;
   });
 
   // A multipart body that breaks off or is malformed fails inside the parser with a plain

@@ -138,7 +138,7 @@ export async function membersOfGroup(db: Database, groupId: string, position: Ke
       lastName: users.lastName,
       disabled: users.disabled,
       locked: users.locked,
-      key: sql<string>`${name}`,
+      sortKey: sql<string>`${name}`,
       total: memberCount.mapWith(Number),
     })
     .from(userGroups)
@@ -149,8 +149,8 @@ export async function membersOfGroup(db: Database, groupId: string, position: Ke
     .offset(cursor ? 0 : (position.page - 1) * MEMBERS_PER_PAGE);
   // An empty page (an empty group, or past the end) asks for the count on its own.
   const total = fetched[0]?.total ?? (await db.select({ n: memberCount.mapWith(Number) }).from(sql`(select 1) one`))[0]?.n ?? 0;
-  const { rows, ...paging } = keysetPage(fetched, MEMBERS_PER_PAGE, position, (row) => row.key);
-  return { rows: rows.map(({ key: _key, total: _total, ...row }) => row), total, ...paging };
+  const { rows, ...paging } = keysetPage(fetched, MEMBERS_PER_PAGE, position);
+  return { rows: rows.map(({ sortKey: _key, total: _total, ...row }) => row), total, ...paging };
 }
 
 /** Below this many users outside a group, the picker lists them all in a select instead of a search. */

@@ -112,7 +112,7 @@ export async function listUsers(db: Database, query: UserListQuery): Promise<Use
       lastSession: users.lastSession,
       locked: users.locked,
       disabled: users.disabled,
-      sortValue: sql<string>`(${expression})::text`,
+      sortKey: sql<string>`(${expression})::text`,
       matching: matching.mapWith(Number),
     })
     .from(users)
@@ -125,8 +125,8 @@ export async function listUsers(db: Database, query: UserListQuery): Promise<Use
     first && (filters !== undefined || first.matching > COUNT_CAP)
       ? totalFrom(first.matching, filters !== undefined)
       : await countMatching(db, filters, first?.matching);
-  const { rows, ...paging } = keysetPage(fetched, query.perPage, query, (row) => row.sortValue);
-  return { rows: rows.map(({ sortValue: _value, matching: _matching, ...row }) => row), ...counted, ...paging };
+  const { rows, ...paging } = keysetPage(fetched, query.perPage, query);
+  return { rows: rows.map(({ sortKey: _key, matching: _matching, ...row }) => row), ...counted, ...paging };
 }
 
 /** The planner's row count of the users table (kept by autovacuum/ANALYZE): free, and close enough for "about N". */

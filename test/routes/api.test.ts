@@ -275,6 +275,55 @@ describe('authentication', () => {
       await limited.close();
     }
   });
+  it('counts every call before authentication: wrong secrets, made-up keys and refused calls reach 429', async () => {
+    const limited = await createTestApp({ API_RATE_LIMIT: '5' });
+    try {
+      const key = await insertApiKey(limited.handle.db, { permissions: ['images_view'] });
+      const statuses = async (n: number, call: (i: number) => Promise<{ statusCode: number; headers: Record<string, unknown> }>) => {
+        const answers = [];
+        for (let i = 0; i < n; i++) answers.push(await call(i));
+        for (const answer of answers.filter((a) => a.statusCode === 429)) expect(Number(answer.headers['retry-after'])).toBeGreaterThan(0);
+        return answers.map((a) => a.statusCode);
+      };
+      const from = (remoteAddress: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+        limited.app.inject({ method: 'POST', url: '/api/public/get_images', payload: body, headers, remoteAddress });
+      // One key claimed with a wrong secret, in the body or as HTTP Basic: the same bucket.
+      const wrong = await statuses(30, (i) =>
+        i % 2 ? from('192.0.2.1', { api_key: key.key, api_key_secret: 'wrong' }) : from('192.0.2.1', {}, { authorization: `Basic ${Buffer.from(`${key.key}:wrong`).toString('base64')}` }),
+      );
+      expect(wrong).toEqual([...Array(5).fill(401), ...Array(25).fill(429)]);
+      // A new made-up key each call still counts against the address it comes from.
+      const madeUp = await statuses(10, (i) => from('192.0.2.2', { api_key: `nobody-${i}`, api_key_secret: 'guess' }));
+      expect(madeUp).toEqual([...Array(5).fill(401), ...Array(5).fill(429)]);
+      const noCredentials = await statuses(7, () => from('192.0.2.3', {}));
+      expect(noCredentials).toEqual([...Array(5).fill(401), 429, 429]);
+      // The key's own budget was spent by the wrong-secret calls; another key from elsewhere has its own.
+      expect((await from('192.0.2.9', { api_key: key.key, api_key_secret: key.secret })).statusCode).toBe(429);
+      const other = await insertApiKey(limited.handle.db, { permissions: ['images_view'] });
+      expect((await from('192.0.2.9', { api_key: other.key, api_key_secret: other.secret })).statusCode).toBe(200);
+      // Refused calls count too: a read-only key writing.
+      const readOnly = await insertApiKey(limited.handle.db, { permissions: ['global_admin'], readOnly: true });
+      const refused = await statuses(20, () => limited.app.inject({ method: 'POST', url: '/api/public/create_user', headers: { authorization: readOnly.basic }, payload: { target_user: { username: 'x', password: USER_PASSWORD } }, remoteAddress: '192.0.2.4' }));
+      expect(refused).toEqual([...Array(5).fill(403), ...Array(15).fill(429)]);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('answers every call with Cache-Control: no-store, whatever the outcome', async () => {
+    const ids = await fixturesForCalls();
+    const key = await fullKey();
+    for (const call of API_CALLS) {
+      for (const answer of [
+        await callApi(t.app, key, call.name, validBody(call.name, ids)),
+        await callApi(t.app, { key: key.key, secret: 'wrong' }, call.name, validBody(call.name, ids)),
+        await callApi(t.app, key, call.name, { target_user: 5, target_group: 5, kasm_id: 5, user_id: 5, image_id: 5, target_user_attributes: 5 }),
+      ]) {
+        expect(answer.headers['cache-control'], `${call.name} ${answer.statusCode}`).toBe('no-store');
+      }
+    }
+    expect((await t.app.inject('/api/public/openapi.json')).headers['cache-control']).toBe('no-store');
+  });
 });
 
 describe('calls', () => {

@@ -1,6 +1,8 @@
 // Workspaces, file mappings, launching (SPEC §4, §5): the pages an admin and a user use, as
 // app.inject requests. Each test makes the workspaces, groups and users it needs.
 import crypto from 'node:crypto';
+import http from 'node:http';
+import { Readable } from 'node:stream';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileMappings, groupPermissions, groups, groupSettings, userGroups, userSettings, workspaces, workspaceSessions } from '../../src/db/schema.js';
@@ -295,11 +297,84 @@ describe('file mappings', () => {
 
     const exactly5 = await addMapping(url, { name: 'Five', destination_path: '/opt/five' }, { filename: 'five', data: Buffer.alloc(5 * 1024 * 1024, 1) });
     expect(exactly5.statusCode).toBe(303);
+    // Just over 5 MB fits in the form's cap: the file is cut off as it streams in, the form is shown again.
+    const overFive = await addMapping(url, { name: 'Over', destination_path: '/opt/over' }, { filename: 'over.iso', data: Buffer.alloc(5 * 1024 * 1024 + 100_000, 1) });
+    expect(overFive.statusCode).toBe(422);
+    expect(overFive.body).toContain('The file is larger than 5 MB; nothing was stored.');
+    expect(overFive.body).toContain('value="/opt/over"');
+    // 6 MB is more than any legal form: refused by its length, before the body is read (the typed values are not read either).
     const tooBig = await addMapping(url, { name: 'Six', destination_path: '/opt/six' }, { filename: 'six.iso', data: Buffer.alloc(6 * 1024 * 1024, 1) });
-    expect(tooBig.statusCode).toBe(422);
-    expect(tooBig.body).toContain('The file is larger than 5 MB; nothing was stored.');
-    expect(tooBig.body).toContain('value="/opt/six"');
+    expect(tooBig.statusCode).toBe(413);
+    expect(tooBig.body).toContain('a file may be at most 5 MB. Nothing was stored.');
     expect((await t.handle.db.select().from(fileMappings).where(eq(fileMappings.groupId, group.id))).map((m) => m.name).sort()).toEqual(['Blob 2', 'Five']);
+  });
+
+  it('refuses, on every multipart route, unknown fields at once, overlong text fields and bodies beyond the cap; stores nothing', async () => {
+    const group = await createGroup();
+    const user = await createUser(unique('uma').replace(' ', '-'));
+    const workspace = await createWorkspace();
+    const owners = [`/admin/workspaces/${workspace.id}`, `/admin/groups/${group.id}`, `/admin/users/${user.id}`];
+    for (const owner of owners) expect((await addMapping(owner, { name: 'Kept', destination_path: '/opt/kept', content: 'kept' })).statusCode).toBe(303);
+    const stored = async () => (await t.handle.db.select().from(fileMappings)).map((m) => `${m.id} ${m.name} ${m.sha256}`).sort();
+    const before = await stored();
+    // Every POST that takes multipart, from the route table (a new one is walked too).
+    const routes = t.app.routeIndex.filter((route) => route.method === 'POST' && route.url.includes('/file-mappings'));
+    expect(routes).toHaveLength(9);
+    const MB = 1024 * 1024;
+    const boundary = '----roster-limits';
+    const base = await t.app.listen({ host: '127.0.0.1', port: 0 });
+    /** Sends the start of a body that declares `length` bytes, and waits for the answer without sending the rest. */
+    const stalledPost = (url: string, start: Buffer, length: number) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const request = http.request(url, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': length, cookie: admin.cookieHeader() } }, (response) => {
+          let body = '';
+          response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => {
+            request.destroy();
+            resolve({ status: response.statusCode!, body });
+          });
+        });
+        request.on('error', reject);
+        request.write(start);
+        setTimeout(() => reject(new Error(`no answer to ${url} while the rest of the body was unsent`)), 5000).unref();
+      });
+    const part = (name: string, value: string | Buffer) => Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n`), Buffer.from(value), Buffer.from('\r\n')]);
+    const end = Buffer.from(`--${boundary}--\r\n`);
+    const send = (url: string, payload: Buffer | NodeJS.ReadableStream, length: number) =>
+      t.app.inject({ method: 'POST', url, payload, headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(length), cookie: admin.cookieHeader() } });
+    const huge = Buffer.concat([...Array.from({ length: 19 }, (_, i) => part(`junk_${i}`, Buffer.alloc(5 * MB, 'a'))), end]);
+    for (const route of routes) {
+      const [owner, mapping] = [owners.find((o) => o.startsWith(route.url.split('/:id')[0]!))!, (await t.handle.db.select().from(fileMappings))[0]!];
+      const ownerId = owner.split('/').pop()!;
+      const ownMapping = (await t.handle.db.select().from(fileMappings)).find((m) => [m.workspaceId, m.groupId, m.userId].includes(ownerId)) ?? mapping;
+      const url = route.url.replace(':id', ownerId).replace(':mappingId', ownMapping.id);
+      await admin.get(owner); // a fresh CSRF token
+      const takes = Object.keys((route.schema.body as { properties: object }).properties);
+      const legal = Object.entries({ _csrf: admin.csrf, name: 'Attack', destination_path: '/opt/attack' }).filter(([name]) => takes.includes(name)).map(([name, value]) => part(name, value));
+      const longField = takes.includes('description') ? 'description' : '_csrf';
+      const where = `${route.method} ${route.url}`;
+
+      // 19 unknown 5 MB fields (95 MB): refused by the declared length, before a byte is read.
+      const refused = await send(url, huge, huge.length);
+      expect(refused.statusCode, where).toBe(413);
+      expect(refused.body).toContain('Nothing was stored');
+
+      // An unknown field ends the request there: the answer comes while the rest is still unsent
+      // (a server that read on would wait for it, and this would time out).
+      const head = Buffer.concat([...legal, part('junk', 'x'), Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="content"\r\n\r\n`)]);
+      const unknown = await stalledPost(`${base}${url}`, head, head.length + 5 * MB);
+      expect(unknown.status, where).toBe(400);
+      expect(unknown.body, where).toContain('This form has no field &quot;junk&quot;; nothing was stored.');
+
+      // A text field other than the content is not 5 MB.
+      const long = Buffer.concat([...legal, part(longField, Buffer.alloc(1 * MB, 'd')), end]);
+      const tooLong = await send(url, long, long.length);
+      expect(tooLong.statusCode, where).toBe(400);
+      expect(tooLong.body).toContain(`The field &quot;${longField}&quot; is longer than`);
+      // No length given: the cap could not be kept without reading on.
+      const unsized = await t.app.inject({ method: 'POST', url, payload: Readable.from([Buffer.concat([...legal, end])]), headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, cookie: admin.cookieHeader() } });
+      expect(unsized.statusCode, where).toBe(411);
+    }
+    expect(await stored()).toEqual(before);
   });
 
   it('warns about an executable script with Windows line endings', async () => {

@@ -4,12 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { decodeCursor, encodeCursor, keysetPage } from '../../src/db/sql-helpers.js';
 
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
-const row = (n: number) => ({ id: id(n), name: `user-${n}` });
-const byName = (r: { name: string }) => r.name;
+const row = (n: number) => ({ id: id(n), sortKey: `user-${n}` });
+const byName = (r: { sortKey: string }) => r.sortKey;
 
 describe('keysetPage', () => {
   it('page 1: the extra row read means there is a Next, and there is no Previous', () => {
-    const page = keysetPage([1, 2, 3].map(row), 2, { page: 1 }, byName);
+    const page = keysetPage([1, 2, 3].map(row), 2, { page: 1 });
     expect(page.rows.map(byName)).toEqual(['user-1', 'user-2']);
     expect(page).toMatchObject({ hasNext: true, hasPrevious: false });
     expect(page.nextCursor).toEqual({ value: 'user-2', id: id(2) });
@@ -17,20 +17,20 @@ describe('keysetPage', () => {
   });
 
   it('after a cursor: the last page has no Next, and has a Previous', () => {
-    const page = keysetPage([3, 4].map(row), 2, { page: 2, after: { value: 'user-2', id: id(2) } }, byName);
+    const page = keysetPage([3, 4].map(row), 2, { page: 2, after: { value: 'user-2', id: id(2) } });
     expect(page).toMatchObject({ hasNext: false, hasPrevious: true });
   });
 
   it('before a cursor: rows read backwards come back in display order; the extra row means another Previous', () => {
-    const backwards = keysetPage([4, 3, 2].map(row), 2, { page: 3, before: { value: 'user-5', id: id(5) } }, byName);
+    const backwards = keysetPage([4, 3, 2].map(row), 2, { page: 3, before: { value: 'user-5', id: id(5) } });
     expect(backwards.rows.map(byName)).toEqual(['user-3', 'user-4']);
     expect(backwards).toMatchObject({ hasNext: true, hasPrevious: true });
-    const first = keysetPage([2, 1].map(row), 2, { page: 2, before: { value: 'user-3', id: id(3) } }, byName);
+    const first = keysetPage([2, 1].map(row), 2, { page: 2, before: { value: 'user-3', id: id(3) } });
     expect(first).toMatchObject({ hasNext: true, hasPrevious: false });
   });
 
   it('an empty page has no cursors', () => {
-    expect(keysetPage([], 25, { page: 1 }, byName)).toEqual({ rows: [], hasNext: false, hasPrevious: false, nextCursor: null, previousCursor: null });
+    expect(keysetPage([], 25, { page: 1 })).toEqual({ rows: [], hasNext: false, hasPrevious: false, nextCursor: null, previousCursor: null });
   });
 
   it('a cursor survives its trip through a link, and one that is not ours is ignored', () => {
