@@ -1,3 +1,5 @@
+import type { Database } from '../db/client.js';
+
 // SPEC §2.2. Permissions are granted to groups and added together across a user's groups;
 // `global_admin` implies every other one.
 export const PERMISSIONS = [
@@ -50,15 +52,39 @@ export function permissionsLacking(held: ReadonlySet<string>, conferred: Iterabl
 }
 
 /**
- * Changing or deleting a user who holds a permission the actor lacks (a stronger user) needs
- * users_modify_admin: Kasm's rule for global_admin holders, generalised. Without it, setting
- * such a user's password (or realm, 2FA, lock, disable state) would hand the actor their
- * permissions. Returns the permissions that make the target stronger, or [] when allowed.
+ * What reaches a user is changed only by someone at least as strong (SPEC §2.2): their account
+ * (password, realm, 2FA, lock, disable state, deletion), the groups they are in, those groups'
+ * settings, file mappings and priority, and their sessions. `reached`: what the users a change
+ * reaches hold (one user's effective permissions, or the union over a group's members). Without
+ * users_modify_admin (Kasm's rule for global_admin holders, generalised), returns the permissions
+ * among them the actor lacks; [] when allowed. Setting such a user's password, or a group's
+ * file mapping at their ~/.ssh/authorized_keys, would hand the actor what they hold.
  */
-export function strongerUserBlocks(actor: ReadonlySet<string>, target: ReadonlySet<string>): Permission[] {
+export function strongerUserBlocks(actor: ReadonlySet<string>, reached: ReadonlySet<string>): Permission[] {
   if (hasPermission(actor, 'users_modify_admin')) return [];
-  return permissionsLacking(actor, target);
+  return permissionsLacking(actor, reached);
 }
+
+/**
+ * The same rule for a change to a group's content (settings, file mappings, priority, deletion):
+ * it reaches every member. System groups keep groups_modify_system as their bar instead (All
+ * Users holds everyone; changing Administrators' members already needs global_admin).
+ */
+export function strongerMemberBlocks(actor: ReadonlySet<string>, group: { isSystem: boolean }, members: ReadonlySet<string>): Permission[] {
+  return group.isSystem ? [] : strongerUserBlocks(actor, members);
+}
+
+/** The sentence of such a refusal: `holders` is who holds the permissions ("they", "its members"). */
+export function strongerMessage(action: string, holders: string, blocks: readonly string[]): string {
+  return `${action} needs users_modify_admin: ${holders} hold ${blocks.join(', ')}, which you do not.`;
+}
+
+/**
+ * A rule a command asks inside its own transaction, before changing anything, when the rule
+ * lives in a folder the command's cannot import (sessions, launches, file mappings ask groups/):
+ * it records its refusal in that transaction and answers the message, or null to go on.
+ */
+export type RefusalCheck = (tx: Database) => Promise<{ message: string } | null>;
 
 /** The sentence a refusal shows and the audit log records: it names what is missing. */
 export function lackingMessage(action: string, lacking: readonly string[]): string {

@@ -8,6 +8,7 @@ import { REALMS, type User } from '../db/schema.js';
 import { decodeCursor, encodeCursor } from '../db/sql-helpers.js';
 import { canModifyGroup, canViewGroup, modifyGroupNeeds } from '../groups/group-access.js';
 import { addMember, findGroup, groupChoices, removeMember } from '../groups/groups-service.js';
+import { refuseReachingUser } from '../groups/stronger-users.js';
 import { formatSettingValue, SETTINGS } from '../settings/catalogue.js';
 import { describeSource } from '../settings/effective-settings.js';
 import { parseUserSetting, userSettingByKey } from '../settings/user-settings.js';
@@ -346,7 +347,10 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/admin/users/:id/logout', { schema: { params: UserParams, body: EmptyForm }, config: { permission: 'users_auth_session' } }, async (request, reply) => {
     const user = await findUserById(db, request.params.id);
     if (!user) return userNotFound(reply);
-    const ended = await logOutEverywhere(db, actorOf(request), user);
+    const actor = actorOf(request);
+    const result = await logOutEverywhere(db, actor, user, (tx) => refuseReachingUser(tx, actor, user, `Logging out ${user.username}`));
+    if (!result.ok) return reply.renderForbidden(result.message); // audited by the check
+    const { ended } = result;
     request.session.flash = { type: 'success', message: `${user.username} was logged out everywhere (${ended} ${ended === 1 ? 'session' : 'sessions'}).` };
     return reply.redirect(`/admin/users/${user.id}`, 303);
   });
