@@ -90,6 +90,7 @@ const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const result = await updateApiKey(db, actorOf(request), apiKey, validation.value);
     if (!result.ok) {
       if (result.status === 404) return keyNotFound(reply);
+      if (result.status === 403) return reply.renderForbidden(result.message); // audited by the service
       return renderShow(request, reply.code(result.status), apiKey, { values, errors: { [result.field ?? 'name']: result.message } });
     }
     request.session.flash = { type: 'success', message: `API key ${result.value.name} saved.` };
