@@ -130,7 +130,9 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       version: form.version ?? user.version,
       canModify,
       canDelete: touchable && actor !== null && hasPermission(actor.permissions, 'users_delete'),
-      canLogout: actor !== null && hasPermission(actor.permissions, 'users_auth_session'),
+      canOpenSessions: actor !== null && hasPermission(actor.permissions, 'users_auth_session'),
+      // Logging out or ending sessions of a stronger user needs users_modify_admin, as changing them does.
+      canLogout: touchable && actor !== null && hasPermission(actor.permissions, 'users_auth_session'),
     });
   }
 

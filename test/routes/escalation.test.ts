@@ -712,6 +712,28 @@ describe('what reaches a user, beyond the matrix', () => {
     expect((await client.post(`/admin/groups/${plain.id}/settings`, { key: 'auto_add_local_users', value: 'true' })).statusCode).toBe(303);
   });
 
+  it('offers no form that would be refused: a stronger key\'s fields, a stronger user\'s log out and session end', async () => {
+    const deputyGroup = await makeGroup('Deputy', ['user', 'users_view', 'users_auth_session', 'devapi_view', 'devapi_modify']);
+    const deputy = await makeUser('deputy', [deputyGroup.id]);
+    const strong = await strongerAndPlainGroup('audit_view', false);
+    await insertWorkspaceSession(strong.target.id);
+    const { group: key } = await keyHolding('audit_view');
+    const client = new TestClient(t.app);
+    await client.login(deputy.username, USER_PASSWORD);
+    const keyPage = (await client.get(`/admin/api-keys/${key.id}`)).body;
+    expect(keyPage).toContain('This key holds audit_view, which you do not');
+    expect(keyPage).not.toContain('Save API Key');
+    const userPage = (await client.get(`/admin/users/${strong.target.id}`)).body;
+    expect(userPage).not.toContain(`/admin/users/${strong.target.id}/logout`);
+    expect(userPage).not.toMatch(/workspace-sessions\/[^"]+\/end/);
+
+    await grant(deputyGroup.id, 'audit_view');
+    expect((await client.get(`/admin/api-keys/${key.id}`)).body).toContain('Save API Key');
+    const allowedPage = (await client.get(`/admin/users/${strong.target.id}`)).body;
+    expect(allowedPage).toContain(`/admin/users/${strong.target.id}/logout`);
+    expect(allowedPage).toMatch(/workspace-sessions\/[^"]+\/end/);
+  });
+
   it('leaves system groups to groups_modify_system: their settings change without users_modify_admin', async () => {
     const deputyGroup = await makeGroup('Deputy', ['user', 'groups_view', 'groups_modify', 'groups_view_system', 'groups_modify_system']);
     const deputy = await makeUser('deputy', [deputyGroup.id]);
