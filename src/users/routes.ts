@@ -289,6 +289,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       change === 'add'
         ? await addMember(db, actorOf(request), group, user)
         : await removeMember(db, actorOf(request), group, user);
+    if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the service
     request.session.flash = result.ok
       ? { type: 'success', message: change === 'add' ? `${user.username} added to ${group.name}.` : `${user.username} removed from ${group.name}.` }
       : { type: 'error', message: result.message };
