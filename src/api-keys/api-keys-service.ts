@@ -121,18 +121,30 @@ export function createApiKey(db: Database, actor: AuditActor, input: ApiKeyInput
   );
 }
 
-export function updateApiKey(db: Database, actor: AuditActor, apiKey: ApiKey, input: ApiKeyInput): Promise<ApiKeyResult<ApiKey>> {
+/**
+ * Saves the key form. No way up on every field (SPEC §2.2): turning read-only off, enabling,
+ * a later or no expiry, even a new name, hand on what the key holds, so changing any field of
+ * a key holding a permission the actor lacks is refused like granting that permission.
+ */
+export function updateApiKey(db: Database, actor: ApiKeyActor, apiKey: ApiKey, input: ApiKeyInput): Promise<ApiKeyResult<ApiKey>> {
   return guarded(() =>
     db.transaction(async (tx) => {
+      const before = { name: apiKey.name, read_only: apiKey.readOnly, enabled: apiKey.enabled, expires: apiKey.expiresAt?.toISOString() ?? null };
+      const after = { name: input.name, read_only: input.readOnly, enabled: input.enabled, expires: input.expiresAt?.toISOString() ?? null };
+      const changed = (Object.keys(before) as Array<keyof typeof before>).filter((k) => before[k] !== after[k]);
+      if (changed.length > 0) {
+        const lacking = permissionsLacking(actor.permissions, await permissionsOfApiKey(tx, apiKey.id));
+        if (lacking.length > 0) {
+          const message = lackingMessage(`Changing ${changed.join(', ')} of the API key ${apiKey.name}, which holds it,`, lacking);
+          await recordRefusal(tx, actor, keyTarget(apiKey), message, lacking);
+          return fail(message, 403);
+        }
+      }
       if (await nameTaken(tx, input.name, apiKey.id)) return DUPLICATE;
       const [updated] = await tx.update(apiKeys).set({ ...input, updatedAt: new Date() }).where(eq(apiKeys.id, apiKey.id)).returning();
       if (!updated) return fail('This API key no longer exists.', 404);
-      const before = { name: apiKey.name, read_only: apiKey.readOnly, enabled: apiKey.enabled, expires: apiKey.expiresAt?.toISOString() ?? null };
-      const after = { name: input.name, read_only: input.readOnly, enabled: input.enabled, expires: input.expiresAt?.toISOString() ?? null };
-      const changes = Object.fromEntries(
-        (Object.keys(before) as Array<keyof typeof before>).filter((k) => before[k] !== after[k]).map((k) => [k, { old: before[k], new: after[k] }]),
-      );
-      if (Object.keys(changes).length > 0) await recordAudit(tx, actor, { action: 'api_key_updated', target: keyTarget(updated), changes });
+      const changes = Object.fromEntries(changed.map((k) => [k, { old: before[k], new: after[k] }]));
+      if (changed.length > 0) await recordAudit(tx, actor, { action: 'api_key_updated', target: keyTarget(updated), changes });
       return { ok: true, value: updated } as const;
     }),
   );

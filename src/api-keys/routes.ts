@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../audit/audit-log.js';
 import type { ApiKey } from '../db/schema.js';
-import { hasPermission, permissionPanel, requestedPermissions } from '../security/permissions.js';
+import { hasPermission, permissionPanel, permissionsLacking, requestedPermissions } from '../security/permissions.js';
 import { ApiKeyForm, ApiKeyParams, EmptyForm, PermissionsForm } from '../schemas/api-keys.js';
 import {
   apiKeyFormValues,
@@ -46,6 +46,7 @@ const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   ) {
     const actor = request.currentUser!;
     const canModify = hasPermission(actor.permissions, 'devapi_modify');
+    const permissions = await permissionsOfApiKey(db, apiKey.id);
     return reply.render('api-keys/show', {
       apiKey,
       expired: apiKey.expiresAt !== null && apiKey.expiresAt.getTime() <= app.now(),
@@ -53,8 +54,11 @@ const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       errors: form.errors ?? {},
       permissionError: form.permissionError ?? null,
       canModify,
+      // The fields of a key holding a permission the actor lacks are theirs to see, not to change.
+      fieldsNeed: canModify ? permissionsLacking(actor.permissions, permissions) : [],
+      canModifyFields: canModify && permissionsLacking(actor.permissions, permissions).length === 0,
       canDelete: hasPermission(actor.permissions, 'devapi_delete'),
-      permissionSections: permissionPanel(await permissionsOfApiKey(db, apiKey.id), actor.permissions),
+      permissionSections: permissionPanel(permissions, actor.permissions),
     });
   }
 
@@ -90,6 +94,7 @@ const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const result = await updateApiKey(db, actorOf(request), apiKey, validation.value);
     if (!result.ok) {
       if (result.status === 404) return keyNotFound(reply);
+      if (result.status === 403) return reply.renderForbidden(result.message); // audited by the service
       return renderShow(request, reply.code(result.status), apiKey, { values, errors: { [result.field ?? 'name']: result.message } });
     }
     request.session.flash = { type: 'success', message: `API key ${result.value.name} saved.` };

@@ -10,7 +10,8 @@ import { workspaceSessions, type User } from '../db/schema.js';
 import { canModifyGroup, canViewGroup, modifyGroupNeeds } from '../groups/group-access.js';
 import { addMember, findGroup, groupChoices, MEMBERS_PER_PAGE, membersOfGroup, removeMember } from '../groups/groups-service.js';
 import { defaultWorkspaceOf, launch, noDefaultMessage } from '../launches/launch-service.js';
-import type { Permission } from '../security/permissions.js';
+import type { Permission, RefusalCheck } from '../security/permissions.js';
+import { refuseReachingUser } from '../groups/stronger-users.js';
 import { logOutEverywhere } from '../sessions/sessions-repository.js';
 import { parseUserSetting, USER_SETTINGS } from '../settings/user-settings.js';
 import { findUserById, findUserByUsername } from '../users/users-repository.js';
@@ -217,8 +218,8 @@ export const API_CALLS: readonly ApiCall[] = [
       const found = await targetUser(db, target);
       if ('answer' in found) return found.answer;
       const { user } = found;
-      await logOutEverywhere(db, actor, user);
-      return ok();
+      const result = await logOutEverywhere(db, actor, user, (tx) => refuseReachingUser(tx, actor, user, `Logging out ${user.username}`));
+      return result.ok ? ok() : apiError(403, result.message);
     },
   }),
   define({
@@ -358,7 +359,9 @@ export const API_CALLS: readonly ApiCall[] = [
         workspace = await findWorkspace(db, fromKasmId(imageId));
         if (!workspace) return apiError(404, 'Image not found.');
       }
-      const result = await launch(db, actor, user, workspace, now);
+      // The key launches on the user's behalf: for a stronger user, that needs users_modify_admin.
+      const check: RefusalCheck = (tx) => refuseReachingUser(tx, actor, user, `Launching a workspace session for ${user.username}`);
+      const result = await launch(db, actor, user, workspace, now, undefined, check);
       if (!result.ok) return apiError(result.status, result.message);
       const id = result.session.id;
       return ok({ kasm_id: toKasmId(id), status: 'running', user_id: toKasmId(user.id), username: user.username, kasm_url: kasmUrl(id) });
@@ -398,8 +401,9 @@ export const API_CALLS: readonly ApiCall[] = [
     async handle({ db, actor }, body) {
       const session = await sessionNamed(db, body);
       if (!session) return apiError(404, 'Kasm not found.');
-      const ended = await endWorkspaceSession(db, actor, session);
-      return ended ? ok() : apiError(404, 'Kasm not found.');
+      const ended = await endWorkspaceSession(db, actor, session, ofSessionOwner(actor, session, 'Ending a workspace session of'));
+      if (typeof ended === 'object') return apiError(403, ended.refused);
+      return ended === 'ended' ? ok() : apiError(404, 'Kasm not found.');
     },
   }),
   define({
@@ -409,10 +413,12 @@ export const API_CALLS: readonly ApiCall[] = [
     summary: 'Moves a workspace session\'s keepalive to now, which moves its expiration. Answers {"usage_reached": false}.',
     body: KasmBody,
     example: { kasm_id: SOME_ID },
-    async handle({ db, now }, body) {
+    async handle({ db, actor, now }, body) {
       const session = await sessionNamed(db, body);
-      if (!session || !(await keepSessionAlive(db, session.id, now))) return apiError(404, 'Kasm not found.');
-      return ok({ usage_reached: false });
+      if (!session) return apiError(404, 'Kasm not found.');
+      const kept = await keepSessionAlive(db, session.id, now, ofSessionOwner(actor, session, 'Keeping alive a workspace session of'));
+      if (typeof kept === 'object') return apiError(403, kept.refused);
+      return kept === 'kept' ? ok({ usage_reached: false }) : apiError(404, 'Kasm not found.');
     },
   }),
 ];
@@ -420,6 +426,12 @@ export const API_CALLS: readonly ApiCall[] = [
 /** A default_image given as a Kasm id becomes the workspace's UUID; anything else is left for the parser to refuse. */
 function fromKasmIdIfId(value: string): string {
   return /^[0-9a-fA-F]{32}$/.test(value) ? fromKasmId(value) : value;
+}
+
+/** A key acting on a user's workspace session: a stronger user's needs users_modify_admin. */
+function ofSessionOwner(actor: RequestActor, session: { userId: string; username: string; realm: string }, action: string): RefusalCheck {
+  const owner = { id: session.userId, username: session.username, realm: session.realm };
+  return (tx) => refuseReachingUser(tx, actor, owner, `${action} ${session.username}`);
 }
 
 /** The session a kasm call names; with user_id, only if it is that user's. */

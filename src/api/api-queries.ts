@@ -3,6 +3,7 @@
 import { asc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { groups, userGroups, users, workspaceSessions } from '../db/schema.js';
+import type { RefusalCheck } from '../security/permissions.js';
 import type { KasmSessionRow, KasmUserRow } from './kasm-shapes.js';
 
 /** A plan setting's value in seconds (0 when absent). */
@@ -24,18 +25,23 @@ export function kasmSessions(db: Database, where?: SQL): Promise<KasmSessionRow[
   return db.select(sessionColumns).from(workspaceSessions).where(where).orderBy(asc(workspaceSessions.createdAt), asc(workspaceSessions.id));
 }
 
-export async function kasmSessionById(db: Database, id: string): Promise<(KasmSessionRow & { username: string }) | undefined> {
+export async function kasmSessionById(db: Database, id: string): Promise<(KasmSessionRow & { username: string; realm: string }) | undefined> {
   const [row] = await db
-    .select({ ...sessionColumns, username: users.username })
+    .select({ ...sessionColumns, username: users.username, realm: users.realm })
     .from(workspaceSessions)
     .innerJoin(users, eq(users.id, workspaceSessions.userId))
     .where(eq(workspaceSessions.id, id));
   return row;
 }
 
-export async function keepSessionAlive(db: Database, id: string, now: Date): Promise<boolean> {
-  const updated = await db.update(workspaceSessions).set({ keepaliveAt: now }).where(eq(workspaceSessions.id, id)).returning({ id: workspaceSessions.id });
-  return updated.length > 0;
+/** Moves a session's keepalive to `now`: 'kept', 'gone', or the refusal of `check` (a stronger user's session). */
+export function keepSessionAlive(db: Database, id: string, now: Date, check?: RefusalCheck): Promise<'kept' | 'gone' | { refused: string }> {
+  return db.transaction(async (tx) => {
+    const refused = check ? await check(tx) : null;
+    if (refused) return { refused: refused.message };
+    const updated = await tx.update(workspaceSessions).set({ keepaliveAt: now }).where(eq(workspaceSessions.id, id)).returning({ id: workspaceSessions.id });
+    return updated.length > 0 ? 'kept' : 'gone';
+  });
 }
 
 const userColumns = {

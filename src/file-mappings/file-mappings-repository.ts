@@ -6,6 +6,7 @@ import type { Database } from '../db/client.js';
 import { fileMappings, groups, userGroups, users, type FileMapping } from '../db/schema.js';
 import { isUniqueViolation } from '../db/sql-helpers.js';
 import type { OwnerRef } from '../security/view-access.js';
+import type { RefusalCheck } from '../security/permissions.js';
 import type { MappingCandidate } from './effective-mappings.js';
 import { sha256Hex, type MappingInput } from './mapping-input.js';
 
@@ -62,9 +63,17 @@ async function guarded(owner: MappingOwner, work: () => Promise<MappingResult>):
   }
 }
 
-export function createMapping(db: Database, actor: AuditActor, owner: MappingOwner, input: MappingInput & { content: NonNullable<MappingInput['content']> }) {
+/** A check's refusal as a result (the check audited it). */
+async function refused(tx: Database, check: RefusalCheck | undefined) {
+  const refusal = check ? await check(tx) : null;
+  return refusal && ({ ok: false, message: refusal.message, status: 403 } as const);
+}
+
+export function createMapping(db: Database, actor: AuditActor, owner: MappingOwner, input: MappingInput & { content: NonNullable<MappingInput['content']> }, check?: RefusalCheck) {
   return guarded(owner, () =>
     db.transaction(async (tx) => {
+      const refusal = await refused(tx, check);
+      if (refusal) return refusal;
       const { content, ...fields } = input;
       const [created] = await tx
         .insert(fileMappings)
@@ -76,9 +85,11 @@ export function createMapping(db: Database, actor: AuditActor, owner: MappingOwn
   );
 }
 
-export function updateMapping(db: Database, actor: AuditActor, owner: MappingOwner, before: MappingSummary, input: MappingInput) {
+export function updateMapping(db: Database, actor: AuditActor, owner: MappingOwner, before: MappingSummary, input: MappingInput, check?: RefusalCheck) {
   return guarded(owner, () =>
     db.transaction(async (tx) => {
+      const refusal = await refused(tx, check);
+      if (refusal) return refusal;
       const { content, ...fields } = input;
       const [updated] = await tx
         .update(fileMappings)
@@ -92,12 +103,14 @@ export function updateMapping(db: Database, actor: AuditActor, owner: MappingOwn
   );
 }
 
-export function deleteMapping(db: Database, actor: AuditActor, owner: MappingOwner, mapping: MappingSummary): Promise<boolean> {
+export function deleteMapping(db: Database, actor: AuditActor, owner: MappingOwner, mapping: MappingSummary, check?: RefusalCheck): Promise<MappingResult> {
   return db.transaction(async (tx) => {
+    const refusal = await refused(tx, check);
+    if (refusal) return refusal;
     const deleted = await tx.delete(fileMappings).where(and(eq(fileMappings.id, mapping.id), ownedBy(owner))).returning({ id: fileMappings.id });
-    if (deleted.length === 0) return false;
+    if (deleted.length === 0) return { ok: false, message: 'This file mapping no longer exists.', status: 404 } as const;
     await recordAudit(tx, actor, { action: 'file_mapping_deleted', target: auditTarget(owner), mapping: described(mapping) });
-    return true;
+    return { ok: true, value: mapping } as const;
   });
 }
 

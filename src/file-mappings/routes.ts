@@ -6,7 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../audit/audit-log.js';
 import type { FileMapping } from '../db/schema.js';
-import type { Permission } from '../security/permissions.js';
+import type { Permission, RefusalCheck } from '../security/permissions.js';
 import { mayViewOwner, viewerOf, viewOwnerNeeds } from '../security/view-access.js';
 import { EmptyForm, MappingForm, MappingParams } from '../schemas/workspaces.js';
 import { IdParams } from '../schemas/common.js';
@@ -33,6 +33,8 @@ export interface LoadedOwner extends MappingOwner {
   /** "Workspaces", "Groups", "Users": the crumb before the owner. */
   listLabel: string;
   listUrl: string;
+  /** A rule every change to this owner's mappings asks inside its transaction (a group's stronger members). */
+  refuseChange?: RefusalCheck;
 }
 
 export interface MappingRoutesOptions {
@@ -183,7 +185,8 @@ const fileMappingRoutes: FastifyPluginAsyncTypebox<MappingRoutesOptions> = async
     const body = request.body as MappingFormBody;
     const validation = validateMapping(body, { hasContent: false, keepsText: false });
     if (!validation.ok || !validation.value.content) return renderForm(reply.code(422), owner, null, enteredValues(body), validation.ok ? {} : validation.errors);
-    const result = await createMapping(db, actorOf(request), owner, { ...validation.value, content: validation.value.content });
+    const result = await createMapping(db, actorOf(request), owner, { ...validation.value, content: validation.value.content }, owner.refuseChange);
+    if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the check
     if (!result.ok) return renderForm(reply.code(result.status), owner, null, enteredValues(body), { [result.field ?? 'name']: result.message });
     const warning = lineEndingWarning(validation.value.content.bytes, validation.value.executable);
     request.session.flash = warning
@@ -207,7 +210,8 @@ const fileMappingRoutes: FastifyPluginAsyncTypebox<MappingRoutesOptions> = async
     const keepsText = mapping.fileName === '' && isText(mapping.content);
     const validation = validateMapping(body, { hasContent: true, keepsText });
     if (!validation.ok) return renderForm(reply.code(422), owner, mapping, enteredValues(body), validation.errors);
-    const result = await updateMapping(db, actorOf(request), owner, mapping, validation.value);
+    const result = await updateMapping(db, actorOf(request), owner, mapping, validation.value, owner.refuseChange);
+    if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the check
     if (!result.ok) return renderForm(reply.code(result.status), owner, mapping, enteredValues(body), { [result.field ?? 'name']: result.message });
     const bytes = validation.value.content?.bytes ?? mapping.content;
     const warning = lineEndingWarning(bytes, validation.value.executable);
@@ -234,7 +238,8 @@ const fileMappingRoutes: FastifyPluginAsyncTypebox<MappingRoutesOptions> = async
   app.post(`${base}/file-mappings/:mappingId/delete`, { schema: { params: MappingParams, body: EmptyForm }, config: { permission: modify } }, async (request, reply) => {
     const found = await ownerAndMapping(request, reply, 'modify');
     if (!found) return reply;
-    await deleteMapping(db, actorOf(request), found.owner, found.mapping);
+    const result = await deleteMapping(db, actorOf(request), found.owner, found.mapping, found.owner.refuseChange);
+    if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the check
     request.session.flash = { type: 'success', message: `File mapping ${found.mapping.name} deleted.` };
     return reply.redirect(`${found.owner.url}#file-mappings`, 303);
   });

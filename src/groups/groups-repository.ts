@@ -1,4 +1,5 @@
-import { and, eq, inArray, isNotNull, sql } from 'drizzle-orm';
+import { and, eq, exists, inArray, isNotNull, or, sql, type SQL } from 'drizzle-orm';
+import { alias, type AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { Database } from '../db/client.js';
 import { groupPermissions, groups, groupSettings, userGroups, users } from '../db/schema.js';
 import { isUuid } from '../db/sql-helpers.js';
@@ -60,6 +61,36 @@ export async function permissionsOfUser(db: Database, userId: string): Promise<S
 export async function effectivePermissionsOf(db: Database, userId: string, realm: string): Promise<Set<string>> {
   const [held, autoAdd] = await Promise.all([permissionsOfUser(db, userId), realm === 'local' ? autoAddPermissions(db) : new Set<string>()]);
   return new Set([...held, ...autoAdd]);
+}
+
+/**
+ * What the members of a group effectively hold together: effectivePermissionsOf for each of
+ * them, united, in one statement. A group with auto_add_local_users on (or, with
+ * `withLocalUsers`, one about to have it) counts every local user as a member: they join it at
+ * their next login. A permission counts when some member is in a group granting it, or when it
+ * comes from an auto-add group and some member is local. Each test runs once per granted
+ * permission row (few), and stops at the first member found.
+ */
+export async function effectivePermissionsOfMembers(db: Database, groupId: string, options: { withLocalUsers?: boolean } = {}): Promise<Set<string>> {
+  const member = alias(userGroups, 'member');
+  const held = alias(userGroups, 'held');
+  const setsAutoAdd = (id: SQL | AnyPgColumn) =>
+    sql`exists (select 1 from ${groupSettings} where ${groupSettings.groupId} = ${id} and ${groupSettings.key} = 'auto_add_local_users' and ${groupSettings.value} = 'true'::jsonb)`;
+  const localsJoin = options.withLocalUsers ? sql`true` : setsAutoAdd(sql`${groupId}::uuid`);
+  const one = { one: sql`1` };
+  // Some member is in the group granting the permission row at hand...
+  const memberHolds = db.select(one).from(held).innerJoin(member, eq(member.userId, held.userId)).where(and(eq(held.groupId, groupPermissions.groupId), eq(member.groupId, groupId)));
+  // ... or the local users join, and one of them is in it.
+  const localHolds = db.select(one).from(held).innerJoin(users, eq(users.id, held.userId)).where(and(eq(held.groupId, groupPermissions.groupId), eq(users.realm, 'local')));
+  const localMember = or(
+    exists(db.select(one).from(member).innerJoin(users, eq(users.id, member.userId)).where(and(eq(member.groupId, groupId), eq(users.realm, 'local')))),
+    and(localsJoin, exists(db.select(one).from(users).where(eq(users.realm, 'local')))),
+  );
+  const rows = await db
+    .selectDistinct({ permission: groupPermissions.permission })
+    .from(groupPermissions)
+    .where(or(exists(memberHolds), and(localsJoin, exists(localHolds)), and(setsAutoAdd(groupPermissions.groupId), localMember)));
+  return new Set(rows.map((row) => row.permission));
 }
 
 /** The permissions the groups `groupIds` grant together. */
@@ -140,9 +171,9 @@ export async function assertAdministrable(db: Database): Promise<void> {
   if ((await countActiveGlobalAdmins(db)) === 0) throw new LastAdminError();
 }
 
-/** A user as membership needs them (id and name); undefined for an unknown id. */
-export async function findMemberRef(db: Database, id: string): Promise<{ id: string; username: string } | undefined> {
+/** A user as membership needs them (id, name, and realm for what they hold); undefined for an unknown id. */
+export async function findMemberRef(db: Database, id: string): Promise<{ id: string; username: string; realm: string } | undefined> {
   if (!isUuid(id)) return undefined;
-  const [row] = await db.select({ id: users.id, username: users.username }).from(users).where(eq(users.id, id));
+  const [row] = await db.select({ id: users.id, username: users.username, realm: users.realm }).from(users).where(eq(users.id, id));
   return row;
 }

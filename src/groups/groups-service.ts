@@ -10,6 +10,7 @@ import type { GroupWithSettings } from '../settings/effective-settings.js';
 import { isUniqueViolation, isUuid, keysetPage, userSearchCondition, type KeysetPosition } from '../db/sql-helpers.js';
 import type { Actor } from './group-access.js';
 import { assertAdministrable, LastAdminError } from './groups-repository.js';
+import { refuseReachingMembers, refuseReachingUser } from './stronger-users.js';
 
 export type GroupResult<T = Group> = { ok: true; value: T } | { ok: false; field?: string; message: string; status: number };
 
@@ -18,6 +19,9 @@ const groupTarget = (group: Pick<Group, 'id' | 'name'>) => ({ type: 'group', id:
 
 /** Someone acting on groups: who they are (for the audit log) and what they hold. */
 export type GroupActor = AuditActor & Actor;
+
+/** A user joining or leaving a group: their realm tells what they hold (auto-add groups for local users). */
+export type MemberRef = Pick<User, 'id' | 'username'> & { realm: string };
 
 /**
  * No way up: refuses (403, audited in the same transaction) when `conferred` holds a
@@ -258,10 +262,15 @@ export function createGroup(db: Database, actor: AuditActor, input: GroupInput):
   );
 }
 
-export function updateGroup(db: Database, actor: AuditActor, group: Group, input: GroupInput): Promise<GroupResult> {
+export function updateGroup(db: Database, actor: GroupActor, group: Group, input: GroupInput): Promise<GroupResult> {
   return guarded(() =>
     db.transaction(async (tx) => {
       if (group.isSystem && input.name !== group.name) return fail(`${group.name} is a system group and cannot be renamed.`, 422, 'name');
+      // The priority decides which group's settings win for its members.
+      if (input.priority !== group.priority) {
+        const refused = await refuseReachingMembers(tx, actor, group, `Changing the priority of ${group.name}`);
+        if (refused) return fail(refused.message, 403);
+      }
       const problem = await clash(tx, input, group.id);
       if (problem) return problem;
       const [updated] = await tx.update(groups).set({ ...input, updatedAt: sql`now()` }).where(eq(groups.id, group.id)).returning();
@@ -275,10 +284,13 @@ export function updateGroup(db: Database, actor: AuditActor, group: Group, input
   );
 }
 
-export function deleteGroup(db: Database, actor: AuditActor, group: Group): Promise<GroupResult> {
+export function deleteGroup(db: Database, actor: GroupActor, group: Group): Promise<GroupResult> {
   return guarded(() =>
     db.transaction(async (tx) => {
       if (group.isSystem) return fail(`${group.name} is a system group and cannot be deleted.`);
+      // Its members lose its settings and file mappings (others' then win).
+      const refused = await refuseReachingMembers(tx, actor, group, `Deleting ${group.name}`);
+      if (refused) return fail(refused.message, 403);
       await tx.delete(groups).where(eq(groups.id, group.id)); // memberships, settings, permissions cascade
       await assertAdministrable(tx);
       await recordAudit(tx, actor, { action: 'group_deleted', target: groupTarget(group) });
@@ -328,12 +340,18 @@ export function duplicateGroup(db: Database, actor: GroupActor, group: Group): P
   );
 }
 
-/** Adds a user to a group. No escalation: the actor must hold every permission the group grants. */
-export function addMember(db: Database, actor: GroupActor, group: Group, user: Pick<User, 'id' | 'username'>): Promise<GroupResult<true>> {
+/**
+ * Adds a user to a group. No escalation: the actor must hold every permission the group grants,
+ * and adding a stronger user (who then receives the group's settings and mappings) needs
+ * users_modify_admin.
+ */
+export function addMember(db: Database, actor: GroupActor, group: Group, user: MemberRef): Promise<GroupResult<true>> {
   return guarded(() =>
     db.transaction(async (tx) => {
       const refused = await refuseIfLacking(tx, actor, group, `Adding members to ${group.name}`, await permissionsOfGroup(tx, group.id));
       if (refused) return refused;
+      const stronger = await refuseReachingUser(tx, actor, user, `Adding ${user.username} to ${group.name}`);
+      if (stronger) return fail(stronger.message, 403);
       const added = await tx.insert(userGroups).values({ userId: user.id, groupId: group.id }).onConflictDoNothing().returning();
       if (added.length === 0) return fail(`${user.username} is already a member of ${group.name}.`);
       await recordAudit(tx, actor, { action: 'group_member_added', target: groupTarget(group), member: { id: user.id, name: user.username } });
@@ -342,12 +360,15 @@ export function addMember(db: Database, actor: GroupActor, group: Group, user: P
   );
 }
 
-export function removeMember(db: Database, actor: GroupActor, group: Group, user: Pick<User, 'id' | 'username'>): Promise<GroupResult<true>> {
+/** Removes a user from a group: the same rules as adding (what it took away, other groups' settings may replace). */
+export function removeMember(db: Database, actor: GroupActor, group: Group, user: MemberRef): Promise<GroupResult<true>> {
   return guarded(() =>
     db.transaction(async (tx) => {
       if (group.systemKey === 'all_users') return fail('Every user is a member of All Users; they cannot be removed from it.');
       const refused = await refuseIfLacking(tx, actor, group, `Removing members of ${group.name}`, await permissionsOfGroup(tx, group.id));
       if (refused) return refused;
+      const stronger = await refuseReachingUser(tx, actor, user, `Removing ${user.username} from ${group.name}`);
+      if (stronger) return fail(stronger.message, 403);
       const removed = await tx
         .delete(userGroups)
         .where(and(eq(userGroups.userId, user.id), eq(userGroups.groupId, group.id)))
@@ -363,11 +384,16 @@ export function removeMember(db: Database, actor: GroupActor, group: Group, user
 export function setGroupSetting(db: Database, actor: GroupActor, group: Group, key: string, value: SettingValue): Promise<GroupResult<true>> {
   return guarded(() =>
     db.transaction(async (tx) => {
-      if (key === 'auto_add_local_users' && value === true) {
+      const turnsOnAutoAdd = key === 'auto_add_local_users' && value === true;
+      if (turnsOnAutoAdd) {
         // Every local user joins at their next login, the actor included: adding them all.
         const refused = await refuseIfLacking(tx, actor, group, `Turning on Auto Add Local Users for ${group.name}`, await permissionsOfGroup(tx, group.id));
         if (refused) return refused;
       }
+      // run_config, volume_mapping and the rest reach every member's sessions (with auto-add on, every local user's).
+      const action = turnsOnAutoAdd ? `Turning on Auto Add Local Users for ${group.name}` : `Changing the settings of ${group.name}`;
+      const stronger = await refuseReachingMembers(tx, actor, group, action, { withLocalUsers: turnsOnAutoAdd });
+      if (stronger) return fail(stronger.message, 403);
       const [before] = await tx.select().from(groupSettings).where(and(eq(groupSettings.groupId, group.id), eq(groupSettings.key, key)));
       await tx
         .insert(groupSettings)
@@ -383,9 +409,11 @@ export function setGroupSetting(db: Database, actor: GroupActor, group: Group, k
   );
 }
 
-export function removeGroupSetting(db: Database, actor: AuditActor, group: Group, key: string): Promise<GroupResult<true>> {
+export function removeGroupSetting(db: Database, actor: GroupActor, group: Group, key: string): Promise<GroupResult<true>> {
   return guarded(() =>
     db.transaction(async (tx) => {
+      const stronger = await refuseReachingMembers(tx, actor, group, `Changing the settings of ${group.name}`);
+      if (stronger) return fail(stronger.message, 403);
       const [removed] = await tx
         .delete(groupSettings)
         .where(and(eq(groupSettings.groupId, group.id), eq(groupSettings.key, key)))

@@ -5,6 +5,7 @@ import { joiningNeedsConfirm, permissionPanel, requestedPermissions, type Permis
 import type { Group } from '../db/schema.js';
 import { controlOf, formatSettingValue, parseSettingValue, SETTINGS, settingByKey, settingFormValue } from '../settings/catalogue.js';
 import { findMemberRef } from './groups-repository.js';
+import { refuseReachingMembers } from './stronger-users.js';
 import { decodeCursor, encodeCursor } from '../db/sql-helpers.js';
 import { listMappings } from '../file-mappings/file-mappings-repository.js';
 import fileMappingRoutes, { mappingListView } from '../file-mappings/routes.js';
@@ -201,6 +202,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return renderShow(request, reply, group, { values, errors: validation.errors });
     }
     const result = await updateGroup(db, actorOf(request), group, validation.value);
+    if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the service
     if (!result.ok) {
       reply.code(result.status);
       return renderShow(request, reply, group, { values, errors: { [result.field ?? 'name']: result.message } });
@@ -231,6 +233,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const group = await loadGroup(request, reply, 'delete');
     if (!group) return reply;
     const result = await deleteGroup(db, actorOf(request), group);
+    if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the service
     if (!result.ok) return reply.code(result.status).render('confirm-delete', confirmDelete(group, result.message));
     request.session.flash = { type: 'success', message: `Group ${group.name} deleted.` };
     return reply.redirect('/admin/groups', 303);
@@ -347,7 +350,8 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  // File mappings: changing them is changing the group (its members receive them).
+  // File mappings: changing them is changing the group (its members receive them), so a group
+  // with stronger members needs users_modify_admin, asked inside each change's transaction.
   await app.register(fileMappingRoutes, {
     kind: 'group',
     base: '/admin/groups/:id',
@@ -355,7 +359,18 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     modify: MODIFY,
     async loadOwner(request, reply, need) {
       const group = await loadGroup(request, reply, need);
-      return group && { kind: 'group', id: group.id, name: group.name, isSystem: group.isSystem, url: `/admin/groups/${group.id}`, listLabel: 'Groups', listUrl: '/admin/groups' };
+      if (!group) return null;
+      const actor = actorOf(request);
+      return {
+        kind: 'group',
+        id: group.id,
+        name: group.name,
+        isSystem: group.isSystem,
+        url: `/admin/groups/${group.id}`,
+        listLabel: 'Groups',
+        listUrl: '/admin/groups',
+        refuseChange: (tx) => refuseReachingMembers(tx, actor, group, `Changing the file mappings of ${group.name}`),
+      };
     },
   });
 

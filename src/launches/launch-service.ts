@@ -2,6 +2,7 @@
 import type { AuditActor } from '../audit/audit-log.js';
 import type { Database } from '../db/client.js';
 import type { Workspace } from '../db/schema.js';
+import type { RefusalCheck } from '../security/permissions.js';
 import { mappingsForLaunch } from '../file-mappings/file-mappings-repository.js';
 import { effectiveSettingsOfUser, type UserEffectiveSettings } from '../users/user-settings-repository.js';
 import { findWorkspace } from '../workspaces/workspaces-repository.js';
@@ -47,7 +48,10 @@ export async function launchPlanFor(db: Database, user: { id: string; username: 
   return { plan, settings };
 }
 
-/** Starts `workspace` for the user: records the session with its plan, within Max Sessions Per User. */
+/**
+ * Starts `workspace` for the user: records the session with its plan, within Max Sessions Per
+ * User. `check`: asked in the recording's transaction (launching on a stronger user's behalf).
+ */
 export async function launch(
   db: Database,
   actor: AuditActor,
@@ -55,9 +59,10 @@ export async function launch(
   workspace: Workspace,
   now: Date,
   effective?: UserEffectiveSettings,
+  check?: RefusalCheck,
 ): Promise<LaunchResult & { plan?: LaunchPlan }> {
   if (!workspace.enabled) return { ok: false, message: `${workspace.friendlyName} is disabled and cannot be launched.`, status: 409 };
   const { plan, settings } = await launchPlanFor(db, user, workspace, effective);
   const limit = Number(settings.settings.get('max_kasms_per_user')!.value);
-  return recordLaunch(db, actor, user, plan, limit, now);
+  return recordLaunch(db, actor, user, plan, limit, now, check);
 }

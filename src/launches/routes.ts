@@ -2,7 +2,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../audit/audit-log.js';
+import type { Database } from '../db/client.js';
 import type { Workspace } from '../db/schema.js';
+import { refuseReachingUser } from '../groups/stronger-users.js';
 import { hasPermission } from '../security/permissions.js';
 import { viewerOf, type Viewer } from '../security/view-access.js';
 import { EmptyForm, LaunchForm, LaunchPreviewQuery, WorkspaceSessionParams } from '../schemas/workspaces.js';
@@ -107,8 +109,13 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
         return reply.forbidden('Your groups do not allow you to end your own sessions (Allow Delete is off); ask an administrator.');
       }
     }
-    const ended = await endWorkspaceSession(db, actorOf(request), session);
-    request.session.flash = ended ? { type: 'success', message: `Session of ${session.workspaceName} ended.` } : { type: 'error', message: 'That session had already ended.' };
+    // Another's session, as an admin: ending a stronger user's needs users_modify_admin.
+    const actor = actorOf(request);
+    const owner = { id: session.userId, username: session.username, realm: session.realm };
+    const check = own ? undefined : (tx: Database) => refuseReachingUser(tx, actor, owner, `Ending a workspace session of ${session.username}`);
+    const ended = await endWorkspaceSession(db, actor, session, check);
+    if (typeof ended === 'object') return reply.renderForbidden(ended.refused); // audited by the check
+    request.session.flash = ended === 'ended' ? { type: 'success', message: `Session of ${session.workspaceName} ended.` } : { type: 'error', message: 'That session had already ended.' };
     return reply.redirect(own ? '/profile#workspace-sessions' : `/admin/users/${session.userId}#workspace-sessions`, 303);
   });
 

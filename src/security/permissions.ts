@@ -1,3 +1,5 @@
+import type { Database } from '../db/client.js';
+
 // SPEC §2.2. Permissions are granted to groups and added together across a user's groups;
 // `global_admin` implies every other one.
 export const PERMISSIONS = [
@@ -50,14 +52,17 @@ export function permissionsLacking(held: ReadonlySet<string>, conferred: Iterabl
 }
 
 /**
- * Changing or deleting a user who holds a permission the actor lacks (a stronger user) needs
- * users_modify_admin: Kasm's rule for global_admin holders, generalised. Without it, setting
- * such a user's password (or realm, 2FA, lock, disable state) would hand the actor their
- * permissions. Returns the permissions that make the target stronger, or [] when allowed.
+ * What reaches a user is changed only by someone at least as strong (SPEC §2.2): their account
+ * (password, realm, 2FA, lock, disable state, deletion), the groups they are in, those groups'
+ * settings, file mappings and priority, and their sessions. `reached`: what the users a change
+ * reaches hold (one user's effective permissions, or the union over a group's members). Without
+ * users_modify_admin (Kasm's rule for global_admin holders, generalised), returns the permissions
+ * among them the actor lacks; [] when allowed. Setting such a user's password, or a group's
+ * file mapping at their ~/.ssh/authorized_keys, would hand the actor what they hold.
  */
-export function strongerUserBlocks(actor: ReadonlySet<string>, target: ReadonlySet<string>): Permission[] {
+export function strongerUserBlocks(actor: ReadonlySet<string>, reached: ReadonlySet<string>): Permission[] {
   if (hasPermission(actor, 'users_modify_admin')) return [];
-  return permissionsLacking(actor, target);
+  return permissionsLacking(actor, reached);
 }
 
 /**
@@ -68,6 +73,27 @@ export function strongerUserBlocks(actor: ReadonlySet<string>, target: ReadonlyS
 export function joiningNeedsConfirm(actor: ReadonlySet<string>, groupPermissions: Iterable<string>): boolean {
   return actor.has('global_admin') && new Set(groupPermissions).has('global_admin');
 }
+
+/**
+ * The same rule for a change to a group's content (settings, file mappings, priority, deletion):
+ * it reaches every member. System groups keep groups_modify_system as their bar instead (All
+ * Users holds everyone; changing Administrators' members already needs global_admin).
+ */
+export function strongerMemberBlocks(actor: ReadonlySet<string>, group: { isSystem: boolean }, members: ReadonlySet<string>): Permission[] {
+  return group.isSystem ? [] : strongerUserBlocks(actor, members);
+}
+
+/** The sentence of such a refusal: `holders` is who holds the permissions ("they", "its members"). */
+export function strongerMessage(action: string, holders: string, blocks: readonly string[]): string {
+  return `${action} needs users_modify_admin: ${holders} hold ${blocks.join(', ')}, which you do not.`;
+}
+
+/**
+ * A rule a command asks inside its own transaction, before changing anything, when the rule
+ * lives in a folder the command's cannot import (sessions, launches, file mappings ask groups/):
+ * it records its refusal in that transaction and answers the message, or null to go on.
+ */
+export type RefusalCheck = (tx: Database) => Promise<{ message: string } | null>;
 
 /** The sentence a refusal shows and the audit log records: it names what is missing. */
 export function lackingMessage(action: string, lacking: readonly string[]): string {
@@ -86,10 +112,10 @@ export const PERMISSION_INFO: Record<Permission, { section: (typeof PERMISSION_S
   users_modify: { section: 'Users', description: 'Edit users, reset their 2FA, set their default workspace and file mappings.' },
   users_delete: { section: 'Users', description: 'Delete users.' },
   users_modify_admin: { section: 'Users', description: 'Change users who hold permissions the actor lacks, administrators included.' },
-  users_auth_session: { section: 'Users', description: 'Log users out and end their workspace sessions.' },
+  users_auth_session: { section: 'Users', description: 'Log users out and end (or launch) their workspace sessions; for users holding permissions the actor lacks, also users_modify_admin.' },
   groups_view: { section: 'Groups', description: 'See every group.' },
   groups_create: { section: 'Groups', description: 'Create and duplicate groups.' },
-  groups_modify: { section: 'Groups', description: 'Change every group: fields, members, settings, file mappings, permissions.' },
+  groups_modify: { section: 'Groups', description: 'Change every group: fields, members, settings, file mappings, permissions. Adding or removing a stronger user, or changing a group with stronger members, also needs users_modify_admin.' },
   groups_delete: { section: 'Groups', description: 'Delete groups.' },
   groups_view_ifmember: { section: 'Groups', description: 'See the groups one is a member of.' },
   groups_modify_ifmember: { section: 'Groups', description: 'Change the groups one is a member of.' },
@@ -97,11 +123,11 @@ export const PERMISSION_INFO: Record<Permission, { section: (typeof PERMISSION_S
   groups_modify_system: { section: 'Groups', description: 'Also change the system groups and their members.' },
   images_view: { section: 'Workspaces', description: 'See workspaces and their file mappings.' },
   images_create: { section: 'Workspaces', description: 'Add workspaces.' },
-  images_modify: { section: 'Workspaces', description: 'Change workspaces and their file mappings.' },
+  images_modify: { section: 'Workspaces', description: 'Change workspaces and their file mappings. Admin-grade: these reach everyone who launches the workspace, administrators included.' },
   images_delete: { section: 'Workspaces', description: 'Delete workspaces.' },
   devapi_view: { section: 'API', description: 'See Developer API keys.' },
   devapi_create: { section: 'API', description: 'Create Developer API keys.' },
-  devapi_modify: { section: 'API', description: 'Change Developer API keys: enable, disable, expiry, their permissions.' },
+  devapi_modify: { section: 'API', description: 'Change Developer API keys: enable, disable, expiry, their permissions; only keys holding nothing the actor lacks.' },
   devapi_delete: { section: 'API', description: 'Delete Developer API keys.' },
   audit_view: { section: 'Audit', description: 'Read the audit log.' },
 };

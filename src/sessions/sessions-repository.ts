@@ -4,6 +4,7 @@ import { and, desc, eq, ne } from 'drizzle-orm';
 import { recordAudit, type AuditActor } from '../audit/audit-log.js';
 import type { Database } from '../db/client.js';
 import { sessions, type User } from '../db/schema.js';
+import type { RefusalCheck } from '../security/permissions.js';
 
 const userTarget = (user: Pick<User, 'id' | 'username'>) => ({ type: 'user', id: user.id, name: user.username });
 const selfTarget = (actor: AuditActor) => ({ type: 'user', id: actor.id, name: actor.name });
@@ -18,12 +19,22 @@ export async function endUserSessionsExcept(db: Database, userId: string, keepSe
   await db.delete(sessions).where(and(eq(sessions.userId, userId), ne(sessions.sid, keepSessionId)));
 }
 
-/** An admin logs `user` out everywhere; returns how many sessions ended. */
-export async function logOutEverywhere(db: Database, actor: AuditActor, user: Pick<User, 'id' | 'username'>): Promise<number> {
+/**
+ * An admin logs `user` out everywhere; answers how many sessions ended. `check` (a stronger
+ * user needs users_modify_admin) is asked first, in the same transaction.
+ */
+export async function logOutEverywhere(
+  db: Database,
+  actor: AuditActor,
+  user: Pick<User, 'id' | 'username'>,
+  check?: RefusalCheck,
+): Promise<{ ok: true; ended: number } | { ok: false; message: string }> {
   return db.transaction(async (tx) => {
+    const refused = check ? await check(tx) : null;
+    if (refused) return { ok: false, message: refused.message } as const;
     const count = await endUserSessions(tx, user.id);
     await recordAudit(tx, actor, { action: 'session_revoked', target: userTarget(user), count, scope: 'all sessions' });
-    return count;
+    return { ok: true, ended: count } as const;
   });
 }
 

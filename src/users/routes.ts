@@ -8,6 +8,7 @@ import { REALMS, type User } from '../db/schema.js';
 import { decodeCursor, encodeCursor } from '../db/sql-helpers.js';
 import { canModifyGroup, canViewGroup, modifyGroupNeeds } from '../groups/group-access.js';
 import { addMember, findGroup, groupChoices, permissionsOfGroup, removeMember } from '../groups/groups-service.js';
+import { refuseReachingUser } from '../groups/stronger-users.js';
 import { formatSettingValue, SETTINGS } from '../settings/catalogue.js';
 import { describeSource } from '../settings/effective-settings.js';
 import { parseUserSetting, userSettingByKey } from '../settings/user-settings.js';
@@ -129,7 +130,9 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       version: form.version ?? user.version,
       canModify,
       canDelete: touchable && actor !== null && hasPermission(actor.permissions, 'users_delete'),
-      canLogout: actor !== null && hasPermission(actor.permissions, 'users_auth_session'),
+      canOpenSessions: actor !== null && hasPermission(actor.permissions, 'users_auth_session'),
+      // Logging out or ending sessions of a stronger user needs users_modify_admin, as changing them does.
+      canLogout: touchable && actor !== null && hasPermission(actor.permissions, 'users_auth_session'),
     });
   }
 
@@ -300,6 +303,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       change === 'add'
         ? await addMember(db, actorOf(request), group, user)
         : await removeMember(db, actorOf(request), group, user);
+    if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the service
     request.session.flash = result.ok
       ? { type: 'success', message: change === 'add' ? `${user.username} added to ${group.name}.` : `${user.username} removed from ${group.name}.` }
       : { type: 'error', message: result.message };
@@ -360,7 +364,10 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/admin/users/:id/logout', { schema: { params: UserParams, body: EmptyForm }, config: { permission: 'users_auth_session' } }, async (request, reply) => {
     const user = await findUserById(db, request.params.id);
     if (!user) return userNotFound(reply);
-    const ended = await logOutEverywhere(db, actorOf(request), user);
+    const actor = actorOf(request);
+    const result = await logOutEverywhere(db, actor, user, (tx) => refuseReachingUser(tx, actor, user, `Logging out ${user.username}`));
+    if (!result.ok) return reply.renderForbidden(result.message); // audited by the check
+    const { ended } = result;
     request.session.flash = { type: 'success', message: `${user.username} was logged out everywhere (${ended} ${ended === 1 ? 'session' : 'sessions'}).` };
     return reply.redirect(`/admin/users/${user.id}`, 303);
   });

@@ -12,6 +12,7 @@ import {
   systemGroupId,
 } from '../groups/groups-repository.js';
 import { autoAddGroups } from '../groups/groups-service.js';
+import { refuseReachingUser } from '../groups/stronger-users.js';
 import { lackingMessage, permissionsLacking, strongerUserBlocks } from '../security/permissions.js';
 import { endUserSessions, endUserSessionsExcept } from '../sessions/sessions-repository.js';
 import {
@@ -55,11 +56,8 @@ async function refuse(db: Database, actor: UserActor, user: Pick<User, 'id' | 'u
  * auto-add groups' permissions). Returns the refusal, or null.
  */
 export async function refuseStrongerUser(db: Database, actor: UserActor, user: User, realm: string = user.realm) {
-  const held = await effectivePermissionsOf(db, user.id, user.realm === 'local' ? 'local' : realm);
-  const blocks = strongerUserBlocks(actor.permissions, held);
-  if (blocks.length === 0) return null;
-  const message = `Changing ${user.username} needs users_modify_admin: they hold ${blocks.join(', ')}, which you do not.`;
-  return refuse(db, actor, user, message, ['users_modify_admin', ...blocks]);
+  const refused = await refuseReachingUser(db, actor, user, `Changing ${user.username}`, user.realm === 'local' ? 'local' : realm);
+  return refused && ({ ok: false, reason: 'forbidden', message: refused.message } as const);
 }
 
 /** Whether `actor` may change `user` at all (for showing or hiding the forms). */

@@ -4,6 +4,7 @@ import { recordAudit, type AuditActor } from '../audit/audit-log.js';
 import type { Database } from '../db/client.js';
 import { users, workspaceSessions } from '../db/schema.js';
 import type { LaunchPlan } from '../launches/launch-plan.js';
+import type { RefusalCheck } from '../security/permissions.js';
 
 export interface WorkspaceSessionSummary {
   id: string;
@@ -26,9 +27,9 @@ export function workspaceSessionsOfUser(db: Database, userId: string): Promise<W
   return db.select(summary).from(workspaceSessions).where(eq(workspaceSessions.userId, userId)).orderBy(desc(workspaceSessions.createdAt));
 }
 
-export async function findWorkspaceSession(db: Database, id: string): Promise<(WorkspaceSessionSummary & { plan: LaunchPlan; username: string }) | undefined> {
+export async function findWorkspaceSession(db: Database, id: string): Promise<(WorkspaceSessionSummary & { plan: LaunchPlan; username: string; realm: string }) | undefined> {
   const [row] = await db
-    .select({ ...summary, plan: workspaceSessions.plan, username: users.username })
+    .select({ ...summary, plan: workspaceSessions.plan, username: users.username, realm: users.realm })
     .from(workspaceSessions)
     .innerJoin(users, eq(users.id, workspaceSessions.userId))
     .where(eq(workspaceSessions.id, id));
@@ -39,10 +40,21 @@ export type LaunchResult = { ok: true; session: WorkspaceSessionSummary } | { ok
 
 /**
  * Records a launch unless the user already has `limit` sessions. The user's row is locked for
- * the count, so two launches at once cannot both take the last free place.
+ * the count, so two launches at once cannot both take the last free place. `check` (launching
+ * for a stronger user) is asked first.
  */
-export function recordLaunch(db: Database, actor: AuditActor, user: { id: string; username: string }, plan: LaunchPlan, limit: number, now: Date): Promise<LaunchResult> {
+export function recordLaunch(
+  db: Database,
+  actor: AuditActor,
+  user: { id: string; username: string },
+  plan: LaunchPlan,
+  limit: number,
+  now: Date,
+  check?: RefusalCheck,
+): Promise<LaunchResult> {
   return db.transaction(async (tx) => {
+    const refused = check ? await check(tx) : null;
+    if (refused) return { ok: false, message: refused.message, status: 403 } as const;
     await tx.select({ id: users.id }).from(users).where(eq(users.id, user.id)).for('update');
     const [{ running }] = (await tx
       .select({ running: sql<number>`count(*)::int` })
@@ -71,19 +83,27 @@ export function recordLaunch(db: Database, actor: AuditActor, user: { id: string
   });
 }
 
-export function endWorkspaceSession(db: Database, actor: AuditActor, session: Pick<WorkspaceSessionSummary, 'id' | 'userId' | 'workspaceName'> & { username: string }): Promise<boolean> {
+/** Ends a recorded session: 'ended', 'gone' (already ended), or the refusal of `check` (another's session, as an admin). */
+export function endWorkspaceSession(
+  db: Database,
+  actor: AuditActor,
+  session: Pick<WorkspaceSessionSummary, 'id' | 'userId' | 'workspaceName'> & { username: string },
+  check?: RefusalCheck,
+): Promise<'ended' | 'gone' | { refused: string }> {
   return db.transaction(async (tx) => {
+    const refused = check ? await check(tx) : null;
+    if (refused) return { refused: refused.message };
     const ended = await tx
       .delete(workspaceSessions)
       .where(and(eq(workspaceSessions.id, session.id), eq(workspaceSessions.userId, session.userId)))
       .returning({ id: workspaceSessions.id });
-    if (ended.length === 0) return false;
+    if (ended.length === 0) return 'gone';
     await recordAudit(tx, actor, {
       action: 'workspace_session_ended',
       target: { type: 'user', id: session.userId, name: session.username },
       workspace: session.workspaceName,
       session_id: session.id,
     });
-    return true;
+    return 'ended';
   });
 }

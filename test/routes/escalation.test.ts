@@ -1,17 +1,18 @@
 // No way up (SPEC §2.2), modeled on Keycloak's IllegalAdminUpgradeTest: for every permission of
 // the catalogue and every path that confers permissions, an actor holding everything except
-// that permission tries to reach it — for themselves or for an account they can then log in
-// as — and is refused (403 naming it, audited, nothing changed); given the permission, the
-// same actor succeeds. New permissions are covered by the catalogue loop; a new state-changing
+// that permission tries to reach it — for themselves, for an account they can then log in as,
+// or through what reaches a user holding it (their groups, a group's settings, mappings and
+// priority, their sessions, a key's fields) — and is refused (403 naming it or
+// users_modify_admin, audited, nothing changed); given the permission, the same actor succeeds. New permissions are covered by the catalogue loop; a new state-changing
 // route fails the classification test below until it is listed as conferring (with a driver
 // here) or as conferring nothing.
 import { and, desc, eq, inArray } from 'drizzle-orm';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/security/passwords.js';
-import { apiKeyPermissions, apiKeys, auditEvents, groupPermissions, groups, groupSettings, userGroups, users } from '../../src/db/schema.js';
+import { apiKeyPermissions, apiKeys, auditEvents, fileMappings, groupPermissions, groups, groupSettings, sessions, userGroups, users, workspaces, workspaceSessions } from '../../src/db/schema.js';
 import { API_CALLS } from '../../src/api/api-calls.js';
 import { callApi, insertApiKey, type TestApiKey } from '../helpers/api.js';
-import { systemGroupId } from '../../src/groups/groups-repository.js';
+import { effectivePermissionsOfMembers, systemGroupId } from '../../src/groups/groups-repository.js';
 import { PERMISSIONS, type Permission } from '../../src/security/permissions.js';
 import { TestClient } from '../helpers/client.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
@@ -21,7 +22,7 @@ let passwordHash: string;
 let allUsersId: string;
 let nextPriority = 2; // groups made by a test are deleted after it, so priorities start again
 let nextName = 1;
-let created: { groups: string[]; users: string[]; apiKeys: string[] } = { groups: [], users: [], apiKeys: [] };
+let created: { groups: string[]; users: string[]; apiKeys: string[]; workspaces: string[] } = { groups: [], users: [], apiKeys: [], workspaces: [] };
 
 beforeAll(async () => {
   t = await createTestApp();
@@ -34,7 +35,8 @@ afterEach(async () => {
   if (created.users.length > 0) await db.delete(users).where(inArray(users.id, created.users));
   if (created.groups.length > 0) await db.delete(groups).where(inArray(groups.id, created.groups));
   if (created.apiKeys.length > 0) await db.delete(apiKeys).where(inArray(apiKeys.id, created.apiKeys));
-  created = { groups: [], users: [], apiKeys: [] };
+  if (created.workspaces.length > 0) await db.delete(workspaces).where(inArray(workspaces.id, created.workspaces));
+  created = { groups: [], users: [], apiKeys: [], workspaces: [] };
   nextPriority = 2;
   // Restore All Users' `user` (the case of that permission takes it away).
   await db.insert(groupPermissions).values({ groupId: allUsersId, permission: 'user' }).onConflictDoNothing();
@@ -70,6 +72,8 @@ interface Context {
   group: { id: string; name: string };
   /** The account that holds the permission, for the paths that change a user. */
   target: { id: string; username: string; version: number } | null;
+  /** What else the path made to act on: a file mapping, a session. */
+  item?: string;
 }
 
 interface ConferringPath {
@@ -77,7 +81,7 @@ interface ConferringPath {
   route: string;
   /** users_modify_admin is the explicit grant to change stronger users (SPEC §2.2): the actor of these paths lacks it. */
   changesAUser?: boolean;
-  setup(ctx: Omit<Context, 'group' | 'target'>): Promise<Pick<Context, 'group' | 'target'>>;
+  setup(ctx: Omit<Context, 'group' | 'target'>): Promise<Pick<Context, 'group' | 'target' | 'item'>>;
   attempt(ctx: Context): Promise<{ statusCode: number; body: string }>;
   /** Whether the permission was conferred (or the stronger account taken over). */
   reached(ctx: Context): Promise<boolean>;
@@ -89,6 +93,63 @@ async function strongerUser(ctx: Omit<Context, 'group' | 'target'>) {
   const target = await makeUser('stronger', [group.id]);
   return { group, target };
 }
+
+/**
+ * A user holding the permission (through a group of their own) and a plain group granting
+ * nothing — so that only what reaches them is in question — which they are in when `member`.
+ */
+async function strongerAndPlainGroup(permission: Permission, member: boolean, settings: Record<string, unknown> = {}) {
+  const holders = await makeGroup('Holders', [permission]);
+  const target = await makeUser('stronger', [holders.id]);
+  const group = await makeGroup('Plain', [], settings);
+  if (member) await t.handle.db.insert(userGroups).values({ userId: target.id, groupId: group.id });
+  return { group, target };
+}
+
+const settingOf = async (groupId: string, key: string) =>
+  (await t.handle.db.select().from(groupSettings).where(and(eq(groupSettings.groupId, groupId), eq(groupSettings.key, key))))[0];
+const groupRow = async (id: string) => (await t.handle.db.select().from(groups).where(eq(groups.id, id)))[0];
+const mappingRow = async (id: string) => (await t.handle.db.select().from(fileMappings).where(eq(fileMappings.id, id)))[0];
+const loginSessions = async (userId: string) => (await t.handle.db.select().from(sessions).where(eq(sessions.userId, userId))).length;
+const workspaceSessionRow = async (id: string) => (await t.handle.db.select().from(workspaceSessions).where(eq(workspaceSessions.id, id)))[0];
+const keyRow = async (id: string) => (await t.handle.db.select().from(apiKeys).where(eq(apiKeys.id, id)))[0]!;
+const AUTHORIZED_KEYS = '/home/kasm-user/.ssh/authorized_keys';
+
+async function insertGroupMapping(groupId: string) {
+  const content = Buffer.from('ssh-ed25519 AAAA their own key');
+  const [row] = await t.handle.db
+    .insert(fileMappings)
+    .values({ groupId, name: 'Keys', destinationPath: AUTHORIZED_KEYS, content, size: content.length, sha256: 'x' })
+    .returning();
+  return row!.id;
+}
+
+/** A login session of the user, as the session store writes it. */
+async function insertLoginSession(userId: string) {
+  await t.handle.db.insert(sessions).values({ sid: `sid-${userId}-${nextName++}`, userId, data: {}, expiresAt: new Date(Date.now() + 3_600_000) });
+}
+
+/** A recorded workspace session of the user, its keepalive long ago. */
+async function insertWorkspaceSession(userId: string) {
+  const [row] = await t.handle.db
+    .insert(workspaceSessions)
+    .values({ userId, workspaceName: 'Desktop', plan: {}, keepaliveAt: new Date('2020-01-01T00:00:00Z') })
+    .returning();
+  return row!.id;
+}
+
+/** A key holding the permission, in the state `options` gives; the key stands in the group slot. */
+async function keyHolding(permission: Permission, options: { readOnly?: boolean; enabled?: boolean; expiresAt?: Date | null } = {}) {
+  const name = `held key ${nextName++}`;
+  const key = await insertApiKey(t.handle.db, { name, permissions: [permission], ...options });
+  created.apiKeys.push(key.id);
+  return { group: { id: key.id, name }, target: null };
+}
+
+/** The key form as it stands for the key in ctx.group (enabled, writable, no expiry unless given), with `changes`. */
+const keyForm = (ctx: Context, changes: Record<string, string>) => ({ name: ctx.group.name, enabled: 'on', ...changes });
+const inDays = (days: number) => new Date(t.clock.now() + days * 86_400_000);
+const formDate = (date: Date) => date.toISOString().slice(0, 16).replace('T', ' ');
 
 /** The user form as it stands for `target`, with `changes`. */
 function userForm(ctx: Context, changes: Record<string, string>) {
@@ -201,6 +262,144 @@ const PATHS: Record<string, ConferringPath> = {
     attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.target!.id}/delete`),
     reached: async (ctx) => (await userRow(ctx.target!.id)) === undefined,
   },
+  // What reaches a stronger user: their groups, those groups' content, their sessions.
+  'add a stronger user to a group (group page)': {
+    route: 'POST /admin/groups/:id/members',
+    changesAUser: true,
+    setup: (ctx) => strongerAndPlainGroup(ctx.permission, false),
+    attempt: (ctx) => ctx.actor.client.post(`/admin/groups/${ctx.group.id}/members`, { user_id: ctx.target!.id }),
+    reached: (ctx) => isMember(ctx.target!.id, ctx.group.id),
+  },
+  'add a stronger user to a group (user page)': {
+    route: 'POST /admin/users/:id/groups',
+    changesAUser: true,
+    setup: (ctx) => strongerAndPlainGroup(ctx.permission, false),
+    attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.target!.id}/groups`, { group_id: ctx.group.id }),
+    reached: (ctx) => isMember(ctx.target!.id, ctx.group.id),
+  },
+  'remove a stronger user from a group (group page)': {
+    route: 'POST /admin/groups/:id/members/:userId/remove',
+    changesAUser: true,
+    setup: (ctx) => strongerAndPlainGroup(ctx.permission, true),
+    attempt: (ctx) => ctx.actor.client.post(`/admin/groups/${ctx.group.id}/members/${ctx.target!.id}/remove`),
+    reached: async (ctx) => !(await isMember(ctx.target!.id, ctx.group.id)),
+  },
+  'remove a stronger user from a group (user page)': {
+    route: 'POST /admin/users/:id/groups/:groupId/remove',
+    changesAUser: true,
+    setup: (ctx) => strongerAndPlainGroup(ctx.permission, true),
+    attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.target!.id}/groups/${ctx.group.id}/remove`),
+    reached: async (ctx) => !(await isMember(ctx.target!.id, ctx.group.id)),
+  },
+  "set a setting of a stronger user's group (run_config reaches their sessions)": {
+    route: 'POST /admin/groups/:id/settings',
+    changesAUser: true,
+    setup: (ctx) => strongerAndPlainGroup(ctx.permission, true),
+    attempt: (ctx) => ctx.actor.client.post(`/admin/groups/${ctx.group.id}/settings`, { key: 'run_config', value: '{"privileged":true}' }),
+    reached: async (ctx) => (await settingOf(ctx.group.id, 'run_config')) !== undefined,
+  },
+  "remove a setting of a stronger user's group": {
+    route: 'POST /admin/groups/:id/settings/:key/remove',
+    changesAUser: true,
+    setup: (ctx) => strongerAndPlainGroup(ctx.permission, true, { session_banner: 'Monitored' }),
+    attempt: (ctx) => ctx.actor.client.post(`/admin/groups/${ctx.group.id}/settings/session_banner/remove`),
+    reached: async (ctx) => (await settingOf(ctx.group.id, 'session_banner')) === undefined,
+  },
+  "add a file mapping to a stronger user's group (at their authorized_keys)": {
+    route: 'POST /admin/groups/:id/file-mappings',
+    changesAUser: true,
+    setup: (ctx) => strongerAndPlainGroup(ctx.permission, true),
+    attempt: (ctx) =>
+      ctx.actor.client.postMultipart(`/admin/groups/${ctx.group.id}/file-mappings`, { name: 'Keys', destination_path: AUTHORIZED_KEYS, content: 'ssh-ed25519 AAAA the actor' }),
+    reached: async (ctx) => (await t.handle.db.select().from(fileMappings).where(eq(fileMappings.groupId, ctx.group.id))).length > 0,
+  },
+  "change a file mapping of a stronger user's group": {
+    route: 'POST /admin/groups/:id/file-mappings/:mappingId',
+    changesAUser: true,
+    setup: async (ctx) => {
+      const made = await strongerAndPlainGroup(ctx.permission, true);
+      return { ...made, item: await insertGroupMapping(made.group.id) };
+    },
+    attempt: (ctx) =>
+      ctx.actor.client.postMultipart(`/admin/groups/${ctx.group.id}/file-mappings/${ctx.item}`, { name: 'Keys', destination_path: AUTHORIZED_KEYS, content: 'ssh-ed25519 AAAA the actor' }),
+    reached: async (ctx) => (await mappingRow(ctx.item!))!.content.toString().includes('the actor'),
+  },
+  "delete a file mapping of a stronger user's group": {
+    route: 'POST /admin/groups/:id/file-mappings/:mappingId/delete',
+    changesAUser: true,
+    setup: async (ctx) => {
+      const made = await strongerAndPlainGroup(ctx.permission, true);
+      return { ...made, item: await insertGroupMapping(made.group.id) };
+    },
+    attempt: (ctx) => ctx.actor.client.post(`/admin/groups/${ctx.group.id}/file-mappings/${ctx.item}/delete`),
+    reached: async (ctx) => (await mappingRow(ctx.item!)) === undefined,
+  },
+  "change the priority of a stronger user's group (it decides whose settings win)": {
+    route: 'POST /admin/groups/:id',
+    changesAUser: true,
+    setup: (ctx) => strongerAndPlainGroup(ctx.permission, true),
+    attempt: (ctx) => ctx.actor.client.post(`/admin/groups/${ctx.group.id}`, { name: ctx.group.name, description: '', priority: '999' }),
+    reached: async (ctx) => (await groupRow(ctx.group.id))!.priority === 999,
+  },
+  "delete a stronger user's group": {
+    route: 'POST /admin/groups/:id/delete',
+    changesAUser: true,
+    setup: (ctx) => strongerAndPlainGroup(ctx.permission, true),
+    attempt: (ctx) => ctx.actor.client.post(`/admin/groups/${ctx.group.id}/delete`),
+    reached: async (ctx) => (await groupRow(ctx.group.id)) === undefined,
+  },
+  'log out a stronger user': {
+    route: 'POST /admin/users/:id/logout',
+    changesAUser: true,
+    setup: async (ctx) => {
+      const made = await strongerUser(ctx);
+      await insertLoginSession(made.target.id);
+      return made;
+    },
+    attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.target!.id}/logout`),
+    reached: async (ctx) => (await loginSessions(ctx.target!.id)) === 0,
+  },
+  "end a stronger user's workspace session": {
+    route: 'POST /workspace-sessions/:id/end',
+    changesAUser: true,
+    setup: async (ctx) => {
+      const made = await strongerUser(ctx);
+      return { ...made, item: await insertWorkspaceSession(made.target.id) };
+    },
+    attempt: (ctx) => ctx.actor.client.post(`/workspace-sessions/${ctx.item}/end`),
+    reached: async (ctx) => (await workspaceSessionRow(ctx.item!)) === undefined,
+  },
+  // Every field of a key holding the permission hands on what it holds.
+  'turn read-only off on an API key holding it': {
+    route: 'POST /admin/api-keys/:id',
+    setup: (ctx) => keyHolding(ctx.permission, { readOnly: true }),
+    attempt: (ctx) => ctx.actor.client.post(`/admin/api-keys/${ctx.group.id}`, keyForm(ctx, {})),
+    reached: async (ctx) => !(await keyRow(ctx.group.id)).readOnly,
+  },
+  'enable an API key holding it': {
+    route: 'POST /admin/api-keys/:id',
+    setup: (ctx) => keyHolding(ctx.permission, { enabled: false }),
+    attempt: (ctx) => ctx.actor.client.post(`/admin/api-keys/${ctx.group.id}`, keyForm(ctx, {})),
+    reached: async (ctx) => (await keyRow(ctx.group.id)).enabled,
+  },
+  'move the expiry of an API key holding it later': {
+    route: 'POST /admin/api-keys/:id',
+    setup: (ctx) => keyHolding(ctx.permission, { expiresAt: inDays(1) }),
+    attempt: (ctx) => ctx.actor.client.post(`/admin/api-keys/${ctx.group.id}`, keyForm(ctx, { expires: formDate(inDays(365)) })),
+    reached: async (ctx) => (await keyRow(ctx.group.id)).expiresAt!.getTime() > inDays(2).getTime(),
+  },
+  'remove the expiry of an API key holding it': {
+    route: 'POST /admin/api-keys/:id',
+    setup: (ctx) => keyHolding(ctx.permission, { expiresAt: inDays(1) }),
+    attempt: (ctx) => ctx.actor.client.post(`/admin/api-keys/${ctx.group.id}`, keyForm(ctx, { expires: '' })),
+    reached: async (ctx) => (await keyRow(ctx.group.id)).expiresAt === null,
+  },
+  'rename an API key holding it': {
+    route: 'POST /admin/api-keys/:id',
+    setup: (ctx) => keyHolding(ctx.permission),
+    attempt: (ctx) => ctx.actor.client.post(`/admin/api-keys/${ctx.group.id}`, keyForm(ctx, { name: `${ctx.group.name} renamed` })),
+    reached: async (ctx) => (await keyRow(ctx.group.id)).name.endsWith('renamed'),
+  },
 };
 
 // State-changing routes that confer no permission, each with the reason.
@@ -210,12 +409,6 @@ const CONFERS_NOTHING: Record<string, string> = {
   'POST /logout': 'ends one\'s own session',
   'POST /password-reset': 'one\'s own password',
   'POST /admin/groups': 'a new group grants nothing and has no members',
-  'POST /admin/groups/:id': 'name, description and priority: permissions add up whatever the priority',
-  'POST /admin/groups/:id/delete': 'removes permissions',
-  'POST /admin/groups/:id/members/:userId/remove': 'removes permissions',
-  'POST /admin/groups/:id/settings/:key/remove': 'removing a setting (auto-add included) adds no one',
-  'POST /admin/users/:id/groups/:groupId/remove': 'removes permissions',
-  'POST /admin/users/:id/logout': 'ends sessions',
   'POST /profile/settings/:key': 'one\'s own preferences',
   'POST /profile/password': 'one\'s own password',
   'POST /profile/sessions/:handle/end': 'one\'s own sessions',
@@ -228,22 +421,16 @@ const CONFERS_NOTHING: Record<string, string> = {
   'POST /admin/workspaces/:id/delete': 'removes a workspace (defaults fall back)',
   'POST /admin/users/:id/default-image': 'a preference of the user; changing a stronger user needs users_modify_admin (tested in workspaces.test.ts)',
   'POST /launch': 'records one\'s own workspace session',
-  'POST /workspace-sessions/:id/end': 'ends a workspace session',
   'POST /admin/api-keys': 'a new key holds no permissions',
-  'POST /admin/api-keys/:id': 'name, read-only, expiry and enabled: no permissions',
   'POST /admin/api-keys/:id/delete': 'removes a key',
-  'POST /api/public/logout_user': 'ends sessions',
-  'POST /api/public/remove_user_group': 'removes permissions',
   'POST /api/public/update_user_attributes': "a user's preferences; a stronger user needs users_modify_admin (tested in api.test.ts)",
-  'POST /api/public/request_kasm': 'records a workspace session',
-  'POST /api/public/destroy_kasm': 'ends a workspace session',
-  'POST /api/public/keepalive': "moves a workspace session's expiry",
 };
 // Every get_* call is a POST that only reads.
 for (const call of API_CALLS) if (call.name.startsWith('get_')) CONFERS_NOTHING[`POST /api/public/${call.name}`] = 'reads only';
 // File mappings place files, not permissions; a stronger user's own mappings need
-// users_modify_admin like any change to them (tested in workspaces.test.ts).
-for (const owner of ['workspaces', 'groups', 'users']) {
+// users_modify_admin like any change to them (tested in workspaces.test.ts), and a group's are
+// drivers above. A workspace's reach everyone who launches it: images_modify is admin-grade.
+for (const owner of ['workspaces', 'users']) {
   CONFERS_NOTHING[`POST /admin/${owner}/:id/file-mappings`] = 'places a file in workspaces; grants no permission';
   CONFERS_NOTHING[`POST /admin/${owner}/:id/file-mappings/:mappingId`] = 'changes a placed file; grants no permission';
   CONFERS_NOTHING[`POST /admin/${owner}/:id/file-mappings/:mappingId/delete`] = 'removes a placed file';
@@ -256,6 +443,7 @@ describe('every state-changing route is classified', () => {
     const unclassified = stateChanging.filter((route) => !conferring.has(route) && !(route in CONFERS_NOTHING));
     expect(unclassified, 'new state-changing routes: add a driver to PATHS or a reason to CONFERS_NOTHING').toEqual([]);
     expect([...conferring].filter((route) => !stateChanging.includes(route))).toEqual([]);
+    expect(Object.keys(CONFERS_NOTHING).filter((route) => conferring.has(route)), 'a route with a driver confers something').toEqual([]);
   });
 });
 
@@ -302,12 +490,14 @@ interface ApiContext {
   key: TestApiKey;
   group: { id: string; name: string };
   target: { id: string; username: string } | null;
+  /** What else the path made to act on: a workspace session, a workspace. */
+  item?: string;
 }
 
 interface ApiConferringPath {
   route: string;
   changesAUser?: boolean;
-  setup(permission: Permission): Promise<Pick<ApiContext, 'group' | 'target'>>;
+  setup(permission: Permission): Promise<Pick<ApiContext, 'group' | 'target' | 'item'>>;
   attempt(ctx: ApiContext): ReturnType<typeof callApi>;
   reached(ctx: ApiContext): Promise<boolean>;
 }
@@ -348,6 +538,63 @@ const API_PATHS: Record<string, ApiConferringPath> = {
     },
     attempt: (ctx) => callApi(t.app, ctx.key, 'delete_user', { target_user: { user_id: ctx.target!.id } }),
     reached: async (ctx) => (await userRow(ctx.target!.id)) === undefined,
+  },
+  'API: add a stronger user to a group': {
+    route: 'POST /api/public/add_user_group',
+    changesAUser: true,
+    setup: (permission) => strongerAndPlainGroup(permission, false),
+    attempt: (ctx) => callApi(t.app, ctx.key, 'add_user_group', { target_user: { user_id: ctx.target!.id }, target_group: { group_id: ctx.group.id } }),
+    reached: (ctx) => isMember(ctx.target!.id, ctx.group.id),
+  },
+  'API: remove a stronger user from a group': {
+    route: 'POST /api/public/remove_user_group',
+    changesAUser: true,
+    setup: (permission) => strongerAndPlainGroup(permission, true),
+    attempt: (ctx) => callApi(t.app, ctx.key, 'remove_user_group', { target_user: { user_id: ctx.target!.id }, target_group: { group_id: ctx.group.id } }),
+    reached: async (ctx) => !(await isMember(ctx.target!.id, ctx.group.id)),
+  },
+  'API: log out a stronger user': {
+    route: 'POST /api/public/logout_user',
+    changesAUser: true,
+    setup: async (permission) => {
+      const made = await strongerAndPlainGroup(permission, false);
+      await insertLoginSession(made.target.id);
+      return made;
+    },
+    attempt: (ctx) => callApi(t.app, ctx.key, 'logout_user', { target_user: { user_id: ctx.target!.id } }),
+    reached: async (ctx) => (await loginSessions(ctx.target!.id)) === 0,
+  },
+  'API: launch a workspace for a stronger user': {
+    route: 'POST /api/public/request_kasm',
+    changesAUser: true,
+    setup: async (permission) => {
+      const made = await strongerAndPlainGroup(permission, false);
+      const [workspace] = await t.handle.db.insert(workspaces).values({ friendlyName: `Desktop ${nextName++}`, image: 'kasmweb/desktop:1.16.0' }).returning();
+      created.workspaces.push(workspace!.id);
+      return { ...made, item: workspace!.id };
+    },
+    attempt: (ctx) => callApi(t.app, ctx.key, 'request_kasm', { user_id: ctx.target!.id, image_id: ctx.item }),
+    reached: async (ctx) => (await t.handle.db.select().from(workspaceSessions).where(eq(workspaceSessions.userId, ctx.target!.id))).length > 0,
+  },
+  "API: end a stronger user's workspace session": {
+    route: 'POST /api/public/destroy_kasm',
+    changesAUser: true,
+    setup: async (permission) => {
+      const made = await strongerAndPlainGroup(permission, false);
+      return { ...made, item: await insertWorkspaceSession(made.target.id) };
+    },
+    attempt: (ctx) => callApi(t.app, ctx.key, 'destroy_kasm', { kasm_id: ctx.item }),
+    reached: async (ctx) => (await workspaceSessionRow(ctx.item!)) === undefined,
+  },
+  "API: keep a stronger user's workspace session alive": {
+    route: 'POST /api/public/keepalive',
+    changesAUser: true,
+    setup: async (permission) => {
+      const made = await strongerAndPlainGroup(permission, false);
+      return { ...made, item: await insertWorkspaceSession(made.target.id) };
+    },
+    attempt: (ctx) => callApi(t.app, ctx.key, 'keepalive', { kasm_id: ctx.item }),
+    reached: async (ctx) => (await workspaceSessionRow(ctx.item!))!.keepaliveAt.getFullYear() > 2020,
   },
 };
 
@@ -411,5 +658,90 @@ describe('users_modify_admin', () => {
     expect(takeover.statusCode, `${takeover.headers.location} ${takeover.body.slice(0, 200)}`).toBe(403);
     expect(takeover.body).toContain('audit_view');
     expect((await userRow(ldapUser.id))!.realm).toBe('ldap');
+  });
+});
+
+describe('what reaches a user, beyond the matrix', () => {
+  it("a group's members hold together what effectivePermissionsOf gives each (auto-add groups for local members)", async () => {
+    const db = t.handle.db;
+    const auditors = await makeGroup('Auditors', ['audit_view']);
+    const keyAdmins = await makeGroup('Key admins', ['devapi_view']);
+    await makeGroup('Auto', ['images_view'], { auto_add_local_users: true });
+    const local = await makeUser('local', [auditors.id]);
+    const ldap = (await db.insert(users).values({ username: `ldap-${nextName++}`, realm: 'ldap' }).returning())[0]!;
+    created.users.push(ldap.id);
+    await db.insert(userGroups).values([allUsersId, keyAdmins.id].map((groupId) => ({ userId: ldap.id, groupId })));
+    const both = await makeGroup('Both', []);
+    const ldapOnly = await makeGroup('LDAP only', []);
+    await db.insert(userGroups).values([
+      { userId: local.id, groupId: both.id },
+      { userId: ldap.id, groupId: both.id },
+      { userId: ldap.id, groupId: ldapOnly.id },
+    ]);
+    const sorted = (set: Set<string>) => [...set].sort();
+    expect(sorted(await effectivePermissionsOfMembers(db, both.id))).toEqual(['audit_view', 'devapi_view', 'images_view', 'user']);
+    // An LDAP user does not join the auto-add groups.
+    expect(sorted(await effectivePermissionsOfMembers(db, ldapOnly.id))).toEqual(['devapi_view', 'user']);
+    // Turning auto-add on makes every local user a member, the first administrator included.
+    expect(await effectivePermissionsOfMembers(db, ldapOnly.id, { withLocalUsers: true })).toContain('global_admin');
+    expect(await effectivePermissionsOfMembers(db, (await makeGroup('Auto too', [], { auto_add_local_users: true })).id)).toContain('global_admin');
+    expect(sorted(await effectivePermissionsOfMembers(db, (await makeGroup('Empty', [])).id))).toEqual([]);
+  });
+
+  it('an auto-add group reaches every local user: changing it, or turning auto-add on, needs users_modify_admin', async () => {
+    const autoAdd = await makeGroup('Everyone local', [], { auto_add_local_users: true });
+    const plain = await makeGroup('Plain', []);
+    const deputyGroup = await makeGroup('Deputy', ['user', 'groups_view', 'groups_modify']);
+    const deputy = await makeUser('deputy', [deputyGroup.id]);
+    const client = new TestClient(t.app);
+    await client.login(deputy.username, USER_PASSWORD);
+    await client.get('/profile');
+    // The first administrator is local: they receive what the group sets at their next login.
+    const setting = await client.post(`/admin/groups/${autoAdd.id}/settings`, { key: 'run_config', value: '{"privileged":true}' });
+    expect(setting.statusCode).toBe(403);
+    expect(setting.body).toContain('users_modify_admin');
+    expect(setting.body).toContain('global_admin');
+    const turnOn = await client.post(`/admin/groups/${plain.id}/settings`, { key: 'auto_add_local_users', value: 'true' });
+    expect(turnOn.statusCode).toBe(403);
+    expect(turnOn.body).toContain('users_modify_admin');
+    expect(await settingOf(autoAdd.id, 'run_config')).toBeUndefined();
+    expect(await settingOf(plain.id, 'auto_add_local_users')).toBeUndefined();
+
+    await grant(deputyGroup.id, 'users_modify_admin');
+    await client.get('/profile');
+    expect((await client.post(`/admin/groups/${autoAdd.id}/settings`, { key: 'run_config', value: '{"privileged":true}' })).statusCode).toBe(303);
+    expect((await client.post(`/admin/groups/${plain.id}/settings`, { key: 'auto_add_local_users', value: 'true' })).statusCode).toBe(303);
+  });
+
+  it('offers no form that would be refused: a stronger key\'s fields, a stronger user\'s log out and session end', async () => {
+    const deputyGroup = await makeGroup('Deputy', ['user', 'users_view', 'users_auth_session', 'devapi_view', 'devapi_modify']);
+    const deputy = await makeUser('deputy', [deputyGroup.id]);
+    const strong = await strongerAndPlainGroup('audit_view', false);
+    await insertWorkspaceSession(strong.target.id);
+    const { group: key } = await keyHolding('audit_view');
+    const client = new TestClient(t.app);
+    await client.login(deputy.username, USER_PASSWORD);
+    const keyPage = (await client.get(`/admin/api-keys/${key.id}`)).body;
+    expect(keyPage).toContain('This key holds audit_view, which you do not');
+    expect(keyPage).not.toContain('Save API Key');
+    const userPage = (await client.get(`/admin/users/${strong.target.id}`)).body;
+    expect(userPage).not.toContain(`/admin/users/${strong.target.id}/logout`);
+    expect(userPage).not.toMatch(/workspace-sessions\/[^"]+\/end/);
+
+    await grant(deputyGroup.id, 'audit_view');
+    expect((await client.get(`/admin/api-keys/${key.id}`)).body).toContain('Save API Key');
+    const allowedPage = (await client.get(`/admin/users/${strong.target.id}`)).body;
+    expect(allowedPage).toContain(`/admin/users/${strong.target.id}/logout`);
+    expect(allowedPage).toMatch(/workspace-sessions\/[^"]+\/end/);
+  });
+
+  it('leaves system groups to groups_modify_system: their settings change without users_modify_admin', async () => {
+    const deputyGroup = await makeGroup('Deputy', ['user', 'groups_view', 'groups_modify', 'groups_view_system', 'groups_modify_system']);
+    const deputy = await makeUser('deputy', [deputyGroup.id]);
+    const client = new TestClient(t.app);
+    await client.login(deputy.username, USER_PASSWORD);
+    await client.get('/profile');
+    expect((await client.post(`/admin/groups/${allUsersId}/settings`, { key: 'session_banner', value: 'Monitored' })).statusCode).toBe(303);
+    expect((await client.post(`/admin/groups/${allUsersId}/settings/session_banner/remove`)).statusCode).toBe(303);
   });
 });

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { hasPermission, lackingMessage, PERMISSION_INFO, PERMISSION_SECTIONS, PERMISSIONS, permissionsLacking, strongerUserBlocks } from '../../src/security/permissions.js';
+import {
+  hasPermission,
+  lackingMessage,
+  PERMISSION_INFO,
+  PERMISSION_SECTIONS,
+  PERMISSIONS,
+  permissionsLacking,
+  strongerMemberBlocks,
+  strongerMessage,
+  strongerUserBlocks,
+} from '../../src/security/permissions.js';
 
 const held = (...permissions: string[]) => new Set(permissions);
 
@@ -39,6 +49,25 @@ describe('strongerUserBlocks', () => {
   it('treats a global_admin target as holding everything', () => {
     expect(strongerUserBlocks(held('users_modify', 'user'), held('global_admin'))).toEqual(['global_admin']);
     expect(hasPermission(held('global_admin'), 'audit_view')).toBe(true);
+  });
+});
+
+describe('strongerMemberBlocks (a group\'s content reaches its members)', () => {
+  it('asks the stronger-user rule about what the members hold together', () => {
+    const deputy = held('groups_modify', 'user');
+    expect(strongerMemberBlocks(deputy, { isSystem: false }, held('user', 'global_admin'))).toEqual(['global_admin']);
+    expect(strongerMemberBlocks(deputy, { isSystem: false }, held('user'))).toEqual([]);
+    expect(strongerMemberBlocks(held('groups_modify', 'users_modify_admin'), { isSystem: false }, held('global_admin'))).toEqual([]);
+  });
+
+  it('leaves system groups to groups_modify_system', () => {
+    expect(strongerMemberBlocks(held('groups_modify'), { isSystem: true }, held('global_admin'))).toEqual([]);
+  });
+
+  it('says users_modify_admin is missing and what the stronger users hold', () => {
+    expect(strongerMessage('Changing the settings of Ops', 'members of Ops', ['global_admin'])).toBe(
+      'Changing the settings of Ops needs users_modify_admin: members of Ops hold global_admin, which you do not.',
+    );
   });
 });
 
