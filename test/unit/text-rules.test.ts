@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { UploadedFile } from '../../src/file-mappings/mapping-input.js';
+import { validateApiKey } from '../../src/api-keys/api-keys-service.js';
+import { UploadedFile, validateMapping } from '../../src/file-mappings/mapping-input.js';
+import { validateGroup } from '../../src/groups/groups-service.js';
+import { sshKeyProblem } from '../../src/settings/user-settings.js';
+import { normalUserName, validateUser } from '../../src/users/user-validation.js';
+import { validateWorkspace } from '../../src/workspaces/workspace-validation.js';
 import { mixedScriptProblem, nameProblem, nulField } from '../../src/security/text-rules.js';
 
 describe('nulField: the first string of a request holding a NUL', () => {
@@ -83,3 +88,65 @@ describe('mixedScriptProblem: user names that pass for others', () => {
     }
   });
 });
+
+describe('every name and destination path validator asks nameProblem', () => {
+  const validators: Array<[string, (text: string) => string | undefined]> = [
+    ['user name', (text) => errorsOf(validateUser({ username: text, password: 'a fine long passphrase', realm: 'local' }, { mode: 'create', passwordMinLength: 12 })).username],
+    ['group name', (text) => errorsOf(validateGroup({ name: text, priority: '10' })).name],
+    ['workspace name', (text) => errorsOf(validateWorkspace({ friendly_name: text, image: 'kasmweb/chrome:1.16.0', cores: '1', memory_mb: '1024' })).friendly_name],
+    ['API key name', (text) => errorsOf(validateApiKey({ name: text }, new Date())).name],
+    ['file mapping name', (text) => errorsOf(validateMapping({ name: text, destination_path: '/a', content: 'x' }, { hasContent: false, keepsText: false })).name],
+    ['destination path', (text) => errorsOf(validateMapping({ name: 'n', destination_path: `/home/${text}`, content: 'x' }, { hasContent: false, keepsText: false })).destination_path],
+  ];
+  const refused: Array<[string, RegExp]> = [
+    ['\u200B', /U\+200B, an invisible formatting character/],
+    ['\u202E', /U\+202E, an invisible formatting character/],
+    ['\uFEFF', /U\+FEFF, an invisible formatting character/],
+    ['\uFFFE', /U\+FFFE, which is a noncharacter/],
+    ['\uFFFF', /U\+FFFF, which is a noncharacter/],
+    ['\uFDD0', /U\+FDD0, which is a noncharacter/],
+    ['\u0378', /U\+0378, which Unicode has not assigned/],
+    ['\u001b', /control characters/],
+    ['\u0000', /NUL/],
+  ];
+
+  it.each(validators)('%s: accepts a plain name', (_label, problemOf) => {
+    expect(problemOf('walk-name')).toBeUndefined();
+    expect(problemOf('Jürgen Groß 山田')).toBeUndefined();
+  });
+
+  it.each(validators)('%s: refuses invisible, noncharacter, unassigned and control code points', (_label, problemOf) => {
+    for (const [ch, message] of refused) expect(problemOf(`ab${ch}cd`), JSON.stringify(ch)).toMatch(message);
+  });
+});
+
+describe('user names', () => {
+  const create = (username: string) => validateUser({ username, password: 'a fine long passphrase', realm: 'local' }, { mode: 'create', passwordMinLength: 12 });
+
+  it('are stored in NFC, however the accent was typed', () => {
+    const decomposed = create('Jose\u0301');
+    expect(decomposed.ok && decomposed.user.username).toBe('Jos\u00e9');
+    expect(normalUserName('  Jose\u0301 ')).toBe('Jos\u00e9');
+  });
+
+  it('refuse lookalike script mixes, beside the field', () => {
+    expect(errorsOf(create('\u0430dmin')).username).toBe(
+      'User Name mixes Latin and Cyrillic letters, which look alike (such as Latin a and Cyrillic а): write it in one script.',
+    );
+    expect(create('Алёна').ok).toBe(true);
+  });
+});
+
+describe('SSH public keys', () => {
+  const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
+  it('refuse escape sequences and invisible characters in the comment', () => {
+    expect(sshKeyProblem(`${key} alice@laptop`)).toBeNull();
+    expect(sshKeyProblem(`${key} alice\u001b[2J@laptop`)).toBe('comment must not contain control characters.');
+    expect(sshKeyProblem(`${key} alice\u202E@laptop`)).toBe('comment must not contain U+202E, an invisible formatting character.');
+    expect(sshKeyProblem(`${key} alice\u0000`)).toBe('comment must not contain a NUL character.');
+  });
+});
+
+function errorsOf(result: { ok: true } | { ok: false; errors: Record<string, string> }): Record<string, string> {
+  return result.ok ? {} : result.errors;
+}
