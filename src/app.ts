@@ -20,6 +20,7 @@ import healthRoutes from './health/routes.js';
 import homeRoutes from './home/routes.js';
 import authPlugin from './plugins/auth.js';
 import csrfPlugin from './plugins/csrf.js';
+import requestTextPlugin from './plugins/request-text.js';
 import securityHeaders from './plugins/security-headers.js';
 import sessionPlugin from './plugins/session.js';
 import staticFiles from './plugins/static-files.js';
@@ -111,6 +112,8 @@ export async function buildApp({ config, db, logger = false, now = Date.now }: B
   await app.register(fastifyFormbody);
   await app.register(sessionPlugin, { userQuery: { select: currentUserSelect, toUser: toCurrentUser } });
   await app.register(viewsPlugin);
+  // NUL in any string of a request is a 400 before the user is loaded or any handler runs.
+  await app.register(requestTextPlugin);
   await app.register(authPlugin, {
     loadUser: (userId) => loadCurrentUser(db, userId),
     recordDenied: (request, reason) => recordDenied(db, actorOf(request), { reason, method: request.method, url: request.url }),

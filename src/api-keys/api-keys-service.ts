@@ -6,6 +6,7 @@ import type { Database } from '../db/client.js';
 import { apiKeyPermissions, apiKeys, type ApiKey } from '../db/schema.js';
 import { isUniqueViolation } from '../db/sql-helpers.js';
 import { apiSecretMatches, hashApiSecret, newApiCredentials, type ApiCredentials } from '../security/api-key-secret.js';
+import { nameProblem } from '../security/text-rules.js';
 import { lackingMessage, permissionChange, permissionsLacking, PERMISSIONS } from '../security/permissions.js';
 
 export type ApiKeyResult<T> = { ok: true; value: T } | { ok: false; message: string; status: number; field?: string };
@@ -26,7 +27,6 @@ export interface ApiKeyInput {
 
 export type ApiKeyFormBody = Partial<Record<'name' | 'read_only' | 'enabled' | 'expires', string>>;
 
-const CONTROL_CHARS = /\p{Cc}/u;
 const EXPIRES_SHAPE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}))?$/;
 
 /**
@@ -40,9 +40,10 @@ export function validateApiKey(
 ): { ok: true; value: ApiKeyInput } | { ok: false; errors: Record<string, string> } {
   const errors: Record<string, string> = {};
   const name = (body.name ?? '').trim();
+  const nameIssue = nameProblem(name);
   if (name === '') errors.name = 'Name is required.';
   else if ([...name].length > 255) errors.name = 'Name must be at most 255 characters.';
-  else if (CONTROL_CHARS.test(name)) errors.name = 'Name must not contain control characters.';
+  else if (nameIssue) errors.name = `Name ${nameIssue}`;
   let expiresAt: Date | null = null;
   const expires = (body.expires ?? '').trim();
   if (expires !== '') {

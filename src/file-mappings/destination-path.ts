@@ -1,5 +1,6 @@
 // SPEC §5: where a mapped file lands. One rule for forms, the API and the precedence check, so
 // that `/a//b/` and `/a/b` are the same destination everywhere.
+import { nameProblem } from '../security/text-rules.js';
 
 export const DESTINATION_PATH_MAX_BYTES = 4096;
 
@@ -9,8 +10,8 @@ export type ParsedPath = { ok: true; path: string } | { ok: false; error: string
 export function parseDestinationPath(raw: string): ParsedPath {
   const text = raw.trim();
   if (text === '') return { ok: false, error: 'Destination Path is required, such as /home/kasm-user/notes.txt.' };
-  if (text.includes('\u0000')) return { ok: false, error: 'Destination Path must not contain a NUL character.' };
-  if (/\p{Cc}/u.test(text)) return { ok: false, error: 'Destination Path must not contain control characters.' };
+  const problem = nameProblem(text);
+  if (problem) return { ok: false, error: `Destination Path ${problem}` };
   if (!text.startsWith('/')) return { ok: false, error: 'Destination Path must be absolute: it starts with /.' };
   if (Buffer.byteLength(text) > DESTINATION_PATH_MAX_BYTES) {
     return { ok: false, error: `Destination Path must be at most ${DESTINATION_PATH_MAX_BYTES} bytes.` };

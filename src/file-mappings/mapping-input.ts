@@ -1,5 +1,6 @@
 // SPEC §5: a file mapping's fields as a form (or the API) gives them, checked in one place.
 import crypto from 'node:crypto';
+import { nameProblem } from '../security/text-rules.js';
 import { parseDestinationPath } from './destination-path.js';
 
 export const CONTENT_MAX_BYTES = 5 * 1024 * 1024;
@@ -62,9 +63,10 @@ export function validateMapping(body: MappingFormBody, options: { hasContent: bo
   const errors: Record<string, string> = {};
   const name = (body.name ?? '').trim();
   const description = (body.description ?? '').trim();
+  const nameIssue = nameProblem(name);
   if (name === '') errors.name = 'Name is required.';
   else if ([...name].length > 255) errors.name = 'Name must be at most 255 characters.';
-  else if (/\p{Cc}/u.test(name)) errors.name = 'Name must not contain control characters.';
+  else if (nameIssue) errors.name = `Name ${nameIssue}`;
   if ([...description].length > 10_000) errors.description = 'Description must be at most 10,000 characters.';
   else if (description.includes('\u0000')) errors.description = 'Description must not contain a NUL character.';
   const path = parseDestinationPath(body.destination_path ?? '');

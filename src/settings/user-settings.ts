@@ -1,4 +1,5 @@
 import type { Theme } from '../security/current-user.js';
+import { nameProblem } from '../security/text-rules.js';
 import { formatImage, imageControl, settingByKey, type ImageChoice, type SettingControl, type SettingValue } from './catalogue.js';
 import type { SettingSource } from './effective-settings.js';
 
@@ -47,14 +48,17 @@ const SSH_KEY_TYPES = new Set([
   'sk-ecdsa-sha2-nistp256@openssh.com',
 ]);
 
-/** An OpenSSH public key line: known type, base64 blob whose embedded type matches, optional comment. */
+/** An OpenSSH public key line: known type, base64 blob whose embedded type matches, optional comment (plain text). */
 export function sshKeyProblem(line: string): string | null {
   if (/[\r\n]/.test(line)) return 'must be a single line.';
   if (line.length > 16_384) return 'is too long for a public key.';
   const match = /^(\S+) ([A-Za-z0-9+/]+={0,2})(?: (.*))?$/.exec(line);
   if (!match) return 'must look like "ssh-ed25519 AAAA… comment".';
-  const [, type, blob] = match;
+  const [, type, blob, comment] = match;
   if (!SSH_KEY_TYPES.has(type!)) return `"${type}" is not an OpenSSH public key type.`;
+  // The comment is what people read in a key list: no escape sequences, nothing invisible.
+  const commentProblem = comment === undefined ? null : nameProblem(comment);
+  if (commentProblem) return `comment ${commentProblem}`;
   const bytes = Buffer.from(blob!, 'base64');
   if (bytes.length < 4 + type!.length || bytes.toString('base64') !== blob) return 'the key data is not valid base64.';
   const embeddedLength = bytes.readUInt32BE(0);

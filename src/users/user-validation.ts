@@ -1,4 +1,5 @@
 import { passwordProblem } from '../security/password-policy.js';
+import { mixedScriptProblem, nameProblem } from '../security/text-rules.js';
 import { REALMS, type Realm } from '../db/schema.js';
 
 /** The admin-editable fields of a user (SPEC §1), in form order, with the keys the API uses. */
@@ -43,6 +44,12 @@ const EMAIL_SHAPE = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,
 
 const length = (value: string) => [...value].length;
 
+/**
+ * A user name as stored and as looked up: trimmed and in Unicode NFC, so that `é` typed as one
+ * code point or as e + combining accent is one name (for uniqueness, login and the API).
+ */
+export const normalUserName = (text: string) => text.trim().normalize('NFC');
+
 /** A checkbox or JSON boolean: present and not false-ish means true. */
 export function formBoolean(value: unknown): boolean {
   if (typeof value === 'boolean') return value;
@@ -85,10 +92,11 @@ export function validateUser(
   options: { mode: 'create' | 'update'; passwordMinLength: number },
 ): UserValidation {
   const errors: Record<string, string> = {};
-  const username = formText(body.username).trim();
+  const username = normalUserName(formText(body.username));
+  const usernameProblem = nameProblem(username) ?? mixedScriptProblem(username);
   if (username === '') errors.username = 'User Name is required.';
   else if (length(username) > 255) errors.username = 'User Name must be at most 255 characters.';
-  else if (CONTROL_CHARS.test(username)) errors.username = 'User Name must not contain control characters.';
+  else if (usernameProblem) errors.username = `User Name ${usernameProblem}`;
 
   const realmRaw = formText(body.realm) || 'local';
   const realm = (REALMS as readonly string[]).includes(realmRaw) ? (realmRaw as Realm) : undefined;

@@ -3,6 +3,7 @@ import type { Database } from '../db/client.js';
 import { recoveryCodes, userGroups, users, type NewUser, type Realm, type User } from '../db/schema.js';
 import { isUuid, keysetPage, userSearchCondition, type ListCursor } from '../db/sql-helpers.js';
 import type { UserSortKey, UserStatus } from '../schemas/users.js';
+import { normalUserName } from './user-validation.js';
 
 /**
  * What each sort orders by. Last Session is nullable: never-logged-in users sort last in both
@@ -169,7 +170,7 @@ export async function findUserByUsername(db: Database, username: string): Promis
   const [user] = await db
     .select()
     .from(users)
-    .where(sql`lower(${users.username}) = lower(${username.trim()})`);
+    .where(sql`lower(${users.username}) = lower(${normalUserName(username)})`);
   return user;
 }
 

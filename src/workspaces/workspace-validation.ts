@@ -1,4 +1,5 @@
 // SPEC §4: the fields of a workspace and their rules, for the form (and the API to come).
+import { nameProblem } from '../security/text-rules.js';
 import { parseJsonObject } from '../settings/catalogue.js';
 
 export interface WorkspaceInput {
@@ -39,9 +40,10 @@ export function validateWorkspace(body: WorkspaceFormBody): WorkspaceValidation 
   const coresText = (body.cores ?? '').trim();
   const memoryText = (body.memory_mb ?? '').trim();
 
+  const friendlyNameIssue = nameProblem(friendlyName);
   if (friendlyName === '') errors.friendly_name = 'Friendly Name is required.';
   else if ([...friendlyName].length > 255) errors.friendly_name = 'Friendly Name must be at most 255 characters.';
-  else if (/\p{Cc}/u.test(friendlyName)) errors.friendly_name = 'Friendly Name must not contain control characters.';
+  else if (friendlyNameIssue) errors.friendly_name = `Friendly Name ${friendlyNameIssue}`;
 
   if (image === '') errors.image = 'Image is required, such as kasmweb/chrome:1.16.0.';
   else if (!isImageReference(image)) {

@@ -260,13 +260,20 @@ describe('file mappings', () => {
       ['/etc/../shadow', 'must not contain &quot;..&quot;'],
       ['/', 'must name a file'],
       [`/${'a'.repeat(4100)}`, 'at most 4096 bytes'],
-      ['/a\u0000b', 'NUL'],
+      ['/a\u200Bb', 'must not contain U+200B, an invisible formatting character.'],
+      ['/a\u202Eb', 'must not contain U+202E, an invisible formatting character.'],
+      ['/a\uFFFEb', 'must not contain U+FFFE, which is a noncharacter'],
+      ['/a\uFFFFb', 'must not contain U+FFFF, which is a noncharacter'],
     ] as const) {
       const response = await addMapping(url, { destination_path: path, content: 'x', name: 'Kept name' });
       expect(response.statusCode, path).toBe(422);
       expect(response.body).toContain(message);
       expect(response.body).toContain('Kept name');
     }
+    // NUL is no path at all: refused before the handler, naming the field (plugins/request-text.ts).
+    const nul = await addMapping(url, { destination_path: '/a\u0000b', content: 'x', name: 'Kept name' });
+    expect(nul.statusCode).toBe(400);
+    expect(nul.body).toContain('destination_path must not contain a NUL character.');
     const empty = await addMapping(url, { destination_path: '/a' });
     expect(empty.statusCode).toBe(422);
     expect(empty.body).toContain('Type the content, or upload a file');
