@@ -86,7 +86,10 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('workspaces and launching with 
     await page.getByLabel('Password', { exact: true }).fill('engine number one');
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('heading', { name: 'Launching Chrome' }).waitFor();
-    await page.locator('#plan-files').getByText(PATH).waitFor();
+    // The mapping belongs to the workspace, which a plain member may not view: its file arrives
+    // in the workspace, but the member's page only counts it.
+    await page.getByText('1 file mapping is withheld: you may not view their owners.').waitFor();
+    expect(await page.getByText(PATH).count()).toBe(0);
     const [recorded] = await session.server.handle.db.select().from(workspaceSessions);
     const file = (recorded!.plan as LaunchPlan).file_mappings[0]!;
     expect(Buffer.from(file.content_base64, 'base64').toString()).toBe(POLICY);
