@@ -114,7 +114,7 @@ describe('first start', () => {
     } finally {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
-  });
+  }, 120_000); // two embedded clusters created in child processes: slow on a busy 2-core machine
 
   it('creates the embedded database in an empty folder but refuses one holding other files', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-data-'));
