@@ -165,7 +165,7 @@ describe('sessions', () => {
     expect(page.body).toContain('This session');
     const sids = (await t.handle.db.select().from(sessions)).map((s) => s.sid);
     for (const sid of sids) expect(page.body).not.toContain(sid); // ids never leave the server
-    const before = page.body.slice(0, page.body.indexOf('aria-label="Log out session from 198.51.100.7'));
+    const before = page.body.slice(0, page.body.indexOf('aria-label="End session from 198.51.100.7'));
     const action = [...before.matchAll(/action="(\/profile\/sessions\/[0-9a-f]+\/end)"/g)].at(-1)![1]!;
     expect((await desk.post(action)).statusCode).toBe(303);
     expect((await phone.get('/')).headers.location).toBe('/login');
