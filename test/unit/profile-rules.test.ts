@@ -123,7 +123,7 @@ describe('reading the profile settings form', () => {
 
   it('words the message after a save', () => {
     const after = current({ theme: 'Dark' });
-    expect(profileSavedMessage(new Map([['theme', 'Dark'], ['chat_sfx', false], ['show_tips', true]]), after)).toBe('Chat Sound Effects, Show Tips During Session and Theme saved.');
+    expect(profileSavedMessage(new Map<string, unknown>([['theme', 'Dark'], ['chat_sfx', false], ['show_tips', true]]) as never, after)).toBe('Chat Sound Effects, Show Tips During Session and Theme saved.');
     expect(profileSavedMessage(new Map([['ssh_public_key', undefined]]), after)).toBe('SSH Public Key cleared.');
     expect(profileSavedMessage(new Map(), after)).toBe('No changes to save.');
     expect(resetLabelOf(userSettingByKey('preferred_timezone')!)).toBe('Clear');
