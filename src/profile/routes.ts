@@ -109,6 +109,8 @@ const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
     await saveUserSettings(db, actorOf(request), { id: user.id, username: user.username }, changes);
     const after = await effectiveSettingsOfUser(db, user.id);
     noticeFor(request, 'settings', profileSavedMessage(changes, after.profile, after.workspaces.names));
+    // A boosted submit swaps only the body: a new theme (on <html>) needs the page reloaded.
+    if (request.headers['hx-request'] === 'true' && changes.has('theme')) return reply.header('HX-Refresh', 'true').send('');
     return reply.redirect('/profile#settings', 303);
   });
 

@@ -147,10 +147,9 @@ describe('profile settings form (one Save for every row)', () => {
     expect(Object.keys(fields).sort()).toEqual(USER_SETTINGS.map((s) => s.key).sort());
     const form = sectionOf(page, 'settings');
     expect(form.match(/<button type="submit" class="primary">Save settings<\/button>/g)).toHaveLength(1);
-    // The rows' own Save buttons exist for htmx only: without scripting, a stylesheet hides them.
+    // The rows' own Save buttons exist for htmx only: without scripting, the stylesheet hides them.
     expect(form.match(/class="js-only" hx-post="\/profile\/settings\/[a-z_]+"/g)).toHaveLength(USER_SETTINGS.length);
-    expect(form).toContain('<noscript><link rel="stylesheet" href="/static/css/noscript.css"></noscript>');
-    expect((await client.get('/static/css/noscript.css')).body).toContain('.js-only { display: none; }');
+    expect((await client.get('/static/css/app.css')).body).toContain('html:not(.js) .js-only { display: none; }');
   });
 
   it('saves every changed row in one request and one audit event; untouched rows stay group defaults', async () => {
