@@ -13,3 +13,6 @@ document.addEventListener('keydown', (event) => {
     menu.querySelector('summary')?.focus();
   }
 });
+
+// Scripting runs: controls that need htmx (class js-only) may show.
+document.documentElement.classList.add('js');

@@ -9,7 +9,7 @@ import { actorOf, recordAudit } from '../audit/audit-log.js';
 import { safeReturnPath } from '../security/return-path.js';
 import { changeOwnPassword } from '../users/users-service.js';
 import { attemptLogin, attemptSecondFactor, completeLogin } from './login-service.js';
-import { passwordProblem, SAME_PASSWORD_MESSAGE } from '../security/password-policy.js';
+import { newPasswordErrors, passwordProblem } from '../security/password-policy.js';
 import { verifyPassword } from '../security/passwords.js';
 import { EmptyForm } from '../schemas/common.js';
 import { LoginBody, LoginQuery, PasswordResetBody, SecondFactorBody } from '../schemas/auth.js';
@@ -122,15 +122,11 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const user = request.currentUser;
       if (!user?.forcePasswordReset) return reply.redirect('/', 303);
       const password = request.body.password ?? '';
-      const errors: Record<string, string> = {};
-      const problem = passwordProblem(password, { username: user.username, minLength: app.config.passwordMinLength });
+      const context = { username: user.username, minLength: app.config.passwordMinLength };
       const currentHash = (await findUserById(app.db, user.id))?.passwordHash;
-      if (problem) errors.password = problem;
       // The admin set the current password: keeping it would leave the reset undone.
-      else if (currentHash && (await verifyPassword(currentHash, password))) errors.password = SAME_PASSWORD_MESSAGE;
-      else if (password !== (request.body.password_confirm ?? '')) {
-        errors.password_confirm = 'The two passwords do not match.';
-      }
+      const sameAsCurrent = !passwordProblem(password, context) && Boolean(currentHash) && (await verifyPassword(currentHash!, password));
+      const errors = newPasswordErrors(password, request.body.password_confirm ?? '', { ...context, sameAsCurrent });
       if (Object.keys(errors).length > 0) return reply.code(422).render('auth/password-reset', { errors, minLength: app.config.passwordMinLength });
       await changeOwnPassword(app.db, actorOf(request), user.id, password, request.session.sessionId);
       request.session.flash = { type: 'success', message: 'Your new password is set.' };

@@ -13,6 +13,7 @@ import {
 } from '../auth/two-factor-service.js';
 import type { User } from '../db/schema.js';
 import { clearTwoFactor, findUserById } from '../users/users-repository.js';
+import { noticeFor, takeNotice } from './notices.js';
 
 const DURING_ENROLLMENT = { allowDuringTwoFactorEnrollment: true } as const;
 
@@ -27,6 +28,7 @@ const twoFactorRoutes: FastifyPluginAsyncTypebox = async (app) => {
       status: await twoFactorStatus(db, user),
       mustEnroll: reply.request.session.mustEnrollTwoFactor === true,
       errors: {},
+      notice: takeNotice(reply.request),
       ...extra,
     });
   }
@@ -98,7 +100,7 @@ const twoFactorRoutes: FastifyPluginAsyncTypebox = async (app) => {
         changes: { two_factor_enabled: { old: true, new: false } },
       });
     });
-    request.session.flash = { type: 'success', message: 'Two-factor authentication removed.' };
+    noticeFor(request, 'two-factor', 'Two-factor authentication removed.');
     return reply.redirect('/profile/2fa', 303);
   });
 };

@@ -32,3 +32,19 @@ export function passwordProblem(password: string, { username, minLength }: Passw
   if (name.length >= 3 && lower.includes(name)) return 'Password must not contain the user name.';
   return null;
 }
+
+export const PASSWORDS_DIFFER_MESSAGE = 'The two passwords do not match.';
+
+export type NewPasswordErrors = Partial<Record<'password' | 'password_confirm', string>>;
+
+/**
+ * Every problem with a new password and its confirmation, each by its field, all at once (a
+ * short password that also does not match says both). `sameAsCurrent` is known to the caller.
+ */
+export function newPasswordErrors(password: string, confirmation: string, context: PasswordContext & { sameAsCurrent: boolean }): NewPasswordErrors {
+  const errors: NewPasswordErrors = {};
+  const problem = passwordProblem(password, context) ?? (context.sameAsCurrent ? SAME_PASSWORD_MESSAGE : null);
+  if (problem) errors.password = problem;
+  if (password !== confirmation) errors.password_confirm = PASSWORDS_DIFFER_MESSAGE;
+  return errors;
+}

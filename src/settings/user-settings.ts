@@ -100,6 +100,69 @@ export function parseUserSetting(setting: UserSettingDefinition, raw: string, im
   }
 }
 
+/** What a setting's field shows for a value (None is an empty field). */
+export function formValueOf(value: SettingValue): string {
+  return value === null ? '' : String(value);
+}
+
+/** "Use group default" where a group can set the value; "Clear" where none can (the value falls back to None). */
+export function resetLabelOf(setting: UserSettingDefinition): string {
+  return setting.groupKey ? 'Use group default' : 'Clear';
+}
+
+export interface ProfileFormReading {
+  /** The settings to change, in catalogue order; undefined clears the user's own value. */
+  changes: Map<string, SettingValue | undefined>;
+  /** Each refused field's message, by key. */
+  errors: Map<string, string>;
+}
+
+/**
+ * Reads the profile's settings form: a field counts as changed when its text differs from what
+ * the page showed and its value differs from the effective one (so an untouched row never turns
+ * a group's value into an override). `reset` names the row whose "Use group default" (or Clear)
+ * was pressed; it wins over a value typed into the same row. `only` reads that one row, as its
+ * own Save button asks: its value is saved as the user's own even when it equals the group's.
+ */
+export function readProfileForm(
+  current: readonly EffectiveUserSetting[],
+  fields: Readonly<Record<string, string | undefined>>,
+  imageExists: (id: string) => boolean,
+  { reset, only }: { reset?: string | undefined; only?: string | undefined } = {},
+): ProfileFormReading {
+  const changes = new Map<string, SettingValue | undefined>();
+  const errors = new Map<string, string>();
+  for (const { setting, value, own } of current) {
+    if (only !== undefined && setting.key !== only) continue;
+    if (reset === setting.key) {
+      if (own || only !== undefined) changes.set(setting.key, undefined);
+      continue;
+    }
+    const raw = fields[setting.key];
+    if (raw === undefined) continue;
+    if (only === undefined && raw.trim() === formValueOf(value).trim()) continue;
+    const parsed = parseUserSetting(setting, raw, imageExists);
+    if (!parsed.ok) errors.set(setting.key, parsed.error);
+    else if (only !== undefined || JSON.stringify(parsed.value) !== JSON.stringify(value)) changes.set(setting.key, parsed.value);
+  }
+  return { changes, errors };
+}
+
+/** The message after a save: "Theme saved.", "Theme and Chat Sound Effects saved.", a reset says what now applies. */
+export function profileSavedMessage(changes: ReadonlyMap<string, SettingValue | undefined>, after: readonly EffectiveUserSetting[], workspaceNames?: ReadonlyMap<string, { name: string; enabled: boolean }>): string {
+  const saved: string[] = [];
+  const reset: string[] = [];
+  for (const { setting, value } of after) {
+    if (!changes.has(setting.key)) continue;
+    if (changes.get(setting.key) !== undefined) saved.push(setting.label);
+    else if (setting.groupKey) reset.push(`${setting.label} now follows your groups: ${formatUserSetting(setting, value, workspaceNames)}.`);
+    else reset.push(`${setting.label} cleared.`);
+  }
+  if (saved.length === 0 && reset.length === 0) return 'No changes to save.';
+  const list = saved.length <= 1 ? saved.join('') : `${saved.slice(0, -1).join(', ')} and ${saved.at(-1)}`;
+  return [saved.length > 0 ? `${list} saved.` : '', ...reset].filter(Boolean).join(' ');
+}
+
 export interface EffectiveUserSetting {
   setting: UserSettingDefinition;
   value: SettingValue;

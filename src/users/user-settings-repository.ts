@@ -1,6 +1,6 @@
 // A user's own settings (SPEC §3) as stored, and the one place that resolves a user's effective
 // settings: the profile, the admin's user page and the launch plan all read them from here.
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { recordAudit, type AuditActor } from '../audit/audit-log.js';
 import type { Database } from '../db/client.js';
 import { userSettings } from '../db/schema.js';
@@ -45,26 +45,38 @@ export async function effectiveProfile(db: Database, userId: string): Promise<Ef
  * settings: by the user on their profile, or by an admin on the user's page.
  */
 export async function saveUserSetting(db: Database, actor: AuditActor, user: { id: string; username: string }, key: string, value: SettingValue | undefined) {
+  await saveUserSettings(db, actor, user, new Map([[key, value]]));
+}
+
+/**
+ * Sets or clears several of a user's own settings at once (the profile's one form): one
+ * transaction, and one audit event listing every key that really changed (none: no event).
+ */
+export async function saveUserSettings(db: Database, actor: AuditActor, user: { id: string; username: string }, values: ReadonlyMap<string, SettingValue | undefined>) {
+  if (values.size === 0) return;
   await db.transaction(async (tx) => {
-    const mine = and(eq(userSettings.userId, user.id), eq(userSettings.key, key));
-    const [before] = await tx.select().from(userSettings).where(mine);
-    if (value === undefined) {
-      if (!before) return;
-      await tx.delete(userSettings).where(mine);
-    } else {
-      const json = JSON.stringify(value);
-      if (before && JSON.stringify(before.value) === json) return;
-      // Stored as JSON text: None (null) is a JSON null of its own, not a missing SQL value.
-      const stored = sql`${json}::jsonb`;
-      await tx
-        .insert(userSettings)
-        .values({ userId: user.id, key, value: stored })
-        .onConflictDoUpdate({ target: [userSettings.userId, userSettings.key], set: { value: stored } });
+    const stored = await tx.select().from(userSettings).where(and(eq(userSettings.userId, user.id), inArray(userSettings.key, [...values.keys()])));
+    const beforeOf = new Map(stored.map((row) => [row.key, row]));
+    const changes: Record<string, { old: unknown; new: unknown }> = {};
+    for (const [key, value] of values) {
+      const mine = and(eq(userSettings.userId, user.id), eq(userSettings.key, key));
+      const before = beforeOf.get(key);
+      if (value === undefined) {
+        if (!before) continue;
+        await tx.delete(userSettings).where(mine);
+      } else {
+        const json = JSON.stringify(value);
+        if (before && JSON.stringify(before.value) === json) continue;
+        // Stored as JSON text: None (null) is a JSON null of its own, not a missing SQL value.
+        const jsonb = sql`${json}::jsonb`;
+        await tx
+          .insert(userSettings)
+          .values({ userId: user.id, key, value: jsonb })
+          .onConflictDoUpdate({ target: [userSettings.userId, userSettings.key], set: { value: jsonb } });
+      }
+      changes[key] = { old: before ? before.value : '(group default)', new: value === undefined ? '(group default)' : value };
     }
-    await recordAudit(tx, actor, {
-      action: 'user_settings_changed',
-      target: { type: 'user', id: user.id, name: user.username },
-      changes: { [key]: { old: before ? before.value : '(group default)', new: value === undefined ? '(group default)' : value } },
-    });
+    if (Object.keys(changes).length === 0) return;
+    await recordAudit(tx, actor, { action: 'user_settings_changed', target: { type: 'user', id: user.id, name: user.username }, changes });
   });
 }

@@ -409,6 +409,7 @@ const CONFERS_NOTHING: Record<string, string> = {
   'POST /logout': 'ends one\'s own session',
   'POST /password-reset': 'one\'s own password',
   'POST /admin/groups': 'a new group grants nothing and has no members',
+  'POST /profile/settings': 'one\'s own preferences',
   'POST /profile/settings/:key': 'one\'s own preferences',
   'POST /profile/password': 'one\'s own password',
   'POST /profile/sessions/:handle/end': 'one\'s own sessions',

@@ -9,6 +9,9 @@ import { auditEvents, groups, groupSettings, recoveryCodes, sessions, userSettin
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
 import { fixtures } from '../helpers/fixtures.js';
+import { USER_SETTINGS } from '../../src/settings/user-settings.js';
+
+const ED25519 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop';
 
 // jsqr is CommonJS whose typings claim an ES default export.
 const jsQR = createRequire(import.meta.url)('jsqr') as typeof JsQR.default;
@@ -114,6 +117,206 @@ describe('profile settings', () => {
   });
 });
 
+/** The form's fields as the profile page shows them (what a browser would send back unchanged). */
+function formFieldsOf(html: string): Record<string, string> {
+  const form = html.slice(html.indexOf('<form method="post" action="/profile/settings"'), html.indexOf('</form>', html.indexOf('id="settings-form"')));
+  const fields: Record<string, string> = {};
+  for (const m of form.matchAll(/<select id="s-[a-z_]+" name="([a-z_]+)"[^>]*>([\s\S]*?)<\/select>/g)) fields[m[1]!] = /<option value="([^"]*)" selected>/.exec(m[2]!)?.[1] ?? '';
+  for (const m of form.matchAll(/<textarea id="s-[a-z_]+" name="([a-z_]+)"[^>]*>([\s\S]*?)<\/textarea>/g)) fields[m[1]!] = m[2]!;
+  for (const m of form.matchAll(/<input id="s-[a-z_]+" name="([a-z_]+)" type="text" value="([^"]*)"/g)) fields[m[1]!] = m[2]!;
+  return fields;
+}
+
+/** The HTML of the element with this id: a section up to the next one, a setting row up to the next row (or the form's end). */
+function sectionOf(html: string, id: string): string {
+  const start = html.indexOf(`id="${id}"`);
+  expect(start, `#${id} on the page`).toBeGreaterThan(-1);
+  const row = id.startsWith('setting-');
+  const ends = row ? [html.indexOf('class="setting-row', start + 1), html.indexOf('<div class="buttons"><button type="submit" class="primary">', start)] : [html.indexOf('<section', start + 1)];
+  return html.slice(start, Math.min(...ends.filter((i) => i !== -1), html.length));
+}
+
+/** The page's top message area (before the first heading): where a section's message must not land. */
+const topOf = (html: string) => html.slice(html.indexOf('<main'), html.indexOf('<h1'));
+
+describe('profile settings form (one Save for every row)', () => {
+  it('names every field by its key and offers a single Save settings button', async () => {
+    const client = await loggedIn('one-form');
+    const page = (await client.get('/profile')).body;
+    const fields = formFieldsOf(page);
+    expect(Object.keys(fields).sort()).toEqual(USER_SETTINGS.map((s) => s.key).sort());
+    const form = sectionOf(page, 'settings');
+    expect(form.match(/<button type="submit" class="primary">Save settings<\/button>/g)).toHaveLength(1);
+    // The rows' own Save buttons exist for htmx only: without scripting, the stylesheet hides them.
+    expect(form.match(/class="js-only" hx-post="\/profile\/settings\/[a-z_]+"/g)).toHaveLength(USER_SETTINGS.length);
+    expect((await client.get('/static/css/app.css')).body).toContain('html:not(.js) .js-only { display: none; }');
+  });
+
+  it('saves every changed row in one request and one audit event; untouched rows stay group defaults', async () => {
+    const client = await loggedIn('all-at-once');
+    const user = await userNamed('all-at-once');
+    const fields = formFieldsOf((await client.get('/profile')).body);
+    const saved = await client.post('/profile/settings', { ...fields, theme: 'Dark', chat_sfx: 'false', preferred_timezone: 'Europe/Berlin' });
+    expect(saved.statusCode).toBe(303);
+    expect(saved.headers.location).toBe('/profile#settings');
+    const stored = await t.handle.db.select({ key: userSettings.key, value: userSettings.value }).from(userSettings).where(eq(userSettings.userId, user.id));
+    expect(Object.fromEntries(stored.map((r) => [r.key, r.value]))).toEqual({ theme: 'Dark', chat_sfx: false, preferred_timezone: 'Europe/Berlin' });
+    const events = await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'user_settings_changed'), eq(auditEvents.targetId, user.id)));
+    expect(events).toHaveLength(1);
+    expect(events[0]!.details).toMatchObject({ changes: { theme: { new: 'Dark' }, chat_sfx: { new: false }, preferred_timezone: { new: 'Europe/Berlin' } } });
+    const page = (await client.get('/profile')).body;
+    expect(sectionOf(page, 'settings')).toContain('role="status">Chat Sound Effects, Theme and Preferred Timezone saved.</p>');
+    expect(topOf(page)).not.toContain('saved.');
+    expect(page).toContain('data-theme="dark"');
+    // The same form sent back unchanged changes nothing and records nothing.
+    await client.post('/profile/settings', formFieldsOf(page));
+    expect(await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'user_settings_changed'), eq(auditEvents.targetId, user.id)))).toHaveLength(1);
+    expect(sectionOf((await client.get('/profile')).body, 'settings')).toContain('role="status">No changes to save.</p>');
+  });
+
+  it('refuses the whole form when any field is wrong: each error beside its field, a summary first, every typed value kept', async () => {
+    const client = await loggedIn('half-wrong');
+    const user = await userNamed('half-wrong');
+    const fields = formFieldsOf((await client.get('/profile')).body);
+    const bad = await client.post('/profile/settings', { ...fields, theme: 'Dark', preferred_timezone: 'Mars/Base', preferred_language: 'not a tag!', ssh_public_key: 'ssh-rsa nonsense' });
+    expect(bad.statusCode).toBe(422);
+    const section = sectionOf(bad.body, 'settings');
+    expect(section).toMatch(/^id="settings"[\s\S]*?<div class="error-summary" role="alert" tabindex="-1" autofocus>[\s\S]*?<form method="post" action="\/profile\/settings"/);
+    for (const key of ['preferred_timezone', 'preferred_language', 'ssh_public_key']) {
+      expect(section).toContain(`<li><a href="#s-${key}">`);
+      expect(sectionOf(section, `setting-${key}`)).toMatch(new RegExp(`aria-describedby="e-${key}"[\\s\\S]*<p class="error" id="e-${key}">`));
+    }
+    expect(formFieldsOf(bad.body)).toMatchObject({ theme: 'Dark', preferred_timezone: 'Mars/Base', preferred_language: 'not a tag!', ssh_public_key: 'ssh-rsa nonsense' });
+    expect(await t.handle.db.select().from(userSettings).where(eq(userSettings.userId, user.id))).toEqual([]); // not even the good Theme
+  });
+
+  it('offers "Use group default" only where a group can set the value, "Clear" elsewhere, as buttons of the same form', async () => {
+    const client = await loggedIn('resetter');
+    const own = { auto_login_kasm: 'false', chat_sfx: 'false', show_tips: 'false', toggle_control_panel: 'false', theme: 'Light', preferred_language: 'de', preferred_timezone: 'Europe/Berlin', ssh_public_key: ED25519 };
+    await client.get('/profile');
+    // Each row's own Save keeps its value as the user's, even one equal to the default.
+    for (const [key, value] of Object.entries(own)) expect((await client.post(`/profile/settings/${key}`, { value, action: 'save' })).statusCode, key).toBe(303);
+    const page = (await client.get('/profile')).body;
+    for (const setting of USER_SETTINGS.filter((s) => s.key in own)) {
+      const row = sectionOf(page, `setting-${setting.key}`);
+      const label = setting.groupKey ? 'Use group default' : 'Clear';
+      expect(row, setting.key).toContain(`<button type="submit" name="reset" value="${setting.key}" class="link" hx-post="/profile/settings/${setting.key}" hx-target="#setting-${setting.key}" hx-swap="outerHTML">${label}<span class="visually-hidden"> ${setting.label}</span></button>`);
+      expect(row, setting.key).not.toContain(setting.groupKey ? '>Clear<' : 'Use group default');
+    }
+    // Pressed without JS, it sends the whole form: that row goes back, the rest is kept.
+    const reset = await client.post('/profile/settings', { ...formFieldsOf(page), reset: 'ssh_public_key' });
+    expect(reset.statusCode).toBe(303);
+    const after = (await client.get('/profile')).body;
+    expect(sectionOf(after, 'settings')).toContain('role="status">SSH Public Key cleared.</p>');
+    expect(sectionOf(after, 'setting-ssh_public_key')).toContain('Now: <strong>None</strong> <span class="source">(default)</span>');
+    expect(sectionOf(after, 'setting-preferred_timezone')).toContain('(your choice)');
+    await client.post('/profile/settings', { ...formFieldsOf(after), reset: 'theme' });
+    expect(sectionOf((await client.get('/profile')).body, 'settings')).toContain('role="status">Theme now follows your groups: Auto.</p>');
+  });
+
+  it('saves one row in place for htmx, again and again, its message inside the row', async () => {
+    const client = await loggedIn('row-by-row');
+    for (const [value, shown] of [['false', 'Off'], ['true', 'On'], ['false', 'Off']] as const) {
+      const fields = formFieldsOf((await client.get('/profile')).body);
+      const row = await client.post('/profile/settings/chat_sfx', { ...fields, chat_sfx: value, preferred_timezone: 'Mars/Base' }, { 'hx-request': 'true' });
+      expect(row.statusCode).toBe(200); // only its own field counts: another row's typing is not read
+      expect(row.body).toMatch(/^\s*<div class="setting-row" id="setting-chat_sfx">/);
+      expect(row.body).toContain(`Now: <strong>${shown}</strong> <span class="source">(your choice)</span>`);
+      expect(row.body).toContain('<span class="saved" role="status">Chat Sound Effects saved.</span>');
+    }
+    const reset = await client.post('/profile/settings/chat_sfx', { reset: 'chat_sfx' }, { 'hx-request': 'true' });
+    expect(reset.body).toContain('<span class="saved" role="status">Chat Sound Effects now follows your groups: On.</span>');
+    const bad = await client.post('/profile/settings/preferred_timezone', { preferred_timezone: 'Mars/Base' }, { 'hx-request': 'true' });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.body).toContain('<p class="error" id="e-preferred_timezone" tabindex="-1" autofocus>');
+    // The theme redraws the page: its message waits for the reloaded page, in the theme row.
+    const theme = await client.post('/profile/settings/theme', { theme: 'Dark' }, { 'hx-request': 'true' });
+    expect(theme.headers['hx-refresh']).toBe('true');
+    const page = (await client.get('/profile')).body;
+    expect(sectionOf(page, 'setting-theme')).toContain('<span class="saved" role="status">Theme saved.</span>');
+    expect(topOf(page)).not.toContain('Theme saved.');
+  });
+});
+
+describe('messages after a save land in the section that changed', () => {
+  // Each save that returns to a part of the profile: where its message must appear.
+  const SAVES: Record<string, { section: string; message: string; act: (client: TestClient, username: string) => Promise<{ statusCode: number; headers: Record<string, unknown> }> }> = {
+    'the settings form': { section: 'settings', message: 'Theme saved.', act: async (c) => c.post('/profile/settings', { ...formFieldsOf((await c.get('/profile')).body), theme: 'Light' }) },
+    'one row without JS': { section: 'setting-show_tips', message: 'Show Tips During Session saved.', act: (c) => c.post('/profile/settings/show_tips', { value: 'false', action: 'save' }) },
+    'the password change': { section: 'password', message: 'Password changed.', act: (c) => c.post('/profile/password', { current_password: USER_PASSWORD, password: 'a brand new passphrase', password_confirm: 'a brand new passphrase' }) },
+    'ending a session': {
+      section: 'sessions',
+      message: 'That session was logged out.',
+      act: async (c, username) => {
+        await new TestClient(t.app, '198.51.100.9').login(username, USER_PASSWORD);
+        const page = (await c.get('/profile')).body;
+        return c.post(/action="(\/profile\/sessions\/[0-9a-f]+\/end)"/.exec(page)![1]!);
+      },
+    },
+    'logging out the other sessions': { section: 'sessions', message: 'other session was logged out.', act: async (c, username) => { await new TestClient(t.app).login(username, USER_PASSWORD); await c.get('/profile'); return c.post('/profile/sessions/end-others'); } },
+  };
+
+  for (const [name, save] of Object.entries(SAVES)) {
+    it(`after ${name}: in #${save.section}, with role="status", not at the top`, async () => {
+      const username = `msg-${Object.keys(SAVES).indexOf(name)}`;
+      const client = await loggedIn(username);
+      const answer = await save.act(client, username);
+      expect(answer.statusCode).toBe(303);
+      expect(answer.headers.location).toBe(`/profile#${save.section}`);
+      const page = (await client.get('/profile')).body;
+      expect(sectionOf(page, save.section)).toMatch(new RegExp(`role="status">[^<]*${save.message.replace(/[.()]/g, '\\$&')}`));
+      expect(topOf(page)).not.toContain(save.message);
+    });
+  }
+
+  it('after removing the second factor: on the two-factor page, inside its content', async () => {
+    const client = await loggedIn('msg-2fa');
+    await client.post('/profile/2fa/enroll/start');
+    const secret = secretOn((await client.get('/profile/2fa/enroll')).body);
+    t.clock.intoTotpStep(10);
+    await client.post('/profile/2fa/enroll', { code: await codeAt(secret) });
+    await client.get('/profile/2fa');
+    expect((await client.post('/profile/2fa/remove', { password: USER_PASSWORD, code: await codeAt(secret, 30) })).headers.location).toBe('/profile/2fa');
+    const page = (await client.get('/profile/2fa')).body;
+    expect(sectionOf(page, 'two-factor')).toContain('role="status">Two-factor authentication removed.</p>');
+    expect(topOf(page)).not.toContain('removed');
+  });
+});
+
+describe('confirming session-ending actions', () => {
+  it('asks before ending a session or logging out the others: a confirm page without JS, the same question for htmx', async () => {
+    const client = await loggedIn('confirmer');
+    const other = new TestClient(t.app, '198.51.100.20');
+    await other.login('confirmer', USER_PASSWORD);
+    const page = (await client.get('/profile')).body;
+    const sessionsPart = sectionOf(page, 'sessions');
+    const [, handle, question] = /<form method="get" action="\/profile\/sessions\/([0-9a-f]{24})\/end" class="inline">\s*<button type="submit" class="link" aria-label="End session from 198\.51\.100\.20 [^"]*" hx-post="\/profile\/sessions\/\1\/end" hx-confirm="([^"]+)"/.exec(sessionsPart)!;
+    expect(question).toMatch(/^End the session from 198\.51\.100\.20 \(.*\)\?$/);
+    expect(sessionsPart).toContain('<form method="get" action="/profile/sessions/end-others">');
+    expect(sessionsPart).toContain('hx-post="/profile/sessions/end-others" hx-confirm="Log out your other session?"');
+
+    // Without JS the buttons only open the confirm step: nothing ends on a GET.
+    const confirmEnd = await client.get(`/profile/sessions/${handle}/end`);
+    expect(confirmEnd.statusCode).toBe(200);
+    expect(confirmEnd.body).toContain(`<h1>${question}</h1>`);
+    expect(confirmEnd.body).toContain(`<form method="post" action="/profile/sessions/${handle}/end" class="buttons">`);
+    const confirmOthers = await client.get('/profile/sessions/end-others');
+    expect(confirmOthers.body).toContain('<h1>Log out your other session?</h1>');
+    expect((await other.get('/')).statusCode).toBe(200);
+
+    // With htmx the section comes back, redrawn, with its message.
+    const ended = await client.post(`/profile/sessions/${handle}/end`, {}, { 'hx-request': 'true' });
+    expect(ended.statusCode).toBe(200);
+    expect(ended.body).toMatch(/^\s*<section id="sessions"/);
+    expect(ended.body).toContain('role="status">That session was logged out.</p>');
+    expect(ended.body).not.toContain('198.51.100.20');
+    expect((await other.get('/')).headers.location).toBe('/login');
+    // Gone already: the confirm step says so where the eye is.
+    expect((await client.get(`/profile/sessions/${handle}/end`)).headers.location).toBe('/profile#sessions');
+    expect(sectionOf((await client.get('/profile')).body, 'sessions')).toContain('That session had already ended.');
+  });
+});
+
 describe('password', () => {
   it('changes the password with the current one, and ends the other sessions', async () => {
     await loggedIn('pw-user');
@@ -134,6 +337,49 @@ describe('password', () => {
     expect((await new TestClient(t.app).login('pw-user', 'a brand new passphrase')).statusCode).toBe(303);
     expect((await lastAudit('authn_password_change'))!.targetName).toBe('pw-user');
   });
+
+  // Both pages that take a new password, each refused submit: what comes back.
+  const PASSWORD_PAGES = {
+    'the profile': {
+      url: '/profile/password',
+      open: async (name: string) => loggedIn(name),
+      form: (password: string, confirm: string, current = USER_PASSWORD) => ({ current_password: current, password, password_confirm: confirm }),
+    },
+    'the forced reset': {
+      url: '/password-reset',
+      open: async (name: string) => {
+        await admin.addUser(name, { force_password_reset: 'true' });
+        const client = new TestClient(t.app);
+        expect((await client.login(name, USER_PASSWORD)).headers.location).toBe('/password-reset');
+        await client.get('/password-reset');
+        return client;
+      },
+      form: (password: string, confirm: string) => ({ password, password_confirm: confirm }),
+    },
+  };
+  for (const [pageName, page] of Object.entries(PASSWORD_PAGES)) {
+    it(`on ${pageName}: says every problem at once, focuses a summary first, and never sends a password back`, async () => {
+      const client = await page.open(`pw-${pageName.length}`);
+      const cases = [
+        { password: 'short', confirm: 'shorter', errors: ['at least 12 characters', 'The two passwords do not match.'] },
+        { password: 'a brand new passphrase', confirm: 'a brand new passphraze', errors: ['The two passwords do not match.'] },
+        { password: 'tiny', confirm: 'tiny', errors: ['at least 12 characters'] },
+      ];
+      if (pageName === 'the profile') cases.push({ password: 'a brand new passphrase', confirm: 'a brand new passphrase', current: 'not my password at all', errors: ['This is not your current password.'] } as (typeof cases)[number]);
+      for (const one of cases) {
+        const current = (one as { current?: string }).current;
+        const answer = await client.post(page.url, page.form(one.password, one.confirm, current));
+        expect(answer.statusCode).toBe(422);
+        for (const error of one.errors) expect(answer.body, one.password).toContain(error);
+        const form = answer.body.slice(answer.body.indexOf(`action="${page.url}"`));
+        expect(form).toMatch(/^[^>]*>\s*<div class="error-summary" role="alert" tabindex="-1" autofocus>/);
+        expect(form.match(/<li><a href="#f-[a-z_]+">/g)).toHaveLength(one.errors.length);
+        for (const typed of [one.password, one.confirm, current ?? USER_PASSWORD]) expect(answer.body).not.toContain(`value="${typed}"`);
+        expect([...form.matchAll(/type="password" value="([^"]*)"/g)].map((m) => m[1])).toEqual(pageName === 'the profile' ? ['', '', ''] : ['', '']);
+        expect(form.match(/<small class="hint">Enter the password again\./g)).toHaveLength(pageName === 'the profile' ? 3 : 2);
+      }
+    });
+  }
 
   it('tells users of other realms that their identity provider manages it', async () => {
     await admin.addUser('ldap-person', { realm: 'ldap', password: '' });
@@ -165,7 +411,7 @@ describe('sessions', () => {
     expect(page.body).toContain('This session');
     const sids = (await t.handle.db.select().from(sessions)).map((s) => s.sid);
     for (const sid of sids) expect(page.body).not.toContain(sid); // ids never leave the server
-    const before = page.body.slice(0, page.body.indexOf('aria-label="Log out session from 198.51.100.7'));
+    const before = page.body.slice(0, page.body.indexOf('aria-label="End session from 198.51.100.7'));
     const action = [...before.matchAll(/action="(\/profile\/sessions\/[0-9a-f]+\/end)"/g)].at(-1)![1]!;
     expect((await desk.post(action)).statusCode).toBe(303);
     expect((await phone.get('/')).headers.location).toBe('/login');

@@ -4,7 +4,7 @@ import { generate, generateSecret } from 'otplib';
 import { describe, expect, it } from 'vitest';
 import { SecretBox } from '../../src/security/secret-box.js';
 import { matchingStep, TOTP_PERIOD } from '../../src/auth/two-factor-service.js';
-import { effectiveUserSettings, parseUserSetting, sshKeyProblem, themeOf, userSettingByKey } from '../../src/settings/user-settings.js';
+import { effectiveUserSettings, formValueOf, parseUserSetting, profileSavedMessage, readProfileForm, resetLabelOf, sshKeyProblem, themeOf, userSettingByKey } from '../../src/settings/user-settings.js';
 
 const ED25519 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop';
 
@@ -96,5 +96,37 @@ describe('profile settings', () => {
     expect(themeOf(rows)).toBe('light');
     expect(themeOf(effectiveUserSettings(resolveEffectiveSettings(groups), {}))).toBe('dark');
     expect(themeOf(effectiveUserSettings(resolveEffectiveSettings([]), {}))).toBe('auto');
+  });
+});
+
+describe('reading the profile settings form', () => {
+  const resolved = resolveEffectiveSettings([], {}, { usableImages: new Set() });
+  const current = (own: Record<string, unknown> = {}) => effectiveUserSettings(resolveEffectiveSettings([], own as never, { usableImages: new Set() }), own as never);
+  const none = () => false;
+
+  it('counts only fields whose text and value changed, and refuses nothing it does not read', () => {
+    expect(resolved.size).toBeGreaterThan(0);
+    const shown = Object.fromEntries(current().map((e) => [e.setting.key, formValueOf(e.value)]));
+    expect(readProfileForm(current(), shown, none)).toEqual({ changes: new Map(), errors: new Map() });
+    const { changes, errors } = readProfileForm(current(), { ...shown, theme: 'Dark', preferred_timezone: 'Mars/Base' }, none);
+    expect([...changes]).toEqual([['theme', 'Dark']]);
+    expect([...errors.keys()]).toEqual(['preferred_timezone']);
+  });
+
+  it('resets the pressed row (over what was typed into it), and reads one row alone when asked', () => {
+    const own = current({ theme: 'Dark' });
+    expect([...readProfileForm(own, { theme: 'Light' }, none, { reset: 'theme' }).changes]).toEqual([['theme', undefined]]);
+    expect(readProfileForm(current(), {}, none, { reset: 'theme' }).changes.size).toBe(0); // nothing of one's own to reset
+    // A row's own Save keeps its value as the user's even when it equals the effective one.
+    expect([...readProfileForm(current(), { theme: 'Auto', chat_sfx: 'false' }, none, { only: 'theme' }).changes]).toEqual([['theme', 'Auto']]);
+  });
+
+  it('words the message after a save', () => {
+    const after = current({ theme: 'Dark' });
+    expect(profileSavedMessage(new Map<string, unknown>([['theme', 'Dark'], ['chat_sfx', false], ['show_tips', true]]) as never, after)).toBe('Chat Sound Effects, Show Tips During Session and Theme saved.');
+    expect(profileSavedMessage(new Map([['ssh_public_key', undefined]]), after)).toBe('SSH Public Key cleared.');
+    expect(profileSavedMessage(new Map(), after)).toBe('No changes to save.');
+    expect(resetLabelOf(userSettingByKey('preferred_timezone')!)).toBe('Clear');
+    expect(resetLabelOf(userSettingByKey('theme')!)).toBe('Use group default');
   });
 });
