@@ -19,7 +19,8 @@ document.addEventListener(
     const name = link.closest('tr')?.cells[0]?.textContent.trim() ?? '';
     if (!window.confirm(question.replace('{name}', name))) return;
     const target = table.getAttribute('data-in-place');
-    window.htmx.ajax('POST', link.pathname + window.location.search, { source: link, target, swap: 'innerHTML' });
+    // From the table, not the link: htmx would send a boosted link's request as a page load.
+    window.htmx.ajax('POST', link.pathname + window.location.search, { source: table, target, swap: 'innerHTML' });
   },
   true,
 );
