@@ -89,10 +89,12 @@ const setUpRss = process.resourceUsage().maxRSS / 1024;
 console.log(`pages bench: ${total?.n} users on ${handle.kind}, ${CONNECTIONS} connections, ${seconds}s per run\n`);
 console.log('| page | Roster req/s | p50 ms | p99 ms | ceiling req/s | ratio |\n|---|---|---|---|---|---|');
 const ceilings = new Map<string, number>();
+const rates = new Map<string, number>();
 for (const [name, query] of lists) {
   const full = await load(`${app.base}/admin/users?${query}`, { cookie: app.cookie });
   const ceiling = await load(`${bareBase}/users?${query}`);
   ceilings.set(name, ceiling.requests.average);
+  rates.set(name, full.requests.average);
   const ratio = full.requests.average / ceiling.requests.average;
   console.log(`| ${name} | ${full.requests.average.toFixed(0)} | ${full.latency.p50} | ${full.latency.p99} | ${ceiling.requests.average.toFixed(0)} | ${(ratio * 100).toFixed(0)} % |`);
 }
@@ -106,6 +108,18 @@ for (const [name, path, headers, options] of pages) {
 // it cannot reach a larger share of a ceiling than the home page reaches.
 const shares = [...ceilings].map(([name, ceiling]) => `${name} ${((floor / ceiling) * 100).toFixed(0)} %`);
 console.log(`\nthe home page's rate as a share of each ceiling (the most a list page could reach): ${shares.join(', ')}`);
+// Doing both the home page's work and the ceiling's query one after the other, a list page could
+// at best serve 1 / (1/home + 1/ceiling) requests a second: the floor⊕ceiling bound.
+console.log('\n| list page | req/s | floor⊕ceiling bound req/s | share of the bound |\n|---|---|---|---|');
+for (const [name, ceiling] of ceilings) {
+  const bound = 1 / (1 / floor + 1 / ceiling);
+  const rate = rates.get(name)!;
+  console.log(`| ${name} | ${rate.toFixed(0)} | ${bound.toFixed(0)} | ${((rate / bound) * 100).toFixed(0)} % |`);
+}
+// The weight of a row: the 25-row page over 25, and what one more row adds (50 rows less 25, over 25).
+const pageBytes = async (query: string) => Buffer.byteLength(await (await fetch(`${app.base}/admin/users?${query}`, { headers: { cookie: app.cookie } })).text());
+const [bytes25, bytes50] = [await pageBytes('per_page=25'), await pageBytes('per_page=50')];
+console.log(`\nusers list page 1: ${bytes25} bytes at 25 rows (${(bytes25 / 25).toFixed(0)} per row), ${bytes50} at 50; one row adds ${((bytes50 - bytes25) / 25).toFixed(0)} bytes`);
 const peakRss = process.resourceUsage().maxRSS / 1024;
 console.log(`\npeak RSS of this process (app and ceiling; the load comes from another process): ${setUpRss.toFixed(0)} MB after set-up, ${peakRss.toFixed(0)} MB after the runs`);
 await app.close();
