@@ -31,13 +31,16 @@ await db.execute(sql`
 await db.execute(sql`vacuum analyze user_groups`); // fresh statistics, as autovacuum leaves them
 const [someone] = await db.select({ id: users.id }).from(users).where(eq(users.username, 'bench-user-4242'));
 
-// Page 1,500 at 50 per page, reached as Next reaches it: a cursor after row 74,950.
+// Page 1,500 at 50 per page (or the last full page of a smaller run), reached as Next reaches it:
+// a cursor after the row before it (row 74,950 at 1,500).
+const [counted] = await db.select({ n: sql<number>`count(*)::int` }).from(users);
+const deepPage = Math.max(2, Math.min(1500, Math.floor(counted!.n / 50)));
 const [deepRow] = (await db
   .select({ id: users.id, value: sql<string>`(${sortExpression('username', 'asc')})::text` })
   .from(users)
   .orderBy(sortExpression('username', 'asc'), users.id)
   .limit(1)
-  .offset(1499 * 50 - 1)) as [{ id: string; value: string }];
+  .offset((deepPage - 1) * 50 - 1)) as [{ id: string; value: string }];
 const deepCursor = encodeCursor(deepRow);
 
 const app = await benchServer(handle, config);
@@ -70,7 +73,7 @@ const lists: Array<[string, string]> = [
   ['search "user4242"', 'q=user4242'],
   ['search "smith"', 'q=smith'],
   ['page 1 at 50 per page', 'per_page=50'],
-  ['page 1,500 at 50 per page (cursor)', `per_page=50&page=1500&after=${deepCursor}`],
+  [`page ${deepPage.toLocaleString('en-US')} at 50 per page (cursor)`, `per_page=50&page=${deepPage}&after=${deepCursor}`],
 ];
 const pages: Array<[string, string, Record<string, string>, Partial<LoadOptions>]> = [
   // The floor of every logged-in page: the session read with its user, and the layout.
@@ -86,10 +89,12 @@ const setUpRss = process.resourceUsage().maxRSS / 1024;
 console.log(`pages bench: ${total?.n} users on ${handle.kind}, ${CONNECTIONS} connections, ${seconds}s per run\n`);
 console.log('| page | Roster req/s | p50 ms | p99 ms | ceiling req/s | ratio |\n|---|---|---|---|---|---|');
 const ceilings = new Map<string, number>();
+const rates = new Map<string, number>();
 for (const [name, query] of lists) {
   const full = await load(`${app.base}/admin/users?${query}`, { cookie: app.cookie });
   const ceiling = await load(`${bareBase}/users?${query}`);
   ceilings.set(name, ceiling.requests.average);
+  rates.set(name, full.requests.average);
   const ratio = full.requests.average / ceiling.requests.average;
   console.log(`| ${name} | ${full.requests.average.toFixed(0)} | ${full.latency.p50} | ${full.latency.p99} | ${ceiling.requests.average.toFixed(0)} | ${(ratio * 100).toFixed(0)} % |`);
 }
@@ -103,6 +108,18 @@ for (const [name, path, headers, options] of pages) {
 // it cannot reach a larger share of a ceiling than the home page reaches.
 const shares = [...ceilings].map(([name, ceiling]) => `${name} ${((floor / ceiling) * 100).toFixed(0)} %`);
 console.log(`\nthe home page's rate as a share of each ceiling (the most a list page could reach): ${shares.join(', ')}`);
+// Doing both the home page's work and the ceiling's query one after the other, a list page could
+// at best serve 1 / (1/home + 1/ceiling) requests a second: the floor⊕ceiling bound.
+console.log('\n| list page | req/s | floor⊕ceiling bound req/s | share of the bound |\n|---|---|---|---|');
+for (const [name, ceiling] of ceilings) {
+  const bound = 1 / (1 / floor + 1 / ceiling);
+  const rate = rates.get(name)!;
+  console.log(`| ${name} | ${rate.toFixed(0)} | ${bound.toFixed(0)} | ${((rate / bound) * 100).toFixed(0)} % |`);
+}
+// The weight of a row: the 25-row page over 25, and what one more row adds (50 rows less 25, over 25).
+const pageBytes = async (query: string) => Buffer.byteLength(await (await fetch(`${app.base}/admin/users?${query}`, { headers: { cookie: app.cookie } })).text());
+const [bytes25, bytes50] = [await pageBytes('per_page=25'), await pageBytes('per_page=50')];
+console.log(`\nusers list page 1: ${bytes25} bytes at 25 rows (${(bytes25 / 25).toFixed(0)} per row), ${bytes50} at 50; one row adds ${((bytes50 - bytes25) / 25).toFixed(0)} bytes`);
 const peakRss = process.resourceUsage().maxRSS / 1024;
 console.log(`\npeak RSS of this process (app and ceiling; the load comes from another process): ${setUpRss.toFixed(0)} MB after set-up, ${peakRss.toFixed(0)} MB after the runs`);
 await app.close();

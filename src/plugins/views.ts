@@ -62,6 +62,11 @@ export function formatTime(date: Date | null | undefined): string {
   return date ? `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC` : '—';
 }
 
+/** A user's Last Session, in the list and on their page alike. */
+export function formatLastSession(date: Date | null | undefined): string {
+  return date ? formatTime(date) : 'Never';
+}
+
 function commonData(request: FastifyRequest, reply: FastifyReply) {
   const user = request.currentUser;
   const flash = request.session.flash;
@@ -73,6 +78,7 @@ function commonData(request: FastifyRequest, reply: FastifyReply) {
     flash,
     path: request.url,
     formatTime,
+    formatLastSession,
   };
 }
 

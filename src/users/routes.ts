@@ -26,6 +26,8 @@ import { formValuesFrom, formValuesOf, validateUser, type UserFormValues } from 
 
 const PER_PAGE_CHOICES = [25, 50, 100];
 
+type Flash = NonNullable<FastifyRequest['session']['flash']>;
+
 type IdParams = { id: string };
 
 /** The list's query string (already checked by its schema), with defaults filled in. */
@@ -136,16 +138,25 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     });
   }
 
-  app.get('/admin/users', { schema: { querystring: UserListQuerySchema }, config: { permission: 'users_view' } }, async (request, reply) => {
-    const query = parseListQuery(request.query);
-    // The group filter's choices are part of the page, not of the rows htmx swaps in.
+  /**
+   * The users list at `query`: the whole page, or to htmx the table section alone — for the list's
+   * own requests and for the answers of row actions taken in place, so that after either the
+   * section shows what a fresh load of its address would. `message` is shown in the section.
+   */
+  async function renderUserList(request: FastifyRequest, reply: FastifyReply, query: UserListQuery, message: Flash | undefined) {
+    // The group filter's choices are part of the page, not of the section htmx swaps in.
     const [list, groupsToFilter] = await Promise.all([listUsers(db, query), request.wantsFragment() ? [] : groupChoices(db)]);
     const pages = Math.max(1, Math.ceil(list.total / query.perPage));
-    // A page past the end (an old link, a typed number) goes to the last page there is.
+    // A page past the end (an old link, a typed number, the last row of the last page deleted)
+    // shows the last page there is.
     if (list.rows.length === 0 && query.page > pages && !list.capped && !query.after && !query.before) {
-      return reply.redirect(listUrl({ ...query, page: pages }), 303);
+      const last = { ...query, page: pages };
+      if (request.method === 'GET') return reply.redirect(listUrl(last), 303);
+      return renderUserList(request, reply, last, message);
     }
-    return reply.renderPageOrFragment('users/index', 'users/_rows', {
+    // An action answered in place keeps the address bar on the list it shows.
+    if (request.method !== 'GET') reply.header('HX-Replace-Url', listUrl(query));
+    return reply.renderPageOrFragment('users/index', 'users/_table', {
       query,
       ...list,
       pages,
@@ -153,7 +164,15 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       realms: REALMS,
       groupsToFilter,
       listUrl,
+      listMessage: message,
     });
+  }
+
+  app.get('/admin/users', { schema: { querystring: UserListQuerySchema }, config: { permission: 'users_view' } }, async (request, reply) => {
+    // The message of an action that came back to the list belongs in its section, not at the top.
+    const message = request.session.flash;
+    if (message) delete request.session.flash;
+    return renderUserList(request, reply, parseListQuery(request.query), message);
   });
 
   app.get('/admin/users/new', { config: { permission: 'users_create' } }, async (_request, reply) => {
@@ -242,20 +261,19 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
+  // Row actions taken in place (public/js/row-actions.js) post with the list's query: the answer
+  // is then the table section at that query, with the outcome as its message.
   app.post(
     '/admin/users/:id/delete',
-    { schema: { params: UserParams, body: EmptyForm }, config: { permission: 'users_delete' } },
+    { schema: { params: UserParams, querystring: UserListQuerySchema, body: EmptyForm }, config: { permission: 'users_delete' } },
     async (request, reply) => {
       const user = await userOr404(request, reply);
       if (!user) return reply;
       const result = await deleteUser(db, actorOf(request), user.id);
       if (!result.ok && result.reason === 'forbidden') return reply.renderForbidden(result.message);
       if (!result.ok) {
-        if (request.wantsFragment()) {
-          // The row stays: show the reason on the user's page rather than failing silently.
-          request.session.flash = { type: 'error', message: result.message };
-          return reply.header('HX-Redirect', `/admin/users/${user.id}`).code(409).send('');
-        }
+        // The row stays, and the section says why.
+        if (request.wantsFragment()) return renderUserList(request, reply.code(409), parseListQuery(request.query), { type: 'error', message: result.message });
         return reply.code(409).render('confirm-delete', confirmDelete(user, result.message));
       }
       if (user.id === request.currentUser!.id) {
@@ -263,9 +281,10 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         await request.session.destroy();
         return request.wantsFragment() ? reply.header('HX-Redirect', '/login').send('') : reply.redirect('/login', 303);
       }
-      if (request.wantsFragment()) return reply.send(''); // htmx removes the row in place
-      request.session.flash = { type: 'success', message: `User ${user.username} deleted.` };
-      return reply.redirect('/admin/users', 303);
+      const message = { type: 'success', message: `User ${user.username} deleted.` } as const;
+      if (request.wantsFragment()) return renderUserList(request, reply, parseListQuery(request.query), message);
+      request.session.flash = message;
+      return reply.redirect('/admin/users#users-table', 303);
     },
   );
 
@@ -361,16 +380,28 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   });
 
-  app.post('/admin/users/:id/logout', { schema: { params: UserParams, body: EmptyForm }, config: { permission: 'users_auth_session' } }, async (request, reply) => {
+  // The confirm step before logging a user out everywhere: the row's Log Out leads here.
+  app.get('/admin/users/:id/logout', { schema: { params: UserParams }, config: { permission: 'users_auth_session' } }, async (request, reply) => {
     const user = await findUserById(db, request.params.id);
-    if (!user) return userNotFound(reply);
-    const actor = actorOf(request);
-    const result = await logOutEverywhere(db, actor, user, (tx) => refuseReachingUser(tx, actor, user, `Logging out ${user.username}`));
-    if (!result.ok) return reply.renderForbidden(result.message); // audited by the check
-    const { ended } = result;
-    request.session.flash = { type: 'success', message: `${user.username} was logged out everywhere (${ended} ${ended === 1 ? 'session' : 'sessions'}).` };
-    return reply.redirect(`/admin/users/${user.id}`, 303);
+    return user ? reply.render('users/confirm-logout', { user }) : userNotFound(reply);
   });
+
+  app.post(
+    '/admin/users/:id/logout',
+    { schema: { params: UserParams, querystring: UserListQuerySchema, body: EmptyForm }, config: { permission: 'users_auth_session' } },
+    async (request, reply) => {
+      const user = await findUserById(db, request.params.id);
+      if (!user) return userNotFound(reply);
+      const actor = actorOf(request);
+      const result = await logOutEverywhere(db, actor, user, (tx) => refuseReachingUser(tx, actor, user, `Logging out ${user.username}`));
+      if (!result.ok) return reply.renderForbidden(result.message); // audited by the check
+      const { ended } = result;
+      const message = { type: 'success', message: `${user.username} was logged out everywhere (${ended} ${ended === 1 ? 'session' : 'sessions'}).` } as const;
+      if (request.wantsFragment()) return renderUserList(request, reply, parseListQuery(request.query), message);
+      request.session.flash = message;
+      return reply.redirect(`/admin/users/${user.id}`, 303);
+    },
+  );
 };
 
 export default userRoutes;

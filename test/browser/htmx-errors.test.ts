@@ -20,10 +20,11 @@ describe.skipIf(skipBrowserTests)('a failing htmx action, JavaScript on', () => 
     await loginAsFirstAdmin(page);
     await page.goto('/admin/users');
     await page.locator('summary[aria-label="Actions for gone-meanwhile"]').click(); // the row's menu
-    await page.getByRole('link', { name: 'Delete gone-meanwhile' }).waitFor();
+    const remove = page.locator('tr', { has: page.getByRole('link', { name: 'gone-meanwhile', exact: true }) }).getByRole('link', { name: 'Delete' });
+    await remove.waitFor();
     // Someone else deletes the user while this page is open.
     await server.handle.db.delete(users).where(eq(users.id, gone.id));
-    await page.getByRole('link', { name: 'Delete gone-meanwhile' }).click(); // confirm dialog accepted
+    await remove.click(); // confirm dialog accepted
     await page.locator('#htmx-alert').getByRole('alert').getByText('This user does not exist (any more).').waitFor();
     expect(await page.locator('header.topbar').count()).toBe(1);
     expect(await page.locator('#users-table h1').count()).toBe(0);

@@ -7,7 +7,7 @@ import { sortExpression } from '../../src/users/users-repository.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groups, userGroups, users } from '../../src/db/schema.js';
 import { TestClient } from '../helpers/client.js';
-import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { createTestApp, seedUser, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
 let admin: TestClient;
@@ -146,5 +146,107 @@ describe('short search terms', () => {
     expect(namesIn((await admin.get('/admin/users?q=q')).body)).toEqual(expect.arrayContaining(['qz-first', 'Qz-second', 'q%z']));
     expect(namesIn((await admin.get('/admin/users?q=q%25')).body)).toEqual(['q%z']); // wildcards are literal
     expect(namesIn((await admin.get('/admin/users?q=qz-')).body)).toEqual(['qz-first', 'Qz-second', 'xqz-inside']);
+  });
+});
+
+/** What a list answer shows of the list's state: the sort the filter form sends, the sorted column, the count, the page. */
+function stateOf(html: string) {
+  return {
+    sort: /<input type="hidden" name="sort" value="([^"]+)" form="users-filter">/.exec(html)?.[1],
+    dir: /<input type="hidden" name="dir" value="([^"]+)" form="users-filter">/.exec(html)?.[1],
+    sorted: [...html.matchAll(/<th scope="col" aria-sort="(\w+)">\s*<a [^>]*>([^<]+)/g)].map((m) => `${m[2]!.trim()} ${m[1]}`),
+    count: /<p class="count" id="users-count">([^<]+)<\/p>/.exec(html)?.[1],
+    page: /Page (\d+) of/.exec(html)?.[1] ?? '1',
+  };
+}
+
+describe('the table section, one state in one place', () => {
+  it('answers every htmx interaction — sort, search, filter, page, delete and log out in place — with the whole section a fresh load shows', async () => {
+    const db = t.handle.db;
+    const made = await db.insert(users).values(Array.from({ length: 30 }, (_, i) => ({ username: `sec-${String(i).padStart(2, '0')}`, email: `z${i}@example.com`, locked: i % 2 === 0 }))).returning();
+    const victim = made.find((u) => u.username === 'sec-05')!;
+    const other = made.find((u) => u.username === 'sec-07')!;
+    const query = 'q=sec-&sort=email&dir=desc&status=&per_page=25';
+    const cases: Array<[string, () => Promise<{ statusCode: number; body: string }>, string]> = [
+      ['sort', () => admin.get(`/admin/users?${query}`, { 'hx-request': 'true' }), query],
+      ['search', () => admin.get(`/admin/users?q=sec-1&sort=email&dir=desc`, { 'hx-request': 'true' }), 'q=sec-1&sort=email&dir=desc'],
+      ['filter', () => admin.get(`/admin/users?q=sec-&sort=email&dir=desc&status=locked`, { 'hx-request': 'true' }), 'q=sec-&sort=email&dir=desc&status=locked'],
+      ['page', () => admin.get(`/admin/users?q=sec-&sort=email&dir=desc&page=2`, { 'hx-request': 'true' }), 'q=sec-&sort=email&dir=desc&page=2'],
+      ['delete in place', () => admin.post(`/admin/users/${victim.id}/delete?${query}`, {}, { 'hx-request': 'true' }), query],
+      ['log out in place', () => admin.post(`/admin/users/${other.id}/logout?${query}`, {}, { 'hx-request': 'true' }), query],
+    ];
+    await admin.get('/admin/users');
+    for (const [name, answer, address] of cases) {
+      const section = await answer();
+      expect(section.statusCode, name).toBe(200);
+      expect(section.body, name).not.toContain('<html');
+      // What the same address shows when loaded afresh, without the action's message.
+      const fresh = await admin.get(`/admin/users?${address}`);
+      expect(stateOf(section.body), name).toEqual(stateOf(fresh.body));
+      expect(namesIn(section.body), name).toEqual(namesIn(fresh.body));
+      expect(stateOf(section.body).sorted, name).toEqual(['Email descending']);
+    }
+  });
+
+  it('deletes in place: the count drops, the message is in the section, and an emptied last page shows the one before', async () => {
+    const db = t.handle.db;
+    const made = await db.insert(users).values(Array.from({ length: 26 }, (_, i) => ({ username: `dip-${String(i).padStart(2, '0')}` }))).returning();
+    await admin.get('/admin/users');
+    const last = made.at(-1)!;
+    const answer = await admin.post(`/admin/users/${last.id}/delete?q=dip-&page=2`, {}, { 'hx-request': 'true' });
+    expect(answer.statusCode).toBe(200);
+    expect(stateOf(answer.body).count).toBe('25 users matching “dip-”');
+    expect(stateOf(answer.body).page).toBe('1');
+    expect(answer.headers['hx-replace-url']).toBe('/admin/users?q=dip-');
+    expect(answer.body).toContain('<p class="flash flash-success" role="status">User dip-25 deleted.</p>');
+    // Without JavaScript: the confirm page, then the list with the message in its section.
+    const confirm = await admin.get(`/admin/users/${made[0]!.id}/delete`);
+    expect(confirm.body).toContain('Delete user dip-00?');
+    const plain = await admin.post(`/admin/users/${made[0]!.id}/delete`);
+    expect(plain.headers.location).toBe('/admin/users#users-table');
+    const list = (await admin.get('/admin/users?q=dip-')).body;
+    expect(list.indexOf('User dip-00 deleted.')).toBeGreaterThan(list.indexOf('<div id="users-table">'));
+    expect(list.match(/User dip-00 deleted\./g)).toHaveLength(1); // not at the top as well
+  });
+
+  it('confirms Log Out from a row on a page of its own, and logs out in place with htmx', async () => {
+    const user = await seedUser(t.handle.db, 'logout-lena', USER_PASSWORD);
+    const lena = new TestClient(t.app);
+    await lena.login('logout-lena', USER_PASSWORD);
+    expect((await lena.get('/profile')).statusCode).toBe(200);
+    const confirm = await admin.get(`/admin/users/${user.id}/logout`);
+    expect(confirm.body).toContain('Log out logout-lena everywhere?');
+    expect(confirm.body).toContain(`action="/admin/users/${user.id}/logout"`);
+    expect((await lena.get('/profile')).statusCode).toBe(200); // the GET changes nothing
+    const answer = await admin.post(`/admin/users/${user.id}/logout?q=logout-`, {}, { 'hx-request': 'true' });
+    expect(answer.body).toContain('role="status">logout-lena was logged out everywhere (1 session).</p>');
+    expect(namesIn(answer.body)).toEqual(['logout-lena']);
+    expect((await lena.get('/profile')).headers.location).toMatch(/^\/login/);
+  });
+
+  it('keeps every row under 600 bytes with all its actions, as plain links to their confirm pages', async () => {
+    await t.handle.db.insert(users).values(Array.from({ length: 25 }, (_, i) => ({
+      username: `weight-user-${i}`, firstName: 'Elizabeth', lastName: 'Rodriguez', organization: 'Acme Corp',
+      email: `weight.user.${i}@example.com`, lastSession: new Date('2026-01-02T03:04:00Z'), locked: i % 2 === 0,
+    })));
+    const page = (await admin.get('/admin/users?q=weight-user')).body;
+    const rows = [...page.matchAll(/<tr><td><a href="\/admin\/users\/[^"]+">weight-user[\s\S]*?<\/tr>/g)].map((m) => m[0]);
+    expect(rows).toHaveLength(25);
+    for (const row of rows) {
+      expect(Buffer.byteLength(row), row).toBeLessThan(600);
+      expect(row).not.toContain('<form');
+      expect(row).not.toContain('_csrf');
+      expect(row).toMatch(/<a href="\/admin\/users\/[^"]+\/logout">Log Out<\/a><a href="\/admin\/users\/[^"]+\/delete">Delete<\/a>/);
+      expect(row).toContain('<details class="menu" name="row">'); // one open at a time, without script too
+    }
+  });
+
+  it('says Last Session the same way in the list and on the user page', async () => {
+    const [never, seen] = await t.handle.db.insert(users).values([{ username: 'lsw-never' }, { username: 'lsw-seen', lastSession: new Date('2026-02-03T04:05:00Z') }]).returning();
+    const list = (await admin.get('/admin/users?q=lsw-')).body;
+    for (const [user, words] of [[never!, 'Never'], [seen!, '2026-02-03 04:05 UTC']] as const) {
+      expect(list).toMatch(new RegExp(`>${user.username}</a></td>(<td>[^<]*){5}<td>${words}<td>`));
+      expect((await admin.get(`/admin/users/${user.id}`)).body).toContain(`<dd id="last-session">${words}</dd>`);
+    }
   });
 });

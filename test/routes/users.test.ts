@@ -199,7 +199,7 @@ describe('users table', () => {
     const fragment = await admin.get('/admin/users?q=acme', { 'hx-request': 'true' });
     expect(fragment.headers.vary).toMatch(/HX-Request/);
     expect(fragment.body).not.toContain('<html');
-    expect(fragment.body).toContain('<table class="data">');
+    expect(fragment.body).toContain('<table class="data"');
     const boosted = await admin.get('/admin/users?q=acme', { 'hx-request': 'true', 'hx-boosted': 'true' });
     expect(boosted.body).toContain('<html');
     const restore = await admin.get('/admin/users?q=acme', { 'hx-request': 'true', 'hx-history-restore-request': 'true' });
@@ -304,13 +304,17 @@ describe('deleting users', () => {
     expect(event!.targetName).toBe('delete-yvonne');
   });
 
-  it('answers htmx with an empty body so the row disappears in place', async () => {
+  it('answers htmx with the table section at the list\'s query, without the row and with the message', async () => {
     await own('delete-xavier');
     const user = (await findUser('delete-xavier'))!;
     await admin.get('/admin/users');
-    const response = await admin.post(`/admin/users/${user.id}/delete`, {}, { 'hx-request': 'true' });
+    const response = await admin.post(`/admin/users/${user.id}/delete?q=delete-&sort=email&dir=desc`, {}, { 'hx-request': 'true' });
     expect(response.statusCode).toBe(200);
-    expect(response.body).toBe('');
+    expect(response.body).not.toContain('<html');
+    expect(response.body).toContain('<p class="flash flash-success" role="status">User delete-xavier deleted.</p>');
+    expect(response.body).not.toContain('>delete-xavier</a>');
+    expect(response.body).toContain('<input type="hidden" name="sort" value="email" form="users-filter">');
+    expect(response.headers['hx-replace-url']).toBe('/admin/users?q=delete-&sort=email&dir=desc');
     expect(await findUser('delete-xavier')).toBeUndefined();
   });
 
