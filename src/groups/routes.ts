@@ -252,7 +252,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const validation = validateGroup(request.body);
     if (!validation.ok) return reply.code(422).render('groups/new', { values, errors: validation.errors });
     const result = await createGroup(db, actorOf(request), validation.value);
-    if (!result.ok) return reply.code(result.status).render('groups/new', { values, errors: { [result.field ?? 'name']: result.message } });
+    if (!result.ok) return reply.code(result.status).render('groups/new', { values, errors: result.errors ?? { [result.field ?? 'name']: result.message } });
     request.session.flash = { type: 'success', message: `Group ${result.value.name} created.` };
     return reply.redirect(`/admin/groups/${result.value.id}`, 303);
   });
@@ -275,7 +275,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the service
     if (!result.ok) {
       reply.code(result.status);
-      return renderShow(request, reply, group, { values, errors: { [result.field ?? 'name']: result.message } });
+      return renderShow(request, reply, group, { values, errors: result.errors ?? { [result.field ?? 'name']: result.message } });
     }
     request.session.flash = { type: 'success', message: `Group ${result.value.name} saved.` };
     return reply.redirect(`/admin/groups/${group.id}`, 303);

@@ -151,6 +151,27 @@ describe('groups table and pages', () => {
     expect(await groupNamed('Sales')).toBeUndefined();
   });
 
+  it('lists every error of Add Group at once in a summary first in the page, linked to each field and taking the focus', async () => {
+    const { engineering } = await world();
+    await admin.get('/admin/groups/new');
+    const summary = (html: string) => /<div class="flash flash-error error-summary" role="alert" tabindex="-1" autofocus[^>]*>([\s\S]*?)<\/div>/.exec(html)?.[1] ?? '';
+    const bad = await admin.post('/admin/groups', { name: '', priority: 'abc', description: 'x'.repeat(10_001) });
+    expect(bad.statusCode).toBe(422);
+    expect(summary(bad.body)).toContain('There are 3 problems');
+    for (const [field, message] of [['name', 'Name is required.'], ['priority', 'Priority must be a whole number'], ['description', 'Description must be at most 10,000 characters.']]) {
+      expect(summary(bad.body)).toMatch(new RegExp(`<a href="#f-${field}">${message}`));
+    }
+    // Before the heading: the first thing in <main> after the alert region.
+    expect(bad.body.indexOf('error-summary')).toBeLessThan(bad.body.indexOf('<h1>Add Group</h1>'));
+    // Both clashes at once, too.
+    const clash = await admin.post('/admin/groups', { name: engineering.name, priority: String(engineering.priority) });
+    expect(clash.statusCode).toBe(409);
+    expect(summary(clash.body)).toContain('There are 2 problems');
+    expect(summary(clash.body)).toContain('<a href="#f-name">A group with this name already exists.</a>');
+    expect(summary(clash.body)).toContain(`<a href="#f-priority">Priority ${engineering.priority} is already used by group ${engineering.name}`);
+    expect(clash.body).toContain('<p class="error" id="e-name">A group with this name already exists.</p>');
+  });
+
   it('edits a group and refuses to rename or delete a system group', async () => {
     const { engineering } = await world();
     await admin.get(`/admin/groups/${engineering.id}`);
