@@ -52,6 +52,8 @@ type IdParams = { id: string };
 
 /** The sections of the group page an action returns to, and what it says there. */
 type Section = 'members' | 'settings' | 'permissions';
+/** Where a return to each section lands: its top, or for Permissions (a long list) its message by Save. */
+const SECTION_ANCHORS: Record<Section, string> = { members: 'members', settings: 'settings', permissions: 'permissions-note' };
 type Note = { type: 'success' | 'error' | 'info' | 'warning'; message: string };
 
 /** The questions before removing: the confirm page (no JS) and hx-confirm (JS) ask the same. */
@@ -213,7 +215,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
   ) {
     if (!result.ok && result.status === 403) return reply.renderForbidden(result.message);
     const note: Note = result.ok ? { type: 'success', message: success } : { type: 'error', message: result.message };
-    const url = `/admin/groups/${group.id}#${section}`;
+    const url = `/admin/groups/${group.id}#${SECTION_ANCHORS[section]}`;
     if (!result.ok) reply.code(result.status);
     if (request.wantsFragment()) {
       const view = await SECTION_VIEWS[section](request, group, { note, focusPicker: true, focusSettings: true });
@@ -221,7 +223,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
     if (request.headers['hx-boosted'] === 'true') {
       // A redirect would land at the top of the page (htmx drops the #section): answer the page itself.
-      reply.header('HX-Push-Url', url).header('HX-Reswap', `innerHTML show:#${section}:top`);
+      reply.header('HX-Push-Url', url).header('HX-Reswap', `innerHTML show:#${SECTION_ANCHORS[section]}:top`);
       return renderShow(request, reply, group, { notes: { [section]: note } });
     }
     if (result.ok || options.failureRedirects) {

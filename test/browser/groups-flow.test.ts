@@ -252,6 +252,60 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('group members, added and remov
     if (javaScriptEnabled) expect(await marker()).toBe(2);
   });
 
+  /** The section's message is there and on screen (not at the top of a page scrolled elsewhere). */
+  async function expectNote(sectionId: string, text: string) {
+    const note = page.locator(`#${sectionId}`).getByRole('status').filter({ hasText: text });
+    await note.waitFor();
+    await expect.poll(() => note.evaluate((el) => { const r = el.getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; }), { message: `${text} on screen` }).toBe(true);
+  }
+
+  it('sets, edits and removes settings and saves permissions again and again, each message in its section', async () => {
+    const [group] = await session.server.handle.db.insert(groups).values({ name: 'Design', priority: 22 }).returning();
+    await page.goto(`/admin/groups/${group!.id}`);
+    for (const value of ['3', '4']) {
+      const edit = page.getByRole('link', { name: 'Edit Max Sessions Per User' });
+      if (await edit.count()) await edit.click();
+      else {
+        await page.getByLabel('Add Setting').selectOption({ label: 'Max Sessions Per User' });
+        await page.getByRole('button', { name: 'Next' }).click();
+      }
+      await page.getByLabel('Max Sessions Per User').fill(value);
+      await page.getByRole('button', { name: 'Save Setting' }).click();
+      await expectNote('settings', `Max Sessions Per User set to ${value}.`);
+    }
+    await setMarker(3);
+    for (const label of ['Max Sessions Per User']) {
+      await page.getByRole('link', { name: `Remove ${label}` }).click();
+      const question = `Remove the setting ${label} from Design?`;
+      if (javaScriptEnabled) await expect.poll(() => dialogs.at(-1)).toBe(question);
+      else {
+        await page.getByRole('heading', { name: question }).waitFor();
+        await page.getByRole('button', { name: `Remove ${label}` }).click();
+      }
+      await expectNote('settings', `${label} removed; members get it from another group or the default.`);
+    }
+    await page.locator('#settings').getByText('This group sets nothing').waitFor();
+    for (const checked of [true, false, true]) {
+      await page.getByLabel('users_view').setChecked(checked);
+      await page.getByRole('button', { name: 'Save Permissions' }).click();
+      await expectNote('permissions', 'Permissions of Design saved.');
+      expect(await page.getByLabel('users_view').isChecked()).toBe(checked);
+      if (javaScriptEnabled) await page.locator('#permissions').getByRole('status').waitFor({ state: 'attached' });
+    }
+    if (javaScriptEnabled) expect(await marker()).toBe(3); // remove and save in place
+  });
+
+  it('Add Group lists every error at once in a summary that takes the focus', async () => {
+    await page.goto('/admin/groups/new');
+    await page.getByLabel('Priority').fill('abc');
+    await page.getByRole('button', { name: 'Create Group' }).click();
+    const summary = page.getByRole('alert').filter({ hasText: 'There are 2 problems' });
+    await summary.waitFor();
+    await expect.poll(() => summary.evaluate((el) => el === document.activeElement)).toBe(true);
+    await summary.getByRole('link', { name: 'Name is required.' }).click();
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('f-name');
+  });
+
   it('ran without script errors or CSP violations', () => {
     expect(session.errors).toEqual([]);
   });
