@@ -30,7 +30,7 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('admin groups flow with $mode',
     await page.getByLabel('Priority').fill('1000');
     await page.getByLabel('Description').fill('Builds things');
     await page.getByRole('button', { name: 'Create Group' }).click();
-    await page.getByText('Priority 1000 is already used by group All Users').waitFor();
+    await page.getByRole('alert').getByRole('link', { name: /Priority 1000 is already used by group All Users/ }).waitFor(); // in the error summary
     expect(await page.getByLabel('Name').inputValue()).toBe('Engineering');
     await page.getByLabel('Priority').fill('10');
     await page.getByRole('button', { name: 'Create Group' }).click();
