@@ -273,8 +273,13 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('group members, added and remov
       await page.getByRole('button', { name: 'Save Setting' }).click();
       await expectNote('settings', `Max Sessions Per User set to ${value}.`);
     }
+    await page.getByLabel('Add Setting').selectOption({ label: 'Allow Sharing' });
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByLabel('Allow Sharing').selectOption('On');
+    await page.getByRole('button', { name: 'Save Setting' }).click();
+    await expectNote('settings', 'Allow Sharing set to On.');
     await setMarker(3);
-    for (const label of ['Max Sessions Per User']) {
+    for (const label of ['Max Sessions Per User', 'Allow Sharing']) {
       await page.getByRole('link', { name: `Remove ${label}` }).click();
       const question = `Remove the setting ${label} from Design?`;
       if (javaScriptEnabled) await expect.poll(() => dialogs.at(-1)).toBe(question);
