@@ -171,9 +171,15 @@ export async function assertAdministrable(db: Database): Promise<void> {
   if ((await countActiveGlobalAdmins(db)) === 0) throw new LastAdminError();
 }
 
-/** A user as membership needs them (id, name, and realm for what they hold); undefined for an unknown id. */
-export async function findMemberRef(db: Database, id: string): Promise<{ id: string; username: string; realm: string } | undefined> {
+/** A user as membership needs them (id, names, and realm for what they hold); undefined for an unknown id. */
+export async function findMemberRef(
+  db: Database,
+  id: string,
+): Promise<{ id: string; username: string; firstName: string | null; lastName: string | null; realm: string } | undefined> {
   if (!isUuid(id)) return undefined;
-  const [row] = await db.select({ id: users.id, username: users.username, realm: users.realm }).from(users).where(eq(users.id, id));
+  const [row] = await db
+    .select({ id: users.id, username: users.username, firstName: users.firstName, lastName: users.lastName, realm: users.realm })
+    .from(users)
+    .where(eq(users.id, id));
   return row;
 }

@@ -13,7 +13,9 @@ import type { Actor } from './group-access.js';
 import { assertAdministrable, LastAdminError } from './groups-repository.js';
 import { refuseReachingMembers, refuseReachingUser } from './stronger-users.js';
 
-export type GroupResult<T = Group> = { ok: true; value: T } | { ok: false; field?: string; message: string; status: number };
+export type GroupResult<T = Group> =
+  | { ok: true; value: T }
+  | { ok: false; field?: string; message: string; status: number; /** every field's error, when more than one */ errors?: Record<string, string> };
 
 const fail = (message: string, status = 409, field?: string) => ({ ok: false, message, status, field }) as const;
 const groupTarget = (group: Pick<Group, 'id' | 'name'>) => ({ type: 'group', id: group.id, name: group.name });
@@ -231,11 +233,13 @@ async function clash(db: Database, input: GroupInput, exceptId?: string) {
     .select({ id: groups.id, name: groups.name, priority: groups.priority })
     .from(groups)
     .where(sql`(lower(${groups.name}) = lower(${input.name}) or ${groups.priority} = ${input.priority}) ${exceptId ? sql`and ${groups.id} <> ${exceptId}` : sql``}`);
-  const sameName = others.find((g) => g.name.toLowerCase() === input.name.toLowerCase());
-  if (sameName) return fail('A group with this name already exists.', 409, 'name');
+  // Both clashes at once: the form shows every error in one go.
+  const errors: Record<string, string> = {};
+  if (others.some((g) => g.name.toLowerCase() === input.name.toLowerCase())) errors.name = 'A group with this name already exists.';
   const samePriority = others.find((g) => g.priority === input.priority);
-  if (samePriority) return fail(`Priority ${input.priority} is already used by group ${samePriority.name}; priorities are unique.`, 409, 'priority');
-  return null;
+  if (samePriority) errors.priority = `Priority ${input.priority} is already used by group ${samePriority.name}; priorities are unique.`;
+  const [field, message] = Object.entries(errors)[0] ?? [];
+  return field ? { ...fail(message!, 409, field), errors } : null;
 }
 
 async function guarded<T>(work: () => Promise<GroupResult<T>>): Promise<GroupResult<T>> {

@@ -50,6 +50,18 @@ import {
 
 type IdParams = { id: string };
 
+/** The sections of the group page an action returns to, and what it says there. */
+type Section = 'members' | 'settings' | 'permissions';
+/** Where a return to each section lands: its top, or for Permissions (a long list) its message by Save. */
+const SECTION_ANCHORS: Record<Section, string> = { members: 'members', settings: 'settings', permissions: 'permissions-note' };
+type Note = { type: 'success' | 'error' | 'info' | 'warning'; message: string };
+
+/** The questions before removing: the confirm page (no JS) and hx-confirm (JS) ask the same. */
+const QUESTIONS = {
+  removeMember: (username: string, groupName: string) => `Remove ${username} from ${groupName}?`,
+  removeSetting: (label: string, groupName: string) => `Remove the setting ${label} from ${groupName}?`,
+};
+
 type ShowQuery = { user_q?: string; members_page?: number; members_after?: string; members_before?: string };
 
 const VIEW: readonly Permission[] = ['groups_view', 'groups_view_ifmember'];
@@ -85,41 +97,31 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return group;
   }
 
-  async function renderShow(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    group: Group,
-    extra: { values?: Record<string, unknown>; errors?: Record<string, string>; memberError?: string; permissionError?: string } = {},
-  ) {
+  /** The members section's data: page, count, rows, and a picker as a fresh load gives it. */
+  async function membersView(request: FastifyRequest, group: Group, extra: { note?: Note | null; focusPicker?: boolean } = {}) {
     const actor = request.currentUser!;
-    const query = (request.query ?? {}) as ShowQuery;
+    // The page's query (paging, a search without JS); an in-place answer to a POST has none: page 1, empty picker.
+    const query = (request.method === 'GET' ? request.query ?? {} : {}) as ShowQuery;
     const page = query.members_page ?? 1;
     const userSearch = query.user_q ?? '';
     const canModify = canModifyGroup(actor, group);
     // Everyone is in All Users: no one to add (and listing outsiders would read every user).
     const canAddMembers = canModify && group.systemKey !== 'all_users';
-    const [members, settings, permissions, candidates, workspaces, mappings] = await Promise.all([
+    const [members, candidates, permissions] = await Promise.all([
       membersOfGroup(db, group.id, {
         page,
         after: decodeCursor(query.members_after),
         before: query.members_after ? undefined : decodeCursor(query.members_before),
       }),
-      settingsOfGroup(db, group.id),
-      permissionsOfGroup(db, group.id),
-      userSearch ? memberCandidates(db, group.id, userSearch) : Promise.resolve(null),
-      workspaceCatalogue(db),
-      listMappings(db, { kind: 'group', id: group.id }),
+      canAddMembers && userSearch ? memberCandidates(db, group.id, userSearch) : Promise.resolve(null),
+      canAddMembers ? permissionsOfGroup(db, group.id) : Promise.resolve([]),
     ]);
     const choices = canAddMembers ? await nonMemberChoices(db, group.id, members.total) : null;
-    return reply.render('groups/show', {
+    return {
       group,
-      values: extra.values ?? group,
-      errors: extra.errors ?? {},
-      memberError: extra.memberError ?? null,
-      permissionError: extra.permissionError ?? null,
       canModify,
       canAddMembers,
-      canDelete: canDeleteGroup(actor, group),
+      questions: QUESTIONS,
       members: {
         ...members,
         page,
@@ -129,36 +131,106 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
         nextUrl: `?members_page=${page + 1}&members_after=${members.nextCursor ? encodeCursor(members.nextCursor) : ''}`,
       },
       picker: { search: userSearch, candidates, choices },
-      settings: SETTINGS.filter((s) => s.key in settings).map((s) => ({ ...s, display: formatSettingValue(s, settings[s.key]!, workspaces.names) })),
-      mappings: mappingListView({ url: `/admin/groups/${group.id}` }, mappings, canModify),
-      unsetSettings: SETTINGS.filter((s) => !(s.key in settings)),
-      permissionSections: permissionPanel(permissions, actor.permissions),
       // Adding to such a group goes through the confirm page: a plain form, also with JS.
       addNeedsConfirm: joiningNeedsConfirm(actor.permissions, permissions),
+      memberNote: extra.note ?? null,
+      focusPicker: extra.focusPicker ?? false,
+    };
+  }
+
+  /** The settings section's data. */
+  async function settingsView(request: FastifyRequest, group: Group, extra: { note?: Note | null; focusSettings?: boolean } = {}) {
+    const [settings, workspaces] = await Promise.all([settingsOfGroup(db, group.id), workspaceCatalogue(db)]);
+    return {
+      group,
+      canModify: canModifyGroup(request.currentUser!, group),
+      questions: QUESTIONS,
+      settings: SETTINGS.filter((s) => s.key in settings).map((s) => ({ ...s, display: formatSettingValue(s, settings[s.key]!, workspaces.names) })),
+      unsetSettings: SETTINGS.filter((s) => !(s.key in settings)),
+      settingsNote: extra.note ?? null,
+      focusSettings: extra.focusSettings ?? false,
+    };
+  }
+
+  /** The permissions section's data. */
+  async function permissionsView(request: FastifyRequest, group: Group, extra: { note?: Note | null } = {}) {
+    const actor = request.currentUser!;
+    return {
+      group,
+      canModify: canModifyGroup(actor, group),
+      permissionSections: permissionPanel(await permissionsOfGroup(db, group.id), actor.permissions),
+      permissionsNote: extra.note ?? null,
+    };
+  }
+
+  const SECTION_VIEWS = { members: membersView, settings: settingsView, permissions: permissionsView } as const;
+
+  async function renderShow(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    group: Group,
+    extra: { values?: Record<string, unknown>; errors?: Record<string, string>; notes?: Partial<Record<Section, Note>> } = {},
+  ) {
+    const actor = request.currentUser!;
+    const notes = { ...extra.notes };
+    // A message for a section (after a redirect to it) shows in that section, not at the top of the page.
+    const flash = request.session.flash;
+    if (flash?.section && flash.section in SECTION_VIEWS) {
+      notes[flash.section as Section] = { type: flash.type, message: flash.message };
+      delete request.session.flash;
+    }
+    const [members, settings, permissions, mappings] = await Promise.all([
+      membersView(request, group, { note: notes.members }),
+      settingsView(request, group, { note: notes.settings }),
+      permissionsView(request, group, { note: notes.permissions }),
+      listMappings(db, { kind: 'group', id: group.id }),
+    ]);
+    return reply.render('groups/show', {
+      ...members,
+      ...settings,
+      ...permissions,
+      group,
+      values: extra.values ?? group,
+      errors: extra.errors ?? {},
+      canDelete: canDeleteGroup(actor, group),
+      mappings: mappingListView({ url: `/admin/groups/${group.id}` }, mappings, members.canModify),
     });
   }
 
-  /** Success: back to the group page with a flash; failure: the group page with the error (refusals are audited by the services). */
-  async function finish<T>(
+  /**
+   * After an action in one section of the group page: htmx gets that section re-rendered with what
+   * happened (focus back on its control); a boosted form gets the page, scrolled to the section;
+   * without JS, success redirects to the section (its message shown there) and a failure renders
+   * the page with the message in the section, or redirects too when `failureRedirects`.
+   * Refusals for lack of permission are the 403 page (audited by the services).
+   */
+  async function answerInSection<T>(
     request: FastifyRequest<{ Params: IdParams }>,
     reply: FastifyReply,
     group: Group,
+    section: Section,
     result: GroupResult<T>,
     success: string,
-    onError: 'memberError' | 'permissionError' | 'flash',
-    anchor = '',
+    options: { failureRedirects?: boolean } = {},
   ) {
-    if (result.ok) {
-      request.session.flash = { type: 'success', message: success };
-      return reply.redirect(`/admin/groups/${group.id}${anchor}`, 303);
+    if (!result.ok && result.status === 403) return reply.renderForbidden(result.message);
+    const note: Note = result.ok ? { type: 'success', message: success } : { type: 'error', message: result.message };
+    const url = `/admin/groups/${group.id}#${SECTION_ANCHORS[section]}`;
+    if (!result.ok) reply.code(result.status);
+    if (request.wantsFragment()) {
+      const view = await SECTION_VIEWS[section](request, group, { note, focusPicker: true, focusSettings: true });
+      return reply.render(`groups/_${section}`, view);
     }
-    if (result.status === 403) return reply.renderForbidden(result.message);
-    if (onError === 'flash') {
-      request.session.flash = { type: 'error', message: result.message };
-      return reply.redirect(`/admin/groups/${group.id}${anchor}`, 303);
+    if (request.headers['hx-boosted'] === 'true') {
+      // A redirect would land at the top of the page (htmx drops the #section): answer the page itself.
+      reply.header('HX-Push-Url', url).header('HX-Reswap', `innerHTML show:#${SECTION_ANCHORS[section]}:top`);
+      return renderShow(request, reply, group, { notes: { [section]: note } });
     }
-    reply.code(result.status);
-    return renderShow(request, reply, group, { [onError]: result.message });
+    if (result.ok || options.failureRedirects) {
+      request.session.flash = { ...note, section };
+      return reply.redirect(url, 303);
+    }
+    return renderShow(request, reply, group, { notes: { [section]: note } });
   }
 
   app.get('/admin/groups', { schema: { querystring: GroupListQuery }, config: { permission: VIEW } }, async (request, reply) => {
@@ -182,7 +254,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const validation = validateGroup(request.body);
     if (!validation.ok) return reply.code(422).render('groups/new', { values, errors: validation.errors });
     const result = await createGroup(db, actorOf(request), validation.value);
-    if (!result.ok) return reply.code(result.status).render('groups/new', { values, errors: { [result.field ?? 'name']: result.message } });
+    if (!result.ok) return reply.code(result.status).render('groups/new', { values, errors: result.errors ?? { [result.field ?? 'name']: result.message } });
     request.session.flash = { type: 'success', message: `Group ${result.value.name} created.` };
     return reply.redirect(`/admin/groups/${result.value.id}`, 303);
   });
@@ -205,7 +277,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the service
     if (!result.ok) {
       reply.code(result.status);
-      return renderShow(request, reply, group, { values, errors: { [result.field ?? 'name']: result.message } });
+      return renderShow(request, reply, group, { values, errors: result.errors ?? { [result.field ?? 'name']: result.message } });
     }
     request.session.flash = { type: 'success', message: `Group ${result.value.name} saved.` };
     return reply.redirect(`/admin/groups/${group.id}`, 303);
@@ -269,15 +341,28 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const result: GroupResult<true> = user
       ? await addMember(db, actorOf(request), group, user)
       : { ok: false, message: 'Pick a user to add.', status: 422 };
-    if (request.wantsFragment()) {
-      if (!result.ok) return memberErrorFragment(reply, result.message, result.status);
-      const members = await membersOfGroup(db, group.id, { page: 1 });
-      const choices = await nonMemberChoices(db, group.id, members.total);
-      // The new row goes into the table; the picker and the count are refreshed out of band.
-      return reply.render('groups/_member-added', { group, member: user, canModify: true, total: members.total, picker: { search: '', candidates: null, choices } });
-    }
-    return finish(request, reply, group, result, `${user?.username} added to ${group.name}.`, 'memberError', '#members');
+    return answerInSection(request, reply, group, 'members', result, `${user?.username} added to ${group.name}.`);
   });
+
+  // Without JS, Remove is a link to this confirm step; with JS, hx-confirm asks the same question.
+  app.get(
+    '/admin/groups/:id/members/:userId/remove',
+    { schema: { params: GroupMemberParams }, config: { permission: MODIFY } },
+    async (request, reply) => {
+      const group = await loadGroup(request, reply, 'modify');
+      if (!group) return reply;
+      const user = await findMemberRef(db, request.params.userId);
+      if (!user) return reply.code(404).render('errors/error', { title: 'User not found', message: 'This user no longer exists.' });
+      return reply.render('groups/confirm-remove', {
+        title: `Remove ${user.username} from ${group.name}`,
+        question: QUESTIONS.removeMember(user.username, group.name),
+        consequences: `${user.username} loses what ${group.name} grants: its permissions, settings and file mappings (another group's may then apply).`,
+        action: `/admin/groups/${group.id}/members/${user.id}/remove`,
+        label: `Remove ${user.username}`,
+        cancelUrl: `/admin/groups/${group.id}#members`,
+      });
+    },
+  );
 
   app.post(
     '/admin/groups/:id/members/:userId/remove',
@@ -289,19 +374,9 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const result: GroupResult<true> = user
         ? await removeMember(db, actorOf(request), group, user)
         : { ok: false, message: 'This user no longer exists.', status: 404 };
-      if (request.wantsFragment()) {
-        if (!result.ok) return memberErrorFragment(reply, result.message, result.status);
-        const members = await membersOfGroup(db, group.id, { page: 1 });
-        return reply.render('groups/_member-count', { total: members.total, oob: true });
-      }
-      return finish(request, reply, group, result, `${user?.username} removed from ${group.name}.`, 'memberError', '#members');
+      return answerInSection(request, reply, group, 'members', result, `${user?.username} removed from ${group.name}.`);
     },
   );
-
-  /** For htmx: the message goes into the members section's error slot instead of the row. */
-  function memberErrorFragment(reply: FastifyReply, message: string, status: number) {
-    return reply.code(status).header('HX-Retarget', '#member-error').header('HX-Reswap', 'outerHTML').render('groups/_member-error', { memberError: message });
-  }
 
   // Settings ---------------------------------------------------------------------------------
 
@@ -335,8 +410,27 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return reply.code(422).render('groups/setting-form', { group, setting, control: controlOf(setting, workspaces.choices), value: raw, error: parsed.error, isNew: !(setting.key in current) });
     }
     const result = await setGroupSetting(db, actorOf(request), group, setting.key, parsed.value);
-    return finish(request, reply, group, result, `${setting.label} set to ${formatSettingValue(setting, parsed.value, workspaces.names)}.`, 'flash', '#settings');
+    return answerInSection(request, reply, group, 'settings', result, `${setting.label} set to ${formatSettingValue(setting, parsed.value, workspaces.names)}.`, { failureRedirects: true });
   });
+
+  app.get(
+    '/admin/groups/:id/settings/:key/remove',
+    { schema: { params: GroupSettingParams }, config: { permission: MODIFY } },
+    async (request, reply) => {
+      const group = await loadGroup(request, reply, 'modify');
+      if (!group) return reply;
+      const setting = settingByKey(request.params.key);
+      if (!setting) return reply.code(404).render('errors/error', { title: 'Unknown setting', message: 'There is no such setting.' });
+      return reply.render('groups/confirm-remove', {
+        title: `Remove ${setting.label} from ${group.name}`,
+        question: QUESTIONS.removeSetting(setting.label, group.name),
+        consequences: `Its members then get ${setting.label} from another group or the default.`,
+        action: `/admin/groups/${group.id}/settings/${setting.key}/remove`,
+        label: `Remove ${setting.label}`,
+        cancelUrl: `/admin/groups/${group.id}#settings`,
+      });
+    },
+  );
 
   app.post(
     '/admin/groups/:id/settings/:key/remove',
@@ -346,7 +440,9 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!group) return reply;
       const result = await removeGroupSetting(db, actorOf(request), group, request.params.key);
       const label = settingByKey(request.params.key)?.label ?? request.params.key;
-      return finish(request, reply, group, result, `${label} removed; members get it from another group or the default.`, 'flash', '#settings');
+      return answerInSection(request, reply, group, 'settings', result, `${label} removed; members get it from another group or the default.`, {
+        failureRedirects: true,
+      });
     },
   );
 
@@ -382,7 +478,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const actor = request.currentUser!;
     const wanted = requestedPermissions(request.body.permission ?? [], await permissionsOfGroup(db, group.id), actor.permissions);
     const result = await setGroupPermissions(db, actorOf(request), group, wanted);
-    return finish(request, reply, group, result, `Permissions of ${group.name} saved.`, 'permissionError', '#permissions');
+    return answerInSection(request, reply, group, 'permissions', result, `Permissions of ${group.name} saved.`);
   });
 };
 

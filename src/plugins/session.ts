@@ -13,8 +13,8 @@ declare module 'fastify' {
     lastSeen?: number;
     ip?: string;
     userAgent?: string;
-    /** A message for the next page (after a redirect); `at` names the section of that page it belongs in (its id), instead of the top. */
-    flash?: { type: 'success' | 'error' | 'info' | 'warning'; message: string; at?: string };
+    /** A message for the next page (after a redirect); with `section`, that page shows it in that section. */
+    flash?: { type: 'success' | 'error' | 'info' | 'warning'; message: string; section?: string };
     /** Where to go after the forced password reset that interrupted a login. */
     returnTo?: string;
     /** Password was right; the login waits for the second factor (not yet authenticated). */

@@ -168,7 +168,7 @@ const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   /** After ending sessions: the sessions section in place for htmx, else the profile at that section. */
   async function afterEnding(request: FastifyRequest, reply: FastifyReply, notice: Notice) {
-    if (request.wantsFragment()) return reply.render('profile/_sessions', { ...(await sessionView(request)), notice: { ...notice, at: 'sessions' } });
+    if (request.wantsFragment()) return reply.render('profile/_sessions', { ...(await sessionView(request)), notice: { ...notice, section: 'sessions' } });
     noticeFor(request, 'sessions', notice.message, notice.type);
     return reply.redirect('/profile#sessions', 303);
   }

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { eq } from 'drizzle-orm';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiKeys, groups, users, workspaces } from '../../src/db/schema.js';
+import { apiKeys, groups, groupSettings, userGroups, users, workspaces } from '../../src/db/schema.js';
 import { loginAsFirstAdmin, openBrowserSession, skipBrowserTests, type BrowserSession } from '../helpers/browser.js';
 
 // axe-core checks the main pages against WCAG 2 A and AA (contrast included) in both themes.
@@ -41,6 +41,11 @@ describe.skipIf(skipBrowserTests)('accessibility (axe-core)', () => {
     const [admin] = await server.handle.db.select().from(users).where(eq(users.username, 'admin'));
     const [allUsers] = await server.handle.db.select().from(groups).where(eq(groups.systemKey, 'all_users'));
     const [apiKey] = await server.handle.db.insert(apiKeys).values({ name: 'Provisioning script', key: 'a11y-key', secretHash: '0'.repeat(64) }).returning();
+    // A group with a member and a setting: its rows, picker and confirm steps.
+    const [team] = await server.handle.db.insert(groups).values({ name: 'Engineering', priority: 10 }).returning();
+    const [member] = await server.handle.db.insert(users).values({ username: 'ada.lovelace', firstName: 'Ada', lastName: 'Lovelace' }).returning();
+    await server.handle.db.insert(userGroups).values({ userId: member!.id, groupId: team!.id });
+    await server.handle.db.insert(groupSettings).values({ groupId: team!.id, key: 'max_kasms_per_user', value: 3 });
     const [workspace] = await server.handle.db.insert(workspaces).values({ friendlyName: 'Chrome', image: 'kasmweb/chrome:1.16.0' }).returning();
     pages = [
       '/',
@@ -52,6 +57,9 @@ describe.skipIf(skipBrowserTests)('accessibility (axe-core)', () => {
       `/admin/users/${admin!.id}/launch-preview?workspace=${workspace!.id}`,
       '/admin/groups',
       `/admin/groups/${allUsers!.id}`,
+      `/admin/groups/${team!.id}`,
+      `/admin/groups/${team!.id}/members/${member!.id}/remove`,
+      `/admin/groups/${team!.id}/settings/max_kasms_per_user/remove`,
       '/admin/workspaces',
       '/admin/workspaces/new',
       `/admin/workspaces/${workspace!.id}`,
@@ -71,6 +79,21 @@ describe.skipIf(skipBrowserTests)('accessibility (axe-core)', () => {
     await page.goto('/');
     await page.evaluate(() => document.querySelector('main')!.insertAdjacentHTML('beforeend', '<img src="/static/favicon.svg">'));
     expect((await violations(page)).join('\n')).toMatch(/^image-alt:/m);
+  });
+
+  it('finds no violations in what group page actions leave: an in-section message, the error summary', async () => {
+    const [team] = await session.server.handle.db.select().from(groups).where(eq(groups.name, 'Engineering'));
+    await page.goto(`/admin/groups/${team!.id}`);
+    await page.getByLabel('users_view').check();
+    await page.getByRole('button', { name: 'Save Permissions' }).click();
+    await page.locator('#permissions').getByRole('status').waitFor();
+    await page.getByRole('link', { name: 'Remove ada.lovelace' }).click(); // hx-confirm, accepted
+    await page.locator('#members').getByRole('status').waitFor();
+    expect(await violations(page)).toEqual([]);
+    await page.goto('/admin/groups/new');
+    await page.getByRole('button', { name: 'Create Group' }).click();
+    await page.getByRole('alert').filter({ hasText: 'There are 2 problems' }).waitFor();
+    expect(await violations(page)).toEqual([]);
   });
 
   for (const theme of ['Light', 'Dark'] as const) {

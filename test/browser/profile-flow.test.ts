@@ -139,7 +139,7 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('profile flow with $mode', ({ j
     await page.getByRole('button', { name: 'Change Password' }).click();
     const summary = page.locator('#password').getByRole('alert');
     await summary.getByRole('link', { name: 'This is not your current password.' }).waitFor();
-    await expect.poll(() => page.evaluate(() => document.activeElement?.className)).toBe('error-summary');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.classList.contains('error-summary'))).toBe(true);
     for (const label of ['Current Password', 'New Password', 'Confirm New Password']) {
       expect(await page.getByLabel(label, { exact: true }).inputValue(), label).toBe('');
     }

@@ -99,7 +99,7 @@ describe('groups table and pages', () => {
       expect(page.body).toContain(`<option value="${id}">only-candidate</option>`);
       expect(page.body).not.toContain('Find user');
       const added = await smallAdmin.post(`${groupUrl}/members`, { user_id: id }, { 'hx-request': 'true' });
-      expect(added.body).toContain('hx-swap-oob');
+      expect(added.body).toMatch(/^\s*<section id="members"/); // the whole section, its picker fresh
       expect(added.body).not.toContain(`<option value="${id}">`); // the select no longer offers them
       // The boundary: 49 users outside still fit the select, 50 make it a search.
       // Outside the group: the admin and these 48 (only-candidate is now a member).
@@ -149,6 +149,27 @@ describe('groups table and pages', () => {
     const clashName = await admin.post('/admin/groups', { name: engineering.name.toUpperCase(), priority: '999' });
     expect(clashName.body).toContain('A group with this name already exists.');
     expect(await groupNamed('Sales')).toBeUndefined();
+  });
+
+  it('lists every error of Add Group at once in a summary first in the page, linked to each field and taking the focus', async () => {
+    const { engineering } = await world();
+    await admin.get('/admin/groups/new');
+    const summary = (html: string) => /<div class="flash flash-error error-summary" role="alert" tabindex="-1" autofocus[^>]*>([\s\S]*?)<\/div>/.exec(html)?.[1] ?? '';
+    const bad = await admin.post('/admin/groups', { name: '', priority: 'abc', description: 'x'.repeat(10_001) });
+    expect(bad.statusCode).toBe(422);
+    expect(summary(bad.body)).toContain('There are 3 problems');
+    for (const [field, message] of [['name', 'Name is required.'], ['priority', 'Priority must be a whole number'], ['description', 'Description must be at most 10,000 characters.']]) {
+      expect(summary(bad.body)).toMatch(new RegExp(`<a href="#f-${field}">${message}`));
+    }
+    // Before the heading: the first thing in <main> after the alert region.
+    expect(bad.body.indexOf('error-summary')).toBeLessThan(bad.body.indexOf('<h1>Add Group</h1>'));
+    // Both clashes at once, too.
+    const clash = await admin.post('/admin/groups', { name: engineering.name, priority: String(engineering.priority) });
+    expect(clash.statusCode).toBe(409);
+    expect(summary(clash.body)).toContain('There are 2 problems');
+    expect(summary(clash.body)).toContain('<a href="#f-name">A group with this name already exists.</a>');
+    expect(summary(clash.body)).toContain(`<a href="#f-priority">Priority ${engineering.priority} is already used by group ${engineering.name}`);
+    expect(clash.body).toContain('<p class="error" id="e-name">A group with this name already exists.</p>');
   });
 
   it('edits a group and refuses to rename or delete a system group', async () => {
@@ -240,10 +261,15 @@ describe('users in group', () => {
     const response = await admin.post(`/admin/groups/${engineering.id}/members`, { user_id: alan.id }, { 'hx-request': 'true' });
     expect(response.statusCode).toBe(200);
     expect(response.body).not.toContain('<html');
-    expect(response.body).toMatch(/^\s*<tr id="member-/);
-    expect(response.body).toContain('id="member-count" class="count" hx-swap-oob=true>2 members');
-    expect(response.body).toContain('id="member-picker" class="picker" hx-swap-oob=true');
-    expect(response.body).toContain('name="user_q" value=""');
+    // The whole members section, as a fresh load gives it: rows with names, the count, the message, a fresh picker.
+    expect(response.body).toMatch(/^\s*<section id="members"/);
+    expect(response.body).not.toContain('hx-swap-oob');
+    expect(response.body).toMatch(new RegExp(`<tr id="member-${alan.id}">\\s*<td><a href="/admin/users/${alan.id}">${alan.username}</a></td>`));
+    expect(response.body).toMatch(new RegExp(`<td><a href="/admin/users/${grace.id}">${grace.username}</a></td>\\s*<td>Grace</td>\\s*<td>Hopper</td>`));
+    expect(response.body).toContain('<p id="member-count" class="count">2 members</p>');
+    expect(response.body).toContain(`<p class="flash flash-success" role="status">${alan.username} added to ${engineering.name}.</p>`);
+    expect(response.body).toMatch(/<input id="user-q" type="search" name="user_q" value=""[^>]* autofocus>/); // focus back on the search
+    expect(response.body).toContain('hx-target="#members" hx-swap="outerHTML"');
   });
 
   it('removes a member in place, but never from All Users', async () => {
@@ -253,7 +279,11 @@ describe('users in group', () => {
     await admin.get(`/admin/groups/${engineering.id}`);
     const response = await admin.post(`/admin/groups/${engineering.id}/members/${alan.id}/remove`, {}, { 'hx-request': 'true' });
     expect(response.statusCode).toBe(200);
-    expect(response.body).toContain('1 member');
+    expect(response.body).toMatch(/^\s*<section id="members"/);
+    expect(response.body).toContain('<p id="member-count" class="count">1 member</p>');
+    expect(response.body).toContain(`role="status">${alan.username} removed from ${engineering.name}.</p>`);
+    expect(response.body).not.toContain(`href="/admin/users/${alan.id}"`);
+    expect(response.body).toMatch(/<(select id="add-member"|input id="user-q")[^>]* autofocus>/); // a fresh picker, focused
     expect((await lastAudit('group_member_removed', engineering.id))!.details).toMatchObject({ member: { name: alan.username } });
 
     const allUsers = (await groupNamed('All Users'))!;
@@ -261,8 +291,9 @@ describe('users in group', () => {
     expect(refused.statusCode).toBe(409);
     expect(refused.body).toContain('Every user is a member of All Users');
     const refusedHtmx = await admin.post(`/admin/groups/${allUsers.id}/members/${alan.id}/remove`, {}, { 'hx-request': 'true' });
-    expect(refusedHtmx.headers['hx-retarget']).toBe('#member-error');
-    expect(refusedHtmx.body).toContain('Every user is a member of All Users');
+    expect(refusedHtmx.statusCode).toBe(409);
+    expect(refusedHtmx.body).toMatch(/^\s*<section id="members"/); // the message in the section
+    expect(refusedHtmx.body).toContain('role="alert">Every user is a member of All Users');
   });
 
   it('manages groups from the user\'s page too', async () => {
@@ -554,5 +585,117 @@ describe('audit log', () => {
     const second = await admin.get(older);
     expect(second.body).toContain('>t69<');
     expect(second.body).not.toContain('>t70<');
+  });
+});
+
+describe('the group page answers each action in the section it changed', () => {
+  /** Every action on the group page that returns to a section, with the message it leaves there. */
+  const ACTIONS = [
+    {
+      section: 'members',
+      prepare: async () => undefined,
+      act: (c: TestClient, g: { id: string }, u: { id: string }, h?: Record<string, string>) => c.post(`/admin/groups/${g.id}/members`, { user_id: u.id }, h),
+      message: (g: { name: string }, u: { username: string }) => `${u.username} added to ${g.name}.`,
+    },
+    {
+      section: 'members',
+      prepare: (g: { id: string }, u: { id: string }) => join(u.id, g.id),
+      act: (c: TestClient, g: { id: string }, u: { id: string }, h?: Record<string, string>) => c.post(`/admin/groups/${g.id}/members/${u.id}/remove`, {}, h),
+      message: (g: { name: string }, u: { username: string }) => `${u.username} removed from ${g.name}.`,
+    },
+    {
+      section: 'settings',
+      prepare: async () => undefined,
+      act: (c: TestClient, g: { id: string }, _u: unknown, h?: Record<string, string>) => c.post(`/admin/groups/${g.id}/settings`, { key: 'max_kasms_per_user', value: '3' }, h),
+      message: () => 'Max Sessions Per User set to 3.',
+    },
+    {
+      section: 'settings',
+      prepare: (g: { id: string }) => t.handle.db.insert(groupSettings).values({ groupId: g.id, key: 'max_kasms_per_user', value: 3 }).then(() => undefined),
+      act: (c: TestClient, g: { id: string }, _u: unknown, h?: Record<string, string>) => c.post(`/admin/groups/${g.id}/settings/max_kasms_per_user/remove`, {}, h),
+      message: () => 'Max Sessions Per User removed; members get it from another group or the default.',
+    },
+    {
+      section: 'permissions',
+      anchor: 'permissions-note', // by Save, at the end of a long list
+      prepare: async () => undefined,
+      act: (c: TestClient, g: { id: string }, _u: unknown, h?: Record<string, string>) => c.post(`/admin/groups/${g.id}/permissions`, { permission: 'users_view' }, h),
+      message: (g: { name: string }) => `Permissions of ${g.name} saved.`,
+    },
+  ] as const;
+
+  /** The part of a page inside <section id="…">. */
+  const sectionOf = (html: string, id: string) => {
+    const start = html.indexOf(`<section id="${id}"`);
+    return start < 0 ? '' : html.slice(start, html.indexOf('</section>', start));
+  };
+
+  it.each(ACTIONS.map((a, i) => ({ ...a, name: `${a.section} #${i}` })))('$name: JS off, the redirect lands on the section and the message shows there, not at the top', async (action) => {
+    const { engineering, grace } = await world();
+    await action.prepare(engineering, grace);
+    await admin.get(`/admin/groups/${engineering.id}`);
+    const response = await action.act(admin, engineering, grace);
+    expect(response.statusCode, response.body).toBe(303);
+    const anchor = 'anchor' in action ? action.anchor : action.section;
+    expect(response.headers.location).toBe(`/admin/groups/${engineering.id}#${anchor}`);
+    const page = await admin.get(response.headers.location!);
+    const message = action.message(engineering, grace);
+    expect(sectionOf(page.body, action.section)).toMatch(new RegExp(`<p( id="${anchor}")? class="flash flash-success" role="status">${message.replace(/[.?]/g, '\\$&')}</p>`));
+    expect(page.body.split(message)).toHaveLength(2); // once: in the section only
+  });
+
+  it.each(ACTIONS.map((a, i) => ({ ...a, name: `${a.section} #${i}` })))('$name: htmx gets that section alone, with the message in it', async (action) => {
+    const { engineering, grace } = await world();
+    await action.prepare(engineering, grace);
+    await admin.get(`/admin/groups/${engineering.id}`);
+    const response = await action.act(admin, engineering, grace, { 'hx-request': 'true' });
+    expect(response.statusCode).toBe(200);
+    expect(response.body).toMatch(new RegExp(`^\\s*<section id="${action.section}"`));
+    expect(response.body).not.toContain('<html');
+    expect(response.body).toContain(`role="status">${action.message(engineering, grace)}</p>`);
+  });
+
+  it.each(ACTIONS.map((a, i) => ({ ...a, name: `${a.section} #${i}` })))('$name: a boosted form gets the page, scrolled to the section (htmx drops a redirect\'s #)', async (action) => {
+    const { engineering, grace } = await world();
+    await action.prepare(engineering, grace);
+    await admin.get(`/admin/groups/${engineering.id}`);
+    const response = await action.act(admin, engineering, grace, { 'hx-request': 'true', 'hx-boosted': 'true' });
+    expect(response.statusCode).toBe(200);
+    const anchor = 'anchor' in action ? action.anchor : action.section;
+    expect(response.headers['hx-reswap']).toBe(`innerHTML show:#${anchor}:top`);
+    expect(response.headers['hx-push-url']).toBe(`/admin/groups/${engineering.id}#${anchor}`);
+    expect(sectionOf(response.body, action.section)).toContain(`role="status">${action.message(engineering, grace)}</p>`);
+  });
+
+  it('asks before removing a member or a setting: a confirm page without JS, the same question with hx-confirm', async () => {
+    const { engineering, grace } = await world();
+    await join(grace.id, engineering.id);
+    await t.handle.db.insert(groupSettings).values({ groupId: engineering.id, key: 'max_kasms_per_user', value: 3 });
+    const page = (await admin.get(`/admin/groups/${engineering.id}`)).body;
+    const removals = [
+      { url: `/admin/groups/${engineering.id}/members/${grace.id}/remove`, question: `Remove ${grace.username} from ${engineering.name}?`, button: `Remove ${grace.username}` },
+      { url: `/admin/groups/${engineering.id}/settings/max_kasms_per_user/remove`, question: `Remove the setting Max Sessions Per User from ${engineering.name}?`, button: 'Remove Max Sessions Per User' },
+    ];
+    for (const removal of removals) {
+      // The row's Remove is a link to the confirm step, and with JS asks the same question.
+      expect(page).toContain(`<a href="${removal.url}" hx-post="${removal.url}"`);
+      expect(page).toMatch(new RegExp(`href="${removal.url}"[^>]* hx-confirm="${removal.question.replace('?', '\\?')}"`));
+      const confirm = await admin.get(removal.url);
+      expect(confirm.statusCode).toBe(200);
+      expect(confirm.body).toContain(`<h1>${removal.question}</h1>`);
+      expect(confirm.body).toContain(`<form method="post" action="${removal.url}"`);
+      expect(confirm.body).toContain(`>${removal.button}</button>`);
+    }
+    // Nothing is removed by looking at the confirm step.
+    expect(await t.handle.db.select().from(userGroups).where(and(eq(userGroups.userId, grace.id), eq(userGroups.groupId, engineering.id)))).toHaveLength(1);
+    expect(await t.handle.db.select().from(groupSettings).where(eq(groupSettings.groupId, engineering.id))).toHaveLength(1);
+  });
+
+  it('refuses the confirm step to someone who may not change the group', async () => {
+    const { engineering, grace } = await world();
+    await join(grace.id, engineering.id);
+    const { client } = await clientWith('viewer-of-groups', ['groups_view']);
+    const response = await client.get(`/admin/groups/${engineering.id}/members/${grace.id}/remove`);
+    expect(response.statusCode).toBe(403);
   });
 });

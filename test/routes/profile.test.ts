@@ -181,7 +181,7 @@ describe('profile settings form (one Save for every row)', () => {
     const bad = await client.post('/profile/settings', { ...fields, theme: 'Dark', preferred_timezone: 'Mars/Base', preferred_language: 'not a tag!', ssh_public_key: 'ssh-rsa nonsense' });
     expect(bad.statusCode).toBe(422);
     const section = sectionOf(bad.body, 'settings');
-    expect(section).toMatch(/^id="settings"[\s\S]*?<div class="error-summary" role="alert" tabindex="-1" autofocus>[\s\S]*?<form method="post" action="\/profile\/settings"/);
+    expect(section).toMatch(/^id="settings"[\s\S]*?<div class="flash flash-error error-summary" role="alert" tabindex="-1" autofocus[^>]*>[\s\S]*?<form method="post" action="\/profile\/settings"/);
     for (const key of ['preferred_timezone', 'preferred_language', 'ssh_public_key']) {
       expect(section).toContain(`<li><a href="#s-${key}">`);
       expect(sectionOf(section, `setting-${key}`)).toMatch(new RegExp(`aria-describedby="e-${key}"[\\s\\S]*<p class="error" id="e-${key}">`));
@@ -372,7 +372,7 @@ describe('password', () => {
         expect(answer.statusCode).toBe(422);
         for (const error of one.errors) expect(answer.body, one.password).toContain(error);
         const form = answer.body.slice(answer.body.indexOf(`action="${page.url}"`));
-        expect(form).toMatch(/^[^>]*>\s*<div class="error-summary" role="alert" tabindex="-1" autofocus>/);
+        expect(form).toMatch(/^[^>]*>\s*<div class="flash flash-error error-summary" role="alert" tabindex="-1" autofocus[^>]*>/);
         expect(form.match(/<li><a href="#f-[a-z_]+">/g)).toHaveLength(one.errors.length);
         for (const typed of [one.password, one.confirm, current ?? USER_PASSWORD]) expect(answer.body).not.toContain(`value="${typed}"`);
         expect([...form.matchAll(/type="password" value="([^"]*)"/g)].map((m) => m[1])).toEqual(pageName === 'the profile' ? ['', '', ''] : ['', '']);
