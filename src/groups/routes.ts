@@ -98,7 +98,8 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   /** The members section's data: page, count, rows, and a picker as a fresh load gives it. */
-  async function membersView(request: FastifyRequest, group: Group, extra: { note?: Note | null; focusPicker?: boolean } = {}) {
+  // `permissions`: the group's, when the caller reads them anyway (the full page reads them once).
+  async function membersView(request: FastifyRequest, group: Group, extra: { note?: Note | null; focusPicker?: boolean; permissions?: Promise<string[]> } = {}) {
     const actor = request.currentUser!;
     // The page's query (paging, a search without JS); an in-place answer to a POST has none: page 1, empty picker.
     const query = (request.method === 'GET' ? request.query ?? {} : {}) as ShowQuery;
@@ -114,7 +115,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
         before: query.members_after ? undefined : decodeCursor(query.members_before),
       }),
       canAddMembers && userSearch ? memberCandidates(db, group.id, userSearch) : Promise.resolve(null),
-      canAddMembers ? permissionsOfGroup(db, group.id) : Promise.resolve([]),
+      canAddMembers ? (extra.permissions ?? permissionsOfGroup(db, group.id)) : Promise.resolve([]),
     ]);
     const choices = canAddMembers ? await nonMemberChoices(db, group.id, members.total) : null;
     return {
@@ -153,12 +154,12 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   /** The permissions section's data. */
-  async function permissionsView(request: FastifyRequest, group: Group, extra: { note?: Note | null } = {}) {
+  async function permissionsView(request: FastifyRequest, group: Group, extra: { note?: Note | null; permissions?: Promise<string[]> } = {}) {
     const actor = request.currentUser!;
     return {
       group,
       canModify: canModifyGroup(actor, group),
-      permissionSections: permissionPanel(await permissionsOfGroup(db, group.id), actor.permissions),
+      permissionSections: permissionPanel(await (extra.permissions ?? permissionsOfGroup(db, group.id)), actor.permissions),
       permissionsNote: extra.note ?? null,
     };
   }
@@ -179,10 +180,11 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       notes[flash.section as Section] = { type: flash.type, message: flash.message };
       delete request.session.flash;
     }
+    const groupPermissions = permissionsOfGroup(db, group.id); // one read for both sections
     const [members, settings, permissions, mappings] = await Promise.all([
-      membersView(request, group, { note: notes.members }),
+      membersView(request, group, { note: notes.members, permissions: groupPermissions }),
       settingsView(request, group, { note: notes.settings }),
-      permissionsView(request, group, { note: notes.permissions }),
+      permissionsView(request, group, { note: notes.permissions, permissions: groupPermissions }),
       listMappings(db, { kind: 'group', id: group.id }),
     ]);
     return reply.render('groups/show', {
