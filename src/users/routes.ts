@@ -186,7 +186,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!user) return reply;
       const values = formValuesFrom(request.body);
       const version = request.body.version;
-      const validation = validateUser(request.body, { mode: 'update', passwordMinLength: config.passwordMinLength });
+      const validation = validateUser(request.body, { mode: 'update', passwordMinLength: config.passwordMinLength, hasPassword: user.passwordHash !== null });
       if (!validation.ok) {
         reply.code(422);
         return renderShow(request, reply, user, { values, errors: validation.errors, version });

@@ -5,6 +5,7 @@ import { systemGroupId } from '../../src/groups/groups-repository.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
 import { fixtures } from '../helpers/fixtures.js';
+import { callApi, insertApiKey } from '../helpers/api.js';
 
 let t: TestApp;
 let admin: TestClient;
@@ -281,6 +282,32 @@ describe('editing users', () => {
     expect(response.statusCode).toBe(303);
     expect(await findUser('reset-yvonne')).toMatchObject({ twoFactorEnabled: false, twoFactorSecret: null, twoFactorLastStep: null });
     expect((await admin.get(`/admin/users/${user.id}`)).body).toContain('Two-factor authentication of reset-yvonne was reset.');
+  });
+
+  it('refuses to make a user without a password local, beside Realm, keeping what was typed (the Add User rule)', async () => {
+    const created = await create({ username: 'ldap-lena', realm: 'ldap' });
+    expect(created.statusCode).toBe(303);
+    const user = (await findUser('ldap-lena'))!;
+    expect(user.passwordHash).toBeNull();
+    const page = await admin.get(`/admin/users/${user.id}`);
+    const refused = await admin.post(`/admin/users/${user.id}`, { username: 'ldap-lena', realm: 'local', city: 'Typed City', version: versionOf(page.body) });
+    expect(refused.statusCode).toBe(422);
+    expect(refused.body).toMatch(/<p class="error" id="e-realm">A local user needs a password: enter one to change the realm to local\.<\/p>/);
+    expect(refused.body).toMatch(/<option value="local" selected>/); // the entered values are kept
+    expect(refused.body).toContain('value="Typed City"');
+    expect(await findUser('ldap-lena')).toMatchObject({ realm: 'ldap', city: '', version: user.version }); // nothing written
+    // The same rule over the API (one validator).
+    const key = await insertApiKey(t.handle.db, { permissions: ['users_modify'] });
+    const api = await callApi(t.app, key, 'update_user', { target_user: { user_id: user.id, realm: 'local' } });
+    expect(api.statusCode).toBe(400);
+    expect(api.json().error_message).toContain('target_user.realm: A local user needs a password');
+    // With a password it is a local user who can log in; a local user keeps theirs without retyping it.
+    const saved = await admin.post(`/admin/users/${user.id}`, { username: 'ldap-lena', realm: 'local', password: PASSWORD, version: versionOf(page.body) });
+    expect(saved.statusCode).toBe(303);
+    expect(await findUser('ldap-lena')).toMatchObject({ realm: 'local' });
+    expect((await new TestClient(t.app).login('ldap-lena', PASSWORD)).statusCode).toBe(303);
+    const again = await admin.get(`/admin/users/${user.id}`);
+    expect((await admin.post(`/admin/users/${user.id}`, { username: 'ldap-lena', realm: 'local', city: 'Later', version: versionOf(again.body) })).statusCode).toBe(303);
   });
 
   it('answers 404 for an unknown user', async () => {
