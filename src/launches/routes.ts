@@ -17,11 +17,20 @@ import { planForCaller, type LaunchPlan } from './launch-plan.js';
 import { defaultWorkspaceOf, launch, launchPlanFor, noDefaultMessage } from './launch-service.js';
 import { endWorkspaceSession, findWorkspaceSession } from '../workspaces/workspace-sessions-repository.js';
 
-/** The plan as pages show it to `viewer`: what they may see of it, sizes readable, content left out. */
+const isEmptyObject = (value: unknown) => value === null || value === undefined || (typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0);
+
+/**
+ * The plan as pages show it to `viewer`: what they may see of it, sizes readable, content left
+ * out; the workspace's run config override as the JSON plan has it; a JSON setting nobody set
+ * reads "(default)", not `{}` as if it were a value someone chose.
+ */
 export function planView(plan: LaunchPlan, viewer: Viewer) {
   const shown = planForCaller(plan, viewer);
+  const override = shown.workspace.run_config_override;
   return {
     ...shown,
+    runConfigOverride: isEmptyObject(override) ? null : JSON.stringify(override, null, 2),
+    settings: shown.settings.map((s) => (s.source === 'default' && isEmptyObject(s.value) ? { ...s, display: '(default)' } : s)),
     file_mappings: shown.file_mappings.map(({ content_base64: _content, ...m }) => ({ ...m, sizeText: formatSize(m.size) })),
   };
 }

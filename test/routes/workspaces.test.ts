@@ -595,6 +595,34 @@ describe('launching', () => {
     expect((await client.post(`/workspace-sessions/${again!.id}/end`, {})).statusCode).toBe(303);
   });
 
+  it('shows on the HTML plan what the JSON plan has: the workspace\'s run config override, and "(default)" for a JSON setting nobody set', async () => {
+    const { workspace, user, group } = await member();
+    await t.handle.db.update(workspaces).set({ runConfigOverride: { shm_size: '1g', hostname: 'kasm' } }).where(eq(workspaces.id, workspace.id));
+    const json = (await admin.get(`/admin/users/${user.id}/launch-plan.json?workspace=${workspace.id}`)).json<LaunchPlan>();
+    const page = (await admin.get(`/admin/users/${user.id}/launch-preview?workspace=${workspace.id}`)).body;
+    // Every part of the JSON plan's workspace is on the page (the id is in the JSON link).
+    const escape = (text: string) => text.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;');
+    for (const [key, value] of Object.entries(json.workspace)) {
+      const text = key === 'run_config_override' ? JSON.stringify(value, null, 2) : key === 'memory_mb' ? (value as number).toLocaleString('en-US') : String(value);
+      expect(page, key).toContain(escape(text));
+    }
+    expect(page).toMatch(/<dt>Docker Run Config Override<\/dt><dd id="plan-run-config-override"><pre><code>\{\n  &quot;/);
+    expect(page).toContain('&quot;shm_size&quot;: &quot;1g&quot;');
+    // Every JSON setting at its empty default reads "(default)", never a bare {} as if set.
+    const defaults = json.settings.filter((s) => s.source === 'default' && typeof s.value === 'object' && s.value !== null && Object.keys(s.value).length === 0);
+    expect(defaults.map((s) => s.key)).toContain('run_config');
+    for (const s of defaults) {
+      expect(page, s.key).toMatch(new RegExp(`<tr id="plan-setting-${s.key}"><th scope="row"><code>${s.key}</code></th><td>\\(default\\)</td><td>default</td></tr>`));
+    }
+    expect(page).not.toContain('<code>{}</code>');
+    // A group's run config is shown as set, with its group; an empty override says so.
+    await t.handle.db.insert(groupSettings).values({ groupId: group.id, key: 'run_config', value: { cpu_shares: 512 } });
+    await t.handle.db.update(workspaces).set({ runConfigOverride: {} }).where(eq(workspaces.id, workspace.id));
+    const set = (await admin.get(`/admin/users/${user.id}/launch-preview?workspace=${workspace.id}`)).body;
+    expect(set).toContain(`<tr id="plan-setting-run_config"><th scope="row"><code>run_config</code></th><td><code>{&quot;cpu_shares&quot;:512}</code></td><td>group ${group.name}</td></tr>`);
+    expect(set).toContain('<dd id="plan-run-config-override">None (the workspace sets no override)</dd>');
+  });
+
   it('previews the plan for a user without recording anything, as a page and as JSON', async () => {
     const { workspace, user } = await member();
     const other = await createWorkspace();
