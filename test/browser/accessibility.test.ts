@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { eq } from 'drizzle-orm';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiKeys, groups, users, workspaces } from '../../src/db/schema.js';
+import { apiKeys, groups, users, workspaces, workspaceSessions } from '../../src/db/schema.js';
 import { loginAsFirstAdmin, openBrowserSession, skipBrowserTests, type BrowserSession } from '../helpers/browser.js';
 
 // axe-core checks the main pages against WCAG 2 A and AA (contrast included) in both themes.
@@ -42,6 +42,7 @@ describe.skipIf(skipBrowserTests)('accessibility (axe-core)', () => {
     const [allUsers] = await server.handle.db.select().from(groups).where(eq(groups.systemKey, 'all_users'));
     const [apiKey] = await server.handle.db.insert(apiKeys).values({ name: 'Provisioning script', key: 'a11y-key', secretHash: '0'.repeat(64) }).returning();
     const [workspace] = await server.handle.db.insert(workspaces).values({ friendlyName: 'Chrome', image: 'kasmweb/chrome:1.16.0' }).returning();
+    const [running] = await server.handle.db.insert(workspaceSessions).values({ userId: admin!.id, workspaceId: workspace!.id, workspaceName: 'Chrome', plan: { settings: [] } }).returning();
     pages = [
       '/',
       '/profile',
@@ -50,6 +51,8 @@ describe.skipIf(skipBrowserTests)('accessibility (axe-core)', () => {
       '/admin/users/new',
       `/admin/users/${admin!.id}`,
       `/admin/users/${admin!.id}/launch-preview?workspace=${workspace!.id}`,
+      `/admin/users/${admin!.id}/logout`, // a confirm step
+      `/workspace-sessions/${running!.id}/end`, // a confirm step
       '/admin/groups',
       `/admin/groups/${allUsers!.id}`,
       '/admin/workspaces',
