@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { openDatabase, pgliteDir, type DatabaseHandle } from './db/client.js';
 import { DataFolderInUseError } from './db/data-folder-lock.js';
 import { checkAdminPassword, prepareDatabase } from './setup/first-start.js';
+import { firstStartBanner, prettyLogLine } from './setup/start-up-output.js';
 
 let config;
 let handle: DatabaseHandle;
@@ -26,7 +27,11 @@ try {
 }
 
 const firstAdmin = await prepareDatabase(handle, config);
-const app = await buildApp({ config, db: handle.db, logger: { level: config.logLevel } });
+// A terminal gets readable lines; anything else (a file, a log collector) the JSON lines.
+const logger = process.stdout.isTTY
+  ? { level: config.logLevel, stream: { write: (line: string) => void process.stdout.write(prettyLogLine(line)) } }
+  : { level: config.logLevel };
+const app = await buildApp({ config, db: handle.db, logger });
 
 const shutdown = async (signal: string) => {
   app.log.info(`${signal} received, shutting down`);
@@ -48,16 +53,7 @@ const address = app.server.address();
 const port = typeof address === 'object' && address !== null ? address.port : config.port;
 const url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
 const where = handle.kind === 'pglite' ? `embedded database in ${pgliteDir(config.dataDir)}` : 'PostgreSQL (DATABASE_URL)';
-const lines = [``, `Roster is running at ${url}  (${where})`];
-if (firstAdmin) {
-  lines.push(
-    `First start: created the administrator "${firstAdmin.username}".`,
-    firstAdmin.generatedPassword
-      ? `  Log in at ${url}/login as ${firstAdmin.username} with password: ${firstAdmin.generatedPassword}`
-      : `  Log in at ${url}/login as ${firstAdmin.username} with the password from ROSTER_ADMIN_PASSWORD.`,
-    `  This password is shown only once; you will be asked to choose a new one.`,
-  );
-} else {
-  lines.push(`Log in at ${url}/login`);
-}
-console.log(lines.join('\n') + '\n');
+console.log(`\nRoster is running at ${url}  (${where})\n${firstAdmin ? '' : `Log in at ${url}/login\n`}`);
+// The one-time password: on stderr, in a banner of its own, as the last start-up lines (the
+// request logs go to stdout and do not scroll it away in a split view or `2>` file).
+if (firstAdmin) console.error(firstStartBanner(firstAdmin, url));

@@ -20,7 +20,8 @@ document.addEventListener(
     if (!window.confirm(question.replace('{name}', name))) return;
     const target = table.getAttribute('data-in-place');
     // From the table, not the link: htmx would send a boosted link's request as a page load.
-    window.htmx.ajax('POST', link.pathname + window.location.search, { source: table, target, swap: 'innerHTML' });
+    // confirm=yes: the question was asked here (without script, the confirm page asks it).
+    window.htmx.ajax('POST', link.pathname + window.location.search, { source: table, target, swap: 'innerHTML', values: { confirm: 'yes' } });
   },
   true,
 );

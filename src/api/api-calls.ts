@@ -181,7 +181,7 @@ export const API_CALLS: readonly ApiCall[] = [
     async handle({ db, actor, passwordMinLength }, { target_user: { user_id: id, ...changes } }) {
       const user = await findUserById(db, fromKasmId(id));
       if (!user) return USER_NOT_FOUND;
-      const validation = validateUser({ ...formValuesOf(user), ...changes }, { mode: 'update', passwordMinLength });
+      const validation = validateUser({ ...formValuesOf(user), ...changes }, { mode: 'update', passwordMinLength, hasPassword: user.passwordHash !== null });
       if (!validation.ok) return fieldErrors(validation.errors);
       const result = await updateUser(db, actor, user.id, user.version, validation.user, validation.password);
       if (!result.ok) return changeFailed(result);

@@ -25,6 +25,10 @@ const API_BODY_LIMIT = 64 * 1024;
 const NO_CREDENTIALS =
   'An API key is required: send "api_key" and "api_key_secret" in the JSON body, or HTTP Basic authentication with key:secret.';
 
+/** The 403 for a key without the call's permission: which call, which permission, in plain words. */
+export const lacksPermissionMessage = (call: Pick<ApiCall, 'name' | 'permission'>) =>
+  `${call.name} needs the API key permission ${call.permission}; this key does not hold it.`;
+
 const apiRoutes: FastifyPluginAsync = async (app) => {
   const { db, config } = app;
   app.decorateRequest('apiKey', null);
@@ -111,7 +115,7 @@ const apiRoutes: FastifyPluginAsync = async (app) => {
     const refusal = key.readOnly && !isReadCall(call.name)
       ? `The API key ${key.name} is read-only: it may make get_* calls only.`
       : !hasPermission(key.permissions, call.permission)
-        ? `The API key ${key.name} lacks ${call.permission}, which ${call.name} needs.`
+        ? lacksPermissionMessage(call)
         : null;
     if (refusal) {
       await recordDenied(db, actorOfKey(request, key), { reason: refusal, method: request.method, url: request.url });

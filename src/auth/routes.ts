@@ -106,7 +106,10 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         target: { type: 'user', id: user.id, name: user.username },
       });
     }
-    await request.session.destroy();
+    // A fresh anonymous session replaces the old one (which is gone from the store), so the
+    // login page can say what happened.
+    await request.session.regenerate();
+    request.session.flash = { type: 'success', message: 'You have been logged out.' };
     return reply.redirect('/login', 303);
   });
 

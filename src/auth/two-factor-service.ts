@@ -5,7 +5,7 @@ import { recordAudit, type AuditActor } from '../audit/audit-log.js';
 import type { Database } from '../db/client.js';
 import { recoveryCodes, users, type User } from '../db/schema.js';
 import { groupsWithSettingsOfUser } from '../groups/groups-service.js';
-import { resolveEffectiveSettings } from '../settings/effective-settings.js';
+import { twoFactorPolicyOf, type TwoFactorPolicy } from '../settings/two-factor-policy.js';
 import type { SecretBox } from '../security/secret-box.js';
 
 // TOTP per RFC 6238 as every authenticator app does it: SHA-1, 6 digits, 30 s steps.
@@ -14,20 +14,10 @@ export const RECOVERY_CODE_COUNT = 10;
 const SECRET_BYTES = 20; // 160 bits, from a CSPRNG (otplib uses crypto.getRandomValues)
 const ISSUER = 'Roster';
 
-export interface TwoFactorPolicy {
-  /** Any of the user's groups sets require_2fa. */
-  required: boolean;
-  /** The user may enrol themselves (allow_2fa_self_enrollment and allow_totp_2fa). */
-  selfEnrollment: boolean;
-}
+export type { TwoFactorPolicy };
 
 export async function twoFactorPolicy(db: Database, userId: string): Promise<TwoFactorPolicy> {
-  const groups = await groupsWithSettingsOfUser(db, userId);
-  const effective = resolveEffectiveSettings(groups);
-  return {
-    required: groups.some((group) => group.settings.require_2fa === true),
-    selfEnrollment: effective.get('allow_2fa_self_enrollment')!.value === true && effective.get('allow_totp_2fa')!.value === true,
-  };
+  return twoFactorPolicyOf(await groupsWithSettingsOfUser(db, userId));
 }
 
 export async function twoFactorStatus(db: Database, user: User) {

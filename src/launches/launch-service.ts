@@ -35,6 +35,9 @@ export async function defaultWorkspaceOf(db: Database, userId: string, effective
   return { ok: false, disabled: named?.name ?? null };
 }
 
+/** Whether a user may end their own workspace sessions (Allow Delete, from their groups). */
+export const mayEndOwnSessions = (effective: UserEffectiveSettings) => effective.settings.get('allow_kasm_delete')!.value === true;
+
 /** The plan for (user, workspace): four queries, whatever the number of groups or mappings. */
 export async function launchPlanFor(db: Database, user: { id: string; username: string }, workspace: Workspace, effective?: UserEffectiveSettings) {
   const [settings, mappings] = await Promise.all([effective ?? effectiveSettingsOfUser(db, user.id), mappingsForLaunch(db, user.id, workspace)]);

@@ -7,21 +7,30 @@ import type { Workspace } from '../db/schema.js';
 import { refuseReachingUser } from '../groups/stronger-users.js';
 import { hasPermission } from '../security/permissions.js';
 import { viewerOf, type Viewer } from '../security/view-access.js';
-import { EmptyForm, LaunchForm, LaunchPreviewQuery, WorkspaceSessionParams } from '../schemas/workspaces.js';
-import { IdParams } from '../schemas/common.js';
+import { LaunchForm, LaunchPreviewQuery, WorkspaceSessionParams } from '../schemas/workspaces.js';
+import { ConfirmForm, IdParams } from '../schemas/common.js';
 import { effectiveSettingsOfUser, type UserEffectiveSettings } from '../users/user-settings-repository.js';
 import { findUserById } from '../users/users-repository.js';
 import { findWorkspace, listWorkspaces } from '../workspaces/workspaces-repository.js';
 import { formatSize } from '../file-mappings/mapping-input.js';
 import { planForCaller, type LaunchPlan } from './launch-plan.js';
-import { defaultWorkspaceOf, launch, launchPlanFor, noDefaultMessage } from './launch-service.js';
-import { endWorkspaceSession, findWorkspaceSession } from '../workspaces/workspace-sessions-repository.js';
+import { defaultWorkspaceOf, launch, launchPlanFor, mayEndOwnSessions, noDefaultMessage } from './launch-service.js';
+import { endWorkspaceSession, findWorkspaceSession, workspaceSessionsOfUser } from '../workspaces/workspace-sessions-repository.js';
 
-/** The plan as pages show it to `viewer`: what they may see of it, sizes readable, content left out. */
+const isEmptyObject = (value: unknown) => value === null || value === undefined || (typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0);
+
+/**
+ * The plan as pages show it to `viewer`: what they may see of it, sizes readable, content left
+ * out; the workspace's run config override as the JSON plan has it; a JSON setting nobody set
+ * reads "(default)", not `{}` as if it were a value someone chose.
+ */
 export function planView(plan: LaunchPlan, viewer: Viewer) {
   const shown = planForCaller(plan, viewer);
+  const override = shown.workspace.run_config_override;
   return {
     ...shown,
+    runConfigOverride: isEmptyObject(override) ? null : JSON.stringify(override, null, 2),
+    settings: shown.settings.map((s) => (s.source === 'default' && isEmptyObject(s.value) ? { ...s, display: '(default)' } : s)),
     file_mappings: shown.file_mappings.map(({ content_base64: _content, ...m }) => ({ ...m, sizeText: formatSize(m.size) })),
   };
 }
@@ -40,6 +49,11 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
   async function start(request: FastifyRequest, reply: FastifyReply, workspace: Workspace, effective?: UserEffectiveSettings) {
     const user = request.currentUser!;
     const result = await launch(db, actorOf(request), user, workspace, new Date(app.now()), effective);
+    if (!result.ok && result.atLimit) {
+      // A Launch button here would fail the same way: offer the running sessions to end instead.
+      const [launches, settings] = await Promise.all([workspaceSessionsOfUser(db, user.id), effective ?? effectiveSettingsOfUser(db, user.id)]);
+      return reply.code(result.status).render('launches/limit', { message: result.message, launches, mayEnd: mayEndOwnSessions(settings) });
+    }
     if (!result.ok) {
       return reply.code(result.status).render('launches/choose', { message: result.message, workspaces: await enabledWorkspaces(), title: 'Cannot launch' });
     }
@@ -90,29 +104,54 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return { session, own: session.userId === actor.id, asAdmin };
   }
 
+  /** Whether the actor may end the session: an admin may end anyone's, a user their own with Allow Delete. */
+  async function mayEnd({ session, asAdmin }: { session: { userId: string }; asAdmin: boolean }) {
+    return asAdmin || mayEndOwnSessions(await effectiveSettingsOfUser(db, session.userId));
+  }
+
   app.get('/workspace-sessions/:id', { schema: { params: WorkspaceSessionParams } }, async (request, reply) => {
     const found = await sessionFor(request, reply);
     if (!found) return reply;
-    const { session, own, asAdmin } = found;
-    const settings = own ? await effectiveSettingsOfUser(db, session.userId) : null;
-    const mayEnd = asAdmin || settings?.settings.get('allow_kasm_delete')!.value === true;
-    return reply.render('launches/session', { session, own, mayEnd, plan: planView(session.plan, viewerOf(actorOf(request))) });
+    const { session, own } = found;
+    return reply.render('launches/session', { session, own, mayEnd: await mayEnd(found), plan: planView(session.plan, viewerOf(actorOf(request))) });
   });
 
-  app.post('/workspace-sessions/:id/end', { schema: { params: WorkspaceSessionParams, body: EmptyForm } }, async (request, reply) => {
+  type SessionRequest = FastifyRequest<{ Params: { id: string } }>;
+
+  /** The session to end, once the actor may end it (else the 404 or 403 is sent, and null). */
+  async function sessionToEnd(request: SessionRequest, reply: FastifyReply) {
     const found = await sessionFor(request, reply);
-    if (!found) return reply;
-    const { session, own, asAdmin } = found;
-    if (!asAdmin) {
-      const settings = await effectiveSettingsOfUser(db, session.userId);
-      if (settings.settings.get('allow_kasm_delete')!.value !== true) {
-        return reply.forbidden('Your groups do not allow you to end your own sessions (Allow Delete is off); ask an administrator.');
-      }
+    if (!found) return null;
+    if (!(await mayEnd(found))) {
+      await reply.forbidden('Your groups do not allow you to end your own sessions (Allow Delete is off); ask an administrator.');
+      return null;
     }
     // Another's session, as an admin: ending a stronger user's needs users_modify_admin.
     const actor = actorOf(request);
+    const { session, own } = found;
     const owner = { id: session.userId, username: session.username, realm: session.realm };
     const check = own ? undefined : (tx: Database) => refuseReachingUser(tx, actor, owner, `Ending a workspace session of ${session.username}`);
+    return { ...found, check };
+  }
+
+  /** The confirm page (JavaScript off); refused for a stronger user's session as the end itself is. */
+  async function confirmEnd(request: SessionRequest, reply: FastifyReply, found: NonNullable<Awaited<ReturnType<typeof sessionToEnd>>>) {
+    const refused = found.check ? await found.check(db) : null;
+    if (refused) return reply.renderForbidden(refused.message); // audited by the check
+    return reply.render('launches/confirm-end', { session: found.session, cancelUrl: `/workspace-sessions/${found.session.id}` });
+  }
+
+  app.get('/workspace-sessions/:id/end', { schema: { params: WorkspaceSessionParams } }, async (request, reply) => {
+    const found = await sessionToEnd(request, reply);
+    return found ? confirmEnd(request, reply, found) : reply;
+  });
+
+  app.post('/workspace-sessions/:id/end', { schema: { params: WorkspaceSessionParams, body: ConfirmForm } }, async (request, reply) => {
+    const found = await sessionToEnd(request, reply);
+    if (!found) return reply;
+    if (request.body.confirm !== 'yes') return confirmEnd(request, reply, found);
+    const { session, own, check } = found;
+    const actor = actorOf(request);
     const ended = await endWorkspaceSession(db, actor, session, check);
     if (typeof ended === 'object') return reply.renderForbidden(ended.refused); // audited by the check
     request.session.flash = ended === 'ended' ? { type: 'success', message: `Session of ${session.workspaceName} ended.` } : { type: 'error', message: 'That session had already ended.' };

@@ -33,7 +33,7 @@ const object = <P extends TProperties>(properties: P, required: boolean, descrip
 /** The fields of a user that create_user and update_user set (SPEC §1). */
 const userFields = {
   username: Type.Optional(Text(1024, 'Unique, compared ignoring case.')),
-  password: Type.Optional(Text(1024, 'Local users only; checked against the password policy.')),
+  password: Type.Optional(Text(1024, 'Local users only: required for a local user who has none yet (a new user is local unless realm says otherwise); checked against the password policy.')),
   realm: Type.Optional(StringEnum(['local', 'ldap', 'saml', 'oidc'])),
   first_name: Type.Optional(Text(1024)),
   last_name: Type.Optional(Text(1024)),
@@ -58,7 +58,10 @@ const paging = {
   page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Roster only: users per page (1–1000).' })),
 };
 
-export const CreateUserBody = apiBody({ target_user: object(userFields, true, 'The new user.') });
+// A new user needs a name: required here, so the schema (and the reference made from it) says so.
+export const CreateUserBody = apiBody({
+  target_user: object({ ...userFields, username: Text(1024, 'Unique, compared ignoring case.') }, true, 'The new user.'),
+});
 export const TargetUserBody = apiBody({ target_user: object(userRef, true, 'The user, by user_id or username.') });
 export const GetUsersBody = apiBody(paging);
 export const UpdateUserBody = apiBody({ target_user: object({ ...userFields, user_id: KasmId }, true, 'The user (user_id) and the fields to change.') });

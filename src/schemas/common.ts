@@ -41,3 +41,9 @@ export const QueryCursor = Type.String({ maxLength: 2048, pattern: '^[A-Za-z0-9_
 
 /** Settings keys, in URLs and forms. */
 export const SettingKey = Type.String({ pattern: '^[a-z0-9_]{1,64}$' });
+
+/**
+ * The body of an action that asks first: without `confirm=yes` the route answers its confirm
+ * page (JavaScript off); htmx sends it after its own hx-confirm question.
+ */
+export const ConfirmForm = formBody({ confirm: Type.Optional(StringEnum(['yes'])) });

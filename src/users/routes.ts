@@ -7,7 +7,7 @@ import { hasPermission, joiningNeedsConfirm } from '../security/permissions.js';
 import { REALMS, type User } from '../db/schema.js';
 import { decodeCursor, encodeCursor } from '../db/sql-helpers.js';
 import { canModifyGroup, canViewGroup, modifyGroupNeeds } from '../groups/group-access.js';
-import { addMember, findGroup, groupChoices, permissionsOfGroup, removeMember } from '../groups/groups-service.js';
+import { addMember, findGroup, groupChoices, groupsWithSettingsOfUser, permissionsOfGroup, removeMember } from '../groups/groups-service.js';
 import { refuseReachingUser } from '../groups/stronger-users.js';
 import { formatSettingValue, SETTINGS } from '../settings/catalogue.js';
 import { describeSource } from '../settings/effective-settings.js';
@@ -15,13 +15,24 @@ import { parseUserSetting, userSettingByKey } from '../settings/user-settings.js
 import { listMappings } from '../file-mappings/file-mappings-repository.js';
 import fileMappingRoutes, { mappingListView } from '../file-mappings/routes.js';
 import { workspaceSessionsOfUser } from '../workspaces/workspace-sessions-repository.js';
-import { EmptyForm } from '../schemas/common.js';
+import { ConfirmForm, EmptyForm } from '../schemas/common.js';
+import { twoFactorPolicyOf, type TwoFactorPolicy } from '../settings/two-factor-policy.js';
 import { UserDefaultImageForm } from '../schemas/workspaces.js';
 import { AddToGroupForm, UserEditForm, UserForm, UserGroupParams, UserListQuery as UserListQuerySchema, UserParams } from '../schemas/users.js';
 import { findUserById, listUsers, type UserListQuery } from './users-repository.js';
 import { effectiveSettingsOfUser, saveUserSetting } from './user-settings-repository.js';
 import { workspaceCatalogue } from '../workspaces/workspaces-repository.js';
-import { createUser, deleteUser, mayChangeUser, refuseStrongerUser, resetTwoFactor, updateUser, type UserChangeResult } from './users-service.js';
+import {
+  afterTwoFactorReset,
+  createUser,
+  deleteUser,
+  hasSecondFactor,
+  mayChangeUser,
+  refuseStrongerUser,
+  resetTwoFactor,
+  updateUser,
+  type UserChangeResult,
+} from './users-service.js';
 import { formValuesFrom, formValuesOf, validateUser, type UserFormValues } from './user-validation.js';
 
 const PER_PAGE_CHOICES = [25, 50, 100];
@@ -73,6 +84,25 @@ const confirmDelete = (user: Pick<User, 'id' | 'username'>, error: string | null
   error,
 });
 
+/**
+ * The confirm steps of the user page's Actions: the page's hx-confirm question (JavaScript on)
+ * and the confirm page (off) both come from here, so they ask the same.
+ */
+export const userConfirms = {
+  reset2fa: (user: Pick<User, 'id' | 'username'>, policy: TwoFactorPolicy) => ({
+    question: `Reset two-factor authentication of ${user.username}?`,
+    consequences: `Their second factor is removed, with its recovery codes. ${afterTwoFactorReset(policy)}`,
+    action: `/admin/users/${user.id}/reset-2fa`,
+    label: 'Reset Two Factor Authentication',
+  }),
+  logout: (user: Pick<User, 'id' | 'username'>) => ({
+    question: `Log out ${user.username} everywhere?`,
+    consequences: 'Every login session of theirs ends at once; they must log in again on each device. Their workspace sessions keep running.',
+    action: `/admin/users/${user.id}/logout`,
+    label: 'Log Out Everywhere',
+  }),
+};
+
 const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db, config } = app;
   const formData = { realms: REALMS, minLength: config.passwordMinLength };
@@ -108,6 +138,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const effective = resolved.settings;
     const canModify = touchable && actor !== null && hasPermission(actor.permissions, 'users_modify');
     const ownImage = resolved.own.default_image;
+    const twoFactor = twoFactorPolicyOf(memberOf);
     return reply.render('users/show', {
       ...formData,
       user,
@@ -135,7 +166,33 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       canOpenSessions: actor !== null && hasPermission(actor.permissions, 'users_auth_session'),
       // Logging out or ending sessions of a stronger user needs users_modify_admin, as changing them does.
       canLogout: touchable && actor !== null && hasPermission(actor.permissions, 'users_auth_session'),
+      hasSecondFactor: hasSecondFactor(user),
+      afterTwoFactorReset: afterTwoFactorReset(twoFactor),
+      confirms: { reset2fa: userConfirms.reset2fa(user, twoFactor), logout: userConfirms.logout(user) },
     });
+  }
+
+  const crumbsOf = (user: User) => [['/admin/users', 'Users'], [`/admin/users/${user.id}`, user.username]];
+
+  /** The confirm page of reset-2fa, or (refused, or no factor to reset) what to show instead. */
+  async function confirmResetTwoFactor(request: FastifyRequest, reply: FastifyReply, user: User) {
+    const refused = await refuseStrongerUser(db, actorOf(request), user);
+    if (refused) return reply.renderForbidden(refused.message); // audited
+    if (!hasSecondFactor(user)) return noFactorToReset(request, reply, user);
+    const policy = twoFactorPolicyOf(await groupsWithSettingsOfUser(db, user.id));
+    return reply.render('confirm-step', { ...userConfirms.reset2fa(user, policy), cancelUrl: `/admin/users/${user.id}#actions`, crumbs: crumbsOf(user) });
+  }
+
+  function noFactorToReset(request: FastifyRequest, reply: FastifyReply, user: User) {
+    request.session.flash = { type: 'info', message: `${user.username} had no second factor; nothing to reset.` };
+    return reply.redirect(`/admin/users/${user.id}`, 303);
+  }
+
+  /** The confirm page of Log Out Everywhere (refused for a stronger user, audited). */
+  async function confirmLogout(request: FastifyRequest, reply: FastifyReply, user: User) {
+    const refused = await refuseReachingUser(db, actorOf(request), user, `Logging out ${user.username}`);
+    if (refused) return reply.renderForbidden(refused.message);
+    return reply.render('confirm-step', { ...userConfirms.logout(user), cancelUrl: `/admin/users/${user.id}#actions`, crumbs: crumbsOf(user) });
   }
 
   /**
@@ -205,7 +262,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!user) return reply;
       const values = formValuesFrom(request.body);
       const version = request.body.version;
-      const validation = validateUser(request.body, { mode: 'update', passwordMinLength: config.passwordMinLength });
+      const validation = validateUser(request.body, { mode: 'update', passwordMinLength: config.passwordMinLength, hasPassword: user.passwordHash !== null });
       if (!validation.ok) {
         reply.code(422);
         return renderShow(request, reply, user, { values, errors: validation.errors, version });
@@ -237,16 +294,24 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return renderShow(request, reply, current, { values, errors: {}, formError: result.message });
   }
 
+  app.get('/admin/users/:id/reset-2fa', { schema: { params: UserParams }, config: { permission: 'users_modify' } }, async (request, reply) => {
+    const user = await userOr404(request, reply);
+    return user ? confirmResetTwoFactor(request, reply, user) : reply;
+  });
+
   app.post(
     '/admin/users/:id/reset-2fa',
-    { schema: { params: UserParams, body: EmptyForm }, config: { permission: 'users_modify' } },
+    { schema: { params: UserParams, body: ConfirmForm }, config: { permission: 'users_modify' } },
     async (request, reply) => {
       const user = await userOr404(request, reply);
       if (!user) return reply;
+      if (request.body.confirm !== 'yes') return confirmResetTwoFactor(request, reply, user);
       const result = await resetTwoFactor(db, actorOf(request), user.id);
       if (!result.ok && result.reason === 'forbidden') return reply.renderForbidden(result.message);
+      if (result.ok && !result.hadFactor) return noFactorToReset(request, reply, user);
+      const after = result.ok ? afterTwoFactorReset(twoFactorPolicyOf(await groupsWithSettingsOfUser(db, user.id))) : '';
       request.session.flash = result.ok
-        ? { type: 'success', message: `Two-factor authentication of ${user.username} was reset.` }
+        ? { type: 'success', message: `Two-factor authentication of ${user.username} was reset. ${after}` }
         : { type: 'error', message: result.message };
       return reply.redirect(`/admin/users/${user.id}`, 303);
     },
@@ -380,18 +445,19 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   });
 
-  // The confirm step before logging a user out everywhere: the row's Log Out leads here.
+  // The confirm step before logging a user out everywhere: the user page's and the row's Log Out lead here.
   app.get('/admin/users/:id/logout', { schema: { params: UserParams }, config: { permission: 'users_auth_session' } }, async (request, reply) => {
     const user = await findUserById(db, request.params.id);
-    return user ? reply.render('users/confirm-logout', { user }) : userNotFound(reply);
+    return user ? confirmLogout(request, reply, user) : userNotFound(reply);
   });
 
   app.post(
     '/admin/users/:id/logout',
-    { schema: { params: UserParams, querystring: UserListQuerySchema, body: EmptyForm }, config: { permission: 'users_auth_session' } },
+    { schema: { params: UserParams, querystring: UserListQuerySchema, body: ConfirmForm }, config: { permission: 'users_auth_session' } },
     async (request, reply) => {
       const user = await findUserById(db, request.params.id);
       if (!user) return userNotFound(reply);
+      if (request.body.confirm !== 'yes') return confirmLogout(request, reply, user);
       const actor = actorOf(request);
       const result = await logOutEverywhere(db, actor, user, (tx) => refuseReachingUser(tx, actor, user, `Logging out ${user.username}`));
       if (!result.ok) return reply.renderForbidden(result.message); // audited by the check

@@ -83,13 +83,18 @@ export function formValuesOf(user: UserInput): UserFormValues {
   return values;
 }
 
+/** Why a change to the local realm cannot be saved without a password (beside Realm). */
+export const LOCAL_NEEDS_PASSWORD = 'A local user needs a password: enter one to change the realm to local.';
+
 /**
- * Validates a user form (SPEC §1). `mode` create requires a password for local users; on update
- * an empty password leaves the stored one alone.
+ * Validates a user form (SPEC §1). A local user needs a password: on create one must be entered;
+ * on update an empty password leaves the stored one alone, but a user who has none
+ * (`hasPassword` false: an LDAP, SAML or OIDC user) cannot become local without one — else they
+ * could not log in.
  */
 export function validateUser(
   body: Record<string, unknown>,
-  options: { mode: 'create' | 'update'; passwordMinLength: number },
+  options: { mode: 'create' | 'update'; passwordMinLength: number; hasPassword?: boolean },
 ): UserValidation {
   const errors: Record<string, string> = {};
   const username = normalUserName(formText(body.username));
@@ -131,6 +136,7 @@ export function validateUser(
   if (realm === 'local') {
     if (passwordRaw === '') {
       if (options.mode === 'create') errors.password = 'Password is required for local users.';
+      else if (options.hasPassword === false) errors.realm = LOCAL_NEEDS_PASSWORD;
     } else {
       const problem = passwordProblem(passwordRaw, { username, minLength: options.passwordMinLength });
       if (problem) errors.password = problem;

@@ -23,6 +23,7 @@ import {
   updateUserAtVersion,
   usernameTaken,
 } from './users-repository.js';
+import type { TwoFactorPolicy } from '../settings/two-factor-policy.js';
 import { USER_FLAG_FIELDS, USER_TEXT_FIELDS, type UserInput } from './user-validation.js';
 
 // Fields whose old and new values the audit log records (never the password).
@@ -201,13 +202,32 @@ export async function deleteUser(db: Database, actor: UserActor, id: string): Pr
   }
 }
 
-/** Clears the user's 2FA secret; they must enrol again at their next login where 2FA is required. */
-export async function resetTwoFactor(db: Database, actor: UserActor, id: string): Promise<UserChangeResult> {
+/** Whether the user has a second factor to reset: enrolled, or an enrolment begun (a secret). */
+export const hasSecondFactor = (user: Pick<User, 'twoFactorEnabled' | 'twoFactorSecret'>) => user.twoFactorEnabled || user.twoFactorSecret !== null;
+
+/** What follows an admin's reset of a user's second factor, as the page and its message say it. */
+export function afterTwoFactorReset(policy: TwoFactorPolicy): string {
+  if (policy.required) return 'They enrol again at their next login (a group of theirs requires two-factor authentication).';
+  if (policy.selfEnrollment) return 'They can enrol again from their profile.';
+  return 'They log in with their password alone: no group of theirs requires a second factor or lets them enrol one.';
+}
+
+/**
+ * Clears the user's 2FA secret; they must enrol again at their next login where 2FA is required.
+ * A user without a second factor is left alone (`hadFactor` false) and nothing is audited: no
+ * change happened.
+ */
+export async function resetTwoFactor(
+  db: Database,
+  actor: UserActor,
+  id: string,
+): Promise<Exclude<UserChangeResult, { ok: true }> | { ok: true; user: User; hadFactor: boolean }> {
   return db.transaction(async (tx) => {
     const before = await findUserById(tx, id);
     if (!before) return NOT_FOUND;
     const refused = await refuseStrongerUser(tx, actor, before);
     if (refused) return refused;
+    if (!hasSecondFactor(before)) return { ok: true, user: before, hadFactor: false } as const;
     const user = await updateUserAtVersion(tx, id, before.version, {});
     if (!user) return { ok: false, reason: 'stale', message: 'This user was changed meanwhile; try again.' } as const;
     await clearTwoFactor(tx, id);
@@ -216,7 +236,7 @@ export async function resetTwoFactor(db: Database, actor: UserActor, id: string)
       target: target(user),
       changes: { two_factor_enabled: { old: before.twoFactorEnabled, new: false } },
     });
-    return { ok: true, user: { ...user, twoFactorSecret: null, twoFactorEnabled: false, twoFactorLastStep: null } } as const;
+    return { ok: true, user: { ...user, twoFactorSecret: null, twoFactorEnabled: false, twoFactorLastStep: null }, hadFactor: true } as const;
   });
 }
 

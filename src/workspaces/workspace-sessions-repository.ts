@@ -36,7 +36,8 @@ export async function findWorkspaceSession(db: Database, id: string): Promise<(W
   return row ? { ...row, plan: row.plan as LaunchPlan } : undefined;
 }
 
-export type LaunchResult = { ok: true; session: WorkspaceSessionSummary } | { ok: false; message: string; status: number };
+/** `atLimit`: refused at Max Sessions Per User (ending one would let the launch through). */
+export type LaunchResult = { ok: true; session: WorkspaceSessionSummary } | { ok: false; message: string; status: number; atLimit?: boolean };
 
 /**
  * Records a launch unless the user already has `limit` sessions. The user's row is locked for
@@ -66,7 +67,7 @@ export function recordLaunch(
           ? 'Your groups allow no workspace sessions (Max Sessions Per User is 0).'
           : `You already have ${running} workspace ${running === 1 ? 'session' : 'sessions'}, the most your groups allow (Max Sessions Per User is ${limit}). End one to start another.`;
       await recordAudit(tx, actor, { action: 'workspace_launch', outcome: 'failure', target: { type: 'user', id: user.id, name: user.username }, reason: message, workspace: plan.workspace.friendly_name });
-      return { ok: false, message, status: 409 } as const;
+      return { ok: false, message, status: 409, atLimit: true } as const;
     }
     const [session] = await tx
       .insert(workspaceSessions)

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { eq } from 'drizzle-orm';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiKeys, groups, groupSettings, userGroups, users, workspaces } from '../../src/db/schema.js';
+import { apiKeys, groups, groupSettings, userGroups, users, workspaces, workspaceSessions } from '../../src/db/schema.js';
 import { loginAsFirstAdmin, openBrowserSession, skipBrowserTests, type BrowserSession } from '../helpers/browser.js';
 
 // axe-core checks the main pages against WCAG 2 A and AA (contrast included) in both themes.
@@ -47,6 +47,7 @@ describe.skipIf(skipBrowserTests)('accessibility (axe-core)', () => {
     await server.handle.db.insert(userGroups).values({ userId: member!.id, groupId: team!.id });
     await server.handle.db.insert(groupSettings).values({ groupId: team!.id, key: 'max_kasms_per_user', value: 3 });
     const [workspace] = await server.handle.db.insert(workspaces).values({ friendlyName: 'Chrome', image: 'kasmweb/chrome:1.16.0' }).returning();
+    const [running] = await server.handle.db.insert(workspaceSessions).values({ userId: admin!.id, workspaceId: workspace!.id, workspaceName: 'Chrome', plan: { settings: [] } }).returning();
     pages = [
       '/',
       '/profile',
@@ -55,6 +56,8 @@ describe.skipIf(skipBrowserTests)('accessibility (axe-core)', () => {
       '/admin/users/new',
       `/admin/users/${admin!.id}`,
       `/admin/users/${admin!.id}/launch-preview?workspace=${workspace!.id}`,
+      `/admin/users/${admin!.id}/logout`, // a confirm step
+      `/workspace-sessions/${running!.id}/end`, // a confirm step
       '/admin/groups',
       `/admin/groups/${allUsers!.id}`,
       `/admin/groups/${team!.id}`,

@@ -29,6 +29,7 @@ const FOR_EVERY_USER = new Set([
   'GET /go',
   'POST /launch',
   'GET /workspace-sessions/:id',
+  'GET /workspace-sessions/:id/end', // the confirm step of the same
   'POST /workspace-sessions/:id/end',
 ]);
 const SAMPLE_ID = '00000000-0000-4000-8000-000000000000';
@@ -92,7 +93,7 @@ describe('every route is guarded', () => {
       for (const key of [nothing, user]) {
         const response = await t.app.inject({ method: 'POST', url: route.path, payload: {}, headers: { authorization: key.basic } });
         expect(response.statusCode, where).toBe(403);
-        expect(response.json().error_message, where).toMatch(/lacks \w+, which \w+ needs/);
+        expect(response.json().error_message, where).toMatch(/^\w+ needs the API key permission \w+; this key does not hold it\.$/);
       }
     }
   });

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { desc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_CALLS, isReadCall } from '../../src/api/api-calls.js';
+import { referenceOf } from '../../src/api/api-reference.js';
 import { apiKeys, auditEvents, groupPermissions, groups, groupSettings, userGroups, userSettings, users, workspaces, workspaceSessions } from '../../src/db/schema.js';
 import { PERMISSIONS } from '../../src/security/permissions.js';
 import { callApi, insertApiKey, type TestApiKey } from '../helpers/api.js';
@@ -213,6 +214,8 @@ describe('authentication', () => {
       const refused = await callApi(t.app, lacking, call.name, validBody(call.name, ids));
       expect(refused.statusCode, call.name).toBe(403);
       expect(refused.json().error_message).toContain(call.permission);
+      // In plain words: the call, the permission, and that this key lacks it.
+      expect(refused.json().error_message, call.name).toBe(`${call.name} needs the API key permission ${call.permission}; this key does not hold it.`);
       const [audit] = await t.handle.db.select().from(auditEvents).where(eq(auditEvents.actorId, lacking.id)).orderBy(desc(auditEvents.id)).limit(1);
       expect(audit, call.name).toMatchObject({ action: 'authz_fail', actorType: 'api_key' });
       const allowed = await callApi(t.app, await fullKey(), call.name, validBody(call.name, ids));
@@ -490,6 +493,35 @@ describe('reference', () => {
     for (const call of API_CALLS) {
       expect(page.body).toContain(`id="${call.name}"`);
       expect(page.body).toContain(`curl -sS -X POST http://localhost:80/api/public/${call.name}`);
+    }
+  });
+});
+
+describe('reference: required fields', () => {
+  it('marks as required every field a call refuses to go without (derived from the schema), create_user\'s username included', async () => {
+    const reference = referenceOf(API_CALLS, 'http://localhost');
+    const createUserFields = reference.find((c) => c.name === 'create_user')!.fields;
+    expect(createUserFields.find((f) => f.name === 'target_user.username')).toMatchObject({ required: true });
+    const page = await t.app.inject({ url: '/api/public/reference' });
+    expect(page.body).toMatch(/<code>target_user\.username<\/code><\/td><td>string<\/td><td>Yes<\/td>/);
+    // The whole class: drop each field of a working body that the reference calls optional; the
+    // call must not then answer that the field is required — unless the field's description says
+    // when it is (a condition a schema cannot state, such as a local user's password).
+    for (const call of reference) {
+      const ids = await fixturesForCalls();
+      const body = validBody(call.name, ids);
+      const optional = call.fields.filter((f) => !f.required && f.type !== 'object' && !/required/i.test(f.description));
+      for (const field of optional) {
+        const [parent, child] = field.name.split('.');
+        const container = child === undefined ? body : (body[parent!] as Record<string, unknown> | undefined);
+        const key = child ?? parent!;
+        if (!container || !(key in container)) continue; // not in the working body
+        const without = structuredClone(body);
+        delete (child === undefined ? without : (without[parent!] as Record<string, unknown>))[key];
+        const answer = await callApi(t.app, await fullKey(), call.name, without);
+        if (answer.statusCode !== 400) continue;
+        expect(answer.json().error_message, `${call.name} without ${field.name}`).not.toMatch(new RegExp(`${key}[^.]*\\brequired|required[^.]*'${key}'`, 'i'));
+      }
     }
   });
 });

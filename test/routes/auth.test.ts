@@ -133,6 +133,11 @@ describe('login', () => {
     const cookie = client.cookies.get('roster_session')!;
     const out = await client.post('/logout');
     expect(out.statusCode).toBe(303);
+    expect(out.headers.location).toBe('/login');
+    const login = await client.get('/login');
+    expect(login.body).toMatch(/<p class="flash flash-success" role="status">You have been logged out\.<\/p>/);
+    expect(client.cookies.get('roster_session')).not.toBe(cookie); // a new, anonymous session
+    expect((await client.get('/login')).body).not.toContain('You have been logged out.'); // said once
     const replay = new TestClient(t.app);
     replay.cookies.set('roster_session', cookie);
     expect((await replay.get('/')).headers.location).toBe('/login');

@@ -89,9 +89,10 @@ const PLAN_ROUTES = ['GET /admin/users/:id/launch-plan.json', 'GET /admin/users/
 const MAPPING_ROUTES = (['', '/download', '/delete'] as const).flatMap((suffix) => Object.values(OWNER_BASES).map((base) => `GET ${base}/file-mappings/:mappingId${suffix}`));
 const OWNER_PAGES = Object.values(OWNER_BASES).map((base) => `GET ${base}`); // their File Mappings lists
 const WALKED_ROUTES = new Set<string>([...PLAN_ROUTES, ...MAPPING_ROUTES, ...OWNER_PAGES]);
-const CARRIES_NO_MAPPING: Record<string, string> = Object.fromEntries(
-  Object.values(OWNER_BASES).map((base) => [`GET ${base}/file-mappings/new`, 'an empty form']),
-);
+const CARRIES_NO_MAPPING: Record<string, string> = {
+  ...Object.fromEntries(Object.values(OWNER_BASES).map((base) => [`GET ${base}/file-mappings/new`, 'an empty form'])),
+  'GET /workspace-sessions/:id/end': "the confirm step: the session's workspace and user, no plan",
+};
 /** API calls whose answers carry kasms (sessions) or users with their kasms: walked. */
 const WALKED_CALLS = ['get_user', 'get_users', 'get_kasm_status', 'get_kasms', 'request_kasm'] as const;
 const CALLS_WITHOUT_PLANS: Record<string, string> = {

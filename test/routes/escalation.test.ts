@@ -251,9 +251,14 @@ const PATHS: Record<string, ConferringPath> = {
   "reset a stronger user's 2FA": {
     route: 'POST /admin/users/:id/reset-2fa',
     changesAUser: true,
-    setup: strongerUser,
-    attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.target!.id}/reset-2fa`),
-    reached: async (ctx) => (await userRow(ctx.target!.id))!.version !== ctx.target!.version,
+    setup: async (ctx) => {
+      const made = await strongerUser(ctx);
+      // A factor to reset (a reset of none changes nothing).
+      await t.handle.db.update(users).set({ twoFactorEnabled: true, twoFactorSecret: 'sealed' }).where(eq(users.id, made.target.id));
+      return made;
+    },
+    attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.target!.id}/reset-2fa`, { confirm: 'yes' }),
+    reached: async (ctx) => !(await userRow(ctx.target!.id))!.twoFactorEnabled,
   },
   'delete a stronger user': {
     route: 'POST /admin/users/:id/delete',
@@ -356,7 +361,7 @@ const PATHS: Record<string, ConferringPath> = {
       await insertLoginSession(made.target.id);
       return made;
     },
-    attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.target!.id}/logout`),
+    attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.target!.id}/logout`, { confirm: 'yes' }),
     reached: async (ctx) => (await loginSessions(ctx.target!.id)) === 0,
   },
   "end a stronger user's workspace session": {
@@ -366,7 +371,7 @@ const PATHS: Record<string, ConferringPath> = {
       const made = await strongerUser(ctx);
       return { ...made, item: await insertWorkspaceSession(made.target.id) };
     },
-    attempt: (ctx) => ctx.actor.client.post(`/workspace-sessions/${ctx.item}/end`),
+    attempt: (ctx) => ctx.actor.client.post(`/workspace-sessions/${ctx.item}/end`, { confirm: 'yes' }),
     reached: async (ctx) => (await workspaceSessionRow(ctx.item!)) === undefined,
   },
   // Every field of a key holding the permission hands on what it holds.

@@ -437,7 +437,7 @@ describe('sessions', () => {
     const user = await userNamed('to-kick');
     const page = await admin.get(`/admin/users/${user.id}`);
     expect(page.body).toContain('Log Out Everywhere');
-    expect((await admin.post(`/admin/users/${user.id}/logout`)).statusCode).toBe(303);
+    expect((await admin.post(`/admin/users/${user.id}/logout`, { confirm: 'yes' })).statusCode).toBe(303);
     expect((await client.get('/profile')).headers.location).toMatch(/^\/login/);
     expect((await admin.get(`/admin/users/${user.id}`)).body).toContain('to-kick was logged out everywhere (1 session).');
   });
@@ -590,7 +590,7 @@ describe('two-factor authentication', () => {
     expect(refused.statusCode).toBe(409);
 
     await admin.get(`/admin/users/${sam.id}`);
-    expect((await admin.post(`/admin/users/${sam.id}/reset-2fa`)).statusCode).toBe(303);
+    expect((await admin.post(`/admin/users/${sam.id}/reset-2fa`, { confirm: 'yes' })).statusCode).toBe(303);
     expect(await t.handle.db.select().from(recoveryCodes).where(eq(recoveryCodes.userId, sam.id))).toHaveLength(0);
     const next = new TestClient(t.app);
     expect((await next.login('sam', USER_PASSWORD)).headers.location).toBe('/profile/2fa');

@@ -173,7 +173,7 @@ describe('the table section, one state in one place', () => {
       ['filter', () => admin.get(`/admin/users?q=sec-&sort=email&dir=desc&status=locked`, { 'hx-request': 'true' }), 'q=sec-&sort=email&dir=desc&status=locked'],
       ['page', () => admin.get(`/admin/users?q=sec-&sort=email&dir=desc&page=2`, { 'hx-request': 'true' }), 'q=sec-&sort=email&dir=desc&page=2'],
       ['delete in place', () => admin.post(`/admin/users/${victim.id}/delete?${query}`, {}, { 'hx-request': 'true' }), query],
-      ['log out in place', () => admin.post(`/admin/users/${other.id}/logout?${query}`, {}, { 'hx-request': 'true' }), query],
+      ['log out in place', () => admin.post(`/admin/users/${other.id}/logout?${query}`, { confirm: 'yes' }, { 'hx-request': 'true' }), query],
     ];
     await admin.get('/admin/users');
     for (const [name, answer, address] of cases) {
@@ -218,7 +218,7 @@ describe('the table section, one state in one place', () => {
     expect(confirm.body).toContain('Log out logout-lena everywhere?');
     expect(confirm.body).toContain(`action="/admin/users/${user.id}/logout"`);
     expect((await lena.get('/profile')).statusCode).toBe(200); // the GET changes nothing
-    const answer = await admin.post(`/admin/users/${user.id}/logout?q=logout-`, {}, { 'hx-request': 'true' });
+    const answer = await admin.post(`/admin/users/${user.id}/logout?q=logout-`, { confirm: 'yes' }, { 'hx-request': 'true' });
     expect(answer.body).toContain('role="status">logout-lena was logged out everywhere (1 session).</p>');
     expect(namesIn(answer.body)).toEqual(['logout-lena']);
     expect((await lena.get('/profile')).headers.location).toMatch(/^\/login/);

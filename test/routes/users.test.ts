@@ -1,10 +1,11 @@
 import { sql, and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditEvents, groupPermissions, groups, userGroups, users } from '../../src/db/schema.js';
+import { auditEvents, groupPermissions, groups, groupSettings, sessions, userGroups, users } from '../../src/db/schema.js';
 import { systemGroupId } from '../../src/groups/groups-repository.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
 import { fixtures } from '../helpers/fixtures.js';
+import { callApi, insertApiKey } from '../helpers/api.js';
 
 let t: TestApp;
 let admin: TestClient;
@@ -212,7 +213,9 @@ describe('editing users', () => {
     await own('edit-me');
     const user = (await findUser('edit-me'))!;
     const page = await admin.get(`/admin/users/${user.id}`);
-    expect(page.body).toContain('Reset Two Factor Authentication Secret');
+    // No second factor, nothing to reset: no Reset button, and the page says why.
+    expect(page.body).not.toContain('Reset Two Factor Authentication Secret');
+    expect(page.body).toContain('edit-me has no second factor: there is nothing to reset.');
     expect(page.body).not.toContain('name="last_session"');
     const saved = await admin.post(`/admin/users/${user.id}`, {
       ...FULL_USER,
@@ -272,15 +275,107 @@ describe('editing users', () => {
     expect((await new TestClient(t.app).login('locked-zed', PASSWORD)).statusCode).toBe(303);
   });
 
-  it('resets two-factor authentication', async () => {
+  it('resets two-factor authentication after confirming; says what follows from their groups, and that a user with no factor has nothing to reset', async () => {
     await own('reset-yvonne');
     const user = (await findUser('reset-yvonne'))!;
     await t.handle.db.update(users).set({ twoFactorEnabled: true, twoFactorSecret: 'encrypted', twoFactorLastStep: 5 }).where(eq(users.id, user.id));
-    await admin.get(`/admin/users/${user.id}`);
-    const response = await admin.post(`/admin/users/${user.id}/reset-2fa`);
+    const page = (await admin.get(`/admin/users/${user.id}`)).body;
+    // No group of theirs requires 2FA (self-enrolment is on by default): they may enrol again themselves.
+    expect(page).toContain('They can enrol again from their profile.');
+    expect(page).not.toContain('next login');
+    const response = await admin.post(`/admin/users/${user.id}/reset-2fa`, { confirm: 'yes' });
     expect(response.statusCode).toBe(303);
     expect(await findUser('reset-yvonne')).toMatchObject({ twoFactorEnabled: false, twoFactorSecret: null, twoFactorLastStep: null });
-    expect((await admin.get(`/admin/users/${user.id}`)).body).toContain('Two-factor authentication of reset-yvonne was reset.');
+    expect((await admin.get(`/admin/users/${user.id}`)).body).toContain('Two-factor authentication of reset-yvonne was reset. They can enrol again from their profile.');
+    const audits = async () => (await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'user_2fa_reset'), eq(auditEvents.targetId, user.id)))).length;
+    expect(await audits()).toBe(1);
+
+    // Now without a factor: no button, and a reset (an old form, a second tab) changes and audits nothing.
+    const after = (await admin.get(`/admin/users/${user.id}`)).body;
+    expect(after).not.toContain('Reset Two Factor Authentication Secret');
+    expect(after).toContain('reset-yvonne has no second factor: there is nothing to reset.');
+    const versionBefore = (await findUser('reset-yvonne'))!.version;
+    const noop = await admin.post(`/admin/users/${user.id}/reset-2fa`, { confirm: 'yes' });
+    expect(noop.statusCode).toBe(303);
+    const message = (await admin.get(`/admin/users/${user.id}`)).body;
+    expect(message).toContain('reset-yvonne had no second factor; nothing to reset.');
+    expect(message).not.toContain('was reset');
+    expect(await audits()).toBe(1);
+    expect((await findUser('reset-yvonne'))!.version).toBe(versionBefore);
+
+    // In a group that requires 2FA: they enrol again at their next login.
+    const [strict] = await t.handle.db.insert(groups).values({ name: 'Strict 2FA', priority: 911 }).returning();
+    await t.handle.db.insert(groupSettings).values({ groupId: strict!.id, key: 'require_2fa', value: true });
+    await t.handle.db.insert(userGroups).values({ userId: user.id, groupId: strict!.id });
+    await t.handle.db.update(users).set({ twoFactorEnabled: true, twoFactorSecret: 'encrypted' }).where(eq(users.id, user.id));
+    expect((await admin.get(`/admin/users/${user.id}`)).body).toContain('They enrol again at their next login');
+    expect((await admin.get(`/admin/users/${user.id}/reset-2fa`)).body).toContain('They enrol again at their next login');
+    await admin.post(`/admin/users/${user.id}/reset-2fa`, { confirm: 'yes' });
+    expect((await admin.get(`/admin/users/${user.id}`)).body).toContain('was reset. They enrol again at their next login');
+  });
+
+  // Every action of the user page that cannot be taken back asks first: with JavaScript the page's
+  // hx-confirm question, without it a confirm page (GET, or the POST without confirm=yes) asking
+  // the same; nothing happens until confirmed.
+  it.each([
+    {
+      action: 'reset-2fa',
+      question: (name: string) => `Reset two-factor authentication of ${name}?`,
+      button: 'Reset Two Factor Authentication',
+      setup: async (id: string) => void (await t.handle.db.update(users).set({ twoFactorEnabled: true, twoFactorSecret: 'encrypted' }).where(eq(users.id, id))),
+      done: async (id: string) => (await t.handle.db.select().from(users).where(eq(users.id, id)))[0]!.twoFactorEnabled === false,
+    },
+    {
+      action: 'logout',
+      question: (name: string) => `Log out ${name} everywhere?`,
+      button: 'Log Out Everywhere',
+      setup: async (id: string) => void (await t.handle.db.insert(sessions).values({ sid: `sid-confirm-${id}`, userId: id, data: {}, expiresAt: new Date(Date.now() + 3_600_000) })),
+      done: async (id: string) => (await t.handle.db.select().from(sessions).where(eq(sessions.userId, id))).length === 0,
+    },
+  ])('asks before $action, with JavaScript and without', async ({ action, question, button, setup, done }) => {
+    const user = await own(`confirm-${action}`);
+    await setup(user.id);
+    const url = `/admin/users/${user.id}/${action}`;
+    const page = (await admin.get(`/admin/users/${user.id}`)).body;
+    const form = new RegExp(`<form method="post" action="${url}" hx-confirm="${question(user.username).replace('?', '\\?')}" hx-vals='\\{"confirm": "yes"\\}'>`);
+    expect(page).toMatch(form);
+    for (const step of [() => admin.get(url), () => admin.post(url), () => admin.post(url, { confirm: 'no' })]) {
+      const shown = await step();
+      if (shown.statusCode === 400) continue; // confirm=no is not a value the form sends
+      expect(shown.statusCode).toBe(200);
+      expect(shown.body).toContain(`<h1>${question(user.username)}</h1>`);
+      expect(shown.body).toMatch(new RegExp(`<form method="post" action="${url}" class="buttons">[\\s\\S]*<input type="hidden" name="confirm" value="yes">[\\s\\S]*${button}</button>`));
+      expect(shown.body).toContain(`<a href="/admin/users/${user.id}#actions">Cancel</a>`);
+      expect(await done(user.id), 'nothing happens before the confirm').toBe(false);
+    }
+    expect((await admin.post(url, { confirm: 'yes' })).statusCode).toBe(303);
+    expect(await done(user.id)).toBe(true);
+  });
+
+  it('refuses to make a user without a password local, beside Realm, keeping what was typed (the Add User rule)', async () => {
+    const created = await create({ username: 'ldap-lena', realm: 'ldap' });
+    expect(created.statusCode).toBe(303);
+    const user = (await findUser('ldap-lena'))!;
+    expect(user.passwordHash).toBeNull();
+    const page = await admin.get(`/admin/users/${user.id}`);
+    const refused = await admin.post(`/admin/users/${user.id}`, { username: 'ldap-lena', realm: 'local', city: 'Typed City', version: versionOf(page.body) });
+    expect(refused.statusCode).toBe(422);
+    expect(refused.body).toMatch(/<p class="error" id="e-realm">A local user needs a password: enter one to change the realm to local\.<\/p>/);
+    expect(refused.body).toMatch(/<option value="local" selected>/); // the entered values are kept
+    expect(refused.body).toContain('value="Typed City"');
+    expect(await findUser('ldap-lena')).toMatchObject({ realm: 'ldap', city: '', version: user.version }); // nothing written
+    // The same rule over the API (one validator).
+    const key = await insertApiKey(t.handle.db, { permissions: ['users_modify'] });
+    const api = await callApi(t.app, key, 'update_user', { target_user: { user_id: user.id, realm: 'local' } });
+    expect(api.statusCode).toBe(400);
+    expect(api.json().error_message).toContain('target_user.realm: A local user needs a password');
+    // With a password it is a local user who can log in; a local user keeps theirs without retyping it.
+    const saved = await admin.post(`/admin/users/${user.id}`, { username: 'ldap-lena', realm: 'local', password: PASSWORD, version: versionOf(page.body) });
+    expect(saved.statusCode).toBe(303);
+    expect(await findUser('ldap-lena')).toMatchObject({ realm: 'local' });
+    expect((await new TestClient(t.app).login('ldap-lena', PASSWORD)).statusCode).toBe(303);
+    const again = await admin.get(`/admin/users/${user.id}`);
+    expect((await admin.post(`/admin/users/${user.id}`, { username: 'ldap-lena', realm: 'local', city: 'Later', version: versionOf(again.body) })).statusCode).toBe(303);
   });
 
   it('answers 404 for an unknown user', async () => {

@@ -570,6 +570,13 @@ describe('launching', () => {
     expect(refused.statusCode).toBe(409);
     expect(refused.body).toContain('the most your groups allow (Max Sessions Per User is 1)');
     const [session] = await t.handle.db.select().from(workspaceSessions).where(eq(workspaceSessions.userId, user.id));
+    // No Launch button that would fail the same way; the running session instead, and whom to ask to end it.
+    expect(refused.body).not.toMatch(/<button[^>]*>Launch/);
+    expect(refused.body).not.toContain('action="/launch"');
+    expect(refused.body).toContain(`href="/workspace-sessions/${session!.id}"`);
+    expect(refused.body).not.toContain(`/workspace-sessions/${session!.id}/end`);
+    expect(refused.body).toContain('ask an administrator — anyone who may manage users\' sessions — to end one for you.');
+    expect(refused.body).toContain('<a href="/profile#workspace-sessions">');
     const profile = await client.get('/profile');
     expect(profile.body).toContain(`/workspace-sessions/${session!.id}`);
     expect(profile.body).not.toContain(`/workspace-sessions/${session!.id}/end`);
@@ -584,15 +591,56 @@ describe('launching', () => {
 
     const adminPage = await admin.get(`/admin/users/${user.id}`);
     expect(adminPage.body).toContain(`/workspace-sessions/${session!.id}/end`);
-    expect((await admin.post(`/workspace-sessions/${session!.id}/end`, {})).statusCode).toBe(303);
+    expect((await admin.post(`/workspace-sessions/${session!.id}/end`, { confirm: 'yes' })).statusCode).toBe(303);
     expect(await t.handle.db.select().from(workspaceSessions).where(eq(workspaceSessions.userId, user.id))).toEqual([]);
     expect((await lastAudit('workspace_session_ended', user.id))!.actorName).toBe('admin');
 
     await t.handle.db.update(groupSettings).set({ value: true }).where(eq(groupSettings.key, 'allow_kasm_delete'));
     expect((await client.post('/launch', {})).statusCode).toBe(303);
     const [again] = await t.handle.db.select().from(workspaceSessions).where(eq(workspaceSessions.userId, user.id));
-    await client.get('/profile');
-    expect((await client.post(`/workspace-sessions/${again!.id}/end`, {})).statusCode).toBe(303);
+    // At the limit with Allow Delete on: End on the "Cannot launch" page, through its confirm step.
+    const limit = await client.post('/launch', {});
+    expect(limit.statusCode).toBe(409);
+    const question = `End the session of ${again!.workspaceName} started ${again!.createdAt.toISOString().slice(0, 16).replace('T', ' ')} UTC?`;
+    expect(limit.body).toContain(`<form method="post" action="/workspace-sessions/${again!.id}/end" class="inline" hx-confirm="${question}" hx-vals='{"confirm": "yes"}'>`);
+    expect(limit.body).not.toContain('ask an administrator');
+    const confirm = await client.post(`/workspace-sessions/${again!.id}/end`, {});
+    expect(confirm.statusCode).toBe(200);
+    expect(confirm.body).toContain(`<h1>${question}</h1>`);
+    expect((await client.get(`/workspace-sessions/${again!.id}/end`)).body).toContain(`<h1>${question}</h1>`);
+    expect(await t.handle.db.select().from(workspaceSessions).where(eq(workspaceSessions.userId, user.id))).toHaveLength(1); // not yet
+    const ended = await client.post(`/workspace-sessions/${again!.id}/end`, { confirm: 'yes' });
+    expect(ended.statusCode).toBe(303);
+    expect(ended.headers.location).toBe('/profile#workspace-sessions');
+    expect((await client.post('/launch', {})).statusCode).toBe(303); // room again
+  });
+
+  it('shows on the HTML plan what the JSON plan has: the workspace\'s run config override, and "(default)" for a JSON setting nobody set', async () => {
+    const { workspace, user, group } = await member();
+    await t.handle.db.update(workspaces).set({ runConfigOverride: { shm_size: '1g', hostname: 'kasm' } }).where(eq(workspaces.id, workspace.id));
+    const json = (await admin.get(`/admin/users/${user.id}/launch-plan.json?workspace=${workspace.id}`)).json<LaunchPlan>();
+    const page = (await admin.get(`/admin/users/${user.id}/launch-preview?workspace=${workspace.id}`)).body;
+    // Every part of the JSON plan's workspace is on the page (the id is in the JSON link).
+    const escape = (text: string) => text.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;');
+    for (const [key, value] of Object.entries(json.workspace)) {
+      const text = key === 'run_config_override' ? JSON.stringify(value, null, 2) : key === 'memory_mb' ? (value as number).toLocaleString('en-US') : String(value);
+      expect(page, key).toContain(escape(text));
+    }
+    expect(page).toMatch(/<dt>Docker Run Config Override<\/dt><dd id="plan-run-config-override"><pre><code>\{\n {2}&quot;/);
+    expect(page).toContain('&quot;shm_size&quot;: &quot;1g&quot;');
+    // Every JSON setting at its empty default reads "(default)", never a bare {} as if set.
+    const defaults = json.settings.filter((s) => s.source === 'default' && typeof s.value === 'object' && s.value !== null && Object.keys(s.value).length === 0);
+    expect(defaults.map((s) => s.key)).toContain('run_config');
+    for (const s of defaults) {
+      expect(page, s.key).toMatch(new RegExp(`<tr id="plan-setting-${s.key}"><th scope="row"><code>${s.key}</code></th><td>\\(default\\)</td><td>default</td></tr>`));
+    }
+    expect(page).not.toContain('<code>{}</code>');
+    // A group's run config is shown as set, with its group; an empty override says so.
+    await t.handle.db.insert(groupSettings).values({ groupId: group.id, key: 'run_config', value: { cpu_shares: 512 } });
+    await t.handle.db.update(workspaces).set({ runConfigOverride: {} }).where(eq(workspaces.id, workspace.id));
+    const set = (await admin.get(`/admin/users/${user.id}/launch-preview?workspace=${workspace.id}`)).body;
+    expect(set).toContain(`<tr id="plan-setting-run_config"><th scope="row"><code>run_config</code></th><td><code>{&quot;cpu_shares&quot;:512}</code></td><td>group ${group.name}</td></tr>`);
+    expect(set).toContain('<dd id="plan-run-config-override">None (the workspace sets no override)</dd>');
   });
 
   it('previews the plan for a user without recording anything, as a page and as JSON', async () => {

@@ -12,6 +12,15 @@ function errorsOf(body: Record<string, unknown>, mode: 'create' | 'update' = 'cr
 }
 
 describe('user validation (SPEC §1)', () => {
+  it('asks a password of a user who becomes local without one, beside Realm; a user who has one keeps it', () => {
+    const toLocal = { username: 'lena', realm: 'local', password: '' };
+    const refused = validateUser(toLocal, { mode: 'update', passwordMinLength: 12, hasPassword: false });
+    expect(refused).toEqual({ ok: false, errors: { realm: 'A local user needs a password: enter one to change the realm to local.' } });
+    expect(validateUser(toLocal, { mode: 'update', passwordMinLength: 12, hasPassword: true }).ok).toBe(true);
+    expect(validateUser({ ...toLocal, password: 'a fine long passphrase' }, { mode: 'update', passwordMinLength: 12, hasPassword: false }).ok).toBe(true);
+    expect(validateUser({ ...toLocal, realm: 'ldap' }, { mode: 'update', passwordMinLength: 12, hasPassword: false }).ok).toBe(true);
+  });
+
   it('accepts a complete user and trims text', () => {
     const result = validateUser(
       {
