@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../audit/audit-log.js';
-import { joiningNeedsConfirm, permissionPanel, requestedPermissions, type Permission } from '../security/permissions.js';
+import { confirmAddToAdminGroup, joiningNeedsConfirm, permissionPanel, requestedPermissions, type Permission } from '../security/permissions.js';
 import type { Group } from '../db/schema.js';
 import { controlOf, formatSettingValue, parseSettingValue, SETTINGS, settingByKey, settingFormValue } from '../settings/catalogue.js';
 import { findMemberRef } from './groups-repository.js';
@@ -332,9 +332,8 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (!group) return reply;
     const user = await findMemberRef(db, request.body.user_id ?? '');
     if (user && request.body.confirm !== 'yes' && joiningNeedsConfirm(request.currentUser!.permissions, await permissionsOfGroup(db, group.id))) {
-      return reply.render('groups/confirm-add-member', {
-        username: user.username,
-        groupName: group.name,
+      return reply.render('confirm-step', {
+        ...confirmAddToAdminGroup(user.username, group.name),
         action: `/admin/groups/${group.id}/members`,
         fields: { user_id: user.id },
         cancelUrl: `/admin/groups/${group.id}#members`,
@@ -355,8 +354,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!group) return reply;
       const user = await findMemberRef(db, request.params.userId);
       if (!user) return reply.code(404).render('errors/error', { title: 'User not found', message: 'This user no longer exists.' });
-      return reply.render('groups/confirm-remove', {
-        title: `Remove ${user.username} from ${group.name}`,
+      return reply.render('confirm-step', {
         question: QUESTIONS.removeMember(user.username, group.name),
         consequences: `${user.username} loses what ${group.name} grants: its permissions, settings and file mappings (another group's may then apply).`,
         action: `/admin/groups/${group.id}/members/${user.id}/remove`,
@@ -423,8 +421,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!group) return reply;
       const setting = settingByKey(request.params.key);
       if (!setting) return reply.code(404).render('errors/error', { title: 'Unknown setting', message: 'There is no such setting.' });
-      return reply.render('groups/confirm-remove', {
-        title: `Remove ${setting.label} from ${group.name}`,
+      return reply.render('confirm-step', {
         question: QUESTIONS.removeSetting(setting.label, group.name),
         consequences: `Its members then get ${setting.label} from another group or the default.`,
         action: `/admin/groups/${group.id}/settings/${setting.key}/remove`,

@@ -40,6 +40,8 @@ for (const setting of USER_SETTINGS) {
   if (!(PROFILE_SETTING_FIELDS as readonly string[]).includes(setting.key)) throw new Error(`profile form lacks a field for ${setting.key}`);
 }
 
+const PROFILE_CRUMBS = [['/profile', 'Profile'], ['/profile#sessions', 'Sessions']];
+
 const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db, config } = app;
   const selfActor = (request: FastifyRequest) => ({ ...actorOf(request), id: request.currentUser!.id });
@@ -178,12 +180,13 @@ const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const { sessions } = await sessionView(request);
     const target = sessions.find((s) => s.handle === request.params.handle);
     if (!target) return afterEnding(request, reply, { type: 'error', message: 'That session had already ended.' });
-    return reply.render('profile/confirm', {
-      title: 'End session',
+    return reply.render('confirm-step', {
       question: target.question,
-      consequence: target.current ? 'This is the session you are using: you will be logged out.' : 'That browser is logged out and must log in again.',
+      consequences: target.current ? 'This is the session you are using: you will be logged out.' : 'That browser is logged out and must log in again.',
       action: `/profile/sessions/${target.handle}/end`,
-      button: 'End Session',
+      label: 'End Session',
+      cancelUrl: '/profile#sessions',
+      crumbs: PROFILE_CRUMBS,
     });
   });
 
@@ -202,12 +205,13 @@ const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/profile/sessions/end-others', async (request, reply) => {
     const { sessions, endOthersQuestion } = await sessionView(request);
     if (sessions.length <= 1) return afterEnding(request, reply, { type: 'info', message: 'You have no other sessions.' });
-    return reply.render('profile/confirm', {
-      title: 'Log out other sessions',
+    return reply.render('confirm-step', {
       question: endOthersQuestion,
-      consequence: 'Every other browser logged in as you must log in again. This session stays.',
+      consequences: 'Every other browser logged in as you must log in again. This session stays.',
       action: '/profile/sessions/end-others',
-      button: 'Log Out Other Sessions',
+      label: 'Log Out Other Sessions',
+      cancelUrl: '/profile#sessions',
+      crumbs: PROFILE_CRUMBS,
     });
   });
 

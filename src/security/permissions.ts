@@ -95,6 +95,15 @@ export function strongerMessage(action: string, holders: string, blocks: readonl
  */
 export type RefusalCheck = (tx: Database) => Promise<{ message: string } | null>;
 
+/** What the confirm step before adding `username` to such a group asks and says. */
+export function confirmAddToAdminGroup(username: string, groupName: string) {
+  return {
+    question: `Make ${username} an administrator?`,
+    consequences: `Members of ${groupName} hold global_admin: they can do everything in Roster, change every other user and administrator, and read the audit log.`,
+    label: `Add ${username} to ${groupName}`,
+  };
+}
+
 /** The sentence a refusal shows and the audit log records: it names what is missing. */
 export function lackingMessage(action: string, lacking: readonly string[]): string {
   return `${action} needs ${lacking.join(', ')}, which you do not hold.`;

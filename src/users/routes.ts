@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
 import { actorOf } from '../audit/audit-log.js';
 import { logOutEverywhere } from '../sessions/sessions-repository.js';
-import { hasPermission, joiningNeedsConfirm } from '../security/permissions.js';
+import { confirmAddToAdminGroup, hasPermission, joiningNeedsConfirm } from '../security/permissions.js';
 import { REALMS, type User } from '../db/schema.js';
 import { decodeCursor, encodeCursor } from '../db/sql-helpers.js';
 import { canModifyGroup, canViewGroup, modifyGroupNeeds } from '../groups/group-access.js';
@@ -375,9 +375,8 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
     if (!canModifyGroup(actor, group)) return reply.forbidden(`You may not change the members of ${group.name}: it needs ${modifyGroupNeeds(group)}.`);
     if (change === 'add' && !confirmed && joiningNeedsConfirm(actor.permissions, await permissionsOfGroup(db, group.id))) {
-      return reply.render('groups/confirm-add-member', {
-        username: user.username,
-        groupName: group.name,
+      return reply.render('confirm-step', {
+        ...confirmAddToAdminGroup(user.username, group.name),
         action: `/admin/users/${user.id}/groups`,
         fields: { group_id: group.id },
         cancelUrl: `/admin/users/${user.id}#groups`,
