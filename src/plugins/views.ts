@@ -67,6 +67,11 @@ export function formatLastSession(date: Date | null | undefined): string {
   return date ? formatTime(date) : 'Never';
 }
 
+/** A form's field errors as the error summary lists them: each with its field's id (partials/field). */
+export function errorItems(errors: Record<string, string | null | undefined> | undefined): Array<{ id: string; message: string }> {
+  return Object.entries(errors ?? {}).flatMap(([name, message]) => (message ? [{ id: `f-${name}`, message }] : []));
+}
+
 function commonData(request: FastifyRequest, reply: FastifyReply) {
   const user = request.currentUser;
   const flash = request.session.flash;
@@ -78,6 +83,7 @@ function commonData(request: FastifyRequest, reply: FastifyReply) {
     flash,
     path: request.url,
     formatTime,
+    errorItems,
     formatLastSession,
   };
 }

@@ -29,7 +29,7 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('API keys with $mode', ({ javaS
     await page.getByLabel('Name').fill('Provisioning script');
     await page.getByLabel('Expires (UTC)').fill('yesterday');
     await page.getByRole('button', { name: 'Create API Key' }).click();
-    await page.getByText('Expires must be a date').waitFor();
+    await page.getByRole('alert').getByRole('link', { name: 'Expires must be a date' }).waitFor(); // the summary, linked to the field
     expect(await page.getByLabel('Name').inputValue()).toBe('Provisioning script');
     await page.getByLabel('Expires (UTC)').fill('2099-12-31');
     await page.getByRole('button', { name: 'Create API Key' }).click();

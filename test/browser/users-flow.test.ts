@@ -60,7 +60,7 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('admin users flow with $mode', 
     await page.getByLabel('Force Password Reset on Login').check();
     await page.getByRole('button', { name: 'Create User' }).click();
 
-    await page.getByText('Email must look like an address').waitFor();
+    await page.getByRole('alert').getByRole('link', { name: 'Email must look like an address' }).waitFor(); // the summary, linked to the field
     expect(await page.getByLabel('City').inputValue()).toBe('Boston'); // entered values kept
     await page.getByLabel('Email').fill('carol@example.com');
     await page.getByLabel('Password', { exact: true }).fill('carol flies higher');

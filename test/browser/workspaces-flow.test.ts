@@ -34,7 +34,7 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('workspaces and launching with 
     await page.getByLabel('Image').fill('Chrome Latest');
     await page.getByLabel('Description').fill('The browser');
     await page.getByRole('button', { name: 'Create Workspace' }).click();
-    await page.getByText('Image must be a container image reference').waitFor();
+    await page.getByRole('alert').getByRole('link', { name: 'Image must be a container image reference' }).waitFor(); // the summary, linked to the field
     expect(await page.getByLabel('Friendly Name').inputValue()).toBe('Chrome');
     await page.getByLabel('Image').fill('kasmweb/chrome:1.16.0');
     await page.getByRole('button', { name: 'Create Workspace' }).click();

@@ -124,6 +124,21 @@ describe('creating users', () => {
     expect(await findUser('bad-input')).toBeUndefined();
   });
 
+  it('lists every error in a summary that takes the focus, links each to its field, and never sends the password back', async () => {
+    const password = 'a perfectly good password';
+    const response = await create({ ...FULL_USER, username: 'summary-case', email: 'nope', phone: 'x'.repeat(300), password });
+    expect(response.statusCode).toBe(422);
+    const summary = /<div class="[^"]*error-summary[^"]*"[^>]*>([\s\S]*?)<\/div>/.exec(response.body)!;
+    expect(summary[0]).toContain('role="alert"');
+    expect(summary[0]).toContain('autofocus');
+    expect(summary[1]).toContain('There are 2 problems');
+    expect(summary[1]).toMatch(/<a href="#f-email">Email must look like an address/);
+    expect(summary[1]).toMatch(/<a href="#f-phone">/);
+    expect(response.body.indexOf('error-summary')).toBeLessThan(response.body.indexOf('id="f-username"'));
+    expect(response.body).not.toContain(password);
+    expect(response.body).toContain('Enter the password again (it is never sent back).');
+  });
+
   it('treats a duplicate user name in any case as a field error', async () => {
     await own('Dup.Name');
     const response = await create({ ...FULL_USER, username: 'DUP.name' });
