@@ -269,7 +269,9 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('group members, added and remov
         await page.getByLabel('Add Setting').selectOption({ label: 'Max Sessions Per User' });
         await page.getByRole('button', { name: 'Next' }).click();
       }
-      await page.getByLabel('Max Sessions Per User').fill(value);
+      // The setting's own form (not the group page's "Edit/Remove Max Sessions Per User" links, which a boosted click leaves in view until it lands).
+      await page.getByRole('button', { name: 'Save Setting' }).waitFor();
+      await page.getByLabel('Max Sessions Per User', { exact: true }).fill(value);
       await page.getByRole('button', { name: 'Save Setting' }).click();
       await expectNote('settings', `Max Sessions Per User set to ${value}.`);
     }
