@@ -111,7 +111,7 @@ export async function buildApp({ config, db, logger = false, now = Date.now }: B
   await app.register(securityHeaders);
   await app.register(fastifyFormbody);
   await app.register(sessionPlugin, { userQuery: { select: currentUserSelect, toUser: toCurrentUser } });
-  await app.register(viewsPlugin);
+  await app.register(viewsPlugin, { templateCache: config.templateCache });
   // NUL in any string of a request is a 400 before the user is loaded or any handler runs.
   await app.register(requestTextPlugin);
   await app.register(authPlugin, {

@@ -43,6 +43,11 @@ export interface Config {
   sessionIdleMinutes: number;
   sessionAbsoluteHours: number;
   logLevel: string;
+  /**
+   * Keep compiled templates in memory (the default). `npm run dev` turns it off so that an edit
+   * to a view shows on the next request without a restart (TEMPLATE_CACHE=false).
+   */
+  templateCache: boolean;
   /** How far V8 lets the JavaScript heap grow past live data before collecting (%); 0 = V8's own. */
   heapGrowingPercent: number;
 }
@@ -147,6 +152,7 @@ export function loadConfig(env: Env = process.env): Config {
     sessionAbsoluteHours: int('SESSION_ABSOLUTE_HOURS', 12, 1, 24 * 30),
     logLevel,
     heapGrowingPercent: int('HEAP_GROWING_PERCENT', 50, 0, 400),
+    templateCache: bool('TEMPLATE_CACHE', true),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -28,8 +28,9 @@ export const viewsDir = fileURLToPath(new URL('../../views', import.meta.url));
  * Eta, resolving each template name to its file once: Eta resolves it again on every render and
  * include (a JSON.stringify and path joins each time), and the views never move while we run.
  */
-function etaWithResolvedPaths(): Eta {
-  const eta = new Eta({ views: viewsDir, cache: true });
+function etaWithResolvedPaths(cache: boolean): Eta {
+  const eta = new Eta({ views: viewsDir, cache });
+  if (!cache) return eta; // development: read every template afresh
   const resolveEachTime = eta.resolvePath;
   const resolved = new Map<string, string>();
   eta.resolvePath = function (template, options) {
@@ -88,11 +89,16 @@ function commonData(request: FastifyRequest, reply: FastifyReply) {
   };
 }
 
-export default fp(async (app) => {
+export interface ViewsOptions {
+  /** Config.templateCache: off in `npm run dev`, so template edits show without a restart. */
+  templateCache: boolean;
+}
+
+export default fp<ViewsOptions>(async (app, { templateCache }) => {
   await app.register(fastifyView, {
-    engine: { eta: etaWithResolvedPaths() },
+    engine: { eta: etaWithResolvedPaths(templateCache) },
     templates: viewsDir,
-    production: process.env.NODE_ENV !== 'development',
+    production: templateCache,
   });
 
   app.decorateRequest('wantsFragment', function (this: FastifyRequest) {
