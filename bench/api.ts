@@ -27,7 +27,10 @@ const [someone] = await db.select({ id: users.id }).from(users).where(eq(users.u
 // A key for the bench (made again on every run).
 await db.delete(apiKeys).where(eq(apiKeys.name, 'bench'));
 const credentials = newApiCredentials();
-const [key] = await db.insert(apiKeys).values({ name: 'bench', key: credentials.key, secretHash: hashApiSecret(credentials.secret) }).returning();
+const [key] = await db
+  .insert(apiKeys)
+  .values({ name: 'bench', key: credentials.key, secretHash: hashApiSecret(credentials.secret) })
+  .returning();
 await db.insert(apiKeyPermissions).values({ apiKeyId: key!.id, permission: 'users_view' });
 
 const app = await buildApp({ config: { ...config, apiRateLimit: 1_000_000 }, db });
@@ -43,18 +46,26 @@ bare.post('/get_user', async () => {
 });
 bare.post('/get_users', async () => {
   const rows = await userBatch(db, { offset: 4900, limit: 100 });
-  const { groupsOf, sessionsOf } = await groupsAndSessionsOf(db, rows.map((row) => row.id));
+  const { groupsOf, sessionsOf } = await groupsAndSessionsOf(
+    db,
+    rows.map((row) => row.id),
+  );
   return { users: rows.map((row) => kasmUser(row, groupsOf.get(row.id) ?? [], sessionsOf.get(row.id) ?? [])) };
 });
 await bare.listen({ host: '127.0.0.1', port: 0 });
 const bareBase = `http://127.0.0.1:${(bare.server.address() as AddressInfo).port}`;
 
 async function load(url: string, body: Record<string, unknown>) {
-  const options = { method: 'POST' as const, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ api_key: credentials.key, api_key_secret: credentials.secret, ...body }) };
+  const options = {
+    method: 'POST' as const,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ api_key: credentials.key, api_key_secret: credentials.secret, ...body }),
+  };
   const check = await fetch(url, options);
   if (check.status !== 200) throw new Error(`${url} answered ${check.status}: ${await check.text()}`);
   const result = await loadFromChild(url, { connections: CONNECTIONS, seconds, ...options });
-  if (result.errors > 0 || result.non2xx > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  if (result.errors > 0 || result.non2xx > 0)
+    throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return result;
 }
 
@@ -65,7 +76,10 @@ const rssBefore = process.resourceUsage().maxRSS;
 const started = performance.now();
 const response = await fetch(`${base}/api/public/get_users`, {
   method: 'POST',
-  headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${credentials.key}:${credentials.secret}`).toString('base64')}` },
+  headers: {
+    'content-type': 'application/json',
+    authorization: `Basic ${Buffer.from(`${credentials.key}:${credentials.secret}`).toString('base64')}`,
+  },
   body: '{}',
 });
 let bytes = 0;
@@ -84,7 +98,9 @@ for (const [name, call, body] of runs) {
   const full = await load(`${base}/api/public/${call}`, body);
   const ceiling = await load(`${bareBase}/${call}`, body);
   const ratio = full.requests.average / ceiling.requests.average;
-  console.log(`| ${name} | ${full.requests.average.toFixed(0)} | ${full.latency.p50} | ${full.latency.p99} | ${ceiling.requests.average.toFixed(0)} | ${(ratio * 100).toFixed(0)} % |`);
+  console.log(
+    `| ${name} | ${full.requests.average.toFixed(0)} | ${full.latency.p50} | ${full.latency.p99} | ${ceiling.requests.average.toFixed(0)} | ${(ratio * 100).toFixed(0)} % |`,
+  );
 }
 
 console.log(`\n${fullLine}`);

@@ -66,7 +66,11 @@ export async function loadFromChild(url: string, options: LoadOptions): Promise<
 }
 
 /** Runs autocannon (10 connections) on each [name, path] and prints a Markdown table. */
-export async function runScenarios(server: BenchServer, seconds: number, scenarios: ReadonlyArray<readonly [string, string]>) {
+export async function runScenarios(
+  server: BenchServer,
+  seconds: number,
+  scenarios: ReadonlyArray<readonly [string, string]>,
+) {
   console.log('| scenario | req/s | p50 ms | p99 ms |\n|---|---|---|---|');
   for (const [name, path] of scenarios) {
     const headers: Record<string, string> = { cookie: server.cookie };
@@ -74,7 +78,8 @@ export async function runScenarios(server: BenchServer, seconds: number, scenari
     const check = await fetch(server.base + path, { headers });
     if (check.status !== 200) throw new Error(`${path} answered ${check.status}`);
     const result = await loadFromChild(server.base + path, { connections: 10, seconds, headers });
-    if (result.non2xx > 0 || result.errors > 0) throw new Error(`${path}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+    if (result.non2xx > 0 || result.errors > 0)
+      throw new Error(`${path}: ${result.non2xx} non-2xx, ${result.errors} errors`);
     console.log(`| ${name} | ${result.requests.average.toFixed(0)} | ${result.latency.p50} | ${result.latency.p99} |`);
   }
 }

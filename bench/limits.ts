@@ -26,13 +26,21 @@ if (!gc) throw new Error('run with node --expose-gc --import tsx bench/limits.ts
 let made = 0;
 
 async function start(apiRateLimit: string) {
-  const config = loadConfig({ ROSTER_ADMIN_PASSWORD: BENCH_ADMIN_PASSWORD, LOG_LEVEL: 'silent', LOGIN_RATE_LIMIT: '100000', API_RATE_LIMIT: apiRateLimit, ROSTER_DATA_DIR: '/nonexistent' });
+  const config = loadConfig({
+    ROSTER_ADMIN_PASSWORD: BENCH_ADMIN_PASSWORD,
+    LOG_LEVEL: 'silent',
+    LOGIN_RATE_LIMIT: '100000',
+    API_RATE_LIMIT: apiRateLimit,
+    ROSTER_DATA_DIR: '/nonexistent',
+  });
   // With DATABASE_URL, a database of its own on that server (dropped afterwards); else in-memory PGlite.
   const serverUrl = process.env.DATABASE_URL;
   const name = `roster_limits_${process.pid}_${++made}`;
   const admin = serverUrl ? postgres(serverUrl, { max: 1, onnotice: () => {} }) : null;
   if (admin) await admin.unsafe(`create database ${name}`);
-  const handle = serverUrl ? openPostgres(Object.assign(new URL(serverUrl), { pathname: `/${name}` }).toString(), { max: 5 }) : await openPglite(null);
+  const handle = serverUrl
+    ? openPostgres(Object.assign(new URL(serverUrl), { pathname: `/${name}` }).toString(), { max: 5 })
+    : await openPglite(null);
   await prepareDatabase(handle, config);
   const server = await benchServer(handle, config);
   const close = async () => {
@@ -45,22 +53,32 @@ async function start(apiRateLimit: string) {
 
 async function insertKey(db: Awaited<ReturnType<typeof start>>['db'], readOnly: boolean) {
   const { key, secret } = newApiCredentials();
-  const [row] = await db.insert(apiKeys).values({ name: `bench ${key}`, key, secretHash: hashApiSecret(secret), readOnly }).returning();
+  const [row] = await db
+    .insert(apiKeys)
+    .values({ name: `bench ${key}`, key, secretHash: hashApiSecret(secret), readOnly })
+    .returning();
   await db.insert(apiKeyPermissions).values({ apiKeyId: row!.id, permission: 'global_admin' });
   return { id: row!.id, key, secret };
 }
 
 const call = (base: string, name: string, body: unknown) =>
-  fetch(`${base}/api/public/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  fetch(`${base}/api/public/${name}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 
 async function apiFigures() {
   const server = await start('5');
   try {
     const key = await insertKey(server.db, false);
     const statuses: number[] = [];
-    for (let i = 0; i < 30; i++) statuses.push((await call(server.base, 'get_images', { api_key: key.key, api_key_secret: 'wrong' })).status);
+    for (let i = 0; i < 30; i++)
+      statuses.push((await call(server.base, 'get_images', { api_key: key.key, api_key_secret: 'wrong' })).status);
     const first429 = statuses.indexOf(429);
-    console.log(`wrong-secret calls (API_RATE_LIMIT=5): ${first429 === -1 ? 'no 429 in 30 calls' : `first 429 at call ${first429 + 1}`}; statuses ${summary(statuses)}`);
+    console.log(
+      `wrong-secret calls (API_RATE_LIMIT=5): ${first429 === -1 ? 'no 429 in 30 calls' : `first 429 at call ${first429 + 1}`}; statuses ${summary(statuses)}`,
+    );
   } finally {
     await server.close();
   }
@@ -69,9 +87,23 @@ async function apiFigures() {
     try {
       const key = await insertKey(server.db, true);
       const statuses: number[] = [];
-      for (let i = 0; i < 20; i++) statuses.push((await call(server.base, 'create_user', { api_key: key.key, api_key_secret: key.secret, target_user: { username: 'x', password: 'a long enough password' } })).status);
-      const rows = await server.db.select().from(auditEvents).where(and(eq(auditEvents.actorId, key.id), eq(auditEvents.action, 'authz_fail')));
-      console.log(`20 writes with a read-only key (API_RATE_LIMIT=${limit}): statuses ${summary(statuses)}; audit rows ${rows.length}; details ${JSON.stringify(rows.map((r) => (r.details as { repeated?: number }).repeated ?? 1))}`);
+      for (let i = 0; i < 20; i++)
+        statuses.push(
+          (
+            await call(server.base, 'create_user', {
+              api_key: key.key,
+              api_key_secret: key.secret,
+              target_user: { username: 'x', password: 'a long enough password' },
+            })
+          ).status,
+        );
+      const rows = await server.db
+        .select()
+        .from(auditEvents)
+        .where(and(eq(auditEvents.actorId, key.id), eq(auditEvents.action, 'authz_fail')));
+      console.log(
+        `20 writes with a read-only key (API_RATE_LIMIT=${limit}): statuses ${summary(statuses)}; audit rows ${rows.length}; details ${JSON.stringify(rows.map((r) => (r.details as { repeated?: number }).repeated ?? 1))}`,
+      );
     } finally {
       await server.close();
     }
@@ -98,20 +130,34 @@ function multipart(fields: Array<[string, string | number]>) {
     const filler = Buffer.alloc(64 * 1024, 'a');
     for (const piece of pieces) {
       if (typeof piece !== 'number') yield piece;
-      else for (let left = piece; left > 0; left -= filler.length) yield filler.subarray(0, Math.min(left, filler.length));
+      else
+        for (let left = piece; left > 0; left -= filler.length) yield filler.subarray(0, Math.min(left, filler.length));
     }
   }
   return { type: `multipart/form-data; boundary=${boundary}`, length, body: () => Readable.from(chunks()) };
 }
 
-function post(url: string, cookie: string, form: ReturnType<typeof multipart>): Promise<{ status: number; body: string }> {
+function post(
+  url: string,
+  cookie: string,
+  form: ReturnType<typeof multipart>,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const request = http.request(url, { method: 'POST', headers: { cookie, 'content-type': form.type, 'content-length': form.length } }, (response) => {
-      let body = '';
-      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve({ status: response.statusCode!, body }));
-    });
+    const request = http.request(
+      url,
+      { method: 'POST', headers: { cookie, 'content-type': form.type, 'content-length': form.length } },
+      (response) => {
+        let body = '';
+        response
+          .setEncoding('utf8')
+          .on('data', (chunk: string) => (body += chunk))
+          .on('end', () => resolve({ status: response.statusCode!, body }));
+      },
+    );
     // The server may answer (and close) before the whole body is sent: that is the point.
-    request.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' || error.code === 'ECONNRESET' ? resolve({ status: 0, body: error.code }) : reject(error)));
+    request.on('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'EPIPE' || error.code === 'ECONNRESET' ? resolve({ status: 0, body: error.code }) : reject(error),
+    );
     form.body().pipe(request);
   });
 }
@@ -119,19 +165,48 @@ function post(url: string, cookie: string, form: ReturnType<typeof multipart>): 
 async function rssFigures() {
   const server = await start('600');
   try {
-    const [workspace] = await server.db.insert(workspaces).values({ friendlyName: 'Bench Desktop', image: 'kasmweb/desktop:1.16.0' }).returning();
+    const [workspace] = await server.db
+      .insert(workspaces)
+      .values({ friendlyName: 'Bench Desktop', image: 'kasmweb/desktop:1.16.0' })
+      .returning();
     const url = `${server.base}/admin/workspaces/${workspace!.id}/file-mappings`;
     const page = await (await fetch(`${url}/new`, { headers: { cookie: server.cookie } })).text();
     const csrf = /name="_csrf" value="([^"]+)"/.exec(page)![1]!;
-    const legal = (n: number) => multipart([['_csrf', csrf], ['name', `Warm-up ${n}`], ['destination_path', `/opt/warm-up-${n}`], ['content', 'hello']]);
-    const attack = multipart([['_csrf', csrf], ['name', 'Attack'], ['destination_path', '/opt/attack'], ...Array.from({ length: 19 }, (_, i): [string, number] => [`unknown_${i}`, 5 * MB])]);
+    const legal = (n: number) =>
+      multipart([
+        ['_csrf', csrf],
+        ['name', `Warm-up ${n}`],
+        ['destination_path', `/opt/warm-up-${n}`],
+        ['content', 'hello'],
+      ]);
+    const attack = multipart([
+      ['_csrf', csrf],
+      ['name', 'Attack'],
+      ['destination_path', '/opt/attack'],
+      ...Array.from({ length: 19 }, (_, i): [string, number] => [`unknown_${i}`, 5 * MB]),
+    ]);
     console.log(`attack form: ${(attack.length / MB).toFixed(1)} MB in ${19 + 3} fields`);
     for (let i = 0; i < 3; i++) await post(url, server.cookie, legal(i)); // warm-up: code paths loaded, pools filled
     // The same attack squeezed under the cap (19 unknown fields of 280 KB), and the largest legal
     // form (a 5 MB text field): what a request can still make the server hold.
-    const squeezed = multipart([['_csrf', csrf], ['name', 'Attack'], ['destination_path', '/opt/attack'], ...Array.from({ length: 19 }, (_, i): [string, number] => [`unknown_${i}`, 280 * 1024])]);
-    const largest = multipart([['_csrf', csrf], ['name', 'Largest'], ['destination_path', '/opt/largest'], ['content', 5 * MB]]);
-    for (const [label, form, parallel] of [['19×5 MB form', attack, 1], ['19×5 MB form', attack, 3], ['19×280 KB form', squeezed, 1], ['5 MB text form (legal)', largest, 1]] as const) {
+    const squeezed = multipart([
+      ['_csrf', csrf],
+      ['name', 'Attack'],
+      ['destination_path', '/opt/attack'],
+      ...Array.from({ length: 19 }, (_, i): [string, number] => [`unknown_${i}`, 280 * 1024]),
+    ]);
+    const largest = multipart([
+      ['_csrf', csrf],
+      ['name', 'Largest'],
+      ['destination_path', '/opt/largest'],
+      ['content', 5 * MB],
+    ]);
+    for (const [label, form, parallel] of [
+      ['19×5 MB form', attack, 1],
+      ['19×5 MB form', attack, 3],
+      ['19×280 KB form', squeezed, 1],
+      ['5 MB text form (legal)', largest, 1],
+    ] as const) {
       gc!();
       await new Promise((resolve) => setTimeout(resolve, 200));
       const baseline = process.memoryUsage().rss;
@@ -140,8 +215,13 @@ async function rssFigures() {
       const answers = await Promise.all(Array.from({ length: parallel }, () => post(url, server.cookie, form)));
       clearInterval(sampler);
       peak = Math.max(peak, process.memoryUsage().rss);
-      const stored = await server.db.select({ id: fileMappings.id }).from(fileMappings).where(inArray(fileMappings.name, ['Attack', 'Largest']));
-      console.log(`${parallel} × ${label}: statuses ${answers.map((a) => a.status).join(', ')}; peak RSS growth ${((peak - baseline) / MB).toFixed(1)} MB; mappings stored so far ${stored.length}`);
+      const stored = await server.db
+        .select({ id: fileMappings.id })
+        .from(fileMappings)
+        .where(inArray(fileMappings.name, ['Attack', 'Largest']));
+      console.log(
+        `${parallel} × ${label}: statuses ${answers.map((a) => a.status).join(', ')}; peak RSS growth ${((peak - baseline) / MB).toFixed(1)} MB; mappings stored so far ${stored.length}`,
+      );
     }
   } finally {
     await server.close();

@@ -22,10 +22,15 @@ const seconds = Number(process.argv[3] ?? 10);
 const SETTLE_MS = 10_000;
 if (!fs.existsSync('dist/server.js')) throw new Error('run `npm run build` first: this measures the compiled server');
 // The node flags and script of `npm run start:dist` (the image runs the same flags from NODE_OPTIONS).
-const startArgs = (JSON.parse(fs.readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts['start:dist']!.split(' ').slice(1);
+const startArgs = (JSON.parse(fs.readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts[
+  'start:dist'
+]!.split(' ').slice(1);
 
 const megabytes = (pid: number, field: 'VmRSS' | 'VmHWM') => {
-  const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(field))!;
+  const line = fs
+    .readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(field))!;
   return Math.round(Number(/(\d+)/.exec(line)![1]) / 1024);
 };
 
@@ -46,7 +51,13 @@ async function start(env: Record<string, string>): Promise<{ child: ChildProcess
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    if (await fetch(`${base}/health`).then((r) => r.ok, () => false)) return { child, base };
+    if (
+      await fetch(`${base}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return { child, base };
     await sleep(200);
   }
   throw new Error('server did not start within 2 minutes');
@@ -91,15 +102,27 @@ async function measure(name: string, env: Record<string, string>) {
   console.log(`| ${name} | ${firstIdle} MB / ${firstPeak} MB | ${restartIdle} MB | ${loadPeak} MB | ${afterLoad} MB |`);
 }
 
-console.log(`memory bench: node ${startArgs.join(' ')} on Node ${process.version}, ${wanted} users, ${seconds}s of load per page\n`);
-console.log('| database | first start (idle / peak) | restart (idle) | peak under load | idle after load |\n|---|---|---|---|---|');
-if (process.env.DATABASE_URL) await measure('PostgreSQL server', { DATABASE_URL: process.env.DATABASE_URL, ROSTER_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'roster-mem-')) });
+console.log(
+  `memory bench: node ${startArgs.join(' ')} on Node ${process.version}, ${wanted} users, ${seconds}s of load per page\n`,
+);
+console.log(
+  '| database | first start (idle / peak) | restart (idle) | peak under load | idle after load |\n|---|---|---|---|---|',
+);
+if (process.env.DATABASE_URL)
+  await measure('PostgreSQL server', {
+    DATABASE_URL: process.env.DATABASE_URL,
+    ROSTER_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'roster-mem-')),
+  });
 const embedded = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-mem-'));
 const optimized = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-mem-'));
 try {
   const env = { DATABASE_URL: '', ROSTER_ADMIN_PASSWORD: BENCH_ADMIN_PASSWORD };
   await measure('embedded PGlite', { ...env, ROSTER_DATA_DIR: embedded });
-  await measure('embedded PGlite, `PGLITE_OPTIMIZE_WASM=true`', { ...env, ROSTER_DATA_DIR: optimized, PGLITE_OPTIMIZE_WASM: 'true' });
+  await measure('embedded PGlite, `PGLITE_OPTIMIZE_WASM=true`', {
+    ...env,
+    ROSTER_DATA_DIR: optimized,
+    PGLITE_OPTIMIZE_WASM: 'true',
+  });
 } finally {
   for (const folder of [embedded, optimized]) fs.rmSync(folder, { recursive: true, force: true });
 }

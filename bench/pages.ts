@@ -60,7 +60,8 @@ async function load(url: string, headers: Record<string, string> = {}, options: 
   // A short warm-up first, so that no run pays for the process's first compiles and caches.
   await loadFromChild(url, { connections: CONNECTIONS, seconds: 2, headers, ...options });
   const result = await loadFromChild(url, { connections: CONNECTIONS, seconds, headers, ...options });
-  if (result.errors > 0 || result.non2xx > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  if (result.errors > 0 || result.non2xx > 0)
+    throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return result;
 }
 
@@ -73,15 +74,28 @@ const lists: Array<[string, string]> = [
   ['search "user4242"', 'q=user4242'],
   ['search "smith"', 'q=smith'],
   ['page 1 at 50 per page', 'per_page=50'],
-  [`page ${deepPage.toLocaleString('en-US')} at 50 per page (cursor)`, `per_page=50&page=${deepPage}&after=${deepCursor}`],
+  [
+    `page ${deepPage.toLocaleString('en-US')} at 50 per page (cursor)`,
+    `per_page=50&page=${deepPage}&after=${deepCursor}`,
+  ],
 ];
 const pages: Array<[string, string, Record<string, string>, Partial<LoadOptions>]> = [
   // The floor of every logged-in page: the session read with its user, and the layout.
   ['home page (no queries of its own)', '/', {}, {}],
   ['user page', `/admin/users/${someone!.id}`, {}, {}],
   ['group page, 10,000 members', `/admin/groups/${bigGroup.id}`, {}, {}],
-  ['member picker fragment (htmx)', `/admin/groups/${bigGroup.id}/user-suggestions?user_q=garcia`, { 'hx-request': 'true' }, {}],
-  ['profile save (POST, htmx)', '/profile/settings/chat_sfx', { 'content-type': 'application/x-www-form-urlencoded', 'x-csrf-token': csrf, 'hx-request': 'true' }, { method: 'POST', body: 'value=false&action=save' }],
+  [
+    'member picker fragment (htmx)',
+    `/admin/groups/${bigGroup.id}/user-suggestions?user_q=garcia`,
+    { 'hx-request': 'true' },
+    {},
+  ],
+  [
+    'profile save (POST, htmx)',
+    '/profile/settings/chat_sfx',
+    { 'content-type': 'application/x-www-form-urlencoded', 'x-csrf-token': csrf, 'hx-request': 'true' },
+    { method: 'POST', body: 'value=false&action=save' },
+  ],
 ];
 
 const [total] = await db.select({ n: sql<number>`count(*)::int` }).from(users);
@@ -96,7 +110,9 @@ for (const [name, query] of lists) {
   ceilings.set(name, ceiling.requests.average);
   rates.set(name, full.requests.average);
   const ratio = full.requests.average / ceiling.requests.average;
-  console.log(`| ${name} | ${full.requests.average.toFixed(0)} | ${full.latency.p50} | ${full.latency.p99} | ${ceiling.requests.average.toFixed(0)} | ${(ratio * 100).toFixed(0)} % |`);
+  console.log(
+    `| ${name} | ${full.requests.average.toFixed(0)} | ${full.latency.p50} | ${full.latency.p99} | ${ceiling.requests.average.toFixed(0)} | ${(ratio * 100).toFixed(0)} % |`,
+  );
 }
 let floor = 0;
 for (const [name, path, headers, options] of pages) {
@@ -107,7 +123,9 @@ for (const [name, path, headers, options] of pages) {
 // A list page does all the home page does (session read, layout) and runs its query besides, so
 // it cannot reach a larger share of a ceiling than the home page reaches.
 const shares = [...ceilings].map(([name, ceiling]) => `${name} ${((floor / ceiling) * 100).toFixed(0)} %`);
-console.log(`\nthe home page's rate as a share of each ceiling (the most a list page could reach): ${shares.join(', ')}`);
+console.log(
+  `\nthe home page's rate as a share of each ceiling (the most a list page could reach): ${shares.join(', ')}`,
+);
 // Doing both the home page's work and the ceiling's query one after the other, a list page could
 // at best serve 1 / (1/home + 1/ceiling) requests a second: the floor⊕ceiling bound.
 console.log('\n| list page | req/s | floor⊕ceiling bound req/s | share of the bound |\n|---|---|---|---|');
@@ -117,11 +135,18 @@ for (const [name, ceiling] of ceilings) {
   console.log(`| ${name} | ${rate.toFixed(0)} | ${bound.toFixed(0)} | ${((rate / bound) * 100).toFixed(0)} % |`);
 }
 // The weight of a row: the 25-row page over 25, and what one more row adds (50 rows less 25, over 25).
-const pageBytes = async (query: string) => Buffer.byteLength(await (await fetch(`${app.base}/admin/users?${query}`, { headers: { cookie: app.cookie } })).text());
+const pageBytes = async (query: string) =>
+  Buffer.byteLength(
+    await (await fetch(`${app.base}/admin/users?${query}`, { headers: { cookie: app.cookie } })).text(),
+  );
 const [bytes25, bytes50] = [await pageBytes('per_page=25'), await pageBytes('per_page=50')];
-console.log(`\nusers list page 1: ${bytes25} bytes at 25 rows (${(bytes25 / 25).toFixed(0)} per row), ${bytes50} at 50; one row adds ${((bytes50 - bytes25) / 25).toFixed(0)} bytes`);
+console.log(
+  `\nusers list page 1: ${bytes25} bytes at 25 rows (${(bytes25 / 25).toFixed(0)} per row), ${bytes50} at 50; one row adds ${((bytes50 - bytes25) / 25).toFixed(0)} bytes`,
+);
 const peakRss = process.resourceUsage().maxRSS / 1024;
-console.log(`\npeak RSS of this process (app and ceiling; the load comes from another process): ${setUpRss.toFixed(0)} MB after set-up, ${peakRss.toFixed(0)} MB after the runs`);
+console.log(
+  `\npeak RSS of this process (app and ceiling; the load comes from another process): ${setUpRss.toFixed(0)} MB after set-up, ${peakRss.toFixed(0)} MB after the runs`,
+);
 await app.close();
 await bare.close();
 await handle.close();

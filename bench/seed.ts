@@ -8,9 +8,70 @@ import type { Database } from '../src/db/client.js';
 import { users } from '../src/db/schema.js';
 import { openBenchDatabase } from './bench-database.js';
 
-const FIRST = ['James', 'Mary', 'Robert', 'Patricia', 'John', 'Jennifer', 'Michael', 'Linda', 'David', 'Elizabeth', 'William', 'Barbara', 'Richard', 'Susan', 'Joseph', 'Jessica', 'Thomas', 'Sarah', 'Carlos', 'Aiko', 'Wei', 'Fatima', 'Olga', 'Kwame'];
-const LAST = ['Smith', 'Johnson', 'Williams', 'Brown', 'Jones', 'Garcia', 'Miller', 'Davis', 'Rodriguez', 'Martinez', 'Hernandez', 'Lopez', 'Gonzalez', 'Wilson', 'Anderson', 'Thomas', 'Taylor', 'Moore', 'Jackson', 'Martin', 'Lee', 'Perez', 'Thompson', 'White', 'Nakamura', 'Okafor'];
-const ORGS = ['Acme Corp', 'Globex', 'Initech', 'Umbrella', 'Hooli', 'Stark Industries', 'Wayne Enterprises', 'Cyberdyne'];
+const FIRST = [
+  'James',
+  'Mary',
+  'Robert',
+  'Patricia',
+  'John',
+  'Jennifer',
+  'Michael',
+  'Linda',
+  'David',
+  'Elizabeth',
+  'William',
+  'Barbara',
+  'Richard',
+  'Susan',
+  'Joseph',
+  'Jessica',
+  'Thomas',
+  'Sarah',
+  'Carlos',
+  'Aiko',
+  'Wei',
+  'Fatima',
+  'Olga',
+  'Kwame',
+];
+const LAST = [
+  'Smith',
+  'Johnson',
+  'Williams',
+  'Brown',
+  'Jones',
+  'Garcia',
+  'Miller',
+  'Davis',
+  'Rodriguez',
+  'Martinez',
+  'Hernandez',
+  'Lopez',
+  'Gonzalez',
+  'Wilson',
+  'Anderson',
+  'Thomas',
+  'Taylor',
+  'Moore',
+  'Jackson',
+  'Martin',
+  'Lee',
+  'Perez',
+  'Thompson',
+  'White',
+  'Nakamura',
+  'Okafor',
+];
+const ORGS = [
+  'Acme Corp',
+  'Globex',
+  'Initech',
+  'Umbrella',
+  'Hooli',
+  'Stark Industries',
+  'Wayne Enterprises',
+  'Cyberdyne',
+];
 
 const textArray = (values: string[]) => sql.raw(`array[${values.map((v) => `'${v.replace(/'/g, "''")}'`).join(',')}]`);
 
@@ -54,6 +115,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { handle } = await openBenchDatabase();
   const started = performance.now();
   const added = await seedUsers(handle.db, count);
-  console.log(`seeded ${added} users (${count} wanted) in ${((performance.now() - started) / 1000).toFixed(1)} s on ${handle.kind}`);
+  console.log(
+    `seeded ${added} users (${count} wanted) in ${((performance.now() - started) / 1000).toFixed(1)} s on ${handle.kind}`,
+  );
   await handle.close();
 }

@@ -116,7 +116,8 @@ export async function buildApp({ config, db, logger = false, now = Date.now }: B
   await app.register(requestTextPlugin);
   await app.register(authPlugin, {
     loadUser: (userId) => loadCurrentUser(db, userId),
-    recordDenied: (request, reason) => recordDenied(db, actorOf(request), { reason, method: request.method, url: request.url }),
+    recordDenied: (request, reason) =>
+      recordDenied(db, actorOf(request), { reason, method: request.method, url: request.url }),
   });
   await app.register(csrfPlugin);
   await app.register(staticFiles);
@@ -137,7 +138,9 @@ export async function buildApp({ config, db, logger = false, now = Date.now }: B
   });
   const notFound = async (request: FastifyRequest, reply: FastifyReply) => {
     if (request.url.startsWith('/api/')) return reply.code(404).send({ error_message: 'No such API call.' });
-    return reply.code(404).render('errors/error', { title: 'Page not found', message: 'There is no page at this address.' });
+    return reply
+      .code(404)
+      .render('errors/error', { title: 'Page not found', message: 'There is no page at this address.' });
   };
   app.setNotFoundHandler(notFound);
 

@@ -104,10 +104,15 @@ export function loadConfig(env: Env = process.env): Config {
       problems.push(`TRUST_PROXY hop count must be from 1 to 10 (got "${raw}")`);
       return false;
     }
-    const entries = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+    const entries = raw
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== '');
     const bad = entries.filter((entry) => !isProxyAddress(entry));
     if (bad.length > 0) {
-      problems.push(`TRUST_PROXY must be false, a hop count, or comma-separated proxy addresses/CIDR ranges (not understood: ${bad.join(', ')})`);
+      problems.push(
+        `TRUST_PROXY must be false, a hop count, or comma-separated proxy addresses/CIDR ranges (not understood: ${bad.join(', ')})`,
+      );
       return false;
     }
     return entries;

@@ -52,7 +52,8 @@ const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : 
 const address = app.server.address();
 const port = typeof address === 'object' && address !== null ? address.port : config.port;
 const url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
-const where = handle.kind === 'pglite' ? `embedded database in ${pgliteDir(config.dataDir)}` : 'PostgreSQL (DATABASE_URL)';
+const where =
+  handle.kind === 'pglite' ? `embedded database in ${pgliteDir(config.dataDir)}` : 'PostgreSQL (DATABASE_URL)';
 console.log(`\nRoster is running at ${url}  (${where})\n${firstAdmin ? '' : `Log in at ${url}/login\n`}`);
 // The one-time password: on stderr, in a banner of its own, as the last start-up lines (the
 // request logs go to stdout and do not scroll it away in a split view or `2>` file).

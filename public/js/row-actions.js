@@ -21,7 +21,12 @@ document.addEventListener(
     const target = table.getAttribute('data-in-place');
     // From the table, not the link: htmx would send a boosted link's request as a page load.
     // confirm=yes: the question was asked here (without script, the confirm page asks it).
-    window.htmx.ajax('POST', link.pathname + window.location.search, { source: table, target, swap: 'innerHTML', values: { confirm: 'yes' } });
+    window.htmx.ajax('POST', link.pathname + window.location.search, {
+      source: table,
+      target,
+      swap: 'innerHTML',
+      values: { confirm: 'yes' },
+    });
   },
   true,
 );

@@ -48,14 +48,26 @@ export function validateApiKey(
   const expires = (body.expires ?? '').trim();
   if (expires !== '') {
     const match = EXPIRES_SHAPE.exec(expires);
-    const date = match ? new Date(Date.UTC(+match[1]!, +match[2]! - 1, +match[3]!, +(match[4] ?? 0), +(match[5] ?? 0))) : null;
-    const exact = date && match && date.getUTCDate() === +match[3]! && date.getUTCHours() === +(match[4] ?? 0) && date.getUTCMinutes() === +(match[5] ?? 0);
-    if (!date || !exact) errors.expires = 'Expires must be a date (YYYY-MM-DD), optionally with a UTC time (YYYY-MM-DD HH:MM).';
-    else if (date.getTime() <= now.getTime() && date.getTime() !== previous?.getTime()) errors.expires = 'Expires must be in the future.';
+    const date = match
+      ? new Date(Date.UTC(+match[1]!, +match[2]! - 1, +match[3]!, +(match[4] ?? 0), +(match[5] ?? 0)))
+      : null;
+    const exact =
+      date &&
+      match &&
+      date.getUTCDate() === +match[3]! &&
+      date.getUTCHours() === +(match[4] ?? 0) &&
+      date.getUTCMinutes() === +(match[5] ?? 0);
+    if (!date || !exact)
+      errors.expires = 'Expires must be a date (YYYY-MM-DD), optionally with a UTC time (YYYY-MM-DD HH:MM).';
+    else if (date.getTime() <= now.getTime() && date.getTime() !== previous?.getTime())
+      errors.expires = 'Expires must be in the future.';
     else expiresAt = date;
   }
   if (Object.keys(errors).length > 0) return { ok: false, errors };
-  return { ok: true, value: { name, readOnly: body.read_only !== undefined, enabled: body.enabled !== undefined, expiresAt } };
+  return {
+    ok: true,
+    value: { name, readOnly: body.read_only !== undefined, enabled: body.enabled !== undefined, expiresAt },
+  };
 }
 
 /** What the form shows for a stored key (or a new one). */
@@ -69,7 +81,10 @@ export function apiKeyFormValues(apiKey: ApiKey | null): Required<ApiKeyFormBody
 }
 
 export function listApiKeys(db: Database): Promise<ApiKey[]> {
-  return db.select().from(apiKeys).orderBy(sql`lower(${apiKeys.name})`);
+  return db
+    .select()
+    .from(apiKeys)
+    .orderBy(sql`lower(${apiKeys.name})`);
 }
 
 export async function findApiKey(db: Database, id: string): Promise<ApiKey | undefined> {
@@ -78,7 +93,10 @@ export async function findApiKey(db: Database, id: string): Promise<ApiKey | und
 }
 
 export async function permissionsOfApiKey(db: Database, id: string): Promise<string[]> {
-  const rows = await db.select({ permission: apiKeyPermissions.permission }).from(apiKeyPermissions).where(eq(apiKeyPermissions.apiKeyId, id));
+  const rows = await db
+    .select({ permission: apiKeyPermissions.permission })
+    .from(apiKeyPermissions)
+    .where(eq(apiKeyPermissions.apiKeyId, id));
   return PERMISSIONS.filter((p) => rows.some((row) => row.permission === p));
 }
 
@@ -92,12 +110,19 @@ async function guarded<T>(work: () => Promise<ApiKeyResult<T>>): Promise<ApiKeyR
 }
 
 async function nameTaken(db: Database, name: string, exceptId?: string): Promise<boolean> {
-  const rows = await db.select({ id: apiKeys.id }).from(apiKeys).where(sql`lower(${apiKeys.name}) = lower(${name})`);
+  const rows = await db
+    .select({ id: apiKeys.id })
+    .from(apiKeys)
+    .where(sql`lower(${apiKeys.name}) = lower(${name})`);
   return rows.some((row) => row.id !== exceptId);
 }
 
 /** Creates a key with no permissions; the secret is answered once and stored only as a hash. */
-export function createApiKey(db: Database, actor: AuditActor, input: ApiKeyInput): Promise<ApiKeyResult<{ apiKey: ApiKey; credentials: ApiCredentials }>> {
+export function createApiKey(
+  db: Database,
+  actor: AuditActor,
+  input: ApiKeyInput,
+): Promise<ApiKeyResult<{ apiKey: ApiKey; credentials: ApiCredentials }>> {
   const credentials = newApiCredentials();
   return guarded(() =>
     db.transaction(async (tx) => {
@@ -115,7 +140,11 @@ export function createApiKey(db: Database, actor: AuditActor, input: ApiKeyInput
       await recordAudit(tx, actor, {
         action: 'api_key_created',
         target: keyTarget(apiKey!),
-        changes: { read_only: { old: null, new: input.readOnly }, enabled: { old: null, new: input.enabled }, expires: { old: null, new: input.expiresAt } },
+        changes: {
+          read_only: { old: null, new: input.readOnly },
+          enabled: { old: null, new: input.enabled },
+          expires: { old: null, new: input.expiresAt },
+        },
       });
       return { ok: true, value: { apiKey: apiKey!, credentials } } as const;
     }),
@@ -127,25 +156,48 @@ export function createApiKey(db: Database, actor: AuditActor, input: ApiKeyInput
  * a later or no expiry, even a new name, hand on what the key holds, so changing any field of
  * a key holding a permission the actor lacks is refused like granting that permission.
  */
-export function updateApiKey(db: Database, actor: ApiKeyActor, apiKey: ApiKey, input: ApiKeyInput): Promise<ApiKeyResult<ApiKey>> {
+export function updateApiKey(
+  db: Database,
+  actor: ApiKeyActor,
+  apiKey: ApiKey,
+  input: ApiKeyInput,
+): Promise<ApiKeyResult<ApiKey>> {
   return guarded(() =>
     db.transaction(async (tx) => {
-      const before = { name: apiKey.name, read_only: apiKey.readOnly, enabled: apiKey.enabled, expires: apiKey.expiresAt?.toISOString() ?? null };
-      const after = { name: input.name, read_only: input.readOnly, enabled: input.enabled, expires: input.expiresAt?.toISOString() ?? null };
+      const before = {
+        name: apiKey.name,
+        read_only: apiKey.readOnly,
+        enabled: apiKey.enabled,
+        expires: apiKey.expiresAt?.toISOString() ?? null,
+      };
+      const after = {
+        name: input.name,
+        read_only: input.readOnly,
+        enabled: input.enabled,
+        expires: input.expiresAt?.toISOString() ?? null,
+      };
       const changed = (Object.keys(before) as Array<keyof typeof before>).filter((k) => before[k] !== after[k]);
       if (changed.length > 0) {
         const lacking = permissionsLacking(actor.permissions, await permissionsOfApiKey(tx, apiKey.id));
         if (lacking.length > 0) {
-          const message = lackingMessage(`Changing ${changed.join(', ')} of the API key ${apiKey.name}, which holds it,`, lacking);
+          const message = lackingMessage(
+            `Changing ${changed.join(', ')} of the API key ${apiKey.name}, which holds it,`,
+            lacking,
+          );
           await recordRefusal(tx, actor, keyTarget(apiKey), message, lacking);
           return fail(message, 403);
         }
       }
       if (await nameTaken(tx, input.name, apiKey.id)) return DUPLICATE;
-      const [updated] = await tx.update(apiKeys).set({ ...input, updatedAt: new Date() }).where(eq(apiKeys.id, apiKey.id)).returning();
+      const [updated] = await tx
+        .update(apiKeys)
+        .set({ ...input, updatedAt: new Date() })
+        .where(eq(apiKeys.id, apiKey.id))
+        .returning();
       if (!updated) return fail('This API key no longer exists.', 404);
       const changes = Object.fromEntries(changed.map((k) => [k, { old: before[k], new: after[k] }]));
-      if (changed.length > 0) await recordAudit(tx, actor, { action: 'api_key_updated', target: keyTarget(updated), changes });
+      if (changed.length > 0)
+        await recordAudit(tx, actor, { action: 'api_key_updated', target: keyTarget(updated), changes });
       return { ok: true, value: updated } as const;
     }),
   );
@@ -164,7 +216,12 @@ export function deleteApiKey(db: Database, actor: AuditActor, apiKey: ApiKey): P
  * Replaces a key's permissions. No way up (SPEC §2.2): only permissions the actor holds can
  * be granted or revoked; a refusal names what is missing and is audited.
  */
-export function setApiKeyPermissions(db: Database, actor: ApiKeyActor, apiKey: ApiKey, wanted: string[]): Promise<ApiKeyResult<true>> {
+export function setApiKeyPermissions(
+  db: Database,
+  actor: ApiKeyActor,
+  apiKey: ApiKey,
+  wanted: string[],
+): Promise<ApiKeyResult<true>> {
   return db.transaction(async (tx) => {
     const before = await permissionsOfApiKey(tx, apiKey.id);
     const { unknown, added, removed } = permissionChange(before, wanted);
@@ -177,7 +234,10 @@ export function setApiKeyPermissions(db: Database, actor: ApiKeyActor, apiKey: A
       return fail(message, 403);
     }
     await tx.delete(apiKeyPermissions).where(eq(apiKeyPermissions.apiKeyId, apiKey.id));
-    if (wanted.length > 0) await tx.insert(apiKeyPermissions).values([...new Set(wanted)].map((permission) => ({ apiKeyId: apiKey.id, permission })));
+    if (wanted.length > 0)
+      await tx
+        .insert(apiKeyPermissions)
+        .values([...new Set(wanted)].map((permission) => ({ apiKeyId: apiKey.id, permission })));
     await recordAudit(tx, actor, {
       action: 'api_key_permissions_changed',
       target: keyTarget(apiKey),
@@ -203,7 +263,11 @@ const LAST_USED_RESOLUTION_MS = 60_000;
  * Checks a call's credentials: one indexed lookup and a SHA-256. A disabled, expired or deleted
  * key fails at once (nothing is cached). Last Used is written at most once a minute.
  */
-export async function authenticateApiKey(db: Database, credentials: ApiCredentials, now: Date): Promise<{ ok: true; key: AuthenticatedKey } | { ok: false; message: string }> {
+export async function authenticateApiKey(
+  db: Database,
+  credentials: ApiCredentials,
+  now: Date,
+): Promise<{ ok: true; key: AuthenticatedKey } | { ok: false; message: string }> {
   const [row] = await db
     .select({
       id: apiKeys.id,
@@ -213,15 +277,22 @@ export async function authenticateApiKey(db: Database, credentials: ApiCredentia
       readOnly: apiKeys.readOnly,
       expiresAt: apiKeys.expiresAt,
       lastUsedAt: apiKeys.lastUsedAt,
-      permissions: sql<string[]>`coalesce((select array_agg(p.permission) from ${apiKeyPermissions} p where p.api_key_id = "api_keys"."id"), '{}')`,
+      permissions: sql<
+        string[]
+      >`coalesce((select array_agg(p.permission) from ${apiKeyPermissions} p where p.api_key_id = "api_keys"."id"), '{}')`,
     })
     .from(apiKeys)
     .where(eq(apiKeys.key, credentials.key));
-  if (!row || !apiSecretMatches(credentials.secret, row.secretHash)) return { ok: false, message: 'Invalid API key or secret.' };
+  if (!row || !apiSecretMatches(credentials.secret, row.secretHash))
+    return { ok: false, message: 'Invalid API key or secret.' };
   if (!row.enabled) return { ok: false, message: 'This API key is disabled.' };
-  if (row.expiresAt && row.expiresAt.getTime() <= now.getTime()) return { ok: false, message: 'This API key has expired.' };
+  if (row.expiresAt && row.expiresAt.getTime() <= now.getTime())
+    return { ok: false, message: 'This API key has expired.' };
   if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
     await db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, row.id));
   }
-  return { ok: true, key: { id: row.id, name: row.name, readOnly: row.readOnly, permissions: new Set(row.permissions) } };
+  return {
+    ok: true,
+    key: { id: row.id, name: row.name, readOnly: row.readOnly, permissions: new Set(row.permissions) },
+  };
 }

@@ -23,16 +23,27 @@ const LIST_URL = '/admin/api-keys';
 
 /** The form's values as typed (checkboxes as 'on' or ''), to show again with the errors. */
 function typedValues(body: ApiKeyFormBody): Required<ApiKeyFormBody> {
-  return { name: body.name ?? '', expires: body.expires ?? '', read_only: body.read_only === undefined ? '' : 'on', enabled: body.enabled === undefined ? '' : 'on' };
+  return {
+    name: body.name ?? '',
+    expires: body.expires ?? '',
+    read_only: body.read_only === undefined ? '' : 'on',
+    enabled: body.enabled === undefined ? '' : 'on',
+  };
 }
 
 const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db } = app;
   const now = () => new Date(app.now());
 
-  const keyNotFound = (reply: FastifyReply) => reply.code(404).render('errors/error', { title: 'API key not found', message: 'This API key does not exist (any more).' });
+  const keyNotFound = (reply: FastifyReply) =>
+    reply
+      .code(404)
+      .render('errors/error', { title: 'API key not found', message: 'This API key does not exist (any more).' });
 
-  async function keyOr404(request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply): Promise<ApiKey | null> {
+  async function keyOr404(
+    request: FastifyRequest<{ Params: { id: string } }>,
+    reply: FastifyReply,
+  ): Promise<ApiKey | null> {
     const apiKey = await findApiKey(db, request.params.id);
     if (!apiKey) await keyNotFound(reply);
     return apiKey ?? null;
@@ -71,49 +82,77 @@ const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   // The secret exists only in this response: the page shows it once, and the database keeps its hash.
-  app.post(LIST_URL, { schema: { body: ApiKeyForm }, config: { permission: 'devapi_create' } }, async (request, reply) => {
-    const values = typedValues(request.body);
-    const validation = validateApiKey(request.body, now());
-    if (!validation.ok) return reply.code(422).render('api-keys/new', { values, errors: validation.errors });
-    const result = await createApiKey(db, actorOf(request), { ...validation.value, enabled: true }); // a new key starts enabled
-    if (!result.ok) return reply.code(result.status).render('api-keys/new', { values, errors: { [result.field ?? 'name']: result.message } });
-    return reply.code(201).render('api-keys/created', { apiKey: result.value.apiKey, credentials: result.value.credentials });
-  });
+  app.post(
+    LIST_URL,
+    { schema: { body: ApiKeyForm }, config: { permission: 'devapi_create' } },
+    async (request, reply) => {
+      const values = typedValues(request.body);
+      const validation = validateApiKey(request.body, now());
+      if (!validation.ok) return reply.code(422).render('api-keys/new', { values, errors: validation.errors });
+      const result = await createApiKey(db, actorOf(request), { ...validation.value, enabled: true }); // a new key starts enabled
+      if (!result.ok)
+        return reply
+          .code(result.status)
+          .render('api-keys/new', { values, errors: { [result.field ?? 'name']: result.message } });
+      return reply
+        .code(201)
+        .render('api-keys/created', { apiKey: result.value.apiKey, credentials: result.value.credentials });
+    },
+  );
 
-  app.get(`${LIST_URL}/:id`, { schema: { params: ApiKeyParams }, config: { permission: 'devapi_view' } }, async (request, reply) => {
-    const apiKey = await keyOr404(request, reply);
-    return apiKey ? renderShow(request, reply, apiKey) : reply;
-  });
+  app.get(
+    `${LIST_URL}/:id`,
+    { schema: { params: ApiKeyParams }, config: { permission: 'devapi_view' } },
+    async (request, reply) => {
+      const apiKey = await keyOr404(request, reply);
+      return apiKey ? renderShow(request, reply, apiKey) : reply;
+    },
+  );
 
-  app.post(`${LIST_URL}/:id`, { schema: { params: ApiKeyParams, body: ApiKeyForm }, config: { permission: 'devapi_modify' } }, async (request, reply) => {
-    const apiKey = await keyOr404(request, reply);
-    if (!apiKey) return reply;
-    const values = typedValues(request.body);
-    const validation = validateApiKey(request.body, now(), apiKey.expiresAt);
-    if (!validation.ok) return renderShow(request, reply.code(422), apiKey, { values, errors: validation.errors });
-    const result = await updateApiKey(db, actorOf(request), apiKey, validation.value);
-    if (!result.ok) {
-      if (result.status === 404) return keyNotFound(reply);
-      if (result.status === 403) return reply.renderForbidden(result.message); // audited by the service
-      return renderShow(request, reply.code(result.status), apiKey, { values, errors: { [result.field ?? 'name']: result.message } });
-    }
-    request.session.flash = { type: 'success', message: `API key ${result.value.name} saved.` };
-    return reply.redirect(`${LIST_URL}/${apiKey.id}`, 303);
-  });
+  app.post(
+    `${LIST_URL}/:id`,
+    { schema: { params: ApiKeyParams, body: ApiKeyForm }, config: { permission: 'devapi_modify' } },
+    async (request, reply) => {
+      const apiKey = await keyOr404(request, reply);
+      if (!apiKey) return reply;
+      const values = typedValues(request.body);
+      const validation = validateApiKey(request.body, now(), apiKey.expiresAt);
+      if (!validation.ok) return renderShow(request, reply.code(422), apiKey, { values, errors: validation.errors });
+      const result = await updateApiKey(db, actorOf(request), apiKey, validation.value);
+      if (!result.ok) {
+        if (result.status === 404) return keyNotFound(reply);
+        if (result.status === 403) return reply.renderForbidden(result.message); // audited by the service
+        return renderShow(request, reply.code(result.status), apiKey, {
+          values,
+          errors: { [result.field ?? 'name']: result.message },
+        });
+      }
+      request.session.flash = { type: 'success', message: `API key ${result.value.name} saved.` };
+      return reply.redirect(`${LIST_URL}/${apiKey.id}`, 303);
+    },
+  );
 
-  app.post(`${LIST_URL}/:id/permissions`, { schema: { params: ApiKeyParams, body: PermissionsForm }, config: { permission: 'devapi_modify' } }, async (request, reply) => {
-    const apiKey = await keyOr404(request, reply);
-    if (!apiKey) return reply;
-    const actor = actorOf(request);
-    const wanted = requestedPermissions(request.body.permission ?? [], await permissionsOfApiKey(db, apiKey.id), actor.permissions);
-    const result = await setApiKeyPermissions(db, actor, apiKey, wanted);
-    if (!result.ok) {
-      if (result.status === 403) return reply.renderForbidden(result.message);
-      return renderShow(request, reply.code(result.status), apiKey, { permissionError: result.message });
-    }
-    request.session.flash = { type: 'success', message: `Permissions of API key ${apiKey.name} saved.` };
-    return reply.redirect(`${LIST_URL}/${apiKey.id}#permissions`, 303);
-  });
+  app.post(
+    `${LIST_URL}/:id/permissions`,
+    { schema: { params: ApiKeyParams, body: PermissionsForm }, config: { permission: 'devapi_modify' } },
+    async (request, reply) => {
+      const apiKey = await keyOr404(request, reply);
+      if (!apiKey) return reply;
+      const actor = actorOf(request);
+      const wanted = requestedPermissions(
+        request.body.permission ?? [],
+        await permissionsOfApiKey(db, apiKey.id),
+        actor.permissions,
+      );
+      const result = await setApiKeyPermissions(db, actor, apiKey, wanted);
+      if (!result.ok) {
+        if (result.status === 403) return reply.renderForbidden(result.message);
+        return renderShow(request, reply.code(result.status), apiKey, { permissionError: result.message });
+      }
+      request.session.flash = { type: 'success', message: `Permissions of API key ${apiKey.name} saved.` };
+      return reply.redirect(`${LIST_URL}/${apiKey.id}#permissions`, 303);
+    },
+  );
 
   const confirmDelete = (apiKey: ApiKey) => ({
     kind: 'API key',
@@ -125,19 +164,27 @@ const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     error: null,
   });
 
-  app.get(`${LIST_URL}/:id/delete`, { schema: { params: ApiKeyParams }, config: { permission: 'devapi_delete' } }, async (request, reply) => {
-    const apiKey = await keyOr404(request, reply);
-    return apiKey ? reply.render('confirm-delete', confirmDelete(apiKey)) : reply;
-  });
+  app.get(
+    `${LIST_URL}/:id/delete`,
+    { schema: { params: ApiKeyParams }, config: { permission: 'devapi_delete' } },
+    async (request, reply) => {
+      const apiKey = await keyOr404(request, reply);
+      return apiKey ? reply.render('confirm-delete', confirmDelete(apiKey)) : reply;
+    },
+  );
 
-  app.post(`${LIST_URL}/:id/delete`, { schema: { params: ApiKeyParams, body: EmptyForm }, config: { permission: 'devapi_delete' } }, async (request, reply) => {
-    const apiKey = await keyOr404(request, reply);
-    if (!apiKey) return reply;
-    const result = await deleteApiKey(db, actorOf(request), apiKey);
-    if (!result.ok) return keyNotFound(reply);
-    request.session.flash = { type: 'success', message: `API key ${apiKey.name} deleted.` };
-    return reply.redirect(LIST_URL, 303);
-  });
+  app.post(
+    `${LIST_URL}/:id/delete`,
+    { schema: { params: ApiKeyParams, body: EmptyForm }, config: { permission: 'devapi_delete' } },
+    async (request, reply) => {
+      const apiKey = await keyOr404(request, reply);
+      if (!apiKey) return reply;
+      const result = await deleteApiKey(db, actorOf(request), apiKey);
+      if (!result.ok) return keyNotFound(reply);
+      request.session.flash = { type: 'success', message: `API key ${apiKey.name} deleted.` };
+      return reply.redirect(LIST_URL, 303);
+    },
+  );
 };
 
 export default apiKeyRoutes;

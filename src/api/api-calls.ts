@@ -8,7 +8,14 @@ import { recordDenied, type RequestActor } from '../audit/audit-log.js';
 import type { Database } from '../db/client.js';
 import { workspaceSessions, type User } from '../db/schema.js';
 import { canModifyGroup, canViewGroup, modifyGroupNeeds } from '../groups/group-access.js';
-import { addMember, findGroup, groupChoices, MEMBERS_PER_PAGE, membersOfGroup, removeMember } from '../groups/groups-service.js';
+import {
+  addMember,
+  findGroup,
+  groupChoices,
+  MEMBERS_PER_PAGE,
+  membersOfGroup,
+  removeMember,
+} from '../groups/groups-service.js';
 import { defaultWorkspaceOf, launch, noDefaultMessage } from '../launches/launch-service.js';
 import type { Permission, RefusalCheck } from '../security/permissions.js';
 import { refuseReachingUser } from '../groups/stronger-users.js';
@@ -16,7 +23,13 @@ import { logOutEverywhere } from '../sessions/sessions-repository.js';
 import { parseUserSetting, USER_SETTINGS } from '../settings/user-settings.js';
 import { findUserById, findUserByUsername } from '../users/users-repository.js';
 import { saveUserSetting, userSettingValues } from '../users/user-settings-repository.js';
-import { createUser, deleteUser, refuseStrongerUser, updateUser, type UserChangeResult } from '../users/users-service.js';
+import {
+  createUser,
+  deleteUser,
+  refuseStrongerUser,
+  updateUser,
+  type UserChangeResult,
+} from '../users/users-service.js';
 import { formValuesOf, validateUser } from '../users/user-validation.js';
 import { endWorkspaceSession } from '../workspaces/workspace-sessions-repository.js';
 import { findWorkspace, listWorkspaces, workspaceCatalogue } from '../workspaces/workspaces-repository.js';
@@ -33,7 +46,14 @@ import {
   UpdateUserBody,
   UserGroupBody,
 } from '../schemas/api.js';
-import { groupsAndSessionsOf, kasmSessionById, kasmSessions, kasmUserRow, keepSessionAlive, userBatch } from './api-queries.js';
+import {
+  groupsAndSessionsOf,
+  kasmSessionById,
+  kasmSessions,
+  kasmUserRow,
+  keepSessionAlive,
+  userBatch,
+} from './api-queries.js';
 import { fromKasmId, kasmImage, kasmSession, kasmUrl, kasmUser, kasmUserAttributes, toKasmId } from './kasm-shapes.js';
 
 /** What a call works with: the database, the key as actor, the time, the password policy. */
@@ -67,8 +87,12 @@ export const isReadCall = (name: string) => name.startsWith('get_');
 const ok = (body: unknown = {}): ApiAnswer => ({ status: 200, body });
 export const apiError = (status: number, message: string): ApiAnswer => ({ status, body: { error_message: message } });
 
-const define = <S extends TSchema>(call: Omit<ApiCall, 'handle' | 'body'> & { body: S; handle(context: ApiContext, body: Static<S>): Promise<ApiAnswer> }): ApiCall =>
-  call as unknown as ApiCall;
+const define = <S extends TSchema>(
+  call: Omit<ApiCall, 'handle' | 'body'> & {
+    body: S;
+    handle(context: ApiContext, body: Static<S>): Promise<ApiAnswer>;
+  },
+): ApiCall => call as unknown as ApiCall;
 
 const USER_NOT_FOUND = apiError(404, 'User not found.');
 const STATUS_OF: Record<Extract<UserChangeResult, { ok: false }>['reason'], number> = {
@@ -82,9 +106,15 @@ const STATUS_OF: Record<Extract<UserChangeResult, { ok: false }>['reason'], numb
 const NO_TARGET = apiError(400, 'target_user needs user_id or username.');
 
 /** The user a call names (by user_id, else by username), or the answer saying why there is none. */
-async function targetUser(db: Database, target: { user_id?: string; username?: string }): Promise<{ user: User } | { answer: ApiAnswer }> {
+async function targetUser(
+  db: Database,
+  target: { user_id?: string; username?: string },
+): Promise<{ user: User } | { answer: ApiAnswer }> {
   if (target.user_id === undefined && target.username === undefined) return { answer: NO_TARGET };
-  const user = target.user_id !== undefined ? await findUserById(db, fromKasmId(target.user_id)) : await findUserByUsername(db, target.username!);
+  const user =
+    target.user_id !== undefined
+      ? await findUserById(db, fromKasmId(target.user_id))
+      : await findUserByUsername(db, target.username!);
   return user ? { user } : { answer: USER_NOT_FOUND };
 }
 
@@ -98,9 +128,15 @@ async function userAnswer(db: Database, id: string) {
 
 /** validateUser's messages as one line that names each field. */
 const fieldErrors = (errors: Record<string, string>) =>
-  apiError(400, Object.entries(errors).map(([field, message]) => `target_user.${field}: ${message}`).join(' '));
+  apiError(
+    400,
+    Object.entries(errors)
+      .map(([field, message]) => `target_user.${field}: ${message}`)
+      .join(' '),
+  );
 
-const changeFailed = (result: Extract<UserChangeResult, { ok: false }>) => apiError(STATUS_OF[result.reason], result.message);
+const changeFailed = (result: Extract<UserChangeResult, { ok: false }>) =>
+  apiError(STATUS_OF[result.reason], result.message);
 
 /** get_users: every user as Kasm answers it, read in batches so that no more than one batch sits in memory. */
 function streamUsers(db: Database, batchSize: number): Readable {
@@ -111,8 +147,13 @@ function streamUsers(db: Database, batchSize: number): Readable {
     for (;;) {
       const rows = await userBatch(db, { after, limit: batchSize });
       if (rows.length === 0) break;
-      const { groupsOf, sessionsOf } = await groupsAndSessionsOf(db, rows.map((row) => row.id));
-      const text = rows.map((row) => JSON.stringify(kasmUser(row, groupsOf.get(row.id) ?? [], sessionsOf.get(row.id) ?? []))).join(',');
+      const { groupsOf, sessionsOf } = await groupsAndSessionsOf(
+        db,
+        rows.map((row) => row.id),
+      );
+      const text = rows
+        .map((row) => JSON.stringify(kasmUser(row, groupsOf.get(row.id) ?? [], sessionsOf.get(row.id) ?? [])))
+        .join(',');
       yield first ? text : `,${text}`;
       first = false;
       after = rows.at(-1)!.sortKey; // the database's key, as the next batch compares it
@@ -123,7 +164,16 @@ function streamUsers(db: Database, batchSize: number): Readable {
   return Readable.from(chunks());
 }
 
-const userExample = { username: 'jdoe', password: 'a long passphrase here', first_name: 'Jane', last_name: 'Doe', organization: 'Example', email: 'jdoe@example.com', locked: false, disabled: false };
+const userExample = {
+  username: 'jdoe',
+  password: 'a long passphrase here',
+  first_name: 'Jane',
+  last_name: 'Doe',
+  organization: 'Example',
+  email: 'jdoe@example.com',
+  locked: false,
+  disabled: false,
+};
 const SOME_ID = '4f3bb6e4a3a84ad5a2a0b2f9c0f6b1e2';
 
 export const API_CALLS: readonly ApiCall[] = [
@@ -131,7 +181,8 @@ export const API_CALLS: readonly ApiCall[] = [
     name: 'create_user',
     tag: 'Users',
     permission: 'users_create',
-    summary: 'Creates a user (in All Users; a local user also joins the Auto Add Local Users groups). Answers {"user": …}.',
+    summary:
+      'Creates a user (in All Users; a local user also joins the Auto Add Local Users groups). Answers {"user": …}.',
     body: CreateUserBody,
     example: { target_user: userExample },
     async handle({ db, actor, passwordMinLength }, { target_user: target }) {
@@ -160,14 +211,18 @@ export const API_CALLS: readonly ApiCall[] = [
     name: 'get_users',
     tag: 'Users',
     permission: 'users_view',
-    summary: 'Every user, by user name, as Kasm answers it (streamed). Roster also takes page and page_size to answer one page. Answers {"users": […]}.',
+    summary:
+      'Every user, by user name, as Kasm answers it (streamed). Roster also takes page and page_size to answer one page. Answers {"users": […]}.',
     body: GetUsersBody,
     example: { page: 1, page_size: 100 },
     async handle({ db, streamBatch }, { page, page_size: pageSize }) {
       if (page === undefined && pageSize === undefined) return { status: 200, stream: streamUsers(db, streamBatch) };
       const size = pageSize ?? 100;
       const rows = await userBatch(db, { offset: ((page ?? 1) - 1) * size, limit: size });
-      const { groupsOf, sessionsOf } = await groupsAndSessionsOf(db, rows.map((row) => row.id));
+      const { groupsOf, sessionsOf } = await groupsAndSessionsOf(
+        db,
+        rows.map((row) => row.id),
+      );
       return ok({ users: rows.map((row) => kasmUser(row, groupsOf.get(row.id) ?? [], sessionsOf.get(row.id) ?? [])) });
     },
   }),
@@ -175,13 +230,17 @@ export const API_CALLS: readonly ApiCall[] = [
     name: 'update_user',
     tag: 'Users',
     permission: 'users_modify',
-    summary: 'Changes the fields given in target_user (user_id names the user; a password sets a new one). Answers {"user": …}.',
+    summary:
+      'Changes the fields given in target_user (user_id names the user; a password sets a new one). Answers {"user": …}.',
     body: UpdateUserBody,
     example: { target_user: { user_id: SOME_ID, first_name: 'Janet', locked: false } },
     async handle({ db, actor, passwordMinLength }, { target_user: { user_id: id, ...changes } }) {
       const user = await findUserById(db, fromKasmId(id));
       if (!user) return USER_NOT_FOUND;
-      const validation = validateUser({ ...formValuesOf(user), ...changes }, { mode: 'update', passwordMinLength, hasPassword: user.passwordHash !== null });
+      const validation = validateUser(
+        { ...formValuesOf(user), ...changes },
+        { mode: 'update', passwordMinLength, hasPassword: user.passwordHash !== null },
+      );
       if (!validation.ok) return fieldErrors(validation.errors);
       const result = await updateUser(db, actor, user.id, user.version, validation.user, validation.password);
       if (!result.ok) return changeFailed(result);
@@ -192,7 +251,8 @@ export const API_CALLS: readonly ApiCall[] = [
     name: 'delete_user',
     tag: 'Users',
     permission: 'users_delete',
-    summary: 'Deletes a user. A user with workspace sessions is refused (409) unless force is true; then the sessions end with them. Answers {}.',
+    summary:
+      'Deletes a user. A user with workspace sessions is refused (409) unless force is true; then the sessions end with them. Answers {}.',
     body: DeleteUserBody,
     example: { target_user: { user_id: SOME_ID }, force: false },
     async handle({ db, actor }, { target_user: target, force }) {
@@ -200,8 +260,16 @@ export const API_CALLS: readonly ApiCall[] = [
       if ('answer' in found) return found.answer;
       const { user } = found;
       if (!force) {
-        const running = await db.select({ id: workspaceSessions.id }).from(workspaceSessions).where(eq(workspaceSessions.userId, user.id)).limit(1);
-        if (running.length > 0) return apiError(409, `${user.username} has workspace sessions; send "force": true to delete them with the user.`);
+        const running = await db
+          .select({ id: workspaceSessions.id })
+          .from(workspaceSessions)
+          .where(eq(workspaceSessions.userId, user.id))
+          .limit(1);
+        if (running.length > 0)
+          return apiError(
+            409,
+            `${user.username} has workspace sessions; send "force": true to delete them with the user.`,
+          );
       }
       const result = await deleteUser(db, actor, user.id);
       return result.ok ? ok() : changeFailed(result);
@@ -211,14 +279,16 @@ export const API_CALLS: readonly ApiCall[] = [
     name: 'logout_user',
     tag: 'Users',
     permission: 'users_auth_session',
-    summary: "Ends every login session of the user (their workspace sessions stay). Answers {}.",
+    summary: 'Ends every login session of the user (their workspace sessions stay). Answers {}.',
     body: TargetUserBody,
     example: { target_user: { user_id: SOME_ID } },
     async handle({ db, actor }, { target_user: target }) {
       const found = await targetUser(db, target);
       if ('answer' in found) return found.answer;
       const { user } = found;
-      const result = await logOutEverywhere(db, actor, user, (tx) => refuseReachingUser(tx, actor, user, `Logging out ${user.username}`));
+      const result = await logOutEverywhere(db, actor, user, (tx) =>
+        refuseReachingUser(tx, actor, user, `Logging out ${user.username}`),
+      );
       return result.ok ? ok() : apiError(403, result.message);
     },
   }),
@@ -226,7 +296,7 @@ export const API_CALLS: readonly ApiCall[] = [
     name: 'get_attributes',
     tag: 'Users',
     permission: 'users_view',
-    summary: "The user's own settings (null: the groups' default applies). Answers {\"user_attributes\": …}.",
+    summary: 'The user\'s own settings (null: the groups\' default applies). Answers {"user_attributes": …}.',
     body: TargetUserBody,
     example: { target_user: { user_id: SOME_ID } },
     async handle({ db }, { target_user: target }) {
@@ -235,16 +305,25 @@ export const API_CALLS: readonly ApiCall[] = [
       const { user } = found;
       const own = await userSettingValues(db, user.id);
       if (typeof own.default_image === 'string') own.default_image = toKasmId(own.default_image);
-      return ok({ user_attributes: kasmUserAttributes(user.id, own, USER_SETTINGS.map((s) => s.key)) });
+      return ok({
+        user_attributes: kasmUserAttributes(
+          user.id,
+          own,
+          USER_SETTINGS.map((s) => s.key),
+        ),
+      });
     },
   }),
   define({
     name: 'update_user_attributes',
     tag: 'Users',
     permission: 'users_modify',
-    summary: "Sets the user's own settings given in target_user_attributes (null clears one: the groups' default applies). All or nothing. Answers {}.",
+    summary:
+      "Sets the user's own settings given in target_user_attributes (null clears one: the groups' default applies). All or nothing. Answers {}.",
     body: UpdateUserAttributesBody,
-    example: { target_user_attributes: { user_id: SOME_ID, theme: 'Dark', chat_sfx: false, preferred_timezone: 'Europe/Berlin' } },
+    example: {
+      target_user_attributes: { user_id: SOME_ID, theme: 'Dark', chat_sfx: false, preferred_timezone: 'Europe/Berlin' },
+    },
     async handle({ db, actor }, { target_user_attributes: { user_id: id, ...attributes } }) {
       const user = await findUserById(db, fromKasmId(id));
       if (!user) return USER_NOT_FOUND;
@@ -267,7 +346,8 @@ export const API_CALLS: readonly ApiCall[] = [
       const refused = await db.transaction(async (tx) => {
         const refusal = await refuseStrongerUser(tx, actor, user);
         if (refusal) return refusal;
-        for (const [key, value] of values) await saveUserSetting(tx, actor, user, key, value as Parameters<typeof saveUserSetting>[4]);
+        for (const [key, value] of values)
+          await saveUserSetting(tx, actor, user, key, value as Parameters<typeof saveUserSetting>[4]);
         return null;
       });
       return refused ? apiError(403, refused.message) : ok();
@@ -277,7 +357,8 @@ export const API_CALLS: readonly ApiCall[] = [
     name: 'add_user_group',
     tag: 'Groups',
     permission: 'groups_modify',
-    summary: 'Adds target_user to target_group (no way up: the key must hold every permission the group grants). Answers {}.',
+    summary:
+      'Adds target_user to target_group (no way up: the key must hold every permission the group grants). Answers {}.',
     body: UserGroupBody,
     example: { target_user: { user_id: SOME_ID }, target_group: { group_id: SOME_ID } },
     handle: (context, body) => changeMembership(context, body, 'add'),
@@ -295,12 +376,20 @@ export const API_CALLS: readonly ApiCall[] = [
     name: 'get_groups',
     tag: 'Groups',
     permission: 'groups_view',
-    summary: "Roster's own call: every group the key may see, by priority. Answers {\"groups\": [{group_id, name, priority, is_system}]}.",
+    summary:
+      'Roster\'s own call: every group the key may see, by priority. Answers {"groups": [{group_id, name, priority, is_system}]}.',
     body: EmptyApiBody,
     example: {},
     async handle({ db, actor }) {
       const rows = (await groupChoices(db)).filter((group) => canViewGroup(actor, group));
-      return ok({ groups: rows.map((group) => ({ group_id: toKasmId(group.id), name: group.name, priority: group.priority, is_system: group.isSystem })) });
+      return ok({
+        groups: rows.map((group) => ({
+          group_id: toKasmId(group.id),
+          name: group.name,
+          priority: group.priority,
+          is_system: group.isSystem,
+        })),
+      });
     },
   }),
   define({
@@ -324,7 +413,12 @@ export const API_CALLS: readonly ApiCall[] = [
           member_count: members.total,
           page,
           pages: Math.max(1, Math.ceil(members.total / MEMBERS_PER_PAGE)),
-          users: members.rows.map((member) => ({ user_id: toKasmId(member.id), username: member.username, first_name: member.firstName, last_name: member.lastName })),
+          users: members.rows.map((member) => ({
+            user_id: toKasmId(member.id),
+            username: member.username,
+            first_name: member.firstName,
+            last_name: member.lastName,
+          })),
         },
       });
     },
@@ -344,7 +438,8 @@ export const API_CALLS: readonly ApiCall[] = [
     name: 'request_kasm',
     tag: 'Sessions',
     permission: 'users_auth_session',
-    summary: "Starts a workspace session for user_id: image_id, else the user's default workspace. Records it with its launch plan, within Max Sessions Per User. Answers {kasm_id, status, user_id, username, kasm_url}.",
+    summary:
+      "Starts a workspace session for user_id: image_id, else the user's default workspace. Records it with its launch plan, within Max Sessions Per User. Answers {kasm_id, status, user_id, username, kasm_url}.",
     body: RequestKasmBody,
     example: { user_id: SOME_ID, image_id: SOME_ID },
     async handle({ db, actor, now }, { user_id: userId, image_id: imageId }) {
@@ -360,18 +455,26 @@ export const API_CALLS: readonly ApiCall[] = [
         if (!workspace) return apiError(404, 'Image not found.');
       }
       // The key launches on the user's behalf: for a stronger user, that needs users_modify_admin.
-      const check: RefusalCheck = (tx) => refuseReachingUser(tx, actor, user, `Launching a workspace session for ${user.username}`);
+      const check: RefusalCheck = (tx) =>
+        refuseReachingUser(tx, actor, user, `Launching a workspace session for ${user.username}`);
       const result = await launch(db, actor, user, workspace, now, undefined, check);
       if (!result.ok) return apiError(result.status, result.message);
       const id = result.session.id;
-      return ok({ kasm_id: toKasmId(id), status: 'running', user_id: toKasmId(user.id), username: user.username, kasm_url: kasmUrl(id) });
+      return ok({
+        kasm_id: toKasmId(id),
+        status: 'running',
+        user_id: toKasmId(user.id),
+        username: user.username,
+        kasm_url: kasmUrl(id),
+      });
     },
   }),
   define({
     name: 'get_kasm_status',
     tag: 'Sessions',
     permission: 'users_auth_session',
-    summary: 'One workspace session (a user_id, if given, must be its owner). Answers {"kasm": …, "operational_status", "current_time"}.',
+    summary:
+      'One workspace session (a user_id, if given, must be its owner). Answers {"kasm": …, "operational_status", "current_time"}.',
     body: KasmBody,
     example: { kasm_id: SOME_ID, user_id: SOME_ID },
     async handle({ db, now }, body) {
@@ -401,7 +504,12 @@ export const API_CALLS: readonly ApiCall[] = [
     async handle({ db, actor }, body) {
       const session = await sessionNamed(db, body);
       if (!session) return apiError(404, 'Kasm not found.');
-      const ended = await endWorkspaceSession(db, actor, session, ofSessionOwner(actor, session, 'Ending a workspace session of'));
+      const ended = await endWorkspaceSession(
+        db,
+        actor,
+        session,
+        ofSessionOwner(actor, session, 'Ending a workspace session of'),
+      );
       if (typeof ended === 'object') return apiError(403, ended.refused);
       return ended === 'ended' ? ok() : apiError(404, 'Kasm not found.');
     },
@@ -410,13 +518,19 @@ export const API_CALLS: readonly ApiCall[] = [
     name: 'keepalive',
     tag: 'Sessions',
     permission: 'users_auth_session',
-    summary: 'Moves a workspace session\'s keepalive to now, which moves its expiration. Answers {"usage_reached": false}.',
+    summary:
+      'Moves a workspace session\'s keepalive to now, which moves its expiration. Answers {"usage_reached": false}.',
     body: KasmBody,
     example: { kasm_id: SOME_ID },
     async handle({ db, actor, now }, body) {
       const session = await sessionNamed(db, body);
       if (!session) return apiError(404, 'Kasm not found.');
-      const kept = await keepSessionAlive(db, session.id, now, ofSessionOwner(actor, session, 'Keeping alive a workspace session of'));
+      const kept = await keepSessionAlive(
+        db,
+        session.id,
+        now,
+        ofSessionOwner(actor, session, 'Keeping alive a workspace session of'),
+      );
       if (typeof kept === 'object') return apiError(403, kept.refused);
       return kept === 'kept' ? ok({ usage_reached: false }) : apiError(404, 'Kasm not found.');
     },
@@ -429,7 +543,11 @@ function fromKasmIdIfId(value: string): string {
 }
 
 /** A key acting on a user's workspace session: a stronger user's needs users_modify_admin. */
-function ofSessionOwner(actor: RequestActor, session: { userId: string; username: string; realm: string }, action: string): RefusalCheck {
+function ofSessionOwner(
+  actor: RequestActor,
+  session: { userId: string; username: string; realm: string },
+  action: string,
+): RefusalCheck {
   const owner = { id: session.userId, username: session.username, realm: session.realm };
   return (tx) => refuseReachingUser(tx, actor, owner, `${action} ${session.username}`);
 }
@@ -456,6 +574,7 @@ async function changeMembership(
     await recordDenied(db, actor, { reason: message, method: 'POST', url: `/api/public/${change}_user_group` });
     return apiError(403, message);
   }
-  const result = change === 'add' ? await addMember(db, actor, group, user) : await removeMember(db, actor, group, user);
+  const result =
+    change === 'add' ? await addMember(db, actor, group, user) : await removeMember(db, actor, group, user);
   return result.ok ? ok() : apiError(result.status, result.message);
 }

@@ -22,10 +22,17 @@ const sessionColumns = {
 };
 
 export function kasmSessions(db: Database, where?: SQL): Promise<KasmSessionRow[]> {
-  return db.select(sessionColumns).from(workspaceSessions).where(where).orderBy(asc(workspaceSessions.createdAt), asc(workspaceSessions.id));
+  return db
+    .select(sessionColumns)
+    .from(workspaceSessions)
+    .where(where)
+    .orderBy(asc(workspaceSessions.createdAt), asc(workspaceSessions.id));
 }
 
-export async function kasmSessionById(db: Database, id: string): Promise<(KasmSessionRow & { username: string; realm: string }) | undefined> {
+export async function kasmSessionById(
+  db: Database,
+  id: string,
+): Promise<(KasmSessionRow & { username: string; realm: string }) | undefined> {
   const [row] = await db
     .select({ ...sessionColumns, username: users.username, realm: users.realm })
     .from(workspaceSessions)
@@ -35,11 +42,20 @@ export async function kasmSessionById(db: Database, id: string): Promise<(KasmSe
 }
 
 /** Moves a session's keepalive to `now`: 'kept', 'gone', or the refusal of `check` (a stronger user's session). */
-export function keepSessionAlive(db: Database, id: string, now: Date, check?: RefusalCheck): Promise<'kept' | 'gone' | { refused: string }> {
+export function keepSessionAlive(
+  db: Database,
+  id: string,
+  now: Date,
+  check?: RefusalCheck,
+): Promise<'kept' | 'gone' | { refused: string }> {
   return db.transaction(async (tx) => {
     const refused = check ? await check(tx) : null;
     if (refused) return { refused: refused.message };
-    const updated = await tx.update(workspaceSessions).set({ keepaliveAt: now }).where(eq(workspaceSessions.id, id)).returning({ id: workspaceSessions.id });
+    const updated = await tx
+      .update(workspaceSessions)
+      .set({ keepaliveAt: now })
+      .where(eq(workspaceSessions.id, id))
+      .returning({ id: workspaceSessions.id });
     return updated.length > 0 ? 'kept' : 'gone';
   });
 }
@@ -72,7 +88,10 @@ const userColumns = {
  * skipped users or repeated one forever). User names are unique ignoring case, so the key alone is
  * a keyset cursor on its unique index.
  */
-export function userBatch(db: Database, options: { after?: string; offset?: number; limit: number }): Promise<Array<KasmUserRow & { sortKey: string }>> {
+export function userBatch(
+  db: Database,
+  options: { after?: string; offset?: number; limit: number },
+): Promise<Array<KasmUserRow & { sortKey: string }>> {
   const name = sql<string>`lower(${users.username})`;
   return db
     .select({ ...userColumns, sortKey: name })

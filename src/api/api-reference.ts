@@ -35,7 +35,12 @@ export function fieldsOf(schema: SchemaNode, prefix = ''): ReferenceField[] {
   return Object.entries(schema.properties ?? {}).flatMap(([name, node]) => {
     if (prefix === '' && (name === 'api_key' || name === 'api_key_secret')) return [];
     const path = `${prefix}${name}`;
-    const field = { name: path, type: node.properties ? 'object' : typeOf(node), required: (schema.required ?? []).includes(name), description: node.description ?? '' };
+    const field = {
+      name: path,
+      type: node.properties ? 'object' : typeOf(node),
+      required: (schema.required ?? []).includes(name),
+      description: node.description ?? '',
+    };
     return node.properties ? [field, ...fieldsOf(node, `${path}.`)] : [field];
   });
 }

@@ -26,7 +26,9 @@ export interface KasmSessionRow {
 }
 
 /** When a session expires: the earlier of keepalive + Keepalive Expiration and start + Session Time Limit. */
-export function expirationOf(session: Pick<KasmSessionRow, 'createdAt' | 'keepaliveAt' | 'keepaliveSeconds' | 'timeLimitSeconds'>): Date | null {
+export function expirationOf(
+  session: Pick<KasmSessionRow, 'createdAt' | 'keepaliveAt' | 'keepaliveSeconds' | 'timeLimitSeconds'>,
+): Date | null {
   const limits = [
     session.keepaliveSeconds > 0 ? session.keepaliveAt.getTime() + session.keepaliveSeconds * 1000 : Infinity,
     session.timeLimitSeconds > 0 ? session.createdAt.getTime() + session.timeLimitSeconds * 1000 : Infinity,
@@ -75,7 +77,11 @@ export type KasmUserRow = Pick<
   | 'lastSession'
 >;
 
-export function kasmUser(user: KasmUserRow, groups: ReadonlyArray<{ id: string; name: string }>, sessions: readonly KasmSessionRow[]) {
+export function kasmUser(
+  user: KasmUserRow,
+  groups: ReadonlyArray<{ id: string; name: string }>,
+  sessions: readonly KasmSessionRow[],
+) {
   return {
     user_id: toKasmId(user.id),
     username: user.username,

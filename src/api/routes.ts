@@ -76,7 +76,10 @@ const apiRoutes: FastifyPluginAsync = async (app) => {
   const tooMany = (reply: FastifyReply, limit: Exclude<Limit, { isAllowed: true }>) => {
     const seconds = Math.max(1, limit.ttlInSeconds);
     reply.header('retry-after', seconds).header('x-ratelimit-limit', limit.max).header('x-ratelimit-remaining', 0);
-    return send(reply, apiError(429, `Too many calls with this API key or from this address; try again in ${seconds} seconds.`));
+    return send(
+      reply,
+      apiError(429, `Too many calls with this API key or from this address; try again in ${seconds} seconds.`),
+    );
   };
 
   /** The key as the actor of the audit log and of the permission rules (it belongs to no group). */
@@ -91,7 +94,9 @@ const apiRoutes: FastifyPluginAsync = async (app) => {
   });
 
   const send = (reply: FastifyReply, answer: ApiAnswer) =>
-    'stream' in answer ? reply.type('application/json; charset=utf-8').send(answer.stream) : reply.code(answer.status).send(answer.body);
+    'stream' in answer
+      ? reply.type('application/json; charset=utf-8').send(answer.stream)
+      : reply.code(answer.status).send(answer.body);
 
   /** Before the body is checked: how often (429), who calls (401), may this key make this call at all (403). */
   async function authenticate(request: FastifyRequest, reply: FastifyReply, call: ApiCall) {
@@ -105,18 +110,21 @@ const apiRoutes: FastifyPluginAsync = async (app) => {
       return send(reply, apiError(415, 'Send the body as JSON (Content-Type: application/json).'));
     }
     const credentials = apiCredentialsOf(request.headers.authorization, request.body);
-    const result = credentials ? await authenticateApiKey(db, credentials, new Date(app.now())) : ({ ok: false, message: NO_CREDENTIALS } as const);
+    const result = credentials
+      ? await authenticateApiKey(db, credentials, new Date(app.now()))
+      : ({ ok: false, message: NO_CREDENTIALS } as const);
     if (!result.ok) {
       await failuresPerAddress(request);
       return send(reply, apiError(401, result.message));
     }
     const key = result.key;
     request.apiKey = key;
-    const refusal = key.readOnly && !isReadCall(call.name)
-      ? `The API key ${key.name} is read-only: it may make get_* calls only.`
-      : !hasPermission(key.permissions, call.permission)
-        ? lacksPermissionMessage(call)
-        : null;
+    const refusal =
+      key.readOnly && !isReadCall(call.name)
+        ? `The API key ${key.name} is read-only: it may make get_* calls only.`
+        : !hasPermission(key.permissions, call.permission)
+          ? lacksPermissionMessage(call)
+          : null;
     if (refusal) {
       await recordDenied(db, actorOfKey(request, key), { reason: refusal, method: request.method, url: request.url });
       return send(reply, apiError(403, refusal));
@@ -128,7 +136,13 @@ const apiRoutes: FastifyPluginAsync = async (app) => {
       `${API_BASE}/${call.name}`,
       {
         bodyLimit: API_BODY_LIMIT,
-        schema: { body: call.body, tags: [call.tag], summary: call.summary, description: `Needs ${call.permission}.`, security: [{ basic: [] }] },
+        schema: {
+          body: call.body,
+          tags: [call.tag],
+          summary: call.summary,
+          description: `Needs ${call.permission}.`,
+          security: [{ basic: [] }],
+        },
         // Not `public`: the key check below is its access rule (and the route-table tests walk it).
         config: {
           sessionless: true,
@@ -138,7 +152,13 @@ const apiRoutes: FastifyPluginAsync = async (app) => {
       },
       async (request, reply) => {
         const actor = actorOfKey(request, request.apiKey!);
-        const context = { db, actor, now: new Date(app.now()), passwordMinLength: config.passwordMinLength, streamBatch: config.apiStreamBatch };
+        const context = {
+          db,
+          actor,
+          now: new Date(app.now()),
+          passwordMinLength: config.passwordMinLength,
+          streamBatch: config.apiStreamBatch,
+        };
         const answer = await call.handle(context, request.body as never);
         return send(reply, answer);
       },
@@ -149,7 +169,10 @@ const apiRoutes: FastifyPluginAsync = async (app) => {
 
   // The reference as a page (it works without JavaScript): each call, its permission, its body, a curl example.
   app.get(`${API_BASE}/reference`, { config: { public: true } }, async (request, reply) =>
-    reply.render('api/reference', { calls: referenceOf(API_CALLS, `${request.protocol}://${request.host}`), base: API_BASE }),
+    reply.render('api/reference', {
+      calls: referenceOf(API_CALLS, `${request.protocol}://${request.host}`),
+      base: API_BASE,
+    }),
   );
 };
 

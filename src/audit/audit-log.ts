@@ -32,12 +32,27 @@ export function actorOf(request: FastifyRequest): RequestActor {
   const user = request.currentUser;
   const at = new Date(request.server.now());
   return user
-    ? { type: 'user', id: user.id, name: user.username, ip: request.ip, at, permissions: user.permissions, groupIds: user.groupIds }
+    ? {
+        type: 'user',
+        id: user.id,
+        name: user.username,
+        ip: request.ip,
+        at,
+        permissions: user.permissions,
+        groupIds: user.groupIds,
+      }
     : { type: 'anonymous', id: null, name: '', ip: request.ip, at, permissions: NOTHING, groupIds: NOTHING };
 }
 
 /** The system itself (first start, login-time bookkeeping): it holds everything. */
-export const SYSTEM_ACTOR: RequestActor = { type: 'system', id: null, name: 'system', ip: '', permissions: new Set(['global_admin']), groupIds: NOTHING };
+export const SYSTEM_ACTOR: RequestActor = {
+  type: 'system',
+  id: null,
+  name: 'system',
+  ip: '',
+  permissions: new Set(['global_admin']),
+  groupIds: NOTHING,
+};
 
 /**
  * Postgres stores no NUL in text or jsonb, yet a failed login may carry one in the name typed:
@@ -129,11 +144,21 @@ async function recordRepeatable(db: Database, actor: AuditActor, entry: AuditEnt
 }
 
 /** Records a refused change (no way up): what was tried on `target`, and the permissions missing. */
-export function recordRefusal(db: Database, actor: AuditActor, target: AuditEntry['target'], reason: string, lacking: readonly string[]): Promise<void> {
+export function recordRefusal(
+  db: Database,
+  actor: AuditActor,
+  target: AuditEntry['target'],
+  reason: string,
+  lacking: readonly string[],
+): Promise<void> {
   return recordRepeatable(db, actor, { action: 'authz_fail', outcome: 'failure', target, reason, lacking });
 }
 
 /** Records a request refused for a missing permission (the route's rule, or a hidden object). */
-export function recordDenied(db: Database, actor: AuditActor, request: { reason: string; method: string; url: string }): Promise<void> {
+export function recordDenied(
+  db: Database,
+  actor: AuditActor,
+  request: { reason: string; method: string; url: string },
+): Promise<void> {
   return recordRepeatable(db, actor, { action: 'authz_fail', outcome: 'failure', ...request });
 }

@@ -73,7 +73,10 @@ export async function listAuditEvents(db: Database, filter: AuditFilter) {
     .where(and(...conditions))
     .orderBy(desc(auditEvents.occurredAt), desc(auditEvents.id))
     .limit(AUDIT_PAGE_SIZE + 1);
-  return { rows: rows.slice(0, AUDIT_PAGE_SIZE), nextBefore: rows.length > AUDIT_PAGE_SIZE ? rows[AUDIT_PAGE_SIZE - 1]!.id : null };
+  return {
+    rows: rows.slice(0, AUDIT_PAGE_SIZE),
+    nextBefore: rows.length > AUDIT_PAGE_SIZE ? rows[AUDIT_PAGE_SIZE - 1]!.id : null,
+  };
 }
 
 /** The actions the filter offers. */

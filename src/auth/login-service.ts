@@ -46,7 +46,12 @@ const CONTROL_CHARACTER = /\p{Cc}/u;
 const userTarget = (user: User) => ({ type: 'user', id: user.id, name: user.username });
 
 function loginFailed(db: Database, actor: AuditActor, user: User | undefined, reason: FailureReason): Promise<void> {
-  return recordAudit(db, actor, { action: 'authn_login_fail', outcome: 'failure', target: user ? userTarget(user) : undefined, reason });
+  return recordAudit(db, actor, {
+    action: 'authn_login_fail',
+    outcome: 'failure',
+    target: user ? userTarget(user) : undefined,
+    reason,
+  });
 }
 
 /**
@@ -54,7 +59,12 @@ function loginFailed(db: Database, actor: AuditActor, user: User | undefined, re
  * guesses cannot all pass a "fewer than max failures" check that each read before the others
  * wrote. Returns the failure count including this attempt, or null while locked out.
  */
-async function reserveAttempt(db: Database, userId: string, maxAttempts: number, nowMs: number): Promise<number | null> {
+async function reserveAttempt(
+  db: Database,
+  userId: string,
+  maxAttempts: number,
+  nowMs: number,
+): Promise<number | null> {
   const [slot] = await db
     .update(users)
     .set({ failedLoginCount: sql`${users.failedLoginCount} + 1` })
@@ -128,7 +138,12 @@ export async function attemptSecondFactor(
   const result = await verifySecondFactor(db, box, actor, user, attempt.code, attempt.nowMs);
   if (!result.ok) {
     if (failures >= attempt.maxAttempts) await lockOut(db, user, actor, attempt.lockAfter, attempt.nowMs);
-    await loginFailed(db, actor, user, result.reason === 'replayed_code' ? 'replayed_second_factor' : 'bad_second_factor');
+    await loginFailed(
+      db,
+      actor,
+      user,
+      result.reason === 'replayed_code' ? 'replayed_second_factor' : 'bad_second_factor',
+    );
     return { ok: false };
   }
   const [updated] = await resetFailures(db, user.id, {});
@@ -136,11 +151,24 @@ export async function attemptSecondFactor(
 }
 
 /** The login succeeded: Last Session, auto-add groups, and the audit entry. */
-export async function completeLogin(db: Database, user: User, ip: string, nowMs: number, details: Record<string, unknown> = {}): Promise<void> {
+export async function completeLogin(
+  db: Database,
+  user: User,
+  ip: string,
+  nowMs: number,
+  details: Record<string, unknown> = {},
+): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.update(users).set({ lastSession: new Date(nowMs) }).where(eq(users.id, user.id));
+    await tx
+      .update(users)
+      .set({ lastSession: new Date(nowMs) })
+      .where(eq(users.id, user.id));
     await joinAutoAddGroups(tx, user);
-    await recordAudit(tx, { type: 'user', id: user.id, name: user.username, ip }, { action: 'authn_login_success', target: userTarget(user), ...details });
+    await recordAudit(
+      tx,
+      { type: 'user', id: user.id, name: user.username, ip },
+      { action: 'authn_login_success', target: userTarget(user), ...details },
+    );
   });
 }
 
@@ -184,7 +212,8 @@ async function lockOut(db: Database, user: User, actor: AuditActor, lockAfter: n
     const target = { type: 'user', id: user.id, name: user.username };
     // Locking the last enabled administrator would lock everyone out of Roster (and hand that
     // power to anyone who can guess their user name): they get temporary lockouts only.
-    const lastAdmin = (await permissionsOfUser(tx, user.id)).has('global_admin') && (await countActiveGlobalAdmins(tx)) <= 1;
+    const lastAdmin =
+      (await permissionsOfUser(tx, user.id)).has('global_admin') && (await countActiveGlobalAdmins(tx)) <= 1;
     if (lockoutIsPermanent(lockoutNumber, lockAfter) && !lastAdmin) {
       await tx
         .update(users)

@@ -21,7 +21,11 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/login', { schema: { querystring: LoginQuery }, config: { public: true } }, async (request, reply) => {
     if (request.currentUser) return reply.redirect(safeReturnPath(request.query.next), 303);
-    return reply.render('auth/login', { values: { username: '' }, next: safeReturnPath(request.query.next), error: null });
+    return reply.render('auth/login', {
+      values: { username: '' },
+      next: safeReturnPath(request.query.next),
+      error: null,
+    });
   });
 
   app.post(
@@ -74,7 +78,10 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/login/code',
-    { schema: { body: SecondFactorBody }, config: { public: true, rateLimit: { max: app.config.loginRateLimit, timeWindow: '1 minute' } } },
+    {
+      schema: { body: SecondFactorBody },
+      config: { public: true, rateLimit: { max: app.config.loginRateLimit, timeWindow: '1 minute' } },
+    },
     async (request, reply) => {
       const userId = pendingUserId(request);
       const user = userId ? await findUserById(app.db, userId) : undefined;
@@ -98,29 +105,40 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  app.post('/logout', { schema: { body: EmptyForm }, config: { allowDuringPasswordReset: true, allowDuringTwoFactorEnrollment: true } }, async (request, reply) => {
-    const user = request.currentUser;
-    if (user) {
-      await recordAudit(app.db, actorOf(request), {
-        action: 'authn_logout',
-        target: { type: 'user', id: user.id, name: user.username },
-      });
-    }
-    // A fresh anonymous session replaces the old one (which is gone from the store), so the
-    // login page can say what happened.
-    await request.session.regenerate();
-    request.session.flash = { type: 'success', message: 'You have been logged out.' };
-    return reply.redirect('/login', 303);
-  });
+  app.post(
+    '/logout',
+    { schema: { body: EmptyForm }, config: { allowDuringPasswordReset: true, allowDuringTwoFactorEnrollment: true } },
+    async (request, reply) => {
+      const user = request.currentUser;
+      if (user) {
+        await recordAudit(app.db, actorOf(request), {
+          action: 'authn_logout',
+          target: { type: 'user', id: user.id, name: user.username },
+        });
+      }
+      // A fresh anonymous session replaces the old one (which is gone from the store), so the
+      // login page can say what happened.
+      await request.session.regenerate();
+      request.session.flash = { type: 'success', message: 'You have been logged out.' };
+      return reply.redirect('/login', 303);
+    },
+  );
 
-  app.get('/password-reset', { config: { allowDuringPasswordReset: true, allowDuringTwoFactorEnrollment: true } }, async (request, reply) => {
-    if (!request.currentUser?.forcePasswordReset) return reply.redirect('/', 303);
-    return reply.render('auth/password-reset', { errors: {}, minLength: app.config.passwordMinLength });
-  });
+  app.get(
+    '/password-reset',
+    { config: { allowDuringPasswordReset: true, allowDuringTwoFactorEnrollment: true } },
+    async (request, reply) => {
+      if (!request.currentUser?.forcePasswordReset) return reply.redirect('/', 303);
+      return reply.render('auth/password-reset', { errors: {}, minLength: app.config.passwordMinLength });
+    },
+  );
 
   app.post(
     '/password-reset',
-    { schema: { body: PasswordResetBody }, config: { allowDuringPasswordReset: true, allowDuringTwoFactorEnrollment: true } },
+    {
+      schema: { body: PasswordResetBody },
+      config: { allowDuringPasswordReset: true, allowDuringTwoFactorEnrollment: true },
+    },
     async (request, reply) => {
       const user = request.currentUser;
       if (!user?.forcePasswordReset) return reply.redirect('/', 303);
@@ -128,9 +146,11 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const context = { username: user.username, minLength: app.config.passwordMinLength };
       const currentHash = (await findUserById(app.db, user.id))?.passwordHash;
       // The admin set the current password: keeping it would leave the reset undone.
-      const sameAsCurrent = !passwordProblem(password, context) && Boolean(currentHash) && (await verifyPassword(currentHash!, password));
+      const sameAsCurrent =
+        !passwordProblem(password, context) && Boolean(currentHash) && (await verifyPassword(currentHash!, password));
       const errors = newPasswordErrors(password, request.body.password_confirm ?? '', { ...context, sameAsCurrent });
-      if (Object.keys(errors).length > 0) return reply.code(422).render('auth/password-reset', { errors, minLength: app.config.passwordMinLength });
+      if (Object.keys(errors).length > 0)
+        return reply.code(422).render('auth/password-reset', { errors, minLength: app.config.passwordMinLength });
       await changeOwnPassword(app.db, actorOf(request), user.id, password, request.session.sessionId);
       request.session.flash = { type: 'success', message: 'Your new password is set.' };
       const returnTo = safeReturnPath(request.session.returnTo);
@@ -151,7 +171,13 @@ function pendingUserId(request: FastifyRequest): string | null {
 }
 
 /** Every factor checked: the session becomes authenticated, then any unfinished business. */
-async function finishLogin(request: FastifyRequest, reply: FastifyReply, user: User, next: string, details: Record<string, unknown> = {}) {
+async function finishLogin(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  user: User,
+  next: string,
+  details: Record<string, unknown> = {},
+) {
   const db = request.server.db;
   await startAuthenticatedSession(request, user.id);
   await completeLogin(db, user, request.ip, request.server.now(), details);

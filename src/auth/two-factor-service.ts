@@ -46,7 +46,17 @@ export async function startEnrollment(db: Database, box: SecretBox, user: User):
 export function enrollmentDetails(box: SecretBox, user: User): { secret: string; uri: string } | null {
   if (!user.twoFactorSecret) return null;
   const secret = box.open(user.twoFactorSecret);
-  return { secret, uri: generateURI({ issuer: ISSUER, label: user.username, secret, algorithm: 'sha1', digits: 6, period: TOTP_PERIOD }) };
+  return {
+    secret,
+    uri: generateURI({
+      issuer: ISSUER,
+      label: user.username,
+      secret,
+      algorithm: 'sha1',
+      digits: 6,
+      period: TOTP_PERIOD,
+    }),
+  };
 }
 
 /** The time step `code` belongs to (current ±1 step), or null. */
@@ -77,7 +87,8 @@ function newRecoveryCode(): string {
   return `${chars.slice(0, 4).join('')}-${chars.slice(4, 8).join('')}-${chars.slice(8).join('')}`;
 }
 
-export const hashRecoveryCode = (code: string) => crypto.createHash('sha256').update(code.trim().toLowerCase()).digest('hex');
+export const hashRecoveryCode = (code: string) =>
+  crypto.createHash('sha256').update(code.trim().toLowerCase()).digest('hex');
 
 /** Confirms enrolment with a code; returns the one-time recovery codes (shown once), or null. */
 export async function confirmEnrollment(
@@ -97,12 +108,17 @@ export async function confirmEnrollment(
     await tx.update(users).set({ twoFactorEnabled: true, twoFactorLastStep: step }).where(eq(users.id, user.id)); // the enrolment code counts as used
     await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, user.id));
     await tx.insert(recoveryCodes).values(codes.map((c) => ({ userId: user.id, codeHash: hashRecoveryCode(c) })));
-    await recordAudit(tx, actor, { action: 'authn_2fa_enrolled', target: target(user), changes: { two_factor_enabled: { old: false, new: true } } });
+    await recordAudit(tx, actor, {
+      action: 'authn_2fa_enrolled',
+      target: target(user),
+      changes: { two_factor_enabled: { old: false, new: true } },
+    });
   });
   return codes;
 }
 
-export type SecondFactorResult = { ok: true; via: 'totp' | 'recovery_code' } | { ok: false; reason: 'wrong_code' | 'replayed_code' };
+export type SecondFactorResult =
+  { ok: true; via: 'totp' | 'recovery_code' } | { ok: false; reason: 'wrong_code' | 'replayed_code' };
 
 /** Checks a login's second factor: a TOTP code (once per time step) or an unused recovery code. */
 export async function verifySecondFactor(
@@ -118,7 +134,13 @@ export async function verifySecondFactor(
     const used = await db
       .update(recoveryCodes)
       .set({ usedAt: new Date(nowMs) })
-      .where(and(eq(recoveryCodes.userId, user.id), eq(recoveryCodes.codeHash, hashRecoveryCode(code)), isNull(recoveryCodes.usedAt)))
+      .where(
+        and(
+          eq(recoveryCodes.userId, user.id),
+          eq(recoveryCodes.codeHash, hashRecoveryCode(code)),
+          isNull(recoveryCodes.usedAt),
+        ),
+      )
       .returning({ id: recoveryCodes.id });
     if (used.length === 0) return { ok: false, reason: 'wrong_code' };
     await recordAudit(db, actor, { action: 'authn_recovery_code_used', target: target(user) });
@@ -128,9 +150,13 @@ export async function verifySecondFactor(
   const step = details ? await matchingStep(details.secret, code, nowMs) : null;
   if (step === null) return { ok: false, reason: 'wrong_code' };
   if (!(await claimStep(db, user.id, step))) {
-    await recordAudit(db, actor, { action: 'authn_2fa_replay', outcome: 'failure', target: target(user), reason: 'code already used' });
+    await recordAudit(db, actor, {
+      action: 'authn_2fa_replay',
+      outcome: 'failure',
+      target: target(user),
+      reason: 'code already used',
+    });
     return { ok: false, reason: 'replayed_code' };
   }
   return { ok: true, via: 'totp' };
 }
-

@@ -58,17 +58,28 @@ require(entry).PGlite.create({ dataDir, startParams: JSON.parse(startParams) })
 async function createCluster(dataDir: string, startParams: string[]): Promise<void> {
   // An empty folder (made by hand, or left by an earlier Roster) is replaced; one holding files is not.
   if (fs.existsSync(dataDir) && fs.readdirSync(dataDir).length > 0) {
-    throw new Error(`${dataDir} holds files but no database (no PG_VERSION): move them away or choose another ROSTER_DATA_DIR`);
+    throw new Error(
+      `${dataDir} holds files but no database (no PG_VERSION): move them away or choose another ROSTER_DATA_DIR`,
+    );
   }
   const creating = `${dataDir}.creating`;
   fs.rmSync(creating, { recursive: true, force: true });
   fs.mkdirSync(creating, { recursive: true });
   try {
-    await promisify(execFile)(process.execPath, ['--liftoff-only', '-e', createClusterScript, pgliteEntry, creating, JSON.stringify(startParams)]);
+    await promisify(execFile)(process.execPath, [
+      '--liftoff-only',
+      '-e',
+      createClusterScript,
+      pgliteEntry,
+      creating,
+      JSON.stringify(startParams),
+    ]);
   } catch (error) {
     fs.rmSync(creating, { recursive: true, force: true });
     const output = (error as { stderr?: string }).stderr?.trim();
-    throw new Error(`could not create the embedded database in ${dataDir}${output ? `:\n${output}` : ''}`, { cause: error });
+    throw new Error(`could not create the embedded database in ${dataDir}${output ? `:\n${output}` : ''}`, {
+      cause: error,
+    });
   }
   if (fs.existsSync(dataDir)) fs.rmdirSync(dataDir); // empty: checked above
   fs.renameSync(creating, dataDir);
@@ -86,7 +97,11 @@ export async function openPglite(dataDir: string | null, options: OpenOptions = 
     // Read when the module compiles, so they apply to this database; process-wide, and the
     // embedded database is the only WebAssembly Roster runs. Set after start, V8 does not work
     // out a flag's implications, so the tiering flags --liftoff-only implies are set too.
-    v8.setFlagsFromString(options.optimizeWasm ? '--no-liftoff-only --wasm-tier-up --wasm-dynamic-tiering' : '--liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tiering');
+    v8.setFlagsFromString(
+      options.optimizeWasm
+        ? '--no-liftoff-only --wasm-tier-up --wasm-dynamic-tiering'
+        : '--liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tiering',
+    );
     const client = await PGlite.create({ dataDir: dataDir ?? undefined, extensions: { pg_trgm }, startParams });
     const db = drizzlePglite({ client, schema, logger: queryLogger(options) });
     return {
@@ -123,7 +138,10 @@ function preparingStatements<T extends postgres.Sql>(sql: T, prepare: boolean): 
         const run = Reflect.get(target, property, receiver) as (...args: unknown[]) => unknown;
         return (...args: unknown[]) => {
           const callback = args.pop() as (client: postgres.Sql) => unknown;
-          return Reflect.apply(run, target, [...args, (client: postgres.Sql) => callback(preparingStatements(client, prepare))]);
+          return Reflect.apply(run, target, [
+            ...args,
+            (client: postgres.Sql) => callback(preparingStatements(client, prepare)),
+          ]);
         };
       }
       return Reflect.get(target, property, receiver);
@@ -141,7 +159,11 @@ export function openPostgres(url: string, options: OpenOptions & { max: number }
     // for `ilike $1` cannot tell a rare name from a common one (a search fell from 700 to 68 req/s).
     connection: { plan_cache_mode: 'force_custom_plan' },
   });
-  const db = drizzlePostgres({ client: preparingStatements(client, client.options.prepare), schema, logger: queryLogger(options) });
+  const db = drizzlePostgres({
+    client: preparingStatements(client, client.options.prepare),
+    schema,
+    logger: queryLogger(options),
+  });
   return {
     db: db as unknown as Database,
     kind: 'postgres',

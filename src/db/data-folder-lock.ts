@@ -42,7 +42,8 @@ export function lockDataFolder(folder: string): () => void {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw error;
       const owner = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
       // Our own pid in the file is a leftover (in a container every start is pid 1).
-      if (Number.isSafeInteger(owner) && owner !== process.pid && isRunning(owner)) throw new DataFolderInUseError(folder, owner);
+      if (Number.isSafeInteger(owner) && owner !== process.pid && isRunning(owner))
+        throw new DataFolderInUseError(folder, owner);
       fs.rmSync(file, { force: true });
     }
   }

@@ -188,7 +188,8 @@ export const sessions = pgTable(
 /** Bytes, kept exactly (file mapping content). PGlite hands back a Uint8Array, postgres.js a Buffer. */
 const bytea = customType<{ data: Buffer; driverData: Uint8Array }>({
   dataType: () => 'bytea',
-  fromDriver: (value) => (Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)),
+  fromDriver: (value) =>
+    Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength),
 });
 
 /** The catalogue of launchable images (SPEC §4). Settings of type image hold a workspace id. */

@@ -4,7 +4,10 @@ import { users } from './schema.js';
 
 /** Lower-cased search term without control characters and with LIKE wildcards escaped. */
 export function searchPattern(search: string): string | null {
-  const term = search.replace(/\p{Cc}/gu, '').trim().toLowerCase();
+  const term = search
+    .replace(/\p{Cc}/gu, '')
+    .trim()
+    .toLowerCase();
   if (term === '') return null;
   return `%${term.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
 }
@@ -60,7 +63,11 @@ export interface KeysetPosition {
  * what the database will compare, never a value recomputed in JavaScript, whose lower-casing and
  * formatting differ from the database's (users were skipped, or one repeated forever).
  */
-export function keysetPage<Row extends { id: string; sortKey: string }>(fetched: Row[], perPage: number, position: KeysetPosition) {
+export function keysetPage<Row extends { id: string; sortKey: string }>(
+  fetched: Row[],
+  perPage: number,
+  position: KeysetPosition,
+) {
   const backwards = position.before !== undefined;
   const more = fetched.length > perPage; // the extra row says there is another page that way
   const rows = fetched.slice(0, perPage);
@@ -87,7 +94,14 @@ export function decodeCursor(text: string | undefined): ListCursor | undefined {
     const parsed: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
     if (!Array.isArray(parsed) || parsed.length !== 2) return undefined;
     const [value, id] = parsed as unknown[];
-    if (typeof value !== 'string' || typeof id !== 'string' || !isUuid(id) || value.length > 1000 || /\p{Cc}/u.test(value)) return undefined;
+    if (
+      typeof value !== 'string' ||
+      typeof id !== 'string' ||
+      !isUuid(id) ||
+      value.length > 1000 ||
+      /\p{Cc}/u.test(value)
+    )
+      return undefined;
     return { value, id };
   } catch {
     return undefined;

@@ -20,9 +20,14 @@ export interface MappingOwner {
 }
 
 export type MappingSummary = Omit<FileMapping, 'content'>;
-export type MappingResult = { ok: true; value: MappingSummary } | { ok: false; field?: string; message: string; status: number };
+export type MappingResult =
+  { ok: true; value: MappingSummary } | { ok: false; field?: string; message: string; status: number };
 
-const OWNER_COLUMN = { workspace: fileMappings.workspaceId, group: fileMappings.groupId, user: fileMappings.userId } as const;
+const OWNER_COLUMN = {
+  workspace: fileMappings.workspaceId,
+  group: fileMappings.groupId,
+  user: fileMappings.userId,
+} as const;
 const OWNER_KEY = { workspace: 'workspaceId', group: 'groupId', user: 'userId' } as const;
 
 // Every column but the content: what lists and results carry.
@@ -36,20 +41,39 @@ export function listMappings(db: Database, owner: Pick<MappingOwner, 'kind' | 'i
 }
 
 /** One mapping of this owner, content included. */
-export async function findMapping(db: Database, owner: Pick<MappingOwner, 'kind' | 'id'>, id: string): Promise<FileMapping | undefined> {
-  const [mapping] = await db.select().from(fileMappings).where(and(eq(fileMappings.id, id), ownedBy(owner)));
+export async function findMapping(
+  db: Database,
+  owner: Pick<MappingOwner, 'kind' | 'id'>,
+  id: string,
+): Promise<FileMapping | undefined> {
+  const [mapping] = await db
+    .select()
+    .from(fileMappings)
+    .where(and(eq(fileMappings.id, id), ownedBy(owner)));
   return mapping;
 }
 
 const DUPLICATE_PATH = (owner: MappingOwner) =>
-  ({ ok: false, field: 'destination_path', message: `${owner.name} already maps a file to this Destination Path.`, status: 409 }) as const;
+  ({
+    ok: false,
+    field: 'destination_path',
+    message: `${owner.name} already maps a file to this Destination Path.`,
+    status: 409,
+  }) as const;
 
 function newContent(content: NonNullable<MappingInput['content']>) {
-  return { content: content.bytes, size: content.bytes.length, sha256: sha256Hex(content.bytes), fileName: content.fileName };
+  return {
+    content: content.bytes,
+    size: content.bytes.length,
+    sha256: sha256Hex(content.bytes),
+    fileName: content.fileName,
+  };
 }
 
 /** What the audit log says of a change: fields, and the content by size and hash (never the content). */
-function described(mapping: Pick<FileMapping, 'name' | 'destinationPath' | 'writable' | 'executable' | 'size' | 'sha256'>) {
+function described(
+  mapping: Pick<FileMapping, 'name' | 'destinationPath' | 'writable' | 'executable' | 'size' | 'sha256'>,
+) {
   const { name, destinationPath, writable, executable, size, sha256 } = mapping;
   return { name, destination_path: destinationPath, writable, executable, size, sha256 };
 }
@@ -69,7 +93,13 @@ async function refused(tx: Database, check: RefusalCheck | undefined) {
   return refusal && ({ ok: false, message: refusal.message, status: 403 } as const);
 }
 
-export function createMapping(db: Database, actor: AuditActor, owner: MappingOwner, input: MappingInput & { content: NonNullable<MappingInput['content']> }, check?: RefusalCheck) {
+export function createMapping(
+  db: Database,
+  actor: AuditActor,
+  owner: MappingOwner,
+  input: MappingInput & { content: NonNullable<MappingInput['content']> },
+  check?: RefusalCheck,
+) {
   return guarded(owner, () =>
     db.transaction(async (tx) => {
       const refusal = await refused(tx, check);
@@ -79,13 +109,24 @@ export function createMapping(db: Database, actor: AuditActor, owner: MappingOwn
         .insert(fileMappings)
         .values({ ...fields, ...newContent(input.content), [OWNER_KEY[owner.kind]]: owner.id })
         .returning(summaryColumns);
-      await recordAudit(tx, actor, { action: 'file_mapping_created', target: auditTarget(owner), mapping: described(created!) });
+      await recordAudit(tx, actor, {
+        action: 'file_mapping_created',
+        target: auditTarget(owner),
+        mapping: described(created!),
+      });
       return { ok: true, value: created! } as const;
     }),
   );
 }
 
-export function updateMapping(db: Database, actor: AuditActor, owner: MappingOwner, before: MappingSummary, input: MappingInput, check?: RefusalCheck) {
+export function updateMapping(
+  db: Database,
+  actor: AuditActor,
+  owner: MappingOwner,
+  before: MappingSummary,
+  input: MappingInput,
+  check?: RefusalCheck,
+) {
   return guarded(owner, () =>
     db.transaction(async (tx) => {
       const refusal = await refused(tx, check);
@@ -97,31 +138,55 @@ export function updateMapping(db: Database, actor: AuditActor, owner: MappingOwn
         .where(and(eq(fileMappings.id, before.id), ownedBy(owner)))
         .returning(summaryColumns);
       if (!updated) return { ok: false, message: 'This file mapping no longer exists.', status: 404 } as const;
-      await recordAudit(tx, actor, { action: 'file_mapping_updated', target: auditTarget(owner), mapping: described(updated), before: described(before) });
+      await recordAudit(tx, actor, {
+        action: 'file_mapping_updated',
+        target: auditTarget(owner),
+        mapping: described(updated),
+        before: described(before),
+      });
       return { ok: true, value: updated } as const;
     }),
   );
 }
 
-export function deleteMapping(db: Database, actor: AuditActor, owner: MappingOwner, mapping: MappingSummary, check?: RefusalCheck): Promise<MappingResult> {
+export function deleteMapping(
+  db: Database,
+  actor: AuditActor,
+  owner: MappingOwner,
+  mapping: MappingSummary,
+  check?: RefusalCheck,
+): Promise<MappingResult> {
   return db.transaction(async (tx) => {
     const refusal = await refused(tx, check);
     if (refusal) return refusal;
-    const deleted = await tx.delete(fileMappings).where(and(eq(fileMappings.id, mapping.id), ownedBy(owner))).returning({ id: fileMappings.id });
-    if (deleted.length === 0) return { ok: false, message: 'This file mapping no longer exists.', status: 404 } as const;
-    await recordAudit(tx, actor, { action: 'file_mapping_deleted', target: auditTarget(owner), mapping: described(mapping) });
+    const deleted = await tx
+      .delete(fileMappings)
+      .where(and(eq(fileMappings.id, mapping.id), ownedBy(owner)))
+      .returning({ id: fileMappings.id });
+    if (deleted.length === 0)
+      return { ok: false, message: 'This file mapping no longer exists.', status: 404 } as const;
+    await recordAudit(tx, actor, {
+      action: 'file_mapping_deleted',
+      target: auditTarget(owner),
+      mapping: described(mapping),
+    });
     return { ok: true, value: mapping } as const;
   });
 }
 
 /** A mapping as a launch considers it: with its content and where it came from. */
-export type LaunchMapping = MappingCandidate & Pick<FileMapping, 'description' | 'writable' | 'executable' | 'size' | 'sha256' | 'content'> & { ownedBy: OwnerRef };
+export type LaunchMapping = MappingCandidate &
+  Pick<FileMapping, 'description' | 'writable' | 'executable' | 'size' | 'sha256' | 'content'> & { ownedBy: OwnerRef };
 
 /**
  * Every mapping that could reach (user, workspace): the workspace's, those of each group the
  * user belongs to, and the user's own: one query, whatever the number of groups.
  */
-export async function mappingsForLaunch(db: Database, userId: string, workspace: { id: string; friendlyName: string }): Promise<LaunchMapping[]> {
+export async function mappingsForLaunch(
+  db: Database,
+  userId: string,
+  workspace: { id: string; friendlyName: string },
+): Promise<LaunchMapping[]> {
   const memberOf = db.select({ id: userGroups.groupId }).from(userGroups).where(eq(userGroups.userId, userId));
   const rows = await db
     .select({
@@ -134,7 +199,13 @@ export async function mappingsForLaunch(db: Database, userId: string, workspace:
     .from(fileMappings)
     .leftJoin(groups, eq(groups.id, fileMappings.groupId))
     .leftJoin(users, eq(users.id, fileMappings.userId))
-    .where(or(eq(fileMappings.workspaceId, workspace.id), eq(fileMappings.userId, userId), inArray(fileMappings.groupId, memberOf)));
+    .where(
+      or(
+        eq(fileMappings.workspaceId, workspace.id),
+        eq(fileMappings.userId, userId),
+        inArray(fileMappings.groupId, memberOf),
+      ),
+    );
   return rows.map(({ mapping, groupName, groupPriority, groupIsSystem, username }) => ({
     id: mapping.id,
     name: mapping.name,

@@ -19,12 +19,18 @@ export type FormFields = ReadonlyMap<string, number | null>;
  * read): a field the form does not take, a file where text belongs or the reverse, or text longer
  * than its field allows. Null when the part is fine.
  */
-export function formPartProblem(fields: FormFields, name: string, part: { file: true } | { file: false; length: number }): string | null {
+export function formPartProblem(
+  fields: FormFields,
+  name: string,
+  part: { file: true } | { file: false; length: number },
+): string | null {
   const shown = JSON.stringify(name.slice(0, 64));
   if (!fields.has(name)) return `This form has no field ${shown}; nothing was stored.`;
   const longest = fields.get(name)!;
-  if (part.file !== (longest === null)) return `The field ${shown} must be ${longest === null ? 'a file' : 'text'}; nothing was stored.`;
-  if (!part.file && longest !== null && part.length > longest) return `The field ${shown} is longer than ${longest.toLocaleString('en')} characters; nothing was stored.`;
+  if (part.file !== (longest === null))
+    return `The field ${shown} must be ${longest === null ? 'a file' : 'text'}; nothing was stored.`;
+  if (!part.file && longest !== null && part.length > longest)
+    return `The field ${shown} is longer than ${longest.toLocaleString('en')} characters; nothing was stored.`;
   return null;
 }
 
@@ -48,7 +54,9 @@ export interface MappingInput {
   content: { bytes: Buffer; fileName: string } | null;
 }
 
-export type MappingFormBody = Partial<Record<'name' | 'description' | 'destination_path' | 'content' | 'writable' | 'executable', string>> & {
+export type MappingFormBody = Partial<
+  Record<'name' | 'description' | 'destination_path' | 'content' | 'writable' | 'executable', string>
+> & {
   file?: unknown;
 };
 
@@ -59,7 +67,10 @@ export type MappingValidation = { ok: true; value: MappingInput } | { ok: false;
  * in a browser arrives with CRLF line ends (HTML form rules), so it is stored with LF; an
  * uploaded file is kept byte for byte. `hasContent`: an edit may leave the content as it is.
  */
-export function validateMapping(body: MappingFormBody, options: { hasContent: boolean; keepsText: boolean }): MappingValidation {
+export function validateMapping(
+  body: MappingFormBody,
+  options: { hasContent: boolean; keepsText: boolean },
+): MappingValidation {
   const errors: Record<string, string> = {};
   const name = (body.name ?? '').trim();
   const description = (body.description ?? '').trim();
@@ -72,11 +83,13 @@ export function validateMapping(body: MappingFormBody, options: { hasContent: bo
   const path = parseDestinationPath(body.destination_path ?? '');
   if (!path.ok) errors.destination_path = path.error;
 
-  const upload = body.file instanceof UploadedFile && (body.file.data.length > 0 || body.file.tooLarge) ? body.file : null;
+  const upload =
+    body.file instanceof UploadedFile && (body.file.data.length > 0 || body.file.tooLarge) ? body.file : null;
   const text = body.content ?? '';
   let content: MappingInput['content'] = null;
   if (upload) {
-    if (upload.tooLarge) errors.file = `The file is larger than ${CONTENT_LIMIT_LABEL}; nothing was stored. Choose a smaller file.`;
+    if (upload.tooLarge)
+      errors.file = `The file is larger than ${CONTENT_LIMIT_LABEL}; nothing was stored. Choose a smaller file.`;
     else content = { bytes: upload.data, fileName: upload.fileName.replace(/\p{Cc}/gu, '').slice(0, 255) || 'upload' };
   } else if (text !== '' || options.keepsText) {
     const bytes = Buffer.from(text.replace(/\r\n?/g, '\n'), 'utf8');
@@ -89,7 +102,14 @@ export function validateMapping(body: MappingFormBody, options: { hasContent: bo
   if (Object.keys(errors).length > 0 || !path.ok) return { ok: false, errors };
   return {
     ok: true,
-    value: { name, description, destinationPath: path.path, writable: body.writable !== undefined, executable: body.executable !== undefined, content },
+    value: {
+      name,
+      description,
+      destinationPath: path.path,
+      writable: body.writable !== undefined,
+      executable: body.executable !== undefined,
+      content,
+    },
   };
 }
 

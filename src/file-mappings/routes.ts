@@ -10,7 +10,15 @@ import type { Permission, RefusalCheck } from '../security/permissions.js';
 import { mayViewOwner, viewerOf, viewOwnerNeeds } from '../security/view-access.js';
 import { EmptyForm, MappingForm, MappingParams } from '../schemas/workspaces.js';
 import { IdParams } from '../schemas/common.js';
-import { createMapping, deleteMapping, findMapping, updateMapping, type MappingOwner, type MappingSummary, type OwnerKind } from './file-mappings-repository.js';
+import {
+  createMapping,
+  deleteMapping,
+  findMapping,
+  updateMapping,
+  type MappingOwner,
+  type MappingSummary,
+  type OwnerKind,
+} from './file-mappings-repository.js';
 import {
   CONTENT_LIMIT_LABEL,
   CONTENT_MAX_BYTES,
@@ -44,7 +52,11 @@ export interface MappingRoutesOptions {
   view: Permission | readonly Permission[];
   modify: Permission | readonly Permission[];
   /** The :id owner when the actor may see it (and change it, for 'modify'); otherwise answers (404/403) and gives null. */
-  loadOwner(request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, need: 'view' | 'modify'): Promise<LoadedOwner | null>;
+  loadOwner(
+    request: FastifyRequest<{ Params: { id: string } }>,
+    reply: FastifyReply,
+    need: 'view' | 'modify',
+  ): Promise<LoadedOwner | null>;
 }
 
 /** The File Mappings section of an owner's page (views/file-mappings/_list.eta). */
@@ -52,13 +64,25 @@ export function mappingListView(owner: { url: string }, mappings: readonly Mappi
   return {
     newUrl: `${owner.url}/file-mappings/new`,
     canModify,
-    rows: mappings.map((m) => ({ ...m, url: `${owner.url}/file-mappings/${m.id}`, sizeText: formatSize(m.size), mode: (m.writable ? 'writable' : 'read-only') + (m.executable ? ', executable' : '') })),
+    rows: mappings.map((m) => ({
+      ...m,
+      url: `${owner.url}/file-mappings/${m.id}`,
+      sizeText: formatSize(m.size),
+      mode: (m.writable ? 'writable' : 'read-only') + (m.executable ? ', executable' : ''),
+    })),
   };
 }
 
 type Values = Required<Omit<MappingFormBody, 'file'>>;
 
-const emptyValues: Values = { name: '', description: '', destination_path: '', content: '', writable: '', executable: '' };
+const emptyValues: Values = {
+  name: '',
+  description: '',
+  destination_path: '',
+  content: '',
+  writable: '',
+  executable: '',
+};
 
 function valuesOf(mapping: FileMapping): Values {
   const text = mapping.fileName === '' && isText(mapping.content);
@@ -74,7 +98,15 @@ function valuesOf(mapping: FileMapping): Values {
 
 function enteredValues(body: MappingFormBody): Values {
   const text = (name: keyof Values) => (typeof body[name] === 'string' ? body[name] : '');
-  return { ...emptyValues, name: text('name'), description: text('description'), destination_path: text('destination_path'), content: text('content'), writable: body.writable === undefined ? '' : 'on', executable: body.executable === undefined ? '' : 'on' };
+  return {
+    ...emptyValues,
+    name: text('name'),
+    description: text('description'),
+    destination_path: text('destination_path'),
+    content: text('content'),
+    writable: body.writable === undefined ? '' : 'on',
+    executable: body.executable === undefined ? '' : 'on',
+  };
 }
 
 /** The fields a route's body schema names, with their longest text (a property without a maxLength takes a file). */
@@ -99,12 +131,20 @@ const fileMappingRoutes: FastifyPluginAsyncTypebox<MappingRoutesOptions> = async
   const refuse = (statusCode: number, message: string) => Object.assign(new Error(message), { statusCode });
 
   app.addHook('onRequest', async (request) => {
-    if (!String(request.headers['content-type'] ?? '').toLowerCase().startsWith('multipart/form-data')) return;
+    if (
+      !String(request.headers['content-type'] ?? '')
+        .toLowerCase()
+        .startsWith('multipart/form-data')
+    )
+      return;
     const declared = request.headers['content-length'];
     // Browsers send a form's length; without one the cap could only be found by reading on.
     if (declared === undefined) throw refuse(411, 'Send the form with its Content-Length.');
     if (Number(declared) > FORM_MAX_BYTES) {
-      throw refuse(413, `The form is larger than a file mapping can be: a file may be at most ${CONTENT_LIMIT_LABEL}. Nothing was stored. Go back and choose a smaller file.`);
+      throw refuse(
+        413,
+        `The form is larger than a file mapping can be: a file may be at most ${CONTENT_LIMIT_LABEL}. Nothing was stored. Go back and choose a smaller file.`,
+      );
     }
   });
 
@@ -118,7 +158,11 @@ const fileMappingRoutes: FastifyPluginAsyncTypebox<MappingRoutesOptions> = async
     };
     try {
       for await (const part of request.parts()) {
-        const problem = formPartProblem(fields, part.fieldname, part.type === 'file' ? { file: true } : { file: false, length: String(part.value).length });
+        const problem = formPartProblem(
+          fields,
+          part.fieldname,
+          part.type === 'file' ? { file: true } : { file: false, length: String(part.value).length },
+        );
         if (problem) throw refuse(400, problem);
         if (part.type === 'field') add(part.fieldname, part.value);
         else {
@@ -144,12 +188,26 @@ const fileMappingRoutes: FastifyPluginAsyncTypebox<MappingRoutesOptions> = async
   });
 
   const notFound = (reply: FastifyReply) =>
-    reply.code(404).render('errors/error', { title: 'File mapping not found', message: 'This file mapping does not exist (any more).' });
+    reply.code(404).render('errors/error', {
+      title: 'File mapping not found',
+      message: 'This file mapping does not exist (any more).',
+    });
 
-  function renderForm(reply: FastifyReply, owner: LoadedOwner, mapping: FileMapping | null, values: Values, errors: Record<string, string> = {}, warning: string | null = null) {
+  function renderForm(
+    reply: FastifyReply,
+    owner: LoadedOwner,
+    mapping: FileMapping | null,
+    values: Values,
+    errors: Record<string, string> = {},
+    warning: string | null = null,
+  ) {
     return reply.render('file-mappings/form', {
       owner,
-      mapping: mapping && { ...mapping, sizeText: formatSize(mapping.size), isUpload: mapping.fileName !== '' || !isText(mapping.content) },
+      mapping: mapping && {
+        ...mapping,
+        sizeText: formatSize(mapping.size),
+        isUpload: mapping.fileName !== '' || !isText(mapping.content),
+      },
       action: mapping ? `${owner.url}/file-mappings/${mapping.id}` : `${owner.url}/file-mappings`,
       values,
       errors,
@@ -158,7 +216,11 @@ const fileMappingRoutes: FastifyPluginAsyncTypebox<MappingRoutesOptions> = async
     });
   }
 
-  async function ownerAndMapping(request: FastifyRequest<{ Params: { id: string; mappingId: string } }>, reply: FastifyReply, need: 'view' | 'modify') {
+  async function ownerAndMapping(
+    request: FastifyRequest<{ Params: { id: string; mappingId: string } }>,
+    reply: FastifyReply,
+    need: 'view' | 'modify',
+  ) {
     const owner = await loadOwner(request, reply, need);
     if (!owner) return null;
     // The same rule as plans and previews: whoever may not view the owner reads none of its files.
@@ -174,78 +236,128 @@ const fileMappingRoutes: FastifyPluginAsyncTypebox<MappingRoutesOptions> = async
     return { owner, mapping };
   }
 
-  app.get(`${base}/file-mappings/new`, { schema: { params: IdParams }, config: { permission: modify } }, async (request, reply) => {
-    const owner = await loadOwner(request, reply, 'modify');
-    return owner ? renderForm(reply, owner, null, emptyValues) : reply;
-  });
+  app.get(
+    `${base}/file-mappings/new`,
+    { schema: { params: IdParams }, config: { permission: modify } },
+    async (request, reply) => {
+      const owner = await loadOwner(request, reply, 'modify');
+      return owner ? renderForm(reply, owner, null, emptyValues) : reply;
+    },
+  );
 
-  app.post(`${base}/file-mappings`, { schema: { params: IdParams, body: MappingForm }, config: { permission: modify } }, async (request, reply) => {
-    const owner = await loadOwner(request, reply, 'modify');
-    if (!owner) return reply;
-    const body = request.body as MappingFormBody;
-    const validation = validateMapping(body, { hasContent: false, keepsText: false });
-    if (!validation.ok || !validation.value.content) return renderForm(reply.code(422), owner, null, enteredValues(body), validation.ok ? {} : validation.errors);
-    const result = await createMapping(db, actorOf(request), owner, { ...validation.value, content: validation.value.content }, owner.refuseChange);
-    if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the check
-    if (!result.ok) return renderForm(reply.code(result.status), owner, null, enteredValues(body), { [result.field ?? 'name']: result.message });
-    const warning = lineEndingWarning(validation.value.content.bytes, validation.value.executable);
-    request.session.flash = warning
-      ? { type: 'warning', message: `File mapping ${result.value.name} added. ${warning}` }
-      : { type: 'success', message: `File mapping ${result.value.name} added (${result.value.destinationPath}).` };
-    return reply.redirect(`${owner.url}#file-mappings`, 303);
-  });
+  app.post(
+    `${base}/file-mappings`,
+    { schema: { params: IdParams, body: MappingForm }, config: { permission: modify } },
+    async (request, reply) => {
+      const owner = await loadOwner(request, reply, 'modify');
+      if (!owner) return reply;
+      const body = request.body as MappingFormBody;
+      const validation = validateMapping(body, { hasContent: false, keepsText: false });
+      if (!validation.ok || !validation.value.content)
+        return renderForm(reply.code(422), owner, null, enteredValues(body), validation.ok ? {} : validation.errors);
+      const result = await createMapping(
+        db,
+        actorOf(request),
+        owner,
+        { ...validation.value, content: validation.value.content },
+        owner.refuseChange,
+      );
+      if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the check
+      if (!result.ok)
+        return renderForm(reply.code(result.status), owner, null, enteredValues(body), {
+          [result.field ?? 'name']: result.message,
+        });
+      const warning = lineEndingWarning(validation.value.content.bytes, validation.value.executable);
+      request.session.flash = warning
+        ? { type: 'warning', message: `File mapping ${result.value.name} added. ${warning}` }
+        : { type: 'success', message: `File mapping ${result.value.name} added (${result.value.destinationPath}).` };
+      return reply.redirect(`${owner.url}#file-mappings`, 303);
+    },
+  );
 
-  app.get(`${base}/file-mappings/:mappingId`, { schema: { params: MappingParams }, config: { permission: view } }, async (request, reply) => {
-    const found = await ownerAndMapping(request, reply, 'view');
-    return found ? renderForm(reply, found.owner, found.mapping, valuesOf(found.mapping)) : reply;
-  });
+  app.get(
+    `${base}/file-mappings/:mappingId`,
+    { schema: { params: MappingParams }, config: { permission: view } },
+    async (request, reply) => {
+      const found = await ownerAndMapping(request, reply, 'view');
+      return found ? renderForm(reply, found.owner, found.mapping, valuesOf(found.mapping)) : reply;
+    },
+  );
 
-  app.post(`${base}/file-mappings/:mappingId`, { schema: { params: MappingParams, body: MappingForm }, config: { permission: modify } }, async (request, reply) => {
-    const found = await ownerAndMapping(request, reply, 'modify');
-    if (!found) return reply;
-    const { owner, mapping } = found;
-    const body = request.body as MappingFormBody;
-    // A text mapping's text box holds its content: emptying it empties the file. An uploaded
-    // file's box starts empty, and stays the file unless text or a new file is given.
-    const keepsText = mapping.fileName === '' && isText(mapping.content);
-    const validation = validateMapping(body, { hasContent: true, keepsText });
-    if (!validation.ok) return renderForm(reply.code(422), owner, mapping, enteredValues(body), validation.errors);
-    const result = await updateMapping(db, actorOf(request), owner, mapping, validation.value, owner.refuseChange);
-    if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the check
-    if (!result.ok) return renderForm(reply.code(result.status), owner, mapping, enteredValues(body), { [result.field ?? 'name']: result.message });
-    const bytes = validation.value.content?.bytes ?? mapping.content;
-    const warning = lineEndingWarning(bytes, validation.value.executable);
-    request.session.flash = warning ? { type: 'warning', message: `File mapping ${result.value.name} saved. ${warning}` } : { type: 'success', message: `File mapping ${result.value.name} saved.` };
-    return reply.redirect(`${owner.url}#file-mappings`, 303);
-  });
+  app.post(
+    `${base}/file-mappings/:mappingId`,
+    { schema: { params: MappingParams, body: MappingForm }, config: { permission: modify } },
+    async (request, reply) => {
+      const found = await ownerAndMapping(request, reply, 'modify');
+      if (!found) return reply;
+      const { owner, mapping } = found;
+      const body = request.body as MappingFormBody;
+      // A text mapping's text box holds its content: emptying it empties the file. An uploaded
+      // file's box starts empty, and stays the file unless text or a new file is given.
+      const keepsText = mapping.fileName === '' && isText(mapping.content);
+      const validation = validateMapping(body, { hasContent: true, keepsText });
+      if (!validation.ok) return renderForm(reply.code(422), owner, mapping, enteredValues(body), validation.errors);
+      const result = await updateMapping(db, actorOf(request), owner, mapping, validation.value, owner.refuseChange);
+      if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the check
+      if (!result.ok)
+        return renderForm(reply.code(result.status), owner, mapping, enteredValues(body), {
+          [result.field ?? 'name']: result.message,
+        });
+      const bytes = validation.value.content?.bytes ?? mapping.content;
+      const warning = lineEndingWarning(bytes, validation.value.executable);
+      request.session.flash = warning
+        ? { type: 'warning', message: `File mapping ${result.value.name} saved. ${warning}` }
+        : { type: 'success', message: `File mapping ${result.value.name} saved.` };
+      return reply.redirect(`${owner.url}#file-mappings`, 303);
+    },
+  );
 
-  app.get(`${base}/file-mappings/:mappingId/download`, { schema: { params: MappingParams }, config: { permission: view } }, async (request, reply) => {
-    const found = await ownerAndMapping(request, reply, 'view');
-    if (!found) return reply;
-    const { mapping } = found;
-    const fileName = (mapping.fileName || mapping.destinationPath.split('/').pop() || 'file').replace(/[^\w.-]/g, '_');
-    return reply
-      .header('Content-Type', 'application/octet-stream')
-      .header('Content-Disposition', `attachment; filename="${fileName}"`)
-      .send(mapping.content);
-  });
+  app.get(
+    `${base}/file-mappings/:mappingId/download`,
+    { schema: { params: MappingParams }, config: { permission: view } },
+    async (request, reply) => {
+      const found = await ownerAndMapping(request, reply, 'view');
+      if (!found) return reply;
+      const { mapping } = found;
+      const fileName = (mapping.fileName || mapping.destinationPath.split('/').pop() || 'file').replace(
+        /[^\w.-]/g,
+        '_',
+      );
+      return reply
+        .header('Content-Type', 'application/octet-stream')
+        .header('Content-Disposition', `attachment; filename="${fileName}"`)
+        .send(mapping.content);
+    },
+  );
 
-  app.get(`${base}/file-mappings/:mappingId/delete`, { schema: { params: MappingParams }, config: { permission: modify } }, async (request, reply) => {
-    const found = await ownerAndMapping(request, reply, 'modify');
-    return found ? reply.render('confirm-delete', confirmDelete(found.owner, found.mapping, null)) : reply;
-  });
+  app.get(
+    `${base}/file-mappings/:mappingId/delete`,
+    { schema: { params: MappingParams }, config: { permission: modify } },
+    async (request, reply) => {
+      const found = await ownerAndMapping(request, reply, 'modify');
+      return found ? reply.render('confirm-delete', confirmDelete(found.owner, found.mapping, null)) : reply;
+    },
+  );
 
-  app.post(`${base}/file-mappings/:mappingId/delete`, { schema: { params: MappingParams, body: EmptyForm }, config: { permission: modify } }, async (request, reply) => {
-    const found = await ownerAndMapping(request, reply, 'modify');
-    if (!found) return reply;
-    const result = await deleteMapping(db, actorOf(request), found.owner, found.mapping, found.owner.refuseChange);
-    if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the check
-    request.session.flash = { type: 'success', message: `File mapping ${found.mapping.name} deleted.` };
-    return reply.redirect(`${found.owner.url}#file-mappings`, 303);
-  });
+  app.post(
+    `${base}/file-mappings/:mappingId/delete`,
+    { schema: { params: MappingParams, body: EmptyForm }, config: { permission: modify } },
+    async (request, reply) => {
+      const found = await ownerAndMapping(request, reply, 'modify');
+      if (!found) return reply;
+      const result = await deleteMapping(db, actorOf(request), found.owner, found.mapping, found.owner.refuseChange);
+      if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the check
+      request.session.flash = { type: 'success', message: `File mapping ${found.mapping.name} deleted.` };
+      return reply.redirect(`${found.owner.url}#file-mappings`, 303);
+    },
+  );
 };
 
-function confirmDelete(owner: LoadedOwner, mapping: Pick<FileMapping, 'id' | 'name' | 'destinationPath'>, error: string | null) {
+function confirmDelete(
+  owner: LoadedOwner,
+  mapping: Pick<FileMapping, 'id' | 'name' | 'destinationPath'>,
+  error: string | null,
+) {
   return {
     kind: 'file mapping',
     name: mapping.name,

@@ -5,7 +5,12 @@ import { groupPermissions, groups, groupSettings, userGroups, users } from '../d
 import { isUuid } from '../db/sql-helpers.js';
 
 export const SYSTEM_GROUPS = {
-  administrators: { name: 'Administrators', priority: 1, permissions: ['global_admin'], description: 'Full control of Roster.' },
+  administrators: {
+    name: 'Administrators',
+    priority: 1,
+    permissions: ['global_admin'],
+    description: 'Full control of Roster.',
+  },
   all_users: { name: 'All Users', priority: 1000, permissions: ['user'], description: 'Every user is a member.' },
 } as const;
 
@@ -20,7 +25,13 @@ export async function seedSystemGroups(db: Database, options: { adminsRequire2fa
     for (const [systemKey, group] of Object.entries(SYSTEM_GROUPS)) {
       const inserted = await tx
         .insert(groups)
-        .values({ name: group.name, description: group.description, priority: group.priority, isSystem: true, systemKey })
+        .values({
+          name: group.name,
+          description: group.description,
+          priority: group.priority,
+          isSystem: true,
+          systemKey,
+        })
         .onConflictDoNothing()
         .returning({ id: groups.id });
       const id = inserted[0]?.id;
@@ -59,7 +70,10 @@ export async function permissionsOfUser(db: Database, userId: string): Promise<S
  * (setting its password, creating it) reaches all of that, so the no-way-up checks use this.
  */
 export async function effectivePermissionsOf(db: Database, userId: string, realm: string): Promise<Set<string>> {
-  const [held, autoAdd] = await Promise.all([permissionsOfUser(db, userId), realm === 'local' ? autoAddPermissions(db) : new Set<string>()]);
+  const [held, autoAdd] = await Promise.all([
+    permissionsOfUser(db, userId),
+    realm === 'local' ? autoAddPermissions(db) : new Set<string>(),
+  ]);
   return new Set([...held, ...autoAdd]);
 }
 
@@ -71,7 +85,11 @@ export async function effectivePermissionsOf(db: Database, userId: string, realm
  * comes from an auto-add group and some member is local. Each test runs once per granted
  * permission row (few), and stops at the first member found.
  */
-export async function effectivePermissionsOfMembers(db: Database, groupId: string, options: { withLocalUsers?: boolean } = {}): Promise<Set<string>> {
+export async function effectivePermissionsOfMembers(
+  db: Database,
+  groupId: string,
+  options: { withLocalUsers?: boolean } = {},
+): Promise<Set<string>> {
   const member = alias(userGroups, 'member');
   const held = alias(userGroups, 'held');
   const setsAutoAdd = (id: SQL | AnyPgColumn) =>
@@ -79,17 +97,37 @@ export async function effectivePermissionsOfMembers(db: Database, groupId: strin
   const localsJoin = options.withLocalUsers ? sql`true` : setsAutoAdd(sql`${groupId}::uuid`);
   const one = { one: sql`1` };
   // Some member is in the group granting the permission row at hand...
-  const memberHolds = db.select(one).from(held).innerJoin(member, eq(member.userId, held.userId)).where(and(eq(held.groupId, groupPermissions.groupId), eq(member.groupId, groupId)));
+  const memberHolds = db
+    .select(one)
+    .from(held)
+    .innerJoin(member, eq(member.userId, held.userId))
+    .where(and(eq(held.groupId, groupPermissions.groupId), eq(member.groupId, groupId)));
   // ... or the local users join, and one of them is in it.
-  const localHolds = db.select(one).from(held).innerJoin(users, eq(users.id, held.userId)).where(and(eq(held.groupId, groupPermissions.groupId), eq(users.realm, 'local')));
+  const localHolds = db
+    .select(one)
+    .from(held)
+    .innerJoin(users, eq(users.id, held.userId))
+    .where(and(eq(held.groupId, groupPermissions.groupId), eq(users.realm, 'local')));
   const localMember = or(
-    exists(db.select(one).from(member).innerJoin(users, eq(users.id, member.userId)).where(and(eq(member.groupId, groupId), eq(users.realm, 'local')))),
+    exists(
+      db
+        .select(one)
+        .from(member)
+        .innerJoin(users, eq(users.id, member.userId))
+        .where(and(eq(member.groupId, groupId), eq(users.realm, 'local'))),
+    ),
     and(localsJoin, exists(db.select(one).from(users).where(eq(users.realm, 'local')))),
   );
   const rows = await db
     .selectDistinct({ permission: groupPermissions.permission })
     .from(groupPermissions)
-    .where(or(exists(memberHolds), and(localsJoin, exists(localHolds)), and(setsAutoAdd(groupPermissions.groupId), localMember)));
+    .where(
+      or(
+        exists(memberHolds),
+        and(localsJoin, exists(localHolds)),
+        and(setsAutoAdd(groupPermissions.groupId), localMember),
+      ),
+    );
   return new Set(rows.map((row) => row.permission));
 }
 
@@ -114,7 +152,10 @@ export async function autoAddPermissions(db: Database): Promise<Set<string>> {
 }
 
 /** A user's groups and the permissions they add up to, in one query. */
-export async function accessOfUser(db: Database, userId: string): Promise<{ permissions: Set<string>; groupIds: Set<string> }> {
+export async function accessOfUser(
+  db: Database,
+  userId: string,
+): Promise<{ permissions: Set<string>; groupIds: Set<string> }> {
   const rows = await db
     .select({ groupId: userGroups.groupId, permission: groupPermissions.permission })
     .from(userGroups)
@@ -175,10 +216,18 @@ export async function assertAdministrable(db: Database): Promise<void> {
 export async function findMemberRef(
   db: Database,
   id: string,
-): Promise<{ id: string; username: string; firstName: string | null; lastName: string | null; realm: string } | undefined> {
+): Promise<
+  { id: string; username: string; firstName: string | null; lastName: string | null; realm: string } | undefined
+> {
   if (!isUuid(id)) return undefined;
   const [row] = await db
-    .select({ id: users.id, username: users.username, firstName: users.firstName, lastName: users.lastName, realm: users.realm })
+    .select({
+      id: users.id,
+      username: users.username,
+      firstName: users.firstName,
+      lastName: users.lastName,
+      realm: users.realm,
+    })
     .from(users)
     .where(eq(users.id, id));
   return row;

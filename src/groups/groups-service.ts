@@ -15,7 +15,13 @@ import { refuseReachingMembers, refuseReachingUser } from './stronger-users.js';
 
 export type GroupResult<T = Group> =
   | { ok: true; value: T }
-  | { ok: false; field?: string; message: string; status: number; /** every field's error, when more than one */ errors?: Record<string, string> };
+  | {
+      ok: false;
+      field?: string;
+      message: string;
+      status: number;
+      /** every field's error, when more than one */ errors?: Record<string, string>;
+    };
 
 const fail = (message: string, status = 409, field?: string) => ({ ok: false, message, status, field }) as const;
 const groupTarget = (group: Pick<Group, 'id' | 'name'>) => ({ type: 'group', id: group.id, name: group.name });
@@ -30,7 +36,13 @@ export type MemberRef = Pick<User, 'id' | 'username'> & { realm: string };
  * No way up: refuses (403, audited in the same transaction) when `conferred` holds a
  * permission the actor lacks; null when the actor holds all of it.
  */
-async function refuseIfLacking(db: Database, actor: GroupActor, group: Pick<Group, 'id' | 'name'>, action: string, conferred: Iterable<string>) {
+async function refuseIfLacking(
+  db: Database,
+  actor: GroupActor,
+  group: Pick<Group, 'id' | 'name'>,
+  action: string,
+  conferred: Iterable<string>,
+) {
   const lacking = permissionsLacking(actor.permissions, conferred);
   if (lacking.length === 0) return null;
   const message = lackingMessage(action, lacking);
@@ -90,7 +102,8 @@ export async function settingsOfGroup(db: Database, groupId: string): Promise<Re
   return Object.fromEntries(rows.map((row) => [row.key, row.value as SettingValue]));
 }
 
-export type MemberGroup = GroupWithSettings & Pick<Group, 'isSystem' | 'systemKey'> & { settings: Record<string, SettingValue> };
+export type MemberGroup = GroupWithSettings &
+  Pick<Group, 'isSystem' | 'systemKey'> & { settings: Record<string, SettingValue> };
 
 /**
  * The user's groups by priority, with the settings each sets: the input of the
@@ -134,7 +147,9 @@ export async function membersOfGroup(db: Database, groupId: string, position: Ke
   const backwards = position.before !== undefined;
   const cursor = position.before ?? position.after;
   const direction = sql.raw(backwards ? 'desc' : 'asc');
-  const beyond = cursor ? sql`(${name}, ${users.id}) ${sql.raw(backwards ? '<' : '>')} (${cursor.value}, ${cursor.id}::uuid)` : undefined;
+  const beyond = cursor
+    ? sql`(${name}, ${users.id}) ${sql.raw(backwards ? '<' : '>')} (${cursor.value}, ${cursor.id}::uuid)`
+    : undefined;
   // The member count rides along on each row (an uncorrelated subquery, computed once): one statement.
   const memberCount = sql<number>`(select count(*)::int from ${userGroups} where ${userGroups.groupId} = ${groupId})`;
   const fetched = await db
@@ -155,7 +170,8 @@ export async function membersOfGroup(db: Database, groupId: string, position: Ke
     .limit(MEMBERS_PER_PAGE + 1)
     .offset(cursor ? 0 : (position.page - 1) * MEMBERS_PER_PAGE);
   // An empty page (an empty group, or past the end) asks for the count on its own.
-  const total = fetched[0]?.total ?? (await db.select({ n: memberCount.mapWith(Number) }).from(sql`(select 1) one`))[0]?.n ?? 0;
+  const total =
+    fetched[0]?.total ?? (await db.select({ n: memberCount.mapWith(Number) }).from(sql`(select 1) one`))[0]?.n ?? 0;
   const { rows, ...paging } = keysetPage(fetched, MEMBERS_PER_PAGE, position);
   return { rows: rows.map(({ sortKey: _key, total: _total, ...row }) => row), total, ...paging };
 }
@@ -169,14 +185,31 @@ export const PICKER_SELECT_LIMIT = 50;
  * limit answers "fewer than 50 outside?" without listing a large group's outsiders (a plain
  * scan of at most that many rows; looking for outsiders directly would probe the group for each).
  */
-export async function nonMemberChoices(db: Database, groupId: string, memberCount: number): Promise<Array<{ id: string; username: string }> | null> {
+export async function nonMemberChoices(
+  db: Database,
+  groupId: string,
+  memberCount: number,
+): Promise<Array<{ id: string; username: string }> | null> {
   const enough = memberCount + PICKER_SELECT_LIMIT;
-  const [counted] = await db.select({ n: sql<number>`count(*)::int` }).from(db.select({ one: sql`1` }).from(users).limit(enough).as('some_users'));
+  const [counted] = await db.select({ n: sql<number>`count(*)::int` }).from(
+    db
+      .select({ one: sql`1` })
+      .from(users)
+      .limit(enough)
+      .as('some_users'),
+  );
   if ((counted?.n ?? 0) >= enough) return null;
   return db
     .select({ id: users.id, username: users.username })
     .from(users)
-    .where(notExists(db.select({ one: sql`1` }).from(userGroups).where(and(eq(userGroups.userId, users.id), eq(userGroups.groupId, groupId)))))
+    .where(
+      notExists(
+        db
+          .select({ one: sql`1` })
+          .from(userGroups)
+          .where(and(eq(userGroups.userId, users.id), eq(userGroups.groupId, groupId))),
+      ),
+    )
     .orderBy(sql`lower(${users.username})`)
     .limit(PICKER_SELECT_LIMIT);
 }
@@ -209,7 +242,9 @@ export interface GroupInput {
   priority: number;
 }
 
-export function validateGroup(body: Record<string, unknown>): { ok: true; value: GroupInput } | { ok: false; errors: Record<string, string> } {
+export function validateGroup(
+  body: Record<string, unknown>,
+): { ok: true; value: GroupInput } | { ok: false; errors: Record<string, string> } {
   const errors: Record<string, string> = {};
   const name = String(body.name ?? '').trim();
   const description = String(body.description ?? '').trim();
@@ -232,12 +267,16 @@ async function clash(db: Database, input: GroupInput, exceptId?: string) {
   const others = await db
     .select({ id: groups.id, name: groups.name, priority: groups.priority })
     .from(groups)
-    .where(sql`(lower(${groups.name}) = lower(${input.name}) or ${groups.priority} = ${input.priority}) ${exceptId ? sql`and ${groups.id} <> ${exceptId}` : sql``}`);
+    .where(
+      sql`(lower(${groups.name}) = lower(${input.name}) or ${groups.priority} = ${input.priority}) ${exceptId ? sql`and ${groups.id} <> ${exceptId}` : sql``}`,
+    );
   // Both clashes at once: the form shows every error in one go.
   const errors: Record<string, string> = {};
-  if (others.some((g) => g.name.toLowerCase() === input.name.toLowerCase())) errors.name = 'A group with this name already exists.';
+  if (others.some((g) => g.name.toLowerCase() === input.name.toLowerCase()))
+    errors.name = 'A group with this name already exists.';
   const samePriority = others.find((g) => g.priority === input.priority);
-  if (samePriority) errors.priority = `Priority ${input.priority} is already used by group ${samePriority.name}; priorities are unique.`;
+  if (samePriority)
+    errors.priority = `Priority ${input.priority} is already used by group ${samePriority.name}; priorities are unique.`;
   const [field, message] = Object.entries(errors)[0] ?? [];
   return field ? { ...fail(message!, 409, field), errors } : null;
 }
@@ -247,7 +286,8 @@ async function guarded<T>(work: () => Promise<GroupResult<T>>): Promise<GroupRes
     return await work();
   } catch (error) {
     if (error instanceof LastAdminError) return fail(error.message);
-    if (isUniqueViolation(error)) return fail('Another change used this name or priority at the same moment; try again.');
+    if (isUniqueViolation(error))
+      return fail('Another change used this name or priority at the same moment; try again.');
     throw error;
   }
 }
@@ -261,7 +301,11 @@ export function createGroup(db: Database, actor: AuditActor, input: GroupInput):
       await recordAudit(tx, actor, {
         action: 'group_created',
         target: groupTarget(group!),
-        changes: { name: { old: null, new: input.name }, priority: { old: null, new: input.priority }, description: { old: null, new: input.description } },
+        changes: {
+          name: { old: null, new: input.name },
+          priority: { old: null, new: input.priority },
+          description: { old: null, new: input.description },
+        },
       });
       return { ok: true, value: group! } as const;
     }),
@@ -271,7 +315,8 @@ export function createGroup(db: Database, actor: AuditActor, input: GroupInput):
 export function updateGroup(db: Database, actor: GroupActor, group: Group, input: GroupInput): Promise<GroupResult> {
   return guarded(() =>
     db.transaction(async (tx) => {
-      if (group.isSystem && input.name !== group.name) return fail(`${group.name} is a system group and cannot be renamed.`, 422, 'name');
+      if (group.isSystem && input.name !== group.name)
+        return fail(`${group.name} is a system group and cannot be renamed.`, 422, 'name');
       // The priority decides which group's settings win for its members.
       if (input.priority !== group.priority) {
         const refused = await refuseReachingMembers(tx, actor, group, `Changing the priority of ${group.name}`);
@@ -279,12 +324,17 @@ export function updateGroup(db: Database, actor: GroupActor, group: Group, input
       }
       const problem = await clash(tx, input, group.id);
       if (problem) return problem;
-      const [updated] = await tx.update(groups).set({ ...input, updatedAt: sql`now()` }).where(eq(groups.id, group.id)).returning();
+      const [updated] = await tx
+        .update(groups)
+        .set({ ...input, updatedAt: sql`now()` })
+        .where(eq(groups.id, group.id))
+        .returning();
       const changes: Record<string, { old: unknown; new: unknown }> = {};
       for (const key of ['name', 'description', 'priority'] as const) {
         if (group[key] !== input[key]) changes[key] = { old: group[key], new: input[key] };
       }
-      if (Object.keys(changes).length > 0) await recordAudit(tx, actor, { action: 'group_updated', target: groupTarget(updated!), changes });
+      if (Object.keys(changes).length > 0)
+        await recordAudit(tx, actor, { action: 'group_updated', target: groupTarget(updated!), changes });
       return { ok: true, value: updated! } as const;
     }),
   );
@@ -328,8 +378,10 @@ export function duplicateGroup(db: Database, actor: GroupActor, group: Group): P
       for (let n = 2; names.has(name.toLowerCase()); n++) name = `Copy of ${group.name} (${n})`;
       const [copy] = await tx.insert(groups).values({ name, description: group.description, priority }).returning();
       const settings = await tx.select().from(groupSettings).where(eq(groupSettings.groupId, group.id));
-      if (settings.length > 0) await tx.insert(groupSettings).values(settings.map((s) => ({ ...s, groupId: copy!.id })));
-      if (permissions.length > 0) await tx.insert(groupPermissions).values(permissions.map((permission) => ({ groupId: copy!.id, permission })));
+      if (settings.length > 0)
+        await tx.insert(groupSettings).values(settings.map((s) => ({ ...s, groupId: copy!.id })));
+      if (permissions.length > 0)
+        await tx.insert(groupPermissions).values(permissions.map((permission) => ({ groupId: copy!.id, permission })));
       // File mappings are copied inside the database: their content never passes through here.
       await tx.execute(sql`
         insert into file_mappings (group_id, name, description, destination_path, content, size, sha256, file_name, writable, executable)
@@ -339,7 +391,11 @@ export function duplicateGroup(db: Database, actor: GroupActor, group: Group): P
         action: 'group_created',
         target: groupTarget(copy!),
         duplicated_from: group.name,
-        changes: { name: { old: null, new: name }, priority: { old: null, new: priority }, permissions: { old: null, new: permissions } },
+        changes: {
+          name: { old: null, new: name },
+          priority: { old: null, new: priority },
+          permissions: { old: null, new: permissions },
+        },
       });
       return { ok: true, value: copy! } as const;
     }),
@@ -354,24 +410,50 @@ export function duplicateGroup(db: Database, actor: GroupActor, group: Group): P
 export function addMember(db: Database, actor: GroupActor, group: Group, user: MemberRef): Promise<GroupResult<true>> {
   return guarded(() =>
     db.transaction(async (tx) => {
-      const refused = await refuseIfLacking(tx, actor, group, `Adding members to ${group.name}`, await permissionsOfGroup(tx, group.id));
+      const refused = await refuseIfLacking(
+        tx,
+        actor,
+        group,
+        `Adding members to ${group.name}`,
+        await permissionsOfGroup(tx, group.id),
+      );
       if (refused) return refused;
       const stronger = await refuseReachingUser(tx, actor, user, `Adding ${user.username} to ${group.name}`);
       if (stronger) return fail(stronger.message, 403);
-      const added = await tx.insert(userGroups).values({ userId: user.id, groupId: group.id }).onConflictDoNothing().returning();
+      const added = await tx
+        .insert(userGroups)
+        .values({ userId: user.id, groupId: group.id })
+        .onConflictDoNothing()
+        .returning();
       if (added.length === 0) return fail(`${user.username} is already a member of ${group.name}.`);
-      await recordAudit(tx, actor, { action: 'group_member_added', target: groupTarget(group), member: { id: user.id, name: user.username } });
+      await recordAudit(tx, actor, {
+        action: 'group_member_added',
+        target: groupTarget(group),
+        member: { id: user.id, name: user.username },
+      });
       return { ok: true, value: true } as const;
     }),
   );
 }
 
 /** Removes a user from a group: the same rules as adding (what it took away, other groups' settings may replace). */
-export function removeMember(db: Database, actor: GroupActor, group: Group, user: MemberRef): Promise<GroupResult<true>> {
+export function removeMember(
+  db: Database,
+  actor: GroupActor,
+  group: Group,
+  user: MemberRef,
+): Promise<GroupResult<true>> {
   return guarded(() =>
     db.transaction(async (tx) => {
-      if (group.systemKey === 'all_users') return fail('Every user is a member of All Users; they cannot be removed from it.');
-      const refused = await refuseIfLacking(tx, actor, group, `Removing members of ${group.name}`, await permissionsOfGroup(tx, group.id));
+      if (group.systemKey === 'all_users')
+        return fail('Every user is a member of All Users; they cannot be removed from it.');
+      const refused = await refuseIfLacking(
+        tx,
+        actor,
+        group,
+        `Removing members of ${group.name}`,
+        await permissionsOfGroup(tx, group.id),
+      );
       if (refused) return refused;
       const stronger = await refuseReachingUser(tx, actor, user, `Removing ${user.username} from ${group.name}`);
       if (stronger) return fail(stronger.message, 403);
@@ -381,30 +463,54 @@ export function removeMember(db: Database, actor: GroupActor, group: Group, user
         .returning();
       if (removed.length === 0) return fail(`${user.username} is not a member of ${group.name}.`);
       await assertAdministrable(tx);
-      await recordAudit(tx, actor, { action: 'group_member_removed', target: groupTarget(group), member: { id: user.id, name: user.username } });
+      await recordAudit(tx, actor, {
+        action: 'group_member_removed',
+        target: groupTarget(group),
+        member: { id: user.id, name: user.username },
+      });
       return { ok: true, value: true } as const;
     }),
   );
 }
 
-export function setGroupSetting(db: Database, actor: GroupActor, group: Group, key: string, value: SettingValue): Promise<GroupResult<true>> {
+export function setGroupSetting(
+  db: Database,
+  actor: GroupActor,
+  group: Group,
+  key: string,
+  value: SettingValue,
+): Promise<GroupResult<true>> {
   return guarded(() =>
     db.transaction(async (tx) => {
       const turnsOnAutoAdd = key === 'auto_add_local_users' && value === true;
       if (turnsOnAutoAdd) {
         // Every local user joins at their next login, the actor included: adding them all.
-        const refused = await refuseIfLacking(tx, actor, group, `Turning on Auto Add Local Users for ${group.name}`, await permissionsOfGroup(tx, group.id));
+        const refused = await refuseIfLacking(
+          tx,
+          actor,
+          group,
+          `Turning on Auto Add Local Users for ${group.name}`,
+          await permissionsOfGroup(tx, group.id),
+        );
         if (refused) return refused;
       }
       // run_config, volume_mapping and the rest reach every member's sessions (with auto-add on, every local user's).
-      const action = turnsOnAutoAdd ? `Turning on Auto Add Local Users for ${group.name}` : `Changing the settings of ${group.name}`;
+      const action = turnsOnAutoAdd
+        ? `Turning on Auto Add Local Users for ${group.name}`
+        : `Changing the settings of ${group.name}`;
       const stronger = await refuseReachingMembers(tx, actor, group, action, { withLocalUsers: turnsOnAutoAdd });
       if (stronger) return fail(stronger.message, 403);
-      const [before] = await tx.select().from(groupSettings).where(and(eq(groupSettings.groupId, group.id), eq(groupSettings.key, key)));
+      const [before] = await tx
+        .select()
+        .from(groupSettings)
+        .where(and(eq(groupSettings.groupId, group.id), eq(groupSettings.key, key)));
       await tx
         .insert(groupSettings)
         .values({ groupId: group.id, key, value: sql`${JSON.stringify(value)}::jsonb` })
-        .onConflictDoUpdate({ target: [groupSettings.groupId, groupSettings.key], set: { value: sql`${JSON.stringify(value)}::jsonb` } });
+        .onConflictDoUpdate({
+          target: [groupSettings.groupId, groupSettings.key],
+          set: { value: sql`${JSON.stringify(value)}::jsonb` },
+        });
       await recordAudit(tx, actor, {
         action: 'group_settings_changed',
         target: groupTarget(group),
@@ -415,7 +521,12 @@ export function setGroupSetting(db: Database, actor: GroupActor, group: Group, k
   );
 }
 
-export function removeGroupSetting(db: Database, actor: GroupActor, group: Group, key: string): Promise<GroupResult<true>> {
+export function removeGroupSetting(
+  db: Database,
+  actor: GroupActor,
+  group: Group,
+  key: string,
+): Promise<GroupResult<true>> {
   return guarded(() =>
     db.transaction(async (tx) => {
       const stronger = await refuseReachingMembers(tx, actor, group, `Changing the settings of ${group.name}`);
@@ -439,17 +550,26 @@ export function removeGroupSetting(db: Database, actor: GroupActor, group: Group
  * Replaces a group's permissions. Only permissions the actor holds can be added or removed,
  * and the change must leave an enabled user holding global_admin.
  */
-export function setGroupPermissions(db: Database, actor: GroupActor, group: Group, wanted: string[]): Promise<GroupResult<true>> {
+export function setGroupPermissions(
+  db: Database,
+  actor: GroupActor,
+  group: Group,
+  wanted: string[],
+): Promise<GroupResult<true>> {
   return guarded(() =>
     db.transaction(async (tx) => {
       const before = await permissionsOfGroup(tx, group.id);
       const { unknown, added, removed } = permissionChange(before, wanted);
       if (unknown.length > 0) return fail(`Unknown permissions: ${unknown.join(', ')}.`, 422);
       if (added.length === 0 && removed.length === 0) return { ok: true, value: true } as const;
-      const refused = await refuseIfLacking(tx, actor, group, `Granting or revoking permissions of ${group.name}`, [...added, ...removed]);
+      const refused = await refuseIfLacking(tx, actor, group, `Granting or revoking permissions of ${group.name}`, [
+        ...added,
+        ...removed,
+      ]);
       if (refused) return refused;
       await tx.delete(groupPermissions).where(eq(groupPermissions.groupId, group.id));
-      if (wanted.length > 0) await tx.insert(groupPermissions).values(wanted.map((permission) => ({ groupId: group.id, permission })));
+      if (wanted.length > 0)
+        await tx.insert(groupPermissions).values(wanted.map((permission) => ({ groupId: group.id, permission })));
       await assertAdministrable(tx);
       await recordAudit(tx, actor, {
         action: 'privilege_permissions_changed',
@@ -471,4 +591,3 @@ export async function autoAddGroups(db: Database): Promise<Array<{ id: string; n
     .innerJoin(groups, eq(groups.id, groupSettings.groupId))
     .where(and(eq(groupSettings.key, 'auto_add_local_users'), sql`${groupSettings.value} = 'true'::jsonb`));
 }
-

@@ -1,9 +1,22 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../audit/audit-log.js';
-import { confirmAddToAdminGroup, joiningNeedsConfirm, permissionPanel, requestedPermissions, type Permission } from '../security/permissions.js';
+import {
+  confirmAddToAdminGroup,
+  joiningNeedsConfirm,
+  permissionPanel,
+  requestedPermissions,
+  type Permission,
+} from '../security/permissions.js';
 import type { Group } from '../db/schema.js';
-import { controlOf, formatSettingValue, parseSettingValue, SETTINGS, settingByKey, settingFormValue } from '../settings/catalogue.js';
+import {
+  controlOf,
+  formatSettingValue,
+  parseSettingValue,
+  SETTINGS,
+  settingByKey,
+  settingFormValue,
+} from '../settings/catalogue.js';
 import { findMemberRef } from './groups-repository.js';
 import { refuseReachingMembers } from './stronger-users.js';
 import { decodeCursor, encodeCursor } from '../db/sql-helpers.js';
@@ -53,7 +66,11 @@ type IdParams = { id: string };
 /** The sections of the group page an action returns to, and what it says there. */
 type Section = 'members' | 'settings' | 'permissions';
 /** Where a return to each section lands: its top, or for Permissions (a long list) its message by Save. */
-const SECTION_ANCHORS: Record<Section, string> = { members: 'members', settings: 'settings', permissions: 'permissions-note' };
+const SECTION_ANCHORS: Record<Section, string> = {
+  members: 'members',
+  settings: 'settings',
+  permissions: 'permissions-note',
+};
 type Note = { type: 'success' | 'error' | 'info' | 'warning'; message: string };
 
 /** The questions before removing: the confirm page (no JS) and hx-confirm (JS) ask the same. */
@@ -71,7 +88,9 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db } = app;
 
   const groupNotFound = (reply: FastifyReply) =>
-    reply.code(404).render('errors/error', { title: 'Group not found', message: 'This group does not exist (any more).' });
+    reply
+      .code(404)
+      .render('errors/error', { title: 'Group not found', message: 'This group does not exist (any more).' });
 
   /** The :id group if the actor may see it (and change it, when `modify`); else answers and gives null. */
   async function loadGroup(
@@ -85,11 +104,14 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       await groupNotFound(reply); // a group the actor may not see does not exist for them
       return null;
     }
-    const allowed = need === 'view' || (need === 'modify' ? canModifyGroup(actor, group) : canDeleteGroup(actor, group));
+    const allowed =
+      need === 'view' || (need === 'modify' ? canModifyGroup(actor, group) : canDeleteGroup(actor, group));
     if (!allowed) {
       const needs =
         need === 'delete'
-          ? group.isSystem ? 'system groups cannot be deleted' : 'it needs groups_delete'
+          ? group.isSystem
+            ? 'system groups cannot be deleted'
+            : 'it needs groups_delete'
           : `it needs ${modifyGroupNeeds(group)}`;
       await reply.forbidden(`You may not ${need} the group ${group.name}: ${needs}.`);
       return null;
@@ -99,10 +121,14 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   /** The members section's data: page, count, rows, and a picker as a fresh load gives it. */
   // `permissions`: the group's, when the caller reads them anyway (the full page reads them once).
-  async function membersView(request: FastifyRequest, group: Group, extra: { note?: Note | null; focusPicker?: boolean; permissions?: Promise<string[]> } = {}) {
+  async function membersView(
+    request: FastifyRequest,
+    group: Group,
+    extra: { note?: Note | null; focusPicker?: boolean; permissions?: Promise<string[]> } = {},
+  ) {
     const actor = request.currentUser!;
     // The page's query (paging, a search without JS); an in-place answer to a POST has none: page 1, empty picker.
-    const query = (request.method === 'GET' ? request.query ?? {} : {}) as ShowQuery;
+    const query = (request.method === 'GET' ? (request.query ?? {}) : {}) as ShowQuery;
     const page = query.members_page ?? 1;
     const userSearch = query.user_q ?? '';
     const canModify = canModifyGroup(actor, group);
@@ -128,7 +154,10 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
         page,
         pages: Math.max(1, Math.ceil(members.total / MEMBERS_PER_PAGE)),
         // Page 1 needs no cursor; others continue from the rows shown.
-        previousUrl: page <= 2 ? `?members_page=1` : `?members_page=${page - 1}&members_before=${members.previousCursor ? encodeCursor(members.previousCursor) : ''}`,
+        previousUrl:
+          page <= 2
+            ? `?members_page=1`
+            : `?members_page=${page - 1}&members_before=${members.previousCursor ? encodeCursor(members.previousCursor) : ''}`,
         nextUrl: `?members_page=${page + 1}&members_after=${members.nextCursor ? encodeCursor(members.nextCursor) : ''}`,
       },
       picker: { search: userSearch, candidates, choices },
@@ -140,13 +169,20 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   /** The settings section's data. */
-  async function settingsView(request: FastifyRequest, group: Group, extra: { note?: Note | null; focusSettings?: boolean } = {}) {
+  async function settingsView(
+    request: FastifyRequest,
+    group: Group,
+    extra: { note?: Note | null; focusSettings?: boolean } = {},
+  ) {
     const [settings, workspaces] = await Promise.all([settingsOfGroup(db, group.id), workspaceCatalogue(db)]);
     return {
       group,
       canModify: canModifyGroup(request.currentUser!, group),
       questions: QUESTIONS,
-      settings: SETTINGS.filter((s) => s.key in settings).map((s) => ({ ...s, display: formatSettingValue(s, settings[s.key]!, workspaces.names) })),
+      settings: SETTINGS.filter((s) => s.key in settings).map((s) => ({
+        ...s,
+        display: formatSettingValue(s, settings[s.key]!, workspaces.names),
+      })),
       unsetSettings: SETTINGS.filter((s) => !(s.key in settings)),
       settingsNote: extra.note ?? null,
       focusSettings: extra.focusSettings ?? false,
@@ -154,12 +190,19 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   /** The permissions section's data. */
-  async function permissionsView(request: FastifyRequest, group: Group, extra: { note?: Note | null; permissions?: Promise<string[]> } = {}) {
+  async function permissionsView(
+    request: FastifyRequest,
+    group: Group,
+    extra: { note?: Note | null; permissions?: Promise<string[]> } = {},
+  ) {
     const actor = request.currentUser!;
     return {
       group,
       canModify: canModifyGroup(actor, group),
-      permissionSections: permissionPanel(await (extra.permissions ?? permissionsOfGroup(db, group.id)), actor.permissions),
+      permissionSections: permissionPanel(
+        await (extra.permissions ?? permissionsOfGroup(db, group.id)),
+        actor.permissions,
+      ),
       permissionsNote: extra.note ?? null,
     };
   }
@@ -170,7 +213,11 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     request: FastifyRequest,
     reply: FastifyReply,
     group: Group,
-    extra: { values?: Record<string, unknown>; errors?: Record<string, string>; notes?: Partial<Record<Section, Note>> } = {},
+    extra: {
+      values?: Record<string, unknown>;
+      errors?: Record<string, string>;
+      notes?: Partial<Record<Section, Note>>;
+    } = {},
   ) {
     const actor = request.currentUser!;
     const notes = { ...extra.notes };
@@ -235,83 +282,120 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return renderShow(request, reply, group, { notes: { [section]: note } });
   }
 
-  app.get('/admin/groups', { schema: { querystring: GroupListQuery }, config: { permission: VIEW } }, async (request, reply) => {
-    const actor = request.currentUser!;
-    const sort = request.query.sort ?? 'priority';
-    const direction = request.query.dir ?? 'asc';
-    const rows = (await listGroups(db, sort, direction)).filter((group) => canViewGroup(actor, group));
-    return reply.render('groups/index', {
-      rows: rows.map((group) => ({ ...group, canDelete: canDeleteGroup(actor, group) })),
-      sort,
-      direction,
-    });
-  });
+  app.get(
+    '/admin/groups',
+    { schema: { querystring: GroupListQuery }, config: { permission: VIEW } },
+    async (request, reply) => {
+      const actor = request.currentUser!;
+      const sort = request.query.sort ?? 'priority';
+      const direction = request.query.dir ?? 'asc';
+      const rows = (await listGroups(db, sort, direction)).filter((group) => canViewGroup(actor, group));
+      return reply.render('groups/index', {
+        rows: rows.map((group) => ({ ...group, canDelete: canDeleteGroup(actor, group) })),
+        sort,
+        direction,
+      });
+    },
+  );
 
   app.get('/admin/groups/new', { config: { permission: 'groups_create' } }, async (_request, reply) =>
     reply.render('groups/new', { values: { name: '', description: '', priority: '' }, errors: {} }),
   );
 
-  app.post('/admin/groups', { schema: { body: GroupForm }, config: { permission: 'groups_create' } }, async (request, reply) => {
-    const values = groupFormValues(request.body);
-    const validation = validateGroup(request.body);
-    if (!validation.ok) return reply.code(422).render('groups/new', { values, errors: validation.errors });
-    const result = await createGroup(db, actorOf(request), validation.value);
-    if (!result.ok) return reply.code(result.status).render('groups/new', { values, errors: result.errors ?? { [result.field ?? 'name']: result.message } });
-    request.session.flash = { type: 'success', message: `Group ${result.value.name} created.` };
-    return reply.redirect(`/admin/groups/${result.value.id}`, 303);
-  });
+  app.post(
+    '/admin/groups',
+    { schema: { body: GroupForm }, config: { permission: 'groups_create' } },
+    async (request, reply) => {
+      const values = groupFormValues(request.body);
+      const validation = validateGroup(request.body);
+      if (!validation.ok) return reply.code(422).render('groups/new', { values, errors: validation.errors });
+      const result = await createGroup(db, actorOf(request), validation.value);
+      if (!result.ok)
+        return reply
+          .code(result.status)
+          .render('groups/new', { values, errors: result.errors ?? { [result.field ?? 'name']: result.message } });
+      request.session.flash = { type: 'success', message: `Group ${result.value.name} created.` };
+      return reply.redirect(`/admin/groups/${result.value.id}`, 303);
+    },
+  );
 
-  app.get('/admin/groups/:id', { schema: { params: GroupParams, querystring: GroupShowQuery }, config: { permission: VIEW } }, async (request, reply) => {
-    const group = await loadGroup(request, reply, 'view');
-    return group ? renderShow(request, reply, group) : reply;
-  });
+  app.get(
+    '/admin/groups/:id',
+    { schema: { params: GroupParams, querystring: GroupShowQuery }, config: { permission: VIEW } },
+    async (request, reply) => {
+      const group = await loadGroup(request, reply, 'view');
+      return group ? renderShow(request, reply, group) : reply;
+    },
+  );
 
-  app.post('/admin/groups/:id', { schema: { params: GroupParams, body: GroupForm }, config: { permission: MODIFY } }, async (request, reply) => {
-    const group = await loadGroup(request, reply, 'modify');
-    if (!group) return reply;
-    const values = { ...group, ...groupFormValues(request.body) };
-    const validation = validateGroup(request.body);
-    if (!validation.ok) {
-      reply.code(422);
-      return renderShow(request, reply, group, { values, errors: validation.errors });
-    }
-    const result = await updateGroup(db, actorOf(request), group, validation.value);
-    if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the service
-    if (!result.ok) {
-      reply.code(result.status);
-      return renderShow(request, reply, group, { values, errors: result.errors ?? { [result.field ?? 'name']: result.message } });
-    }
-    request.session.flash = { type: 'success', message: `Group ${result.value.name} saved.` };
-    return reply.redirect(`/admin/groups/${group.id}`, 303);
-  });
+  app.post(
+    '/admin/groups/:id',
+    { schema: { params: GroupParams, body: GroupForm }, config: { permission: MODIFY } },
+    async (request, reply) => {
+      const group = await loadGroup(request, reply, 'modify');
+      if (!group) return reply;
+      const values = { ...group, ...groupFormValues(request.body) };
+      const validation = validateGroup(request.body);
+      if (!validation.ok) {
+        reply.code(422);
+        return renderShow(request, reply, group, { values, errors: validation.errors });
+      }
+      const result = await updateGroup(db, actorOf(request), group, validation.value);
+      if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the service
+      if (!result.ok) {
+        reply.code(result.status);
+        return renderShow(request, reply, group, {
+          values,
+          errors: result.errors ?? { [result.field ?? 'name']: result.message },
+        });
+      }
+      request.session.flash = { type: 'success', message: `Group ${result.value.name} saved.` };
+      return reply.redirect(`/admin/groups/${group.id}`, 303);
+    },
+  );
 
-  app.post('/admin/groups/:id/duplicate', { schema: { params: GroupParams, body: EmptyForm }, config: { permission: 'groups_create' } }, async (request, reply) => {
-    const group = await loadGroup(request, reply, 'view');
-    if (!group) return reply;
-    const result = await duplicateGroup(db, actorOf(request), group);
-    if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the service
-    if (!result.ok) {
-      request.session.flash = { type: 'error', message: result.message };
+  app.post(
+    '/admin/groups/:id/duplicate',
+    { schema: { params: GroupParams, body: EmptyForm }, config: { permission: 'groups_create' } },
+    async (request, reply) => {
+      const group = await loadGroup(request, reply, 'view');
+      if (!group) return reply;
+      const result = await duplicateGroup(db, actorOf(request), group);
+      if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the service
+      if (!result.ok) {
+        request.session.flash = { type: 'error', message: result.message };
+        return reply.redirect('/admin/groups', 303);
+      }
+      request.session.flash = {
+        type: 'success',
+        message: `Group ${group.name} duplicated as ${result.value.name} (priority ${result.value.priority}).`,
+      };
+      return reply.redirect(`/admin/groups/${result.value.id}`, 303);
+    },
+  );
+
+  app.get(
+    '/admin/groups/:id/delete',
+    { schema: { params: GroupParams }, config: { permission: 'groups_delete' } },
+    async (request, reply) => {
+      const group = await loadGroup(request, reply, 'delete');
+      return group ? reply.render('confirm-delete', confirmDelete(group, null)) : reply;
+    },
+  );
+
+  app.post(
+    '/admin/groups/:id/delete',
+    { schema: { params: GroupParams, body: EmptyForm }, config: { permission: 'groups_delete' } },
+    async (request, reply) => {
+      const group = await loadGroup(request, reply, 'delete');
+      if (!group) return reply;
+      const result = await deleteGroup(db, actorOf(request), group);
+      if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the service
+      if (!result.ok) return reply.code(result.status).render('confirm-delete', confirmDelete(group, result.message));
+      request.session.flash = { type: 'success', message: `Group ${group.name} deleted.` };
       return reply.redirect('/admin/groups', 303);
-    }
-    request.session.flash = { type: 'success', message: `Group ${group.name} duplicated as ${result.value.name} (priority ${result.value.priority}).` };
-    return reply.redirect(`/admin/groups/${result.value.id}`, 303);
-  });
-
-  app.get('/admin/groups/:id/delete', { schema: { params: GroupParams }, config: { permission: 'groups_delete' } }, async (request, reply) => {
-    const group = await loadGroup(request, reply, 'delete');
-    return group ? reply.render('confirm-delete', confirmDelete(group, null)) : reply;
-  });
-
-  app.post('/admin/groups/:id/delete', { schema: { params: GroupParams, body: EmptyForm }, config: { permission: 'groups_delete' } }, async (request, reply) => {
-    const group = await loadGroup(request, reply, 'delete');
-    if (!group) return reply;
-    const result = await deleteGroup(db, actorOf(request), group);
-    if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the service
-    if (!result.ok) return reply.code(result.status).render('confirm-delete', confirmDelete(group, result.message));
-    request.session.flash = { type: 'success', message: `Group ${group.name} deleted.` };
-    return reply.redirect('/admin/groups', 303);
-  });
+    },
+  );
 
   // Users in Group ---------------------------------------------------------------------------
 
@@ -322,28 +406,43 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const group = await loadGroup(request, reply, 'modify');
       if (!group) return reply;
       const search = request.query.user_q ?? '';
-      const [candidates, permissions] = await Promise.all([search ? memberCandidates(db, group.id, search) : null, permissionsOfGroup(db, group.id)]);
-      return reply.header('Vary', 'HX-Request').render('groups/_suggestions', { group, picker: { search, candidates }, addNeedsConfirm: joiningNeedsConfirm(request.currentUser!.permissions, permissions) });
+      const [candidates, permissions] = await Promise.all([
+        search ? memberCandidates(db, group.id, search) : null,
+        permissionsOfGroup(db, group.id),
+      ]);
+      return reply.header('Vary', 'HX-Request').render('groups/_suggestions', {
+        group,
+        picker: { search, candidates },
+        addNeedsConfirm: joiningNeedsConfirm(request.currentUser!.permissions, permissions),
+      });
     },
   );
 
-  app.post('/admin/groups/:id/members', { schema: { params: GroupParams, body: AddMemberForm }, config: { permission: MODIFY } }, async (request, reply) => {
-    const group = await loadGroup(request, reply, 'modify');
-    if (!group) return reply;
-    const user = await findMemberRef(db, request.body.user_id ?? '');
-    if (user && request.body.confirm !== 'yes' && joiningNeedsConfirm(request.currentUser!.permissions, await permissionsOfGroup(db, group.id))) {
-      return reply.render('confirm-step', {
-        ...confirmAddToAdminGroup(user.username, group.name),
-        action: `/admin/groups/${group.id}/members`,
-        fields: { user_id: user.id },
-        cancelUrl: `/admin/groups/${group.id}#members`,
-      });
-    }
-    const result: GroupResult<true> = user
-      ? await addMember(db, actorOf(request), group, user)
-      : { ok: false, message: 'Pick a user to add.', status: 422 };
-    return answerInSection(request, reply, group, 'members', result, `${user?.username} added to ${group.name}.`);
-  });
+  app.post(
+    '/admin/groups/:id/members',
+    { schema: { params: GroupParams, body: AddMemberForm }, config: { permission: MODIFY } },
+    async (request, reply) => {
+      const group = await loadGroup(request, reply, 'modify');
+      if (!group) return reply;
+      const user = await findMemberRef(db, request.body.user_id ?? '');
+      if (
+        user &&
+        request.body.confirm !== 'yes' &&
+        joiningNeedsConfirm(request.currentUser!.permissions, await permissionsOfGroup(db, group.id))
+      ) {
+        return reply.render('confirm-step', {
+          ...confirmAddToAdminGroup(user.username, group.name),
+          action: `/admin/groups/${group.id}/members`,
+          fields: { user_id: user.id },
+          cancelUrl: `/admin/groups/${group.id}#members`,
+        });
+      }
+      const result: GroupResult<true> = user
+        ? await addMember(db, actorOf(request), group, user)
+        : { ok: false, message: 'Pick a user to add.', status: 422 };
+      return answerInSection(request, reply, group, 'members', result, `${user?.username} added to ${group.name}.`);
+    },
+  );
 
   // Without JS, Remove is a link to this confirm step; with JS, hx-confirm asks the same question.
   app.get(
@@ -353,7 +452,10 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const group = await loadGroup(request, reply, 'modify');
       if (!group) return reply;
       const user = await findMemberRef(db, request.params.userId);
-      if (!user) return reply.code(404).render('errors/error', { title: 'User not found', message: 'This user no longer exists.' });
+      if (!user)
+        return reply
+          .code(404)
+          .render('errors/error', { title: 'User not found', message: 'This user no longer exists.' });
       return reply.render('confirm-step', {
         question: QUESTIONS.removeMember(user.username, group.name),
         consequences: `${user.username} loses what ${group.name} grants: its permissions, settings and file mappings (another group's may then apply).`,
@@ -392,26 +494,58 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
         return reply.redirect(`/admin/groups/${group.id}#settings`, 303);
       }
       const [current, workspaces] = await Promise.all([settingsOfGroup(db, group.id), workspaceCatalogue(db)]);
-      const value = setting.key in current ? settingFormValue(setting, current[setting.key]!) : settingFormValue(setting, setting.default);
-      return reply.render('groups/setting-form', { group, setting, control: controlOf(setting, workspaces.choices), value, error: null, isNew: !(setting.key in current) });
+      const value =
+        setting.key in current
+          ? settingFormValue(setting, current[setting.key]!)
+          : settingFormValue(setting, setting.default);
+      return reply.render('groups/setting-form', {
+        group,
+        setting,
+        control: controlOf(setting, workspaces.choices),
+        value,
+        error: null,
+        isNew: !(setting.key in current),
+      });
     },
   );
 
-  app.post('/admin/groups/:id/settings', { schema: { params: GroupParams, body: SettingForm }, config: { permission: MODIFY } }, async (request, reply) => {
-    const group = await loadGroup(request, reply, 'modify');
-    if (!group) return reply;
-    const setting = settingByKey(request.body.key);
-    if (!setting) return reply.code(422).render('errors/error', { title: 'Unknown setting', message: 'There is no such setting.' });
-    const raw = request.body.value ?? '';
-    const workspaces = await workspaceCatalogue(db);
-    const parsed = parseSettingValue(setting, raw, (id) => workspaces.usable.has(id));
-    if (!parsed.ok) {
-      const current = await settingsOfGroup(db, group.id);
-      return reply.code(422).render('groups/setting-form', { group, setting, control: controlOf(setting, workspaces.choices), value: raw, error: parsed.error, isNew: !(setting.key in current) });
-    }
-    const result = await setGroupSetting(db, actorOf(request), group, setting.key, parsed.value);
-    return answerInSection(request, reply, group, 'settings', result, `${setting.label} set to ${formatSettingValue(setting, parsed.value, workspaces.names)}.`, { failureRedirects: true });
-  });
+  app.post(
+    '/admin/groups/:id/settings',
+    { schema: { params: GroupParams, body: SettingForm }, config: { permission: MODIFY } },
+    async (request, reply) => {
+      const group = await loadGroup(request, reply, 'modify');
+      if (!group) return reply;
+      const setting = settingByKey(request.body.key);
+      if (!setting)
+        return reply
+          .code(422)
+          .render('errors/error', { title: 'Unknown setting', message: 'There is no such setting.' });
+      const raw = request.body.value ?? '';
+      const workspaces = await workspaceCatalogue(db);
+      const parsed = parseSettingValue(setting, raw, (id) => workspaces.usable.has(id));
+      if (!parsed.ok) {
+        const current = await settingsOfGroup(db, group.id);
+        return reply.code(422).render('groups/setting-form', {
+          group,
+          setting,
+          control: controlOf(setting, workspaces.choices),
+          value: raw,
+          error: parsed.error,
+          isNew: !(setting.key in current),
+        });
+      }
+      const result = await setGroupSetting(db, actorOf(request), group, setting.key, parsed.value);
+      return answerInSection(
+        request,
+        reply,
+        group,
+        'settings',
+        result,
+        `${setting.label} set to ${formatSettingValue(setting, parsed.value, workspaces.names)}.`,
+        { failureRedirects: true },
+      );
+    },
+  );
 
   app.get(
     '/admin/groups/:id/settings/:key/remove',
@@ -420,7 +554,10 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const group = await loadGroup(request, reply, 'modify');
       if (!group) return reply;
       const setting = settingByKey(request.params.key);
-      if (!setting) return reply.code(404).render('errors/error', { title: 'Unknown setting', message: 'There is no such setting.' });
+      if (!setting)
+        return reply
+          .code(404)
+          .render('errors/error', { title: 'Unknown setting', message: 'There is no such setting.' });
       return reply.render('confirm-step', {
         question: QUESTIONS.removeSetting(setting.label, group.name),
         consequences: `Its members then get ${setting.label} from another group or the default.`,
@@ -439,9 +576,17 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!group) return reply;
       const result = await removeGroupSetting(db, actorOf(request), group, request.params.key);
       const label = settingByKey(request.params.key)?.label ?? request.params.key;
-      return answerInSection(request, reply, group, 'settings', result, `${label} removed; members get it from another group or the default.`, {
-        failureRedirects: true,
-      });
+      return answerInSection(
+        request,
+        reply,
+        group,
+        'settings',
+        result,
+        `${label} removed; members get it from another group or the default.`,
+        {
+          failureRedirects: true,
+        },
+      );
     },
   );
 
@@ -471,14 +616,22 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   // Permissions ------------------------------------------------------------------------------
 
-  app.post('/admin/groups/:id/permissions', { schema: { params: GroupParams, body: PermissionsForm }, config: { permission: MODIFY } }, async (request, reply) => {
-    const group = await loadGroup(request, reply, 'modify');
-    if (!group) return reply;
-    const actor = request.currentUser!;
-    const wanted = requestedPermissions(request.body.permission ?? [], await permissionsOfGroup(db, group.id), actor.permissions);
-    const result = await setGroupPermissions(db, actorOf(request), group, wanted);
-    return answerInSection(request, reply, group, 'permissions', result, `Permissions of ${group.name} saved.`);
-  });
+  app.post(
+    '/admin/groups/:id/permissions',
+    { schema: { params: GroupParams, body: PermissionsForm }, config: { permission: MODIFY } },
+    async (request, reply) => {
+      const group = await loadGroup(request, reply, 'modify');
+      if (!group) return reply;
+      const actor = request.currentUser!;
+      const wanted = requestedPermissions(
+        request.body.permission ?? [],
+        await permissionsOfGroup(db, group.id),
+        actor.permissions,
+      );
+      const result = await setGroupPermissions(db, actorOf(request), group, wanted);
+      return answerInSection(request, reply, group, 'permissions', result, `Permissions of ${group.name} saved.`);
+    },
+  );
 };
 
 /** What the confirm step before deleting a group says. */

@@ -4,7 +4,13 @@
 import { recordRefusal, type AuditActor } from '../audit/audit-log.js';
 import type { Database } from '../db/client.js';
 import type { Group, User } from '../db/schema.js';
-import { PERMISSIONS, strongerMemberBlocks, strongerMessage, strongerUserBlocks, type Permission } from '../security/permissions.js';
+import {
+  PERMISSIONS,
+  strongerMemberBlocks,
+  strongerMessage,
+  strongerUserBlocks,
+  type Permission,
+} from '../security/permissions.js';
 import { effectivePermissionsOf, effectivePermissionsOfMembers } from './groups-repository.js';
 
 /** Someone whose change may reach other users: who (for the audit log) and what they hold. */
@@ -20,7 +26,13 @@ export interface StrongerRefusal {
 // can matter (not for an actor holding users_modify_admin, nor for a system group).
 const EVERYTHING: ReadonlySet<string> = new Set(PERMISSIONS);
 
-async function refuse(db: Database, actor: ReachingActor, target: { type: string; id: string; name: string }, message: string, blocks: Permission[]) {
+async function refuse(
+  db: Database,
+  actor: ReachingActor,
+  target: { type: string; id: string; name: string },
+  message: string,
+  blocks: Permission[],
+) {
   const lacking: Permission[] = ['users_modify_admin', ...blocks];
   await recordRefusal(db, actor, target, message, lacking);
   return { message, lacking };
@@ -41,7 +53,13 @@ export async function refuseReachingUser(
   if (strongerUserBlocks(actor.permissions, EVERYTHING).length === 0) return null;
   const blocks = strongerUserBlocks(actor.permissions, await effectivePermissionsOf(db, user.id, realm));
   if (blocks.length === 0) return null;
-  return refuse(db, actor, { type: 'user', id: user.id, name: user.username }, strongerMessage(action, 'they', blocks), blocks);
+  return refuse(
+    db,
+    actor,
+    { type: 'user', id: user.id, name: user.username },
+    strongerMessage(action, 'they', blocks),
+    blocks,
+  );
 }
 
 /**
@@ -56,7 +74,17 @@ export async function refuseReachingMembers(
   options: { withLocalUsers?: boolean } = {},
 ): Promise<StrongerRefusal | null> {
   if (strongerMemberBlocks(actor.permissions, group, EVERYTHING).length === 0) return null;
-  const blocks = strongerMemberBlocks(actor.permissions, group, await effectivePermissionsOfMembers(db, group.id, options));
+  const blocks = strongerMemberBlocks(
+    actor.permissions,
+    group,
+    await effectivePermissionsOfMembers(db, group.id, options),
+  );
   if (blocks.length === 0) return null;
-  return refuse(db, actor, { type: 'group', id: group.id, name: group.name }, strongerMessage(action, `members of ${group.name}`, blocks), blocks);
+  return refuse(
+    db,
+    actor,
+    { type: 'group', id: group.id, name: group.name },
+    strongerMessage(action, `members of ${group.name}`, blocks),
+    blocks,
+  );
 }

@@ -36,7 +36,14 @@ export interface PlanOwner {
 /** The plan as recorded and as served to a runtime (JSON; file content in base64). */
 export interface LaunchPlan {
   user: { id: string; username: string };
-  workspace: { id: string; friendly_name: string; image: string; cores: number; memory_mb: number; run_config_override: unknown };
+  workspace: {
+    id: string;
+    friendly_name: string;
+    image: string;
+    cores: number;
+    memory_mb: number;
+    run_config_override: unknown;
+  };
   settings: Array<{ key: string; value: SettingValue; display: string; source: string }>;
   file_mappings: Array<{
     name: string;
@@ -67,7 +74,8 @@ export interface LaunchPlan {
 /** A plan as shown to one caller: the mappings whose owner they may not view are counted, not shown. */
 export type PlanForCaller = LaunchPlan & { withheld_file_mappings: number; withheld_skipped_file_mappings: number };
 
-const planOwner = ({ kind, id, isSystem }: OwnerRef): PlanOwner => (kind === 'group' ? { kind, id, is_system: isSystem === true } : { kind, id });
+const planOwner = ({ kind, id, isSystem }: OwnerRef): PlanOwner =>
+  kind === 'group' ? { kind, id, is_system: isSystem === true } : { kind, id };
 
 /** rw-r--r-- / rwxr-xr-x for the session user's files; r--r--r-- / r-xr-xr-x for root's. */
 export function modeOf(writable: boolean, executable: boolean): string {
@@ -136,7 +144,9 @@ export const WITHHELD_SHADOW_REASON = 'shadowed by a mapping whose owner you may
  */
 export function planForCaller(plan: LaunchPlan, viewer: Viewer): PlanForCaller {
   const mayView = (owner: PlanOwner | undefined) =>
-    owner ? mayViewOwner(viewer, { kind: owner.kind, id: owner.id, isSystem: owner.is_system === true }) : hasPermission(viewer.permissions, 'global_admin');
+    owner
+      ? mayViewOwner(viewer, { kind: owner.kind, id: owner.id, isSystem: owner.is_system === true })
+      : hasPermission(viewer.permissions, 'global_admin');
   const files = plan.file_mappings.filter((m) => mayView(m.owned_by));
   const skipped = plan.skipped_file_mappings
     .filter((m) => mayView(m.owned_by))

@@ -15,9 +15,16 @@ import { findWorkspace, listWorkspaces } from '../workspaces/workspaces-reposito
 import { formatSize } from '../file-mappings/mapping-input.js';
 import { planForCaller, type LaunchPlan } from './launch-plan.js';
 import { defaultWorkspaceOf, launch, launchPlanFor, mayEndOwnSessions, noDefaultMessage } from './launch-service.js';
-import { endWorkspaceSession, findWorkspaceSession, workspaceSessionsOfUser } from '../workspaces/workspace-sessions-repository.js';
+import {
+  endWorkspaceSession,
+  findWorkspaceSession,
+  workspaceSessionsOfUser,
+} from '../workspaces/workspace-sessions-repository.js';
 
-const isEmptyObject = (value: unknown) => value === null || value === undefined || (typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0);
+const isEmptyObject = (value: unknown) =>
+  value === null ||
+  value === undefined ||
+  (typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0);
 
 /**
  * The plan as pages show it to `viewer`: what they may see of it, sizes readable, content left
@@ -30,8 +37,13 @@ export function planView(plan: LaunchPlan, viewer: Viewer) {
   return {
     ...shown,
     runConfigOverride: isEmptyObject(override) ? null : JSON.stringify(override, null, 2),
-    settings: shown.settings.map((s) => (s.source === 'default' && isEmptyObject(s.value) ? { ...s, display: '(default)' } : s)),
-    file_mappings: shown.file_mappings.map(({ content_base64: _content, ...m }) => ({ ...m, sizeText: formatSize(m.size) })),
+    settings: shown.settings.map((s) =>
+      s.source === 'default' && isEmptyObject(s.value) ? { ...s, display: '(default)' } : s,
+    ),
+    file_mappings: shown.file_mappings.map(({ content_base64: _content, ...m }) => ({
+      ...m,
+      sizeText: formatSize(m.size),
+    })),
   };
 }
 
@@ -46,16 +58,30 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const enabledWorkspaces = async () => (await listWorkspaces(db)).filter((w) => w.enabled);
 
   /** Launches `workspace`; `effective`: the user's settings when already read (for the default). */
-  async function start(request: FastifyRequest, reply: FastifyReply, workspace: Workspace, effective?: UserEffectiveSettings) {
+  async function start(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    workspace: Workspace,
+    effective?: UserEffectiveSettings,
+  ) {
     const user = request.currentUser!;
     const result = await launch(db, actorOf(request), user, workspace, new Date(app.now()), effective);
     if (!result.ok && result.atLimit) {
       // A Launch button here would fail the same way: offer the running sessions to end instead.
-      const [launches, settings] = await Promise.all([workspaceSessionsOfUser(db, user.id), effective ?? effectiveSettingsOfUser(db, user.id)]);
-      return reply.code(result.status).render('launches/limit', { message: result.message, launches, mayEnd: mayEndOwnSessions(settings) });
+      const [launches, settings] = await Promise.all([
+        workspaceSessionsOfUser(db, user.id),
+        effective ?? effectiveSettingsOfUser(db, user.id),
+      ]);
+      return reply
+        .code(result.status)
+        .render('launches/limit', { message: result.message, launches, mayEnd: mayEndOwnSessions(settings) });
     }
     if (!result.ok) {
-      return reply.code(result.status).render('launches/choose', { message: result.message, workspaces: await enabledWorkspaces(), title: 'Cannot launch' });
+      return reply.code(result.status).render('launches/choose', {
+        message: result.message,
+        workspaces: await enabledWorkspaces(),
+        title: 'Cannot launch',
+      });
     }
     return reply.redirect(`/workspace-sessions/${result.session.id}`, 303);
   }
@@ -70,9 +96,18 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (autoLaunch) delete request.session.autoLaunchPending; // good for one /go only
     const effective = await effectiveSettingsOfUser(db, request.currentUser!.id);
     const found = await defaultWorkspaceOf(db, request.currentUser!.id, effective);
-    if (!found.ok) return reply.render('launches/choose', { message: noDefaultMessage(found), workspaces: await enabledWorkspaces(), title: 'No default workspace' });
+    if (!found.ok)
+      return reply.render('launches/choose', {
+        message: noDefaultMessage(found),
+        workspaces: await enabledWorkspaces(),
+        title: 'No default workspace',
+      });
     if (!autoLaunch && !startsWithoutConfirm(request.headers['sec-fetch-site'])) {
-      return reply.render('launches/choose', { message: `Launch ${found.workspace.friendlyName}?`, workspaces: [found.workspace], title: 'Launch workspace' });
+      return reply.render('launches/choose', {
+        message: `Launch ${found.workspace.friendlyName}?`,
+        workspaces: [found.workspace],
+        title: 'Launch workspace',
+      });
     }
     return start(request, reply, found.workspace, effective);
   });
@@ -82,12 +117,21 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (id === undefined) {
       const effective = await effectiveSettingsOfUser(db, request.currentUser!.id);
       const found = await defaultWorkspaceOf(db, request.currentUser!.id, effective);
-      if (!found.ok) return reply.code(409).render('launches/choose', { message: noDefaultMessage(found), workspaces: await enabledWorkspaces(), title: 'No default workspace' });
+      if (!found.ok)
+        return reply.code(409).render('launches/choose', {
+          message: noDefaultMessage(found),
+          workspaces: await enabledWorkspaces(),
+          title: 'No default workspace',
+        });
       return start(request, reply, found.workspace, effective);
     }
     const workspace = await findWorkspace(db, id);
     if (!workspace?.enabled) {
-      return reply.code(409).render('launches/choose', { message: 'That workspace cannot be launched: it is disabled or no longer exists.', workspaces: await enabledWorkspaces(), title: 'Cannot launch' });
+      return reply.code(409).render('launches/choose', {
+        message: 'That workspace cannot be launched: it is disabled or no longer exists.',
+        workspaces: await enabledWorkspaces(),
+        title: 'Cannot launch',
+      });
     }
     return start(request, reply, workspace);
   });
@@ -98,7 +142,10 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const session = await findWorkspaceSession(db, request.params.id);
     const asAdmin = hasPermission(actor.permissions, 'users_auth_session');
     if (!session || (session.userId !== actor.id && !asAdmin)) {
-      await reply.code(404).render('errors/error', { title: 'Session not found', message: 'This workspace session does not exist (any more).' });
+      await reply.code(404).render('errors/error', {
+        title: 'Session not found',
+        message: 'This workspace session does not exist (any more).',
+      });
       return null;
     }
     return { session, own: session.userId === actor.id, asAdmin };
@@ -113,7 +160,12 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const found = await sessionFor(request, reply);
     if (!found) return reply;
     const { session, own } = found;
-    return reply.render('launches/session', { session, own, mayEnd: await mayEnd(found), plan: planView(session.plan, viewerOf(actorOf(request))) });
+    return reply.render('launches/session', {
+      session,
+      own,
+      mayEnd: await mayEnd(found),
+      plan: planView(session.plan, viewerOf(actorOf(request))),
+    });
   });
 
   type SessionRequest = FastifyRequest<{ Params: { id: string } }>;
@@ -123,22 +175,33 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const found = await sessionFor(request, reply);
     if (!found) return null;
     if (!(await mayEnd(found))) {
-      await reply.forbidden('Your groups do not allow you to end your own sessions (Allow Delete is off); ask an administrator.');
+      await reply.forbidden(
+        'Your groups do not allow you to end your own sessions (Allow Delete is off); ask an administrator.',
+      );
       return null;
     }
     // Another's session, as an admin: ending a stronger user's needs users_modify_admin.
     const actor = actorOf(request);
     const { session, own } = found;
     const owner = { id: session.userId, username: session.username, realm: session.realm };
-    const check = own ? undefined : (tx: Database) => refuseReachingUser(tx, actor, owner, `Ending a workspace session of ${session.username}`);
+    const check = own
+      ? undefined
+      : (tx: Database) => refuseReachingUser(tx, actor, owner, `Ending a workspace session of ${session.username}`);
     return { ...found, check };
   }
 
   /** The confirm page (JavaScript off); refused for a stronger user's session as the end itself is. */
-  async function confirmEnd(request: SessionRequest, reply: FastifyReply, found: NonNullable<Awaited<ReturnType<typeof sessionToEnd>>>) {
+  async function confirmEnd(
+    request: SessionRequest,
+    reply: FastifyReply,
+    found: NonNullable<Awaited<ReturnType<typeof sessionToEnd>>>,
+  ) {
     const refused = found.check ? await found.check(db) : null;
     if (refused) return reply.renderForbidden(refused.message); // audited by the check
-    return reply.render('launches/confirm-end', { session: found.session, cancelUrl: `/workspace-sessions/${found.session.id}` });
+    return reply.render('launches/confirm-end', {
+      session: found.session,
+      cancelUrl: `/workspace-sessions/${found.session.id}`,
+    });
   }
 
   app.get('/workspace-sessions/:id/end', { schema: { params: WorkspaceSessionParams } }, async (request, reply) => {
@@ -146,17 +209,27 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return found ? confirmEnd(request, reply, found) : reply;
   });
 
-  app.post('/workspace-sessions/:id/end', { schema: { params: WorkspaceSessionParams, body: ConfirmForm } }, async (request, reply) => {
-    const found = await sessionToEnd(request, reply);
-    if (!found) return reply;
-    if (request.body.confirm !== 'yes') return confirmEnd(request, reply, found);
-    const { session, own, check } = found;
-    const actor = actorOf(request);
-    const ended = await endWorkspaceSession(db, actor, session, check);
-    if (typeof ended === 'object') return reply.renderForbidden(ended.refused); // audited by the check
-    request.session.flash = ended === 'ended' ? { type: 'success', message: `Session of ${session.workspaceName} ended.` } : { type: 'error', message: 'That session had already ended.' };
-    return reply.redirect(own ? '/profile#workspace-sessions' : `/admin/users/${session.userId}#workspace-sessions`, 303);
-  });
+  app.post(
+    '/workspace-sessions/:id/end',
+    { schema: { params: WorkspaceSessionParams, body: ConfirmForm } },
+    async (request, reply) => {
+      const found = await sessionToEnd(request, reply);
+      if (!found) return reply;
+      if (request.body.confirm !== 'yes') return confirmEnd(request, reply, found);
+      const { session, own, check } = found;
+      const actor = actorOf(request);
+      const ended = await endWorkspaceSession(db, actor, session, check);
+      if (typeof ended === 'object') return reply.renderForbidden(ended.refused); // audited by the check
+      request.session.flash =
+        ended === 'ended'
+          ? { type: 'success', message: `Session of ${session.workspaceName} ended.` }
+          : { type: 'error', message: 'That session had already ended.' };
+      return reply.redirect(
+        own ? '/profile#workspace-sessions' : `/admin/users/${session.userId}#workspace-sessions`,
+        303,
+      );
+    },
+  );
 
   // Preview: the full plan for any user and workspace, recording nothing.
   type PreviewRequest = FastifyRequest<{ Params: { id: string }; Querystring: { workspace?: string } }>;
@@ -174,25 +247,47 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const found = await defaultWorkspaceOf(db, user.id, effective);
     return found.ok
       ? { user, effective, workspace: found.workspace, message: null }
-      : { user, effective, workspace: undefined, message: `${noDefaultMessage(found, user.username)} Pick a workspace to preview.` };
+      : {
+          user,
+          effective,
+          workspace: undefined,
+          message: `${noDefaultMessage(found, user.username)} Pick a workspace to preview.`,
+        };
   }
 
-  app.get('/admin/users/:id/launch-preview', { schema: { params: IdParams, querystring: LaunchPreviewQuery }, config: { permission: 'users_view' } }, async (request, reply) => {
-    const input = await previewInput(request);
-    if (!input) return reply.code(404).render('errors/error', { title: 'User not found', message: 'This user does not exist (any more).' });
-    const { user, effective, workspace, message } = input;
-    const plan = workspace ? (await launchPlanFor(db, user, workspace, effective)).plan : null;
-    return reply.render('launches/preview', { user, workspaces: await listWorkspaces(db), workspace: workspace ?? null, message, plan: plan && planView(plan, viewerOf(actorOf(request))) });
-  });
+  app.get(
+    '/admin/users/:id/launch-preview',
+    { schema: { params: IdParams, querystring: LaunchPreviewQuery }, config: { permission: 'users_view' } },
+    async (request, reply) => {
+      const input = await previewInput(request);
+      if (!input)
+        return reply
+          .code(404)
+          .render('errors/error', { title: 'User not found', message: 'This user does not exist (any more).' });
+      const { user, effective, workspace, message } = input;
+      const plan = workspace ? (await launchPlanFor(db, user, workspace, effective)).plan : null;
+      return reply.render('launches/preview', {
+        user,
+        workspaces: await listWorkspaces(db),
+        workspace: workspace ?? null,
+        message,
+        plan: plan && planView(plan, viewerOf(actorOf(request))),
+      });
+    },
+  );
 
   // The same plan as JSON, file content in base64: the mappings the caller may view, the others counted.
-  app.get('/admin/users/:id/launch-plan.json', { schema: { params: IdParams, querystring: LaunchPreviewQuery }, config: { permission: 'users_view' } }, async (request, reply) => {
-    const input = await previewInput(request);
-    if (!input) return reply.code(404).send({ error_message: 'This user does not exist.' });
-    if (!input.workspace) return reply.code(404).send({ error_message: input.message });
-    const { plan } = await launchPlanFor(db, input.user, input.workspace, input.effective);
-    return reply.send(planForCaller(plan, viewerOf(actorOf(request))));
-  });
+  app.get(
+    '/admin/users/:id/launch-plan.json',
+    { schema: { params: IdParams, querystring: LaunchPreviewQuery }, config: { permission: 'users_view' } },
+    async (request, reply) => {
+      const input = await previewInput(request);
+      if (!input) return reply.code(404).send({ error_message: 'This user does not exist.' });
+      if (!input.workspace) return reply.code(404).send({ error_message: input.message });
+      const { plan } = await launchPlanFor(db, input.user, input.workspace, input.effective);
+      return reply.send(planForCaller(plan, viewerOf(actorOf(request))));
+    },
+  );
 };
 
 export default launchRoutes;

@@ -65,10 +65,13 @@ export default fp<AuthOptions>(async (app, { loadUser, recordDenied }) => {
   app.decorateReply('renderForbidden', function (this: FastifyReply, message: string) {
     return this.code(403).render('errors/error', { title: 'Not allowed', message });
   });
-  app.decorateReply('forbidden', async function (this: FastifyReply, message = 'You do not have permission to do that.') {
-    await recordDenied(this.request, message);
-    return this.renderForbidden(message);
-  });
+  app.decorateReply(
+    'forbidden',
+    async function (this: FastifyReply, message = 'You do not have permission to do that.') {
+      await recordDenied(this.request, message);
+      return this.renderForbidden(message);
+    },
+  );
 
   app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
@@ -97,8 +100,12 @@ export default fp<AuthOptions>(async (app, { loadUser, recordDenied }) => {
     }
     // Unfinished login business comes before any other page: a new password, then a second factor.
     const setup = user.forcePasswordReset
-      ? config.allowDuringPasswordReset ? null : '/password-reset'
-      : request.session.mustEnrollTwoFactor && !config.allowDuringTwoFactorEnrollment ? '/profile/2fa' : null;
+      ? config.allowDuringPasswordReset
+        ? null
+        : '/password-reset'
+      : request.session.mustEnrollTwoFactor && !config.allowDuringTwoFactorEnrollment
+        ? '/profile/2fa'
+        : null;
     if (setup) {
       if (request.headers['hx-request'] === 'true') return reply.header('HX-Redirect', setup).send();
       return reply.redirect(setup, 303);

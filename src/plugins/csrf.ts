@@ -38,7 +38,13 @@ export function csrfToken(request: FastifyRequest, reply: FastifyReply): string 
   if (existing) return existing;
   const token = newToken();
   const secure = request.server.config.cookieSecure;
-  reply.setCookie(anonymousCsrfCookieName(secure), token, { signed: true, httpOnly: true, sameSite: 'lax', secure, path: '/' });
+  reply.setCookie(anonymousCsrfCookieName(secure), token, {
+    signed: true,
+    httpOnly: true,
+    sameSite: 'lax',
+    secure,
+    path: '/',
+  });
   return token;
 }
 

@@ -116,5 +116,7 @@ export class DatabaseSessionStore implements SessionStore {
 }
 
 export async function deleteExpiredSessions(db: Database, lifetime: SessionLifetime, nowMs: number): Promise<void> {
-  await db.delete(sessions).where(or(lt(sessions.expiresAt, new Date(nowMs)), lt(sessions.createdAt, oldestAllowed(lifetime, nowMs))));
+  await db
+    .delete(sessions)
+    .where(or(lt(sessions.expiresAt, new Date(nowMs)), lt(sessions.createdAt, oldestAllowed(lifetime, nowMs))));
 }

@@ -83,7 +83,9 @@ export default fp<SessionOptions>(async (app, { userQuery }) => {
   });
 
   const purge = () =>
-    deleteExpiredSessions(db, lifetime, app.now()).catch((error: unknown) => app.log.warn({ err: error }, 'session cleanup failed'));
+    deleteExpiredSessions(db, lifetime, app.now()).catch((error: unknown) =>
+      app.log.warn({ err: error }, 'session cleanup failed'),
+    );
   await purge(); // rows left from before a restart go at once
   const timer = setInterval(() => void purge(), CLEANUP_INTERVAL_MS);
   timer.unref();

@@ -69,7 +69,9 @@ export function formatLastSession(date: Date | null | undefined): string {
 }
 
 /** A form's field errors as the error summary lists them: each with its field's id (partials/field). */
-export function errorItems(errors: Record<string, string | null | undefined> | undefined): Array<{ id: string; message: string }> {
+export function errorItems(
+  errors: Record<string, string | null | undefined> | undefined,
+): Array<{ id: string; message: string }> {
   return Object.entries(errors ?? {}).flatMap(([name, message]) => (message ? [{ id: `f-${name}`, message }] : []));
 }
 
@@ -105,20 +107,23 @@ export default fp<ViewsOptions>(async (app, { templateCache }) => {
     return wantsFragment(this);
   });
 
-  app.decorateReply('render', async function (this: FastifyReply, template: string, data: Record<string, unknown> = {}) {
-    // An error answering htmx's request for part of a page would nest a whole page inside that
-    // part: it becomes a message in the page's alert region instead, wherever it comes from.
-    if (template === ERROR_PAGE && wantsFragment(this.request)) {
-      this.header('HX-Retarget', '#htmx-alert').header('HX-Reswap', 'innerHTML');
-      template = ERROR_FRAGMENT;
-    }
-    const user = this.request.currentUser;
-    // The effective theme goes on <html> of every page (fragments inherit the page's).
-    const fragment = template.split('/').pop()!.startsWith('_');
-    const theme = data.theme ?? (user && !fragment ? await user.theme() : 'auto');
-    this.type('text/html; charset=utf-8');
-    return this.view(template, { ...commonData(this.request, this), ...data, theme });
-  });
+  app.decorateReply(
+    'render',
+    async function (this: FastifyReply, template: string, data: Record<string, unknown> = {}) {
+      // An error answering htmx's request for part of a page would nest a whole page inside that
+      // part: it becomes a message in the page's alert region instead, wherever it comes from.
+      if (template === ERROR_PAGE && wantsFragment(this.request)) {
+        this.header('HX-Retarget', '#htmx-alert').header('HX-Reswap', 'innerHTML');
+        template = ERROR_FRAGMENT;
+      }
+      const user = this.request.currentUser;
+      // The effective theme goes on <html> of every page (fragments inherit the page's).
+      const fragment = template.split('/').pop()!.startsWith('_');
+      const theme = data.theme ?? (user && !fragment ? await user.theme() : 'auto');
+      this.type('text/html; charset=utf-8');
+      return this.view(template, { ...commonData(this.request, this), ...data, theme });
+    },
+  );
 
   app.decorateReply(
     'renderPageOrFragment',

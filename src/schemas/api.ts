@@ -11,7 +11,8 @@ export const KasmId = Type.String({
   description: 'A UUID, with or without dashes.',
 });
 
-const Text = (maxLength: number, description?: string) => Type.String({ maxLength, ...(description ? { description } : {}) });
+const Text = (maxLength: number, description?: string) =>
+  Type.String({ maxLength, ...(description ? { description } : {}) });
 const Flag = (description?: string) => Type.Boolean(description ? { description } : {});
 
 /** A call's body: the credentials (unless sent as HTTP Basic) and the call's own arguments. */
@@ -33,7 +34,12 @@ const object = <P extends TProperties>(properties: P, required: boolean, descrip
 /** The fields of a user that create_user and update_user set (SPEC §1). */
 const userFields = {
   username: Type.Optional(Text(1024, 'Unique, compared ignoring case.')),
-  password: Type.Optional(Text(1024, 'Local users only: required for a local user who has none yet (a new user is local unless realm says otherwise); checked against the password policy.')),
+  password: Type.Optional(
+    Text(
+      1024,
+      'Local users only: required for a local user who has none yet (a new user is local unless realm says otherwise); checked against the password policy.',
+    ),
+  ),
   realm: Type.Optional(StringEnum(['local', 'ldap', 'saml', 'oidc'])),
   first_name: Type.Optional(Text(1024)),
   last_name: Type.Optional(Text(1024)),
@@ -54,17 +60,27 @@ const userFields = {
 
 const userRef = { user_id: Type.Optional(KasmId), username: Type.Optional(Text(1024)) };
 const paging = {
-  page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Roster only: the page to answer (with page_size).' })),
-  page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Roster only: users per page (1–1000).' })),
+  page: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Roster only: the page to answer (with page_size).' }),
+  ),
+  page_size: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 1000, description: 'Roster only: users per page (1–1000).' }),
+  ),
 };
 
 // A new user needs a name: required here, so the schema (and the reference made from it) says so.
 export const CreateUserBody = apiBody({
-  target_user: object({ ...userFields, username: Text(1024, 'Unique, compared ignoring case.') }, true, 'The new user.'),
+  target_user: object(
+    { ...userFields, username: Text(1024, 'Unique, compared ignoring case.') },
+    true,
+    'The new user.',
+  ),
 });
 export const TargetUserBody = apiBody({ target_user: object(userRef, true, 'The user, by user_id or username.') });
 export const GetUsersBody = apiBody(paging);
-export const UpdateUserBody = apiBody({ target_user: object({ ...userFields, user_id: KasmId }, true, 'The user (user_id) and the fields to change.') });
+export const UpdateUserBody = apiBody({
+  target_user: object({ ...userFields, user_id: KasmId }, true, 'The user (user_id) and the fields to change.'),
+});
 export const DeleteUserBody = apiBody({
   target_user: object(userRef, true, 'The user, by user_id or username.'),
   force: Type.Optional(Flag('Delete even when the user has workspace sessions (they end).')),
@@ -76,7 +92,13 @@ export const DeleteUserBody = apiBody({
  * boolean branch, while a value already of a listed type is left alone.
  */
 const attributeValue = (type: 'string' | 'boolean', description: string) =>
-  Type.Optional(Type.Unsafe<string | boolean | null>({ type: [type, 'null'], ...(type === 'string' ? { maxLength: 4096 } : {}), description }));
+  Type.Optional(
+    Type.Unsafe<string | boolean | null>({
+      type: [type, 'null'],
+      ...(type === 'string' ? { maxLength: 4096 } : {}),
+      description,
+    }),
+  );
 export const UpdateUserAttributesBody = apiBody({
   target_user_attributes: object(
     {
@@ -97,11 +119,16 @@ export const UpdateUserAttributesBody = apiBody({
 });
 
 const groupRef = object({ group_id: KasmId }, true, 'The group, by group_id.');
-export const UserGroupBody = apiBody({ target_user: object(userRef, true, 'The user, by user_id or username.'), target_group: groupRef });
+export const UserGroupBody = apiBody({
+  target_user: object(userRef, true, 'The user, by user_id or username.'),
+  target_group: groupRef,
+});
 export const EmptyApiBody = apiBody({});
 export const GetGroupBody = apiBody({
   target_group: groupRef,
-  page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'The page of members (25 per page).' })),
+  page: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'The page of members (25 per page).' }),
+  ),
 });
 
 export const RequestKasmBody = apiBody({

@@ -15,7 +15,8 @@ export const QueryText = (maxLength: number) => Type.String({ maxLength, pattern
 export const QueryInteger = (minimum: number, maximum: number) => Type.Integer({ minimum, maximum });
 
 /** One of `values` (an OpenAPI-friendly enum, as the TypeBox docs recommend over unions of literals). */
-export const StringEnum = <const T extends readonly string[]>(values: T) => Type.Unsafe<T[number]>({ type: 'string', enum: [...values] });
+export const StringEnum = <const T extends readonly string[]>(values: T) =>
+  Type.Unsafe<T[number]>({ type: 'string', enum: [...values] });
 
 /** A form field: one string, bounded well above what the friendly validators allow. */
 export const FormText = (maxLength: number) => Type.String({ maxLength });
@@ -24,14 +25,18 @@ export const FormText = (maxLength: number) => Type.String({ maxLength });
 export const Checkbox = Type.Optional(Type.String({ maxLength: 16 }));
 
 /** A query string with only the named keys; any other key is dropped. */
-export const queryString = <P extends TProperties>(properties: P) => Type.Object(properties, { additionalProperties: false });
+export const queryString = <P extends TProperties>(properties: P) =>
+  Type.Object(properties, { additionalProperties: false });
 
 /** What a route that reads no query string declares (app.ts gives it to every such route). */
 export const NoQuery = queryString({});
 
 /** A form body (urlencoded, or the same as JSON) with its CSRF field; unknown fields are dropped. */
 export const formBody = <P extends TProperties>(properties: P) =>
-  Type.Object({ _csrf: Type.Optional(Type.String({ maxLength: 128 })), ...properties }, { additionalProperties: false });
+  Type.Object(
+    { _csrf: Type.Optional(Type.String({ maxLength: 128 })), ...properties },
+    { additionalProperties: false },
+  );
 
 /** The body of a one-button form: nothing but the CSRF field. */
 export const EmptyForm = formBody({});

@@ -1,5 +1,17 @@
 import { Type } from 'typebox';
-import { EmptyForm, FormText, formBody, IdParams, QueryInteger, QueryCursor, QueryText, queryString, SettingKey, StringEnum, Uuid } from './common.js';
+import {
+  EmptyForm,
+  FormText,
+  formBody,
+  IdParams,
+  QueryInteger,
+  QueryCursor,
+  QueryText,
+  queryString,
+  SettingKey,
+  StringEnum,
+  Uuid,
+} from './common.js';
 import { SEARCH_MAX } from './users.js';
 
 /** The columns the groups table sorts by (the service maps each to its SQL). */

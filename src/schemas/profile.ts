@@ -15,7 +15,9 @@ export const PROFILE_SETTING_FIELDS = [
   'ssh_public_key',
 ] as const;
 
-const settingFields = Object.fromEntries(PROFILE_SETTING_FIELDS.map((key) => [key, Type.Optional(FormText(20_000))])) as Record<(typeof PROFILE_SETTING_FIELDS)[number], TOptional<TString>>;
+const settingFields = Object.fromEntries(
+  PROFILE_SETTING_FIELDS.map((key) => [key, Type.Optional(FormText(20_000))]),
+) as Record<(typeof PROFILE_SETTING_FIELDS)[number], TOptional<TString>>;
 
 /** The one settings form: every field, and `reset` naming the row whose "Use group default" was pressed. */
 export const ProfileSettingsForm = formBody({ ...settingFields, reset: Type.Optional(SettingKey) });
@@ -38,6 +40,9 @@ export const PasswordChangeForm = formBody({
 export const SessionHandleParams = Type.Object({ handle: Type.String({ pattern: '^[0-9a-f]{24}$' }) });
 
 export const TwoFactorCodeForm = formBody({ code: Type.Optional(FormText(64)) });
-export const TwoFactorRemoveForm = formBody({ password: Type.Optional(FormText(4096)), code: Type.Optional(FormText(64)) });
+export const TwoFactorRemoveForm = formBody({
+  password: Type.Optional(FormText(4096)),
+  code: Type.Optional(FormText(64)),
+});
 
 export { EmptyForm };

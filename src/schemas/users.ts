@@ -1,8 +1,27 @@
 import { Type } from 'typebox';
-import { Checkbox, FormText, formBody, IdParams, QueryInteger, QueryCursor, QueryText, queryString, StringEnum, Uuid } from './common.js';
+import {
+  Checkbox,
+  FormText,
+  formBody,
+  IdParams,
+  QueryInteger,
+  QueryCursor,
+  QueryText,
+  queryString,
+  StringEnum,
+  Uuid,
+} from './common.js';
 
 /** The columns the users table sorts by (the repository maps each to its SQL). */
-export const USER_SORT_KEYS = ['username', 'first_name', 'last_name', 'realm', 'organization', 'email', 'last_session'] as const;
+export const USER_SORT_KEYS = [
+  'username',
+  'first_name',
+  'last_name',
+  'realm',
+  'organization',
+  'email',
+  'last_session',
+] as const;
 export type UserSortKey = (typeof USER_SORT_KEYS)[number];
 
 export const SEARCH_MAX = 200;

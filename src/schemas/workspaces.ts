@@ -42,6 +42,9 @@ export const WorkspaceSessionParams = IdParams;
 export const LaunchPreviewQuery = queryString({ workspace: Type.Optional(Uuid) });
 
 /** An admin setting a user's Default Workspace Image. */
-export const UserDefaultImageForm = formBody({ value: Type.Optional(FormText(64)), action: Type.Optional(StringEnum(['save', 'reset'])) });
+export const UserDefaultImageForm = formBody({
+  value: Type.Optional(FormText(64)),
+  action: Type.Optional(StringEnum(['save', 'reset'])),
+});
 
 export { EmptyForm };

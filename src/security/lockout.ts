@@ -16,6 +16,9 @@ export function temporaryLockoutSeconds(lockoutNumber: number): number {
  * Whether reaching the failure limit for the `lockoutNumber`-th time locks the account for good,
  * after `lockAfter` temporary lockouts (0 = never).
  */
-export function lockoutIsPermanent(lockoutNumber: number, lockAfter: number = DEFAULT_LOCK_AFTER_TEMPORARY_LOCKOUTS): boolean {
+export function lockoutIsPermanent(
+  lockoutNumber: number,
+  lockAfter: number = DEFAULT_LOCK_AFTER_TEMPORARY_LOCKOUTS,
+): boolean {
   return lockAfter > 0 && lockoutNumber > lockAfter;
 }

@@ -41,7 +41,11 @@ export type NewPasswordErrors = Partial<Record<'password' | 'password_confirm', 
  * Every problem with a new password and its confirmation, each by its field, all at once (a
  * short password that also does not match says both). `sameAsCurrent` is known to the caller.
  */
-export function newPasswordErrors(password: string, confirmation: string, context: PasswordContext & { sameAsCurrent: boolean }): NewPasswordErrors {
+export function newPasswordErrors(
+  password: string,
+  confirmation: string,
+  context: PasswordContext & { sameAsCurrent: boolean },
+): NewPasswordErrors {
   const errors: NewPasswordErrors = {};
   const problem = passwordProblem(password, context) ?? (context.sameAsCurrent ? SAME_PASSWORD_MESSAGE : null);
   if (problem) errors.password = problem;

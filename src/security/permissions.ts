@@ -79,7 +79,11 @@ export function joiningNeedsConfirm(actor: ReadonlySet<string>, groupPermissions
  * it reaches every member. System groups keep groups_modify_system as their bar instead (All
  * Users holds everyone; changing Administrators' members already needs global_admin).
  */
-export function strongerMemberBlocks(actor: ReadonlySet<string>, group: { isSystem: boolean }, members: ReadonlySet<string>): Permission[] {
+export function strongerMemberBlocks(
+  actor: ReadonlySet<string>,
+  group: { isSystem: boolean },
+  members: ReadonlySet<string>,
+): Permission[] {
   return group.isSystem ? [] : strongerUserBlocks(actor, members);
 }
 
@@ -113,18 +117,35 @@ export function lackingMessage(action: string, lacking: readonly string[]): stri
 export const PERMISSION_SECTIONS = ['General', 'Users', 'Groups', 'Workspaces', 'API', 'Audit'] as const;
 
 /** What each permission allows, in one line, and the section it is listed under. */
-export const PERMISSION_INFO: Record<Permission, { section: (typeof PERMISSION_SECTIONS)[number]; description: string }> = {
+export const PERMISSION_INFO: Record<
+  Permission,
+  { section: (typeof PERMISSION_SECTIONS)[number]; description: string }
+> = {
   user: { section: 'General', description: 'Log in and use the profile.' },
   global_admin: { section: 'General', description: 'Everything, including every permission below.' },
   users_view: { section: 'Users', description: 'See the users table and user pages.' },
   users_create: { section: 'Users', description: 'Add users.' },
-  users_modify: { section: 'Users', description: 'Edit users, reset their 2FA, set their default workspace and file mappings.' },
+  users_modify: {
+    section: 'Users',
+    description: 'Edit users, reset their 2FA, set their default workspace and file mappings.',
+  },
   users_delete: { section: 'Users', description: 'Delete users.' },
-  users_modify_admin: { section: 'Users', description: 'Change users who hold permissions the actor lacks, administrators included.' },
-  users_auth_session: { section: 'Users', description: 'Log users out and end (or launch) their workspace sessions; for users holding permissions the actor lacks, also users_modify_admin.' },
+  users_modify_admin: {
+    section: 'Users',
+    description: 'Change users who hold permissions the actor lacks, administrators included.',
+  },
+  users_auth_session: {
+    section: 'Users',
+    description:
+      'Log users out and end (or launch) their workspace sessions; for users holding permissions the actor lacks, also users_modify_admin.',
+  },
   groups_view: { section: 'Groups', description: 'See every group.' },
   groups_create: { section: 'Groups', description: 'Create and duplicate groups.' },
-  groups_modify: { section: 'Groups', description: 'Change every group: fields, members, settings, file mappings, permissions. Adding or removing a stronger user, or changing a group with stronger members, also needs users_modify_admin.' },
+  groups_modify: {
+    section: 'Groups',
+    description:
+      'Change every group: fields, members, settings, file mappings, permissions. Adding or removing a stronger user, or changing a group with stronger members, also needs users_modify_admin.',
+  },
   groups_delete: { section: 'Groups', description: 'Delete groups.' },
   groups_view_ifmember: { section: 'Groups', description: 'See the groups one is a member of.' },
   groups_modify_ifmember: { section: 'Groups', description: 'Change the groups one is a member of.' },
@@ -132,11 +153,19 @@ export const PERMISSION_INFO: Record<Permission, { section: (typeof PERMISSION_S
   groups_modify_system: { section: 'Groups', description: 'Also change the system groups and their members.' },
   images_view: { section: 'Workspaces', description: 'See workspaces and their file mappings.' },
   images_create: { section: 'Workspaces', description: 'Add workspaces.' },
-  images_modify: { section: 'Workspaces', description: 'Change workspaces and their file mappings. Admin-grade: these reach everyone who launches the workspace, administrators included.' },
+  images_modify: {
+    section: 'Workspaces',
+    description:
+      'Change workspaces and their file mappings. Admin-grade: these reach everyone who launches the workspace, administrators included.',
+  },
   images_delete: { section: 'Workspaces', description: 'Delete workspaces.' },
   devapi_view: { section: 'API', description: 'See Developer API keys.' },
   devapi_create: { section: 'API', description: 'Create Developer API keys.' },
-  devapi_modify: { section: 'API', description: 'Change Developer API keys: enable, disable, expiry, their permissions; only keys holding nothing the actor lacks.' },
+  devapi_modify: {
+    section: 'API',
+    description:
+      'Change Developer API keys: enable, disable, expiry, their permissions; only keys holding nothing the actor lacks.',
+  },
   devapi_delete: { section: 'API', description: 'Delete Developer API keys.' },
   audit_view: { section: 'Audit', description: 'Read the audit log.' },
 };
@@ -159,7 +188,11 @@ export function permissionPanel(granted: readonly string[], actor: ReadonlySet<s
  * hold are shown disabled (so never submitted): those keep their current state; everything
  * else submitted goes to the no-way-up check.
  */
-export function requestedPermissions(submitted: readonly string[], before: readonly string[], actor: ReadonlySet<string>): string[] {
+export function requestedPermissions(
+  submitted: readonly string[],
+  before: readonly string[],
+  actor: ReadonlySet<string>,
+): string[] {
   return [...submitted, ...before.filter((p) => isPermission(p) && !hasPermission(actor, p) && !submitted.includes(p))];
 }
 

@@ -37,14 +37,16 @@ export function nulField(value: unknown, name = ''): string | null {
     } else if (isPlainObject(current)) {
       const keys = Object.keys(current);
       for (const key of keys) if (key.includes('\u0000')) return childName(path, key);
-      for (let index = keys.length - 1; index >= 0; index--) stack.push([current[keys[index]!], childName(path, keys[index]!)]);
+      for (let index = keys.length - 1; index >= 0; index--)
+        stack.push([current[keys[index]!], childName(path, keys[index]!)]);
     }
   }
   return null;
 }
 
 /** Noncharacters: U+FDD0–U+FDEF and the last two code points of every plane (U+FFFE, U+10FFFF …). */
-const isNoncharacter = (codePoint: number) => (codePoint >= 0xfdd0 && codePoint <= 0xfdef) || (codePoint & 0xfffe) === 0xfffe;
+const isNoncharacter = (codePoint: number) =>
+  (codePoint >= 0xfdd0 && codePoint <= 0xfdef) || (codePoint & 0xfffe) === 0xfffe;
 
 /**
  * Why `text` cannot be a name or a destination path (the phrase after the field's label), or

@@ -55,6 +55,7 @@ export function mayViewOwner(viewer: Viewer, owner: OwnerRef): boolean {
 /** What viewing `owner`'s mappings needs, for a refusal message that names the permission. */
 export function viewOwnerNeeds(owner: OwnerRef): string {
   if (owner.kind === 'workspace') return 'images_view';
-  if (owner.kind === 'group') return `groups_view (or groups_view_ifmember as a member)${owner.isSystem ? ' and groups_view_system' : ''}`;
+  if (owner.kind === 'group')
+    return `groups_view (or groups_view_ifmember as a member)${owner.isSystem ? ' and groups_view_system' : ''}`;
   return 'users_view';
 }

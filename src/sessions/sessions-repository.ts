@@ -40,7 +40,13 @@ export async function logOutEverywhere(
 
 export function sessionsOfUser(db: Database, userId: string) {
   return db
-    .select({ sid: sessions.sid, createdAt: sessions.createdAt, lastSeenAt: sessions.lastSeenAt, ip: sessions.ip, userAgent: sessions.userAgent })
+    .select({
+      sid: sessions.sid,
+      createdAt: sessions.createdAt,
+      lastSeenAt: sessions.lastSeenAt,
+      ip: sessions.ip,
+      userAgent: sessions.userAgent,
+    })
     .from(sessions)
     .where(eq(sessions.userId, userId))
     .orderBy(desc(sessions.lastSeenAt));
@@ -59,13 +65,23 @@ export async function endOwnSession(db: Database, actor: AuditActor & { id: stri
   });
 }
 
-export async function endOtherOwnSessions(db: Database, actor: AuditActor & { id: string }, keepSid: string): Promise<number> {
+export async function endOtherOwnSessions(
+  db: Database,
+  actor: AuditActor & { id: string },
+  keepSid: string,
+): Promise<number> {
   return db.transaction(async (tx) => {
     const ended = await tx
       .delete(sessions)
       .where(and(eq(sessions.userId, actor.id), ne(sessions.sid, keepSid)))
       .returning({ sid: sessions.sid });
-    if (ended.length > 0) await recordAudit(tx, actor, { action: 'session_revoked', target: selfTarget(actor), count: ended.length, scope: 'all other sessions' });
+    if (ended.length > 0)
+      await recordAudit(tx, actor, {
+        action: 'session_revoked',
+        target: selfTarget(actor),
+        count: ended.length,
+        scope: 'all other sessions',
+      });
     return ended.length;
   });
 }

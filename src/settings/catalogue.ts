@@ -34,19 +34,113 @@ const sessionRight = (key: string, label: string, description: string, fallback 
 
 export const SETTINGS: readonly SettingDefinition[] = [
   // Auth
-  { key: 'require_2fa', label: 'Require Two-Factor Authentication', section: 'Auth', type: 'bool', default: false, description: 'Members must enrol a second factor at login.' },
-  { key: 'allow_2fa_self_enrollment', label: 'Allow 2FA Self Enrollment', section: 'Auth', type: 'bool', default: true, description: 'Members may enrol two-factor authentication from their profile.' },
-  { key: 'allow_totp_2fa', label: 'Allow TOTP 2FA', section: 'Auth', type: 'bool', default: true, description: 'Authenticator-app codes (TOTP) are an allowed second factor.' },
-  { key: 'password_expires', label: 'Password Expires (days)', section: 'Auth', type: 'int', default: 0, min: 0, max: 3650, description: 'Days until a password must be changed; 0 never expires.' },
-  { key: 'auto_add_local_users', label: 'Auto Add Local Users', section: 'Auth', type: 'bool', default: false, description: 'Local users join this group when created and at login.' },
+  {
+    key: 'require_2fa',
+    label: 'Require Two-Factor Authentication',
+    section: 'Auth',
+    type: 'bool',
+    default: false,
+    description: 'Members must enrol a second factor at login.',
+  },
+  {
+    key: 'allow_2fa_self_enrollment',
+    label: 'Allow 2FA Self Enrollment',
+    section: 'Auth',
+    type: 'bool',
+    default: true,
+    description: 'Members may enrol two-factor authentication from their profile.',
+  },
+  {
+    key: 'allow_totp_2fa',
+    label: 'Allow TOTP 2FA',
+    section: 'Auth',
+    type: 'bool',
+    default: true,
+    description: 'Authenticator-app codes (TOTP) are an allowed second factor.',
+  },
+  {
+    key: 'password_expires',
+    label: 'Password Expires (days)',
+    section: 'Auth',
+    type: 'int',
+    default: 0,
+    min: 0,
+    max: 3650,
+    description: 'Days until a password must be changed; 0 never expires.',
+  },
+  {
+    key: 'auto_add_local_users',
+    label: 'Auto Add Local Users',
+    section: 'Auth',
+    type: 'bool',
+    default: false,
+    description: 'Local users join this group when created and at login.',
+  },
   // Counterparts of the user's own settings
-  { key: 'auto_login_to_kasm', label: 'Auto Launch Session', section: 'User preferences', type: 'bool', default: false, userKey: 'auto_login_kasm', description: 'Start the default workspace right after login.' },
-  { key: 'default_image', label: 'Default Workspace Image', section: 'User preferences', type: 'image', default: null, userKey: 'default_image', description: 'The workspace launched by Launch Now and /go.' },
-  { key: 'chat_sfx', label: 'Chat Sound Effects', section: 'User preferences', type: 'bool', default: true, userKey: 'chat_sfx', description: 'Play sounds for chat messages.' },
-  { key: 'show_tips', label: 'Show Tips During Session', section: 'User preferences', type: 'bool', default: true, userKey: 'show_tips', description: 'Show tips in the session.' },
-  { key: 'toggle_control_panel', label: 'Toggle Control Panel', section: 'User preferences', type: 'bool', default: true, userKey: 'toggle_control_panel', description: 'Open and close the in-session panel by pressing Ctrl twice.' },
-  { key: 'theme', label: 'Theme', section: 'User preferences', type: 'enum', values: ['Auto', 'Light', 'Dark'], default: 'Auto', userKey: 'theme', description: 'Auto follows the operating system.' },
-  { key: 'default_ui_language', label: 'Default UI Language', section: 'User preferences', type: 'string', default: null, userKey: 'preferred_language', description: 'A BCP 47 language tag such as en-US.' },
+  {
+    key: 'auto_login_to_kasm',
+    label: 'Auto Launch Session',
+    section: 'User preferences',
+    type: 'bool',
+    default: false,
+    userKey: 'auto_login_kasm',
+    description: 'Start the default workspace right after login.',
+  },
+  {
+    key: 'default_image',
+    label: 'Default Workspace Image',
+    section: 'User preferences',
+    type: 'image',
+    default: null,
+    userKey: 'default_image',
+    description: 'The workspace launched by Launch Now and /go.',
+  },
+  {
+    key: 'chat_sfx',
+    label: 'Chat Sound Effects',
+    section: 'User preferences',
+    type: 'bool',
+    default: true,
+    userKey: 'chat_sfx',
+    description: 'Play sounds for chat messages.',
+  },
+  {
+    key: 'show_tips',
+    label: 'Show Tips During Session',
+    section: 'User preferences',
+    type: 'bool',
+    default: true,
+    userKey: 'show_tips',
+    description: 'Show tips in the session.',
+  },
+  {
+    key: 'toggle_control_panel',
+    label: 'Toggle Control Panel',
+    section: 'User preferences',
+    type: 'bool',
+    default: true,
+    userKey: 'toggle_control_panel',
+    description: 'Open and close the in-session panel by pressing Ctrl twice.',
+  },
+  {
+    key: 'theme',
+    label: 'Theme',
+    section: 'User preferences',
+    type: 'enum',
+    values: ['Auto', 'Light', 'Dark'],
+    default: 'Auto',
+    userKey: 'theme',
+    description: 'Auto follows the operating system.',
+  },
+  {
+    key: 'default_ui_language',
+    label: 'Default UI Language',
+    section: 'User preferences',
+    type: 'string',
+    default: null,
+    userKey: 'preferred_language',
+    description: 'A BCP 47 language tag such as en-US.',
+  },
   // Session rights
   sessionRight('allow_kasm_audio', 'Allow Audio', 'Sound from the session.'),
   sessionRight('allow_kasm_clipboard_down', 'Allow Clipboard Down', 'Copy from the session to the local computer.'),
@@ -64,16 +158,89 @@ export const SETTINGS: readonly SettingDefinition[] = [
   sessionRight('allow_kasm_delete', 'Allow Delete', 'Delete a session.', true),
   sessionRight('allow_persistent_profile', 'Allow Persistent Profile', 'Keep the profile between sessions.'),
   // Limits
-  { key: 'max_kasms_per_user', label: 'Max Sessions Per User', section: 'Limits', type: 'int', default: 5, min: 0, max: 1000, description: 'Sessions a member may run at once.' },
-  { key: 'session_time_limit', label: 'Session Time Limit (seconds)', section: 'Limits', type: 'int', default: 0, min: 0, max: 31_536_000, description: 'Maximum session length; 0 is unlimited.' },
-  { key: 'idle_disconnect', label: 'Idle Disconnect (minutes)', section: 'Limits', type: 'float', default: 20, min: 0, max: 525_600, description: 'Disconnect after this many idle minutes; 0 never.' },
-  { key: 'keepalive_expiration', label: 'Keepalive Expiration (seconds)', section: 'Limits', type: 'int', default: 3600, min: 0, max: 31_536_000, description: 'Time without keepalive before the expiration action.' },
-  { key: 'keepalive_expiration_action', label: 'Keepalive Expiration Action', section: 'Limits', type: 'enum', values: ['delete', 'stop', 'pause'], default: 'delete', description: 'What happens to a session whose keepalive expired.' },
+  {
+    key: 'max_kasms_per_user',
+    label: 'Max Sessions Per User',
+    section: 'Limits',
+    type: 'int',
+    default: 5,
+    min: 0,
+    max: 1000,
+    description: 'Sessions a member may run at once.',
+  },
+  {
+    key: 'session_time_limit',
+    label: 'Session Time Limit (seconds)',
+    section: 'Limits',
+    type: 'int',
+    default: 0,
+    min: 0,
+    max: 31_536_000,
+    description: 'Maximum session length; 0 is unlimited.',
+  },
+  {
+    key: 'idle_disconnect',
+    label: 'Idle Disconnect (minutes)',
+    section: 'Limits',
+    type: 'float',
+    default: 20,
+    min: 0,
+    max: 525_600,
+    description: 'Disconnect after this many idle minutes; 0 never.',
+  },
+  {
+    key: 'keepalive_expiration',
+    label: 'Keepalive Expiration (seconds)',
+    section: 'Limits',
+    type: 'int',
+    default: 3600,
+    min: 0,
+    max: 31_536_000,
+    description: 'Time without keepalive before the expiration action.',
+  },
+  {
+    key: 'keepalive_expiration_action',
+    label: 'Keepalive Expiration Action',
+    section: 'Limits',
+    type: 'enum',
+    values: ['delete', 'stop', 'pause'],
+    default: 'delete',
+    description: 'What happens to a session whose keepalive expired.',
+  },
   // Other
-  { key: 'volume_mapping', label: 'Volume Mapping', section: 'Other', type: 'json', default: {}, resolution: 'merge', description: 'Volumes mounted into sessions; merged across all member groups.' },
-  { key: 'run_config', label: 'Run Config', section: 'Other', type: 'json', default: {}, description: 'Container run options (JSON object).' },
-  { key: 'session_banner', label: 'Session Banner', section: 'Other', type: 'string', default: null, description: 'A message shown in sessions.' },
-  { key: 'record_sessions', label: 'Record Sessions', section: 'Other', type: 'bool', default: false, description: 'Record members\' sessions.' },
+  {
+    key: 'volume_mapping',
+    label: 'Volume Mapping',
+    section: 'Other',
+    type: 'json',
+    default: {},
+    resolution: 'merge',
+    description: 'Volumes mounted into sessions; merged across all member groups.',
+  },
+  {
+    key: 'run_config',
+    label: 'Run Config',
+    section: 'Other',
+    type: 'json',
+    default: {},
+    description: 'Container run options (JSON object).',
+  },
+  {
+    key: 'session_banner',
+    label: 'Session Banner',
+    section: 'Other',
+    type: 'string',
+    default: null,
+    description: 'A message shown in sessions.',
+  },
+  {
+    key: 'record_sessions',
+    label: 'Record Sessions',
+    section: 'Other',
+    type: 'bool',
+    default: false,
+    description: "Record members' sessions.",
+  },
 ];
 
 const BY_KEY = new Map(SETTINGS.map((setting) => [setting.key, setting]));
@@ -100,15 +267,19 @@ export function nestsDeeperThan(value: unknown, limit: number): boolean {
 export type ParsedSetting = { ok: true; value: SettingValue } | { ok: false; error: string };
 
 /** A JSON object as typed in a form (empty is {}): the rule of json settings and of a workspace's run config override. */
-export function parseJsonObject(text: string): { ok: true; value: Record<string, unknown> } | { ok: false; error: string } {
+export function parseJsonObject(
+  text: string,
+): { ok: true; value: Record<string, unknown> } | { ok: false; error: string } {
   let value: unknown;
   try {
     value = JSON.parse(text.trim() === '' ? '{}' : text);
   } catch (error) {
     return { ok: false, error: `is not valid JSON (${(error as Error).message}).` };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, error: 'must be a JSON object, like {"key": "value"}.' };
-  if (nestsDeeperThan(value, JSON_DEPTH_MAX)) return { ok: false, error: `must not nest more than ${JSON_DEPTH_MAX} levels deep.` };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { ok: false, error: 'must be a JSON object, like {"key": "value"}.' };
+  if (nestsDeeperThan(value, JSON_DEPTH_MAX))
+    return { ok: false, error: `must not nest more than ${JSON_DEPTH_MAX} levels deep.` };
   if (JSON.stringify(value).includes('\\u0000')) return { ok: false, error: 'must not contain a NUL character.' };
   return { ok: true, value: value as Record<string, unknown> };
 }
@@ -126,7 +297,8 @@ export function parseSettingValue(
   const fail = (error: string): ParsedSetting => ({ ok: false, error: `${setting.label}: ${error}` });
   const inRange = (n: number): ParsedSetting => {
     if (setting.min !== undefined && n < setting.min) return fail(`must be at least ${setting.min}.`);
-    if (setting.max !== undefined && n > setting.max) return fail(`must be at most ${setting.max.toLocaleString('en-US')}.`);
+    if (setting.max !== undefined && n > setting.max)
+      return fail(`must be at most ${setting.max.toLocaleString('en-US')}.`);
     return { ok: true, value: n };
   };
   switch (setting.type) {
@@ -144,7 +316,8 @@ export function parseSettingValue(
       if (!setting.values?.includes(text)) return fail(`must be one of ${setting.values?.join(', ')}.`);
       return { ok: true, value: text };
     case 'string':
-      if ([...text].length > STRING_MAX) return fail(`must be at most ${STRING_MAX.toLocaleString('en-US')} characters.`);
+      if ([...text].length > STRING_MAX)
+        return fail(`must be at most ${STRING_MAX.toLocaleString('en-US')} characters.`);
       if (text.includes('\u0000')) return fail('must not contain a NUL character.');
       return { ok: true, value: text === '' ? null : text };
     case 'json': {
@@ -179,7 +352,13 @@ export function imageControl(choices: readonly ImageChoice[]): SettingControl {
 export function controlOf(setting: SettingDefinition, imageChoices: readonly ImageChoice[] = []): SettingControl {
   switch (setting.type) {
     case 'bool':
-      return { control: 'select', options: [['true', 'On'], ['false', 'Off']] };
+      return {
+        control: 'select',
+        options: [
+          ['true', 'On'],
+          ['false', 'Off'],
+        ],
+      };
     case 'enum':
       return { control: 'select', options: (setting.values ?? []).map((value) => [value, value] as const) };
     case 'json':
@@ -196,7 +375,10 @@ export function controlOf(setting: SettingDefinition, imageChoices: readonly Ima
 }
 
 /** How a workspace id reads: its name, marked when it cannot be launched. */
-export function formatImage(id: string, workspaceNames: ReadonlyMap<string, { name: string; enabled: boolean }>): string {
+export function formatImage(
+  id: string,
+  workspaceNames: ReadonlyMap<string, { name: string; enabled: boolean }>,
+): string {
   const workspace = workspaceNames.get(id);
   if (!workspace) return '(deleted workspace)';
   return workspace.enabled ? workspace.name : `${workspace.name} (disabled)`;

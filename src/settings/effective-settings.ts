@@ -40,7 +40,13 @@ export function resolveEffectiveSettings(
   for (const setting of catalogue) {
     const { key } = setting;
     const usable = (value: SettingValue | undefined): value is SettingValue =>
-      value !== undefined && !(setting.type === 'image' && typeof value === 'string' && usableImages !== undefined && !usableImages.has(value));
+      value !== undefined &&
+      !(
+        setting.type === 'image' &&
+        typeof value === 'string' &&
+        usableImages !== undefined &&
+        !usableImages.has(value)
+      );
     if (setting.userKey !== undefined && usable(userValues[setting.userKey])) {
       effective.set(key, { key, value: userValues[setting.userKey]!, source: { type: 'user' } });
       continue;
@@ -59,7 +65,11 @@ export function resolveEffectiveSettings(
       const sources = setters.map((group) => ({ groupId: group.id, groupName: group.name }));
       effective.set(key, { key, value: merged, source: { type: 'merged', groups: sources } });
     } else {
-      effective.set(key, { key, value: first.settings[key]!, source: { type: 'group', groupId: first.id, groupName: first.name } });
+      effective.set(key, {
+        key,
+        value: first.settings[key]!,
+        source: { type: 'group', groupId: first.id, groupName: first.name },
+      });
     }
   }
   return effective;

@@ -14,6 +14,7 @@ export function twoFactorPolicyOf(groups: readonly GroupWithSettings[]): TwoFact
   const effective = resolveEffectiveSettings(groups);
   return {
     required: groups.some((group) => group.settings.require_2fa === true),
-    selfEnrollment: effective.get('allow_2fa_self_enrollment')!.value === true && effective.get('allow_totp_2fa')!.value === true,
+    selfEnrollment:
+      effective.get('allow_2fa_self_enrollment')!.value === true && effective.get('allow_totp_2fa')!.value === true,
   };
 }

@@ -1,6 +1,13 @@
 import type { Theme } from '../security/current-user.js';
 import { nameProblem } from '../security/text-rules.js';
-import { formatImage, imageControl, settingByKey, type ImageChoice, type SettingControl, type SettingValue } from './catalogue.js';
+import {
+  formatImage,
+  imageControl,
+  settingByKey,
+  type ImageChoice,
+  type SettingControl,
+  type SettingValue,
+} from './catalogue.js';
 import type { SettingSource } from './effective-settings.js';
 
 // SPEC §3: the settings users set for themselves on their profile. A user value overrides the
@@ -19,15 +26,67 @@ export interface UserSettingDefinition {
 }
 
 export const USER_SETTINGS: readonly UserSettingDefinition[] = [
-  { key: 'auto_login_kasm', label: 'Auto Launch Session', kind: 'bool', groupKey: 'auto_login_to_kasm', description: 'Start your default workspace right after you log in.' },
-  { key: 'chat_sfx', label: 'Chat Sound Effects', kind: 'bool', groupKey: 'chat_sfx', description: 'Play sounds for chat messages.' },
-  { key: 'default_image', label: 'Default Workspace Image', kind: 'image', groupKey: 'default_image', description: 'The workspace Launch Now starts.' },
-  { key: 'show_tips', label: 'Show Tips During Session', kind: 'bool', groupKey: 'show_tips', description: 'Show tips in your sessions.' },
-  { key: 'toggle_control_panel', label: 'Toggle Control Panel', kind: 'bool', groupKey: 'toggle_control_panel', description: 'Open and close the in-session panel by pressing Ctrl twice.' },
-  { key: 'theme', label: 'Theme', kind: 'theme', groupKey: 'theme', description: 'Auto follows your operating system.' },
-  { key: 'preferred_language', label: 'Preferred Language', kind: 'language', groupKey: 'default_ui_language', description: 'A BCP 47 language tag, such as en-US or de.' },
-  { key: 'preferred_timezone', label: 'Preferred Timezone', kind: 'timezone', description: 'An IANA time zone, such as Europe/Berlin.' },
-  { key: 'ssh_public_key', label: 'SSH Public Key', kind: 'ssh_key', description: 'One OpenSSH public key line: type, key, optional comment.' },
+  {
+    key: 'auto_login_kasm',
+    label: 'Auto Launch Session',
+    kind: 'bool',
+    groupKey: 'auto_login_to_kasm',
+    description: 'Start your default workspace right after you log in.',
+  },
+  {
+    key: 'chat_sfx',
+    label: 'Chat Sound Effects',
+    kind: 'bool',
+    groupKey: 'chat_sfx',
+    description: 'Play sounds for chat messages.',
+  },
+  {
+    key: 'default_image',
+    label: 'Default Workspace Image',
+    kind: 'image',
+    groupKey: 'default_image',
+    description: 'The workspace Launch Now starts.',
+  },
+  {
+    key: 'show_tips',
+    label: 'Show Tips During Session',
+    kind: 'bool',
+    groupKey: 'show_tips',
+    description: 'Show tips in your sessions.',
+  },
+  {
+    key: 'toggle_control_panel',
+    label: 'Toggle Control Panel',
+    kind: 'bool',
+    groupKey: 'toggle_control_panel',
+    description: 'Open and close the in-session panel by pressing Ctrl twice.',
+  },
+  {
+    key: 'theme',
+    label: 'Theme',
+    kind: 'theme',
+    groupKey: 'theme',
+    description: 'Auto follows your operating system.',
+  },
+  {
+    key: 'preferred_language',
+    label: 'Preferred Language',
+    kind: 'language',
+    groupKey: 'default_ui_language',
+    description: 'A BCP 47 language tag, such as en-US or de.',
+  },
+  {
+    key: 'preferred_timezone',
+    label: 'Preferred Timezone',
+    kind: 'timezone',
+    description: 'An IANA time zone, such as Europe/Berlin.',
+  },
+  {
+    key: 'ssh_public_key',
+    label: 'SSH Public Key',
+    kind: 'ssh_key',
+    description: 'One OpenSSH public key line: type, key, optional comment.',
+  },
 ];
 
 export const THEMES = ['Auto', 'Light', 'Dark'] as const;
@@ -69,7 +128,11 @@ export function sshKeyProblem(line: string): string | null {
 export type ParsedUserSetting = { ok: true; value: SettingValue } | { ok: false; error: string };
 
 /** Validates a profile form value. `imageExists` answers whether an enabled workspace has that id; None is a choice of its own. */
-export function parseUserSetting(setting: UserSettingDefinition, raw: string, imageExists: (name: string) => boolean): ParsedUserSetting {
+export function parseUserSetting(
+  setting: UserSettingDefinition,
+  raw: string,
+  imageExists: (name: string) => boolean,
+): ParsedUserSetting {
   const text = raw.trim();
   const fail = (error: string): ParsedUserSetting => ({ ok: false, error: `${setting.label} ${error}` });
   switch (setting.kind) {
@@ -77,7 +140,9 @@ export function parseUserSetting(setting: UserSettingDefinition, raw: string, im
       if (text === 'true' || text === 'false') return { ok: true, value: text === 'true' };
       return fail('must be On or Off.');
     case 'theme':
-      return (THEMES as readonly string[]).includes(text) ? { ok: true, value: text } : fail(`must be one of ${THEMES.join(', ')}.`);
+      return (THEMES as readonly string[]).includes(text)
+        ? { ok: true, value: text }
+        : fail(`must be one of ${THEMES.join(', ')}.`);
     case 'image':
       if (text === '') return { ok: true, value: null };
       return imageExists(text) ? { ok: true, value: text } : fail('must be an enabled workspace, or None.');
@@ -91,7 +156,9 @@ export function parseUserSetting(setting: UserSettingDefinition, raw: string, im
       }
     }
     case 'timezone':
-      return TIME_ZONES.has(text) ? { ok: true, value: text } : fail(`"${text}" is not an IANA time zone (such as Europe/Berlin).`);
+      return TIME_ZONES.has(text)
+        ? { ok: true, value: text }
+        : fail(`"${text}" is not an IANA time zone (such as Europe/Berlin).`);
     case 'ssh_key': {
       const line = raw.trim().replace(/\s+/g, ' ');
       const problem = sshKeyProblem(line);
@@ -143,19 +210,25 @@ export function readProfileForm(
     if (only === undefined && raw.trim() === formValueOf(value).trim()) continue;
     const parsed = parseUserSetting(setting, raw, imageExists);
     if (!parsed.ok) errors.set(setting.key, parsed.error);
-    else if (only !== undefined || JSON.stringify(parsed.value) !== JSON.stringify(value)) changes.set(setting.key, parsed.value);
+    else if (only !== undefined || JSON.stringify(parsed.value) !== JSON.stringify(value))
+      changes.set(setting.key, parsed.value);
   }
   return { changes, errors };
 }
 
 /** The message after a save: "Theme saved.", "Theme and Chat Sound Effects saved.", a reset says what now applies. */
-export function profileSavedMessage(changes: ReadonlyMap<string, SettingValue | undefined>, after: readonly EffectiveUserSetting[], workspaceNames?: ReadonlyMap<string, { name: string; enabled: boolean }>): string {
+export function profileSavedMessage(
+  changes: ReadonlyMap<string, SettingValue | undefined>,
+  after: readonly EffectiveUserSetting[],
+  workspaceNames?: ReadonlyMap<string, { name: string; enabled: boolean }>,
+): string {
   const saved: string[] = [];
   const reset: string[] = [];
   for (const { setting, value } of after) {
     if (!changes.has(setting.key)) continue;
     if (changes.get(setting.key) !== undefined) saved.push(setting.label);
-    else if (setting.groupKey) reset.push(`${setting.label} now follows your groups: ${formatUserSetting(setting, value, workspaceNames)}.`);
+    else if (setting.groupKey)
+      reset.push(`${setting.label} now follows your groups: ${formatUserSetting(setting, value, workspaceNames)}.`);
     else reset.push(`${setting.label} cleared.`);
   }
   if (saved.length === 0 && reset.length === 0) return 'No changes to save.';
@@ -189,10 +262,19 @@ export function effectiveUserSettings(
 }
 
 /** The control a profile setting is edited with (the same partial as the group settings form). */
-export function userSettingControl(setting: UserSettingDefinition, imageChoices: readonly ImageChoice[] = []): SettingControl {
+export function userSettingControl(
+  setting: UserSettingDefinition,
+  imageChoices: readonly ImageChoice[] = [],
+): SettingControl {
   switch (setting.kind) {
     case 'bool':
-      return { control: 'select', options: [['true', 'On'], ['false', 'Off']] };
+      return {
+        control: 'select',
+        options: [
+          ['true', 'On'],
+          ['false', 'Off'],
+        ],
+      };
     case 'theme':
       return { control: 'select', options: THEMES.map((theme) => [theme, theme] as const) };
     case 'image':

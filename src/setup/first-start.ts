@@ -28,7 +28,10 @@ function randomPassword(): string {
  */
 export function checkAdminPassword(config: Pick<Config, 'adminPassword' | 'passwordMinLength'>): void {
   if (config.adminPassword === undefined) return;
-  const problem = passwordProblem(config.adminPassword, { username: FIRST_ADMIN_USERNAME, minLength: config.passwordMinLength });
+  const problem = passwordProblem(config.adminPassword, {
+    username: FIRST_ADMIN_USERNAME,
+    minLength: config.passwordMinLength,
+  });
   if (problem) throw new ConfigError([`ROSTER_ADMIN_PASSWORD is not acceptable: ${problem}`]);
 }
 

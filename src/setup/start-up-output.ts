@@ -10,7 +10,9 @@ export function firstStartBanner(admin: FirstAdmin, url: string): string {
     '',
     `  Log in at:  ${url}/login`,
     `  User Name:  ${admin.username}`,
-    admin.generatedPassword ? `  Password:   ${admin.generatedPassword}` : '  Password:   the one in ROSTER_ADMIN_PASSWORD',
+    admin.generatedPassword
+      ? `  Password:   ${admin.generatedPassword}`
+      : '  Password:   the one in ROSTER_ADMIN_PASSWORD',
     '',
     admin.generatedPassword
       ? 'This password is shown only now and is not stored in the clear: copy it.'

@@ -7,7 +7,14 @@ import { confirmAddToAdminGroup, hasPermission, joiningNeedsConfirm } from '../s
 import { REALMS, type User } from '../db/schema.js';
 import { decodeCursor, encodeCursor } from '../db/sql-helpers.js';
 import { canModifyGroup, canViewGroup, modifyGroupNeeds } from '../groups/group-access.js';
-import { addMember, findGroup, groupChoices, groupsWithSettingsOfUser, permissionsOfGroup, removeMember } from '../groups/groups-service.js';
+import {
+  addMember,
+  findGroup,
+  groupChoices,
+  groupsWithSettingsOfUser,
+  permissionsOfGroup,
+  removeMember,
+} from '../groups/groups-service.js';
 import { refuseReachingUser } from '../groups/stronger-users.js';
 import { formatSettingValue, SETTINGS } from '../settings/catalogue.js';
 import { describeSource } from '../settings/effective-settings.js';
@@ -18,7 +25,14 @@ import { workspaceSessionsOfUser } from '../workspaces/workspace-sessions-reposi
 import { ConfirmForm, EmptyForm } from '../schemas/common.js';
 import { twoFactorPolicyOf, type TwoFactorPolicy } from '../settings/two-factor-policy.js';
 import { UserDefaultImageForm } from '../schemas/workspaces.js';
-import { AddToGroupForm, UserEditForm, UserForm, UserGroupParams, UserListQuery as UserListQuerySchema, UserParams } from '../schemas/users.js';
+import {
+  AddToGroupForm,
+  UserEditForm,
+  UserForm,
+  UserGroupParams,
+  UserListQuery as UserListQuerySchema,
+  UserParams,
+} from '../schemas/users.js';
 import { findUserById, listUsers, type UserListQuery } from './users-repository.js';
 import { effectiveSettingsOfUser, saveUserSetting } from './user-settings-repository.js';
 import { workspaceCatalogue } from '../workspaces/workspaces-repository.js';
@@ -97,7 +111,8 @@ export const userConfirms = {
   }),
   logout: (user: Pick<User, 'id' | 'username'>) => ({
     question: `Log out ${user.username} everywhere?`,
-    consequences: 'Every login session of theirs ends at once; they must log in again on each device. Their workspace sessions keep running.',
+    consequences:
+      'Every login session of theirs ends at once; they must log in again on each device. Their workspace sessions keep running.',
     action: `/admin/users/${user.id}/logout`,
     label: 'Log Out Everywhere',
   }),
@@ -108,7 +123,9 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const formData = { realms: REALMS, minLength: config.passwordMinLength };
 
   const userNotFound = (reply: FastifyReply) =>
-    reply.code(404).render('errors/error', { title: 'User not found', message: 'This user does not exist (any more).' });
+    reply
+      .code(404)
+      .render('errors/error', { title: 'User not found', message: 'This user does not exist (any more).' });
 
   /** The :id user, or a 404 page and null. */
   async function userOr404(request: FastifyRequest<{ Params: IdParams }>, reply: FastifyReply): Promise<User | null> {
@@ -121,7 +138,13 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     request: FastifyRequest,
     reply: FastifyReply,
     user: User,
-    form: { values?: UserFormValues; errors?: Record<string, string>; formError?: string; version?: number; defaultImageError?: string } = {},
+    form: {
+      values?: UserFormValues;
+      errors?: Record<string, string>;
+      formError?: string;
+      version?: number;
+      defaultImageError?: string;
+    } = {},
   ) {
     const actor = request.currentUser;
     const touchable = actor !== null && (await mayChangeUser(db, actor.permissions, user));
@@ -142,11 +165,22 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.render('users/show', {
       ...formData,
       user,
-      groups: memberOf.map((g) => ({ ...g, canRemove: actor !== null && g.systemKey !== 'all_users' && canModifyGroup(actor, g) })),
-      addableGroups: actor ? allGroups.filter((g) => !memberIds.has(g.id) && canViewGroup(actor, g) && canModifyGroup(actor, g)) : [],
+      groups: memberOf.map((g) => ({
+        ...g,
+        canRemove: actor !== null && g.systemKey !== 'all_users' && canModifyGroup(actor, g),
+      })),
+      addableGroups: actor
+        ? allGroups.filter((g) => !memberIds.has(g.id) && canViewGroup(actor, g) && canModifyGroup(actor, g))
+        : [],
       effective: SETTINGS.map((setting) => {
         const { value, source } = effective.get(setting.key)!;
-        return { label: setting.label, key: setting.key, json: setting.type === 'json', display: formatSettingValue(setting, value, resolved.workspaces.names), source: describeSource(source) };
+        return {
+          label: setting.label,
+          key: setting.key,
+          json: setting.type === 'json',
+          display: formatSettingValue(setting, value, resolved.workspaces.names),
+          source: describeSource(source),
+        };
       }),
       defaultImage: {
         choices: resolved.workspaces.choices,
@@ -172,7 +206,10 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     });
   }
 
-  const crumbsOf = (user: User) => [['/admin/users', 'Users'], [`/admin/users/${user.id}`, user.username]];
+  const crumbsOf = (user: User) => [
+    ['/admin/users', 'Users'],
+    [`/admin/users/${user.id}`, user.username],
+  ];
 
   /** The confirm page of reset-2fa, or (refused, or no factor to reset) what to show instead. */
   async function confirmResetTwoFactor(request: FastifyRequest, reply: FastifyReply, user: User) {
@@ -180,7 +217,11 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (refused) return reply.renderForbidden(refused.message); // audited
     if (!hasSecondFactor(user)) return noFactorToReset(request, reply, user);
     const policy = twoFactorPolicyOf(await groupsWithSettingsOfUser(db, user.id));
-    return reply.render('confirm-step', { ...userConfirms.reset2fa(user, policy), cancelUrl: `/admin/users/${user.id}#actions`, crumbs: crumbsOf(user) });
+    return reply.render('confirm-step', {
+      ...userConfirms.reset2fa(user, policy),
+      cancelUrl: `/admin/users/${user.id}#actions`,
+      crumbs: crumbsOf(user),
+    });
   }
 
   function noFactorToReset(request: FastifyRequest, reply: FastifyReply, user: User) {
@@ -192,7 +233,11 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   async function confirmLogout(request: FastifyRequest, reply: FastifyReply, user: User) {
     const refused = await refuseReachingUser(db, actorOf(request), user, `Logging out ${user.username}`);
     if (refused) return reply.renderForbidden(refused.message);
-    return reply.render('confirm-step', { ...userConfirms.logout(user), cancelUrl: `/admin/users/${user.id}#actions`, crumbs: crumbsOf(user) });
+    return reply.render('confirm-step', {
+      ...userConfirms.logout(user),
+      cancelUrl: `/admin/users/${user.id}#actions`,
+      crumbs: crumbsOf(user),
+    });
   }
 
   /**
@@ -200,9 +245,17 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
    * own requests and for the answers of row actions taken in place, so that after either the
    * section shows what a fresh load of its address would. `message` is shown in the section.
    */
-  async function renderUserList(request: FastifyRequest, reply: FastifyReply, query: UserListQuery, message: Flash | undefined) {
+  async function renderUserList(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    query: UserListQuery,
+    message: Flash | undefined,
+  ) {
     // The group filter's choices are part of the page, not of the section htmx swaps in.
-    const [list, groupsToFilter] = await Promise.all([listUsers(db, query), request.wantsFragment() ? [] : groupChoices(db)]);
+    const [list, groupsToFilter] = await Promise.all([
+      listUsers(db, query),
+      request.wantsFragment() ? [] : groupChoices(db),
+    ]);
     const pages = Math.max(1, Math.ceil(list.total / query.perPage));
     // A page past the end (an old link, a typed number, the last row of the last page deleted)
     // shows the last page there is.
@@ -225,34 +278,48 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     });
   }
 
-  app.get('/admin/users', { schema: { querystring: UserListQuerySchema }, config: { permission: 'users_view' } }, async (request, reply) => {
-    // The message of an action that came back to the list belongs in its section, not at the top.
-    const message = request.session.flash;
-    if (message) delete request.session.flash;
-    return renderUserList(request, reply, parseListQuery(request.query), message);
-  });
+  app.get(
+    '/admin/users',
+    { schema: { querystring: UserListQuerySchema }, config: { permission: 'users_view' } },
+    async (request, reply) => {
+      // The message of an action that came back to the list belongs in its section, not at the top.
+      const message = request.session.flash;
+      if (message) delete request.session.flash;
+      return renderUserList(request, reply, parseListQuery(request.query), message);
+    },
+  );
 
   app.get('/admin/users/new', { config: { permission: 'users_create' } }, async (_request, reply) => {
     return reply.render('users/new', { ...formData, values: formValuesFrom({}), errors: {} });
   });
 
-  app.post('/admin/users', { schema: { body: UserForm }, config: { permission: 'users_create' } }, async (request, reply) => {
-    const validation = validateUser(request.body, { mode: 'create', passwordMinLength: config.passwordMinLength });
-    const values = formValuesFrom(request.body);
-    if (!validation.ok) return reply.code(422).render('users/new', { ...formData, values, errors: validation.errors });
-    const result = await createUser(db, actorOf(request), validation.user, validation.password);
-    if (!result.ok && result.reason === 'forbidden') return reply.code(403).render('users/new', { ...formData, values, errors: {}, formError: result.message });
-    if (!result.ok) {
-      return reply.code(409).render('users/new', { ...formData, values, errors: { username: result.message } });
-    }
-    request.session.flash = { type: 'success', message: `User ${result.user.username} created.` };
-    return reply.redirect(`/admin/users/${result.user.id}`, 303);
-  });
+  app.post(
+    '/admin/users',
+    { schema: { body: UserForm }, config: { permission: 'users_create' } },
+    async (request, reply) => {
+      const validation = validateUser(request.body, { mode: 'create', passwordMinLength: config.passwordMinLength });
+      const values = formValuesFrom(request.body);
+      if (!validation.ok)
+        return reply.code(422).render('users/new', { ...formData, values, errors: validation.errors });
+      const result = await createUser(db, actorOf(request), validation.user, validation.password);
+      if (!result.ok && result.reason === 'forbidden')
+        return reply.code(403).render('users/new', { ...formData, values, errors: {}, formError: result.message });
+      if (!result.ok) {
+        return reply.code(409).render('users/new', { ...formData, values, errors: { username: result.message } });
+      }
+      request.session.flash = { type: 'success', message: `User ${result.user.username} created.` };
+      return reply.redirect(`/admin/users/${result.user.id}`, 303);
+    },
+  );
 
-  app.get('/admin/users/:id', { schema: { params: UserParams }, config: { permission: 'users_view' } }, async (request, reply) => {
-    const user = await findUserById(db, request.params.id);
-    return user ? renderShow(request, reply, user) : userNotFound(reply);
-  });
+  app.get(
+    '/admin/users/:id',
+    { schema: { params: UserParams }, config: { permission: 'users_view' } },
+    async (request, reply) => {
+      const user = await findUserById(db, request.params.id);
+      return user ? renderShow(request, reply, user) : userNotFound(reply);
+    },
+  );
 
   app.post(
     '/admin/users/:id',
@@ -262,7 +329,11 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!user) return reply;
       const values = formValuesFrom(request.body);
       const version = request.body.version;
-      const validation = validateUser(request.body, { mode: 'update', passwordMinLength: config.passwordMinLength, hasPassword: user.passwordHash !== null });
+      const validation = validateUser(request.body, {
+        mode: 'update',
+        passwordMinLength: config.passwordMinLength,
+        hasPassword: user.passwordHash !== null,
+      });
       if (!validation.ok) {
         reply.code(422);
         return renderShow(request, reply, user, { values, errors: validation.errors, version });
@@ -294,10 +365,14 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return renderShow(request, reply, current, { values, errors: {}, formError: result.message });
   }
 
-  app.get('/admin/users/:id/reset-2fa', { schema: { params: UserParams }, config: { permission: 'users_modify' } }, async (request, reply) => {
-    const user = await userOr404(request, reply);
-    return user ? confirmResetTwoFactor(request, reply, user) : reply;
-  });
+  app.get(
+    '/admin/users/:id/reset-2fa',
+    { schema: { params: UserParams }, config: { permission: 'users_modify' } },
+    async (request, reply) => {
+      const user = await userOr404(request, reply);
+      return user ? confirmResetTwoFactor(request, reply, user) : reply;
+    },
+  );
 
   app.post(
     '/admin/users/:id/reset-2fa',
@@ -309,7 +384,9 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const result = await resetTwoFactor(db, actorOf(request), user.id);
       if (!result.ok && result.reason === 'forbidden') return reply.renderForbidden(result.message);
       if (result.ok && !result.hadFactor) return noFactorToReset(request, reply, user);
-      const after = result.ok ? afterTwoFactorReset(twoFactorPolicyOf(await groupsWithSettingsOfUser(db, user.id))) : '';
+      const after = result.ok
+        ? afterTwoFactorReset(twoFactorPolicyOf(await groupsWithSettingsOfUser(db, user.id)))
+        : '';
       request.session.flash = result.ok
         ? { type: 'success', message: `Two-factor authentication of ${user.username} was reset. ${after}` }
         : { type: 'error', message: result.message };
@@ -330,7 +407,10 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // is then the table section at that query, with the outcome as its message.
   app.post(
     '/admin/users/:id/delete',
-    { schema: { params: UserParams, querystring: UserListQuerySchema, body: EmptyForm }, config: { permission: 'users_delete' } },
+    {
+      schema: { params: UserParams, querystring: UserListQuerySchema, body: EmptyForm },
+      config: { permission: 'users_delete' },
+    },
     async (request, reply) => {
       const user = await userOr404(request, reply);
       if (!user) return reply;
@@ -338,7 +418,11 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!result.ok && result.reason === 'forbidden') return reply.renderForbidden(result.message);
       if (!result.ok) {
         // The row stays, and the section says why.
-        if (request.wantsFragment()) return renderUserList(request, reply.code(409), parseListQuery(request.query), { type: 'error', message: result.message });
+        if (request.wantsFragment())
+          return renderUserList(request, reply.code(409), parseListQuery(request.query), {
+            type: 'error',
+            message: result.message,
+          });
         return reply.code(409).render('confirm-delete', confirmDelete(user, result.message));
       }
       if (user.id === request.currentUser!.id) {
@@ -371,10 +455,17 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const group = await findGroup(db, groupId);
     if (!group || !canViewGroup(actor, group)) {
       // A group the actor may not see does not exist for them, as on the group pages.
-      return reply.code(404).render('errors/error', { title: 'Group not found', message: 'This group does not exist (any more).' });
+      return reply
+        .code(404)
+        .render('errors/error', { title: 'Group not found', message: 'This group does not exist (any more).' });
     }
-    if (!canModifyGroup(actor, group)) return reply.forbidden(`You may not change the members of ${group.name}: it needs ${modifyGroupNeeds(group)}.`);
-    if (change === 'add' && !confirmed && joiningNeedsConfirm(actor.permissions, await permissionsOfGroup(db, group.id))) {
+    if (!canModifyGroup(actor, group))
+      return reply.forbidden(`You may not change the members of ${group.name}: it needs ${modifyGroupNeeds(group)}.`);
+    if (
+      change === 'add' &&
+      !confirmed &&
+      joiningNeedsConfirm(actor.permissions, await permissionsOfGroup(db, group.id))
+    ) {
       return reply.render('confirm-step', {
         ...confirmAddToAdminGroup(user.username, group.name),
         action: `/admin/users/${user.id}/groups`,
@@ -388,7 +479,13 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         : await removeMember(db, actorOf(request), group, user);
     if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the service
     request.session.flash = result.ok
-      ? { type: 'success', message: change === 'add' ? `${user.username} added to ${group.name}.` : `${user.username} removed from ${group.name}.` }
+      ? {
+          type: 'success',
+          message:
+            change === 'add'
+              ? `${user.username} added to ${group.name}.`
+              : `${user.username} removed from ${group.name}.`,
+        }
       : { type: 'error', message: result.message };
     if (!result.ok) reply.code(result.status);
     return result.ok ? reply.redirect(`/admin/users/${user.id}#groups`, 303) : renderShow(request, reply, user);
@@ -396,8 +493,11 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   const MEMBERSHIP = { permission: ['groups_modify', 'groups_modify_ifmember'] } as const;
 
-  app.post('/admin/users/:id/groups', { schema: { params: UserParams, body: AddToGroupForm }, config: MEMBERSHIP }, async (request, reply) =>
-    changeMembership(request, reply, request.body.group_id, 'add', request.body.confirm === 'yes'),
+  app.post(
+    '/admin/users/:id/groups',
+    { schema: { params: UserParams, body: AddToGroupForm }, config: MEMBERSHIP },
+    async (request, reply) =>
+      changeMembership(request, reply, request.body.group_id, 'add', request.body.confirm === 'yes'),
   );
 
   app.post(
@@ -418,10 +518,17 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const setting = userSettingByKey('default_image')!;
       const reset = request.body.action === 'reset';
       const workspaces = await workspaceCatalogue(db);
-      const parsed = reset ? null : parseUserSetting(setting, request.body.value ?? '', (id) => workspaces.usable.has(id));
+      const parsed = reset
+        ? null
+        : parseUserSetting(setting, request.body.value ?? '', (id) => workspaces.usable.has(id));
       if (parsed && !parsed.ok) return renderShow(request, reply.code(422), user, { defaultImageError: parsed.error });
       await saveUserSetting(db, actorOf(request), user, setting.key, parsed ? parsed.value : undefined);
-      request.session.flash = { type: 'success', message: reset ? `${user.username}'s Default Workspace Image now follows their groups.` : `${user.username}'s Default Workspace Image saved.` };
+      request.session.flash = {
+        type: 'success',
+        message: reset
+          ? `${user.username}'s Default Workspace Image now follows their groups.`
+          : `${user.username}'s Default Workspace Image saved.`,
+      };
       return reply.redirect(`/admin/users/${user.id}#default-image`, 303);
     },
   );
@@ -440,28 +547,47 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         await reply.renderForbidden(refused.message); // audited
         return null;
       }
-      return { kind: 'user', id: user.id, name: user.username, url: `/admin/users/${user.id}`, listLabel: 'Users', listUrl: '/admin/users' };
+      return {
+        kind: 'user',
+        id: user.id,
+        name: user.username,
+        url: `/admin/users/${user.id}`,
+        listLabel: 'Users',
+        listUrl: '/admin/users',
+      };
     },
   });
 
   // The confirm step before logging a user out everywhere: the user page's and the row's Log Out lead here.
-  app.get('/admin/users/:id/logout', { schema: { params: UserParams }, config: { permission: 'users_auth_session' } }, async (request, reply) => {
-    const user = await findUserById(db, request.params.id);
-    return user ? confirmLogout(request, reply, user) : userNotFound(reply);
-  });
+  app.get(
+    '/admin/users/:id/logout',
+    { schema: { params: UserParams }, config: { permission: 'users_auth_session' } },
+    async (request, reply) => {
+      const user = await findUserById(db, request.params.id);
+      return user ? confirmLogout(request, reply, user) : userNotFound(reply);
+    },
+  );
 
   app.post(
     '/admin/users/:id/logout',
-    { schema: { params: UserParams, querystring: UserListQuerySchema, body: ConfirmForm }, config: { permission: 'users_auth_session' } },
+    {
+      schema: { params: UserParams, querystring: UserListQuerySchema, body: ConfirmForm },
+      config: { permission: 'users_auth_session' },
+    },
     async (request, reply) => {
       const user = await findUserById(db, request.params.id);
       if (!user) return userNotFound(reply);
       if (request.body.confirm !== 'yes') return confirmLogout(request, reply, user);
       const actor = actorOf(request);
-      const result = await logOutEverywhere(db, actor, user, (tx) => refuseReachingUser(tx, actor, user, `Logging out ${user.username}`));
+      const result = await logOutEverywhere(db, actor, user, (tx) =>
+        refuseReachingUser(tx, actor, user, `Logging out ${user.username}`),
+      );
       if (!result.ok) return reply.renderForbidden(result.message); // audited by the check
       const { ended } = result;
-      const message = { type: 'success', message: `${user.username} was logged out everywhere (${ended} ${ended === 1 ? 'session' : 'sessions'}).` } as const;
+      const message = {
+        type: 'success',
+        message: `${user.username} was logged out everywhere (${ended} ${ended === 1 ? 'session' : 'sessions'}).`,
+      } as const;
       if (request.wantsFragment()) return renderUserList(request, reply, parseListQuery(request.query), message);
       request.session.flash = message;
       return reply.redirect(`/admin/users/${user.id}`, 303);

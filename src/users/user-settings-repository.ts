@@ -30,7 +30,11 @@ export interface UserEffectiveSettings {
 
 /** A user's effective settings: three queries, whatever the number of groups. */
 export async function effectiveSettingsOfUser(db: Database, userId: string): Promise<UserEffectiveSettings> {
-  const [groups, own, workspaces] = await Promise.all([groupsWithSettingsOfUser(db, userId), userSettingValues(db, userId), workspaceCatalogue(db)]);
+  const [groups, own, workspaces] = await Promise.all([
+    groupsWithSettingsOfUser(db, userId),
+    userSettingValues(db, userId),
+    workspaceCatalogue(db),
+  ]);
   const settings = resolveEffectiveSettings(groups, own, { usableImages: workspaces.usable });
   return { settings, profile: effectiveUserSettings(settings, own), groups, own, workspaces };
 }
@@ -44,7 +48,13 @@ export async function effectiveProfile(db: Database, userId: string): Promise<Ef
  * Sets (a value, None included) or clears (undefined: "Use group default") one of a user's own
  * settings: by the user on their profile, or by an admin on the user's page.
  */
-export async function saveUserSetting(db: Database, actor: AuditActor, user: { id: string; username: string }, key: string, value: SettingValue | undefined) {
+export async function saveUserSetting(
+  db: Database,
+  actor: AuditActor,
+  user: { id: string; username: string },
+  key: string,
+  value: SettingValue | undefined,
+) {
   await saveUserSettings(db, actor, user, new Map([[key, value]]));
 }
 
@@ -52,10 +62,18 @@ export async function saveUserSetting(db: Database, actor: AuditActor, user: { i
  * Sets or clears several of a user's own settings at once (the profile's one form): one
  * transaction, and one audit event listing every key that really changed (none: no event).
  */
-export async function saveUserSettings(db: Database, actor: AuditActor, user: { id: string; username: string }, values: ReadonlyMap<string, SettingValue | undefined>) {
+export async function saveUserSettings(
+  db: Database,
+  actor: AuditActor,
+  user: { id: string; username: string },
+  values: ReadonlyMap<string, SettingValue | undefined>,
+) {
   if (values.size === 0) return;
   await db.transaction(async (tx) => {
-    const stored = await tx.select().from(userSettings).where(and(eq(userSettings.userId, user.id), inArray(userSettings.key, [...values.keys()])));
+    const stored = await tx
+      .select()
+      .from(userSettings)
+      .where(and(eq(userSettings.userId, user.id), inArray(userSettings.key, [...values.keys()])));
     const beforeOf = new Map(stored.map((row) => [row.key, row]));
     const changes: Record<string, { old: unknown; new: unknown }> = {};
     for (const [key, value] of values) {
@@ -74,9 +92,16 @@ export async function saveUserSettings(db: Database, actor: AuditActor, user: { 
           .values({ userId: user.id, key, value: jsonb })
           .onConflictDoUpdate({ target: [userSettings.userId, userSettings.key], set: { value: jsonb } });
       }
-      changes[key] = { old: before ? before.value : '(group default)', new: value === undefined ? '(group default)' : value };
+      changes[key] = {
+        old: before ? before.value : '(group default)',
+        new: value === undefined ? '(group default)' : value,
+      };
     }
     if (Object.keys(changes).length === 0) return;
-    await recordAudit(tx, actor, { action: 'user_settings_changed', target: { type: 'user', id: user.id, name: user.username }, changes });
+    await recordAudit(tx, actor, {
+      action: 'user_settings_changed',
+      target: { type: 'user', id: user.id, name: user.username },
+      changes,
+    });
   });
 }

@@ -34,8 +34,7 @@ export type UserInput = { username: string; realm: Realm; notes: string } & Reco
 export type UserFormValues = Record<string, string | boolean>;
 
 export type UserValidation =
-  | { ok: true; user: UserInput; password: string | undefined }
-  | { ok: false; errors: Record<string, string> };
+  { ok: true; user: UserInput; password: string | undefined } | { ok: false; errors: Record<string, string> };
 
 export const NOTES_MAX = 10_000;
 const CONTROL_CHARS = /\p{Cc}/u;
@@ -108,7 +107,8 @@ export function validateUser(
   if (!realm) errors.realm = `Realm must be one of ${REALMS.join(', ')}.`;
 
   const notes = formText(body.notes);
-  if (length(notes) > NOTES_MAX) errors.notes = `Notes must be at most ${NOTES_MAX.toLocaleString('en-US')} characters.`;
+  if (length(notes) > NOTES_MAX)
+    errors.notes = `Notes must be at most ${NOTES_MAX.toLocaleString('en-US')} characters.`;
   else if (CONTROL_CHARS_EXCEPT_LINE_BREAKS.test(notes)) errors.notes = 'Notes must not contain control characters.';
 
   const text = {} as Record<TextProp, string>;

@@ -15,7 +15,9 @@ export function sortExpression(sort: UserSortKey, direction: SortDirection): SQL
     case 'username':
       return sql`lower(${users.username})`;
     case 'last_session':
-      return direction === 'asc' ? sql`coalesce(${users.lastSession}, 'infinity'::timestamptz)` : sql`coalesce(${users.lastSession}, '-infinity'::timestamptz)`;
+      return direction === 'asc'
+        ? sql`coalesce(${users.lastSession}, 'infinity'::timestamptz)`
+        : sql`coalesce(${users.lastSession}, '-infinity'::timestamptz)`;
     case 'first_name':
       return sql`${users.firstName}`;
     case 'last_name':
@@ -31,7 +33,6 @@ export function sortExpression(sort: UserSortKey, direction: SortDirection): SQL
 
 export type UserSort = UserSortKey;
 export type SortDirection = 'asc' | 'desc';
-
 
 export interface UserListQuery {
   search: string;
@@ -51,7 +52,16 @@ export interface UserListQuery {
 
 export type UserListRow = Pick<
   User,
-  'id' | 'username' | 'firstName' | 'lastName' | 'realm' | 'organization' | 'email' | 'lastSession' | 'locked' | 'disabled'
+  | 'id'
+  | 'username'
+  | 'firstName'
+  | 'lastName'
+  | 'realm'
+  | 'organization'
+  | 'email'
+  | 'lastSession'
+  | 'locked'
+  | 'disabled'
 >;
 
 export interface UserListPage {
@@ -81,7 +91,11 @@ export const COUNT_CAP = 10_000;
  * and Previous continue from a cursor (keyset), so a deep page reads no more rows than the first.
  */
 export async function listUsers(db: Database, query: UserListQuery): Promise<UserListPage> {
-  const status = { active: and(eq(users.locked, false), eq(users.disabled, false)), locked: eq(users.locked, true), disabled: eq(users.disabled, true) };
+  const status = {
+    active: and(eq(users.locked, false), eq(users.disabled, false)),
+    locked: eq(users.locked, true),
+    disabled: eq(users.disabled, true),
+  };
   const filters: SQL | undefined = and(
     userSearchCondition(query.search),
     query.realm ? eq(users.realm, query.realm) : undefined,
@@ -96,11 +110,16 @@ export async function listUsers(db: Database, query: UserListQuery): Promise<Use
   const backwards = query.before !== undefined;
   const cursor = query.before ?? query.after;
   const ascending = (query.direction === 'asc') !== backwards;
-  const beyond = cursor ? sql`(${expression}, ${users.id}) ${sql.raw(ascending ? '>' : '<')} (${cursor.value}${cast}, ${cursor.id}::uuid)` : undefined;
+  const beyond = cursor
+    ? sql`(${expression}, ${users.id}) ${sql.raw(ascending ? '>' : '<')} (${cursor.value}${cast}, ${cursor.id}::uuid)`
+    : undefined;
   const direction = sql.raw(ascending ? 'asc' : 'desc');
   // How many match rides along on each row (an uncorrelated subquery, computed once),
   // so that a page is one statement; an empty page or a small table asks again below.
-  const matching = filters === undefined ? ESTIMATED_USERS : sql<number>`(select count(*)::int from (select 1 from ${users} where ${filters} limit ${COUNT_CAP + 1}) matching)`;
+  const matching =
+    filters === undefined
+      ? ESTIMATED_USERS
+      : sql<number>`(select count(*)::int from (select 1 from ${users} where ${filters} limit ${COUNT_CAP + 1}) matching)`;
   const fetched = await db
     .select({
       id: users.id,
@@ -136,7 +155,9 @@ const ESTIMATED_USERS = sql<number>`(select greatest(reltuples, 0)::bigint::int 
 /** "N users" from a count taken up to COUNT_CAP (a search or filter) or the planner's estimate past it (the whole table). */
 function totalFrom(count: number, filtered: boolean): Pick<UserListPage, 'total' | 'capped' | 'estimated'> {
   if (count <= COUNT_CAP) return { total: count, capped: false, estimated: false };
-  return filtered ? { total: COUNT_CAP, capped: true, estimated: false } : { total: count, capped: true, estimated: true };
+  return filtered
+    ? { total: COUNT_CAP, capped: true, estimated: false }
+    : { total: count, capped: true, estimated: true };
 }
 
 /**
@@ -144,12 +165,21 @@ function totalFrom(count: number, filtered: boolean): Pick<UserListPage, 'total'
  * The whole table is the planner's estimate once it is past COUNT_CAP (an exact count would read
  * every row on every page); a search or filter, or a small table, is counted exactly up to COUNT_CAP.
  */
-async function countMatching(db: Database, filters: SQL | undefined, knownEstimate?: number): Promise<Pick<UserListPage, 'total' | 'capped' | 'estimated'>> {
+async function countMatching(
+  db: Database,
+  filters: SQL | undefined,
+  knownEstimate?: number,
+): Promise<Pick<UserListPage, 'total' | 'capped' | 'estimated'>> {
   if (filters === undefined) {
     const estimate = knownEstimate ?? (await estimatedUserCount(db));
     if (estimate > COUNT_CAP) return totalFrom(estimate, false);
   }
-  const matching = db.select({ one: sql`1` }).from(users).where(filters).limit(COUNT_CAP + 1).as('matching');
+  const matching = db
+    .select({ one: sql`1` })
+    .from(users)
+    .where(filters)
+    .limit(COUNT_CAP + 1)
+    .as('matching');
   const [counted] = await db.select({ total: sql<number>`count(*)::int` }).from(matching);
   // Unfiltered and past the cap: the estimate lags behind (statistics not refreshed yet), the table has at least this many.
   return totalFrom(counted?.total ?? 0, filters !== undefined);
@@ -180,10 +210,7 @@ export async function usernameTaken(db: Database, username: string, exceptId?: s
     .select({ id: users.id })
     .from(users)
     .where(
-      and(
-        sql`lower(${users.username}) = lower(${username})`,
-        exceptId ? sql`${users.id} <> ${exceptId}` : undefined,
-      ),
+      and(sql`lower(${users.username}) = lower(${username})`, exceptId ? sql`${users.id} <> ${exceptId}` : undefined),
     );
   return row !== undefined;
 }
@@ -219,6 +246,9 @@ export async function deleteUserById(db: Database, id: string): Promise<boolean>
 
 /** Clears a user's factor and recovery codes (their own removal, or an admin's reset). */
 export async function clearTwoFactor(db: Database, userId: string): Promise<void> {
-  await db.update(users).set({ twoFactorSecret: null, twoFactorEnabled: false, twoFactorLastStep: null }).where(eq(users.id, userId));
+  await db
+    .update(users)
+    .set({ twoFactorSecret: null, twoFactorEnabled: false, twoFactorLastStep: null })
+    .where(eq(users.id, userId));
   await db.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
 }

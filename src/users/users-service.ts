@@ -45,7 +45,13 @@ export type UserActor = AuditActor & { permissions: ReadonlySet<string> };
 const NOT_FOUND = { ok: false, reason: 'not_found', message: 'This user no longer exists.' } as const;
 
 /** A refusal for lack of permissions, recorded in the audit log (in the caller's transaction). */
-async function refuse(db: Database, actor: UserActor, user: Pick<User, 'id' | 'username'> | null, message: string, lacking: string[]) {
+async function refuse(
+  db: Database,
+  actor: UserActor,
+  user: Pick<User, 'id' | 'username'> | null,
+  message: string,
+  lacking: string[],
+) {
   await recordRefusal(db, actor, user ? target(user) : undefined, message, lacking);
   return { ok: false, reason: 'forbidden', message } as const;
 }
@@ -57,7 +63,13 @@ async function refuse(db: Database, actor: UserActor, user: Pick<User, 'id' | 'u
  * auto-add groups' permissions). Returns the refusal, or null.
  */
 export async function refuseStrongerUser(db: Database, actor: UserActor, user: User, realm: string = user.realm) {
-  const refused = await refuseReachingUser(db, actor, user, `Changing ${user.username}`, user.realm === 'local' ? 'local' : realm);
+  const refused = await refuseReachingUser(
+    db,
+    actor,
+    user,
+    `Changing ${user.username}`,
+    user.realm === 'local' ? 'local' : realm,
+  );
   return refused && ({ ok: false, reason: 'forbidden', message: refused.message } as const);
 }
 
@@ -104,7 +116,10 @@ export async function createUser(
       const groupIds = [await systemGroupId(tx, 'all_users'), ...autoAdd, ...extraGroupIds];
       const lacking = permissionsLacking(actor.permissions, await permissionsOfGroups(tx, groupIds));
       if (lacking.length > 0) {
-        const message = lackingMessage(`Creating ${input.realm === 'local' ? 'a local user (who joins the Auto Add Local Users groups)' : 'this user'}`, lacking);
+        const message = lackingMessage(
+          `Creating ${input.realm === 'local' ? 'a local user (who joins the Auto Add Local Users groups)' : 'this user'}`,
+          lacking,
+        );
         return refuse(tx, actor, null, message, lacking);
       }
       const user = await insertUser(tx, {
@@ -165,7 +180,11 @@ export async function updateUser(
         ...(unlocking ? { failedLoginCount: 0, lockoutCount: 0, lockedUntil: null } : {}),
       });
       if (!user) {
-        return { ok: false, reason: 'stale', message: 'This user was changed by someone else; reload and try again.' } as const;
+        return {
+          ok: false,
+          reason: 'stale',
+          message: 'This user was changed by someone else; reload and try again.',
+        } as const;
       }
       // Disabling, locking, a realm change or a lost password can each leave no administrator.
       await assertAdministrable(tx);
@@ -203,11 +222,13 @@ export async function deleteUser(db: Database, actor: UserActor, id: string): Pr
 }
 
 /** Whether the user has a second factor to reset: enrolled, or an enrolment begun (a secret). */
-export const hasSecondFactor = (user: Pick<User, 'twoFactorEnabled' | 'twoFactorSecret'>) => user.twoFactorEnabled || user.twoFactorSecret !== null;
+export const hasSecondFactor = (user: Pick<User, 'twoFactorEnabled' | 'twoFactorSecret'>) =>
+  user.twoFactorEnabled || user.twoFactorSecret !== null;
 
 /** What follows an admin's reset of a user's second factor, as the page and its message say it. */
 export function afterTwoFactorReset(policy: TwoFactorPolicy): string {
-  if (policy.required) return 'They enrol again at their next login (a group of theirs requires two-factor authentication).';
+  if (policy.required)
+    return 'They enrol again at their next login (a group of theirs requires two-factor authentication).';
   if (policy.selfEnrollment) return 'They can enrol again from their profile.';
   return 'They log in with their password alone: no group of theirs requires a second factor or lets them enrol one.';
 }
@@ -236,7 +257,11 @@ export async function resetTwoFactor(
       target: target(user),
       changes: { two_factor_enabled: { old: before.twoFactorEnabled, new: false } },
     });
-    return { ok: true, user: { ...user, twoFactorSecret: null, twoFactorEnabled: false, twoFactorLastStep: null }, hadFactor: true } as const;
+    return {
+      ok: true,
+      user: { ...user, twoFactorSecret: null, twoFactorEnabled: false, twoFactorLastStep: null },
+      hadFactor: true,
+    } as const;
   });
 }
 

@@ -30,9 +30,14 @@ const workspaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db } = app;
 
   const workspaceNotFound = (reply: FastifyReply) =>
-    reply.code(404).render('errors/error', { title: 'Workspace not found', message: 'This workspace does not exist (any more).' });
+    reply
+      .code(404)
+      .render('errors/error', { title: 'Workspace not found', message: 'This workspace does not exist (any more).' });
 
-  async function workspaceOr404(request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply): Promise<Workspace | null> {
+  async function workspaceOr404(
+    request: FastifyRequest<{ Params: { id: string } }>,
+    reply: FastifyReply,
+  ): Promise<Workspace | null> {
     const workspace = await findWorkspace(db, request.params.id);
     if (!workspace) await workspaceNotFound(reply);
     return workspace ?? null;
@@ -66,48 +71,76 @@ const workspaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     reply.render('workspaces/new', { values: workspaceFormValues(null), errors: {} }),
   );
 
-  app.post('/admin/workspaces', { schema: { body: WorkspaceForm }, config: { permission: 'images_create' } }, async (request, reply) => {
-    const values = { ...workspaceFormValues(null), ...request.body, enabled: request.body.enabled === undefined ? '' : 'on' };
-    const validation = validateWorkspace(request.body);
-    if (!validation.ok) return reply.code(422).render('workspaces/new', { values, errors: validation.errors });
-    const result = await createWorkspace(db, actorOf(request), validation.value);
-    if (!result.ok) return reply.code(result.status).render('workspaces/new', { values, errors: { [result.field ?? 'friendly_name']: result.message } });
-    request.session.flash = { type: 'success', message: `Workspace ${result.value.friendlyName} created.` };
-    return reply.redirect(`/admin/workspaces/${result.value.id}`, 303);
-  });
+  app.post(
+    '/admin/workspaces',
+    { schema: { body: WorkspaceForm }, config: { permission: 'images_create' } },
+    async (request, reply) => {
+      const values = {
+        ...workspaceFormValues(null),
+        ...request.body,
+        enabled: request.body.enabled === undefined ? '' : 'on',
+      };
+      const validation = validateWorkspace(request.body);
+      if (!validation.ok) return reply.code(422).render('workspaces/new', { values, errors: validation.errors });
+      const result = await createWorkspace(db, actorOf(request), validation.value);
+      if (!result.ok)
+        return reply
+          .code(result.status)
+          .render('workspaces/new', { values, errors: { [result.field ?? 'friendly_name']: result.message } });
+      request.session.flash = { type: 'success', message: `Workspace ${result.value.friendlyName} created.` };
+      return reply.redirect(`/admin/workspaces/${result.value.id}`, 303);
+    },
+  );
 
-  app.get('/admin/workspaces/:id', { schema: { params: WorkspaceParams }, config: { permission: 'images_view' } }, async (request, reply) => {
-    const workspace = await workspaceOr404(request, reply);
-    return workspace ? renderShow(request, reply, workspace) : reply;
-  });
+  app.get(
+    '/admin/workspaces/:id',
+    { schema: { params: WorkspaceParams }, config: { permission: 'images_view' } },
+    async (request, reply) => {
+      const workspace = await workspaceOr404(request, reply);
+      return workspace ? renderShow(request, reply, workspace) : reply;
+    },
+  );
 
-  app.post('/admin/workspaces/:id', { schema: { params: WorkspaceParams, body: WorkspaceForm }, config: { permission: 'images_modify' } }, async (request, reply) => {
-    const workspace = await workspaceOr404(request, reply);
-    if (!workspace) return reply;
-    const values = { ...workspaceFormValues(null), ...request.body, enabled: request.body.enabled === undefined ? '' : 'on' };
-    delete (values as { confirm?: string }).confirm;
-    delete (values as { _csrf?: string })._csrf;
-    const validation = validateWorkspace(request.body);
-    if (!validation.ok) return renderShow(request, reply.code(422), workspace, { values, errors: validation.errors });
-    if (workspace.enabled && !validation.value.enabled && request.body.confirm !== 'disable') {
-      // Someone's default: say who before it stops being launchable.
-      const references = await defaultImageReferences(db, workspace.id);
-      if (references.users + references.groups > 0) {
-        const message = `${workspace.friendlyName} is the Default Workspace Image of ${describeReferences(references)}. Once disabled it cannot be launched, and their default falls back to the next source (their groups, or none).`;
-        return renderShow(request, reply.code(409), workspace, { values, confirmDisable: message });
+  app.post(
+    '/admin/workspaces/:id',
+    { schema: { params: WorkspaceParams, body: WorkspaceForm }, config: { permission: 'images_modify' } },
+    async (request, reply) => {
+      const workspace = await workspaceOr404(request, reply);
+      if (!workspace) return reply;
+      const values = {
+        ...workspaceFormValues(null),
+        ...request.body,
+        enabled: request.body.enabled === undefined ? '' : 'on',
+      };
+      delete (values as { confirm?: string }).confirm;
+      delete (values as { _csrf?: string })._csrf;
+      const validation = validateWorkspace(request.body);
+      if (!validation.ok) return renderShow(request, reply.code(422), workspace, { values, errors: validation.errors });
+      if (workspace.enabled && !validation.value.enabled && request.body.confirm !== 'disable') {
+        // Someone's default: say who before it stops being launchable.
+        const references = await defaultImageReferences(db, workspace.id);
+        if (references.users + references.groups > 0) {
+          const message = `${workspace.friendlyName} is the Default Workspace Image of ${describeReferences(references)}. Once disabled it cannot be launched, and their default falls back to the next source (their groups, or none).`;
+          return renderShow(request, reply.code(409), workspace, { values, confirmDisable: message });
+        }
       }
-    }
-    const result = await updateWorkspace(db, actorOf(request), workspace, validation.value);
-    if (!result.ok) return renderShow(request, reply.code(result.status), workspace, { values, errors: { [result.field ?? 'friendly_name']: result.message } });
-    request.session.flash = { type: 'success', message: `Workspace ${result.value.friendlyName} saved.` };
-    return reply.redirect(`/admin/workspaces/${workspace.id}`, 303);
-  });
+      const result = await updateWorkspace(db, actorOf(request), workspace, validation.value);
+      if (!result.ok)
+        return renderShow(request, reply.code(result.status), workspace, {
+          values,
+          errors: { [result.field ?? 'friendly_name']: result.message },
+        });
+      request.session.flash = { type: 'success', message: `Workspace ${result.value.friendlyName} saved.` };
+      return reply.redirect(`/admin/workspaces/${workspace.id}`, 303);
+    },
+  );
 
   async function confirmDelete(workspace: Workspace, error: string | null) {
     const references = await defaultImageReferences(db, workspace.id);
-    const fallback = references.users + references.groups > 0
-      ? ` It is the Default Workspace Image of ${describeReferences(references)}: their default falls back to the next source.`
-      : '';
+    const fallback =
+      references.users + references.groups > 0
+        ? ` It is the Default Workspace Image of ${describeReferences(references)}: their default falls back to the next source.`
+        : '';
     return {
       kind: 'workspace',
       name: workspace.friendlyName,
@@ -119,19 +152,27 @@ const workspaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     };
   }
 
-  app.get('/admin/workspaces/:id/delete', { schema: { params: WorkspaceParams }, config: { permission: 'images_delete' } }, async (request, reply) => {
-    const workspace = await workspaceOr404(request, reply);
-    return workspace ? reply.render('confirm-delete', await confirmDelete(workspace, null)) : reply;
-  });
+  app.get(
+    '/admin/workspaces/:id/delete',
+    { schema: { params: WorkspaceParams }, config: { permission: 'images_delete' } },
+    async (request, reply) => {
+      const workspace = await workspaceOr404(request, reply);
+      return workspace ? reply.render('confirm-delete', await confirmDelete(workspace, null)) : reply;
+    },
+  );
 
-  app.post('/admin/workspaces/:id/delete', { schema: { params: WorkspaceParams, body: EmptyForm }, config: { permission: 'images_delete' } }, async (request, reply) => {
-    const workspace = await workspaceOr404(request, reply);
-    if (!workspace) return reply;
-    const result = await deleteWorkspace(db, actorOf(request), workspace);
-    if (!result.ok) return workspaceNotFound(reply);
-    request.session.flash = { type: 'success', message: `Workspace ${workspace.friendlyName} deleted.` };
-    return reply.redirect(LIST.url, 303);
-  });
+  app.post(
+    '/admin/workspaces/:id/delete',
+    { schema: { params: WorkspaceParams, body: EmptyForm }, config: { permission: 'images_delete' } },
+    async (request, reply) => {
+      const workspace = await workspaceOr404(request, reply);
+      if (!workspace) return reply;
+      const result = await deleteWorkspace(db, actorOf(request), workspace);
+      if (!result.ok) return workspaceNotFound(reply);
+      request.session.flash = { type: 'success', message: `Workspace ${workspace.friendlyName} deleted.` };
+      return reply.redirect(LIST.url, 303);
+    },
+  );
 
   await app.register(fileMappingRoutes, {
     kind: 'workspace',
@@ -141,7 +182,14 @@ const workspaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async loadOwner(request, reply) {
       const workspace = await workspaceOr404(request, reply);
       if (!workspace) return null;
-      return { kind: 'workspace', id: workspace.id, name: workspace.friendlyName, url: `/admin/workspaces/${workspace.id}`, listLabel: LIST.label, listUrl: LIST.url };
+      return {
+        kind: 'workspace',
+        id: workspace.id,
+        name: workspace.friendlyName,
+        url: `/admin/workspaces/${workspace.id}`,
+        listLabel: LIST.label,
+        listUrl: LIST.url,
+      };
     },
   });
 };

@@ -24,10 +24,17 @@ const summary = {
 
 /** A user's recorded launches, newest first, without their plans. */
 export function workspaceSessionsOfUser(db: Database, userId: string): Promise<WorkspaceSessionSummary[]> {
-  return db.select(summary).from(workspaceSessions).where(eq(workspaceSessions.userId, userId)).orderBy(desc(workspaceSessions.createdAt));
+  return db
+    .select(summary)
+    .from(workspaceSessions)
+    .where(eq(workspaceSessions.userId, userId))
+    .orderBy(desc(workspaceSessions.createdAt));
 }
 
-export async function findWorkspaceSession(db: Database, id: string): Promise<(WorkspaceSessionSummary & { plan: LaunchPlan; username: string; realm: string }) | undefined> {
+export async function findWorkspaceSession(
+  db: Database,
+  id: string,
+): Promise<(WorkspaceSessionSummary & { plan: LaunchPlan; username: string; realm: string }) | undefined> {
   const [row] = await db
     .select({ ...summary, plan: workspaceSessions.plan, username: users.username, realm: users.realm })
     .from(workspaceSessions)
@@ -37,7 +44,8 @@ export async function findWorkspaceSession(db: Database, id: string): Promise<(W
 }
 
 /** `atLimit`: refused at Max Sessions Per User (ending one would let the launch through). */
-export type LaunchResult = { ok: true; session: WorkspaceSessionSummary } | { ok: false; message: string; status: number; atLimit?: boolean };
+export type LaunchResult =
+  { ok: true; session: WorkspaceSessionSummary } | { ok: false; message: string; status: number; atLimit?: boolean };
 
 /**
  * Records a launch unless the user already has `limit` sessions. The user's row is locked for
@@ -66,12 +74,24 @@ export function recordLaunch(
         limit === 0
           ? 'Your groups allow no workspace sessions (Max Sessions Per User is 0).'
           : `You already have ${running} workspace ${running === 1 ? 'session' : 'sessions'}, the most your groups allow (Max Sessions Per User is ${limit}). End one to start another.`;
-      await recordAudit(tx, actor, { action: 'workspace_launch', outcome: 'failure', target: { type: 'user', id: user.id, name: user.username }, reason: message, workspace: plan.workspace.friendly_name });
+      await recordAudit(tx, actor, {
+        action: 'workspace_launch',
+        outcome: 'failure',
+        target: { type: 'user', id: user.id, name: user.username },
+        reason: message,
+        workspace: plan.workspace.friendly_name,
+      });
       return { ok: false, message, status: 409, atLimit: true } as const;
     }
     const [session] = await tx
       .insert(workspaceSessions)
-      .values({ userId: user.id, workspaceId: plan.workspace.id, workspaceName: plan.workspace.friendly_name, plan, createdAt: now })
+      .values({
+        userId: user.id,
+        workspaceId: plan.workspace.id,
+        workspaceName: plan.workspace.friendly_name,
+        plan,
+        createdAt: now,
+      })
       .returning(summary);
     await recordAudit(tx, actor, {
       action: 'workspace_launch',

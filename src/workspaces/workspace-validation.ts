@@ -15,11 +15,14 @@ export interface WorkspaceInput {
 export type WorkspaceValidation = { ok: true; value: WorkspaceInput } | { ok: false; errors: Record<string, string> };
 
 // The container image reference grammar (distribution/reference): [registry[:port]/]path[:tag][@digest].
-const HOST = '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]{1,5})?)';
+const HOST =
+  '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]{1,5})?)';
 const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const TAG = '[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}';
 const DIGEST = 'sha256:[a-f0-9]{64}';
-const IMAGE_REFERENCE = new RegExp(`^(?:${HOST}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::${TAG})?(?:@${DIGEST})?$`);
+const IMAGE_REFERENCE = new RegExp(
+  `^(?:${HOST}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::${TAG})?(?:@${DIGEST})?$`,
+);
 
 /** Whether `text` is a container image reference such as `kasmweb/chrome:1.16.0` or `registry:5000/team/app@sha256:…`. */
 export function isImageReference(text: string): boolean {
@@ -30,7 +33,9 @@ export const CORES_MAX = 256;
 export const MEMORY_MB_MIN = 64;
 export const MEMORY_MB_MAX = 1_048_576;
 
-export type WorkspaceFormBody = Partial<Record<'friendly_name' | 'image' | 'description' | 'cores' | 'memory_mb' | 'enabled' | 'run_config_override', string>>;
+export type WorkspaceFormBody = Partial<
+  Record<'friendly_name' | 'image' | 'description' | 'cores' | 'memory_mb' | 'enabled' | 'run_config_override', string>
+>;
 
 export function validateWorkspace(body: WorkspaceFormBody): WorkspaceValidation {
   const errors: Record<string, string> = {};
@@ -47,7 +52,8 @@ export function validateWorkspace(body: WorkspaceFormBody): WorkspaceValidation 
 
   if (image === '') errors.image = 'Image is required, such as kasmweb/chrome:1.16.0.';
   else if (!isImageReference(image)) {
-    errors.image = 'Image must be a container image reference: registry/name:tag or name@sha256:<64 hex digits>, in lower case.';
+    errors.image =
+      'Image must be a container image reference: registry/name:tag or name@sha256:<64 hex digits>, in lower case.';
   }
 
   if ([...description].length > 10_000) errors.description = 'Description must be at most 10,000 characters.';
@@ -68,14 +74,32 @@ export function validateWorkspace(body: WorkspaceFormBody): WorkspaceValidation 
   if (Object.keys(errors).length > 0 || !runConfig.ok) return { ok: false, errors };
   return {
     ok: true,
-    value: { friendlyName, image, description, cores, memoryMb, enabled: body.enabled !== undefined, runConfigOverride: runConfig.value },
+    value: {
+      friendlyName,
+      image,
+      description,
+      cores,
+      memoryMb,
+      enabled: body.enabled !== undefined,
+      runConfigOverride: runConfig.value,
+    },
   };
 }
 
 /** The form's values for a stored workspace. */
-export function workspaceFormValues(workspace: (Omit<WorkspaceInput, 'runConfigOverride'> & { runConfigOverride: unknown }) | null): Required<WorkspaceFormBody> {
+export function workspaceFormValues(
+  workspace: (Omit<WorkspaceInput, 'runConfigOverride'> & { runConfigOverride: unknown }) | null,
+): Required<WorkspaceFormBody> {
   if (!workspace) {
-    return { friendly_name: '', image: '', description: '', cores: '2', memory_mb: '2768', enabled: 'on', run_config_override: '{}' };
+    return {
+      friendly_name: '',
+      image: '',
+      description: '',
+      cores: '2',
+      memory_mb: '2768',
+      enabled: 'on',
+      run_config_override: '{}',
+    };
   }
   return {
     friendly_name: workspace.friendlyName,

@@ -7,13 +7,26 @@ import { isUniqueViolation } from '../db/sql-helpers.js';
 import type { ImageChoice } from '../settings/catalogue.js';
 import type { WorkspaceInput } from './workspace-validation.js';
 
-export type WorkspaceResult = { ok: true; value: Workspace } | { ok: false; field?: string; message: string; status: number };
+export type WorkspaceResult =
+  { ok: true; value: Workspace } | { ok: false; field?: string; message: string; status: number };
 
-const DUPLICATE_NAME = { ok: false, field: 'friendly_name', message: 'A workspace with this Friendly Name already exists.', status: 409 } as const;
-const target = (workspace: Pick<Workspace, 'id' | 'friendlyName'>) => ({ type: 'workspace', id: workspace.id, name: workspace.friendlyName });
+const DUPLICATE_NAME = {
+  ok: false,
+  field: 'friendly_name',
+  message: 'A workspace with this Friendly Name already exists.',
+  status: 409,
+} as const;
+const target = (workspace: Pick<Workspace, 'id' | 'friendlyName'>) => ({
+  type: 'workspace',
+  id: workspace.id,
+  name: workspace.friendlyName,
+});
 
 export function listWorkspaces(db: Database): Promise<Workspace[]> {
-  return db.select().from(workspaces).orderBy(sql`lower(${workspaces.friendlyName})`);
+  return db
+    .select()
+    .from(workspaces)
+    .orderBy(sql`lower(${workspaces.friendlyName})`);
 }
 
 export async function findWorkspace(db: Database, id: string): Promise<Workspace | undefined> {
@@ -65,7 +78,12 @@ async function nameTaken(db: Database, name: string, exceptId?: string): Promise
   const rows = await db
     .select({ id: workspaces.id })
     .from(workspaces)
-    .where(and(sql`lower(${workspaces.friendlyName}) = lower(${name})`, exceptId ? sql`${workspaces.id} <> ${exceptId}` : undefined));
+    .where(
+      and(
+        sql`lower(${workspaces.friendlyName}) = lower(${name})`,
+        exceptId ? sql`${workspaces.id} <> ${exceptId}` : undefined,
+      ),
+    );
   return rows.length > 0;
 }
 
@@ -83,17 +101,28 @@ export function createWorkspace(db: Database, actor: AuditActor, input: Workspac
   );
 }
 
-export function updateWorkspace(db: Database, actor: AuditActor, workspace: Workspace, input: WorkspaceInput): Promise<WorkspaceResult> {
+export function updateWorkspace(
+  db: Database,
+  actor: AuditActor,
+  workspace: Workspace,
+  input: WorkspaceInput,
+): Promise<WorkspaceResult> {
   return guarded(() =>
     db.transaction(async (tx) => {
       if (await nameTaken(tx, input.friendlyName, workspace.id)) return DUPLICATE_NAME;
-      const [updated] = await tx.update(workspaces).set({ ...input, updatedAt: sql`now()` }).where(eq(workspaces.id, workspace.id)).returning();
+      const [updated] = await tx
+        .update(workspaces)
+        .set({ ...input, updatedAt: sql`now()` })
+        .where(eq(workspaces.id, workspace.id))
+        .returning();
       if (!updated) return { ok: false, message: 'This workspace no longer exists.', status: 404 } as const;
       const changes: Record<string, { old: unknown; new: unknown }> = {};
       for (const field of FIELDS) {
-        if (JSON.stringify(workspace[field]) !== JSON.stringify(input[field])) changes[field] = { old: workspace[field], new: input[field] };
+        if (JSON.stringify(workspace[field]) !== JSON.stringify(input[field]))
+          changes[field] = { old: workspace[field], new: input[field] };
       }
-      if (Object.keys(changes).length > 0) await recordAudit(tx, actor, { action: 'workspace_updated', target: target(updated), changes });
+      if (Object.keys(changes).length > 0)
+        await recordAudit(tx, actor, { action: 'workspace_updated', target: target(updated), changes });
       return { ok: true, value: updated } as const;
     }),
   );

@@ -3,7 +3,15 @@ import { createRequire } from 'node:module';
 import { eq } from 'drizzle-orm';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiKeys, groups, groupSettings, userGroups, users, workspaces, workspaceSessions } from '../../src/db/schema.js';
+import {
+  apiKeys,
+  groups,
+  groupSettings,
+  userGroups,
+  users,
+  workspaces,
+  workspaceSessions,
+} from '../../src/db/schema.js';
 import { loginAsFirstAdmin, openBrowserSession, skipBrowserTests, type BrowserSession } from '../helpers/browser.js';
 
 // axe-core checks the main pages against WCAG 2 A and AA (contrast included) in both themes.
@@ -19,11 +27,23 @@ async function violations(page: Page): Promise<string[]> {
   // Evaluated through the DevTools protocol, which the page's CSP does not govern.
   await page.evaluate(axeSource);
   const found = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (context: Document, options: object) => Promise<{ violations: AxeViolation[] }> } }).axe;
-    const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    const axe = (
+      window as unknown as {
+        axe: { run: (context: Document, options: object) => Promise<{ violations: AxeViolation[] }> };
+      }
+    ).axe;
+    const result = await axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    });
     return result.violations;
   });
-  return found.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')})`);
+  return found.map(
+    (v) =>
+      `${v.id}: ${v.help} (${v.nodes
+        .map((n) => n.target.join(' '))
+        .slice(0, 3)
+        .join(', ')})`,
+  );
 }
 
 describe.skipIf(skipBrowserTests)('accessibility (axe-core)', () => {
@@ -40,14 +60,26 @@ describe.skipIf(skipBrowserTests)('accessibility (axe-core)', () => {
     await loginAsFirstAdmin(page);
     const [admin] = await server.handle.db.select().from(users).where(eq(users.username, 'admin'));
     const [allUsers] = await server.handle.db.select().from(groups).where(eq(groups.systemKey, 'all_users'));
-    const [apiKey] = await server.handle.db.insert(apiKeys).values({ name: 'Provisioning script', key: 'a11y-key', secretHash: '0'.repeat(64) }).returning();
+    const [apiKey] = await server.handle.db
+      .insert(apiKeys)
+      .values({ name: 'Provisioning script', key: 'a11y-key', secretHash: '0'.repeat(64) })
+      .returning();
     // A group with a member and a setting: its rows, picker and confirm steps.
     const [team] = await server.handle.db.insert(groups).values({ name: 'Engineering', priority: 10 }).returning();
-    const [member] = await server.handle.db.insert(users).values({ username: 'ada.lovelace', firstName: 'Ada', lastName: 'Lovelace' }).returning();
+    const [member] = await server.handle.db
+      .insert(users)
+      .values({ username: 'ada.lovelace', firstName: 'Ada', lastName: 'Lovelace' })
+      .returning();
     await server.handle.db.insert(userGroups).values({ userId: member!.id, groupId: team!.id });
     await server.handle.db.insert(groupSettings).values({ groupId: team!.id, key: 'max_kasms_per_user', value: 3 });
-    const [workspace] = await server.handle.db.insert(workspaces).values({ friendlyName: 'Chrome', image: 'kasmweb/chrome:1.16.0' }).returning();
-    const [running] = await server.handle.db.insert(workspaceSessions).values({ userId: admin!.id, workspaceId: workspace!.id, workspaceName: 'Chrome', plan: { settings: [] } }).returning();
+    const [workspace] = await server.handle.db
+      .insert(workspaces)
+      .values({ friendlyName: 'Chrome', image: 'kasmweb/chrome:1.16.0' })
+      .returning();
+    const [running] = await server.handle.db
+      .insert(workspaceSessions)
+      .values({ userId: admin!.id, workspaceId: workspace!.id, workspaceName: 'Chrome', plan: { settings: [] } })
+      .returning();
     pages = [
       '/',
       '/profile',
@@ -80,7 +112,9 @@ describe.skipIf(skipBrowserTests)('accessibility (axe-core)', () => {
 
   it('catches a violation when there is one (the check itself works)', async () => {
     await page.goto('/');
-    await page.evaluate(() => document.querySelector('main')!.insertAdjacentHTML('beforeend', '<img src="/static/favicon.svg">'));
+    await page.evaluate(() =>
+      document.querySelector('main')!.insertAdjacentHTML('beforeend', '<img src="/static/favicon.svg">'),
+    );
     expect((await violations(page)).join('\n')).toMatch(/^image-alt:/m);
   });
 

@@ -1,6 +1,12 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JS_MODES, skipBrowserTests, loginAsFirstAdmin, openBrowserSession, type BrowserSession } from '../helpers/browser.js';
+import {
+  JS_MODES,
+  skipBrowserTests,
+  loginAsFirstAdmin,
+  openBrowserSession,
+  type BrowserSession,
+} from '../helpers/browser.js';
 
 // An admin makes a key for a provisioning script, in a browser with JavaScript off and on:
 // add it, copy the key and secret shown once, give it permissions, see a script's call work,
@@ -21,7 +27,11 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('API keys with $mode', ({ javaS
 
   /** A call as a script makes it, with the key and secret the page showed. */
   const getImages = () =>
-    fetch(`${session.server.url}/api/public/get_images`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ api_key: key, api_key_secret: secret }) });
+    fetch(`${session.server.url}/api/public/get_images`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ api_key: key, api_key_secret: secret }),
+    });
 
   it('adds a key and shows its secret once, with clear errors for bad values', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'API Keys' }).click();

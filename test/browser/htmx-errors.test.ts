@@ -20,7 +20,9 @@ describe.skipIf(skipBrowserTests)('a failing htmx action, JavaScript on', () => 
     await loginAsFirstAdmin(page);
     await page.goto('/admin/users');
     await page.locator('summary[aria-label="Actions for gone-meanwhile"]').click(); // the row's menu
-    const remove = page.locator('tr', { has: page.getByRole('link', { name: 'gone-meanwhile', exact: true }) }).getByRole('link', { name: 'Delete' });
+    const remove = page
+      .locator('tr', { has: page.getByRole('link', { name: 'gone-meanwhile', exact: true }) })
+      .getByRole('link', { name: 'Delete' });
     await remove.waitFor();
     // Someone else deletes the user while this page is open.
     await server.handle.db.delete(users).where(eq(users.id, gone.id));

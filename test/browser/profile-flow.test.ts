@@ -13,7 +13,8 @@ const PASSWORD = 'analytical engine';
 describe.skipIf(skipBrowserTests).each(JS_MODES)('profile flow with $mode', ({ javaScriptEnabled }) => {
   let session: BrowserSession;
   /** The TOTP code at the test server's clock plus `offsetSeconds` (the clock moves only when the test says). */
-  const codeAt = (secret: string, offsetSeconds = 0) => generate({ secret, epoch: Math.floor(session.server.clock.now() / 1000) + offsetSeconds });
+  const codeAt = (secret: string, offsetSeconds = 0) =>
+    generate({ secret, epoch: Math.floor(session.server.clock.now() / 1000) + offsetSeconds });
   let page: Page;
   let secret = '';
   let recovery: string[] = [];
@@ -43,7 +44,8 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('profile flow with $mode', ({ j
     await page.getByRole('heading', { name: 'Log in to Roster' }).waitFor();
   }
 
-  const mark = (value: number) => page.evaluate((v) => ((window as unknown as { marker: number }).marker = v), value).catch(() => undefined);
+  const mark = (value: number) =>
+    page.evaluate((v) => ((window as unknown as { marker: number }).marker = v), value).catch(() => undefined);
   const marker = () => page.evaluate(() => (window as unknown as { marker?: number }).marker);
 
   /** Saves the rows changed so far as a person would: the row's own Save with JS, the form's one Save without. */
@@ -52,7 +54,8 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('profile flow with $mode', ({ j
     else await page.getByRole('button', { name: 'Save settings' }).click();
   }
   /** Where the message of a save appears: in the row with JS (it changed in place), at the top of the settings section without. */
-  const messageOf = (key: string) => (javaScriptEnabled ? page.locator(`#setting-${key}`) : page.locator('#settings')).getByRole('status');
+  const messageOf = (key: string) =>
+    (javaScriptEnabled ? page.locator(`#setting-${key}`) : page.locator('#settings')).getByRole('status');
   const row = (key: string) => page.locator(`#setting-${key}`);
 
   it('changes Theme, Auto Launch, Theme again, then goes back to the group default: each confirmed where it was saved', async () => {
@@ -61,9 +64,14 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('profile flow with $mode', ({ j
     await row('auto_login_kasm').getByText('(from group Engineering)').waitFor();
     // Without JS the rows' own Save buttons are hidden: one Save settings button saves them all.
     // Polled: the stylesheet that hides them may arrive after the page's first paint.
-    await expect.poll(() => page.getByRole('button', { name: /^Save /, exact: false }).count()).toBe(javaScriptEnabled ? 10 : 1);
+    await expect
+      .poll(() => page.getByRole('button', { name: /^Save /, exact: false }).count())
+      .toBe(javaScriptEnabled ? 10 : 1);
 
-    for (const [theme, dataTheme] of [['Dark', 'dark'], ['Light', 'light']] as const) {
+    for (const [theme, dataTheme] of [
+      ['Dark', 'dark'],
+      ['Light', 'light'],
+    ] as const) {
       await page.getByLabel('Theme', { exact: true }).selectOption(theme);
       await saveRow('Theme');
       await expect.poll(() => page.locator('html').getAttribute('data-theme')).toBe(dataTheme);
@@ -74,12 +82,16 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('profile flow with $mode', ({ j
       await mark(1);
       await page.getByLabel('Auto Launch Session').selectOption(theme === 'Dark' ? 'Off' : 'On');
       await saveRow('Auto Launch Session');
-      await row('auto_login_kasm').getByText(`Now: ${theme === 'Dark' ? 'Off' : 'On'}`).waitFor();
+      await row('auto_login_kasm')
+        .getByText(`Now: ${theme === 'Dark' ? 'Off' : 'On'}`)
+        .waitFor();
       expect(await messageOf('auto_login_kasm').innerText()).toBe('Auto Launch Session saved.');
       expect(await row('auto_login_kasm').locator('.source').innerText()).toBe('(your choice)');
       expect(await marker()).toBe(javaScriptEnabled ? 1 : undefined); // in place with JS, a new page without
     }
-    await expect.poll(() => page.evaluate(() => getComputedStyle(document.body).backgroundColor)).not.toBe('rgb(22, 26, 34)');
+    await expect
+      .poll(() => page.evaluate(() => getComputedStyle(document.body).backgroundColor))
+      .not.toBe('rgb(22, 26, 34)');
 
     await row('auto_login_kasm').getByRole('button', { name: 'Use group default' }).click();
     await row('auto_login_kasm').getByText('(from group Engineering)').waitFor();
@@ -90,13 +102,19 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('profile flow with $mode', ({ j
   });
 
   it('saves several rows at once with the one Save button, and wraps a long SSH key inside its row', async () => {
-    const blob = Buffer.concat([Buffer.from([0, 0, 0, 7]), Buffer.from('ssh-rsa'), Buffer.alloc(530, 7)]).toString('base64');
+    const blob = Buffer.concat([Buffer.from([0, 0, 0, 7]), Buffer.from('ssh-rsa'), Buffer.alloc(530, 7)]).toString(
+      'base64',
+    );
     await page.getByLabel('Theme', { exact: true }).selectOption('Dark');
     await page.getByLabel('Chat Sound Effects').selectOption('Off');
     await page.getByLabel('Preferred Timezone').fill('Europe/Berlin');
     await page.getByLabel('SSH Public Key').fill(`ssh-rsa ${blob} ada@analytical-engine`);
     await page.getByRole('button', { name: 'Save settings' }).click();
-    await page.locator('#settings').getByRole('status').getByText('Chat Sound Effects, Theme, Preferred Timezone and SSH Public Key saved.').waitFor();
+    await page
+      .locator('#settings')
+      .getByRole('status')
+      .getByText('Chat Sound Effects, Theme, Preferred Timezone and SSH Public Key saved.')
+      .waitFor();
     await expect.poll(() => page.locator('html').getAttribute('data-theme')).toBe('dark');
     expect(await row('chat_sfx').locator('.effective').innerText()).toBe('Now: Off (your choice)');
     expect(await row('preferred_timezone').locator('.effective').innerText()).toBe('Now: Europe/Berlin (your choice)');
@@ -140,7 +158,9 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('profile flow with $mode', ({ j
     await page.getByRole('button', { name: 'Change Password' }).click();
     const summary = page.locator('#password').getByRole('alert');
     await summary.getByRole('link', { name: 'This is not your current password.' }).waitFor();
-    await expect.poll(() => page.evaluate(() => document.activeElement?.classList.contains('error-summary'))).toBe(true);
+    await expect
+      .poll(() => page.evaluate(() => document.activeElement?.classList.contains('error-summary')))
+      .toBe(true);
     for (const label of ['Current Password', 'New Password', 'Confirm New Password']) {
       expect(await page.getByLabel(label, { exact: true }).inputValue(), label).toBe('');
     }
@@ -149,7 +169,11 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('profile flow with $mode', ({ j
     await page.getByLabel('New Password', { exact: true }).fill(next);
     await page.getByLabel('Confirm New Password').fill(next);
     await page.getByRole('button', { name: 'Change Password' }).click();
-    await page.locator('#password').getByRole('status').getByText('Password changed. Your other sessions were logged out.').waitFor();
+    await page
+      .locator('#password')
+      .getByRole('status')
+      .getByText('Password changed. Your other sessions were logged out.')
+      .waitFor();
     password = next;
   });
 

@@ -1,7 +1,13 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { users } from '../../src/db/schema.js';
-import { JS_MODES, loginAsFirstAdmin, skipBrowserTests, openBrowserSession, type BrowserSession } from '../helpers/browser.js';
+import {
+  JS_MODES,
+  loginAsFirstAdmin,
+  skipBrowserTests,
+  openBrowserSession,
+  type BrowserSession,
+} from '../helpers/browser.js';
 import { ADMIN_NEW_PASSWORD, ADMIN_PASSWORD } from '../helpers/test-app.js';
 
 // The admin's whole first session, as a person does it: once with JavaScript off (plain
@@ -118,14 +124,23 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('admin users flow with $mode', 
   it('moves between the sections of a user page by their links', async () => {
     await page.getByRole('link', { name: 'Carol.Danvers', exact: true }).click();
     const sections = page.getByRole('navigation', { name: 'User sections' });
-    for (const [link, heading] of [['Groups', 'Groups'], ['Effective settings', 'Effective settings'], ['File mappings', 'File Mappings'], ['Details', 'Details']] as const) {
+    for (const [link, heading] of [
+      ['Groups', 'Groups'],
+      ['Effective settings', 'Effective settings'],
+      ['File mappings', 'File Mappings'],
+      ['Details', 'Details'],
+    ] as const) {
       await sections.getByRole('link', { name: link, exact: true }).click();
-      await expect.poll(() => new URL(page.url()).hash).toBe(`#${link === 'Effective settings' ? 'effective-settings' : link === 'File mappings' ? 'file-mappings' : link.toLowerCase()}`);
+      await expect
+        .poll(() => new URL(page.url()).hash)
+        .toBe(
+          `#${link === 'Effective settings' ? 'effective-settings' : link === 'File mappings' ? 'file-mappings' : link.toLowerCase()}`,
+        );
       await page.getByRole('heading', { name: heading, exact: true }).waitFor();
     }
   });
 
-  it('offers View, Log Out and Delete in each row\'s menu, Log Out confirmed first', async () => {
+  it("offers View, Log Out and Delete in each row's menu, Log Out confirmed first", async () => {
     await page.goto('/admin/users');
     const menu = page.locator('summary[aria-label="Actions for Carol.Danvers"]');
     await menu.first().click();
@@ -141,7 +156,11 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('admin users flow with $mode', 
       await menu.first().click();
       // Log Out asks first (the dialog is answered yes by the session) and says what it did, in the table.
       await row.getByRole('link', { name: 'Log Out', exact: true }).click();
-      await page.locator('#users-table').getByRole('status').getByText('Carol.Danvers was logged out everywhere (0 sessions).').waitFor();
+      await page
+        .locator('#users-table')
+        .getByRole('status')
+        .getByText('Carol.Danvers was logged out everywhere (0 sessions).')
+        .waitFor();
       await menu.first().click();
     } else {
       await row.getByRole('link', { name: 'Log Out', exact: true }).click();
@@ -162,7 +181,10 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('admin users flow with $mode', 
       await page.goto('/admin/users');
       await page.evaluate(() => ((window as unknown as { marker: number }).marker = 7));
       await page.locator('summary[aria-label="Actions for Carol.Danvers"]').click();
-      await page.locator('tr', { has: page.getByRole('link', { name: 'Carol.Danvers', exact: true }) }).getByRole('link', { name: 'Delete' }).click();
+      await page
+        .locator('tr', { has: page.getByRole('link', { name: 'Carol.Danvers', exact: true }) })
+        .getByRole('link', { name: 'Delete' })
+        .click();
       await page.getByRole('link', { name: 'Carol.Danvers', exact: true }).waitFor({ state: 'detached' });
       expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(7);
       await page.reload();
@@ -202,7 +224,11 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('users table, repeated, with $m
     page.on('dialog', (dialog) => dialogs.push(dialog.message()));
     // Emails sort the other way round from user names; every third user is locked.
     await session.server.handle.db.insert(users).values(
-      Array.from({ length: 30 }, (_, i) => ({ username: `rep-${String(i).padStart(2, '0')}`, email: `m${99 - i}@example.com`, locked: i % 3 === 0 })),
+      Array.from({ length: 30 }, (_, i) => ({
+        username: `rep-${String(i).padStart(2, '0')}`,
+        email: `m${99 - i}@example.com`,
+        locked: i % 3 === 0,
+      })),
     );
     await loginAsFirstAdmin(page);
     await page.goto('/admin/users');
@@ -241,7 +267,13 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('users table, repeated, with $m
       await page.getByLabel('Status').selectOption({ label: 'Locked' });
       await submitIfNoScript();
       await expect.poll(() => param('status')).toBe('locked');
-      await expect.poll(names).toEqual(['rep-27', 'rep-24', 'rep-21', 'rep-18', 'rep-15', 'rep-12', 'rep-09', 'rep-06', 'rep-03', 'rep-00'].filter((n) => round === 1 || n !== 'rep-00'));
+      await expect
+        .poll(names)
+        .toEqual(
+          ['rep-27', 'rep-24', 'rep-21', 'rep-18', 'rep-15', 'rep-12', 'rep-09', 'rep-06', 'rep-03', 'rep-00'].filter(
+            (n) => round === 1 || n !== 'rep-00',
+          ),
+        );
       expect(await sorted()).toBe('Email ▲ ascending');
       await page.getByLabel('Status').selectOption({ label: 'Any' });
       await submitIfNoScript();
@@ -264,7 +296,10 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('users table, repeated, with $m
       // Delete the first row, confirming: the count drops, the table says so, the sort stays.
       const victim = (await names())[0]!;
       await table().locator(`summary[aria-label="Actions for ${victim}"]`).click();
-      await table().locator('tr', { has: page.getByRole('link', { name: victim, exact: true }) }).getByRole('link', { name: 'Delete' }).click();
+      await table()
+        .locator('tr', { has: page.getByRole('link', { name: victim, exact: true }) })
+        .getByRole('link', { name: 'Delete' })
+        .click();
       if (javaScriptEnabled) {
         await expect.poll(() => dialogs.at(-1)).toBe(`Delete user ${victim}? This cannot be undone.`);
       } else {
@@ -286,7 +321,8 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('users table, repeated, with $m
       await expect.poll(() => param('sort')).toBeNull();
       if (round === 1) expect(await names()).not.toContain('rep-00');
     }
-    if (javaScriptEnabled) expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(19);
+    if (javaScriptEnabled)
+      expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(19);
   });
 
   it('shows the message of a delete without script inside the table, not at the top', async () => {
@@ -300,7 +336,7 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('users table, repeated, with $m
     expect(new URL(page.url()).hash).toBe('#users-table');
   });
 
-  it('opens one row menu at a time, covering no other row\'s controls; with script Escape and a click elsewhere close it', async () => {
+  it("opens one row menu at a time, covering no other row's controls; with script Escape and a click elsewhere close it", async () => {
     await page.goto('/admin/users?q=rep-');
     const summaries = table().locator('summary');
     for (const index of [0, 1, 2, 5]) {
@@ -334,7 +370,10 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('users table, repeated, with $m
     for (const width of [768, 1024, 1280]) {
       await page.setViewportSize({ width, height: 800 });
       await page.goto('/admin/users?q=rep-');
-      const { scrollWidth, clientWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth }));
+      const { scrollWidth, clientWidth } = await page.evaluate(() => ({
+        scrollWidth: document.documentElement.scrollWidth,
+        clientWidth: document.documentElement.clientWidth,
+      }));
       expect(scrollWidth, `at ${width} px`).toBeLessThanOrEqual(clientWidth);
     }
     expect(await table().locator('tbody tr').first().locator('td').nth(6).textContent()).toBe('Never');

@@ -3,10 +3,17 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groups, userGroups, workspaceSessions } from '../../src/db/schema.js';
 import type { LaunchPlan } from '../../src/launches/launch-plan.js';
-import { JS_MODES, skipBrowserTests, loginAsFirstAdmin, openBrowserSession, type BrowserSession } from '../helpers/browser.js';
+import {
+  JS_MODES,
+  skipBrowserTests,
+  loginAsFirstAdmin,
+  openBrowserSession,
+  type BrowserSession,
+} from '../helpers/browser.js';
 import { seedUser } from '../helpers/test-app.js';
 
-const POLICY = '{"ManagedBookmarks": [{"toplevel_name": "Roster"}, {"name": "Docs", "url": "https://kasmweb.com/docs"}], "BookmarkBarEnabled": true}\n';
+const POLICY =
+  '{"ManagedBookmarks": [{"toplevel_name": "Roster"}, {"name": "Docs", "url": "https://kasmweb.com/docs"}], "BookmarkBarEnabled": true}\n';
 const PATH = '/etc/opt/chrome/policies/managed/bookmarks.json';
 
 // "Done when" of the workspaces issue, in a browser with JavaScript off and on: create a
@@ -45,22 +52,30 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('workspaces and launching with 
     await page.getByRole('link', { name: 'Add File Mapping' }).click();
     await page.getByLabel('Name', { exact: true }).fill('Chrome bookmarks');
     await page.getByLabel('Destination Path').fill(PATH);
-    await page.getByLabel('Upload a file').setInputFiles({ name: 'bookmarks.json', mimeType: 'application/json', buffer: Buffer.from(POLICY) });
+    await page
+      .getByLabel('Upload a file')
+      .setInputFiles({ name: 'bookmarks.json', mimeType: 'application/json', buffer: Buffer.from(POLICY) });
     await page.getByRole('button', { name: 'Add File Mapping' }).click();
     await page.getByText(`File mapping Chrome bookmarks added (${PATH}).`).waitFor();
     await page.getByRole('link', { name: 'Chrome bookmarks', exact: true }).click();
-    await page.getByText(`${Buffer.byteLength(POLICY)} bytes`, { exact: false }).first().waitFor();
+    await page
+      .getByText(`${Buffer.byteLength(POLICY)} bytes`, { exact: false })
+      .first()
+      .waitFor();
     expect(await page.locator('#mapping-sha256').textContent()).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it('makes the workspace a group\'s default, with Auto Launch on', async () => {
+  it("makes the workspace a group's default, with Auto Launch on", async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Groups' }).click();
     await page.getByRole('link', { name: 'Add Group' }).click();
     await page.getByLabel('Name').fill('Engineering');
     await page.getByLabel('Priority').fill('10');
     await page.getByRole('button', { name: 'Create Group' }).click();
     await page.getByText('Group Engineering created.').waitFor();
-    for (const [label, choice] of [['Default Workspace Image', 'Chrome'], ['Auto Launch Session', 'On']] as const) {
+    for (const [label, choice] of [
+      ['Default Workspace Image', 'Chrome'],
+      ['Auto Launch Session', 'On'],
+    ] as const) {
       await page.getByLabel('Add Setting').selectOption({ label });
       await page.getByRole('button', { name: 'Next' }).click();
       await page.getByLabel(label).selectOption({ label: choice });
@@ -71,7 +86,7 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('workspaces and launching with 
     await session.server.handle.db.insert(userGroups).values({ userId, groupId: engineering!.id });
   });
 
-  it('previews the launch plan from the user\'s page, recording nothing', async () => {
+  it("previews the launch plan from the user's page, recording nothing", async () => {
     await page.goto(`/admin/users/${userId}`);
     await page.getByLabel('Preview launch of').selectOption({ label: 'Chrome' });
     await page.getByRole('button', { name: 'Preview launch' }).click();

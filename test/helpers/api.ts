@@ -17,7 +17,13 @@ let made = 0;
 
 export async function insertApiKey(
   db: DatabaseHandle['db'],
-  options: { name?: string; permissions: readonly string[]; readOnly?: boolean; enabled?: boolean; expiresAt?: Date | null },
+  options: {
+    name?: string;
+    permissions: readonly string[];
+    readOnly?: boolean;
+    enabled?: boolean;
+    expiresAt?: Date | null;
+  },
 ): Promise<TestApiKey> {
   const { key, secret } = newApiCredentials();
   const [row] = await db
@@ -31,11 +37,23 @@ export async function insertApiKey(
       expiresAt: options.expiresAt ?? null,
     })
     .returning();
-  if (options.permissions.length > 0) await db.insert(apiKeyPermissions).values(options.permissions.map((permission) => ({ apiKeyId: row!.id, permission })));
+  if (options.permissions.length > 0)
+    await db
+      .insert(apiKeyPermissions)
+      .values(options.permissions.map((permission) => ({ apiKeyId: row!.id, permission })));
   return { id: row!.id, key, secret, basic: `Basic ${Buffer.from(`${key}:${secret}`).toString('base64')}` };
 }
 
 /** A call with the key and secret in the JSON body, as Kasm's clients send them. */
-export function callApi(app: FastifyInstance, key: Pick<TestApiKey, 'key' | 'secret'>, call: string, body: Record<string, unknown> = {}) {
-  return app.inject({ method: 'POST', url: `/api/public/${call}`, payload: { api_key: key.key, api_key_secret: key.secret, ...body } });
+export function callApi(
+  app: FastifyInstance,
+  key: Pick<TestApiKey, 'key' | 'secret'>,
+  call: string,
+  body: Record<string, unknown> = {},
+) {
+  return app.inject({
+    method: 'POST',
+    url: `/api/public/${call}`,
+    payload: { api_key: key.key, api_key_secret: key.secret, ...body },
+  });
 }

@@ -14,7 +14,8 @@ export function chromiumAvailable(): boolean {
  * (so `npm test` works anywhere); in CI (CI=true, which installs it) they always run.
  */
 export const skipBrowserTests = !chromiumAvailable() && !process.env.CI;
-if (skipBrowserTests) console.warn(`Browser tests skipped: no Chromium at ${CHROMIUM_PATH} (apt-get install chromium).`);
+if (skipBrowserTests)
+  console.warn(`Browser tests skipped: no Chromium at ${CHROMIUM_PATH} (apt-get install chromium).`);
 
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
@@ -35,22 +36,32 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
  * A page of a new browser context, collecting script errors and CSP violations into `errors`
  * (failed loads with the statuses in `expectedStatuses` are the flow's own doing).
  */
-export async function newPage(browser: Browser, baseURL: string, javaScriptEnabled: boolean, errors: string[], expectedStatuses = [401, 409, 422]) {
+export async function newPage(
+  browser: Browser,
+  baseURL: string,
+  javaScriptEnabled: boolean,
+  errors: string[],
+  expectedStatuses = [401, 409, 422],
+) {
   const context: BrowserContext = await browser.newContext({ javaScriptEnabled, baseURL });
   context.setDefaultTimeout(10_000);
   const page: Page = await context.newPage();
   page.on('pageerror', (error) => errors.push(error.message));
-  const expected = new RegExp(`Failed to load resource: the server responded with a status of (${expectedStatuses.join('|')})`);
+  const expected = new RegExp(
+    `Failed to load resource: the server responded with a status of (${expectedStatuses.join('|')})`,
+  );
   page.on('console', (message) => {
     if (message.type() === 'error' && !expected.test(message.text())) errors.push(message.text());
   });
   page.on('dialog', (dialog) => void dialog.accept());
   // Server errors and broken requests (htmx ones included) are failures too, and say where.
   page.on('response', (response) => {
-    if (response.status() >= 500) errors.push(`${response.status()} from ${response.request().method()} ${response.url()}`);
+    if (response.status() >= 500)
+      errors.push(`${response.status()} from ${response.request().method()} ${response.url()}`);
   });
   page.on('requestfailed', (request) => {
-    if (!request.failure()?.errorText.includes('ERR_ABORTED')) errors.push(`${request.method()} ${request.url()} failed: ${request.failure()?.errorText}`);
+    if (!request.failure()?.errorText.includes('ERR_ABORTED'))
+      errors.push(`${request.method()} ${request.url()} failed: ${request.failure()?.errorText}`);
   });
   return page;
 }
@@ -82,8 +93,12 @@ export interface BrowserSession {
 }
 
 /** A fresh test server and a Chromium page on it, with JavaScript off or on. */
-export async function openBrowserSession(javaScriptEnabled: boolean, expectedStatuses?: number[]): Promise<BrowserSession> {
-  if (!chromiumAvailable()) throw new Error(`Chromium is missing at ${CHROMIUM_PATH}: install the Debian package chromium`);
+export async function openBrowserSession(
+  javaScriptEnabled: boolean,
+  expectedStatuses?: number[],
+): Promise<BrowserSession> {
+  if (!chromiumAvailable())
+    throw new Error(`Chromium is missing at ${CHROMIUM_PATH}: install the Debian package chromium`);
   const server = await startServer();
   const browser = await launchBrowser();
   const errors: string[] = [];

@@ -32,7 +32,9 @@ export function fixtures(app: () => TestApp, admin?: () => TestClient) {
 
     /** The newest audit event of `action` (about `targetId`, when given). */
     async lastAudit(action: string, targetId?: string | null) {
-      const where: SQL | undefined = targetId ? and(eq(auditEvents.action, action), eq(auditEvents.targetId, targetId)) : eq(auditEvents.action, action);
+      const where: SQL | undefined = targetId
+        ? and(eq(auditEvents.action, action), eq(auditEvents.targetId, targetId))
+        : eq(auditEvents.action, action);
       return (await db().select().from(auditEvents).where(where).orderBy(desc(auditEvents.id)).limit(1))[0];
     },
   };

@@ -64,7 +64,10 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function createTestApp(env: Record<string, string> = {}, options: { clock?: TestClock; onQuery?: (query: string) => void } = {}): Promise<TestApp> {
+export async function createTestApp(
+  env: Record<string, string> = {},
+  options: { clock?: TestClock; onQuery?: (query: string) => void } = {},
+): Promise<TestApp> {
   // Route tests log in far more often than a person; the rate limit has a test of its own.
   const config = loadConfig({
     ROSTER_ADMIN_PASSWORD: ADMIN_PASSWORD,

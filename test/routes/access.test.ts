@@ -80,7 +80,7 @@ describe('every route is guarded', () => {
     }
   });
 
-  it('answers every API call 401 to a browser session (even an admin\'s) and 403 to a key without its permission', async () => {
+  it("answers every API call 401 to a browser session (even an admin's) and 403 to a key without its permission", async () => {
     const apiRoutes = routes().filter((route) => route.url.startsWith('/api/'));
     expect(apiRoutes.length).toBe(API_CALLS.length);
     const admin = await new TestClient(t.app).loginAsFirstAdmin();
@@ -88,18 +88,34 @@ describe('every route is guarded', () => {
     const user = await insertApiKey(t.handle.db, { name: 'user only', permissions: ['user'] });
     for (const route of apiRoutes) {
       const where = `${route.method} ${route.url}`;
-      const withCookie = await t.app.inject({ method: 'POST', url: route.path, payload: {}, headers: { cookie: admin.cookieHeader() } });
+      const withCookie = await t.app.inject({
+        method: 'POST',
+        url: route.path,
+        payload: {},
+        headers: { cookie: admin.cookieHeader() },
+      });
       expect(withCookie.statusCode, where).toBe(401);
       for (const key of [nothing, user]) {
-        const response = await t.app.inject({ method: 'POST', url: route.path, payload: {}, headers: { authorization: key.basic } });
+        const response = await t.app.inject({
+          method: 'POST',
+          url: route.path,
+          payload: {},
+          headers: { authorization: key.basic },
+        });
         expect(response.statusCode, where).toBe(403);
-        expect(response.json().error_message, where).toMatch(/^\w+ needs the API key permission \w+; this key does not hold it\.$/);
+        expect(response.json().error_message, where).toMatch(
+          /^\w+ needs the API key permission \w+; this key does not hold it\.$/,
+        );
       }
     }
   });
 
   it('serves the public routes without a login', async () => {
-    const publicRoutes = t.app.routeIndex.filter((route) => route.config.public).map((route) => `${route.method} ${route.url}`);
-    expect(publicRoutes).toEqual(expect.arrayContaining(['GET /login', 'POST /login', 'GET /login/code', 'POST /login/code', 'GET /healthz']));
+    const publicRoutes = t.app.routeIndex
+      .filter((route) => route.config.public)
+      .map((route) => `${route.method} ${route.url}`);
+    expect(publicRoutes).toEqual(
+      expect.arrayContaining(['GET /login', 'POST /login', 'GET /login/code', 'POST /login/code', 'GET /healthz']),
+    );
   });
 });

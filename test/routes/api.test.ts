@@ -7,7 +7,18 @@ import { desc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_CALLS, isReadCall } from '../../src/api/api-calls.js';
 import { referenceOf } from '../../src/api/api-reference.js';
-import { apiKeys, auditEvents, groupPermissions, groups, groupSettings, userGroups, userSettings, users, workspaces, workspaceSessions } from '../../src/db/schema.js';
+import {
+  apiKeys,
+  auditEvents,
+  groupPermissions,
+  groups,
+  groupSettings,
+  userGroups,
+  userSettings,
+  users,
+  workspaces,
+  workspaceSessions,
+} from '../../src/db/schema.js';
 import { PERMISSIONS } from '../../src/security/permissions.js';
 import { callApi, insertApiKey, type TestApiKey } from '../helpers/api.js';
 import { TestClient } from '../helpers/client.js';
@@ -24,7 +35,10 @@ beforeAll(async () => {
   admin = await new TestClient(t.app).loginAsFirstAdmin();
 });
 afterAll(() => t.close());
-const { createUser, lastAudit, findUser } = fixtures(() => t, () => admin);
+const { createUser, lastAudit, findUser } = fixtures(
+  () => t,
+  () => admin,
+);
 const unique = (name: string) => `${name}-${++counter}`;
 const dashless = (id: string) => id.replaceAll('-', '');
 
@@ -32,19 +46,32 @@ const dashless = (id: string) => id.replaceAll('-', '');
 const fullKey = () => insertApiKey(t.handle.db, { permissions: ['global_admin'] });
 
 async function makeWorkspace(fields: Partial<typeof workspaces.$inferInsert> = {}) {
-  const [row] = await t.handle.db.insert(workspaces).values({ friendlyName: unique('Desktop'), image: 'kasmweb/desktop:1.16.0', ...fields }).returning();
+  const [row] = await t.handle.db
+    .insert(workspaces)
+    .values({ friendlyName: unique('Desktop'), image: 'kasmweb/desktop:1.16.0', ...fields })
+    .returning();
   return row!;
 }
 
 async function makeGroup(permissions: string[] = [], settings: Record<string, unknown> = {}) {
-  const [group] = await t.handle.db.insert(groups).values({ name: unique('API Group'), priority: nextPriority++ }).returning();
-  if (permissions.length > 0) await t.handle.db.insert(groupPermissions).values(permissions.map((permission) => ({ groupId: group!.id, permission })));
-  for (const [key, value] of Object.entries(settings)) await t.handle.db.insert(groupSettings).values({ groupId: group!.id, key, value });
+  const [group] = await t.handle.db
+    .insert(groups)
+    .values({ name: unique('API Group'), priority: nextPriority++ })
+    .returning();
+  if (permissions.length > 0)
+    await t.handle.db
+      .insert(groupPermissions)
+      .values(permissions.map((permission) => ({ groupId: group!.id, permission })));
+  for (const [key, value] of Object.entries(settings))
+    await t.handle.db.insert(groupSettings).values({ groupId: group!.id, key, value });
   return group!;
 }
 
 /** A body for each call that passes its schema, naming `target` (a user), `group` and `session`. */
-function validBody(call: string, ids: { user: string; group: string; memberOf: string; session: string; image: string }): Record<string, unknown> {
+function validBody(
+  call: string,
+  ids: { user: string; group: string; memberOf: string; session: string; image: string },
+): Record<string, unknown> {
   const bodies: Record<string, Record<string, unknown>> = {
     create_user: { target_user: { username: unique('made'), password: USER_PASSWORD } },
     get_user: { target_user: { user_id: ids.user } },
@@ -74,27 +101,45 @@ async function fixturesForCalls() {
   const memberOf = await makeGroup();
   await t.handle.db.insert(userGroups).values({ userId: user.id, groupId: memberOf.id });
   const image = await makeWorkspace();
-  const [session] = await t.handle.db.insert(workspaceSessions).values({ userId: user.id, workspaceId: image.id, workspaceName: image.friendlyName, plan: { settings: [] } }).returning();
+  const [session] = await t.handle.db
+    .insert(workspaceSessions)
+    .values({ userId: user.id, workspaceId: image.id, workspaceName: image.friendlyName, plan: { settings: [] } })
+    .returning();
   return { user: user.id, group: group.id, memberOf: memberOf.id, session: session!.id, image: image.id };
 }
 
 describe('API keys (admin pages)', () => {
   it('shows the secret once, stores only its hash, and lists the key', async () => {
     await admin.get('/admin/api-keys/new');
-    const created = await admin.post('/admin/api-keys', { name: unique('Provisioner'), read_only: 'true', expires: '2099-01-31' });
+    const created = await admin.post('/admin/api-keys', {
+      name: unique('Provisioner'),
+      read_only: 'true',
+      expires: '2099-01-31',
+    });
     expect(created.statusCode).toBe(201);
     expect(created.body).toContain('cannot be shown again');
-    const key = /<label for="api-key">API Key<\/label>\s*<input id="api-key" type="text" value="([^"]+)" readonly/.exec(created.body)![1]!;
-    const secret = /<label for="api-key-secret">API Key Secret<\/label>\s*<input id="api-key-secret" type="text" value="([^"]+)" readonly/.exec(created.body)![1]!;
+    const key = /<label for="api-key">API Key<\/label>\s*<input id="api-key" type="text" value="([^"]+)" readonly/.exec(
+      created.body,
+    )![1]!;
+    const secret =
+      /<label for="api-key-secret">API Key Secret<\/label>\s*<input id="api-key-secret" type="text" value="([^"]+)" readonly/.exec(
+        created.body,
+      )![1]!;
     const [row] = await t.handle.db.select().from(apiKeys).where(eq(apiKeys.key, key));
-    expect(row).toMatchObject({ readOnly: true, enabled: true, createdByName: 'admin', expiresAt: new Date('2099-01-31T00:00:00Z') });
+    expect(row).toMatchObject({
+      readOnly: true,
+      enabled: true,
+      createdByName: 'admin',
+      expiresAt: new Date('2099-01-31T00:00:00Z'),
+    });
     expect(JSON.stringify(row)).not.toContain(secret);
     const page = await admin.get(`/admin/api-keys/${row!.id}`);
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain(key);
     expect(page.body).not.toContain(secret);
     const list = await admin.get('/admin/api-keys');
-    for (const heading of ['Name', 'Enabled', 'Read-Only', 'Expires', 'Last Used', 'Created By']) expect(list.body).toContain(`<th scope="col">${heading}</th>`);
+    for (const heading of ['Name', 'Enabled', 'Read-Only', 'Expires', 'Last Used', 'Created By'])
+      expect(list.body).toContain(`<th scope="col">${heading}</th>`);
     expect(list.body).toContain(row!.name);
     expect((await lastAudit('api_key_created', row!.id))?.actorName).toBe('admin');
   });
@@ -124,8 +169,12 @@ describe('API keys (admin pages)', () => {
     await client.login(helper.username, USER_PASSWORD);
     const page = await client.get(`/admin/api-keys/${key.id}`);
     expect(page.body).toMatch(/id="perm-users_delete"[^>]* disabled/);
-    expect((await client.post(`/admin/api-keys/${key.id}/permissions`, { permission: ['users_view'] })).statusCode).toBe(303);
-    const refused = await client.post(`/admin/api-keys/${key.id}/permissions`, { permission: ['users_view', 'users_delete'] });
+    expect(
+      (await client.post(`/admin/api-keys/${key.id}/permissions`, { permission: ['users_view'] })).statusCode,
+    ).toBe(303);
+    const refused = await client.post(`/admin/api-keys/${key.id}/permissions`, {
+      permission: ['users_view', 'users_delete'],
+    });
     expect(refused.statusCode).toBe(403);
     expect(refused.body).toContain('users_delete');
     expect((await lastAudit('authz_fail', key.id))?.actorId).toBe(helper.id);
@@ -167,13 +216,32 @@ describe('API keys (admin pages)', () => {
 describe('authentication', () => {
   it('takes the key in the body or as HTTP Basic; refuses a wrong secret, a cookie and a form body', async () => {
     const key = await fullKey();
-    expect((await t.app.inject({ method: 'POST', url: '/api/public/get_images', payload: {}, headers: { authorization: key.basic } })).statusCode).toBe(200);
+    expect(
+      (
+        await t.app.inject({
+          method: 'POST',
+          url: '/api/public/get_images',
+          payload: {},
+          headers: { authorization: key.basic },
+        })
+      ).statusCode,
+    ).toBe(200);
     const wrong = await callApi(t.app, { key: key.key, secret: 'not the secret' }, 'get_images');
     expect(wrong.statusCode).toBe(401);
     expect(wrong.json()).toEqual({ error_message: 'Invalid API key or secret.' });
-    const cookieOnly = await t.app.inject({ method: 'POST', url: '/api/public/get_images', payload: {}, headers: { cookie: admin.cookieHeader(), 'x-csrf-token': admin.csrf } });
+    const cookieOnly = await t.app.inject({
+      method: 'POST',
+      url: '/api/public/get_images',
+      payload: {},
+      headers: { cookie: admin.cookieHeader(), 'x-csrf-token': admin.csrf },
+    });
     expect(cookieOnly.statusCode).toBe(401);
-    const form = await t.app.inject({ method: 'POST', url: '/api/public/get_images', payload: `api_key=${key.key}&api_key_secret=${key.secret}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const form = await t.app.inject({
+      method: 'POST',
+      url: '/api/public/get_images',
+      payload: `api_key=${key.key}&api_key_secret=${key.secret}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(form.statusCode).toBe(415);
     const unknown = await callApi(t.app, key, 'get_everything');
     expect(unknown.statusCode).toBe(404);
@@ -185,7 +253,10 @@ describe('authentication', () => {
 
   it('refuses every call with an expired or a disabled key (401), and writes with a read-only key (403)', async () => {
     const ids = await fixturesForCalls();
-    const expiring = await insertApiKey(t.handle.db, { permissions: ['global_admin'], expiresAt: new Date(t.clock.now() + 60_000) });
+    const expiring = await insertApiKey(t.handle.db, {
+      permissions: ['global_admin'],
+      expiresAt: new Date(t.clock.now() + 60_000),
+    });
     const disabled = await insertApiKey(t.handle.db, { permissions: ['global_admin'], enabled: false });
     const readOnly = await insertApiKey(t.handle.db, { permissions: ['global_admin'], readOnly: true });
     expect((await callApi(t.app, expiring, 'get_images')).statusCode).toBe(200);
@@ -210,13 +281,22 @@ describe('authentication', () => {
     for (const call of API_CALLS) {
       const ids = await fixturesForCalls();
       // Everything but the call's permission (and global_admin, which implies it).
-      const lacking = await insertApiKey(t.handle.db, { permissions: PERMISSIONS.filter((p) => p !== call.permission && p !== 'global_admin') });
+      const lacking = await insertApiKey(t.handle.db, {
+        permissions: PERMISSIONS.filter((p) => p !== call.permission && p !== 'global_admin'),
+      });
       const refused = await callApi(t.app, lacking, call.name, validBody(call.name, ids));
       expect(refused.statusCode, call.name).toBe(403);
       expect(refused.json().error_message).toContain(call.permission);
       // In plain words: the call, the permission, and that this key lacks it.
-      expect(refused.json().error_message, call.name).toBe(`${call.name} needs the API key permission ${call.permission}; this key does not hold it.`);
-      const [audit] = await t.handle.db.select().from(auditEvents).where(eq(auditEvents.actorId, lacking.id)).orderBy(desc(auditEvents.id)).limit(1);
+      expect(refused.json().error_message, call.name).toBe(
+        `${call.name} needs the API key permission ${call.permission}; this key does not hold it.`,
+      );
+      const [audit] = await t.handle.db
+        .select()
+        .from(auditEvents)
+        .where(eq(auditEvents.actorId, lacking.id))
+        .orderBy(desc(auditEvents.id))
+        .limit(1);
       expect(audit, call.name).toMatchObject({ action: 'authz_fail', actorType: 'api_key' });
       const allowed = await callApi(t.app, await fullKey(), call.name, validBody(call.name, ids));
       expect(allowed.statusCode, `${call.name}: ${allowed.body}`).toBe(200);
@@ -237,7 +317,11 @@ describe('authentication', () => {
       ['logout_user', {}, "required property 'target_user'"],
       ['get_attributes', { target_user: 'me' }, 'target_user'],
       ['update_user_attributes', { target_user_attributes: { theme: 'Dark' } }, "required property 'user_id'"],
-      ['add_user_group', { target_user: { user_id: dashless(crypto.randomUUID()) } }, "required property 'target_group'"],
+      [
+        'add_user_group',
+        { target_user: { user_id: dashless(crypto.randomUUID()) } },
+        "required property 'target_group'",
+      ],
       ['remove_user_group', { target_user: {}, target_group: { group_id: 'x' } }, 'target_group/group_id'],
       ['get_group', { target_group: {} }, "required property 'group_id'"],
       ['request_kasm', { image_id: dashless(crypto.randomUUID()) }, "required property 'user_id'"],
@@ -253,7 +337,9 @@ describe('authentication', () => {
       expect(response.json().error_message, call).toContain(field);
     }
     const user = await createUser(unique('fields'));
-    const invalid = await callApi(t.app, key, 'update_user', { target_user: { user_id: user.id, email: 'not an address', phone: 'x'.repeat(300) } });
+    const invalid = await callApi(t.app, key, 'update_user', {
+      target_user: { user_id: user.id, email: 'not an address', phone: 'x'.repeat(300) },
+    });
     expect(invalid.statusCode).toBe(400);
     expect(invalid.json().error_message).toContain('target_user.email: Email must look like an address');
     expect(invalid.json().error_message).toContain('target_user.phone');
@@ -282,17 +368,23 @@ describe('authentication', () => {
     const limited = await createTestApp({ API_RATE_LIMIT: '5' });
     try {
       const key = await insertApiKey(limited.handle.db, { permissions: ['images_view'] });
-      const statuses = async (n: number, call: (i: number) => Promise<{ statusCode: number; headers: Record<string, unknown> }>) => {
+      const statuses = async (
+        n: number,
+        call: (i: number) => Promise<{ statusCode: number; headers: Record<string, unknown> }>,
+      ) => {
         const answers = [];
         for (let i = 0; i < n; i++) answers.push(await call(i));
-        for (const answer of answers.filter((a) => a.statusCode === 429)) expect(Number(answer.headers['retry-after'])).toBeGreaterThan(0);
+        for (const answer of answers.filter((a) => a.statusCode === 429))
+          expect(Number(answer.headers['retry-after'])).toBeGreaterThan(0);
         return answers.map((a) => a.statusCode);
       };
       const from = (remoteAddress: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
         limited.app.inject({ method: 'POST', url: '/api/public/get_images', payload: body, headers, remoteAddress });
       // One key claimed with a wrong secret, in the body or as HTTP Basic: the same bucket.
       const wrong = await statuses(30, (i) =>
-        i % 2 ? from('192.0.2.1', { api_key: key.key, api_key_secret: 'wrong' }) : from('192.0.2.1', {}, { authorization: `Basic ${Buffer.from(`${key.key}:wrong`).toString('base64')}` }),
+        i % 2
+          ? from('192.0.2.1', { api_key: key.key, api_key_secret: 'wrong' })
+          : from('192.0.2.1', {}, { authorization: `Basic ${Buffer.from(`${key.key}:wrong`).toString('base64')}` }),
       );
       expect(wrong).toEqual([...Array(5).fill(401), ...Array(25).fill(429)]);
       // A new made-up key each call still counts against the address it comes from.
@@ -306,7 +398,15 @@ describe('authentication', () => {
       expect((await from('192.0.2.9', { api_key: other.key, api_key_secret: other.secret })).statusCode).toBe(200);
       // Refused calls count too: a read-only key writing.
       const readOnly = await insertApiKey(limited.handle.db, { permissions: ['global_admin'], readOnly: true });
-      const refused = await statuses(20, () => limited.app.inject({ method: 'POST', url: '/api/public/create_user', headers: { authorization: readOnly.basic }, payload: { target_user: { username: 'x', password: USER_PASSWORD } }, remoteAddress: '192.0.2.4' }));
+      const refused = await statuses(20, () =>
+        limited.app.inject({
+          method: 'POST',
+          url: '/api/public/create_user',
+          headers: { authorization: readOnly.basic },
+          payload: { target_user: { username: 'x', password: USER_PASSWORD } },
+          remoteAddress: '192.0.2.4',
+        }),
+      );
       expect(refused).toEqual([...Array(5).fill(403), ...Array(15).fill(429)]);
     } finally {
       await limited.close();
@@ -320,7 +420,14 @@ describe('authentication', () => {
       for (const answer of [
         await callApi(t.app, key, call.name, validBody(call.name, ids)),
         await callApi(t.app, { key: key.key, secret: 'wrong' }, call.name, validBody(call.name, ids)),
-        await callApi(t.app, key, call.name, { target_user: 5, target_group: 5, kasm_id: 5, user_id: 5, image_id: 5, target_user_attributes: 5 }),
+        await callApi(t.app, key, call.name, {
+          target_user: 5,
+          target_group: 5,
+          kasm_id: 5,
+          user_id: 5,
+          image_id: 5,
+          target_user_attributes: 5,
+        }),
       ]) {
         expect(answer.headers['cache-control'], `${call.name} ${answer.statusCode}`).toBe('no-store');
       }
@@ -333,21 +440,52 @@ describe('calls', () => {
   it('create_user, get_user, get_users: Kasm shapes, ids with or without dashes', async () => {
     const key = await fullKey();
     const username = unique('jdoe');
-    const created = await callApi(t.app, key, 'create_user', { target_user: { username, password: USER_PASSWORD, first_name: 'Jane', last_name: 'Doe', phone: '123', organization: 'Example', locked: false, disabled: 'false' } });
+    const created = await callApi(t.app, key, 'create_user', {
+      target_user: {
+        username,
+        password: USER_PASSWORD,
+        first_name: 'Jane',
+        last_name: 'Doe',
+        phone: '123',
+        organization: 'Example',
+        locked: false,
+        disabled: 'false',
+      },
+    });
     expect(created.statusCode, created.body).toBe(200);
     const user = created.json().user;
-    expect(user).toMatchObject({ username, first_name: 'Jane', last_name: 'Doe', phone: '123', organization: 'Example', realm: 'local', locked: false, disabled: false, two_factor: false, last_session: null, kasms: [] });
+    expect(user).toMatchObject({
+      username,
+      first_name: 'Jane',
+      last_name: 'Doe',
+      phone: '123',
+      organization: 'Example',
+      realm: 'local',
+      locked: false,
+      disabled: false,
+      two_factor: false,
+      last_session: null,
+      kasms: [],
+    });
     expect(user.user_id).toMatch(/^[0-9a-f]{32}$/);
     expect(new Date(user.created).toISOString()).toBe(user.created);
     expect(user.groups.map((g: { name: string }) => g.name)).toEqual(['All Users']);
     const row = (await findUser(username))!;
-    expect((await lastAudit('user_created', row.id))).toMatchObject({ actorType: 'api_key', actorName: expect.stringMatching(/^api_key:/) });
+    expect(await lastAudit('user_created', row.id)).toMatchObject({
+      actorType: 'api_key',
+      actorName: expect.stringMatching(/^api_key:/),
+    });
     for (const id of [row.id, dashless(row.id), row.id.toUpperCase()]) {
       const found = await callApi(t.app, key, 'get_user', { target_user: { user_id: id } });
       expect(found.json().user.username).toBe(username);
     }
-    expect((await callApi(t.app, key, 'get_user', { target_user: { username: username.toUpperCase() } })).json().user.user_id).toBe(user.user_id);
-    expect((await callApi(t.app, key, 'get_user', { target_user: { user_id: dashless(crypto.randomUUID()) } })).statusCode).toBe(404);
+    expect(
+      (await callApi(t.app, key, 'get_user', { target_user: { username: username.toUpperCase() } })).json().user
+        .user_id,
+    ).toBe(user.user_id);
+    expect(
+      (await callApi(t.app, key, 'get_user', { target_user: { user_id: dashless(crypto.randomUUID()) } })).statusCode,
+    ).toBe(404);
     const again = await callApi(t.app, key, 'create_user', { target_user: { username, password: USER_PASSWORD } });
     expect(again.statusCode).toBe(409);
     const all = await callApi(t.app, key, 'get_users');
@@ -363,15 +501,21 @@ describe('calls', () => {
   it('update_user goes through the form rules: password policy, uniqueness, last admin, stronger users', async () => {
     const key = await fullKey();
     const user = await createUser(unique('upd'));
-    const changed = await callApi(t.app, key, 'update_user', { target_user: { user_id: dashless(user.id), first_name: 'New', locked: true } });
+    const changed = await callApi(t.app, key, 'update_user', {
+      target_user: { user_id: dashless(user.id), first_name: 'New', locked: true },
+    });
     expect(changed.statusCode, changed.body).toBe(200);
     expect(changed.json().user).toMatchObject({ first_name: 'New', locked: true, username: user.username });
-    expect((await lastAudit('user_updated', user.id))?.details).toMatchObject({ changes: { first_name: { old: '', new: 'New' }, locked: { old: false, new: true } } });
+    expect((await lastAudit('user_updated', user.id))?.details).toMatchObject({
+      changes: { first_name: { old: '', new: 'New' }, locked: { old: false, new: true } },
+    });
     const weak = await callApi(t.app, key, 'update_user', { target_user: { user_id: user.id, password: 'password' } });
     expect(weak.statusCode).toBe(400);
     expect(weak.json().error_message).toContain('target_user.password');
     const admins = await t.handle.db.select().from(users).where(eq(users.username, 'admin'));
-    const lastAdmin = await callApi(t.app, key, 'update_user', { target_user: { user_id: admins[0]!.id, disabled: true } });
+    const lastAdmin = await callApi(t.app, key, 'update_user', {
+      target_user: { user_id: admins[0]!.id, disabled: true },
+    });
     expect(lastAdmin.statusCode).toBe(409);
     expect((await t.handle.db.select().from(users).where(eq(users.id, admins[0]!.id)))[0]!.disabled).toBe(false);
     const taken = await callApi(t.app, key, 'update_user', { target_user: { user_id: user.id, username: 'ADMIN' } });
@@ -392,7 +536,9 @@ describe('calls', () => {
     const refused = await callApi(t.app, key, 'delete_user', { target_user: { user_id: user.id } });
     expect(refused.statusCode).toBe(409);
     expect(refused.json().error_message).toContain('"force": true');
-    expect((await callApi(t.app, key, 'delete_user', { target_user: { user_id: user.id }, force: true })).json()).toEqual({});
+    expect(
+      (await callApi(t.app, key, 'delete_user', { target_user: { user_id: user.id }, force: true })).json(),
+    ).toEqual({});
     expect(await findUser(user.username)).toBeUndefined();
     expect(await lastAudit('user_deleted', user.id)).toMatchObject({ actorType: 'api_key' });
   });
@@ -402,27 +548,54 @@ describe('calls', () => {
     const user = await createUser(unique('attrs'));
     const image = await makeWorkspace();
     const set = await callApi(t.app, key, 'update_user_attributes', {
-      target_user_attributes: { user_id: user.id, theme: 'Dark', chat_sfx: false, show_tips: true, preferred_timezone: 'Europe/Berlin', default_image: dashless(image.id), preferred_language: 'en-us' },
+      target_user_attributes: {
+        user_id: user.id,
+        theme: 'Dark',
+        chat_sfx: false,
+        show_tips: true,
+        preferred_timezone: 'Europe/Berlin',
+        default_image: dashless(image.id),
+        preferred_language: 'en-us',
+      },
     });
     expect(set.statusCode, set.body).toBe(200);
-    const attributes = (await callApi(t.app, key, 'get_attributes', { target_user: { user_id: user.id } })).json().user_attributes;
-    expect(attributes).toMatchObject({ user_id: dashless(user.id), theme: 'Dark', chat_sfx: false, show_tips: true, preferred_timezone: 'Europe/Berlin', default_image: dashless(image.id), preferred_language: 'en-US', ssh_public_key: null, auto_login_kasm: null });
+    const attributes = (await callApi(t.app, key, 'get_attributes', { target_user: { user_id: user.id } })).json()
+      .user_attributes;
+    expect(attributes).toMatchObject({
+      user_id: dashless(user.id),
+      theme: 'Dark',
+      chat_sfx: false,
+      show_tips: true,
+      preferred_timezone: 'Europe/Berlin',
+      default_image: dashless(image.id),
+      preferred_language: 'en-US',
+      ssh_public_key: null,
+      auto_login_kasm: null,
+    });
     expect(attributes.user_attributes_id).toBeTruthy();
     // The profile shows what the API set.
     const browser = new TestClient(t.app);
     await browser.login(user.username, USER_PASSWORD);
     expect((await browser.get('/profile')).body).toContain('data-theme="dark"');
-    const bad = await callApi(t.app, key, 'update_user_attributes', { target_user_attributes: { user_id: user.id, theme: 'Light', preferred_timezone: 'Mars/Olympus' } });
+    const bad = await callApi(t.app, key, 'update_user_attributes', {
+      target_user_attributes: { user_id: user.id, theme: 'Light', preferred_timezone: 'Mars/Olympus' },
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error_message).toContain('target_user_attributes.preferred_timezone');
-    expect((await callApi(t.app, key, 'get_attributes', { target_user: { user_id: user.id } })).json().user_attributes.theme).toBe('Dark'); // nothing half-written
-    await callApi(t.app, key, 'update_user_attributes', { target_user_attributes: { user_id: user.id, chat_sfx: null } });
+    expect(
+      (await callApi(t.app, key, 'get_attributes', { target_user: { user_id: user.id } })).json().user_attributes.theme,
+    ).toBe('Dark'); // nothing half-written
+    await callApi(t.app, key, 'update_user_attributes', {
+      target_user_attributes: { user_id: user.id, chat_sfx: null },
+    });
     const rows = await t.handle.db.select().from(userSettings).where(eq(userSettings.userId, user.id));
     expect(rows.map((row) => row.key)).not.toContain('chat_sfx');
     expect(await lastAudit('user_settings_changed', user.id)).toMatchObject({ actorType: 'api_key' });
     // A stronger user's attributes need users_modify_admin.
     const helpdesk = await insertApiKey(t.handle.db, { permissions: ['users_view', 'users_modify'] });
-    const refused = await callApi(t.app, helpdesk, 'update_user_attributes', { target_user_attributes: { user_id: user.id, theme: 'Light' } });
+    const refused = await callApi(t.app, helpdesk, 'update_user_attributes', {
+      target_user_attributes: { user_id: user.id, theme: 'Light' },
+    });
     expect(refused.statusCode).toBe(403);
     expect(refused.json().error_message).toContain('users_modify_admin');
   });
@@ -431,19 +604,54 @@ describe('calls', () => {
     const key = await fullKey();
     const user = await createUser(unique('member'));
     const group = await makeGroup(['audit_view']);
-    const added = await callApi(t.app, key, 'add_user_group', { target_user: { user_id: user.id }, target_group: { group_id: dashless(group.id) } });
+    const added = await callApi(t.app, key, 'add_user_group', {
+      target_user: { user_id: user.id },
+      target_group: { group_id: dashless(group.id) },
+    });
     expect(added.statusCode, added.body).toBe(200);
     expect(await lastAudit('group_member_added', group.id)).toMatchObject({ actorType: 'api_key' });
-    expect((await callApi(t.app, key, 'add_user_group', { target_user: { user_id: user.id }, target_group: { group_id: group.id } })).statusCode).toBe(409);
+    expect(
+      (
+        await callApi(t.app, key, 'add_user_group', {
+          target_user: { user_id: user.id },
+          target_group: { group_id: group.id },
+        })
+      ).statusCode,
+    ).toBe(409);
     const shown = (await callApi(t.app, key, 'get_group', { target_group: { group_id: group.id } })).json().group;
-    expect(shown).toMatchObject({ group_id: dashless(group.id), name: group.name, member_count: 1, users: [{ user_id: dashless(user.id), username: user.username }] });
-    expect((await callApi(t.app, key, 'get_groups')).json().groups.map((g: { name: string }) => g.name)).toEqual(expect.arrayContaining(['Administrators', 'All Users', group.name]));
-    expect((await callApi(t.app, key, 'remove_user_group', { target_user: { user_id: user.id }, target_group: { group_id: group.id } })).statusCode).toBe(200);
+    expect(shown).toMatchObject({
+      group_id: dashless(group.id),
+      name: group.name,
+      member_count: 1,
+      users: [{ user_id: dashless(user.id), username: user.username }],
+    });
+    expect((await callApi(t.app, key, 'get_groups')).json().groups.map((g: { name: string }) => g.name)).toEqual(
+      expect.arrayContaining(['Administrators', 'All Users', group.name]),
+    );
+    expect(
+      (
+        await callApi(t.app, key, 'remove_user_group', {
+          target_user: { user_id: user.id },
+          target_group: { group_id: group.id },
+        })
+      ).statusCode,
+    ).toBe(200);
     // A key without groups_view_system sees no system groups; without groups_modify_system it cannot change them.
-    const plain = await insertApiKey(t.handle.db, { permissions: ['groups_view', 'groups_modify', 'user', 'users_view'] });
-    expect((await callApi(t.app, plain, 'get_groups')).json().groups.map((g: { name: string }) => g.name)).not.toContain('Administrators');
+    const plain = await insertApiKey(t.handle.db, {
+      permissions: ['groups_view', 'groups_modify', 'user', 'users_view'],
+    });
+    expect(
+      (await callApi(t.app, plain, 'get_groups')).json().groups.map((g: { name: string }) => g.name),
+    ).not.toContain('Administrators');
     const admins = (await t.handle.db.select().from(groups).where(eq(groups.name, 'Administrators')))[0]!;
-    expect((await callApi(t.app, plain, 'add_user_group', { target_user: { user_id: user.id }, target_group: { group_id: admins.id } })).statusCode).toBe(404);
+    expect(
+      (
+        await callApi(t.app, plain, 'add_user_group', {
+          target_user: { user_id: user.id },
+          target_group: { group_id: admins.id },
+        })
+      ).statusCode,
+    ).toBe(404);
   });
 
   it('get_images, request_kasm, get_kasm_status, get_kasms, keepalive, destroy_kasm', async () => {
@@ -453,27 +661,55 @@ describe('calls', () => {
     const user = await createUser(unique('kasm'));
     await t.handle.db.insert(userGroups).values({ userId: user.id, groupId: group.id });
     const images = (await callApi(t.app, key, 'get_images')).json().images;
-    expect(images).toContainEqual({ image_id: dashless(image.id), friendly_name: image.friendlyName, name: image.image, description: '', cores: 2, memory: 2048 * 1024 * 1024, memory_mb: 2048, enabled: true });
+    expect(images).toContainEqual({
+      image_id: dashless(image.id),
+      friendly_name: image.friendlyName,
+      name: image.image,
+      description: '',
+      cores: 2,
+      memory: 2048 * 1024 * 1024,
+      memory_mb: 2048,
+      enabled: true,
+    });
     const requested = await callApi(t.app, key, 'request_kasm', { user_id: dashless(user.id) }); // the user's default workspace
     expect(requested.statusCode, requested.body).toBe(200);
     const kasm = requested.json();
     expect(kasm).toMatchObject({ status: 'running', user_id: dashless(user.id), username: user.username });
-    expect(kasm.kasm_url).toBe(`/workspace-sessions/${(await t.handle.db.select().from(workspaceSessions).where(eq(workspaceSessions.userId, user.id)))[0]!.id}`);
+    expect(kasm.kasm_url).toBe(
+      `/workspace-sessions/${(await t.handle.db.select().from(workspaceSessions).where(eq(workspaceSessions.userId, user.id)))[0]!.id}`,
+    );
     expect(await lastAudit('workspace_launch', user.id)).toMatchObject({ actorType: 'api_key' });
     const status = (await callApi(t.app, key, 'get_kasm_status', { kasm_id: kasm.kasm_id, user_id: user.id })).json();
-    expect(status.kasm).toMatchObject({ kasm_id: kasm.kasm_id, user_id: dashless(user.id), image_id: dashless(image.id), operational_status: 'running' });
+    expect(status.kasm).toMatchObject({
+      kasm_id: kasm.kasm_id,
+      user_id: dashless(user.id),
+      image_id: dashless(image.id),
+      operational_status: 'running',
+    });
     const start = new Date(status.kasm.keepalive_date).getTime();
     expect(new Date(status.kasm.expiration_date).getTime() - start).toBe(600_000);
-    expect((await callApi(t.app, key, 'get_kasm_status', { kasm_id: kasm.kasm_id, user_id: dashless(crypto.randomUUID()) })).statusCode).toBe(404);
+    expect(
+      (await callApi(t.app, key, 'get_kasm_status', { kasm_id: kasm.kasm_id, user_id: dashless(crypto.randomUUID()) }))
+        .statusCode,
+    ).toBe(404);
     t.clock.advance(120_000);
-    expect((await callApi(t.app, key, 'keepalive', { kasm_id: kasm.kasm_id })).json()).toEqual({ usage_reached: false });
-    const kept = (await callApi(t.app, key, 'get_kasms')).json().kasms.find((k: { kasm_id: string }) => k.kasm_id === kasm.kasm_id);
+    expect((await callApi(t.app, key, 'keepalive', { kasm_id: kasm.kasm_id })).json()).toEqual({
+      usage_reached: false,
+    });
+    const kept = (await callApi(t.app, key, 'get_kasms'))
+      .json()
+      .kasms.find((k: { kasm_id: string }) => k.kasm_id === kasm.kasm_id);
     expect(new Date(kept.keepalive_date).getTime()).toBe(t.clock.now());
     expect(new Date(kept.expiration_date).getTime()).toBe(t.clock.now() + 600_000);
-    expect((await callApi(t.app, key, 'get_user', { target_user: { user_id: user.id } })).json().user.kasms).toHaveLength(1);
+    expect(
+      (await callApi(t.app, key, 'get_user', { target_user: { user_id: user.id } })).json().user.kasms,
+    ).toHaveLength(1);
     expect((await callApi(t.app, key, 'destroy_kasm', { kasm_id: kasm.kasm_id })).json()).toEqual({});
     expect((await callApi(t.app, key, 'destroy_kasm', { kasm_id: kasm.kasm_id })).statusCode).toBe(404);
-    expect((await callApi(t.app, key, 'request_kasm', { user_id: user.id, image_id: dashless(crypto.randomUUID()) })).statusCode).toBe(404);
+    expect(
+      (await callApi(t.app, key, 'request_kasm', { user_id: user.id, image_id: dashless(crypto.randomUUID()) }))
+        .statusCode,
+    ).toBe(404);
   });
 });
 
@@ -498,7 +734,7 @@ describe('reference', () => {
 });
 
 describe('reference: required fields', () => {
-  it('marks as required every field a call refuses to go without (derived from the schema), create_user\'s username included', async () => {
+  it("marks as required every field a call refuses to go without (derived from the schema), create_user's username included", async () => {
     const reference = referenceOf(API_CALLS, 'http://localhost');
     const createUserFields = reference.find((c) => c.name === 'create_user')!.fields;
     expect(createUserFields.find((f) => f.name === 'target_user.username')).toMatchObject({ required: true });
@@ -510,7 +746,9 @@ describe('reference: required fields', () => {
     for (const call of reference) {
       const ids = await fixturesForCalls();
       const body = validBody(call.name, ids);
-      const optional = call.fields.filter((f) => !f.required && f.type !== 'object' && !/required/i.test(f.description));
+      const optional = call.fields.filter(
+        (f) => !f.required && f.type !== 'object' && !/required/i.test(f.description),
+      );
       for (const field of optional) {
         const [parent, child] = field.name.split('.');
         const container = child === undefined ? body : (body[parent!] as Record<string, unknown> | undefined);
@@ -520,7 +758,9 @@ describe('reference: required fields', () => {
         delete (child === undefined ? without : (without[parent!] as Record<string, unknown>))[key];
         const answer = await callApi(t.app, await fullKey(), call.name, without);
         if (answer.statusCode !== 400) continue;
-        expect(answer.json().error_message, `${call.name} without ${field.name}`).not.toMatch(new RegExp(`${key}[^.]*\\brequired|required[^.]*'${key}'`, 'i'));
+        expect(answer.json().error_message, `${call.name} without ${field.name}`).not.toMatch(
+          new RegExp(`${key}[^.]*\\brequired|required[^.]*'${key}'`, 'i'),
+        );
       }
     }
   });
@@ -532,24 +772,53 @@ describe('a provisioning script over real HTTP', () => {
     const base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}/api/public`;
     const key: TestApiKey = await fullKey();
     const post = async (call: string, body: Record<string, unknown>) => {
-      const response = await fetch(`${base}/${call}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ api_key: key.key, api_key_secret: key.secret, ...body }) });
+      const response = await fetch(`${base}/${call}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ api_key: key.key, api_key_secret: key.secret, ...body }),
+      });
       return { status: response.status, json: await response.json() };
     };
     const image = await makeWorkspace();
     const group = await makeGroup(['audit_view']);
     const username = unique('scripted');
-    const created = await post('create_user', { target_user: { username, password: USER_PASSWORD, first_name: 'Script' } });
+    const created = await post('create_user', {
+      target_user: { username, password: USER_PASSWORD, first_name: 'Script' },
+    });
     expect(created.status).toBe(200);
     const userId = created.json.user.user_id;
-    expect((await post('update_user_attributes', { target_user_attributes: { user_id: userId, default_image: image.id, auto_login_kasm: true } })).status).toBe(200);
-    expect((await post('add_user_group', { target_user: { user_id: userId }, target_group: { group_id: group.id } })).status).toBe(200);
+    expect(
+      (
+        await post('update_user_attributes', {
+          target_user_attributes: { user_id: userId, default_image: image.id, auto_login_kasm: true },
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (await post('add_user_group', { target_user: { user_id: userId }, target_group: { group_id: group.id } })).status,
+    ).toBe(200);
     const kasm = await post('request_kasm', { user_id: userId });
     expect(kasm.status).toBe(200);
-    expect((await post('get_user', { target_user: { user_id: userId } })).json.user).toMatchObject({ groups: expect.arrayContaining([{ group_id: dashless(group.id), name: group.name }]), kasms: [expect.objectContaining({ kasm_id: kasm.json.kasm_id })] });
+    expect((await post('get_user', { target_user: { user_id: userId } })).json.user).toMatchObject({
+      groups: expect.arrayContaining([{ group_id: dashless(group.id), name: group.name }]),
+      kasms: [expect.objectContaining({ kasm_id: kasm.json.kasm_id })],
+    });
     expect((await post('logout_user', { target_user: { user_id: userId } })).status).toBe(200);
     expect((await post('delete_user', { target_user: { user_id: userId }, force: true })).status).toBe(200);
     expect((await post('get_user', { target_user: { user_id: userId } })).status).toBe(404);
-    const trail = await t.handle.db.select().from(auditEvents).where(eq(auditEvents.actorId, key.id)).orderBy(auditEvents.id);
-    expect(trail.map((event) => event.action)).toEqual(['user_created', 'user_settings_changed', 'user_settings_changed', 'group_member_added', 'workspace_launch', 'session_revoked', 'user_deleted']);
+    const trail = await t.handle.db
+      .select()
+      .from(auditEvents)
+      .where(eq(auditEvents.actorId, key.id))
+      .orderBy(auditEvents.id);
+    expect(trail.map((event) => event.action)).toEqual([
+      'user_created',
+      'user_settings_changed',
+      'user_settings_changed',
+      'group_member_added',
+      'workspace_launch',
+      'session_revoked',
+      'user_deleted',
+    ]);
   });
 });

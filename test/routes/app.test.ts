@@ -63,7 +63,10 @@ describe('first start', () => {
     const handle = await createTestDatabase();
     try {
       await prepareDatabase(handle, loadConfig({ ROSTER_ADMINS_REQUIRE_2FA: 'true' }));
-      const rows = await handle.db.select({ key: groupSettings.key, value: groupSettings.value, group: groups.name }).from(groupSettings).innerJoin(groups, eq(groups.id, groupSettings.groupId));
+      const rows = await handle.db
+        .select({ key: groupSettings.key, value: groupSettings.value, group: groups.name })
+        .from(groupSettings)
+        .innerJoin(groups, eq(groups.id, groupSettings.groupId));
       expect(rows).toEqual([{ key: 'require_2fa', value: true, group: 'Administrators' }]);
     } finally {
       await handle.close();
@@ -141,7 +144,9 @@ describe('server process', () => {
       env: { ...process.env, PORT: 'not-a-port', DATABASE_URL: '' },
     }).catch((e: { code: number; stderr: string }) => e);
     expect((error as { code: number }).code).toBe(1);
-    expect((error as { stderr: string }).stderr).toContain('PORT must be a whole number from 0 to 65535 (got "not-a-port")');
+    expect((error as { stderr: string }).stderr).toContain(
+      'PORT must be a whole number from 0 to 65535 (got "not-a-port")',
+    );
   });
 });
 
@@ -179,11 +184,15 @@ describe('infrastructure', () => {
       const https = { 'x-forwarded-proto': 'https' };
       const client = new TestClient(secure.app);
       const page = await client.get('/login', https);
-      expect(String(page.headers['set-cookie'])).toMatch(/^__Host-roster_csrf=.*; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+      expect(String(page.headers['set-cookie'])).toMatch(
+        /^__Host-roster_csrf=.*; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
+      );
       expect(page.headers['strict-transport-security']).toBe('max-age=31536000');
       const login = await client.post('/login', { username: 'admin', password: ADMIN_PASSWORD }, https);
       expect(login.statusCode).toBe(303);
-      expect(String(login.headers['set-cookie'])).toMatch(/^__Host-roster_session=.*; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+      expect(String(login.headers['set-cookie'])).toMatch(
+        /^__Host-roster_session=.*; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
+      );
     } finally {
       await secure.close();
     }

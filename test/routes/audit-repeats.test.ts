@@ -21,11 +21,21 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 const refusalsOf = (actorId: string) =>
-  t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.actorId, actorId), eq(auditEvents.action, 'authz_fail'))).orderBy(asc(auditEvents.id));
+  t.handle.db
+    .select()
+    .from(auditEvents)
+    .where(and(eq(auditEvents.actorId, actorId), eq(auditEvents.action, 'authz_fail')))
+    .orderBy(asc(auditEvents.id));
 const repeatedOf = (row: { details: unknown }) => (row.details as { repeated?: number }).repeated ?? 1;
 
 const write = (basic: string, remoteAddress = '127.0.0.1', call = 'create_user') =>
-  t.app.inject({ method: 'POST', url: `/api/public/${call}`, headers: { authorization: basic }, payload: { target_user: { username: 'x', password: USER_PASSWORD } }, remoteAddress });
+  t.app.inject({
+    method: 'POST',
+    url: `/api/public/${call}`,
+    headers: { authorization: basic },
+    payload: { target_user: { username: 'x', password: USER_PASSWORD } },
+    remoteAddress,
+  });
 
 describe('repeated refusals', () => {
   it('20 refused API writes within a minute are one row counting 20; a minute on, a new row', async () => {
@@ -33,7 +43,11 @@ describe('repeated refusals', () => {
     for (let i = 0; i < 20; i++) expect((await write(key.basic)).statusCode).toBe(403);
     let rows = await refusalsOf(key.id);
     expect(rows).toHaveLength(1);
-    expect(rows[0]!.details).toMatchObject({ reason: expect.stringContaining('read-only'), repeated: 20, lastAt: new Date(t.clock.now()).toISOString() });
+    expect(rows[0]!.details).toMatchObject({
+      reason: expect.stringContaining('read-only'),
+      repeated: 20,
+      lastAt: new Date(t.clock.now()).toISOString(),
+    });
     expect(rows[0]!.occurredAt.getTime()).toBe(t.clock.now());
 
     // Just inside the window of the first row: still counted there.
@@ -67,14 +81,23 @@ describe('repeated refusals', () => {
   });
 
   it('folds a refused change (no way up) per target and message', async () => {
-    const actor = { type: 'user' as const, id: crypto.randomUUID(), name: 'deputy', ip: '127.0.0.1', at: new Date(t.clock.now()) };
+    const actor = {
+      type: 'user' as const,
+      id: crypto.randomUUID(),
+      name: 'deputy',
+      ip: '127.0.0.1',
+      at: new Date(t.clock.now()),
+    };
     const group = { type: 'group', id: crypto.randomUUID(), name: 'Ops' };
-    const refuse = (target: typeof group, lacking: string[]) => recordRefusal(t.handle.db, actor, target, `Changing ${target.name} needs ${lacking.join(', ')}.`, lacking);
+    const refuse = (target: typeof group, lacking: string[]) =>
+      recordRefusal(t.handle.db, actor, target, `Changing ${target.name} needs ${lacking.join(', ')}.`, lacking);
     for (let i = 0; i < 4; i++) await refuse(group, ['users_modify_admin']);
     await refuse(group, ['groups_modify_system']);
     await refuse({ ...group, id: crypto.randomUUID(), name: 'Dev' }, ['users_modify_admin']);
     const rows = await refusalsOf(actor.id);
-    expect(rows.map((row) => [row.targetName, (row.details as { lacking: string[] }).lacking, repeatedOf(row)])).toEqual([
+    expect(
+      rows.map((row) => [row.targetName, (row.details as { lacking: string[] }).lacking, repeatedOf(row)]),
+    ).toEqual([
       ['Ops', ['users_modify_admin'], 4],
       ['Ops', ['groups_modify_system'], 1],
       ['Dev', ['users_modify_admin'], 1],

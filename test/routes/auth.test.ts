@@ -15,7 +15,10 @@ beforeAll(async () => {
   admin = await new TestClient(t.app).loginAsFirstAdmin();
 });
 afterAll(() => t.close());
-const { createUser, lastAudit } = fixtures(() => t, () => admin);
+const { createUser, lastAudit } = fixtures(
+  () => t,
+  () => admin,
+);
 
 describe('login', () => {
   it('shows the login form to anonymous visitors and sends them back after login', async () => {
@@ -26,7 +29,11 @@ describe('login', () => {
     const form = await client.get(page.headers.location!);
     expect(form.body).toContain('<label for="f-username">User Name');
     expect(form.body).toContain('name="next" value="/admin/users?q=x"');
-    const login = await client.post('/login', { username: 'ADMIN', password: ADMIN_NEW_PASSWORD, next: '/admin/users?q=x' });
+    const login = await client.post('/login', {
+      username: 'ADMIN',
+      password: ADMIN_NEW_PASSWORD,
+      next: '/admin/users?q=x',
+    });
     expect(login.statusCode).toBe(303);
     expect(login.headers.location).toBe('/admin/users?q=x');
   });
@@ -34,7 +41,11 @@ describe('login', () => {
   it('never redirects to another site after login', async () => {
     const client = new TestClient(t.app);
     await client.get('/login');
-    const login = await client.post('/login', { username: 'admin', password: ADMIN_NEW_PASSWORD, next: '//evil.example/' });
+    const login = await client.post('/login', {
+      username: 'admin',
+      password: ADMIN_NEW_PASSWORD,
+      next: '//evil.example/',
+    });
     expect(login.headers.location).toBe('/');
   });
 
@@ -57,7 +68,10 @@ describe('login', () => {
         const client = new TestClient(t.app);
         await client.get('/login');
         verify.mockClear();
-        const response = await client.post('/login', { username: attempt.username, password: attempt.password ?? PASSWORD });
+        const response = await client.post('/login', {
+          username: attempt.username,
+          password: attempt.password ?? PASSWORD,
+        });
         expect(verify, attempt.reason).toHaveBeenCalledTimes(1);
         expect(response.statusCode).toBe(401);
         expect(response.body).toContain('Invalid user name or password.');
@@ -150,7 +164,9 @@ describe('brute-force protection', () => {
     const client = new TestClient(t.app);
     for (let i = 0; i < 5; i++) {
       await client.get('/login');
-      expect((await client.post('/login', { username: 'target-five', password: `wrong guess ${i}!!` })).statusCode).toBe(401);
+      expect(
+        (await client.post('/login', { username: 'target-five', password: `wrong guess ${i}!!` })).statusCode,
+      ).toBe(401);
     }
     await client.get('/login');
     const right = await client.post('/login', { username: 'target-five', password: PASSWORD });
@@ -178,7 +194,9 @@ describe('brute-force protection', () => {
         return client;
       }),
     );
-    await Promise.all(clients.map((c, i) => c.post('/login', { username: 'target-parallel', password: `parallel guess ${i}` })));
+    await Promise.all(
+      clients.map((c, i) => c.post('/login', { username: 'target-parallel', password: `parallel guess ${i}` })),
+    );
     const verified = await t.handle.db
       .select()
       .from(auditEvents)
@@ -219,7 +237,10 @@ describe('brute-force protection', () => {
     // Its own app: the clock moves past five lockouts (over an hour).
     const own = await createTestApp();
     const attacker = new TestClient(own.app, '203.0.113.9');
-    const [{ id: adminId }] = await own.handle.db.select({ id: users.id }).from(users).where(eq(users.username, 'admin')) as [{ id: string }];
+    const [{ id: adminId }] = (await own.handle.db
+      .select({ id: users.id })
+      .from(users)
+      .where(eq(users.username, 'admin'))) as [{ id: string }];
     for (let round = 1; round <= 5; round++) {
       for (let i = 0; i < 5; i++) {
         await attacker.get('/login');
@@ -230,7 +251,12 @@ describe('brute-force protection', () => {
       expect(now!.lockedUntil).not.toBeNull();
       own.clock.advance(now!.lockedUntil!.getTime() - own.clock.now() + 1);
     }
-    const [event] = await own.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'authn_login_fail_max'), eq(auditEvents.targetId, adminId))).orderBy(desc(auditEvents.id)).limit(1);
+    const [event] = await own.handle.db
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.action, 'authn_login_fail_max'), eq(auditEvents.targetId, adminId)))
+      .orderBy(desc(auditEvents.id))
+      .limit(1);
     expect(reasonOf(event)).toBe('last enabled administrator: not locked');
     expect((await new TestClient(own.app).login('admin', ADMIN_PASSWORD)).statusCode).toBe(303);
     await own.close();
@@ -266,7 +292,10 @@ describe('forced password reset', () => {
 
     const page = await client.get('/password-reset');
     expect(page.body).toContain('Choose a new password');
-    const mismatch = await client.post('/password-reset', { password: 'a brand new password', password_confirm: 'different one here' });
+    const mismatch = await client.post('/password-reset', {
+      password: 'a brand new password',
+      password_confirm: 'different one here',
+    });
     expect(mismatch.statusCode).toBe(422);
     expect(mismatch.body).toContain('The two passwords do not match.');
     const weak = await client.post('/password-reset', { password: 'short', password_confirm: 'short' });
@@ -278,10 +307,15 @@ describe('forced password reset', () => {
       expect(answer.statusCode, refused).toBe(422);
       expect(answer.body).not.toContain('Your new password is set.');
     }
-    expect((await client.post('/password-reset', { password: PASSWORD, password_confirm: PASSWORD })).body).toContain('The new password must differ from the current one.');
+    expect((await client.post('/password-reset', { password: PASSWORD, password_confirm: PASSWORD })).body).toContain(
+      'The new password must differ from the current one.',
+    );
     expect((await client.get('/')).headers.location).toBe('/password-reset'); // still owed
 
-    const done = await client.post('/password-reset', { password: 'a brand new password', password_confirm: 'a brand new password' });
+    const done = await client.post('/password-reset', {
+      password: 'a brand new password',
+      password_confirm: 'a brand new password',
+    });
     expect(done.statusCode).toBe(303);
     const home = await client.get('/');
     expect(home.statusCode).toBe(200);
@@ -334,7 +368,12 @@ describe('sessions', () => {
     expect((await client.get('/')).statusCode).toBe(200);
     const page = await admin.get(`/admin/users/${user.id}`);
     const version = /name="version" value="(\d+)"/.exec(page.body)![1]!;
-    const saved = await admin.post(`/admin/users/${user.id}`, { username: 'to-disable', realm: 'local', disabled: 'true', version });
+    const saved = await admin.post(`/admin/users/${user.id}`, {
+      username: 'to-disable',
+      realm: 'local',
+      disabled: 'true',
+      version,
+    });
     expect(saved.statusCode).toBe(303);
     expect(await t.handle.db.select().from(sessions).where(eq(sessions.userId, user.id))).toHaveLength(0);
     expect((await client.get('/')).headers.location).toBe('/login');

@@ -10,7 +10,17 @@ import { desc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_CALLS } from '../../src/api/api-calls.js';
 import { SYSTEM_ACTOR } from '../../src/audit/audit-log.js';
-import { auditEvents, fileMappings, groupPermissions, groups, userGroups, users, workspaces, workspaceSessions, type Workspace } from '../../src/db/schema.js';
+import {
+  auditEvents,
+  fileMappings,
+  groupPermissions,
+  groups,
+  userGroups,
+  users,
+  workspaces,
+  workspaceSessions,
+  type Workspace,
+} from '../../src/db/schema.js';
 import { sha256Hex } from '../../src/file-mappings/mapping-input.js';
 import { systemGroupId } from '../../src/groups/groups-repository.js';
 import { WITHHELD_SHADOW_REASON, type LaunchPlan, type PlanForCaller } from '../../src/launches/launch-plan.js';
@@ -20,8 +30,17 @@ import { insertApiKey, type TestApiKey } from '../helpers/api.js';
 import { TestClient } from '../helpers/client.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
-type OwnerCase = 'workspace' | 'disabled workspace' | 'group' | 'member group' | 'Administrators' | 'the user' | 'another user';
-const OWNER_CASES: readonly OwnerCase[] = ['workspace', 'disabled workspace', 'group', 'member group', 'Administrators', 'the user', 'another user'];
+type OwnerCase =
+  'workspace' | 'disabled workspace' | 'group' | 'member group' | 'Administrators' | 'the user' | 'another user';
+const OWNER_CASES: readonly OwnerCase[] = [
+  'workspace',
+  'disabled workspace',
+  'group',
+  'member group',
+  'Administrators',
+  'the user',
+  'another user',
+];
 
 /**
  * The callers. `sees`: the owners whose mappings the rule lets them view (written out by hand).
@@ -41,20 +60,58 @@ const SESSION = ['users_view', 'users_auth_session'];
 const CALLERS: readonly Caller[] = [
   { label: 'users_view only', permissions: ['users_view'], as: 'admin', sees: USERS },
   { label: 'users_view + users_auth_session', permissions: SESSION, as: 'admin', sees: USERS },
-  { label: '… + images_view', permissions: [...SESSION, 'images_view'], as: 'admin', sees: [...USERS, 'workspace', 'disabled workspace'] },
-  { label: '… + groups_view', permissions: [...SESSION, 'groups_view'], as: 'admin', sees: [...USERS, 'group', 'member group'] },
-  { label: '… + groups_view_ifmember, as a member', permissions: [...SESSION, 'groups_view_ifmember'], as: 'admin', member: true, sees: [...USERS, 'member group'] },
-  { label: '… + groups_view + groups_view_system', permissions: [...SESSION, 'groups_view', 'groups_view_system'], as: 'admin', sees: [...USERS, 'group', 'member group', 'Administrators'] },
+  {
+    label: '… + images_view',
+    permissions: [...SESSION, 'images_view'],
+    as: 'admin',
+    sees: [...USERS, 'workspace', 'disabled workspace'],
+  },
+  {
+    label: '… + groups_view',
+    permissions: [...SESSION, 'groups_view'],
+    as: 'admin',
+    sees: [...USERS, 'group', 'member group'],
+  },
+  {
+    label: '… + groups_view_ifmember, as a member',
+    permissions: [...SESSION, 'groups_view_ifmember'],
+    as: 'admin',
+    member: true,
+    sees: [...USERS, 'member group'],
+  },
+  {
+    label: '… + groups_view + groups_view_system',
+    permissions: [...SESSION, 'groups_view', 'groups_view_system'],
+    as: 'admin',
+    sees: [...USERS, 'group', 'member group', 'Administrators'],
+  },
   { label: 'global_admin', permissions: ['global_admin'], as: 'admin', sees: OWNER_CASES },
   { label: 'the user themselves (only `user`)', permissions: [], as: 'self', sees: ['the user'] },
   { label: 'API key: users_view + users_auth_session', permissions: SESSION, as: 'key', sees: USERS },
-  { label: 'API key: every view permission', permissions: [...SESSION, 'images_view', 'groups_view', 'groups_view_ifmember', 'groups_view_system'], as: 'key', sees: OWNER_CASES.filter((o) => o !== 'member group') },
+  {
+    label: 'API key: every view permission',
+    permissions: [...SESSION, 'images_view', 'groups_view', 'groups_view_ifmember', 'groups_view_system'],
+    as: 'key',
+    sees: OWNER_CASES.filter((o) => o !== 'member group'),
+  },
   { label: 'API key: global_admin', permissions: ['global_admin'], as: 'key', sees: OWNER_CASES },
 ];
-const has = (caller: Caller, permission: string) => caller.permissions.includes('global_admin') || caller.permissions.includes(permission);
+const has = (caller: Caller, permission: string) =>
+  caller.permissions.includes('global_admin') || caller.permissions.includes(permission);
 
 /** The mappings: unique markers for name, content and (unless two share it) path. */
-type ItemKey = 'wsmain' | 'wsshadow' | 'wdmain' | 'gmain' | 'gshadowed' | 'gmmain' | 'gmshadow' | 'admmain' | 'umain' | 'ushadowed' | 'omain';
+type ItemKey =
+  | 'wsmain'
+  | 'wsshadow'
+  | 'wdmain'
+  | 'gmain'
+  | 'gshadowed'
+  | 'gmmain'
+  | 'gmshadow'
+  | 'admmain'
+  | 'umain'
+  | 'ushadowed'
+  | 'omain';
 const ITEMS: Record<ItemKey, { owner: OwnerCase; path?: string }> = {
   wsmain: { owner: 'workspace' },
   wsshadow: { owner: 'workspace', path: '/walk/shared-ws' },
@@ -76,17 +133,43 @@ const base64Of = (key: ItemKey) => Buffer.from(contentOf(key)).toString('base64'
 
 /** The plans walked: whose, of which workspace, what they apply and skip (skipped: [item, winner]). */
 type PlanKey = 'T on W' | 'T on disabled WD' | 'admin A on W' | 'O on W';
-const PLANS: Record<PlanKey, { user: 'T' | 'A' | 'O'; workspace: 'W' | 'WD'; applied: ItemKey[]; skipped: Array<[ItemKey, ItemKey]> }> = {
-  'T on W': { user: 'T', workspace: 'W', applied: ['wsmain', 'wsshadow', 'gmain', 'gmmain', 'gmshadow', 'umain'], skipped: [['gshadowed', 'wsshadow'], ['ushadowed', 'gmshadow']] },
-  'T on disabled WD': { user: 'T', workspace: 'WD', applied: ['wdmain', 'gmain', 'gshadowed', 'gmmain', 'gmshadow', 'umain'], skipped: [['ushadowed', 'gmshadow']] },
+const PLANS: Record<
+  PlanKey,
+  { user: 'T' | 'A' | 'O'; workspace: 'W' | 'WD'; applied: ItemKey[]; skipped: Array<[ItemKey, ItemKey]> }
+> = {
+  'T on W': {
+    user: 'T',
+    workspace: 'W',
+    applied: ['wsmain', 'wsshadow', 'gmain', 'gmmain', 'gmshadow', 'umain'],
+    skipped: [
+      ['gshadowed', 'wsshadow'],
+      ['ushadowed', 'gmshadow'],
+    ],
+  },
+  'T on disabled WD': {
+    user: 'T',
+    workspace: 'WD',
+    applied: ['wdmain', 'gmain', 'gshadowed', 'gmmain', 'gmshadow', 'umain'],
+    skipped: [['ushadowed', 'gmshadow']],
+  },
   'admin A on W': { user: 'A', workspace: 'W', applied: ['wsmain', 'wsshadow', 'admmain'], skipped: [] },
   'O on W': { user: 'O', workspace: 'W', applied: ['wsmain', 'wsshadow', 'omain'], skipped: [] },
 };
 
 // Routes walked, as the route table names them.
-const OWNER_BASES = { workspace: '/admin/workspaces/:id', group: '/admin/groups/:id', user: '/admin/users/:id' } as const;
-const PLAN_ROUTES = ['GET /admin/users/:id/launch-plan.json', 'GET /admin/users/:id/launch-preview', 'GET /workspace-sessions/:id'] as const;
-const MAPPING_ROUTES = (['', '/download', '/delete'] as const).flatMap((suffix) => Object.values(OWNER_BASES).map((base) => `GET ${base}/file-mappings/:mappingId${suffix}`));
+const OWNER_BASES = {
+  workspace: '/admin/workspaces/:id',
+  group: '/admin/groups/:id',
+  user: '/admin/users/:id',
+} as const;
+const PLAN_ROUTES = [
+  'GET /admin/users/:id/launch-plan.json',
+  'GET /admin/users/:id/launch-preview',
+  'GET /workspace-sessions/:id',
+] as const;
+const MAPPING_ROUTES = (['', '/download', '/delete'] as const).flatMap((suffix) =>
+  Object.values(OWNER_BASES).map((base) => `GET ${base}/file-mappings/:mappingId${suffix}`),
+);
 const OWNER_PAGES = Object.values(OWNER_BASES).map((base) => `GET ${base}`); // their File Mappings lists
 const WALKED_ROUTES = new Set<string>([...PLAN_ROUTES, ...MAPPING_ROUTES, ...OWNER_PAGES]);
 const CARRIES_NO_MAPPING: Record<string, string> = {
@@ -118,7 +201,11 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 interface World {
-  ids: { users: Record<'T' | 'A' | 'O', string>; workspaces: Record<'W' | 'WD', string>; groups: Record<'group' | 'member group' | 'Administrators', string> };
+  ids: {
+    users: Record<'T' | 'A' | 'O', string>;
+    workspaces: Record<'W' | 'WD', string>;
+    groups: Record<'group' | 'member group' | 'Administrators', string>;
+  };
   mappingIds: Record<ItemKey, string>;
   sessions: Record<PlanKey, string>;
   clients: Map<Caller, TestClient | TestApiKey>;
@@ -136,7 +223,8 @@ async function buildWorld(): Promise<World> {
   let priority = 300;
   const group = async (name: string, permissions: string[]) => {
     const [row] = await db.insert(groups).values({ name, priority: priority++ }).returning();
-    if (permissions.length > 0) await db.insert(groupPermissions).values(permissions.map((permission) => ({ groupId: row!.id, permission })));
+    if (permissions.length > 0)
+      await db.insert(groupPermissions).values(permissions.map((permission) => ({ groupId: row!.id, permission })));
     return row!.id;
   };
   const user = async (username: string, groupIds: string[]) => {
@@ -144,14 +232,23 @@ async function buildWorld(): Promise<World> {
     await db.insert(userGroups).values([allUsers, ...groupIds].map((groupId) => ({ userId: row!.id, groupId })));
     return row!;
   };
-  const workspace = async (friendlyName: string) => (await db.insert(workspaces).values({ friendlyName, image: 'kasmweb/walk:1' }).returning())[0]!;
+  const workspace = async (friendlyName: string) =>
+    (await db.insert(workspaces).values({ friendlyName, image: 'kasmweb/walk:1' }).returning())[0]!;
 
   const [w, wd] = [await workspace('Walk W'), await workspace('Walk WD')];
   const ids = {
     workspaces: { W: w.id, WD: wd.id },
-    groups: { group: await group('Walk group', []), 'member group': await group('Walk member group', []), Administrators: administrators },
+    groups: {
+      group: await group('Walk group', []),
+      'member group': await group('Walk member group', []),
+      Administrators: administrators,
+    },
   };
-  const [tUser, aUser, oUser] = [await user('walk-t', [ids.groups.group, ids.groups['member group']]), await user('walk-a', [administrators]), await user('walk-o', [])];
+  const [tUser, aUser, oUser] = [
+    await user('walk-t', [ids.groups.group, ids.groups['member group']]),
+    await user('walk-a', [administrators]),
+    await user('walk-o', []),
+  ];
   const world = { ids: { ...ids, users: { T: tUser.id, A: aUser.id, O: oUser.id } } } as World;
 
   const ownerColumn = (owner: OwnerCase) =>
@@ -169,7 +266,14 @@ async function buildWorld(): Promise<World> {
     const content = Buffer.from(contentOf(key));
     const [row] = await db
       .insert(fileMappings)
-      .values({ ...ownerColumn(ITEMS[key].owner), name: nameOf(key), destinationPath: pathOf(key), content, size: content.length, sha256: sha256Hex(content) })
+      .values({
+        ...ownerColumn(ITEMS[key].owner),
+        name: nameOf(key),
+        destinationPath: pathOf(key),
+        content,
+        size: content.length,
+        sha256: sha256Hex(content),
+      })
       .returning();
     world.mappingIds[key] = row!.id;
   }
@@ -179,7 +283,13 @@ async function buildWorld(): Promise<World> {
   const byWorkspace: Record<'W' | 'WD', Workspace> = { W: w, WD: wd };
   world.sessions = {} as Record<PlanKey, string>;
   for (const [key, plan] of Object.entries(PLANS) as Array<[PlanKey, (typeof PLANS)[PlanKey]]>) {
-    const result = await launch(db, SYSTEM_ACTOR, byName[plan.user], byWorkspace[plan.workspace], new Date(t.clock.now()));
+    const result = await launch(
+      db,
+      SYSTEM_ACTOR,
+      byName[plan.user],
+      byWorkspace[plan.workspace],
+      new Date(t.clock.now()),
+    );
     if (!result.ok) throw new Error(`launch ${key}: ${result.message}`);
     world.sessions[key] = result.session.id;
   }
@@ -193,7 +303,11 @@ async function buildWorld(): Promise<World> {
       continue;
     }
     const username = caller.as === 'self' ? tUser.username : `walk-caller-${++n}`;
-    if (caller.as === 'admin') await user(username, [await group(`Walk caller ${n}`, caller.permissions), ...(caller.member ? [ids.groups['member group']] : [])]);
+    if (caller.as === 'admin')
+      await user(username, [
+        await group(`Walk caller ${n}`, caller.permissions),
+        ...(caller.member ? [ids.groups['member group']] : []),
+      ]);
     const client = new TestClient(t.app);
     expect((await client.login(username, USER_PASSWORD)).statusCode).toBe(303);
     await client.get('/');
@@ -225,7 +339,9 @@ const triples = new Set<string>();
  * items share is absent only when neither is shown).
  */
 function checkMarkers(body: string, caller: Caller, route: string, expectation: Expectation, where: string) {
-  const shown = new Set(expectation.reachable ? expectation.items.filter((key) => caller.sees.includes(ITEMS[key].owner)) : []);
+  const shown = new Set(
+    expectation.reachable ? expectation.items.filter((key) => caller.sees.includes(ITEMS[key].owner)) : [],
+  );
   const shownPaths = new Set([...shown].map(pathOf));
   for (const key of ITEM_KEYS) {
     const markers = { name: nameOf(key), path: pathOf(key), content: contentOf(key), base64: base64Of(key) };
@@ -237,7 +353,8 @@ function checkMarkers(body: string, caller: Caller, route: string, expectation: 
     if (shown.has(key)) {
       for (const marker of expectation.markers) expect(body, `${at} shows its ${marker}`).toContain(markers[marker]);
     } else {
-      for (const marker of ['name', 'content', 'base64'] as const) expect(body, `${at} hides its ${marker}`).not.toContain(markers[marker]);
+      for (const marker of ['name', 'content', 'base64'] as const)
+        expect(body, `${at} hides its ${marker}`).not.toContain(markers[marker]);
       if (!shownPaths.has(markers.path)) expect(body, `${at} hides its path`).not.toContain(markers.path);
     }
   }
@@ -249,7 +366,8 @@ function withheld(caller: Caller, plan: (typeof PLANS)[PlanKey]) {
   return { files: plan.applied.filter(hidden).length, skipped: plan.skipped.filter(([key]) => hidden(key)).length };
 }
 
-const sentence = (n: number, what: string) => `${n === 1 ? `1 ${what} is` : `${n} ${what}s are`} withheld: you may not view their owners.`;
+const sentence = (n: number, what: string) =>
+  `${n === 1 ? `1 ${what} is` : `${n} ${what}s are`} withheld: you may not view their owners.`;
 
 describe('derived documents show each mapping only to a caller who may view its owner', () => {
   it('walks the plan JSON, the preview and the session page of every plan, for every caller', async () => {
@@ -262,8 +380,14 @@ describe('derived documents show each mapping only to a caller who may view its 
         const counts = withheld(caller, plan);
         const asAdmin = caller.as === 'admin';
         const urls: Record<(typeof PLAN_ROUTES)[number], { url: string; reachable: boolean }> = {
-          'GET /admin/users/:id/launch-plan.json': { url: `/admin/users/${userId}/launch-plan.json${query}`, reachable: asAdmin && has(caller, 'users_view') },
-          'GET /admin/users/:id/launch-preview': { url: `/admin/users/${userId}/launch-preview${query}`, reachable: asAdmin && has(caller, 'users_view') },
+          'GET /admin/users/:id/launch-plan.json': {
+            url: `/admin/users/${userId}/launch-plan.json${query}`,
+            reachable: asAdmin && has(caller, 'users_view'),
+          },
+          'GET /admin/users/:id/launch-preview': {
+            url: `/admin/users/${userId}/launch-preview${query}`,
+            reachable: asAdmin && has(caller, 'users_view'),
+          },
           'GET /workspace-sessions/:id': {
             url: `/workspace-sessions/${w.sessions[planKey]}`,
             reachable: (asAdmin && has(caller, 'users_auth_session')) || (caller.as === 'self' && plan.user === 'T'),
@@ -279,16 +403,29 @@ describe('derived documents show each mapping only to a caller who may view its 
           if (!reachable) continue;
           if (json) {
             const shown = response.json<PlanForCaller>();
-            expect({ files: shown.withheld_file_mappings, skipped: shown.withheld_skipped_file_mappings }, where).toEqual(counts);
+            expect(
+              { files: shown.withheld_file_mappings, skipped: shown.withheld_skipped_file_mappings },
+              where,
+            ).toEqual(counts);
             for (const key of plan.applied.filter((k) => caller.sees.includes(ITEMS[k].owner))) {
-              expect(shown.file_mappings.find((m) => m.name === nameOf(key))?.content_base64, `${where}: ${key}'s content`).toBe(base64Of(key));
+              expect(
+                shown.file_mappings.find((m) => m.name === nameOf(key))?.content_base64,
+                `${where}: ${key}'s content`,
+              ).toBe(base64Of(key));
             }
             for (const [key, winner] of plan.skipped.filter(([k]) => caller.sees.includes(ITEMS[k].owner))) {
               const reason = shown.skipped_file_mappings.find((m) => m.name === nameOf(key))?.reason;
-              expect(reason, `${where}: why ${key} is skipped`).toContain(caller.sees.includes(ITEMS[winner].owner) ? `shadowed by ${describedAs(winner)}` : WITHHELD_SHADOW_REASON);
+              expect(reason, `${where}: why ${key} is skipped`).toContain(
+                caller.sees.includes(ITEMS[winner].owner)
+                  ? `shadowed by ${describedAs(winner)}`
+                  : WITHHELD_SHADOW_REASON,
+              );
             }
           } else {
-            for (const [n, what] of [[counts.files, 'file mapping'], [counts.skipped, 'skipped file mapping']] as const) {
+            for (const [n, what] of [
+              [counts.files, 'file mapping'],
+              [counts.skipped, 'skipped file mapping'],
+            ] as const) {
               if (n > 0) expect(response.body, where).toContain(sentence(n, what));
               else expect(response.body, where).not.toContain(`${what} is withheld`);
             }
@@ -299,14 +436,19 @@ describe('derived documents show each mapping only to a caller who may view its 
     }
     // Only what is shown is filtered: the recorded plans (what the runtime receives) hold everything.
     for (const [planKey, plan] of Object.entries(PLANS) as Array<[PlanKey, (typeof PLANS)[PlanKey]]>) {
-      const [row] = await t.handle.db.select().from(workspaceSessions).where(eq(workspaceSessions.id, w.sessions[planKey]));
+      const [row] = await t.handle.db
+        .select()
+        .from(workspaceSessions)
+        .where(eq(workspaceSessions.id, w.sessions[planKey]));
       const recorded = row!.plan as LaunchPlan;
       expect(recorded.file_mappings.map((m) => m.name).sort(), planKey).toEqual(plan.applied.map(nameOf).sort());
-      expect(recorded.skipped_file_mappings.map((m) => m.name).sort(), planKey).toEqual(plan.skipped.map(([key]) => nameOf(key)).sort());
+      expect(recorded.skipped_file_mappings.map((m) => m.name).sort(), planKey).toEqual(
+        plan.skipped.map(([key]) => nameOf(key)).sort(),
+      );
     }
   });
 
-  it('walks each owner\'s page, mapping pages, downloads and delete confirmations, for every caller', async () => {
+  it("walks each owner's page, mapping pages, downloads and delete confirmations, for every caller", async () => {
     const w = await world();
     const ownerOf = (owner: OwnerCase) =>
       ({
@@ -328,19 +470,37 @@ describe('derived documents show each mapping only to a caller who may view its 
         const ownPage = await getAs(w, caller, page);
         const where = `${owner} · ${caller.label}`;
         expect(ownPage.statusCode === 200, `${where} · GET ${base} answers ${ownPage.statusCode}`).toBe(reachable);
-        checkMarkers(ownPage.body, caller, `GET ${base}`, { reachable, items, markers: ['name', 'path'] }, `${where} · GET ${base}`);
+        checkMarkers(
+          ownPage.body,
+          caller,
+          `GET ${base}`,
+          { reachable, items, markers: ['name', 'path'] },
+          `${where} · GET ${base}`,
+        );
         for (const key of items) {
           const mapping = `${page}/file-mappings/${w.mappingIds[key]}`;
           const routes = [
             { suffix: '', reachable, markers: ['name', 'path', 'content'] as const },
             { suffix: '/download', reachable, markers: ['content'] as const },
-            { suffix: '/delete', reachable: reachable && has(caller, 'global_admin'), markers: ['name', 'path'] as const }, // needs *_modify
+            {
+              suffix: '/delete',
+              reachable: reachable && has(caller, 'global_admin'),
+              markers: ['name', 'path'] as const,
+            }, // needs *_modify
           ];
           for (const route of routes) {
             const name = `GET ${base}/file-mappings/:mappingId${route.suffix}`;
             const response = await getAs(w, caller, mapping + route.suffix);
-            expect(response.statusCode === 200, `${where} · ${name} answers ${response.statusCode}`).toBe(route.reachable);
-            checkMarkers(response.body, caller, name, { reachable: route.reachable, items: [key], markers: route.markers }, `${where} · ${name}`);
+            expect(response.statusCode === 200, `${where} · ${name} answers ${response.statusCode}`).toBe(
+              route.reachable,
+            );
+            checkMarkers(
+              response.body,
+              caller,
+              name,
+              { reachable: route.reachable, items: [key], markers: route.markers },
+              `${where} · ${name}`,
+            );
           }
         }
       }
@@ -351,12 +511,26 @@ describe('derived documents show each mapping only to a caller who may view its 
     const w = await world();
     const everything: ItemKey[] = [...ITEM_KEYS];
     const bodies: Array<[(typeof WALKED_CALLS)[number], Record<string, unknown>]> = [
-      ...(['T', 'A', 'O'] as const).map((u) => ['get_user', { target_user: { user_id: w.ids.users[u] } }] as [(typeof WALKED_CALLS)[number], Record<string, unknown>]),
+      ...(['T', 'A', 'O'] as const).map(
+        (u) =>
+          ['get_user', { target_user: { user_id: w.ids.users[u] } }] as [
+            (typeof WALKED_CALLS)[number],
+            Record<string, unknown>,
+          ],
+      ),
       ['get_users', {}],
       ['get_users', { page: 1, page_size: 100 }],
       ['get_kasms', {}],
-      ...Object.values(w.sessions).map((id) => ['get_kasm_status', { kasm_id: id }] as [(typeof WALKED_CALLS)[number], Record<string, unknown>]),
-      ...Object.values(PLANS).map((p) => ['request_kasm', { user_id: w.ids.users[p.user], image_id: w.ids.workspaces[p.workspace] }] as [(typeof WALKED_CALLS)[number], Record<string, unknown>]),
+      ...Object.values(w.sessions).map(
+        (id) => ['get_kasm_status', { kasm_id: id }] as [(typeof WALKED_CALLS)[number], Record<string, unknown>],
+      ),
+      ...Object.values(PLANS).map(
+        (p) =>
+          ['request_kasm', { user_id: w.ids.users[p.user], image_id: w.ids.workspaces[p.workspace] }] as [
+            (typeof WALKED_CALLS)[number],
+            Record<string, unknown>,
+          ],
+      ),
     ];
     expect(new Set(bodies.map(([call]) => call))).toEqual(new Set(WALKED_CALLS));
     for (const caller of CALLERS) {
@@ -365,11 +539,26 @@ describe('derived documents show each mapping only to a caller who may view its 
         const where = `${caller.label} · ${call} ${JSON.stringify(body)}`;
         const response =
           client instanceof TestClient
-            ? await t.app.inject({ method: 'POST', url: `/api/public/${call}`, payload: body, headers: { cookie: client.cookieHeader() } })
-            : await t.app.inject({ method: 'POST', url: `/api/public/${call}`, payload: { api_key: client.key, api_key_secret: client.secret, ...body } });
+            ? await t.app.inject({
+                method: 'POST',
+                url: `/api/public/${call}`,
+                payload: body,
+                headers: { cookie: client.cookieHeader() },
+              })
+            : await t.app.inject({
+                method: 'POST',
+                url: `/api/public/${call}`,
+                payload: { api_key: client.key, api_key_secret: client.secret, ...body },
+              });
         if (call.startsWith('get_')) expect(response.statusCode, where).toBe(client instanceof TestClient ? 401 : 200);
         // The answers carry sessions and users, never a mapping: nothing is shown, so nothing is counted either.
-        checkMarkers(response.body, caller, `POST /api/public/${call}`, { reachable: false, items: everything, markers: [] }, where);
+        checkMarkers(
+          response.body,
+          caller,
+          `POST /api/public/${call}`,
+          { reachable: false, items: everything, markers: [] },
+          where,
+        );
         expect(response.body, where).not.toContain('withheld');
       }
     }
@@ -377,7 +566,8 @@ describe('derived documents show each mapping only to a caller who may view its 
 
   // The size of the walk, for the record (owners × callers × routes, and the item checks made).
   afterAll(() => {
-    if (cases > 0) console.info(`derived-documents walk: ${triples.size} owner × caller × route cases, ${cases} item checks`);
+    if (cases > 0)
+      console.info(`derived-documents walk: ${triples.size} owner × caller × route cases, ${cases} item checks`);
   });
 });
 
@@ -391,13 +581,27 @@ function describedAs(key: ItemKey): string {
 
 describe('the routes walked are the routes that carry mappings', () => {
   it('classifies every GET route under /launch…, …/file-mappings… and /workspace-sessions…, and every API call', () => {
-    const gets = t.app.routeIndex.filter((route) => route.method === 'GET').map((route) => `${route.method} ${route.url}`);
+    const gets = t.app.routeIndex
+      .filter((route) => route.method === 'GET')
+      .map((route) => `${route.method} ${route.url}`);
     const candidates = gets.filter((route) => /launch|file-mappings|workspace-sessions/.test(route));
-    expect(candidates.filter((route) => !WALKED_ROUTES.has(route) && !(route in CARRIES_NO_MAPPING)), 'walk these routes, or say why they carry no mapping').toEqual([]);
-    expect([...WALKED_ROUTES, ...Object.keys(CARRIES_NO_MAPPING)].filter((route) => !gets.includes(route)), 'listed routes that no longer exist').toEqual([]);
+    expect(
+      candidates.filter((route) => !WALKED_ROUTES.has(route) && !(route in CARRIES_NO_MAPPING)),
+      'walk these routes, or say why they carry no mapping',
+    ).toEqual([]);
+    expect(
+      [...WALKED_ROUTES, ...Object.keys(CARRIES_NO_MAPPING)].filter((route) => !gets.includes(route)),
+      'listed routes that no longer exist',
+    ).toEqual([]);
     const calls = API_CALLS.map((call) => call.name);
-    expect(calls.filter((name) => !(WALKED_CALLS as readonly string[]).includes(name) && !(name in CALLS_WITHOUT_PLANS)), 'walk these calls, or say why they carry no plan').toEqual([]);
-    expect([...WALKED_CALLS, ...Object.keys(CALLS_WITHOUT_PLANS)].filter((name) => !calls.includes(name)), 'listed calls that no longer exist').toEqual([]);
+    expect(
+      calls.filter((name) => !(WALKED_CALLS as readonly string[]).includes(name) && !(name in CALLS_WITHOUT_PLANS)),
+      'walk these calls, or say why they carry no plan',
+    ).toEqual([]);
+    expect(
+      [...WALKED_CALLS, ...Object.keys(CALLS_WITHOUT_PLANS)].filter((name) => !calls.includes(name)),
+      'listed calls that no longer exist',
+    ).toEqual([]);
   });
 });
 
@@ -406,10 +610,19 @@ describe('the edges of the rule', () => {
   /** A user holding `permissions` (through a group of their own), logged in. */
   async function loggedInWith(name: string, permissions: string[]) {
     const db = t.handle.db;
-    const [group] = await db.insert(groups).values({ name: `Edge ${name}`, priority: edgePriority++ }).returning();
+    const [group] = await db
+      .insert(groups)
+      .values({ name: `Edge ${name}`, priority: edgePriority++ })
+      .returning();
     await db.insert(groupPermissions).values(permissions.map((permission) => ({ groupId: group!.id, permission })));
-    const [user] = await db.insert(users).values({ username: `edge-${name}`, passwordHash: await hashPassword(USER_PASSWORD) }).returning();
-    await db.insert(userGroups).values([{ userId: user!.id, groupId: group!.id }, { userId: user!.id, groupId: await systemGroupId(db, 'all_users') }]);
+    const [user] = await db
+      .insert(users)
+      .values({ username: `edge-${name}`, passwordHash: await hashPassword(USER_PASSWORD) })
+      .returning();
+    await db.insert(userGroups).values([
+      { userId: user!.id, groupId: group!.id },
+      { userId: user!.id, groupId: await systemGroupId(db, 'all_users') },
+    ]);
     const client = new TestClient(t.app);
     expect((await client.login(user!.username, USER_PASSWORD)).statusCode).toBe(303);
     await client.get('/');
@@ -418,15 +631,27 @@ describe('the edges of the rule', () => {
 
   it('a session recorded before plans named owners shows its mappings to global admins only', async () => {
     const w = await world();
-    const [row] = await t.handle.db.select().from(workspaceSessions).where(eq(workspaceSessions.id, w.sessions['T on W']));
+    const [row] = await t.handle.db
+      .select()
+      .from(workspaceSessions)
+      .where(eq(workspaceSessions.id, w.sessions['T on W']));
     const plan = row!.plan as LaunchPlan;
     const old: LaunchPlan = {
       ...plan,
       file_mappings: plan.file_mappings.map(({ owned_by: _owner, ...m }) => m),
       skipped_file_mappings: plan.skipped_file_mappings.map(({ owned_by: _owner, shadowed_by: _winner, ...m }) => m),
     };
-    const [session] = await t.handle.db.insert(workspaceSessions).values({ userId: row!.userId, workspaceId: row!.workspaceId, workspaceName: row!.workspaceName, plan: old }).returning();
-    const viewer = await loggedInWith('all-views', ['users_view', 'users_auth_session', 'images_view', 'groups_view', 'groups_view_system']);
+    const [session] = await t.handle.db
+      .insert(workspaceSessions)
+      .values({ userId: row!.userId, workspaceId: row!.workspaceId, workspaceName: row!.workspaceName, plan: old })
+      .returning();
+    const viewer = await loggedInWith('all-views', [
+      'users_view',
+      'users_auth_session',
+      'images_view',
+      'groups_view',
+      'groups_view_system',
+    ]);
     const page = await viewer.get(`/workspace-sessions/${session!.id}`);
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain(sentence(plan.file_mappings.length, 'file mapping'));
@@ -440,20 +665,41 @@ describe('the edges of the rule', () => {
 
   it('changing a mapping needs viewing its owner as well: images_modify without images_view is refused, named and audited', async () => {
     const db = t.handle.db;
-    const [workspace] = await db.insert(workspaces).values({ friendlyName: 'Edge W', image: 'kasmweb/edge:1' }).returning();
+    const [workspace] = await db
+      .insert(workspaces)
+      .values({ friendlyName: 'Edge W', image: 'kasmweb/edge:1' })
+      .returning();
     const content = Buffer.from('edge');
     const [mapping] = await db
       .insert(fileMappings)
-      .values({ workspaceId: workspace!.id, name: 'Edge file', destinationPath: '/edge', content, size: content.length, sha256: sha256Hex(content) })
+      .values({
+        workspaceId: workspace!.id,
+        name: 'Edge file',
+        destinationPath: '/edge',
+        content,
+        size: content.length,
+        sha256: sha256Hex(content),
+      })
       .returning();
     const editor = await loggedInWith('images-modify', ['images_modify']);
     const url = `/admin/workspaces/${workspace!.id}/file-mappings/${mapping!.id}`;
-    const refused = await editor.postMultipart(url, { name: 'Edge file', destination_path: '/edge', content: 'changed' });
+    const refused = await editor.postMultipart(url, {
+      name: 'Edge file',
+      destination_path: '/edge',
+      content: 'changed',
+    });
     expect(refused.statusCode).toBe(403);
     expect(refused.body).toContain('You may not view the file mappings of Edge W: it needs images_view.');
     expect(refused.body).not.toContain('edge</textarea>');
-    expect((await db.select().from(fileMappings).where(eq(fileMappings.id, mapping!.id)))[0]!.content.toString()).toBe('edge');
-    const [denied] = await db.select().from(auditEvents).where(eq(auditEvents.action, 'authz_fail')).orderBy(desc(auditEvents.id)).limit(1);
+    expect((await db.select().from(fileMappings).where(eq(fileMappings.id, mapping!.id)))[0]!.content.toString()).toBe(
+      'edge',
+    );
+    const [denied] = await db
+      .select()
+      .from(auditEvents)
+      .where(eq(auditEvents.action, 'authz_fail'))
+      .orderBy(desc(auditEvents.id))
+      .limit(1);
     expect((denied!.details as { reason: string }).reason).toContain('it needs images_view');
     expect((await editor.get(`${url}/delete`)).statusCode).toBe(403); // the confirm page names the mapping and its path
   });

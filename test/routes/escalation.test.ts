@@ -9,7 +9,20 @@
 import { and, desc, eq, inArray } from 'drizzle-orm';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/security/passwords.js';
-import { apiKeyPermissions, apiKeys, auditEvents, fileMappings, groupPermissions, groups, groupSettings, sessions, userGroups, users, workspaces, workspaceSessions } from '../../src/db/schema.js';
+import {
+  apiKeyPermissions,
+  apiKeys,
+  auditEvents,
+  fileMappings,
+  groupPermissions,
+  groups,
+  groupSettings,
+  sessions,
+  userGroups,
+  users,
+  workspaces,
+  workspaceSessions,
+} from '../../src/db/schema.js';
 import { API_CALLS } from '../../src/api/api-calls.js';
 import { callApi, insertApiKey, type TestApiKey } from '../helpers/api.js';
 import { effectivePermissionsOfMembers, systemGroupId } from '../../src/groups/groups-repository.js';
@@ -22,7 +35,12 @@ let passwordHash: string;
 let allUsersId: string;
 let nextPriority = 2; // groups made by a test are deleted after it, so priorities start again
 let nextName = 1;
-let created: { groups: string[]; users: string[]; apiKeys: string[]; workspaces: string[] } = { groups: [], users: [], apiKeys: [], workspaces: [] };
+let created: { groups: string[]; users: string[]; apiKeys: string[]; workspaces: string[] } = {
+  groups: [],
+  users: [],
+  apiKeys: [],
+  workspaces: [],
+};
 
 beforeAll(async () => {
   t = await createTestApp();
@@ -45,25 +63,39 @@ afterEach(async () => {
 // Fixtures, straight into the database: the paths under test are the only requests that matter.
 async function makeGroup(name: string, permissions: readonly string[], settings: Record<string, unknown> = {}) {
   const db = t.handle.db;
-  const [group] = await db.insert(groups).values({ name: `${name} ${nextPriority}`, priority: nextPriority++ }).returning();
+  const [group] = await db
+    .insert(groups)
+    .values({ name: `${name} ${nextPriority}`, priority: nextPriority++ })
+    .returning();
   created.groups.push(group!.id);
-  if (permissions.length > 0) await db.insert(groupPermissions).values(permissions.map((permission) => ({ groupId: group!.id, permission })));
-  for (const [key, value] of Object.entries(settings)) await db.insert(groupSettings).values({ groupId: group!.id, key, value });
+  if (permissions.length > 0)
+    await db.insert(groupPermissions).values(permissions.map((permission) => ({ groupId: group!.id, permission })));
+  for (const [key, value] of Object.entries(settings))
+    await db.insert(groupSettings).values({ groupId: group!.id, key, value });
   return group!;
 }
 
 async function makeUser(name: string, groupIds: string[]) {
   const db = t.handle.db;
-  const [user] = await db.insert(users).values({ username: `${name}-${nextName++}`, passwordHash }).returning();
+  const [user] = await db
+    .insert(users)
+    .values({ username: `${name}-${nextName++}`, passwordHash })
+    .returning();
   created.users.push(user!.id);
   await db.insert(userGroups).values([allUsersId, ...groupIds].map((groupId) => ({ userId: user!.id, groupId })));
   return user!;
 }
 
-const grant = (groupId: string, permission: string) => t.handle.db.insert(groupPermissions).values({ groupId, permission }).onConflictDoNothing();
+const grant = (groupId: string, permission: string) =>
+  t.handle.db.insert(groupPermissions).values({ groupId, permission }).onConflictDoNothing();
 const userRow = async (id: string) => (await t.handle.db.select().from(users).where(eq(users.id, id)))[0];
 const isMember = async (userId: string, groupId: string) =>
-  (await t.handle.db.select().from(userGroups).where(and(eq(userGroups.userId, userId), eq(userGroups.groupId, groupId)))).length > 0;
+  (
+    await t.handle.db
+      .select()
+      .from(userGroups)
+      .where(and(eq(userGroups.userId, userId), eq(userGroups.groupId, groupId)))
+  ).length > 0;
 
 interface Context {
   permission: Permission;
@@ -107,11 +139,19 @@ async function strongerAndPlainGroup(permission: Permission, member: boolean, se
 }
 
 const settingOf = async (groupId: string, key: string) =>
-  (await t.handle.db.select().from(groupSettings).where(and(eq(groupSettings.groupId, groupId), eq(groupSettings.key, key))))[0];
+  (
+    await t.handle.db
+      .select()
+      .from(groupSettings)
+      .where(and(eq(groupSettings.groupId, groupId), eq(groupSettings.key, key)))
+  )[0];
 const groupRow = async (id: string) => (await t.handle.db.select().from(groups).where(eq(groups.id, id)))[0];
-const mappingRow = async (id: string) => (await t.handle.db.select().from(fileMappings).where(eq(fileMappings.id, id)))[0];
-const loginSessions = async (userId: string) => (await t.handle.db.select().from(sessions).where(eq(sessions.userId, userId))).length;
-const workspaceSessionRow = async (id: string) => (await t.handle.db.select().from(workspaceSessions).where(eq(workspaceSessions.id, id)))[0];
+const mappingRow = async (id: string) =>
+  (await t.handle.db.select().from(fileMappings).where(eq(fileMappings.id, id)))[0];
+const loginSessions = async (userId: string) =>
+  (await t.handle.db.select().from(sessions).where(eq(sessions.userId, userId))).length;
+const workspaceSessionRow = async (id: string) =>
+  (await t.handle.db.select().from(workspaceSessions).where(eq(workspaceSessions.id, id)))[0];
 const keyRow = async (id: string) => (await t.handle.db.select().from(apiKeys).where(eq(apiKeys.id, id)))[0]!;
 const AUTHORIZED_KEYS = '/home/kasm-user/.ssh/authorized_keys';
 
@@ -126,7 +166,9 @@ async function insertGroupMapping(groupId: string) {
 
 /** A login session of the user, as the session store writes it. */
 async function insertLoginSession(userId: string) {
-  await t.handle.db.insert(sessions).values({ sid: `sid-${userId}-${nextName++}`, userId, data: {}, expiresAt: new Date(Date.now() + 3_600_000) });
+  await t.handle.db
+    .insert(sessions)
+    .values({ sid: `sid-${userId}-${nextName++}`, userId, data: {}, expiresAt: new Date(Date.now() + 3_600_000) });
 }
 
 /** A recorded workspace session of the user, its keepalive long ago. */
@@ -139,7 +181,10 @@ async function insertWorkspaceSession(userId: string) {
 }
 
 /** A key holding the permission, in the state `options` gives; the key stands in the group slot. */
-async function keyHolding(permission: Permission, options: { readOnly?: boolean; enabled?: boolean; expiresAt?: Date | null } = {}) {
+async function keyHolding(
+  permission: Permission,
+  options: { readOnly?: boolean; enabled?: boolean; expiresAt?: Date | null } = {},
+) {
   const name = `held key ${nextName++}`;
   const key = await insertApiKey(t.handle.db, { name, permissions: [permission], ...options });
   created.apiKeys.push(key.id);
@@ -147,7 +192,11 @@ async function keyHolding(permission: Permission, options: { readOnly?: boolean;
 }
 
 /** The key form as it stands for the key in ctx.group (enabled, writable, no expiry unless given), with `changes`. */
-const keyForm = (ctx: Context, changes: Record<string, string>) => ({ name: ctx.group.name, enabled: 'on', ...changes });
+const keyForm = (ctx: Context, changes: Record<string, string>) => ({
+  name: ctx.group.name,
+  enabled: 'on',
+  ...changes,
+});
 const inDays = (days: number) => new Date(t.clock.now() + days * 86_400_000);
 const formDate = (date: Date) => date.toISOString().slice(0, 16).replace('T', ' ');
 
@@ -165,9 +214,15 @@ const PATHS: Record<string, ConferringPath> = {
       await t.handle.db.insert(userGroups).values({ userId: ctx.actor.id, groupId: group.id });
       return { group, target: null };
     },
-    attempt: (ctx) => ctx.actor.client.post(`/admin/groups/${ctx.group.id}/permissions`, { permission: [ctx.permission] }),
+    attempt: (ctx) =>
+      ctx.actor.client.post(`/admin/groups/${ctx.group.id}/permissions`, { permission: [ctx.permission] }),
     reached: async (ctx) =>
-      (await t.handle.db.select().from(groupPermissions).where(and(eq(groupPermissions.groupId, ctx.group.id), eq(groupPermissions.permission, ctx.permission)))).length > 0,
+      (
+        await t.handle.db
+          .select()
+          .from(groupPermissions)
+          .where(and(eq(groupPermissions.groupId, ctx.group.id), eq(groupPermissions.permission, ctx.permission)))
+      ).length > 0,
   },
   'grant a permission to an API key (scripts then hold it)': {
     route: 'POST /admin/api-keys/:id/permissions',
@@ -176,46 +231,74 @@ const PATHS: Record<string, ConferringPath> = {
       created.apiKeys.push(key.id);
       return { group: { id: key.id, name: 'key' }, target: null };
     },
-    attempt: (ctx) => ctx.actor.client.post(`/admin/api-keys/${ctx.group.id}/permissions`, { permission: [ctx.permission] }),
+    attempt: (ctx) =>
+      ctx.actor.client.post(`/admin/api-keys/${ctx.group.id}/permissions`, { permission: [ctx.permission] }),
     reached: async (ctx) =>
-      (await t.handle.db.select().from(apiKeyPermissions).where(and(eq(apiKeyPermissions.apiKeyId, ctx.group.id), eq(apiKeyPermissions.permission, ctx.permission)))).length > 0,
+      (
+        await t.handle.db
+          .select()
+          .from(apiKeyPermissions)
+          .where(and(eq(apiKeyPermissions.apiKeyId, ctx.group.id), eq(apiKeyPermissions.permission, ctx.permission)))
+      ).length > 0,
   },
   'add oneself to a group (group page)': {
     route: 'POST /admin/groups/:id/members',
     setup: async (ctx) => ({ group: await makeGroup('Granting', [ctx.permission]), target: null }),
     // confirm: the step the page asks for before adding to a group granting global_admin.
-    attempt: (ctx) => ctx.actor.client.post(`/admin/groups/${ctx.group.id}/members`, { user_id: ctx.actor.id, confirm: 'yes' }),
+    attempt: (ctx) =>
+      ctx.actor.client.post(`/admin/groups/${ctx.group.id}/members`, { user_id: ctx.actor.id, confirm: 'yes' }),
     reached: (ctx) => isMember(ctx.actor.id, ctx.group.id),
   },
   'add oneself to a group (user page)': {
     route: 'POST /admin/users/:id/groups',
     setup: async (ctx) => ({ group: await makeGroup('Granting', [ctx.permission]), target: null }),
-    attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.actor.id}/groups`, { group_id: ctx.group.id, confirm: 'yes' }),
+    attempt: (ctx) =>
+      ctx.actor.client.post(`/admin/users/${ctx.actor.id}/groups`, { group_id: ctx.group.id, confirm: 'yes' }),
     reached: (ctx) => isMember(ctx.actor.id, ctx.group.id),
   },
   'turn on auto_add_local_users (adds every local user, the actor included)': {
     route: 'POST /admin/groups/:id/settings',
     setup: async (ctx) => ({ group: await makeGroup('Granting', [ctx.permission]), target: null }),
-    attempt: (ctx) => ctx.actor.client.post(`/admin/groups/${ctx.group.id}/settings`, { key: 'auto_add_local_users', value: 'true' }),
+    attempt: (ctx) =>
+      ctx.actor.client.post(`/admin/groups/${ctx.group.id}/settings`, { key: 'auto_add_local_users', value: 'true' }),
     reached: async (ctx) =>
-      (await t.handle.db.select().from(groupSettings).where(and(eq(groupSettings.groupId, ctx.group.id), eq(groupSettings.key, 'auto_add_local_users')))).length > 0,
+      (
+        await t.handle.db
+          .select()
+          .from(groupSettings)
+          .where(and(eq(groupSettings.groupId, ctx.group.id), eq(groupSettings.key, 'auto_add_local_users')))
+      ).length > 0,
   },
   'duplicate a group (the copy carries its permissions)': {
     route: 'POST /admin/groups/:id/duplicate',
     setup: async (ctx) => ({ group: await makeGroup('Granting', [ctx.permission]), target: null }),
     attempt: (ctx) => ctx.actor.client.post(`/admin/groups/${ctx.group.id}/duplicate`),
     reached: async (ctx) => {
-      const copies = await t.handle.db.select().from(groups).where(eq(groups.name, `Copy of ${ctx.group.name}`));
+      const copies = await t.handle.db
+        .select()
+        .from(groups)
+        .where(eq(groups.name, `Copy of ${ctx.group.name}`));
       created.groups.push(...copies.map((copy) => copy.id));
       return copies.length > 0;
     },
   },
   'create a local user who joins an auto-add group': {
     route: 'POST /admin/users',
-    setup: async (ctx) => ({ group: await makeGroup('Auto', [ctx.permission], { auto_add_local_users: true }), target: null }),
-    attempt: (ctx) => ctx.actor.client.post('/admin/users', { username: `made-by-${ctx.actor.id}`, password: USER_PASSWORD, realm: 'local' }),
+    setup: async (ctx) => ({
+      group: await makeGroup('Auto', [ctx.permission], { auto_add_local_users: true }),
+      target: null,
+    }),
+    attempt: (ctx) =>
+      ctx.actor.client.post('/admin/users', {
+        username: `made-by-${ctx.actor.id}`,
+        password: USER_PASSWORD,
+        realm: 'local',
+      }),
     reached: async (ctx) => {
-      const made = await t.handle.db.select().from(users).where(eq(users.username, `made-by-${ctx.actor.id}`));
+      const made = await t.handle.db
+        .select()
+        .from(users)
+        .where(eq(users.username, `made-by-${ctx.actor.id}`));
       created.users.push(...made.map((user) => user.id));
       return made.length > 0;
     },
@@ -224,7 +307,8 @@ const PATHS: Record<string, ConferringPath> = {
     route: 'POST /admin/users/:id',
     changesAUser: true,
     setup: strongerUser,
-    attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.target!.id}`, userForm(ctx, { password: 'a brand new password' })),
+    attempt: (ctx) =>
+      ctx.actor.client.post(`/admin/users/${ctx.target!.id}`, userForm(ctx, { password: 'a brand new password' })),
     reached: async (ctx) => (await userRow(ctx.target!.id))!.passwordHash !== passwordHash,
   },
   "change a stronger user's realm": {
@@ -254,7 +338,10 @@ const PATHS: Record<string, ConferringPath> = {
     setup: async (ctx) => {
       const made = await strongerUser(ctx);
       // A factor to reset (a reset of none changes nothing).
-      await t.handle.db.update(users).set({ twoFactorEnabled: true, twoFactorSecret: 'sealed' }).where(eq(users.id, made.target.id));
+      await t.handle.db
+        .update(users)
+        .set({ twoFactorEnabled: true, twoFactorSecret: 'sealed' })
+        .where(eq(users.id, made.target.id));
       return made;
     },
     attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.target!.id}/reset-2fa`, { confirm: 'yes' }),
@@ -300,7 +387,11 @@ const PATHS: Record<string, ConferringPath> = {
     route: 'POST /admin/groups/:id/settings',
     changesAUser: true,
     setup: (ctx) => strongerAndPlainGroup(ctx.permission, true),
-    attempt: (ctx) => ctx.actor.client.post(`/admin/groups/${ctx.group.id}/settings`, { key: 'run_config', value: '{"privileged":true}' }),
+    attempt: (ctx) =>
+      ctx.actor.client.post(`/admin/groups/${ctx.group.id}/settings`, {
+        key: 'run_config',
+        value: '{"privileged":true}',
+      }),
     reached: async (ctx) => (await settingOf(ctx.group.id, 'run_config')) !== undefined,
   },
   "remove a setting of a stronger user's group": {
@@ -315,8 +406,13 @@ const PATHS: Record<string, ConferringPath> = {
     changesAUser: true,
     setup: (ctx) => strongerAndPlainGroup(ctx.permission, true),
     attempt: (ctx) =>
-      ctx.actor.client.postMultipart(`/admin/groups/${ctx.group.id}/file-mappings`, { name: 'Keys', destination_path: AUTHORIZED_KEYS, content: 'ssh-ed25519 AAAA the actor' }),
-    reached: async (ctx) => (await t.handle.db.select().from(fileMappings).where(eq(fileMappings.groupId, ctx.group.id))).length > 0,
+      ctx.actor.client.postMultipart(`/admin/groups/${ctx.group.id}/file-mappings`, {
+        name: 'Keys',
+        destination_path: AUTHORIZED_KEYS,
+        content: 'ssh-ed25519 AAAA the actor',
+      }),
+    reached: async (ctx) =>
+      (await t.handle.db.select().from(fileMappings).where(eq(fileMappings.groupId, ctx.group.id))).length > 0,
   },
   "change a file mapping of a stronger user's group": {
     route: 'POST /admin/groups/:id/file-mappings/:mappingId',
@@ -326,7 +422,11 @@ const PATHS: Record<string, ConferringPath> = {
       return { ...made, item: await insertGroupMapping(made.group.id) };
     },
     attempt: (ctx) =>
-      ctx.actor.client.postMultipart(`/admin/groups/${ctx.group.id}/file-mappings/${ctx.item}`, { name: 'Keys', destination_path: AUTHORIZED_KEYS, content: 'ssh-ed25519 AAAA the actor' }),
+      ctx.actor.client.postMultipart(`/admin/groups/${ctx.group.id}/file-mappings/${ctx.item}`, {
+        name: 'Keys',
+        destination_path: AUTHORIZED_KEYS,
+        content: 'ssh-ed25519 AAAA the actor',
+      }),
     reached: async (ctx) => (await mappingRow(ctx.item!))!.content.toString().includes('the actor'),
   },
   "delete a file mapping of a stronger user's group": {
@@ -343,7 +443,12 @@ const PATHS: Record<string, ConferringPath> = {
     route: 'POST /admin/groups/:id',
     changesAUser: true,
     setup: (ctx) => strongerAndPlainGroup(ctx.permission, true),
-    attempt: (ctx) => ctx.actor.client.post(`/admin/groups/${ctx.group.id}`, { name: ctx.group.name, description: '', priority: '999' }),
+    attempt: (ctx) =>
+      ctx.actor.client.post(`/admin/groups/${ctx.group.id}`, {
+        name: ctx.group.name,
+        description: '',
+        priority: '999',
+      }),
     reached: async (ctx) => (await groupRow(ctx.group.id))!.priority === 999,
   },
   "delete a stronger user's group": {
@@ -390,7 +495,8 @@ const PATHS: Record<string, ConferringPath> = {
   'move the expiry of an API key holding it later': {
     route: 'POST /admin/api-keys/:id',
     setup: (ctx) => keyHolding(ctx.permission, { expiresAt: inDays(1) }),
-    attempt: (ctx) => ctx.actor.client.post(`/admin/api-keys/${ctx.group.id}`, keyForm(ctx, { expires: formDate(inDays(365)) })),
+    attempt: (ctx) =>
+      ctx.actor.client.post(`/admin/api-keys/${ctx.group.id}`, keyForm(ctx, { expires: formDate(inDays(365)) })),
     reached: async (ctx) => (await keyRow(ctx.group.id)).expiresAt!.getTime() > inDays(2).getTime(),
   },
   'remove the expiry of an API key holding it': {
@@ -402,7 +508,8 @@ const PATHS: Record<string, ConferringPath> = {
   'rename an API key holding it': {
     route: 'POST /admin/api-keys/:id',
     setup: (ctx) => keyHolding(ctx.permission),
-    attempt: (ctx) => ctx.actor.client.post(`/admin/api-keys/${ctx.group.id}`, keyForm(ctx, { name: `${ctx.group.name} renamed` })),
+    attempt: (ctx) =>
+      ctx.actor.client.post(`/admin/api-keys/${ctx.group.id}`, keyForm(ctx, { name: `${ctx.group.name} renamed` })),
     reached: async (ctx) => (await keyRow(ctx.group.id)).name.endsWith('renamed'),
   },
 };
@@ -411,28 +518,31 @@ const PATHS: Record<string, ConferringPath> = {
 const CONFERS_NOTHING: Record<string, string> = {
   'POST /login': 'logs in as oneself',
   'POST /login/code': 'second step of logging in as oneself',
-  'POST /logout': 'ends one\'s own session',
-  'POST /password-reset': 'one\'s own password',
+  'POST /logout': "ends one's own session",
+  'POST /password-reset': "one's own password",
   'POST /admin/groups': 'a new group grants nothing and has no members',
-  'POST /profile/settings': 'one\'s own preferences',
-  'POST /profile/settings/:key': 'one\'s own preferences',
-  'POST /profile/password': 'one\'s own password',
-  'POST /profile/sessions/:handle/end': 'one\'s own sessions',
-  'POST /profile/sessions/end-others': 'one\'s own sessions',
-  'POST /profile/2fa/enroll/start': 'one\'s own second factor',
-  'POST /profile/2fa/enroll': 'one\'s own second factor',
-  'POST /profile/2fa/remove': 'one\'s own second factor',
+  'POST /profile/settings': "one's own preferences",
+  'POST /profile/settings/:key': "one's own preferences",
+  'POST /profile/password': "one's own password",
+  'POST /profile/sessions/:handle/end': "one's own sessions",
+  'POST /profile/sessions/end-others': "one's own sessions",
+  'POST /profile/2fa/enroll/start': "one's own second factor",
+  'POST /profile/2fa/enroll': "one's own second factor",
+  'POST /profile/2fa/remove': "one's own second factor",
   'POST /admin/workspaces': 'a workspace is an image to launch; it grants nothing',
   'POST /admin/workspaces/:id': 'image, resources and run options: no permissions',
   'POST /admin/workspaces/:id/delete': 'removes a workspace (defaults fall back)',
-  'POST /admin/users/:id/default-image': 'a preference of the user; changing a stronger user needs users_modify_admin (tested in workspaces.test.ts)',
-  'POST /launch': 'records one\'s own workspace session',
+  'POST /admin/users/:id/default-image':
+    'a preference of the user; changing a stronger user needs users_modify_admin (tested in workspaces.test.ts)',
+  'POST /launch': "records one's own workspace session",
   'POST /admin/api-keys': 'a new key holds no permissions',
   'POST /admin/api-keys/:id/delete': 'removes a key',
-  'POST /api/public/update_user_attributes': "a user's preferences; a stronger user needs users_modify_admin (tested in api.test.ts)",
+  'POST /api/public/update_user_attributes':
+    "a user's preferences; a stronger user needs users_modify_admin (tested in api.test.ts)",
 };
 // Every get_* call is a POST that only reads.
-for (const call of API_CALLS) if (call.name.startsWith('get_')) CONFERS_NOTHING[`POST /api/public/${call.name}`] = 'reads only';
+for (const call of API_CALLS)
+  if (call.name.startsWith('get_')) CONFERS_NOTHING[`POST /api/public/${call.name}`] = 'reads only';
 // File mappings place files, not permissions; a stronger user's own mappings need
 // users_modify_admin like any change to them (tested in workspaces.test.ts), and a group's are
 // drivers above. A workspace's reach everyone who launches it: images_modify is admin-grade.
@@ -445,48 +555,74 @@ for (const owner of ['workspaces', 'users']) {
 describe('every state-changing route is classified', () => {
   it('as a conferring path with a driver here, or as conferring nothing', () => {
     const conferring = new Set([...Object.values(PATHS), ...Object.values(API_PATHS)].map((path) => path.route));
-    const stateChanging = t.app.routeIndex.filter((route) => !['GET', 'HEAD', 'OPTIONS'].includes(route.method)).map((route) => `${route.method} ${route.url}`);
+    const stateChanging = t.app.routeIndex
+      .filter((route) => !['GET', 'HEAD', 'OPTIONS'].includes(route.method))
+      .map((route) => `${route.method} ${route.url}`);
     const unclassified = stateChanging.filter((route) => !conferring.has(route) && !(route in CONFERS_NOTHING));
     expect(unclassified, 'new state-changing routes: add a driver to PATHS or a reason to CONFERS_NOTHING').toEqual([]);
     expect([...conferring].filter((route) => !stateChanging.includes(route))).toEqual([]);
-    expect(Object.keys(CONFERS_NOTHING).filter((route) => conferring.has(route)), 'a route with a driver confers something').toEqual([]);
+    expect(
+      Object.keys(CONFERS_NOTHING).filter((route) => conferring.has(route)),
+      'a route with a driver confers something',
+    ).toEqual([]);
   });
 });
 
 describe.each(Object.entries(PATHS))('no way up: %s', (_name, path) => {
-  it.each(PERMISSIONS.map((permission) => [permission]))('%s: refused without it, allowed with it', async (permission) => {
-    const db = t.handle.db;
-    // Everything but the permission (global_admin would imply it), as a group of the actor's own.
-    const withheld = new Set<string>(['global_admin', permission, ...(path.changesAUser ? ['users_modify_admin'] : [])]);
-    const actorGroup = await makeGroup('Actor', PERMISSIONS.filter((p) => !withheld.has(p)));
-    const actorUser = await makeUser('actor', [actorGroup.id]);
-    const client = new TestClient(t.app);
-    expect((await client.login(actorUser.username, USER_PASSWORD)).statusCode).toBe(303);
-    // Every account holds `user` through All Users; to try conferring it, All Users loses it
-    // after the actor logged in (permissions are read on every request).
-    if (permission === 'user') await db.delete(groupPermissions).where(and(eq(groupPermissions.groupId, allUsersId), eq(groupPermissions.permission, 'user')));
-    const base = { permission, actor: { id: actorUser.id, client } };
-    const ctx: Context = { ...base, ...(await path.setup(base)) };
-    if (ctx.target) ctx.target.version = (await userRow(ctx.target.id))!.version;
-    await client.get('/profile'); // a page, for a CSRF token
+  it.each(PERMISSIONS.map((permission) => [permission]))(
+    '%s: refused without it, allowed with it',
+    async (permission) => {
+      const db = t.handle.db;
+      // Everything but the permission (global_admin would imply it), as a group of the actor's own.
+      const withheld = new Set<string>([
+        'global_admin',
+        permission,
+        ...(path.changesAUser ? ['users_modify_admin'] : []),
+      ]);
+      const actorGroup = await makeGroup(
+        'Actor',
+        PERMISSIONS.filter((p) => !withheld.has(p)),
+      );
+      const actorUser = await makeUser('actor', [actorGroup.id]);
+      const client = new TestClient(t.app);
+      expect((await client.login(actorUser.username, USER_PASSWORD)).statusCode).toBe(303);
+      // Every account holds `user` through All Users; to try conferring it, All Users loses it
+      // after the actor logged in (permissions are read on every request).
+      if (permission === 'user')
+        await db
+          .delete(groupPermissions)
+          .where(and(eq(groupPermissions.groupId, allUsersId), eq(groupPermissions.permission, 'user')));
+      const base = { permission, actor: { id: actorUser.id, client } };
+      const ctx: Context = { ...base, ...(await path.setup(base)) };
+      if (ctx.target) ctx.target.version = (await userRow(ctx.target.id))!.version;
+      await client.get('/profile'); // a page, for a CSRF token
 
-    const refused = await path.attempt(ctx);
-    expect([403, 404], refused.body.slice(0, 300)).toContain(refused.statusCode);
-    expect(await path.reached(ctx), 'conferred although refused').toBe(false);
-    if (refused.statusCode === 403) {
-      // A 404 means the group is hidden from the actor (they lack a view permission).
-      expect(refused.body).toContain(permission);
-      const [audit] = await db.select().from(auditEvents).where(eq(auditEvents.actorId, actorUser.id)).orderBy(desc(auditEvents.id)).limit(1);
-      expect(audit).toMatchObject({ action: 'authz_fail', outcome: 'failure' });
-      expect(JSON.stringify(audit!.details)).toContain(permission);
-    }
+      const refused = await path.attempt(ctx);
+      expect([403, 404], refused.body.slice(0, 300)).toContain(refused.statusCode);
+      expect(await path.reached(ctx), 'conferred although refused').toBe(false);
+      if (refused.statusCode === 403) {
+        // A 404 means the group is hidden from the actor (they lack a view permission).
+        expect(refused.body).toContain(permission);
+        const [audit] = await db
+          .select()
+          .from(auditEvents)
+          .where(eq(auditEvents.actorId, actorUser.id))
+          .orderBy(desc(auditEvents.id))
+          .limit(1);
+        expect(audit).toMatchObject({ action: 'authz_fail', outcome: 'failure' });
+        expect(JSON.stringify(audit!.details)).toContain(permission);
+      }
 
-    await grant(actorGroup.id, permission);
-    await client.get('/profile');
-    const allowed = await path.attempt(ctx);
-    expect(allowed.statusCode, allowed.body.slice(allowed.body.indexOf('<main'), allowed.body.indexOf('<main') + 400)).toBe(303);
-    expect(await path.reached(ctx), 'not done although allowed').toBe(true);
-  });
+      await grant(actorGroup.id, permission);
+      await client.get('/profile');
+      const allowed = await path.attempt(ctx);
+      expect(
+        allowed.statusCode,
+        allowed.body.slice(allowed.body.indexOf('<main'), allowed.body.indexOf('<main') + 400),
+      ).toBe(303);
+      expect(await path.reached(ctx), 'not done although allowed').toBe(true);
+    },
+  );
 });
 
 // The same rule when the actor is an API key (SPEC §7: the key's own permissions, the same
@@ -511,18 +647,34 @@ interface ApiConferringPath {
 const API_PATHS: Record<string, ApiConferringPath> = {
   'API: create a local user who joins an auto-add group': {
     route: 'POST /api/public/create_user',
-    setup: async (permission) => ({ group: await makeGroup('Auto', [permission], { auto_add_local_users: true }), target: null }),
-    attempt: (ctx) => callApi(t.app, ctx.key, 'create_user', { target_user: { username: `api-made-${ctx.key.id}`, password: USER_PASSWORD } }),
+    setup: async (permission) => ({
+      group: await makeGroup('Auto', [permission], { auto_add_local_users: true }),
+      target: null,
+    }),
+    attempt: (ctx) =>
+      callApi(t.app, ctx.key, 'create_user', {
+        target_user: { username: `api-made-${ctx.key.id}`, password: USER_PASSWORD },
+      }),
     reached: async (ctx) => {
-      const made = await t.handle.db.select().from(users).where(eq(users.username, `api-made-${ctx.key.id}`));
+      const made = await t.handle.db
+        .select()
+        .from(users)
+        .where(eq(users.username, `api-made-${ctx.key.id}`));
       created.users.push(...made.map((user) => user.id));
       return made.length > 0;
     },
   },
   'API: add a user to a group': {
     route: 'POST /api/public/add_user_group',
-    setup: async (permission) => ({ group: await makeGroup('Granting', [permission]), target: await makeUser('joiner', []) }),
-    attempt: (ctx) => callApi(t.app, ctx.key, 'add_user_group', { target_user: { user_id: ctx.target!.id }, target_group: { group_id: ctx.group.id } }),
+    setup: async (permission) => ({
+      group: await makeGroup('Granting', [permission]),
+      target: await makeUser('joiner', []),
+    }),
+    attempt: (ctx) =>
+      callApi(t.app, ctx.key, 'add_user_group', {
+        target_user: { user_id: ctx.target!.id },
+        target_group: { group_id: ctx.group.id },
+      }),
     reached: (ctx) => isMember(ctx.target!.id, ctx.group.id),
   },
   "API: set a stronger user's password": {
@@ -532,7 +684,10 @@ const API_PATHS: Record<string, ApiConferringPath> = {
       const group = await makeGroup('Holders', [permission]);
       return { group, target: await makeUser('stronger', [group.id]) };
     },
-    attempt: (ctx) => callApi(t.app, ctx.key, 'update_user', { target_user: { user_id: ctx.target!.id, password: 'a brand new password' } }),
+    attempt: (ctx) =>
+      callApi(t.app, ctx.key, 'update_user', {
+        target_user: { user_id: ctx.target!.id, password: 'a brand new password' },
+      }),
     reached: async (ctx) => (await userRow(ctx.target!.id))!.passwordHash !== passwordHash,
   },
   'API: delete a stronger user': {
@@ -549,14 +704,22 @@ const API_PATHS: Record<string, ApiConferringPath> = {
     route: 'POST /api/public/add_user_group',
     changesAUser: true,
     setup: (permission) => strongerAndPlainGroup(permission, false),
-    attempt: (ctx) => callApi(t.app, ctx.key, 'add_user_group', { target_user: { user_id: ctx.target!.id }, target_group: { group_id: ctx.group.id } }),
+    attempt: (ctx) =>
+      callApi(t.app, ctx.key, 'add_user_group', {
+        target_user: { user_id: ctx.target!.id },
+        target_group: { group_id: ctx.group.id },
+      }),
     reached: (ctx) => isMember(ctx.target!.id, ctx.group.id),
   },
   'API: remove a stronger user from a group': {
     route: 'POST /api/public/remove_user_group',
     changesAUser: true,
     setup: (permission) => strongerAndPlainGroup(permission, true),
-    attempt: (ctx) => callApi(t.app, ctx.key, 'remove_user_group', { target_user: { user_id: ctx.target!.id }, target_group: { group_id: ctx.group.id } }),
+    attempt: (ctx) =>
+      callApi(t.app, ctx.key, 'remove_user_group', {
+        target_user: { user_id: ctx.target!.id },
+        target_group: { group_id: ctx.group.id },
+      }),
     reached: async (ctx) => !(await isMember(ctx.target!.id, ctx.group.id)),
   },
   'API: log out a stronger user': {
@@ -575,12 +738,17 @@ const API_PATHS: Record<string, ApiConferringPath> = {
     changesAUser: true,
     setup: async (permission) => {
       const made = await strongerAndPlainGroup(permission, false);
-      const [workspace] = await t.handle.db.insert(workspaces).values({ friendlyName: `Desktop ${nextName++}`, image: 'kasmweb/desktop:1.16.0' }).returning();
+      const [workspace] = await t.handle.db
+        .insert(workspaces)
+        .values({ friendlyName: `Desktop ${nextName++}`, image: 'kasmweb/desktop:1.16.0' })
+        .returning();
       created.workspaces.push(workspace!.id);
       return { ...made, item: workspace!.id };
     },
     attempt: (ctx) => callApi(t.app, ctx.key, 'request_kasm', { user_id: ctx.target!.id, image_id: ctx.item }),
-    reached: async (ctx) => (await t.handle.db.select().from(workspaceSessions).where(eq(workspaceSessions.userId, ctx.target!.id))).length > 0,
+    reached: async (ctx) =>
+      (await t.handle.db.select().from(workspaceSessions).where(eq(workspaceSessions.userId, ctx.target!.id))).length >
+      0,
   },
   "API: end a stronger user's workspace session": {
     route: 'POST /api/public/destroy_kasm',
@@ -605,32 +773,44 @@ const API_PATHS: Record<string, ApiConferringPath> = {
 };
 
 describe.each(Object.entries(API_PATHS))('no way up: %s', (_name, path) => {
-  it.each(PERMISSIONS.map((permission) => [permission]))('%s: refused without it, allowed with it', async (permission) => {
-    const db = t.handle.db;
-    const withheld = new Set<string>(['global_admin', permission, ...(path.changesAUser ? ['users_modify_admin'] : [])]);
-    const key = await insertApiKey(db, { permissions: PERMISSIONS.filter((p) => !withheld.has(p)) });
-    created.apiKeys.push(key.id);
-    const ctx: ApiContext = { permission, key, ...(await path.setup(permission)) };
+  it.each(PERMISSIONS.map((permission) => [permission]))(
+    '%s: refused without it, allowed with it',
+    async (permission) => {
+      const db = t.handle.db;
+      const withheld = new Set<string>([
+        'global_admin',
+        permission,
+        ...(path.changesAUser ? ['users_modify_admin'] : []),
+      ]);
+      const key = await insertApiKey(db, { permissions: PERMISSIONS.filter((p) => !withheld.has(p)) });
+      created.apiKeys.push(key.id);
+      const ctx: ApiContext = { permission, key, ...(await path.setup(permission)) };
 
-    const refused = await path.attempt(ctx);
-    expect([403, 404], refused.body).toContain(refused.statusCode);
-    expect(await path.reached(ctx), 'conferred although refused').toBe(false);
-    if (refused.statusCode === 403) {
-      expect(refused.json().error_message).toContain(permission);
-      const [audit] = await db.select().from(auditEvents).where(eq(auditEvents.actorId, key.id)).orderBy(desc(auditEvents.id)).limit(1);
-      expect(audit).toMatchObject({ action: 'authz_fail', outcome: 'failure', actorType: 'api_key' });
-      expect(JSON.stringify(audit!.details)).toContain(permission);
-    }
+      const refused = await path.attempt(ctx);
+      expect([403, 404], refused.body).toContain(refused.statusCode);
+      expect(await path.reached(ctx), 'conferred although refused').toBe(false);
+      if (refused.statusCode === 403) {
+        expect(refused.json().error_message).toContain(permission);
+        const [audit] = await db
+          .select()
+          .from(auditEvents)
+          .where(eq(auditEvents.actorId, key.id))
+          .orderBy(desc(auditEvents.id))
+          .limit(1);
+        expect(audit).toMatchObject({ action: 'authz_fail', outcome: 'failure', actorType: 'api_key' });
+        expect(JSON.stringify(audit!.details)).toContain(permission);
+      }
 
-    await db.insert(apiKeyPermissions).values({ apiKeyId: key.id, permission });
-    const allowed = await path.attempt(ctx);
-    expect(allowed.statusCode, allowed.body).toBe(200);
-    expect(await path.reached(ctx), 'not done although allowed').toBe(true);
-  });
+      await db.insert(apiKeyPermissions).values({ apiKeyId: key.id, permission });
+      const allowed = await path.attempt(ctx);
+      expect(allowed.statusCode, allowed.body).toBe(200);
+      expect(await path.reached(ctx), 'not done although allowed').toBe(true);
+    },
+  );
 });
 
 describe('users_modify_admin', () => {
-  it('is what lets an actor change a stronger user (Kasm\'s rule for admins, generalised)', async () => {
+  it("is what lets an actor change a stronger user (Kasm's rule for admins, generalised)", async () => {
     const strong = await makeGroup('Strong', ['audit_view']);
     const target = await makeUser('strong', [strong.id]);
     const actorGroup = await makeGroup('Helpdesk', ['users_view', 'users_modify']);
@@ -641,15 +821,22 @@ describe('users_modify_admin', () => {
     const form = { username: target.username, realm: 'local', version: String(target.version), first_name: 'Changed' };
     const refused = await client.post(`/admin/users/${target.id}`, form);
     expect(refused.statusCode).toBe(403);
-    expect(refused.body).toContain(`Changing ${target.username} needs users_modify_admin: they hold audit_view, which you do not.`);
+    expect(refused.body).toContain(
+      `Changing ${target.username} needs users_modify_admin: they hold audit_view, which you do not.`,
+    );
     await grant(actorGroup.id, 'users_modify_admin');
     await client.get(`/admin/users/${target.id}`);
     expect((await client.post(`/admin/users/${target.id}`, form)).statusCode).toBe(303);
     expect((await userRow(target.id))!.firstName).toBe('Changed');
   });
 
-  it('also guards a user who will gain an auto-add group\'s permissions at their next login', async () => {
-    const ldapUser = (await t.handle.db.insert(users).values({ username: `ldap-${nextName++}`, realm: 'ldap' }).returning())[0]!;
+  it("also guards a user who will gain an auto-add group's permissions at their next login", async () => {
+    const ldapUser = (
+      await t.handle.db
+        .insert(users)
+        .values({ username: `ldap-${nextName++}`, realm: 'ldap' })
+        .returning()
+    )[0]!;
     created.users.push(ldapUser.id);
     await t.handle.db.insert(userGroups).values({ userId: ldapUser.id, groupId: allUsersId });
     const actorGroup = await makeGroup('Helpdesk', ['users_view', 'users_modify']);
@@ -660,7 +847,12 @@ describe('users_modify_admin', () => {
     await makeGroup('Auto Audit', ['audit_view'], { auto_add_local_users: true });
     await client.get(`/admin/users/${ldapUser.id}`);
     // Making them local with a password would hand the actor an account that gets audit_view.
-    const takeover = await client.post(`/admin/users/${ldapUser.id}`, { username: ldapUser.username, realm: 'local', password: 'a brand new password', version: String(ldapUser.version) });
+    const takeover = await client.post(`/admin/users/${ldapUser.id}`, {
+      username: ldapUser.username,
+      realm: 'local',
+      password: 'a brand new password',
+      version: String(ldapUser.version),
+    });
     expect(takeover.statusCode, `${takeover.headers.location} ${takeover.body.slice(0, 200)}`).toBe(403);
     expect(takeover.body).toContain('audit_view');
     expect((await userRow(ldapUser.id))!.realm).toBe('ldap');
@@ -674,7 +866,12 @@ describe('what reaches a user, beyond the matrix', () => {
     const keyAdmins = await makeGroup('Key admins', ['devapi_view']);
     await makeGroup('Auto', ['images_view'], { auto_add_local_users: true });
     const local = await makeUser('local', [auditors.id]);
-    const ldap = (await db.insert(users).values({ username: `ldap-${nextName++}`, realm: 'ldap' }).returning())[0]!;
+    const ldap = (
+      await db
+        .insert(users)
+        .values({ username: `ldap-${nextName++}`, realm: 'ldap' })
+        .returning()
+    )[0]!;
     created.users.push(ldap.id);
     await db.insert(userGroups).values([allUsersId, keyAdmins.id].map((groupId) => ({ userId: ldap.id, groupId })));
     const both = await makeGroup('Both', []);
@@ -685,12 +882,19 @@ describe('what reaches a user, beyond the matrix', () => {
       { userId: ldap.id, groupId: ldapOnly.id },
     ]);
     const sorted = (set: Set<string>) => [...set].sort();
-    expect(sorted(await effectivePermissionsOfMembers(db, both.id))).toEqual(['audit_view', 'devapi_view', 'images_view', 'user']);
+    expect(sorted(await effectivePermissionsOfMembers(db, both.id))).toEqual([
+      'audit_view',
+      'devapi_view',
+      'images_view',
+      'user',
+    ]);
     // An LDAP user does not join the auto-add groups.
     expect(sorted(await effectivePermissionsOfMembers(db, ldapOnly.id))).toEqual(['devapi_view', 'user']);
     // Turning auto-add on makes every local user a member, the first administrator included.
     expect(await effectivePermissionsOfMembers(db, ldapOnly.id, { withLocalUsers: true })).toContain('global_admin');
-    expect(await effectivePermissionsOfMembers(db, (await makeGroup('Auto too', [], { auto_add_local_users: true })).id)).toContain('global_admin');
+    expect(
+      await effectivePermissionsOfMembers(db, (await makeGroup('Auto too', [], { auto_add_local_users: true })).id),
+    ).toContain('global_admin');
     expect(sorted(await effectivePermissionsOfMembers(db, (await makeGroup('Empty', [])).id))).toEqual([]);
   });
 
@@ -703,11 +907,17 @@ describe('what reaches a user, beyond the matrix', () => {
     await client.login(deputy.username, USER_PASSWORD);
     await client.get('/profile');
     // The first administrator is local: they receive what the group sets at their next login.
-    const setting = await client.post(`/admin/groups/${autoAdd.id}/settings`, { key: 'run_config', value: '{"privileged":true}' });
+    const setting = await client.post(`/admin/groups/${autoAdd.id}/settings`, {
+      key: 'run_config',
+      value: '{"privileged":true}',
+    });
     expect(setting.statusCode).toBe(403);
     expect(setting.body).toContain('users_modify_admin');
     expect(setting.body).toContain('global_admin');
-    const turnOn = await client.post(`/admin/groups/${plain.id}/settings`, { key: 'auto_add_local_users', value: 'true' });
+    const turnOn = await client.post(`/admin/groups/${plain.id}/settings`, {
+      key: 'auto_add_local_users',
+      value: 'true',
+    });
     expect(turnOn.statusCode).toBe(403);
     expect(turnOn.body).toContain('users_modify_admin');
     expect(await settingOf(autoAdd.id, 'run_config')).toBeUndefined();
@@ -715,12 +925,24 @@ describe('what reaches a user, beyond the matrix', () => {
 
     await grant(deputyGroup.id, 'users_modify_admin');
     await client.get('/profile');
-    expect((await client.post(`/admin/groups/${autoAdd.id}/settings`, { key: 'run_config', value: '{"privileged":true}' })).statusCode).toBe(303);
-    expect((await client.post(`/admin/groups/${plain.id}/settings`, { key: 'auto_add_local_users', value: 'true' })).statusCode).toBe(303);
+    expect(
+      (await client.post(`/admin/groups/${autoAdd.id}/settings`, { key: 'run_config', value: '{"privileged":true}' }))
+        .statusCode,
+    ).toBe(303);
+    expect(
+      (await client.post(`/admin/groups/${plain.id}/settings`, { key: 'auto_add_local_users', value: 'true' }))
+        .statusCode,
+    ).toBe(303);
   });
 
-  it('offers no form that would be refused: a stronger key\'s fields, a stronger user\'s log out and session end', async () => {
-    const deputyGroup = await makeGroup('Deputy', ['user', 'users_view', 'users_auth_session', 'devapi_view', 'devapi_modify']);
+  it("offers no form that would be refused: a stronger key's fields, a stronger user's log out and session end", async () => {
+    const deputyGroup = await makeGroup('Deputy', [
+      'user',
+      'users_view',
+      'users_auth_session',
+      'devapi_view',
+      'devapi_modify',
+    ]);
     const deputy = await makeUser('deputy', [deputyGroup.id]);
     const strong = await strongerAndPlainGroup('audit_view', false);
     await insertWorkspaceSession(strong.target.id);
@@ -742,12 +964,21 @@ describe('what reaches a user, beyond the matrix', () => {
   });
 
   it('leaves system groups to groups_modify_system: their settings change without users_modify_admin', async () => {
-    const deputyGroup = await makeGroup('Deputy', ['user', 'groups_view', 'groups_modify', 'groups_view_system', 'groups_modify_system']);
+    const deputyGroup = await makeGroup('Deputy', [
+      'user',
+      'groups_view',
+      'groups_modify',
+      'groups_view_system',
+      'groups_modify_system',
+    ]);
     const deputy = await makeUser('deputy', [deputyGroup.id]);
     const client = new TestClient(t.app);
     await client.login(deputy.username, USER_PASSWORD);
     await client.get('/profile');
-    expect((await client.post(`/admin/groups/${allUsersId}/settings`, { key: 'session_banner', value: 'Monitored' })).statusCode).toBe(303);
+    expect(
+      (await client.post(`/admin/groups/${allUsersId}/settings`, { key: 'session_banner', value: 'Monitored' }))
+        .statusCode,
+    ).toBe(303);
     expect((await client.post(`/admin/groups/${allUsersId}/settings/session_banner/remove`)).statusCode).toBe(303);
   });
 });

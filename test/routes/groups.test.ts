@@ -15,7 +15,10 @@ beforeAll(async () => {
   admin = await new TestClient(t.app).loginAsFirstAdmin();
 });
 afterAll(() => t.close());
-const { createUser, lastAudit } = fixtures(() => t, () => admin);
+const { createUser, lastAudit } = fixtures(
+  () => t,
+  () => admin,
+);
 
 async function createGroup(name: string, priority = nextPriority++, description = '') {
   await admin.get('/admin/groups/new');
@@ -54,8 +57,14 @@ const join = (userId: string, groupId: string) => t.handle.db.insert(userGroups)
 /** A logged-in user whose only powers are `permissions` (through a group of their own). */
 async function clientWith(username: string, permissions: string[]) {
   const user = await createUser(username);
-  const [group] = await t.handle.db.insert(groups).values({ name: `${username}-powers`, priority: nextPriority++ }).returning();
-  if (permissions.length > 0) await t.handle.db.insert(groupPermissions).values(permissions.map((permission) => ({ groupId: group!.id, permission })));
+  const [group] = await t.handle.db
+    .insert(groups)
+    .values({ name: `${username}-powers`, priority: nextPriority++ })
+    .returning();
+  if (permissions.length > 0)
+    await t.handle.db
+      .insert(groupPermissions)
+      .values(permissions.map((permission) => ({ groupId: group!.id, permission })));
   await t.handle.db.insert(userGroups).values({ userId: user.id, groupId: group!.id });
   const client = new TestClient(t.app);
   expect((await client.login(username, PASSWORD)).statusCode).toBe(303);
@@ -64,13 +73,18 @@ async function clientWith(username: string, permissions: string[]) {
 }
 
 describe('groups table and pages', () => {
-  it('pages a large group\'s members with cursors: Next and Previous stay exact under inserts', async () => {
+  it("pages a large group's members with cursors: Next and Previous stay exact under inserts", async () => {
     const db = t.handle.db;
     const { engineering } = await world();
-    const created = await db.insert(users).values(Array.from({ length: 60 }, (_, i) => ({ username: `mem-${String(i * 2).padStart(3, '0')}` }))).returning();
+    const created = await db
+      .insert(users)
+      .values(Array.from({ length: 60 }, (_, i) => ({ username: `mem-${String(i * 2).padStart(3, '0')}` })))
+      .returning();
     await db.insert(userGroups).values(created.map((user) => ({ userId: user.id, groupId: engineering.id })));
-    const names = (html: string) => [...html.matchAll(/<td><a href="\/admin\/users\/[0-9a-f-]+">(mem-\d+)<\/a>/g)].map((m) => m[1]);
-    const link = (html: string, rel: string) => new RegExp(`href="([^"]+)"[^>]*rel="${rel}"`).exec(html)![1]!.replaceAll('&amp;', '&');
+    const names = (html: string) =>
+      [...html.matchAll(/<td><a href="\/admin\/users\/[0-9a-f-]+">(mem-\d+)<\/a>/g)].map((m) => m[1]);
+    const link = (html: string, rel: string) =>
+      new RegExp(`href="([^"]+)"[^>]*rel="${rel}"`).exec(html)![1]!.replaceAll('&amp;', '&');
     const first = await admin.get(`/admin/groups/${engineering.id}`);
     expect(names(first.body)).toHaveLength(25);
     expect(first.body).toContain('Page 1 of 3');
@@ -79,7 +93,9 @@ describe('groups table and pages', () => {
     const second = await admin.get(link(first.body, 'next'));
     expect(names(second.body)[0]).toBe('mem-050'); // right after page 1's last (mem-048)
     const third = await admin.get(link(second.body, 'next'));
-    expect(names(third.body)).toEqual(Array.from({ length: 10 }, (_, i) => `mem-${String(100 + i * 2).padStart(3, '0')}`));
+    expect(names(third.body)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `mem-${String(100 + i * 2).padStart(3, '0')}`),
+    );
     expect(third.body).not.toContain('rel="next"');
     expect(names((await admin.get(link(third.body, 'prev'))).body)).toEqual(names(second.body));
   });
@@ -129,7 +145,11 @@ describe('groups table and pages', () => {
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('href="/admin/groups/new">Add Group</a>');
     expect(page.body).toMatch(/Administrators<\/a> <span class="badge badge-info">System<\/span><\/td>\s*<td>1<\/td>/);
-    expect(page.body).toMatch(new RegExp(`${engineering.name}</a></td>\\s*<td>${engineering.priority}</td>\\s*<td>Builds things</td>\\s*<td>0</td>`));
+    expect(page.body).toMatch(
+      new RegExp(
+        `${engineering.name}</a></td>\\s*<td>${engineering.priority}</td>\\s*<td>Builds things</td>\\s*<td>0</td>`,
+      ),
+    );
     expect(page.body).toContain(`<summary aria-label="Actions for ${engineering.name}">`);
     const byName = (await admin.get('/admin/groups?sort=name&dir=desc')).body;
     expect(byName.indexOf(`>${engineering.name}<`)).toBeLessThan(byName.indexOf('>Administrators<'));
@@ -144,7 +164,9 @@ describe('groups table and pages', () => {
     expect(bad.body).toContain('Priority must be a whole number from 1 to 1000');
     const clashPriority = await admin.post('/admin/groups', { name: 'Sales', priority: String(engineering.priority) });
     expect(clashPriority.statusCode).toBe(409);
-    expect(clashPriority.body).toContain(`Priority ${engineering.priority} is already used by group ${engineering.name}`);
+    expect(clashPriority.body).toContain(
+      `Priority ${engineering.priority} is already used by group ${engineering.name}`,
+    );
     expect(clashPriority.body).toContain('value="Sales"');
     const clashName = await admin.post('/admin/groups', { name: engineering.name.toUpperCase(), priority: '999' });
     expect(clashName.body).toContain('A group with this name already exists.');
@@ -154,11 +176,18 @@ describe('groups table and pages', () => {
   it('lists every error of Add Group at once in a summary first in the page, linked to each field and taking the focus', async () => {
     const { engineering } = await world();
     await admin.get('/admin/groups/new');
-    const summary = (html: string) => /<div class="flash flash-error error-summary" role="alert" tabindex="-1" autofocus[^>]*>([\s\S]*?)<\/div>/.exec(html)?.[1] ?? '';
+    const summary = (html: string) =>
+      /<div class="flash flash-error error-summary" role="alert" tabindex="-1" autofocus[^>]*>([\s\S]*?)<\/div>/.exec(
+        html,
+      )?.[1] ?? '';
     const bad = await admin.post('/admin/groups', { name: '', priority: 'abc', description: 'x'.repeat(10_001) });
     expect(bad.statusCode).toBe(422);
     expect(summary(bad.body)).toContain('There are 3 problems');
-    for (const [field, message] of [['name', 'Name is required.'], ['priority', 'Priority must be a whole number'], ['description', 'Description must be at most 10,000 characters.']]) {
+    for (const [field, message] of [
+      ['name', 'Name is required.'],
+      ['priority', 'Priority must be a whole number'],
+      ['description', 'Description must be at most 10,000 characters.'],
+    ]) {
       expect(summary(bad.body)).toMatch(new RegExp(`<a href="#f-${field}">${message}`));
     }
     // Before the heading: the first thing in <main> after the alert region.
@@ -168,17 +197,25 @@ describe('groups table and pages', () => {
     expect(clash.statusCode).toBe(409);
     expect(summary(clash.body)).toContain('There are 2 problems');
     expect(summary(clash.body)).toContain('<a href="#f-name">A group with this name already exists.</a>');
-    expect(summary(clash.body)).toContain(`<a href="#f-priority">Priority ${engineering.priority} is already used by group ${engineering.name}`);
+    expect(summary(clash.body)).toContain(
+      `<a href="#f-priority">Priority ${engineering.priority} is already used by group ${engineering.name}`,
+    );
     expect(clash.body).toContain('<p class="error" id="e-name">A group with this name already exists.</p>');
   });
 
   it('edits a group and refuses to rename or delete a system group', async () => {
     const { engineering } = await world();
     await admin.get(`/admin/groups/${engineering.id}`);
-    const saved = await admin.post(`/admin/groups/${engineering.id}`, { name: engineering.name, priority: String(engineering.priority), description: 'Builds and runs things' });
+    const saved = await admin.post(`/admin/groups/${engineering.id}`, {
+      name: engineering.name,
+      priority: String(engineering.priority),
+      description: 'Builds and runs things',
+    });
     expect(saved.statusCode).toBe(303);
     expect((await groupNamed(engineering.name))!.description).toBe('Builds and runs things');
-    expect((await lastAudit('group_updated', engineering.id))!.details).toMatchObject({ changes: { description: { old: 'Builds things', new: 'Builds and runs things' } } });
+    expect((await lastAudit('group_updated', engineering.id))!.details).toMatchObject({
+      changes: { description: { old: 'Builds things', new: 'Builds and runs things' } },
+    });
 
     const administrators = (await groupNamed('Administrators'))!;
     const rename = await admin.post(`/admin/groups/${administrators.id}`, { name: 'Admins', priority: '1' });
@@ -200,8 +237,18 @@ describe('groups table and pages', () => {
     const copy = (await groupNamed(`Copy of ${engineering.name}`))!;
     expect(copy.priority).toBe(engineering.priority + 1); // the nearest free priority
     expect(copy.isSystem).toBe(false);
-    expect(await t.handle.db.select({ key: groupSettings.key, value: groupSettings.value }).from(groupSettings).where(eq(groupSettings.groupId, copy.id))).toEqual([{ key: 'max_kasms_per_user', value: 3 }]);
-    expect(await t.handle.db.select({ p: groupPermissions.permission }).from(groupPermissions).where(eq(groupPermissions.groupId, copy.id))).toEqual([{ p: 'users_view' }]);
+    expect(
+      await t.handle.db
+        .select({ key: groupSettings.key, value: groupSettings.value })
+        .from(groupSettings)
+        .where(eq(groupSettings.groupId, copy.id)),
+    ).toEqual([{ key: 'max_kasms_per_user', value: 3 }]);
+    expect(
+      await t.handle.db
+        .select({ p: groupPermissions.permission })
+        .from(groupPermissions)
+        .where(eq(groupPermissions.groupId, copy.id)),
+    ).toEqual([{ p: 'users_view' }]);
     expect(await t.handle.db.select().from(userGroups).where(eq(userGroups.groupId, copy.id))).toHaveLength(0);
     await admin.post(`/admin/groups/${engineering.id}/duplicate`);
     expect((await groupNamed(`Copy of ${engineering.name} (2)`))!.priority).toBe(engineering.priority + 2);
@@ -231,11 +278,15 @@ describe('users in group', () => {
     const search = await admin.get(`/admin/groups/${engineering.id}?user_q=${grace.username.toUpperCase()}`);
     expect(search.body).toContain(`aria-label="Add ${grace.username}"`);
     expect(search.body).not.toContain(`aria-label="Add ${alan.username}"`);
-    const fragment = await admin.get(`/admin/groups/${engineering.id}/user-suggestions?user_q=${alan.username}`, { 'hx-request': 'true' });
+    const fragment = await admin.get(`/admin/groups/${engineering.id}/user-suggestions?user_q=${alan.username}`, {
+      'hx-request': 'true',
+    });
     expect(fragment.body).not.toContain('<html');
     expect(fragment.body).toContain(`aria-label="Add ${alan.username}"`);
     // members already in the group are not offered
-    expect((await admin.get(`/admin/groups/${engineering.id}?user_q=${member.username}`)).body).toContain('No user matching');
+    expect((await admin.get(`/admin/groups/${engineering.id}?user_q=${member.username}`)).body).toContain(
+      'No user matching',
+    );
   });
 
   it('adds a member with a plain form and audits it', async () => {
@@ -246,8 +297,12 @@ describe('users in group', () => {
     expect(response.headers.location).toBe(`/admin/groups/${engineering.id}#members`);
     const page = await admin.get(`/admin/groups/${engineering.id}`);
     expect(page.body).toContain(`${grace.username} added to ${engineering.name}.`);
-    expect(page.body).toMatch(new RegExp(`<tr id="member-[^"]+">\\s*<td><a href="/admin/users/[^"]+">${grace.username}</a>`));
-    expect((await lastAudit('group_member_added', engineering.id))!.details).toMatchObject({ member: { name: grace.username } });
+    expect(page.body).toMatch(
+      new RegExp(`<tr id="member-[^"]+">\\s*<td><a href="/admin/users/[^"]+">${grace.username}</a>`),
+    );
+    expect((await lastAudit('group_member_added', engineering.id))!.details).toMatchObject({
+      member: { name: grace.username },
+    });
     const again = await admin.post(`/admin/groups/${engineering.id}/members`, { user_id: grace.id });
     expect(again.statusCode).toBe(409);
     expect(again.body).toContain(`${grace.username} is already a member of ${engineering.name}.`);
@@ -258,16 +313,28 @@ describe('users in group', () => {
     const { engineering, grace, alan } = await world();
     await join(grace.id, engineering.id);
     await admin.get(`/admin/groups/${engineering.id}`);
-    const response = await admin.post(`/admin/groups/${engineering.id}/members`, { user_id: alan.id }, { 'hx-request': 'true' });
+    const response = await admin.post(
+      `/admin/groups/${engineering.id}/members`,
+      { user_id: alan.id },
+      { 'hx-request': 'true' },
+    );
     expect(response.statusCode).toBe(200);
     expect(response.body).not.toContain('<html');
     // The whole members section, as a fresh load gives it: rows with names, the count, the message, a fresh picker.
     expect(response.body).toMatch(/^\s*<section id="members"/);
     expect(response.body).not.toContain('hx-swap-oob');
-    expect(response.body).toMatch(new RegExp(`<tr id="member-${alan.id}">\\s*<td><a href="/admin/users/${alan.id}">${alan.username}</a></td>`));
-    expect(response.body).toMatch(new RegExp(`<td><a href="/admin/users/${grace.id}">${grace.username}</a></td>\\s*<td>Grace</td>\\s*<td>Hopper</td>`));
+    expect(response.body).toMatch(
+      new RegExp(`<tr id="member-${alan.id}">\\s*<td><a href="/admin/users/${alan.id}">${alan.username}</a></td>`),
+    );
+    expect(response.body).toMatch(
+      new RegExp(
+        `<td><a href="/admin/users/${grace.id}">${grace.username}</a></td>\\s*<td>Grace</td>\\s*<td>Hopper</td>`,
+      ),
+    );
     expect(response.body).toContain('<p id="member-count" class="count">2 members</p>');
-    expect(response.body).toContain(`<p class="flash flash-success" role="status">${alan.username} added to ${engineering.name}.</p>`);
+    expect(response.body).toContain(
+      `<p class="flash flash-success" role="status">${alan.username} added to ${engineering.name}.</p>`,
+    );
     expect(response.body).toMatch(/<input id="user-q" type="search" name="user_q" value=""[^>]* autofocus>/); // focus back on the search
     expect(response.body).toContain('hx-target="#members" hx-swap="outerHTML"');
   });
@@ -277,26 +344,36 @@ describe('users in group', () => {
     await join(grace.id, engineering.id);
     await join(alan.id, engineering.id);
     await admin.get(`/admin/groups/${engineering.id}`);
-    const response = await admin.post(`/admin/groups/${engineering.id}/members/${alan.id}/remove`, {}, { 'hx-request': 'true' });
+    const response = await admin.post(
+      `/admin/groups/${engineering.id}/members/${alan.id}/remove`,
+      {},
+      { 'hx-request': 'true' },
+    );
     expect(response.statusCode).toBe(200);
     expect(response.body).toMatch(/^\s*<section id="members"/);
     expect(response.body).toContain('<p id="member-count" class="count">1 member</p>');
     expect(response.body).toContain(`role="status">${alan.username} removed from ${engineering.name}.</p>`);
     expect(response.body).not.toContain(`href="/admin/users/${alan.id}"`);
     expect(response.body).toMatch(/<(select id="add-member"|input id="user-q")[^>]* autofocus>/); // a fresh picker, focused
-    expect((await lastAudit('group_member_removed', engineering.id))!.details).toMatchObject({ member: { name: alan.username } });
+    expect((await lastAudit('group_member_removed', engineering.id))!.details).toMatchObject({
+      member: { name: alan.username },
+    });
 
     const allUsers = (await groupNamed('All Users'))!;
     const refused = await admin.post(`/admin/groups/${allUsers.id}/members/${alan.id}/remove`);
     expect(refused.statusCode).toBe(409);
     expect(refused.body).toContain('Every user is a member of All Users');
-    const refusedHtmx = await admin.post(`/admin/groups/${allUsers.id}/members/${alan.id}/remove`, {}, { 'hx-request': 'true' });
+    const refusedHtmx = await admin.post(
+      `/admin/groups/${allUsers.id}/members/${alan.id}/remove`,
+      {},
+      { 'hx-request': 'true' },
+    );
     expect(refusedHtmx.statusCode).toBe(409);
     expect(refusedHtmx.body).toMatch(/^\s*<section id="members"/); // the message in the section
     expect(refusedHtmx.body).toContain('role="alert">Every user is a member of All Users');
   });
 
-  it('manages groups from the user\'s page too', async () => {
+  it("manages groups from the user's page too", async () => {
     const { engineering, alan } = await world();
     const page = await admin.get(`/admin/users/${alan.id}`);
     expect(page.body).toContain('<label for="add-group">Add to group</label>');
@@ -306,7 +383,12 @@ describe('users in group', () => {
     expect(after.body).toContain(`aria-label="Remove from ${engineering.name}"`);
     expect(after.body).not.toContain('aria-label="Remove from All Users"');
     expect((await admin.post(`/admin/users/${alan.id}/groups/${engineering.id}/remove`)).statusCode).toBe(303);
-    expect(await t.handle.db.select().from(userGroups).where(and(eq(userGroups.userId, alan.id), eq(userGroups.groupId, engineering.id)))).toHaveLength(0);
+    expect(
+      await t.handle.db
+        .select()
+        .from(userGroups)
+        .where(and(eq(userGroups.userId, alan.id), eq(userGroups.groupId, engineering.id))),
+    ).toHaveLength(0);
   });
 
   it('preselects nothing in a select that confers a group (group picker and Add to group)', async () => {
@@ -340,8 +422,20 @@ describe('users in group', () => {
   });
 
   it.each([
-    ['the user page', (user: { id: string }, group: { id: string }) => ({ url: `/admin/users/${user.id}/groups`, form: { group_id: group.id } })],
-    ['the group page', (user: { id: string }, group: { id: string }) => ({ url: `/admin/groups/${group.id}/members`, form: { user_id: user.id } })],
+    [
+      'the user page',
+      (user: { id: string }, group: { id: string }) => ({
+        url: `/admin/users/${user.id}/groups`,
+        form: { group_id: group.id },
+      }),
+    ],
+    [
+      'the group page',
+      (user: { id: string }, group: { id: string }) => ({
+        url: `/admin/groups/${group.id}/members`,
+        form: { user_id: user.id },
+      }),
+    ],
   ])('asks to confirm before adding a user to a group granting global_admin, from %s', async (_from, request) => {
     const { alan } = await world();
     const administrators = (await groupNamed('Administrators'))!;
@@ -354,16 +448,23 @@ describe('users in group', () => {
     expect(asked.body).toContain('name="confirm" value="yes"');
     expect(asked.body).toContain('Cancel');
     const isMember = async () =>
-      (await t.handle.db.select().from(userGroups).where(and(eq(userGroups.userId, alan.id), eq(userGroups.groupId, administrators.id)))).length > 0;
+      (
+        await t.handle.db
+          .select()
+          .from(userGroups)
+          .where(and(eq(userGroups.userId, alan.id), eq(userGroups.groupId, administrators.id)))
+      ).length > 0;
     expect(await isMember()).toBe(false);
     // The confirm page's own button.
     const confirmed = await admin.post(url, { ...form, confirm: 'yes' });
     expect(confirmed.statusCode).toBe(303);
     expect(await isMember()).toBe(true);
-    await t.handle.db.delete(userGroups).where(and(eq(userGroups.userId, alan.id), eq(userGroups.groupId, administrators.id)));
+    await t.handle.db
+      .delete(userGroups)
+      .where(and(eq(userGroups.userId, alan.id), eq(userGroups.groupId, administrators.id)));
   });
 
-  it('adds to an ordinary group at once, and its page adds in place (htmx) while Administrators\' goes through the confirm page', async () => {
+  it("adds to an ordinary group at once, and its page adds in place (htmx) while Administrators' goes through the confirm page", async () => {
     const { engineering } = await world();
     await manyUsers();
     const ordinary = await admin.get(`/admin/groups/${engineering.id}?user_q=filler-1`);
@@ -372,7 +473,9 @@ describe('users in group', () => {
     const admins = await admin.get(`/admin/groups/${administrators.id}?user_q=filler-1`);
     expect(admins.body).toContain(`action="/admin/groups/${administrators.id}/members"`);
     expect(admins.body).not.toContain(`hx-post="/admin/groups/${administrators.id}/members"`);
-    const fragment = await admin.get(`/admin/groups/${administrators.id}/user-suggestions?user_q=filler-1`, { 'hx-request': 'true' });
+    const fragment = await admin.get(`/admin/groups/${administrators.id}/user-suggestions?user_q=filler-1`, {
+      'hx-request': 'true',
+    });
     expect(fragment.body).toContain('Add filler-1');
     expect(fragment.body).not.toContain('hx-post=');
   });
@@ -381,10 +484,14 @@ describe('users in group', () => {
     const onboarding = await createGroup('Onboarding');
     const existing = await createUser('before-auto-add');
     await admin.get(`/admin/groups/${onboarding.id}/settings/edit?key=auto_add_local_users`);
-    expect((await admin.post(`/admin/groups/${onboarding.id}/settings`, { key: 'auto_add_local_users', value: 'true' })).statusCode).toBe(303);
+    expect(
+      (await admin.post(`/admin/groups/${onboarding.id}/settings`, { key: 'auto_add_local_users', value: 'true' }))
+        .statusCode,
+    ).toBe(303);
     const created = await createUser('after-auto-add');
     const ldap = await createUser('ldap-auto', { realm: 'ldap', password: '' });
-    const memberIds = async () => (await t.handle.db.select().from(userGroups).where(eq(userGroups.groupId, onboarding.id))).map((m) => m.userId);
+    const memberIds = async () =>
+      (await t.handle.db.select().from(userGroups).where(eq(userGroups.groupId, onboarding.id))).map((m) => m.userId);
     expect(await memberIds()).toContain(created.id);
     expect(await memberIds()).not.toContain(existing.id);
     expect(await memberIds()).not.toContain(ldap.id);
@@ -400,20 +507,34 @@ describe('group settings and effective settings', () => {
     const group = engineering.name;
     const form = await admin.get(`/admin/groups/${engineering.id}/settings/edit?key=max_kasms_per_user`);
     expect(form.body).toContain('<label for="f-value">Max Sessions Per User</label>');
-    const bad = await admin.post(`/admin/groups/${engineering.id}/settings`, { key: 'max_kasms_per_user', value: 'abc' });
+    const bad = await admin.post(`/admin/groups/${engineering.id}/settings`, {
+      key: 'max_kasms_per_user',
+      value: 'abc',
+    });
     expect(bad.statusCode).toBe(422);
     expect(bad.body).toContain('Max Sessions Per User: &quot;abc&quot; is not a whole number.');
     expect(bad.body).toContain('value="abc"');
-    expect((await admin.post(`/admin/groups/${engineering.id}/settings`, { key: 'max_kasms_per_user', value: '7' })).statusCode).toBe(303);
+    expect(
+      (await admin.post(`/admin/groups/${engineering.id}/settings`, { key: 'max_kasms_per_user', value: '7' }))
+        .statusCode,
+    ).toBe(303);
 
-    const sharing = await admin.post(`/admin/groups/${engineering.id}/settings`, { key: 'allow_kasm_sharing', value: 'true' });
+    const sharing = await admin.post(`/admin/groups/${engineering.id}/settings`, {
+      key: 'allow_kasm_sharing',
+      value: 'true',
+    });
     expect(sharing.statusCode).toBe(303);
-    const badJson = await admin.post(`/admin/groups/${engineering.id}/settings`, { key: 'volume_mapping', value: '{nope' });
+    const badJson = await admin.post(`/admin/groups/${engineering.id}/settings`, {
+      key: 'volume_mapping',
+      value: '{nope',
+    });
     expect(badJson.statusCode).toBe(422);
     expect(badJson.body).toContain('Volume Mapping: is not valid JSON');
 
     const userPage = await admin.get(`/admin/users/${grace.id}`);
-    expect(userPage.body).toContain(`id="effective-max_kasms_per_user"><th scope="row">Max Sessions Per User</th><td>7</td><td>group ${group}</td>`);
+    expect(userPage.body).toContain(
+      `id="effective-max_kasms_per_user"><th scope="row">Max Sessions Per User</th><td>7</td><td>group ${group}</td>`,
+    );
     expect(userPage.body).toMatch(new RegExp(`id="effective-allow_kasm_sharing">.*On</td><td>group ${group}</td>`));
     expect(userPage.body).toMatch(/id="effective-allow_kasm_audio">.*Off<\/td><td>default<\/td>/);
 
@@ -421,7 +542,9 @@ describe('group settings and effective settings', () => {
     expect(event!.details).toMatchObject({ changes: { allow_kasm_sharing: { old: null, new: true } } });
 
     await admin.get(`/admin/groups/${engineering.id}`);
-    expect((await admin.post(`/admin/groups/${engineering.id}/settings/max_kasms_per_user/remove`)).statusCode).toBe(303);
+    expect((await admin.post(`/admin/groups/${engineering.id}/settings/max_kasms_per_user/remove`)).statusCode).toBe(
+      303,
+    );
     const after = await admin.get(`/admin/users/${grace.id}`);
     expect(after.body).toMatch(/id="effective-max_kasms_per_user">.*5<\/td><td>default<\/td>/);
   });
@@ -434,8 +557,12 @@ describe('group settings and effective settings', () => {
     await admin.get(`/admin/groups/${everyone.id}`);
     await admin.post(`/admin/groups/${everyone.id}/settings`, { key: 'theme', value: 'Light' });
     await admin.post(`/admin/groups/${engineering.id}/settings`, { key: 'theme', value: 'Dark' });
-    expect((await admin.get(`/admin/users/${grace.id}`)).body).toMatch(new RegExp(`id="effective-theme">.*Dark</td><td>group ${engineering.name}</td>`));
-    expect((await admin.get(`/admin/users/${alan.id}`)).body).toMatch(new RegExp(`id="effective-theme">.*Light</td><td>group ${everyone.name}</td>`));
+    expect((await admin.get(`/admin/users/${grace.id}`)).body).toMatch(
+      new RegExp(`id="effective-theme">.*Dark</td><td>group ${engineering.name}</td>`),
+    );
+    expect((await admin.get(`/admin/users/${alan.id}`)).body).toMatch(
+      new RegExp(`id="effective-theme">.*Light</td><td>group ${everyone.name}</td>`),
+    );
   });
 });
 
@@ -451,7 +578,9 @@ describe('permissions', () => {
     expect((await grace.get('/admin/users')).statusCode).toBe(403);
     const saved = await admin.post(`/admin/groups/${engineering.id}/permissions`, { permission: 'users_view' });
     expect(saved.statusCode).toBe(303);
-    expect((await lastAudit('privilege_permissions_changed', engineering.id))!.details).toMatchObject({ added: ['users_view'] });
+    expect((await lastAudit('privilege_permissions_changed', engineering.id))!.details).toMatchObject({
+      added: ['users_view'],
+    });
     const list = await grace.get('/admin/users');
     expect(list.statusCode).toBe(200);
     expect(list.body).not.toContain('Add User'); // read only
@@ -459,7 +588,9 @@ describe('permissions', () => {
     const page = await grace.get(`/admin/users/${someone.id}`);
     expect(page.body).toMatch(/<fieldset class="grid" disabled>/);
     expect(page.body).not.toContain('Save Changes');
-    expect((await grace.post(`/admin/users/${someone.id}`, { username: 'hacked', realm: 'local', version: '1' })).statusCode).toBe(403);
+    expect(
+      (await grace.post(`/admin/users/${someone.id}`, { username: 'hacked', realm: 'local', version: '1' })).statusCode,
+    ).toBe(403);
   });
 
   it('lets users_modify edit users, but not administrators without users_modify_admin', async () => {
@@ -467,11 +598,25 @@ describe('permissions', () => {
     const { alan: target } = await world();
     const page = await client.get(`/admin/users/${target.id}`);
     const version = /name="version" value="(\d+)"/.exec(page.body)![1]!;
-    expect((await client.post(`/admin/users/${target.id}`, { username: target.username, realm: 'local', city: 'Wilmslow', version })).statusCode).toBe(303);
+    expect(
+      (
+        await client.post(`/admin/users/${target.id}`, {
+          username: target.username,
+          realm: 'local',
+          city: 'Wilmslow',
+          version,
+        })
+      ).statusCode,
+    ).toBe(303);
     const adminUser = (await t.handle.db.select().from(users).where(eq(users.username, 'admin')))[0]!;
     const adminPage = await client.get(`/admin/users/${adminUser.id}`);
     expect(adminPage.body).not.toContain('Save Changes');
-    const denied = await client.post(`/admin/users/${adminUser.id}`, { username: 'admin', realm: 'local', disabled: 'true', version: String(adminUser.version) });
+    const denied = await client.post(`/admin/users/${adminUser.id}`, {
+      username: 'admin',
+      realm: 'local',
+      disabled: 'true',
+      version: String(adminUser.version),
+    });
     expect(denied.statusCode).toBe(403);
     expect(denied.body).toContain('users_modify_admin');
   });
@@ -482,15 +627,19 @@ describe('permissions', () => {
     const { engineering, alan } = await world();
     await t.handle.db.insert(groupPermissions).values({ groupId: engineering.id, permission: 'users_view' });
     expect((await client.get(`/admin/groups/${allUsers.id}`)).statusCode).toBe(200);
-    expect((await client.post(`/admin/groups/${allUsers.id}/settings`, { key: 'theme', value: 'Dark' })).statusCode).toBe(403);
-    expect((await client.post(`/admin/groups/${engineering.id}/settings`, { key: 'chat_sfx', value: 'false' })).statusCode).toBe(303);
+    expect(
+      (await client.post(`/admin/groups/${allUsers.id}/settings`, { key: 'theme', value: 'Dark' })).statusCode,
+    ).toBe(403);
+    expect(
+      (await client.post(`/admin/groups/${engineering.id}/settings`, { key: 'chat_sfx', value: 'false' })).statusCode,
+    ).toBe(303);
     // Engineering grants users_view, which this actor lacks: no adding people to it.
     const escalate = await client.post(`/admin/groups/${engineering.id}/members`, { user_id: alan.id });
     expect(escalate.statusCode).toBe(403);
     expect(escalate.body).toContain(`Adding members to ${engineering.name} needs users_view, which you do not hold.`);
   });
 
-  it('limits _ifmember permissions to the actor\'s own groups', async () => {
+  it("limits _ifmember permissions to the actor's own groups", async () => {
     const { client, group: own } = await clientWith('member-mod', ['groups_view_ifmember', 'groups_modify_ifmember']);
     const { engineering } = await world();
     expect((await client.get(`/admin/groups/${own.id}`)).statusCode).toBe(200);
@@ -501,19 +650,46 @@ describe('permissions', () => {
   });
 
   it('never lets an actor grant what they do not hold, including to themselves', async () => {
-    const { client, group: own, user } = await clientWith('escalator', ['groups_view', 'groups_modify', 'groups_view_system', 'groups_modify_system']);
+    const {
+      client,
+      group: own,
+      user,
+    } = await clientWith('escalator', ['groups_view', 'groups_modify', 'groups_view_system', 'groups_modify_system']);
     const form = await client.get(`/admin/groups/${own.id}`);
-    expect(form.body).toMatch(/id="perm-global_admin" type="checkbox" name="permission" value="global_admin" aria-describedby="perm-global_admin-hint" disabled/);
+    expect(form.body).toMatch(
+      /id="perm-global_admin" type="checkbox" name="permission" value="global_admin" aria-describedby="perm-global_admin-hint" disabled/,
+    );
     const forged = await client.post(`/admin/groups/${own.id}/permissions`, { permission: 'global_admin' });
-    expect(forged.statusCode, forged.body.slice(forged.body.indexOf('<main'), forged.body.indexOf('<main') + 600)).toBe(403);
-    expect(forged.body).toContain(`Granting or revoking permissions of ${own.name} needs global_admin, which you do not hold.`);
+    expect(forged.statusCode, forged.body.slice(forged.body.indexOf('<main'), forged.body.indexOf('<main') + 600)).toBe(
+      403,
+    );
+    expect(forged.body).toContain(
+      `Granting or revoking permissions of ${own.name} needs global_admin, which you do not hold.`,
+    );
     const administrators = (await groupNamed('Administrators'))!;
     const join = await client.post(`/admin/groups/${administrators.id}/members`, { user_id: user.id });
     expect(join.statusCode).toBe(403);
-    expect(await t.handle.db.select().from(userGroups).where(and(eq(userGroups.userId, user.id), eq(userGroups.groupId, administrators.id)))).toHaveLength(0);
+    expect(
+      await t.handle.db
+        .select()
+        .from(userGroups)
+        .where(and(eq(userGroups.userId, user.id), eq(userGroups.groupId, administrators.id))),
+    ).toHaveLength(0);
     // Saving the form unchanged keeps permissions the actor cannot touch.
-    expect((await client.post(`/admin/groups/${own.id}/permissions`, { permission: ['groups_view', 'groups_modify', 'groups_view_system', 'groups_modify_system', 'audit_view'] })).statusCode).toBe(403);
-    expect((await client.post(`/admin/groups/${own.id}/permissions`, { permission: ['groups_view', 'groups_modify', 'groups_view_system', 'groups_modify_system'] })).statusCode).toBe(303);
+    expect(
+      (
+        await client.post(`/admin/groups/${own.id}/permissions`, {
+          permission: ['groups_view', 'groups_modify', 'groups_view_system', 'groups_modify_system', 'audit_view'],
+        })
+      ).statusCode,
+    ).toBe(403);
+    expect(
+      (
+        await client.post(`/admin/groups/${own.id}/permissions`, {
+          permission: ['groups_view', 'groups_modify', 'groups_view_system', 'groups_modify_system'],
+        })
+      ).statusCode,
+    ).toBe(303);
   });
 
   it('never leaves the system without an enabled global admin', async () => {
@@ -523,11 +699,13 @@ describe('permissions', () => {
     const removeSelf = await admin.post(`/admin/groups/${administrators.id}/members/${adminUser.id}/remove`);
     expect(removeSelf.statusCode).toBe(409);
     expect(removeSelf.body).toContain('would leave no enabled, unlocked local user holding global_admin');
-    const dropPermission = await admin.post(`/admin/groups/${administrators.id}/permissions`, { permission: 'users_view' });
+    const dropPermission = await admin.post(`/admin/groups/${administrators.id}/permissions`, {
+      permission: 'users_view',
+    });
     expect(dropPermission.statusCode).toBe(409);
-    expect(await t.handle.db.select().from(groupPermissions).where(eq(groupPermissions.groupId, administrators.id))).toEqual([
-      { groupId: administrators.id, permission: 'global_admin' },
-    ]);
+    expect(
+      await t.handle.db.select().from(groupPermissions).where(eq(groupPermissions.groupId, administrators.id)),
+    ).toEqual([{ groupId: administrators.id, permission: 'global_admin' }]);
     // With a second admin in another group, the first may go.
     const backup = await createGroup('Backup Admins');
     const second = await createUser('second-admin');
@@ -550,7 +728,9 @@ describe('audit log', () => {
     const page = await admin.get('/admin/audit');
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('group_member_added');
-    const filtered = await admin.get(`/admin/audit?action=group_created&target=${encodeURIComponent(engineering.name)}`);
+    const filtered = await admin.get(
+      `/admin/audit?action=group_created&target=${encodeURIComponent(engineering.name)}`,
+    );
     expect(filtered.body).toContain(engineering.name);
     expect(filtered.body).not.toContain('<td>group_member_added');
     const byActor = await admin.get('/admin/audit?actor=REFUSED-ACTOR&action=authz_fail');
@@ -561,7 +741,9 @@ describe('audit log', () => {
     expect(badDate.statusCode).toBe(422);
     expect(badDate.body).toContain('Use a date like 2026-01-31.');
     const today = new Date().toISOString().slice(0, 10);
-    expect((await admin.get(`/admin/audit?from=${today}&to=${today}&action=user_created`)).body).toContain(grace.username);
+    expect((await admin.get(`/admin/audit?from=${today}&to=${today}&action=user_created`)).body).toContain(
+      grace.username,
+    );
     expect((await admin.get('/admin/audit?to=2000-01-01')).body).toContain('No events match.');
     const { client } = await clientWith('no-audit', ['users_view']);
     expect((await client.get('/admin/audit')).statusCode).toBe(403);
@@ -576,7 +758,12 @@ describe('audit log', () => {
   });
 
   it('pages by keyset through a long log', async () => {
-    const rows = Array.from({ length: 120 }, (_, i) => ({ actorType: 'system' as const, actorName: 'pager', action: 'user_updated', targetName: `t${i}` }));
+    const rows = Array.from({ length: 120 }, (_, i) => ({
+      actorType: 'system' as const,
+      actorName: 'pager',
+      action: 'user_updated',
+      targetName: `t${i}`,
+    }));
     await t.handle.db.insert(auditEvents).values(rows);
     const first = await admin.get('/admin/audit?actor=pager');
     const older = /href="(\/admin\/audit\?actor=pager&amp;before=\d+)"/.exec(first.body)![1]!.replace(/&amp;/g, '&');
@@ -594,32 +781,41 @@ describe('the group page answers each action in the section it changed', () => {
     {
       section: 'members',
       prepare: async () => undefined,
-      act: (c: TestClient, g: { id: string }, u: { id: string }, h?: Record<string, string>) => c.post(`/admin/groups/${g.id}/members`, { user_id: u.id }, h),
+      act: (c: TestClient, g: { id: string }, u: { id: string }, h?: Record<string, string>) =>
+        c.post(`/admin/groups/${g.id}/members`, { user_id: u.id }, h),
       message: (g: { name: string }, u: { username: string }) => `${u.username} added to ${g.name}.`,
     },
     {
       section: 'members',
       prepare: (g: { id: string }, u: { id: string }) => join(u.id, g.id),
-      act: (c: TestClient, g: { id: string }, u: { id: string }, h?: Record<string, string>) => c.post(`/admin/groups/${g.id}/members/${u.id}/remove`, {}, h),
+      act: (c: TestClient, g: { id: string }, u: { id: string }, h?: Record<string, string>) =>
+        c.post(`/admin/groups/${g.id}/members/${u.id}/remove`, {}, h),
       message: (g: { name: string }, u: { username: string }) => `${u.username} removed from ${g.name}.`,
     },
     {
       section: 'settings',
       prepare: async () => undefined,
-      act: (c: TestClient, g: { id: string }, _u: unknown, h?: Record<string, string>) => c.post(`/admin/groups/${g.id}/settings`, { key: 'max_kasms_per_user', value: '3' }, h),
+      act: (c: TestClient, g: { id: string }, _u: unknown, h?: Record<string, string>) =>
+        c.post(`/admin/groups/${g.id}/settings`, { key: 'max_kasms_per_user', value: '3' }, h),
       message: () => 'Max Sessions Per User set to 3.',
     },
     {
       section: 'settings',
-      prepare: (g: { id: string }) => t.handle.db.insert(groupSettings).values({ groupId: g.id, key: 'max_kasms_per_user', value: 3 }).then(() => undefined),
-      act: (c: TestClient, g: { id: string }, _u: unknown, h?: Record<string, string>) => c.post(`/admin/groups/${g.id}/settings/max_kasms_per_user/remove`, {}, h),
+      prepare: (g: { id: string }) =>
+        t.handle.db
+          .insert(groupSettings)
+          .values({ groupId: g.id, key: 'max_kasms_per_user', value: 3 })
+          .then(() => undefined),
+      act: (c: TestClient, g: { id: string }, _u: unknown, h?: Record<string, string>) =>
+        c.post(`/admin/groups/${g.id}/settings/max_kasms_per_user/remove`, {}, h),
       message: () => 'Max Sessions Per User removed; members get it from another group or the default.',
     },
     {
       section: 'permissions',
       anchor: 'permissions-note', // by Save, at the end of a long list
       prepare: async () => undefined,
-      act: (c: TestClient, g: { id: string }, _u: unknown, h?: Record<string, string>) => c.post(`/admin/groups/${g.id}/permissions`, { permission: 'users_view' }, h),
+      act: (c: TestClient, g: { id: string }, _u: unknown, h?: Record<string, string>) =>
+        c.post(`/admin/groups/${g.id}/permissions`, { permission: 'users_view' }, h),
       message: (g: { name: string }) => `Permissions of ${g.name} saved.`,
     },
   ] as const;
@@ -630,42 +826,57 @@ describe('the group page answers each action in the section it changed', () => {
     return start < 0 ? '' : html.slice(start, html.indexOf('</section>', start));
   };
 
-  it.each(ACTIONS.map((a, i) => ({ ...a, name: `${a.section} #${i}` })))('$name: JS off, the redirect lands on the section and the message shows there, not at the top', async (action) => {
-    const { engineering, grace } = await world();
-    await action.prepare(engineering, grace);
-    await admin.get(`/admin/groups/${engineering.id}`);
-    const response = await action.act(admin, engineering, grace);
-    expect(response.statusCode, response.body).toBe(303);
-    const anchor = 'anchor' in action ? action.anchor : action.section;
-    expect(response.headers.location).toBe(`/admin/groups/${engineering.id}#${anchor}`);
-    const page = await admin.get(response.headers.location!);
-    const message = action.message(engineering, grace);
-    expect(sectionOf(page.body, action.section)).toMatch(new RegExp(`<p( id="${anchor}")? class="flash flash-success" role="status">${message.replace(/[.?]/g, '\\$&')}</p>`));
-    expect(page.body.split(message)).toHaveLength(2); // once: in the section only
-  });
+  it.each(ACTIONS.map((a, i) => ({ ...a, name: `${a.section} #${i}` })))(
+    '$name: JS off, the redirect lands on the section and the message shows there, not at the top',
+    async (action) => {
+      const { engineering, grace } = await world();
+      await action.prepare(engineering, grace);
+      await admin.get(`/admin/groups/${engineering.id}`);
+      const response = await action.act(admin, engineering, grace);
+      expect(response.statusCode, response.body).toBe(303);
+      const anchor = 'anchor' in action ? action.anchor : action.section;
+      expect(response.headers.location).toBe(`/admin/groups/${engineering.id}#${anchor}`);
+      const page = await admin.get(response.headers.location!);
+      const message = action.message(engineering, grace);
+      expect(sectionOf(page.body, action.section)).toMatch(
+        new RegExp(
+          `<p( id="${anchor}")? class="flash flash-success" role="status">${message.replace(/[.?]/g, '\\$&')}</p>`,
+        ),
+      );
+      expect(page.body.split(message)).toHaveLength(2); // once: in the section only
+    },
+  );
 
-  it.each(ACTIONS.map((a, i) => ({ ...a, name: `${a.section} #${i}` })))('$name: htmx gets that section alone, with the message in it', async (action) => {
-    const { engineering, grace } = await world();
-    await action.prepare(engineering, grace);
-    await admin.get(`/admin/groups/${engineering.id}`);
-    const response = await action.act(admin, engineering, grace, { 'hx-request': 'true' });
-    expect(response.statusCode).toBe(200);
-    expect(response.body).toMatch(new RegExp(`^\\s*<section id="${action.section}"`));
-    expect(response.body).not.toContain('<html');
-    expect(response.body).toContain(`role="status">${action.message(engineering, grace)}</p>`);
-  });
+  it.each(ACTIONS.map((a, i) => ({ ...a, name: `${a.section} #${i}` })))(
+    '$name: htmx gets that section alone, with the message in it',
+    async (action) => {
+      const { engineering, grace } = await world();
+      await action.prepare(engineering, grace);
+      await admin.get(`/admin/groups/${engineering.id}`);
+      const response = await action.act(admin, engineering, grace, { 'hx-request': 'true' });
+      expect(response.statusCode).toBe(200);
+      expect(response.body).toMatch(new RegExp(`^\\s*<section id="${action.section}"`));
+      expect(response.body).not.toContain('<html');
+      expect(response.body).toContain(`role="status">${action.message(engineering, grace)}</p>`);
+    },
+  );
 
-  it.each(ACTIONS.map((a, i) => ({ ...a, name: `${a.section} #${i}` })))('$name: a boosted form gets the page, scrolled to the section (htmx drops a redirect\'s #)', async (action) => {
-    const { engineering, grace } = await world();
-    await action.prepare(engineering, grace);
-    await admin.get(`/admin/groups/${engineering.id}`);
-    const response = await action.act(admin, engineering, grace, { 'hx-request': 'true', 'hx-boosted': 'true' });
-    expect(response.statusCode).toBe(200);
-    const anchor = 'anchor' in action ? action.anchor : action.section;
-    expect(response.headers['hx-reswap']).toBe(`innerHTML show:#${anchor}:top`);
-    expect(response.headers['hx-push-url']).toBe(`/admin/groups/${engineering.id}#${anchor}`);
-    expect(sectionOf(response.body, action.section)).toContain(`role="status">${action.message(engineering, grace)}</p>`);
-  });
+  it.each(ACTIONS.map((a, i) => ({ ...a, name: `${a.section} #${i}` })))(
+    "$name: a boosted form gets the page, scrolled to the section (htmx drops a redirect's #)",
+    async (action) => {
+      const { engineering, grace } = await world();
+      await action.prepare(engineering, grace);
+      await admin.get(`/admin/groups/${engineering.id}`);
+      const response = await action.act(admin, engineering, grace, { 'hx-request': 'true', 'hx-boosted': 'true' });
+      expect(response.statusCode).toBe(200);
+      const anchor = 'anchor' in action ? action.anchor : action.section;
+      expect(response.headers['hx-reswap']).toBe(`innerHTML show:#${anchor}:top`);
+      expect(response.headers['hx-push-url']).toBe(`/admin/groups/${engineering.id}#${anchor}`);
+      expect(sectionOf(response.body, action.section)).toContain(
+        `role="status">${action.message(engineering, grace)}</p>`,
+      );
+    },
+  );
 
   it('asks before removing a member or a setting: a confirm page without JS, the same question with hx-confirm', async () => {
     const { engineering, grace } = await world();
@@ -673,13 +884,23 @@ describe('the group page answers each action in the section it changed', () => {
     await t.handle.db.insert(groupSettings).values({ groupId: engineering.id, key: 'max_kasms_per_user', value: 3 });
     const page = (await admin.get(`/admin/groups/${engineering.id}`)).body;
     const removals = [
-      { url: `/admin/groups/${engineering.id}/members/${grace.id}/remove`, question: `Remove ${grace.username} from ${engineering.name}?`, button: `Remove ${grace.username}` },
-      { url: `/admin/groups/${engineering.id}/settings/max_kasms_per_user/remove`, question: `Remove the setting Max Sessions Per User from ${engineering.name}?`, button: 'Remove Max Sessions Per User' },
+      {
+        url: `/admin/groups/${engineering.id}/members/${grace.id}/remove`,
+        question: `Remove ${grace.username} from ${engineering.name}?`,
+        button: `Remove ${grace.username}`,
+      },
+      {
+        url: `/admin/groups/${engineering.id}/settings/max_kasms_per_user/remove`,
+        question: `Remove the setting Max Sessions Per User from ${engineering.name}?`,
+        button: 'Remove Max Sessions Per User',
+      },
     ];
     for (const removal of removals) {
       // The row's Remove is a link to the confirm step, and with JS asks the same question.
       expect(page).toContain(`<a href="${removal.url}" hx-post="${removal.url}"`);
-      expect(page).toMatch(new RegExp(`href="${removal.url}"[^>]* hx-confirm="${removal.question.replace('?', '\\?')}"`));
+      expect(page).toMatch(
+        new RegExp(`href="${removal.url}"[^>]* hx-confirm="${removal.question.replace('?', '\\?')}"`),
+      );
       const confirm = await admin.get(removal.url);
       expect(confirm.statusCode).toBe(200);
       expect(confirm.body).toContain(`<h1>${removal.question}</h1>`);
@@ -687,8 +908,15 @@ describe('the group page answers each action in the section it changed', () => {
       expect(confirm.body).toContain(`>${removal.button}</button>`);
     }
     // Nothing is removed by looking at the confirm step.
-    expect(await t.handle.db.select().from(userGroups).where(and(eq(userGroups.userId, grace.id), eq(userGroups.groupId, engineering.id)))).toHaveLength(1);
-    expect(await t.handle.db.select().from(groupSettings).where(eq(groupSettings.groupId, engineering.id))).toHaveLength(1);
+    expect(
+      await t.handle.db
+        .select()
+        .from(userGroups)
+        .where(and(eq(userGroups.userId, grace.id), eq(userGroups.groupId, engineering.id))),
+    ).toHaveLength(1);
+    expect(
+      await t.handle.db.select().from(groupSettings).where(eq(groupSettings.groupId, engineering.id)),
+    ).toHaveLength(1);
   });
 
   it('refuses the confirm step to someone who may not change the group', async () => {

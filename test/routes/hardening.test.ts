@@ -63,7 +63,11 @@ describe('nothing a request does stops the process', () => {
     expect(anonymous.status).toBe(200);
     expect(anonymous.body).toContain('name="next" value="/"');
     // Valid credentials with a header-splitting `next`: the session is saved on this response.
-    const login = await client.request('POST', '/login', { username: 'crash-tester', password: USER_PASSWORD, next: '/\r\n' });
+    const login = await client.request('POST', '/login', {
+      username: 'crash-tester',
+      password: USER_PASSWORD,
+      next: '/\r\n',
+    });
     expect(login.status).toBe(303);
     expect(login.location).toBe('/');
     // A session idle for more than a minute is touched (saved) on its next request.
@@ -137,7 +141,12 @@ describe('with the default settings', () => {
 
   it('refuses the CSRF check for a login form from another site, without a session row', async () => {
     const [before] = await t.handle.db.select({ n: count() }).from(sessions);
-    const forged = await t.app.inject({ method: 'POST', url: '/login', payload: 'username=admin&password=x&_csrf=guess', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const forged = await t.app.inject({
+      method: 'POST',
+      url: '/login',
+      payload: 'username=admin&password=x&_csrf=guess',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(forged.statusCode).toBe(403);
     const [after] = await t.handle.db.select({ n: count() }).from(sessions);
     expect(after!.n).toBe(before!.n);
@@ -148,7 +157,9 @@ describe('with the default settings', () => {
       const client = new TestClient(t.app);
       expect((await client.get('/login')).statusCode).toBe(200);
       expect((await client.get('/admin/users')).statusCode).toBe(303);
-      expect((await client.post('/login', { username: `nobody-${i}`, password: 'wrong password here' })).statusCode).toBe(401);
+      expect(
+        (await client.post('/login', { username: `nobody-${i}`, password: 'wrong password here' })).statusCode,
+      ).toBe(401);
     }
     const [after] = await t.handle.db.select({ n: count() }).from(sessions);
     expect(after!.n).toBe(before!.n);
@@ -156,8 +167,12 @@ describe('with the default settings', () => {
 
   it('purges expired sessions when it starts (and every ten minutes)', async () => {
     const hour = 60 * 60 * 1000;
-    await t.handle.db.insert(sessions).values({ sid: 'long-gone', data: {}, expiresAt: new Date(t.clock.now() - hour) });
-    await t.handle.db.insert(sessions).values({ sid: 'still-valid', data: {}, expiresAt: new Date(t.clock.now() + hour) });
+    await t.handle.db
+      .insert(sessions)
+      .values({ sid: 'long-gone', data: {}, expiresAt: new Date(t.clock.now() - hour) });
+    await t.handle.db
+      .insert(sessions)
+      .values({ sid: 'still-valid', data: {}, expiresAt: new Date(t.clock.now() + hour) });
     const restarted = await buildApp({ config: t.config, db: t.handle.db });
     await restarted.ready();
     const left = (await t.handle.db.select({ sid: sessions.sid }).from(sessions)).map((row) => row.sid);
@@ -177,7 +192,8 @@ describe('with the default settings', () => {
 /** Fails `user`'s login MAX_LOGIN_ATTEMPTS (5) times, `rounds` times over, moving the clock past each temporary lockout. */
 async function reachTheLimit(t: TestApp, user: { id: string; username: string }, rounds: number) {
   for (let round = 0; round < rounds; round++) {
-    for (let attempt = 0; attempt < 5; attempt++) await new TestClient(t.app).login(user.username, 'wrong password here');
+    for (let attempt = 0; attempt < 5; attempt++)
+      await new TestClient(t.app).login(user.username, 'wrong password here');
     t.clock.advance(15 * 60 * 1000 + 1); // past the longest temporary lockout
   }
 }
@@ -205,15 +221,26 @@ describe('deployment', () => {
       for (let i = 0; i < 8; i++) {
         const client = new TestClient(t.app);
         await client.get('/login');
-        const response = await client.post('/login', { username: 'admin', password: 'wrong password here' }, { 'x-forwarded-for': `203.0.113.${i}` });
+        const response = await client.post(
+          '/login',
+          { username: 'admin', password: 'wrong password here' },
+          { 'x-forwarded-for': `203.0.113.${i}` },
+        );
         statuses.push(response.statusCode);
       }
       expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
       expect(statuses.slice(5)).toEqual([429, 429, 429]);
-      const ips = await t.handle.db.selectDistinct({ ip: auditEvents.ip }).from(auditEvents).where(eq(auditEvents.action, 'authn_login_fail'));
+      const ips = await t.handle.db
+        .selectDistinct({ ip: auditEvents.ip })
+        .from(auditEvents)
+        .where(eq(auditEvents.action, 'authn_login_fail'));
       expect(ips).toEqual([{ ip: '127.0.0.1' }]);
       // From the proxy itself, the forwarded address is the client's.
-      const viaProxy = await t.app.inject({ url: '/login', remoteAddress: '10.0.0.2', headers: { 'x-forwarded-for': '198.51.100.7', 'x-forwarded-proto': 'https' } });
+      const viaProxy = await t.app.inject({
+        url: '/login',
+        remoteAddress: '10.0.0.2',
+        headers: { 'x-forwarded-for': '198.51.100.7', 'x-forwarded-proto': 'https' },
+      });
       expect(viaProxy.statusCode).toBe(200);
     } finally {
       await t.close();
@@ -225,8 +252,17 @@ describe('deployment', () => {
     try {
       const client = new TestClient(t.app);
       await client.get('/login');
-      await client.post('/login', { username: 'admin', password: 'wrong password here' }, { 'x-forwarded-for': '198.51.100.7' });
-      const [event] = await t.handle.db.select().from(auditEvents).where(eq(auditEvents.action, 'authn_login_fail')).orderBy(desc(auditEvents.id)).limit(1);
+      await client.post(
+        '/login',
+        { username: 'admin', password: 'wrong password here' },
+        { 'x-forwarded-for': '198.51.100.7' },
+      );
+      const [event] = await t.handle.db
+        .select()
+        .from(auditEvents)
+        .where(eq(auditEvents.action, 'authn_login_fail'))
+        .orderBy(desc(auditEvents.id))
+        .limit(1);
       expect(event!.ip).toBe('198.51.100.7');
     } finally {
       await t.close();
@@ -254,7 +290,10 @@ describe('deployment', () => {
       await reachTheLimit(t, user, 2);
       const [row] = await t.handle.db.select().from(users).where(eq(users.id, user.id));
       expect(row!.locked).toBe(true);
-      const [event] = await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'authn_login_lock'), eq(auditEvents.targetId, user.id)));
+      const [event] = await t.handle.db
+        .select()
+        .from(auditEvents)
+        .where(and(eq(auditEvents.action, 'authn_login_lock'), eq(auditEvents.targetId, user.id)));
       expect(event!.details).toMatchObject({ reason: '1 temporary lockouts' });
     } finally {
       await t.close();
@@ -300,12 +339,19 @@ describe('the embedded data folder', () => {
 describe('start-up settings', () => {
   it('stops on an unacceptable ROSTER_ADMIN_PASSWORD with the one-line message of any bad setting', async () => {
     const result = await run(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-      env: { ...process.env, ROSTER_ADMIN_PASSWORD: 'admin-admin-admin', DATABASE_URL: '', ROSTER_DATA_DIR: path.join(os.tmpdir(), 'roster-never-created') },
+      env: {
+        ...process.env,
+        ROSTER_ADMIN_PASSWORD: 'admin-admin-admin',
+        DATABASE_URL: '',
+        ROSTER_DATA_DIR: path.join(os.tmpdir(), 'roster-never-created'),
+      },
       timeout: 60_000,
     }).catch((e: { code: number; stderr: string }) => e);
     expect((result as { code: number }).code).toBe(1);
     const stderr = (result as { stderr: string }).stderr;
-    expect(stderr).toContain('Invalid configuration:\n  - ROSTER_ADMIN_PASSWORD is not acceptable: Password must not contain the user name.');
+    expect(stderr).toContain(
+      'Invalid configuration:\n  - ROSTER_ADMIN_PASSWORD is not acceptable: Password must not contain the user name.',
+    );
     expect(stderr).not.toMatch(/^\s+at /m);
   });
 });

@@ -12,8 +12,30 @@ import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 /** Names JavaScript and the database lower-case differently, and neighbours of what they become. */
 const TRICKY = [
-  'İbrahim', 'ibrahim', 'i̇brahim', 'ıbrahim', 'ꟋA', 'ꟋB', 'ɤa', 'ß', 'SS', 'ẞ', 'Straße', 'STRASSE',
-  'ǅemal', 'ǆemal', 'Σίσυφος', 'ΣΊΣΥΦΟΣ', '\u212Aelvin', 'kelvin', '\u212Bngstrom', 'ångstrom', 'Ⱥlpha', 'ⱥlpha', 'user-a', 'user-b',
+  'İbrahim',
+  'ibrahim',
+  'i̇brahim',
+  'ıbrahim',
+  'ꟋA',
+  'ꟋB',
+  'ɤa',
+  'ß',
+  'SS',
+  'ẞ',
+  'Straße',
+  'STRASSE',
+  'ǅemal',
+  'ǆemal',
+  'Σίσυφος',
+  'ΣΊΣΥΦΟΣ',
+  '\u212Aelvin',
+  'kelvin',
+  '\u212Bngstrom',
+  'ångstrom',
+  'Ⱥlpha',
+  'ⱥlpha',
+  'user-a',
+  'user-b',
 ];
 
 let t: TestApp;
@@ -24,18 +46,31 @@ beforeAll(async () => {
   t = await createTestApp({ API_STREAM_BATCH: '1' }); // every user is the last of a batch
   admin = await new TestClient(t.app).loginAsFirstAdmin();
   // One at a time: a name equal to another under the database's lower() is left out.
-  for (const username of TRICKY) await t.handle.db.insert(users).values({ username, firstName: username }).onConflictDoNothing();
+  for (const username of TRICKY)
+    await t.handle.db.insert(users).values({ username, firstName: username }).onConflictDoNothing();
   // Enough others for two pages and more.
-  await t.handle.db.insert(users).values(Array.from({ length: 30 }, (_, i) => ({ username: `z-${String(i).padStart(2, '0')}`, firstName: 'z' })));
+  await t.handle.db
+    .insert(users)
+    .values(Array.from({ length: 30 }, (_, i) => ({ username: `z-${String(i).padStart(2, '0')}`, firstName: 'z' })));
 });
 afterAll(() => t.close());
 
-const everyone = async () => (await t.handle.db.select({ id: users.id, username: users.username }).from(users)).map((u) => u.username).sort();
+const everyone = async () =>
+  (await t.handle.db.select({ id: users.id, username: users.username }).from(users)).map((u) => u.username).sort();
 /** A user that sorts before all the others, so that each boundary moves one row on. */
-const addFiller = async () => (await t.handle.db.insert(users).values({ username: `0-${String(++fillers).padStart(3, '0')}`, firstName: '0' }).returning())[0]!;
+const addFiller = async () =>
+  (
+    await t.handle.db
+      .insert(users)
+      .values({ username: `0-${String(++fillers).padStart(3, '0')}`, firstName: '0' })
+      .returning()
+  )[0]!;
 
 /** User names in the table of a page, in order (users list and group members alike). */
-const namesIn = (html: string) => [...html.matchAll(/<td><a href="\/admin\/users\/[0-9a-f-]+">([^<]+)<\/a><\/td>/g)].map((m) => m[1]!.replaceAll('&amp;', '&'));
+const namesIn = (html: string) =>
+  [...html.matchAll(/<td><a href="\/admin\/users\/[0-9a-f-]+">([^<]+)<\/a><\/td>/g)].map((m) =>
+    m[1]!.replaceAll('&amp;', '&'),
+  );
 const nextOf = (html: string) => /href="([^"]+)"[^>]*rel="next"/.exec(html)?.[1]!.replaceAll('&amp;', '&');
 
 /** Follows Next from `url` to the end (at most `limit` pages): the names in the order shown. */
@@ -57,7 +92,12 @@ describe('keyset cursors', () => {
   it('get_users streams every user exactly once and ends, each user the last of its batch', async () => {
     const key = await insertApiKey(t.handle.db, { permissions: ['users_view'] });
     // Read as a stream with a cap: a cursor that repeats a user forever must fail here, not hang.
-    const response = await t.app.inject({ method: 'POST', url: '/api/public/get_users', payload: { api_key: key.key, api_key_secret: key.secret }, payloadAsStream: true });
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/api/public/get_users',
+      payload: { api_key: key.key, api_key_secret: key.secret },
+      payloadAsStream: true,
+    });
     let text = '';
     for await (const chunk of response.stream() as Readable) {
       text += String(chunk);
@@ -82,7 +122,7 @@ describe('keyset cursors', () => {
     }
   });
 
-  it('a group\'s members page through exactly once, whichever member ends a page', async () => {
+  it("a group's members page through exactly once, whichever member ends a page", async () => {
     const [group] = await t.handle.db.insert(groups).values({ name: 'Keyset team', priority: 777 }).returning();
     const members = await t.handle.db.select({ id: users.id, username: users.username }).from(users);
     await t.handle.db.insert(userGroups).values(members.map((u) => ({ userId: u.id, groupId: group!.id })));

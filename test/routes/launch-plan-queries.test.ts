@@ -16,8 +16,18 @@ let workspace: Workspace;
 
 beforeAll(async () => {
   handle = await openPglite(null, { onQuery: () => statements++ });
-  await prepareDatabase(handle, loadConfig({ ROSTER_ADMIN_PASSWORD: ADMIN_PASSWORD, ROSTER_SECRET_KEY: crypto.randomBytes(32).toString('base64'), LOG_LEVEL: 'silent' }));
-  [workspace] = (await handle.db.insert(workspaces).values({ friendlyName: 'Chrome', image: 'kasmweb/chrome:1' }).returning()) as [Workspace];
+  await prepareDatabase(
+    handle,
+    loadConfig({
+      ROSTER_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      ROSTER_SECRET_KEY: crypto.randomBytes(32).toString('base64'),
+      LOG_LEVEL: 'silent',
+    }),
+  );
+  [workspace] = (await handle.db
+    .insert(workspaces)
+    .values({ friendlyName: 'Chrome', image: 'kasmweb/chrome:1' })
+    .returning()) as [Workspace];
 });
 afterAll(() => handle.close());
 
@@ -26,10 +36,20 @@ let priority = 100;
 async function userInGroups(name: string, count: number): Promise<User> {
   const [user] = await handle.db.insert(users).values({ username: name }).returning();
   for (let i = 0; i < count; i++) {
-    const [group] = await handle.db.insert(groups).values({ name: `${name}-${i}`, priority: priority++ }).returning();
+    const [group] = await handle.db
+      .insert(groups)
+      .values({ name: `${name}-${i}`, priority: priority++ })
+      .returning();
     await handle.db.insert(userGroups).values({ userId: user!.id, groupId: group!.id });
     await handle.db.insert(fileMappings).values(
-      ['/shared', `/g${i}/a`, `/g${i}/b`].map((path) => ({ groupId: group!.id, name: path, destinationPath: path, content: Buffer.from(path), size: path.length, sha256: sha256Hex(Buffer.from(path)) })),
+      ['/shared', `/g${i}/a`, `/g${i}/b`].map((path) => ({
+        groupId: group!.id,
+        name: path,
+        destinationPath: path,
+        content: Buffer.from(path),
+        size: path.length,
+        sha256: sha256Hex(Buffer.from(path)),
+      })),
     );
   }
   return user!;

@@ -38,25 +38,54 @@ async function makeFixtures() {
   await admin.get('/admin/groups/new');
   const group = await admin.post('/admin/groups', { name: 'Walk Group', priority: '500' });
   await admin.get('/admin/workspaces/new');
-  const workspace = await admin.post('/admin/workspaces', { friendly_name: 'Walk Workspace', image: 'kasmweb/chrome:1.16.0', cores: '1', memory_mb: '1024', enabled: 'true' });
+  const workspace = await admin.post('/admin/workspaces', {
+    friendly_name: 'Walk Workspace',
+    image: 'kasmweb/chrome:1.16.0',
+    cores: '1',
+    memory_mb: '1024',
+    enabled: 'true',
+  });
   const groupId = group.headers.location!.split('/').pop()!;
   const workspaceId = workspace.headers.location!.split('/').pop()!;
   const mappingOf: Record<string, string> = {};
-  for (const [prefix, id] of [['/admin/users', userId], ['/admin/groups', groupId], ['/admin/workspaces', workspaceId]] as const) {
+  for (const [prefix, id] of [
+    ['/admin/users', userId],
+    ['/admin/groups', groupId],
+    ['/admin/workspaces', workspaceId],
+  ] as const) {
     await admin.get(`${prefix}/${id}/file-mappings/new`);
-    const added = await admin.post(`${prefix}/${id}/file-mappings`, { name: 'Walk file', destination_path: '/walk', content: 'walk' });
+    const added = await admin.post(`${prefix}/${id}/file-mappings`, {
+      name: 'Walk file',
+      destination_path: '/walk',
+      content: 'walk',
+    });
     if (added.statusCode !== 303) throw new Error(`mapping of ${prefix} answered ${added.statusCode}`);
-    const column = { '/admin/users': schema.fileMappings.userId, '/admin/groups': schema.fileMappings.groupId, '/admin/workspaces': schema.fileMappings.workspaceId }[prefix];
+    const column = {
+      '/admin/users': schema.fileMappings.userId,
+      '/admin/groups': schema.fileMappings.groupId,
+      '/admin/workspaces': schema.fileMappings.workspaceId,
+    }[prefix];
     mappingOf[prefix] = (await t.handle.db.select().from(schema.fileMappings).where(eq(column, id)))[0]!.id;
   }
   await admin.get('/profile');
   const launched = await admin.post('/launch', { workspace_id: workspaceId });
-  if (group.statusCode !== 303 || workspace.statusCode !== 303 || launched.statusCode !== 303) throw new Error('walk fixtures failed');
+  if (group.statusCode !== 303 || workspace.statusCode !== 303 || launched.statusCode !== 303)
+    throw new Error('walk fixtures failed');
   const apiKey = await insertApiKey(t.handle.db, { name: 'deep walk key', permissions: ['global_admin'] });
   const pageKey = await insertApiKey(t.handle.db, { name: 'deep page key', permissions: ['users_view'] });
   const anonymous = new TestClient(t.app);
   await anonymous.get('/login'); // its CSRF cookie and token, for the login form
-  return { userId, adminId, groupId, workspaceId, mappingOf, sessionId: launched.headers.location!.split('/').pop()!, apiKey, pageKeyId: pageKey.id, anonymous };
+  return {
+    userId,
+    adminId,
+    groupId,
+    workspaceId,
+    mappingOf,
+    sessionId: launched.headers.location!.split('/').pop()!,
+    apiKey,
+    pageKeyId: pageKey.id,
+    anonymous,
+  };
 }
 
 interface JsonSchema {
@@ -82,43 +111,93 @@ function plausible(route: RouteEntry, name: string, node: JsonSchema): unknown {
   const isApi = url.startsWith('/api/');
   const creating = url === '/admin/users' || url.endsWith('/create_user');
   switch (name) {
-    case 'api_key': return ids.apiKey.key;
-    case 'api_key_secret': return ids.apiKey.secret;
-    case 'username': return url === '/login' ? LOGIN_USER : creating ? 'deep-new-user' : 'walk-target';
-    case 'password': return url === '/login' ? USER_PASSWORD : url.startsWith('/profile/') ? ADMIN_NEW_PASSWORD : 'a new deep walk passphrase';
-    case 'current_password': return ADMIN_NEW_PASSWORD;
-    case 'password_confirm': return 'a new deep walk passphrase';
-    case 'next': return '/';
-    case 'code': return '123456';
-    case 'realm': return 'local';
-    case 'email': return 'walk@example.com';
-    case 'version': return 1;
-    case 'user_id': return url.includes('kasm') ? ids.adminId : ids.userId;
-    case 'group_id': return ids.groupId;
-    case 'workspace_id': case 'image_id': case 'default_image': case 'workspace': return ids.workspaceId;
-    case 'kasm_id': return ids.sessionId;
-    case 'priority': return '800';
-    case 'name': return url.includes('file-mappings') ? 'Deep file' : url.startsWith('/admin/api-keys') ? 'Deep key' : 'Deep Group';
-    case 'friendly_name': return 'Deep Workspace';
-    case 'image': return 'kasmweb/chrome:1.16.0';
-    case 'cores': return '1';
-    case 'memory_mb': return '1024';
-    case 'run_config_override': return '{}';
-    case 'destination_path': return '/home/kasm-user/deep.txt';
-    case 'content': return 'deep walk';
-    case 'expires': return '2099-01-01';
-    case 'key': return url.startsWith('/profile/') ? 'ssh_public_key' : 'session_banner';
-    case 'value': return url.startsWith('/profile/') ? SSH_KEY : url.endsWith('/default-image') ? ids.workspaceId : 'Walk banner';
-    case 'permission': return ['users_view'];
-    case 'ssh_public_key': return SSH_KEY;
-    case 'theme': return 'Dark';
-    case 'preferred_language': return 'en-US';
-    case 'preferred_timezone': return 'Europe/Berlin';
-    case 'actor': return 'admin';
-    case 'from': case 'to': return '2020-01-01';
-    case 'q': case 'user_q': return 'walk';
-    case 'handle': return '0'.repeat(24);
-    case 'file': return OMIT;
+    case 'api_key':
+      return ids.apiKey.key;
+    case 'api_key_secret':
+      return ids.apiKey.secret;
+    case 'username':
+      return url === '/login' ? LOGIN_USER : creating ? 'deep-new-user' : 'walk-target';
+    case 'password':
+      return url === '/login'
+        ? USER_PASSWORD
+        : url.startsWith('/profile/')
+          ? ADMIN_NEW_PASSWORD
+          : 'a new deep walk passphrase';
+    case 'current_password':
+      return ADMIN_NEW_PASSWORD;
+    case 'password_confirm':
+      return 'a new deep walk passphrase';
+    case 'next':
+      return '/';
+    case 'code':
+      return '123456';
+    case 'realm':
+      return 'local';
+    case 'email':
+      return 'walk@example.com';
+    case 'version':
+      return 1;
+    case 'user_id':
+      return url.includes('kasm') ? ids.adminId : ids.userId;
+    case 'group_id':
+      return ids.groupId;
+    case 'workspace_id':
+    case 'image_id':
+    case 'default_image':
+    case 'workspace':
+      return ids.workspaceId;
+    case 'kasm_id':
+      return ids.sessionId;
+    case 'priority':
+      return '800';
+    case 'name':
+      return url.includes('file-mappings')
+        ? 'Deep file'
+        : url.startsWith('/admin/api-keys')
+          ? 'Deep key'
+          : 'Deep Group';
+    case 'friendly_name':
+      return 'Deep Workspace';
+    case 'image':
+      return 'kasmweb/chrome:1.16.0';
+    case 'cores':
+      return '1';
+    case 'memory_mb':
+      return '1024';
+    case 'run_config_override':
+      return '{}';
+    case 'destination_path':
+      return '/home/kasm-user/deep.txt';
+    case 'content':
+      return 'deep walk';
+    case 'expires':
+      return '2099-01-01';
+    case 'key':
+      return url.startsWith('/profile/') ? 'ssh_public_key' : 'session_banner';
+    case 'value':
+      return url.startsWith('/profile/') ? SSH_KEY : url.endsWith('/default-image') ? ids.workspaceId : 'Walk banner';
+    case 'permission':
+      return ['users_view'];
+    case 'ssh_public_key':
+      return SSH_KEY;
+    case 'theme':
+      return 'Dark';
+    case 'preferred_language':
+      return 'en-US';
+    case 'preferred_timezone':
+      return 'Europe/Berlin';
+    case 'actor':
+      return 'admin';
+    case 'from':
+    case 'to':
+      return '2020-01-01';
+    case 'q':
+    case 'user_q':
+      return 'walk';
+    case 'handle':
+      return '0'.repeat(24);
+    case 'file':
+      return OMIT;
   }
   if (UNTICKED.has(name)) return isApi ? false : OMIT;
   if (CURSORS.has(name) && node.type === 'string') return OMIT;
@@ -166,12 +245,14 @@ function validValue(route: RouteEntry, name: string, node: JsonSchema, full: boo
 /** Every leaf of a schema: its path of keys and the name a message gives it. */
 function leavesOf(node: JsonSchema, path: Array<string | number> = []): Array<Array<string | number>> {
   const type = [node.type ?? []].flat().find((one) => one !== 'null');
-  if (type === 'object') return Object.entries(node.properties ?? {}).flatMap(([key, child]) => leavesOf(child, [...path, key]));
+  if (type === 'object')
+    return Object.entries(node.properties ?? {}).flatMap(([key, child]) => leavesOf(child, [...path, key]));
   if (type === 'array') return leavesOf(node.items ?? {}, [...path, 0]);
   return type || node.enum || node.anyOf || node.const !== undefined ? [path] : [];
 }
 
-const fieldName = (path: Array<string | number>) => path.map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? part : `.${part}`)).join('');
+const fieldName = (path: Array<string | number>) =>
+  path.map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? part : `.${part}`)).join('');
 
 function withLeaf(value: unknown, path: Array<string | number>, leaf: unknown): unknown {
   if (path.length === 0) return leaf;
@@ -198,23 +279,49 @@ interface Parts {
 }
 
 function defaultParam(route: RouteEntry, name: string): string {
-  const prefix = ['/admin/users', '/admin/groups', '/admin/workspaces', '/admin/api-keys', '/workspace-sessions'].find((one) => route.url.startsWith(`${one}/`));
+  const prefix = ['/admin/users', '/admin/groups', '/admin/workspaces', '/admin/api-keys', '/workspace-sessions'].find(
+    (one) => route.url.startsWith(`${one}/`),
+  );
   switch (name) {
     case 'id':
-      return { '/admin/users': ids.userId, '/admin/groups': ids.groupId, '/admin/workspaces': ids.workspaceId, '/admin/api-keys': ids.pageKeyId, '/workspace-sessions': ids.sessionId }[prefix ?? ''] ?? ids.userId;
-    case 'mappingId': return ids.mappingOf[prefix ?? ''] ?? ids.mappingOf['/admin/users']!;
-    case 'userId': return ids.userId;
-    case 'groupId': return ids.groupId;
-    case 'key': return route.url.startsWith('/profile/') ? 'ssh_public_key' : 'session_banner'; // free text, the deepest
-    case 'handle': return '0'.repeat(24);
-    default: return 'walk';
+      return (
+        {
+          '/admin/users': ids.userId,
+          '/admin/groups': ids.groupId,
+          '/admin/workspaces': ids.workspaceId,
+          '/admin/api-keys': ids.pageKeyId,
+          '/workspace-sessions': ids.sessionId,
+        }[prefix ?? ''] ?? ids.userId
+      );
+    case 'mappingId':
+      return ids.mappingOf[prefix ?? ''] ?? ids.mappingOf['/admin/users']!;
+    case 'userId':
+      return ids.userId;
+    case 'groupId':
+      return ids.groupId;
+    case 'key':
+      return route.url.startsWith('/profile/') ? 'ssh_public_key' : 'session_banner'; // free text, the deepest
+    case 'handle':
+      return '0'.repeat(24);
+    default:
+      return 'walk';
   }
 }
 
 function validParts(route: RouteEntry, full: boolean): Parts {
-  const params = Object.fromEntries(Object.keys((route.schema.params as JsonSchema | undefined)?.properties ?? {}).map((name) => [name, defaultParam(route, name)]));
-  const query = validValue(route, '', (route.schema.querystring as JsonSchema | undefined) ?? {}, full) as Record<string, unknown>;
-  const body = route.schema.body ? (validValue(route, '', route.schema.body as JsonSchema, full) as Record<string, unknown>) : undefined;
+  const params = Object.fromEntries(
+    Object.keys((route.schema.params as JsonSchema | undefined)?.properties ?? {}).map((name) => [
+      name,
+      defaultParam(route, name),
+    ]),
+  );
+  const query = validValue(route, '', (route.schema.querystring as JsonSchema | undefined) ?? {}, full) as Record<
+    string,
+    unknown
+  >;
+  const body = route.schema.body
+    ? (validValue(route, '', route.schema.body as JsonSchema, full) as Record<string, unknown>)
+    : undefined;
   if (body && '_csrf' in body) body._csrf = route.url.startsWith('/login') ? ids.anonymous.csrf : admin.csrf;
   return { params, query, body };
 }
@@ -222,25 +329,47 @@ function validParts(route: RouteEntry, full: boolean): Parts {
 const formValue = (value: unknown) => (value === null || value === undefined ? '' : String(value));
 
 function requestOf(route: RouteEntry, parts: Parts): InjectOptions {
-  const url = route.url.replace(/:([A-Za-z]+)/g, (_match, name: string) => encodeURIComponent(formValue(parts.params[name])));
+  const url = route.url.replace(/:([A-Za-z]+)/g, (_match, name: string) =>
+    encodeURIComponent(formValue(parts.params[name])),
+  );
   const query = new URLSearchParams();
-  for (const [name, value] of Object.entries(parts.query)) for (const one of [value].flat()) query.append(name, formValue(one));
+  for (const [name, value] of Object.entries(parts.query))
+    for (const one of [value].flat()) query.append(name, formValue(one));
   const search = query.size > 0 ? `?${query}` : '';
   const isApi = route.url.startsWith('/api/');
   const client = route.url.startsWith('/login') ? ids.anonymous : admin;
   const headers: Record<string, string> = isApi ? {} : { cookie: client.cookieHeader() };
-  if (parts.basic) headers.authorization = `Basic ${Buffer.from(`${parts.basic.key}:${parts.basic.secret}`).toString('base64')}`;
+  if (parts.basic)
+    headers.authorization = `Basic ${Buffer.from(`${parts.basic.key}:${parts.basic.secret}`).toString('base64')}`;
   const request: InjectOptions = { method: route.method as InjectOptions['method'], url: url + search, headers };
   if (parts.body === undefined) return request;
-  if (isApi) return { ...request, payload: JSON.stringify(parts.body), headers: { ...headers, 'content-type': 'application/json' } };
-  const fields = Object.entries(parts.body).flatMap(([name, value]) => [value].flat().map((one) => [name, formValue(one)] as const));
+  if (isApi)
+    return {
+      ...request,
+      payload: JSON.stringify(parts.body),
+      headers: { ...headers, 'content-type': 'application/json' },
+    };
+  const fields = Object.entries(parts.body).flatMap(([name, value]) =>
+    [value].flat().map((one) => [name, formValue(one)] as const),
+  );
   if ('file' in ((route.schema.body as JsonSchema).properties ?? {})) {
     // The file mapping forms, as the browser sends them (multipart: text fields as parts).
     const boundary = 'deepwalk';
-    const payload = fields.map(([name, value]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`).join('') + `--${boundary}--\r\n`;
-    return { ...request, payload: Buffer.from(payload, 'utf8'), headers: { ...headers, 'content-type': `multipart/form-data; boundary=${boundary}` } };
+    const payload =
+      fields
+        .map(([name, value]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`)
+        .join('') + `--${boundary}--\r\n`;
+    return {
+      ...request,
+      payload: Buffer.from(payload, 'utf8'),
+      headers: { ...headers, 'content-type': `multipart/form-data; boundary=${boundary}` },
+    };
   }
-  return { ...request, payload: new URLSearchParams(fields as Array<[string, string]>).toString(), headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' } };
+  return {
+    ...request,
+    payload: new URLSearchParams(fields as Array<[string, string]>).toString(),
+    headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
+  };
 }
 
 interface Variant {
@@ -254,11 +383,20 @@ function variants(route: RouteEntry): Variant[] {
   const list: Variant[] = [];
   const isApi = route.url.startsWith('/api/');
   const form = !isApi; // flat forms: an array field is the field repeated, named by its own name
-  for (const [[spoil, spoiled], full] of SPOILS.flatMap((one) => [[one, true], [one, false]] as const)) {
+  for (const [[spoil, spoiled], full] of SPOILS.flatMap(
+    (one) =>
+      [
+        [one, true],
+        [one, false],
+      ] as const,
+  )) {
     const base = () => validParts(route, full);
     // A leaf a minimal request leaves out is spoiled from its plausible value all the same.
     const validOf = (path: Array<string | number>, part: 'query' | 'body') =>
-      path.reduce<unknown>((at, key) => (at as Record<string | number, unknown> | undefined)?.[key], validParts(route, true)[part]);
+      path.reduce<unknown>(
+        (at, key) => (at as Record<string | number, unknown> | undefined)?.[key],
+        validParts(route, true)[part],
+      );
     for (const name of Object.keys(base().params)) {
       const parts = base();
       parts.params[name] = spoiled(parts.params[name]);
@@ -272,7 +410,11 @@ function variants(route: RouteEntry): Variant[] {
     for (const path of route.schema.body ? leavesOf(route.schema.body as JsonSchema) : []) {
       const parts = base();
       parts.body = withLeaf(parts.body, path, spoiled(validOf(path, 'body'))) as Record<string, unknown>;
-      list.push({ name: `${fieldName(path)}${full ? '' : ' (minimal)'}: ${spoil}`, field: form ? String(path[0]) : fieldName(path), parts });
+      list.push({
+        name: `${fieldName(path)}${full ? '' : ' (minimal)'}: ${spoil}`,
+        field: form ? String(path[0]) : fieldName(path),
+        parts,
+      });
     }
     if (isApi) {
       // The same key as HTTP Basic, each half spoiled (the body then carries no credentials).
@@ -283,14 +425,19 @@ function variants(route: RouteEntry): Variant[] {
         const basic = { key: ids.apiKey.key, secret: ids.apiKey.secret };
         basic[half] = spoiled(basic[half]);
         parts.basic = basic;
-        list.push({ name: `HTTP Basic ${half}${full ? '' : ' (minimal)'}: ${spoil}`, field: `The HTTP Basic ${half}`, parts });
+        list.push({
+          name: `HTTP Basic ${half}${full ? '' : ' (minimal)'}: ${spoil}`,
+          field: `The HTTP Basic ${half}`,
+          parts,
+        });
       }
     }
   }
   // A minimal request that is the full one (a form of required fields only) is sent once.
   const seen = new Set<string>();
   return list.filter((variant) => {
-    const short = (_key: string, value: unknown) => (typeof value === 'string' && value.length > 1024 ? `${value.length} characters` : value);
+    const short = (_key: string, value: unknown) =>
+      typeof value === 'string' && value.length > 1024 ? `${value.length} characters` : value;
     const key = JSON.stringify([variant.name.replace(' (minimal)', ''), variant.parts], short);
     if (seen.has(key)) return false;
     seen.add(key);
@@ -304,7 +451,8 @@ const FRESH: Record<string, (parts: Parts) => Promise<void>> = {
     const user = await seedUser(t.handle.db, `deep-doomed-${tally.sent}`, USER_PASSWORD);
     const target = parts.body!.target_user as Record<string, unknown>;
     // The walk's target becomes the fresh user; a spoiled leaf keeps its spoil.
-    const swap = (value: unknown, from: string, to: string) => (String(value).startsWith(from) ? to + String(value).slice(from.length) : value);
+    const swap = (value: unknown, from: string, to: string) =>
+      String(value).startsWith(from) ? to + String(value).slice(from.length) : value;
     target.user_id = swap(target.user_id, ids.userId, user.id);
     target.username = swap(target.username, 'walk-target', user.username);
   },
@@ -323,24 +471,35 @@ describe('malformed input, one leaf at a time, on every route with a schema', ()
     expect(walked.some((route) => route.url === '/login' && route.method === 'POST')).toBe(true);
   });
 
-  it.each(walked.map((route) => [`${route.method} ${route.url}`, route] as const))('%s', async (where, route) => {
-    const problems: string[] = [];
-    for (const variant of variants(route)) {
-      await FRESH[where]?.(variant.parts);
-      const response = await t.app.inject(requestOf(route, variant.parts));
-      tally.sent++;
-      if (process.env.DEEP_WALK_DEBUG) appendFileSync(process.env.DEEP_WALK_DEBUG, `DBG ${where} | ${variant.name} | ${response.statusCode} | ${response.body.slice(response.body.indexOf('<h1'), response.body.indexOf('<h1') + 400).replace(/\s+/g, ' ')}\n`);
-      const said = `${variant.name} answered ${response.statusCode}: ${response.body.slice(0, 160)}`;
-      if (response.statusCode >= 500) {
-        tally.fiveHundreds++;
-        problems.push(said);
-      } else if (variant.name.endsWith(': NUL') && (response.statusCode !== 400 || !response.body.includes(`${variant.field} must not contain a NUL character.`))) {
-        problems.push(`${said} (expected a 400 naming ${variant.field})`);
+  it.each(walked.map((route) => [`${route.method} ${route.url}`, route] as const))(
+    '%s',
+    async (where, route) => {
+      const problems: string[] = [];
+      for (const variant of variants(route)) {
+        await FRESH[where]?.(variant.parts);
+        const response = await t.app.inject(requestOf(route, variant.parts));
+        tally.sent++;
+        if (process.env.DEEP_WALK_DEBUG)
+          appendFileSync(
+            process.env.DEEP_WALK_DEBUG,
+            `DBG ${where} | ${variant.name} | ${response.statusCode} | ${response.body.slice(response.body.indexOf('<h1'), response.body.indexOf('<h1') + 400).replace(/\s+/g, ' ')}\n`,
+          );
+        const said = `${variant.name} answered ${response.statusCode}: ${response.body.slice(0, 160)}`;
+        if (response.statusCode >= 500) {
+          tally.fiveHundreds++;
+          problems.push(said);
+        } else if (
+          variant.name.endsWith(': NUL') &&
+          (response.statusCode !== 400 || !response.body.includes(`${variant.field} must not contain a NUL character.`))
+        ) {
+          problems.push(`${said} (expected a 400 naming ${variant.field})`);
+        }
       }
-    }
-    expect(problems).toEqual([]);
-    expect((await t.app.inject({ url: '/healthz' })).statusCode).toBe(200);
-  }, 60_000);
+      expect(problems).toEqual([]);
+      expect((await t.app.inject({ url: '/healthz' })).statusCode).toBe(200);
+    },
+    60_000,
+  );
 
   it('leaves the admin logged in', async () => {
     expect((await admin.get('/profile')).statusCode).toBe(200);

@@ -27,11 +27,24 @@ beforeAll(async () => {
   await admin.get('/admin/groups/new');
   const group = await admin.post('/admin/groups', { name: 'Walk Group', priority: '500' });
   await admin.get('/admin/workspaces/new');
-  const workspace = await admin.post('/admin/workspaces', { friendly_name: 'Walk Workspace', image: 'kasmweb/chrome:1.16.0', cores: '1', memory_mb: '1024', enabled: 'true' });
+  const workspace = await admin.post('/admin/workspaces', {
+    friendly_name: 'Walk Workspace',
+    image: 'kasmweb/chrome:1.16.0',
+    cores: '1',
+    memory_mb: '1024',
+    enabled: 'true',
+  });
   const workspaceId = workspace.headers.location!.split('/').pop()!;
   await admin.get(`/admin/users/${userId}`);
-  const mapping = await admin.post(`/admin/users/${userId}/file-mappings`, { name: 'Walk file', destination_path: '/walk', content: 'walk' });
-  const [mappingRow] = await t.handle.db.select().from(schema.fileMappings).where(eq(schema.fileMappings.userId, userId));
+  const mapping = await admin.post(`/admin/users/${userId}/file-mappings`, {
+    name: 'Walk file',
+    destination_path: '/walk',
+    content: 'walk',
+  });
+  const [mappingRow] = await t.handle.db
+    .select()
+    .from(schema.fileMappings)
+    .where(eq(schema.fileMappings.userId, userId));
   await admin.get('/profile');
   const launched = await admin.post('/launch', { workspace_id: workspaceId });
   if (mapping.statusCode !== 303 || launched.statusCode !== 303) throw new Error('walk fixtures failed');
@@ -75,13 +88,20 @@ async function storedData(): Promise<string> {
 }
 
 type Properties = Record<string, { type?: string }>;
-const propertiesOf = (part: unknown): Properties => ((part as { properties?: Properties } | undefined)?.properties ?? {});
+const propertiesOf = (part: unknown): Properties => (part as { properties?: Properties } | undefined)?.properties ?? {};
 
 /** A real id for each parameter, so that handlers run as far as the spoiled input lets them. */
 function pathWith(route: RouteEntry, override: Record<string, string> = {}): string {
-  const idOf: Array<[string, string]> = [['/admin/groups', ids.groupId!], ['/admin/workspaces', ids.workspaceId!], ['/workspace-sessions', ids.sessionId!]];
+  const idOf: Array<[string, string]> = [
+    ['/admin/groups', ids.groupId!],
+    ['/admin/workspaces', ids.workspaceId!],
+    ['/workspace-sessions', ids.sessionId!],
+  ];
   const ownId = idOf.find(([prefix]) => route.url.startsWith(prefix))?.[1];
-  return route.url.replace(/:([A-Za-z]+)/g, (_match, name: string) => override[name] ?? (name === 'id' && ownId ? ownId : ids[name]!));
+  return route.url.replace(
+    /:([A-Za-z]+)/g,
+    (_match, name: string) => override[name] ?? (name === 'id' && ownId ? ownId : ids[name]!),
+  );
 }
 
 const deepJsonText = (depth: number) => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
@@ -104,15 +124,28 @@ function variants(route: RouteEntry): Variant[] {
   const form = (fields: Record<string, string | string[]>) => {
     const payload = new URLSearchParams();
     for (const [name, value] of Object.entries(fields)) for (const one of [value].flat()) payload.append(name, one);
-    return { method, url, payload: payload.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } };
+    return {
+      method,
+      url,
+      payload: payload.toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    };
   };
-  const json = (value: unknown) => ({ method, url, payload: JSON.stringify(value), headers: { 'content-type': 'application/json' } });
+  const json = (value: unknown) => ({
+    method,
+    url,
+    payload: JSON.stringify(value),
+    headers: { 'content-type': 'application/json' },
+  });
   const everyField = (value: string) => Object.fromEntries(body.map((name) => [name, value]));
   const list: Variant[] = [];
 
   for (const name of params) {
     list.push({ name: `${name} not an id`, request: { method, url: pathWith(route, { [name]: 'not-an-id' }) } });
-    list.push({ name: `${name} broken percent-encoding`, request: { method, url: pathWith(route, { [name]: '%E0%A4%A' }) } });
+    list.push({
+      name: `${name} broken percent-encoding`,
+      request: { method, url: pathWith(route, { [name]: '%E0%A4%A' }) },
+    });
     list.push({ name: `${name} with NUL`, request: { method, url: pathWith(route, { [name]: 'a%00b' }) } });
   }
   for (const name of query) {
@@ -130,18 +163,48 @@ function variants(route: RouteEntry): Variant[] {
     const deepFields = ['_csrf', ...body].map((name) => `${JSON.stringify(name)}:${deepJsonText(5000)}`).join(',');
     list.push({ name: '5,000-deep JSON in every field', request: { ...json({}), payload: `{${deepFields}}` } });
     if (body.length > 0) {
-      list.push({ name: 'every field repeated', request: form(Object.fromEntries(body.map((name) => [name, ['a', 'b']]))) });
-      list.push({ name: 'arrays where strings belong (JSON)', request: json(Object.fromEntries(body.map((name) => [name, ['a', 'b']]))) });
+      list.push({
+        name: 'every field repeated',
+        request: form(Object.fromEntries(body.map((name) => [name, ['a', 'b']]))),
+      });
+      list.push({
+        name: 'arrays where strings belong (JSON)',
+        request: json(Object.fromEntries(body.map((name) => [name, ['a', 'b']]))),
+      });
       list.push({ name: '300 KB in every field', request: form(everyField('x'.repeat(300 * 1024))) });
-      list.push({ name: 'NUL and control characters in every field', request: form(everyField('a\u0000b\u0007c\u001b\u202e')) });
+      list.push({
+        name: 'NUL and control characters in every field',
+        request: form(everyField('a\u0000b\u0007c\u001b\u202e')),
+      });
       list.push({ name: '5,000-deep JSON text in every field', request: form(everyField(deepJsonText(5000))) });
-      const multipart = (body: string, boundary = 'b0und') => ({ method, url, payload: body, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } });
-      const filePart = (field: string) => `--b0und\r\nContent-Disposition: form-data; name="${field}"; filename="x.bin"\r\n\r\n\u0000\u0001\r\n`;
-      list.push({ name: 'multipart: a file in every field', request: multipart(body.map(filePart).join('') + '--b0und--\r\n') });
-      list.push({ name: 'multipart: cut off mid-part', request: multipart('--b0und\r\nContent-Disposition: form-data; name="name"\r\n\r\nabc') });
-      list.push({ name: 'multipart: wrong boundary', request: multipart('--other\r\nContent-Disposition: form-data; name="name"\r\n\r\nx\r\n--other--\r\n') });
-      list.push({ name: 'multipart: no boundary at all', request: { method, url, payload: 'x', headers: { 'content-type': 'multipart/form-data' } } });
-      list.push({ name: 'multipart: __proto__ field', request: multipart('--b0und\r\nContent-Disposition: form-data; name="__proto__"\r\n\r\nx\r\n--b0und--\r\n') });
+      const multipart = (body: string, boundary = 'b0und') => ({
+        method,
+        url,
+        payload: body,
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      });
+      const filePart = (field: string) =>
+        `--b0und\r\nContent-Disposition: form-data; name="${field}"; filename="x.bin"\r\n\r\n\u0000\u0001\r\n`;
+      list.push({
+        name: 'multipart: a file in every field',
+        request: multipart(body.map(filePart).join('') + '--b0und--\r\n'),
+      });
+      list.push({
+        name: 'multipart: cut off mid-part',
+        request: multipart('--b0und\r\nContent-Disposition: form-data; name="name"\r\n\r\nabc'),
+      });
+      list.push({
+        name: 'multipart: wrong boundary',
+        request: multipart('--other\r\nContent-Disposition: form-data; name="name"\r\n\r\nx\r\n--other--\r\n'),
+      });
+      list.push({
+        name: 'multipart: no boundary at all',
+        request: { method, url, payload: 'x', headers: { 'content-type': 'multipart/form-data' } },
+      });
+      list.push({
+        name: 'multipart: __proto__ field',
+        request: multipart('--b0und\r\nContent-Disposition: form-data; name="__proto__"\r\n\r\nx\r\n--b0und--\r\n'),
+      });
     }
   }
   return list;

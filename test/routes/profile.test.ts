@@ -24,7 +24,10 @@ beforeAll(async () => {
   admin = await new TestClient(t.app).loginAsFirstAdmin();
 });
 afterAll(() => t.close());
-const { userNamed, lastAudit } = fixtures(() => t, () => admin);
+const { userNamed, lastAudit } = fixtures(
+  () => t,
+  () => admin,
+);
 
 async function loggedIn(username: string, extra: Record<string, string> = {}) {
   await admin.addUser(username, extra);
@@ -35,11 +38,14 @@ async function loggedIn(username: string, extra: Record<string, string> = {}) {
 }
 
 /** The TOTP code at the app's clock plus `offsetSeconds`. */
-const codeAt = (secret: string, offsetSeconds = 0) => generate({ secret, epoch: Math.floor(t.clock.now() / 1000) + offsetSeconds });
+const codeAt = (secret: string, offsetSeconds = 0) =>
+  generate({ secret, epoch: Math.floor(t.clock.now() / 1000) + offsetSeconds });
 const hasOathtool = Boolean(process.env.CI) || spawnSync('oathtool', ['--version']).status === 0;
 /** The code oathtool (an independent TOTP implementation) computes for the given offset from now. */
 const oathtoolCode = (secret: string, offsetSeconds = 0) =>
-  execFileSync('oathtool', ['--totp', '-b', '-N', `@${Math.floor(t.clock.now() / 1000) + offsetSeconds}`, secret], { encoding: 'utf8' }).trim();
+  execFileSync('oathtool', ['--totp', '-b', '-N', `@${Math.floor(t.clock.now() / 1000) + offsetSeconds}`, secret], {
+    encoding: 'utf8',
+  }).trim();
 const secretOn = (html: string) => /data-secret="([A-Z2-7]+)"/.exec(html)![1]!;
 
 describe('profile settings', () => {
@@ -47,7 +53,10 @@ describe('profile settings', () => {
   /** A user of the test's own, logged in, in a group of its own ("Engineering N") that turns Auto Launch on. */
   async function inAutoLaunchGroup(username: string) {
     const n = ++groupsMade;
-    const [group] = await t.handle.db.insert(groups).values({ name: `Engineering ${n}`, priority: 10 + n }).returning();
+    const [group] = await t.handle.db
+      .insert(groups)
+      .values({ name: `Engineering ${n}`, priority: 10 + n })
+      .returning();
     await t.handle.db.insert(groupSettings).values({ groupId: group!.id, key: 'auto_login_to_kasm', value: true });
     const client = await loggedIn(username);
     const user = await userNamed(username);
@@ -60,11 +69,27 @@ describe('profile settings', () => {
     const { client, group } = await inAutoLaunchGroup('pat');
     const page = await client.get('/profile');
     expect(page.statusCode).toBe(200);
-    for (const label of ['Auto Launch Session', 'Chat Sound Effects', 'Default Workspace Image', 'Show Tips During Session', 'Toggle Control Panel', 'Theme', 'Preferred Language', 'Preferred Timezone', 'SSH Public Key']) {
+    for (const label of [
+      'Auto Launch Session',
+      'Chat Sound Effects',
+      'Default Workspace Image',
+      'Show Tips During Session',
+      'Toggle Control Panel',
+      'Theme',
+      'Preferred Language',
+      'Preferred Timezone',
+      'SSH Public Key',
+    ]) {
       expect(page.body, label).toContain(`>${label}</label>`);
     }
-    expect(page.body).toMatch(new RegExp(`id="setting-auto_login_kasm"[\\s\\S]*?Now: <strong>On</strong> <span class="source">\\(from group ${group.name}\\)</span>`));
-    expect(page.body).toMatch(/id="setting-chat_sfx"[\s\S]*?Now: <strong>On<\/strong> <span class="source">\(default\)<\/span>/);
+    expect(page.body).toMatch(
+      new RegExp(
+        `id="setting-auto_login_kasm"[\\s\\S]*?Now: <strong>On</strong> <span class="source">\\(from group ${group.name}\\)</span>`,
+      ),
+    );
+    expect(page.body).toMatch(
+      /id="setting-chat_sfx"[\s\S]*?Now: <strong>On<\/strong> <span class="source">\(default\)<\/span>/,
+    );
   });
 
   it('saves a value as a plain form, and "Use group default" clears it', async () => {
@@ -75,8 +100,12 @@ describe('profile settings', () => {
     expect(saved.headers.location).toBe('/profile#setting-auto_login_kasm');
     let page = await client.get('/profile');
     expect(page.body).toContain('Auto Launch Session saved.');
-    expect(page.body).toMatch(/id="setting-auto_login_kasm"[\s\S]*?Now: <strong>Off<\/strong> <span class="source">\(your choice\)<\/span>/);
-    expect((await lastAudit('user_settings_changed', user.id))!.details).toMatchObject({ changes: { auto_login_kasm: { old: '(group default)', new: false } } });
+    expect(page.body).toMatch(
+      /id="setting-auto_login_kasm"[\s\S]*?Now: <strong>Off<\/strong> <span class="source">\(your choice\)<\/span>/,
+    );
+    expect((await lastAudit('user_settings_changed', user.id))!.details).toMatchObject({
+      changes: { auto_login_kasm: { old: '(group default)', new: false } },
+    });
     await client.post('/profile/settings/auto_login_kasm', { action: 'reset' });
     page = await client.get('/profile');
     expect(page.body).toContain('Auto Launch Session now follows your groups: On.');
@@ -85,12 +114,20 @@ describe('profile settings', () => {
 
   it('updates only the row for htmx, with errors beside the field', async () => {
     const client = await loggedIn('rosa');
-    const row = await client.post('/profile/settings/preferred_timezone', { value: 'Europe/Berlin', action: 'save' }, { 'hx-request': 'true' });
+    const row = await client.post(
+      '/profile/settings/preferred_timezone',
+      { value: 'Europe/Berlin', action: 'save' },
+      { 'hx-request': 'true' },
+    );
     expect(row.statusCode).toBe(200);
     expect(row.body).not.toContain('<html');
     expect(row.body).toMatch(/^\s*<div class="setting-row" id="setting-preferred_timezone">/);
     expect(row.body).toContain('Now: <strong>Europe/Berlin</strong> <span class="source">(your choice)</span>');
-    const bad = await client.post('/profile/settings/preferred_timezone', { value: 'Mars/Base', action: 'save' }, { 'hx-request': 'true' });
+    const bad = await client.post(
+      '/profile/settings/preferred_timezone',
+      { value: 'Mars/Base', action: 'save' },
+      { 'hx-request': 'true' },
+    );
     expect(bad.statusCode).toBe(422);
     expect(bad.body).toContain('Preferred Timezone &quot;Mars/Base&quot; is not an IANA time zone');
     expect(bad.body).toContain('value="Mars/Base"');
@@ -99,7 +136,10 @@ describe('profile settings', () => {
     expect(badKey.body).toContain('SSH Public Key');
     // Neither refused value was stored: the timezone is still the one saved before, no key at all.
     const rosa = await userNamed('rosa');
-    const stored = await t.handle.db.select({ key: userSettings.key, value: userSettings.value }).from(userSettings).where(eq(userSettings.userId, rosa.id));
+    const stored = await t.handle.db
+      .select({ key: userSettings.key, value: userSettings.value })
+      .from(userSettings)
+      .where(eq(userSettings.userId, rosa.id));
     expect(stored).toContainEqual({ key: 'preferred_timezone', value: 'Europe/Berlin' });
     expect(stored.map((row) => row.key)).not.toContain('ssh_public_key');
   });
@@ -108,7 +148,11 @@ describe('profile settings', () => {
     const client = await loggedIn('sophie');
     expect((await client.get('/')).body).toContain('<html lang="en" data-theme="auto">');
     await client.get('/profile');
-    const htmx = await client.post('/profile/settings/theme', { value: 'Dark', action: 'save' }, { 'hx-request': 'true' });
+    const htmx = await client.post(
+      '/profile/settings/theme',
+      { value: 'Dark', action: 'save' },
+      { 'hx-request': 'true' },
+    );
     expect(htmx.headers['hx-refresh']).toBe('true');
     expect((await client.get('/')).body).toContain('<html lang="en" data-theme="dark">');
     expect((await client.get('/profile')).body).toContain('data-theme="dark"');
@@ -119,11 +163,17 @@ describe('profile settings', () => {
 
 /** The form's fields as the profile page shows them (what a browser would send back unchanged). */
 function formFieldsOf(html: string): Record<string, string> {
-  const form = html.slice(html.indexOf('<form method="post" action="/profile/settings"'), html.indexOf('</form>', html.indexOf('id="settings-form"')));
+  const form = html.slice(
+    html.indexOf('<form method="post" action="/profile/settings"'),
+    html.indexOf('</form>', html.indexOf('id="settings-form"')),
+  );
   const fields: Record<string, string> = {};
-  for (const m of form.matchAll(/<select id="s-[a-z_]+" name="([a-z_]+)"[^>]*>([\s\S]*?)<\/select>/g)) fields[m[1]!] = /<option value="([^"]*)" selected>/.exec(m[2]!)?.[1] ?? '';
-  for (const m of form.matchAll(/<textarea id="s-[a-z_]+" name="([a-z_]+)"[^>]*>([\s\S]*?)<\/textarea>/g)) fields[m[1]!] = m[2]!;
-  for (const m of form.matchAll(/<input id="s-[a-z_]+" name="([a-z_]+)" type="text" value="([^"]*)"/g)) fields[m[1]!] = m[2]!;
+  for (const m of form.matchAll(/<select id="s-[a-z_]+" name="([a-z_]+)"[^>]*>([\s\S]*?)<\/select>/g))
+    fields[m[1]!] = /<option value="([^"]*)" selected>/.exec(m[2]!)?.[1] ?? '';
+  for (const m of form.matchAll(/<textarea id="s-[a-z_]+" name="([a-z_]+)"[^>]*>([\s\S]*?)<\/textarea>/g))
+    fields[m[1]!] = m[2]!;
+  for (const m of form.matchAll(/<input id="s-[a-z_]+" name="([a-z_]+)" type="text" value="([^"]*)"/g))
+    fields[m[1]!] = m[2]!;
   return fields;
 }
 
@@ -132,7 +182,12 @@ function sectionOf(html: string, id: string): string {
   const start = html.indexOf(`id="${id}"`);
   expect(start, `#${id} on the page`).toBeGreaterThan(-1);
   const row = id.startsWith('setting-');
-  const ends = row ? [html.indexOf('class="setting-row', start + 1), html.indexOf('<div class="buttons"><button type="submit" class="primary">', start)] : [html.indexOf('<section', start + 1)];
+  const ends = row
+    ? [
+        html.indexOf('class="setting-row', start + 1),
+        html.indexOf('<div class="buttons"><button type="submit" class="primary">', start),
+      ]
+    : [html.indexOf('<section', start + 1)];
   return html.slice(start, Math.min(...ends.filter((i) => i !== -1), html.length));
 }
 
@@ -156,51 +211,104 @@ describe('profile settings form (one Save for every row)', () => {
     const client = await loggedIn('all-at-once');
     const user = await userNamed('all-at-once');
     const fields = formFieldsOf((await client.get('/profile')).body);
-    const saved = await client.post('/profile/settings', { ...fields, theme: 'Dark', chat_sfx: 'false', preferred_timezone: 'Europe/Berlin' });
+    const saved = await client.post('/profile/settings', {
+      ...fields,
+      theme: 'Dark',
+      chat_sfx: 'false',
+      preferred_timezone: 'Europe/Berlin',
+    });
     expect(saved.statusCode).toBe(303);
     expect(saved.headers.location).toBe('/profile#settings');
-    const stored = await t.handle.db.select({ key: userSettings.key, value: userSettings.value }).from(userSettings).where(eq(userSettings.userId, user.id));
-    expect(Object.fromEntries(stored.map((r) => [r.key, r.value]))).toEqual({ theme: 'Dark', chat_sfx: false, preferred_timezone: 'Europe/Berlin' });
-    const events = await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'user_settings_changed'), eq(auditEvents.targetId, user.id)));
+    const stored = await t.handle.db
+      .select({ key: userSettings.key, value: userSettings.value })
+      .from(userSettings)
+      .where(eq(userSettings.userId, user.id));
+    expect(Object.fromEntries(stored.map((r) => [r.key, r.value]))).toEqual({
+      theme: 'Dark',
+      chat_sfx: false,
+      preferred_timezone: 'Europe/Berlin',
+    });
+    const events = await t.handle.db
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.action, 'user_settings_changed'), eq(auditEvents.targetId, user.id)));
     expect(events).toHaveLength(1);
-    expect(events[0]!.details).toMatchObject({ changes: { theme: { new: 'Dark' }, chat_sfx: { new: false }, preferred_timezone: { new: 'Europe/Berlin' } } });
+    expect(events[0]!.details).toMatchObject({
+      changes: { theme: { new: 'Dark' }, chat_sfx: { new: false }, preferred_timezone: { new: 'Europe/Berlin' } },
+    });
     const page = (await client.get('/profile')).body;
-    expect(sectionOf(page, 'settings')).toContain('role="status">Chat Sound Effects, Theme and Preferred Timezone saved.</p>');
+    expect(sectionOf(page, 'settings')).toContain(
+      'role="status">Chat Sound Effects, Theme and Preferred Timezone saved.</p>',
+    );
     expect(topOf(page)).not.toContain('saved.');
     expect(page).toContain('data-theme="dark"');
     // The same form sent back unchanged changes nothing and records nothing.
     await client.post('/profile/settings', formFieldsOf(page));
-    expect(await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'user_settings_changed'), eq(auditEvents.targetId, user.id)))).toHaveLength(1);
-    expect(sectionOf((await client.get('/profile')).body, 'settings')).toContain('role="status">No changes to save.</p>');
+    expect(
+      await t.handle.db
+        .select()
+        .from(auditEvents)
+        .where(and(eq(auditEvents.action, 'user_settings_changed'), eq(auditEvents.targetId, user.id))),
+    ).toHaveLength(1);
+    expect(sectionOf((await client.get('/profile')).body, 'settings')).toContain(
+      'role="status">No changes to save.</p>',
+    );
   });
 
   it('refuses the whole form when any field is wrong: each error beside its field, a summary first, every typed value kept', async () => {
     const client = await loggedIn('half-wrong');
     const user = await userNamed('half-wrong');
     const fields = formFieldsOf((await client.get('/profile')).body);
-    const bad = await client.post('/profile/settings', { ...fields, theme: 'Dark', preferred_timezone: 'Mars/Base', preferred_language: 'not a tag!', ssh_public_key: 'ssh-rsa nonsense' });
+    const bad = await client.post('/profile/settings', {
+      ...fields,
+      theme: 'Dark',
+      preferred_timezone: 'Mars/Base',
+      preferred_language: 'not a tag!',
+      ssh_public_key: 'ssh-rsa nonsense',
+    });
     expect(bad.statusCode).toBe(422);
     const section = sectionOf(bad.body, 'settings');
-    expect(section).toMatch(/^id="settings"[\s\S]*?<div class="flash flash-error error-summary" role="alert" tabindex="-1" autofocus[^>]*>[\s\S]*?<form method="post" action="\/profile\/settings"/);
+    expect(section).toMatch(
+      /^id="settings"[\s\S]*?<div class="flash flash-error error-summary" role="alert" tabindex="-1" autofocus[^>]*>[\s\S]*?<form method="post" action="\/profile\/settings"/,
+    );
     for (const key of ['preferred_timezone', 'preferred_language', 'ssh_public_key']) {
       expect(section).toContain(`<li><a href="#s-${key}">`);
-      expect(sectionOf(section, `setting-${key}`)).toMatch(new RegExp(`aria-describedby="e-${key}"[\\s\\S]*<p class="error" id="e-${key}">`));
+      expect(sectionOf(section, `setting-${key}`)).toMatch(
+        new RegExp(`aria-describedby="e-${key}"[\\s\\S]*<p class="error" id="e-${key}">`),
+      );
     }
-    expect(formFieldsOf(bad.body)).toMatchObject({ theme: 'Dark', preferred_timezone: 'Mars/Base', preferred_language: 'not a tag!', ssh_public_key: 'ssh-rsa nonsense' });
+    expect(formFieldsOf(bad.body)).toMatchObject({
+      theme: 'Dark',
+      preferred_timezone: 'Mars/Base',
+      preferred_language: 'not a tag!',
+      ssh_public_key: 'ssh-rsa nonsense',
+    });
     expect(await t.handle.db.select().from(userSettings).where(eq(userSettings.userId, user.id))).toEqual([]); // not even the good Theme
   });
 
   it('offers "Use group default" only where a group can set the value, "Clear" elsewhere, as buttons of the same form', async () => {
     const client = await loggedIn('resetter');
-    const own = { auto_login_kasm: 'false', chat_sfx: 'false', show_tips: 'false', toggle_control_panel: 'false', theme: 'Light', preferred_language: 'de', preferred_timezone: 'Europe/Berlin', ssh_public_key: ED25519 };
+    const own = {
+      auto_login_kasm: 'false',
+      chat_sfx: 'false',
+      show_tips: 'false',
+      toggle_control_panel: 'false',
+      theme: 'Light',
+      preferred_language: 'de',
+      preferred_timezone: 'Europe/Berlin',
+      ssh_public_key: ED25519,
+    };
     await client.get('/profile');
     // Each row's own Save keeps its value as the user's, even one equal to the default.
-    for (const [key, value] of Object.entries(own)) expect((await client.post(`/profile/settings/${key}`, { value, action: 'save' })).statusCode, key).toBe(303);
+    for (const [key, value] of Object.entries(own))
+      expect((await client.post(`/profile/settings/${key}`, { value, action: 'save' })).statusCode, key).toBe(303);
     const page = (await client.get('/profile')).body;
     for (const setting of USER_SETTINGS.filter((s) => s.key in own)) {
       const row = sectionOf(page, `setting-${setting.key}`);
       const label = setting.groupKey ? 'Use group default' : 'Clear';
-      expect(row, setting.key).toContain(`<button type="submit" name="reset" value="${setting.key}" class="link" hx-post="/profile/settings/${setting.key}" hx-target="#setting-${setting.key}" hx-swap="outerHTML">${label}<span class="visually-hidden"> ${setting.label}</span></button>`);
+      expect(row, setting.key).toContain(
+        `<button type="submit" name="reset" value="${setting.key}" class="link" hx-post="/profile/settings/${setting.key}" hx-target="#setting-${setting.key}" hx-swap="outerHTML">${label}<span class="visually-hidden"> ${setting.label}</span></button>`,
+      );
       expect(row, setting.key).not.toContain(setting.groupKey ? '>Clear<' : 'Use group default');
     }
     // Pressed without JS, it sends the whole form: that row goes back, the rest is kept.
@@ -208,25 +316,43 @@ describe('profile settings form (one Save for every row)', () => {
     expect(reset.statusCode).toBe(303);
     const after = (await client.get('/profile')).body;
     expect(sectionOf(after, 'settings')).toContain('role="status">SSH Public Key cleared.</p>');
-    expect(sectionOf(after, 'setting-ssh_public_key')).toContain('Now: <strong>None</strong> <span class="source">(default)</span>');
+    expect(sectionOf(after, 'setting-ssh_public_key')).toContain(
+      'Now: <strong>None</strong> <span class="source">(default)</span>',
+    );
     expect(sectionOf(after, 'setting-preferred_timezone')).toContain('(your choice)');
     await client.post('/profile/settings', { ...formFieldsOf(after), reset: 'theme' });
-    expect(sectionOf((await client.get('/profile')).body, 'settings')).toContain('role="status">Theme now follows your groups: Auto.</p>');
+    expect(sectionOf((await client.get('/profile')).body, 'settings')).toContain(
+      'role="status">Theme now follows your groups: Auto.</p>',
+    );
   });
 
   it('saves one row in place for htmx, again and again, its message inside the row', async () => {
     const client = await loggedIn('row-by-row');
-    for (const [value, shown] of [['false', 'Off'], ['true', 'On'], ['false', 'Off']] as const) {
+    for (const [value, shown] of [
+      ['false', 'Off'],
+      ['true', 'On'],
+      ['false', 'Off'],
+    ] as const) {
       const fields = formFieldsOf((await client.get('/profile')).body);
-      const row = await client.post('/profile/settings/chat_sfx', { ...fields, chat_sfx: value, preferred_timezone: 'Mars/Base' }, { 'hx-request': 'true' });
+      const row = await client.post(
+        '/profile/settings/chat_sfx',
+        { ...fields, chat_sfx: value, preferred_timezone: 'Mars/Base' },
+        { 'hx-request': 'true' },
+      );
       expect(row.statusCode).toBe(200); // only its own field counts: another row's typing is not read
       expect(row.body).toMatch(/^\s*<div class="setting-row" id="setting-chat_sfx">/);
       expect(row.body).toContain(`Now: <strong>${shown}</strong> <span class="source">(your choice)</span>`);
       expect(row.body).toContain('<span class="saved" role="status">Chat Sound Effects saved.</span>');
     }
     const reset = await client.post('/profile/settings/chat_sfx', { reset: 'chat_sfx' }, { 'hx-request': 'true' });
-    expect(reset.body).toContain('<span class="saved" role="status">Chat Sound Effects now follows your groups: On.</span>');
-    const bad = await client.post('/profile/settings/preferred_timezone', { preferred_timezone: 'Mars/Base' }, { 'hx-request': 'true' });
+    expect(reset.body).toContain(
+      '<span class="saved" role="status">Chat Sound Effects now follows your groups: On.</span>',
+    );
+    const bad = await client.post(
+      '/profile/settings/preferred_timezone',
+      { preferred_timezone: 'Mars/Base' },
+      { 'hx-request': 'true' },
+    );
     expect(bad.statusCode).toBe(422);
     expect(bad.body).toContain('<p class="error" id="e-preferred_timezone" tabindex="-1" autofocus>');
     // The theme redraws the page: its message waits for the reloaded page, in the theme row.
@@ -240,10 +366,35 @@ describe('profile settings form (one Save for every row)', () => {
 
 describe('messages after a save land in the section that changed', () => {
   // Each save that returns to a part of the profile: where its message must appear.
-  const SAVES: Record<string, { section: string; message: string; act: (client: TestClient, username: string) => Promise<{ statusCode: number; headers: Record<string, unknown> }> }> = {
-    'the settings form': { section: 'settings', message: 'Theme saved.', act: async (c) => c.post('/profile/settings', { ...formFieldsOf((await c.get('/profile')).body), theme: 'Light' }) },
-    'one row without JS': { section: 'setting-show_tips', message: 'Show Tips During Session saved.', act: (c) => c.post('/profile/settings/show_tips', { value: 'false', action: 'save' }) },
-    'the password change': { section: 'password', message: 'Password changed.', act: (c) => c.post('/profile/password', { current_password: USER_PASSWORD, password: 'a brand new passphrase', password_confirm: 'a brand new passphrase' }) },
+  const SAVES: Record<
+    string,
+    {
+      section: string;
+      message: string;
+      act: (client: TestClient, username: string) => Promise<{ statusCode: number; headers: Record<string, unknown> }>;
+    }
+  > = {
+    'the settings form': {
+      section: 'settings',
+      message: 'Theme saved.',
+      act: async (c) =>
+        c.post('/profile/settings', { ...formFieldsOf((await c.get('/profile')).body), theme: 'Light' }),
+    },
+    'one row without JS': {
+      section: 'setting-show_tips',
+      message: 'Show Tips During Session saved.',
+      act: (c) => c.post('/profile/settings/show_tips', { value: 'false', action: 'save' }),
+    },
+    'the password change': {
+      section: 'password',
+      message: 'Password changed.',
+      act: (c) =>
+        c.post('/profile/password', {
+          current_password: USER_PASSWORD,
+          password: 'a brand new passphrase',
+          password_confirm: 'a brand new passphrase',
+        }),
+    },
     'ending a session': {
       section: 'sessions',
       message: 'That session was logged out.',
@@ -253,7 +404,15 @@ describe('messages after a save land in the section that changed', () => {
         return c.post(/action="(\/profile\/sessions\/[0-9a-f]+\/end)"/.exec(page)![1]!);
       },
     },
-    'logging out the other sessions': { section: 'sessions', message: 'other session was logged out.', act: async (c, username) => { await new TestClient(t.app).login(username, USER_PASSWORD); await c.get('/profile'); return c.post('/profile/sessions/end-others'); } },
+    'logging out the other sessions': {
+      section: 'sessions',
+      message: 'other session was logged out.',
+      act: async (c, username) => {
+        await new TestClient(t.app).login(username, USER_PASSWORD);
+        await c.get('/profile');
+        return c.post('/profile/sessions/end-others');
+      },
+    },
   };
 
   for (const [name, save] of Object.entries(SAVES)) {
@@ -264,7 +423,9 @@ describe('messages after a save land in the section that changed', () => {
       expect(answer.statusCode).toBe(303);
       expect(answer.headers.location).toBe(`/profile#${save.section}`);
       const page = (await client.get('/profile')).body;
-      expect(sectionOf(page, save.section)).toMatch(new RegExp(`role="status">[^<]*${save.message.replace(/[.()]/g, '\\$&')}`));
+      expect(sectionOf(page, save.section)).toMatch(
+        new RegExp(`role="status">[^<]*${save.message.replace(/[.()]/g, '\\$&')}`),
+      );
       expect(topOf(page)).not.toContain(save.message);
     });
   }
@@ -276,7 +437,10 @@ describe('messages after a save land in the section that changed', () => {
     t.clock.intoTotpStep(10);
     await client.post('/profile/2fa/enroll', { code: await codeAt(secret) });
     await client.get('/profile/2fa');
-    expect((await client.post('/profile/2fa/remove', { password: USER_PASSWORD, code: await codeAt(secret, 30) })).headers.location).toBe('/profile/2fa');
+    expect(
+      (await client.post('/profile/2fa/remove', { password: USER_PASSWORD, code: await codeAt(secret, 30) })).headers
+        .location,
+    ).toBe('/profile/2fa');
     const page = (await client.get('/profile/2fa')).body;
     expect(sectionOf(page, 'two-factor')).toContain('role="status">Two-factor authentication removed.</p>');
     expect(topOf(page)).not.toContain('removed');
@@ -290,7 +454,10 @@ describe('confirming session-ending actions', () => {
     await other.login('confirmer', USER_PASSWORD);
     const page = (await client.get('/profile')).body;
     const sessionsPart = sectionOf(page, 'sessions');
-    const [, handle, question] = /<form method="get" action="\/profile\/sessions\/([0-9a-f]{24})\/end" class="inline">\s*<button type="submit" class="link" aria-label="End session from 198\.51\.100\.20 [^"]*" hx-post="\/profile\/sessions\/\1\/end" hx-confirm="([^"]+)"/.exec(sessionsPart)!;
+    const [, handle, question] =
+      /<form method="get" action="\/profile\/sessions\/([0-9a-f]{24})\/end" class="inline">\s*<button type="submit" class="link" aria-label="End session from 198\.51\.100\.20 [^"]*" hx-post="\/profile\/sessions\/\1\/end" hx-confirm="([^"]+)"/.exec(
+        sessionsPart,
+      )!;
     expect(question).toMatch(/^End the session from 198\.51\.100\.20 \(.*\)\?$/);
     expect(sessionsPart).toContain('<form method="get" action="/profile/sessions/end-others">');
     expect(sessionsPart).toContain('hx-post="/profile/sessions/end-others" hx-confirm="Log out your other session?"');
@@ -325,12 +492,24 @@ describe('password', () => {
     const client = new TestClient(t.app);
     await client.login('pw-user', USER_PASSWORD);
     await client.get('/profile');
-    const wrong = await client.post('/profile/password', { current_password: 'not it at all', password: 'a brand new passphrase', password_confirm: 'a brand new passphrase' });
+    const wrong = await client.post('/profile/password', {
+      current_password: 'not it at all',
+      password: 'a brand new passphrase',
+      password_confirm: 'a brand new passphrase',
+    });
     expect(wrong.statusCode).toBe(422);
     expect(wrong.body).toContain('This is not your current password.');
-    const weak = await client.post('/profile/password', { current_password: USER_PASSWORD, password: 'short', password_confirm: 'short' });
+    const weak = await client.post('/profile/password', {
+      current_password: USER_PASSWORD,
+      password: 'short',
+      password_confirm: 'short',
+    });
     expect(weak.body).toContain('at least 12 characters');
-    const ok = await client.post('/profile/password', { current_password: USER_PASSWORD, password: 'a brand new passphrase', password_confirm: 'a brand new passphrase' });
+    const ok = await client.post('/profile/password', {
+      current_password: USER_PASSWORD,
+      password: 'a brand new passphrase',
+      password_confirm: 'a brand new passphrase',
+    });
     expect(ok.statusCode).toBe(303);
     expect((await client.get('/profile')).body).toContain('Password changed. Your other sessions were logged out.');
     expect((await other.get('/')).headers.location).toBe('/login');
@@ -343,7 +522,11 @@ describe('password', () => {
     'the profile': {
       url: '/profile/password',
       open: async (name: string) => loggedIn(name),
-      form: (password: string, confirm: string, current = USER_PASSWORD) => ({ current_password: current, password, password_confirm: confirm }),
+      form: (password: string, confirm: string, current = USER_PASSWORD) => ({
+        current_password: current,
+        password,
+        password_confirm: confirm,
+      }),
     },
     'the forced reset': {
       url: '/password-reset',
@@ -361,22 +544,43 @@ describe('password', () => {
     it(`on ${pageName}: says every problem at once, focuses a summary first, and never sends a password back`, async () => {
       const client = await page.open(`pw-${pageName.length}`);
       const cases = [
-        { password: 'short', confirm: 'shorter', errors: ['at least 12 characters', 'The two passwords do not match.'] },
-        { password: 'a brand new passphrase', confirm: 'a brand new passphraze', errors: ['The two passwords do not match.'] },
+        {
+          password: 'short',
+          confirm: 'shorter',
+          errors: ['at least 12 characters', 'The two passwords do not match.'],
+        },
+        {
+          password: 'a brand new passphrase',
+          confirm: 'a brand new passphraze',
+          errors: ['The two passwords do not match.'],
+        },
         { password: 'tiny', confirm: 'tiny', errors: ['at least 12 characters'] },
       ];
-      if (pageName === 'the profile') cases.push({ password: 'a brand new passphrase', confirm: 'a brand new passphrase', current: 'not my password at all', errors: ['This is not your current password.'] } as (typeof cases)[number]);
+      if (pageName === 'the profile')
+        cases.push({
+          password: 'a brand new passphrase',
+          confirm: 'a brand new passphrase',
+          current: 'not my password at all',
+          errors: ['This is not your current password.'],
+        } as (typeof cases)[number]);
       for (const one of cases) {
         const current = (one as { current?: string }).current;
         const answer = await client.post(page.url, page.form(one.password, one.confirm, current));
         expect(answer.statusCode).toBe(422);
         for (const error of one.errors) expect(answer.body, one.password).toContain(error);
         const form = answer.body.slice(answer.body.indexOf(`action="${page.url}"`));
-        expect(form).toMatch(/^[^>]*>\s*<div class="flash flash-error error-summary" role="alert" tabindex="-1" autofocus[^>]*>/);
+        expect(form).toMatch(
+          /^[^>]*>\s*<div class="flash flash-error error-summary" role="alert" tabindex="-1" autofocus[^>]*>/,
+        );
         expect(form.match(/<li><a href="#f-[a-z_]+">/g)).toHaveLength(one.errors.length);
-        for (const typed of [one.password, one.confirm, current ?? USER_PASSWORD]) expect(answer.body).not.toContain(`value="${typed}"`);
-        expect([...form.matchAll(/type="password" value="([^"]*)"/g)].map((m) => m[1])).toEqual(pageName === 'the profile' ? ['', '', ''] : ['', '']);
-        expect(form.match(/<small class="hint">Enter the password again\./g)).toHaveLength(pageName === 'the profile' ? 3 : 2);
+        for (const typed of [one.password, one.confirm, current ?? USER_PASSWORD])
+          expect(answer.body).not.toContain(`value="${typed}"`);
+        expect([...form.matchAll(/type="password" value="([^"]*)"/g)].map((m) => m[1])).toEqual(
+          pageName === 'the profile' ? ['', '', ''] : ['', ''],
+        );
+        expect(form.match(/<small class="hint">Enter the password again\./g)).toHaveLength(
+          pageName === 'the profile' ? 3 : 2,
+        );
       }
     });
   }
@@ -390,7 +594,10 @@ describe('password', () => {
     await client.login('stand-in', USER_PASSWORD);
     const standIn = await userNamed('stand-in');
     const [row] = await t.handle.db.select().from(sessions).where(eq(sessions.userId, standIn.id));
-    await t.handle.db.update(sessions).set({ userId: ldap.id, data: { ...(row!.data as object), userId: ldap.id } }).where(eq(sessions.sid, row!.sid));
+    await t.handle.db
+      .update(sessions)
+      .set({ userId: ldap.id, data: { ...(row!.data as object), userId: ldap.id } })
+      .where(eq(sessions.sid, row!.sid));
     const page = await client.get('/profile');
     expect(page.body).toContain('Your password is managed by your identity provider (ldap)');
     expect(page.body).not.toContain('Current Password');
@@ -398,7 +605,7 @@ describe('password', () => {
 });
 
 describe('sessions', () => {
-  it('lists the user\'s sessions and logs out one or all others', async () => {
+  it("lists the user's sessions and logs out one or all others", async () => {
     await loggedIn('multi');
     const phone = new TestClient(t.app, '198.51.100.7');
     await phone.login('multi', USER_PASSWORD);
@@ -423,9 +630,14 @@ describe('sessions', () => {
     expect((await lastAudit('session_revoked'))!.targetName).toBe('multi');
   });
 
-  it('cannot end somebody else\'s session', async () => {
+  it("cannot end somebody else's session", async () => {
     const victim = await loggedIn('victim');
-    const victimSession = (await t.handle.db.select().from(sessions).where(eq(sessions.userId, (await userNamed('victim')).id)))[0]!;
+    const victimSession = (
+      await t.handle.db
+        .select()
+        .from(sessions)
+        .where(eq(sessions.userId, (await userNamed('victim')).id))
+    )[0]!;
     const { sessionHandle } = await import('../../src/profile/routes.js');
     const attacker = await loggedIn('attacker');
     await attacker.post(`/profile/sessions/${sessionHandle(victimSession.sid)}/end`);
@@ -439,7 +651,9 @@ describe('sessions', () => {
     expect(page.body).toContain('Log Out Everywhere');
     expect((await admin.post(`/admin/users/${user.id}/logout`, { confirm: 'yes' })).statusCode).toBe(303);
     expect((await client.get('/profile')).headers.location).toMatch(/^\/login/);
-    expect((await admin.get(`/admin/users/${user.id}`)).body).toContain('to-kick was logged out everywhere (1 session).');
+    expect((await admin.get(`/admin/users/${user.id}`)).body).toContain(
+      'to-kick was logged out everywhere (1 session).',
+    );
   });
 });
 
@@ -453,7 +667,9 @@ describe('two-factor authentication', () => {
     const enrolmentCode = await codeAt(secret);
     const done = await client.post('/profile/2fa/enroll', { code: enrolmentCode });
     expect(done.statusCode).toBe(200);
-    const recovery = [...done.body.matchAll(/<li><code>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})<\/code><\/li>/g)].map((m) => m[1]!);
+    const recovery = [...done.body.matchAll(/<li><code>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})<\/code><\/li>/g)].map(
+      (m) => m[1]!,
+    );
     return { client, secret, enrolmentCode, recovery };
   }
 
@@ -491,7 +707,9 @@ describe('two-factor authentication', () => {
     expect(wrong.body).toContain('That code is not right.');
     const done = await client.post('/profile/2fa/enroll', { code: await codeAt(secret) });
     expect(done.statusCode).toBe(200);
-    const recovery = [...done.body.matchAll(/<li><code>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})<\/code><\/li>/g)].map((m) => m[1]!);
+    const recovery = [...done.body.matchAll(/<li><code>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})<\/code><\/li>/g)].map(
+      (m) => m[1]!,
+    );
     expect(recovery).toHaveLength(10);
     const hashes = await t.handle.db.select().from(recoveryCodes).where(eq(recoveryCodes.userId, stored.id));
     expect(hashes).toHaveLength(10);
@@ -541,7 +759,12 @@ describe('two-factor authentication', () => {
     const again = await atSecondStep('victor');
     expect((await again.post('/login/code', { code: recovery[0]! })).statusCode).toBe(401);
     const victor = await userNamed('victor');
-    expect(await t.handle.db.select().from(recoveryCodes).where(and(eq(recoveryCodes.userId, victor.id), isNull(recoveryCodes.usedAt)))).toHaveLength(9);
+    expect(
+      await t.handle.db
+        .select()
+        .from(recoveryCodes)
+        .where(and(eq(recoveryCodes.userId, victor.id), isNull(recoveryCodes.usedAt))),
+    ).toHaveLength(9);
   });
 
   it('counts wrong codes toward the account lockout', async () => {
@@ -586,7 +809,10 @@ describe('two-factor authentication', () => {
     t.clock.intoTotpStep(10);
     expect((await client.post('/profile/2fa/enroll', { code: await codeAt(samSecret) })).statusCode).toBe(200);
     expect((await client.get('/')).statusCode).toBe(200);
-    const refused = await client.post('/profile/2fa/remove', { password: USER_PASSWORD, code: await codeAt(samSecret, 30) });
+    const refused = await client.post('/profile/2fa/remove', {
+      password: USER_PASSWORD,
+      code: await codeAt(samSecret, 30),
+    });
     expect(refused.statusCode).toBe(409);
 
     await admin.get(`/admin/users/${sam.id}`);

@@ -16,7 +16,10 @@ beforeAll(async () => {
   admin = await new TestClient(t.app).loginAsFirstAdmin();
 });
 afterAll(() => t.close());
-const { createUser } = fixtures(() => t, () => admin);
+const { createUser } = fixtures(
+  () => t,
+  () => admin,
+);
 
 async function statementsOf(work: () => Promise<unknown>) {
   statements = [];
@@ -35,7 +38,7 @@ describe('per-request cost', () => {
     expect(seen.filter((query) => /^(insert|update)/i.test(query))).toEqual([]); // no session write
   });
 
-  it('a search of the users list is one statement of its own, with its count, beside the group filter\'s choices', async () => {
+  it("a search of the users list is one statement of its own, with its count, beside the group filter's choices", async () => {
     await createUser('cost-search-one');
     await createUser('cost-search-two');
     await admin.get('/admin/users?q=cost-search');
@@ -49,7 +52,10 @@ describe('per-request cost', () => {
 
   it('a group page costs the same statements for a group of 1 as for a group of 60', async () => {
     const statementsOfGroupPage = async (size: number) => {
-      const [group] = await t.handle.db.insert(groups).values({ name: `Cost ${size}`, priority: 400 + size }).returning();
+      const [group] = await t.handle.db
+        .insert(groups)
+        .values({ name: `Cost ${size}`, priority: 400 + size })
+        .returning();
       for (let i = 0; i < size; i++) {
         const member = await createUser(`cost-${size}-${i}`);
         await t.handle.db.insert(userGroups).values({ userId: member.id, groupId: group!.id });

@@ -30,7 +30,11 @@ describe('NUL at the edge', () => {
     const cases: Array<[Record<string, unknown>, Record<string, string>, string]> = [
       [{ api_key: 'k\u0000', api_key_secret: 's' }, {}, 'api_key'],
       [{ api_key: 'k', api_key_secret: 's\u0000' }, {}, 'api_key_secret'],
-      [{ api_key: key.key, api_key_secret: key.secret, target_user: { username: 'a\u0000' } }, {}, 'target_user.username'],
+      [
+        { api_key: key.key, api_key_secret: key.secret, target_user: { username: 'a\u0000' } },
+        {},
+        'target_user.username',
+      ],
       [{}, { authorization: basic('k\u0000:s') }, 'The HTTP Basic key'],
       [{}, { authorization: basic(`${key.key}:s\u0000`) }, 'The HTTP Basic secret'],
       [{}, { 'api-key': 'k\u0000', 'api-key-secret': 's' }, 'The api-key header'],
@@ -50,7 +54,9 @@ describe('NUL at the edge', () => {
     expect(page.body).toContain('q must not contain a NUL character.');
     const fragment = await admin.get('/admin/users?q=%00', { 'hx-request': 'true' });
     expect(fragment.statusCode).toBe(400);
-    expect(fragment.body).toMatch(/^<p class="flash flash-error" role="alert">q must not contain a NUL character.<\/p>/);
+    expect(fragment.body).toMatch(
+      /^<p class="flash flash-error" role="alert">q must not contain a NUL character.<\/p>/,
+    );
     expect((await new TestClient(t.app).get('/admin/users?q=%00')).statusCode).toBe(400); // not a login redirect
     const form = await admin.post('/admin/groups', { name: 'Edge', priority: '901', description: 'one\u0000two' });
     expect(form.statusCode).toBe(400);
@@ -73,26 +79,46 @@ describe('names at the edge', () => {
     const form = await admin.post('/admin/users', { username: '\u0430dmin', password: USER_PASSWORD, realm: 'local' });
     expect(form.statusCode).toBe(422);
     expect(form.body).toContain('User Name mixes Latin and Cyrillic letters');
-    const api = await callApi(t.app, key, 'create_user', { target_user: { username: '\u0430dmin', password: USER_PASSWORD } });
+    const api = await callApi(t.app, key, 'create_user', {
+      target_user: { username: '\u0430dmin', password: USER_PASSWORD },
+    });
     expect(api.statusCode).toBe(400);
-    expect(api.json<{ error_message: string }>().error_message).toContain('target_user.username: User Name mixes Latin and Cyrillic letters');
+    expect(api.json<{ error_message: string }>().error_message).toContain(
+      'target_user.username: User Name mixes Latin and Cyrillic letters',
+    );
     expect(await t.handle.db.select().from(users).where(eq(users.username, '\u0430dmin'))).toHaveLength(0);
   });
 
   it('stores user names in NFC: a decomposed é is the same name, found by login and by the API', async () => {
-    const created = await callApi(t.app, key, 'create_user', { target_user: { username: 'Jose\u0301 Edge', password: USER_PASSWORD } });
+    const created = await callApi(t.app, key, 'create_user', {
+      target_user: { username: 'Jose\u0301 Edge', password: USER_PASSWORD },
+    });
     expect(created.statusCode).toBe(200);
     expect(await t.handle.db.select().from(users).where(eq(users.username, 'Jos\u00e9 Edge'))).toHaveLength(1);
-    const again = await callApi(t.app, key, 'create_user', { target_user: { username: 'Jos\u00e9 edge', password: USER_PASSWORD } });
+    const again = await callApi(t.app, key, 'create_user', {
+      target_user: { username: 'Jos\u00e9 edge', password: USER_PASSWORD },
+    });
     expect(again.statusCode).toBe(409);
-    expect((await callApi(t.app, key, 'get_user', { target_user: { username: 'jose\u0301 edge' } })).statusCode).toBe(200);
+    expect((await callApi(t.app, key, 'get_user', { target_user: { username: 'jose\u0301 edge' } })).statusCode).toBe(
+      200,
+    );
     expect((await new TestClient(t.app).login('Jose\u0301 Edge', USER_PASSWORD)).headers.location).toBe('/');
   });
 
   it('refuses invisible and noncharacter code points in group, workspace, key and mapping names and paths', async () => {
     const cases: Array<[string, string, Record<string, string>, string]> = [
-      ['/admin/groups/new', '/admin/groups', { name: 'Edge\u200BGroup', priority: '903' }, 'Name must not contain U+200B'],
-      ['/admin/workspaces/new', '/admin/workspaces', { friendly_name: 'Edge\u202E', image: 'kasmweb/chrome:1.16.0', cores: '1', memory_mb: '1024' }, 'Friendly Name must not contain U+202E'],
+      [
+        '/admin/groups/new',
+        '/admin/groups',
+        { name: 'Edge\u200BGroup', priority: '903' },
+        'Name must not contain U+200B',
+      ],
+      [
+        '/admin/workspaces/new',
+        '/admin/workspaces',
+        { friendly_name: 'Edge\u202E', image: 'kasmweb/chrome:1.16.0', cores: '1', memory_mb: '1024' },
+        'Friendly Name must not contain U+202E',
+      ],
       ['/admin/api-keys/new', '/admin/api-keys', { name: 'key\uFFFF' }, 'Name must not contain U+FFFF'],
     ];
     for (const [formUrl, url, form, message] of cases) {
@@ -114,14 +140,19 @@ describe('names at the edge', () => {
   });
 
   it('refuses ESC in an SSH key comment on the profile and by update_user_attributes', async () => {
-    const line = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice\u001b[2J@laptop';
+    const line =
+      'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice\u001b[2J@laptop';
     await admin.get('/profile');
     const profile = await admin.post('/profile/settings/ssh_public_key', { value: line, action: 'save' });
     expect(profile.statusCode).toBe(422);
     expect(profile.body).toContain('SSH Public Key comment must not contain control characters.');
     const adminRow = (await t.handle.db.select().from(users).where(eq(users.username, 'admin')))[0]!;
-    const api = await callApi(t.app, key, 'update_user_attributes', { target_user_attributes: { user_id: adminRow.id, ssh_public_key: line } });
+    const api = await callApi(t.app, key, 'update_user_attributes', {
+      target_user_attributes: { user_id: adminRow.id, ssh_public_key: line },
+    });
     expect(api.statusCode).toBe(400);
-    expect(api.json<{ error_message: string }>().error_message).toContain('SSH Public Key comment must not contain control characters.');
+    expect(api.json<{ error_message: string }>().error_message).toContain(
+      'SSH Public Key comment must not contain control characters.',
+    );
   });
 });

@@ -19,7 +19,8 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 /** User names in the table of a list page, in order. */
-const namesIn = (html: string) => [...html.matchAll(/<td><a href="\/admin\/users\/[0-9a-f-]+">([^<]+)<\/a><\/td>/g)].map((m) => m[1]);
+const namesIn = (html: string) =>
+  [...html.matchAll(/<td><a href="\/admin\/users\/[0-9a-f-]+">([^<]+)<\/a><\/td>/g)].map((m) => m[1]);
 
 describe('users list tools', () => {
   it('filters by realm, status and group, combined with the search, and keeps them in its links', async () => {
@@ -35,12 +36,21 @@ describe('users list tools', () => {
       ])
       .returning();
     const [team] = await db.insert(groups).values({ name: 'Filter team', priority: 444 }).returning();
-    await db.insert(userGroups).values(rows.filter((u) => ['flt-ben', 'flt-dan', 'other-eve'].includes(u.username)).map((u) => ({ userId: u.id, groupId: team!.id })));
+    await db
+      .insert(userGroups)
+      .values(
+        rows
+          .filter((u) => ['flt-ben', 'flt-dan', 'other-eve'].includes(u.username))
+          .map((u) => ({ userId: u.id, groupId: team!.id })),
+      );
 
     expect(namesIn((await admin.get('/admin/users?q=flt&realm=ldap')).body)).toEqual(['flt-ben', 'flt-cleo']);
     expect(namesIn((await admin.get('/admin/users?q=flt&status=locked')).body)).toEqual(['flt-cleo']);
     expect(namesIn((await admin.get('/admin/users?q=flt&status=disabled')).body)).toEqual(['flt-dan']);
-    expect(namesIn((await admin.get('/admin/users?q=flt&status=active&realm=&group=')).body)).toEqual(['flt-anna', 'flt-ben']);
+    expect(namesIn((await admin.get('/admin/users?q=flt&status=active&realm=&group=')).body)).toEqual([
+      'flt-anna',
+      'flt-ben',
+    ]);
     const inGroup = await admin.get(`/admin/users?group=${team!.id}&realm=ldap`);
     expect(namesIn(inGroup.body)).toEqual(['flt-ben', 'other-eve']);
     expect(inGroup.body).toContain(`<option value="${team!.id}" selected>Filter team</option>`);
@@ -50,7 +60,9 @@ describe('users list tools', () => {
   });
 
   it('pages 25, 50 or 100 at a time, and a page past the end goes to the last page', async () => {
-    await t.handle.db.insert(users).values(Array.from({ length: 60 }, (_, i) => ({ username: `pp-${String(i).padStart(2, '0')}` })));
+    await t.handle.db
+      .insert(users)
+      .values(Array.from({ length: 60 }, (_, i) => ({ username: `pp-${String(i).padStart(2, '0')}` })));
     const page = await admin.get('/admin/users?q=pp-&per_page=50');
     expect(namesIn(page.body)).toHaveLength(50);
     expect(page.body).toContain('<option value="50" selected>50</option>');
@@ -63,11 +75,13 @@ describe('users list tools', () => {
 
   it('sorts Last Session with never-logged-in users last, in both directions', async () => {
     const db = t.handle.db;
-    await db.insert(users).values([
-      { username: 'ls-never' },
-      { username: 'ls-old', lastSession: new Date('2025-01-01T00:00:00Z') },
-      { username: 'ls-new', lastSession: new Date('2026-06-01T00:00:00Z') },
-    ]);
+    await db
+      .insert(users)
+      .values([
+        { username: 'ls-never' },
+        { username: 'ls-old', lastSession: new Date('2025-01-01T00:00:00Z') },
+        { username: 'ls-new', lastSession: new Date('2026-06-01T00:00:00Z') },
+      ]);
     const asc = namesIn((await admin.get('/admin/users?q=ls-&sort=last_session&dir=asc')).body);
     const desc = namesIn((await admin.get('/admin/users?q=ls-&sort=last_session&dir=desc')).body);
     expect(asc).toEqual(['ls-old', 'ls-new', 'ls-never']);
@@ -79,7 +93,9 @@ describe('users list tools', () => {
 describe('keyset paging', () => {
   it('Next continues after the last row shown even when rows are added between pages; Previous goes back', async () => {
     const db = t.handle.db;
-    await db.insert(users).values(Array.from({ length: 60 }, (_, i) => ({ username: `ks-${String(i * 2).padStart(3, '0')}` })));
+    await db
+      .insert(users)
+      .values(Array.from({ length: 60 }, (_, i) => ({ username: `ks-${String(i * 2).padStart(3, '0')}` })));
     const first = await admin.get('/admin/users?q=ks-');
     const page1 = namesIn(first.body);
     expect(page1[0]).toBe('ks-000');
@@ -107,7 +123,10 @@ describe('keyset paging', () => {
   it('pages by Last Session with a cursor across the never-logged-in users', async () => {
     const db = t.handle.db;
     await db.insert(users).values([
-      ...Array.from({ length: 20 }, (_, i) => ({ username: `kl-seen-${i}`, lastSession: new Date(Date.UTC(2026, 0, 1 + i)) })),
+      ...Array.from({ length: 20 }, (_, i) => ({
+        username: `kl-seen-${i}`,
+        lastSession: new Date(Date.UTC(2026, 0, 1 + i)),
+      })),
       ...Array.from({ length: 20 }, (_, i) => ({ username: `kl-never-${i}` })),
     ]);
     for (const dir of ['asc', 'desc']) {
@@ -129,8 +148,12 @@ describe('indexes', () => {
       for (const direction of ['asc', 'desc'] as const) {
         const expression = sortExpression(sort, direction);
         const order = sql.raw(direction);
-        const result = await t.handle.db.execute(sql`explain select ${users.id} from ${users} order by ${expression} ${order}, ${users.id} ${order} limit 26`);
-        const rows = ((result as unknown as { rows?: unknown[] }).rows ?? (result as unknown as unknown[])) as Array<Record<string, string>>;
+        const result = await t.handle.db.execute(
+          sql`explain select ${users.id} from ${users} order by ${expression} ${order}, ${users.id} ${order} limit 26`,
+        );
+        const rows = ((result as unknown as { rows?: unknown[] }).rows ?? (result as unknown as unknown[])) as Array<
+          Record<string, string>
+        >;
         const plan = rows.map((row) => Object.values(row)[0]).join('\n');
         expect(plan, `${sort} ${direction}:\n${plan}`).toMatch(/Index (Only )?Scan/);
         expect(plan, `${sort} ${direction}:\n${plan}`).not.toMatch(/Seq Scan/);
@@ -141,9 +164,13 @@ describe('indexes', () => {
 
 describe('short search terms', () => {
   it('find user names by prefix for one or two characters, anywhere for three or more', async () => {
-    await t.handle.db.insert(users).values([{ username: 'qz-first' }, { username: 'Qz-second' }, { username: 'xqz-inside' }, { username: 'q%z' }]);
+    await t.handle.db
+      .insert(users)
+      .values([{ username: 'qz-first' }, { username: 'Qz-second' }, { username: 'xqz-inside' }, { username: 'q%z' }]);
     expect(namesIn((await admin.get('/admin/users?q=qz')).body)).toEqual(['qz-first', 'Qz-second']);
-    expect(namesIn((await admin.get('/admin/users?q=q')).body)).toEqual(expect.arrayContaining(['qz-first', 'Qz-second', 'q%z']));
+    expect(namesIn((await admin.get('/admin/users?q=q')).body)).toEqual(
+      expect.arrayContaining(['qz-first', 'Qz-second', 'q%z']),
+    );
     expect(namesIn((await admin.get('/admin/users?q=q%25')).body)).toEqual(['q%z']); // wildcards are literal
     expect(namesIn((await admin.get('/admin/users?q=qz-')).body)).toEqual(['qz-first', 'Qz-second', 'xqz-inside']);
   });
@@ -154,7 +181,9 @@ function stateOf(html: string) {
   return {
     sort: /<input type="hidden" name="sort" value="([^"]+)" form="users-filter">/.exec(html)?.[1],
     dir: /<input type="hidden" name="dir" value="([^"]+)" form="users-filter">/.exec(html)?.[1],
-    sorted: [...html.matchAll(/<th scope="col" aria-sort="(\w+)">\s*<a [^>]*>([^<]+)/g)].map((m) => `${m[2]!.trim()} ${m[1]}`),
+    sorted: [...html.matchAll(/<th scope="col" aria-sort="(\w+)">\s*<a [^>]*>([^<]+)/g)].map(
+      (m) => `${m[2]!.trim()} ${m[1]}`,
+    ),
     count: /<p class="count" id="users-count">([^<]+)<\/p>/.exec(html)?.[1],
     page: /Page (\d+) of/.exec(html)?.[1] ?? '1',
   };
@@ -163,17 +192,46 @@ function stateOf(html: string) {
 describe('the table section, one state in one place', () => {
   it('answers every htmx interaction — sort, search, filter, page, delete and log out in place — with the whole section a fresh load shows', async () => {
     const db = t.handle.db;
-    const made = await db.insert(users).values(Array.from({ length: 30 }, (_, i) => ({ username: `sec-${String(i).padStart(2, '0')}`, email: `z${i}@example.com`, locked: i % 2 === 0 }))).returning();
+    const made = await db
+      .insert(users)
+      .values(
+        Array.from({ length: 30 }, (_, i) => ({
+          username: `sec-${String(i).padStart(2, '0')}`,
+          email: `z${i}@example.com`,
+          locked: i % 2 === 0,
+        })),
+      )
+      .returning();
     const victim = made.find((u) => u.username === 'sec-05')!;
     const other = made.find((u) => u.username === 'sec-07')!;
     const query = 'q=sec-&sort=email&dir=desc&status=&per_page=25';
     const cases: Array<[string, () => Promise<{ statusCode: number; body: string }>, string]> = [
       ['sort', () => admin.get(`/admin/users?${query}`, { 'hx-request': 'true' }), query],
-      ['search', () => admin.get(`/admin/users?q=sec-1&sort=email&dir=desc`, { 'hx-request': 'true' }), 'q=sec-1&sort=email&dir=desc'],
-      ['filter', () => admin.get(`/admin/users?q=sec-&sort=email&dir=desc&status=locked`, { 'hx-request': 'true' }), 'q=sec-&sort=email&dir=desc&status=locked'],
-      ['page', () => admin.get(`/admin/users?q=sec-&sort=email&dir=desc&page=2`, { 'hx-request': 'true' }), 'q=sec-&sort=email&dir=desc&page=2'],
-      ['delete in place', () => admin.post(`/admin/users/${victim.id}/delete?${query}`, {}, { 'hx-request': 'true' }), query],
-      ['log out in place', () => admin.post(`/admin/users/${other.id}/logout?${query}`, { confirm: 'yes' }, { 'hx-request': 'true' }), query],
+      [
+        'search',
+        () => admin.get(`/admin/users?q=sec-1&sort=email&dir=desc`, { 'hx-request': 'true' }),
+        'q=sec-1&sort=email&dir=desc',
+      ],
+      [
+        'filter',
+        () => admin.get(`/admin/users?q=sec-&sort=email&dir=desc&status=locked`, { 'hx-request': 'true' }),
+        'q=sec-&sort=email&dir=desc&status=locked',
+      ],
+      [
+        'page',
+        () => admin.get(`/admin/users?q=sec-&sort=email&dir=desc&page=2`, { 'hx-request': 'true' }),
+        'q=sec-&sort=email&dir=desc&page=2',
+      ],
+      [
+        'delete in place',
+        () => admin.post(`/admin/users/${victim.id}/delete?${query}`, {}, { 'hx-request': 'true' }),
+        query,
+      ],
+      [
+        'log out in place',
+        () => admin.post(`/admin/users/${other.id}/logout?${query}`, { confirm: 'yes' }, { 'hx-request': 'true' }),
+        query,
+      ],
     ];
     await admin.get('/admin/users');
     for (const [name, answer, address] of cases) {
@@ -190,7 +248,10 @@ describe('the table section, one state in one place', () => {
 
   it('deletes in place: the count drops, the message is in the section, and an emptied last page shows the one before', async () => {
     const db = t.handle.db;
-    const made = await db.insert(users).values(Array.from({ length: 26 }, (_, i) => ({ username: `dip-${String(i).padStart(2, '0')}` }))).returning();
+    const made = await db
+      .insert(users)
+      .values(Array.from({ length: 26 }, (_, i) => ({ username: `dip-${String(i).padStart(2, '0')}` })))
+      .returning();
     await admin.get('/admin/users');
     const last = made.at(-1)!;
     const answer = await admin.post(`/admin/users/${last.id}/delete?q=dip-&page=2`, {}, { 'hx-request': 'true' });
@@ -218,33 +279,54 @@ describe('the table section, one state in one place', () => {
     expect(confirm.body).toContain('Log out logout-lena everywhere?');
     expect(confirm.body).toContain(`action="/admin/users/${user.id}/logout"`);
     expect((await lena.get('/profile')).statusCode).toBe(200); // the GET changes nothing
-    const answer = await admin.post(`/admin/users/${user.id}/logout?q=logout-`, { confirm: 'yes' }, { 'hx-request': 'true' });
+    const answer = await admin.post(
+      `/admin/users/${user.id}/logout?q=logout-`,
+      { confirm: 'yes' },
+      { 'hx-request': 'true' },
+    );
     expect(answer.body).toContain('role="status">logout-lena was logged out everywhere (1 session).</p>');
     expect(namesIn(answer.body)).toEqual(['logout-lena']);
     expect((await lena.get('/profile')).headers.location).toMatch(/^\/login/);
   });
 
   it('keeps every row under 600 bytes with all its actions, as plain links to their confirm pages', async () => {
-    await t.handle.db.insert(users).values(Array.from({ length: 25 }, (_, i) => ({
-      username: `weight-user-${i}`, firstName: 'Elizabeth', lastName: 'Rodriguez', organization: 'Acme Corp',
-      email: `weight.user.${i}@example.com`, lastSession: new Date('2026-01-02T03:04:00Z'), locked: i % 2 === 0,
-    })));
+    await t.handle.db.insert(users).values(
+      Array.from({ length: 25 }, (_, i) => ({
+        username: `weight-user-${i}`,
+        firstName: 'Elizabeth',
+        lastName: 'Rodriguez',
+        organization: 'Acme Corp',
+        email: `weight.user.${i}@example.com`,
+        lastSession: new Date('2026-01-02T03:04:00Z'),
+        locked: i % 2 === 0,
+      })),
+    );
     const page = (await admin.get('/admin/users?q=weight-user')).body;
-    const rows = [...page.matchAll(/<tr><td><a href="\/admin\/users\/[^"]+">weight-user[\s\S]*?<\/tr>/g)].map((m) => m[0]);
+    const rows = [...page.matchAll(/<tr><td><a href="\/admin\/users\/[^"]+">weight-user[\s\S]*?<\/tr>/g)].map(
+      (m) => m[0],
+    );
     expect(rows).toHaveLength(25);
     for (const row of rows) {
       expect(Buffer.byteLength(row), row).toBeLessThan(600);
       expect(row).not.toContain('<form');
       expect(row).not.toContain('_csrf');
-      expect(row).toMatch(/<a href="\/admin\/users\/[^"]+\/logout">Log Out<\/a><a href="\/admin\/users\/[^"]+\/delete">Delete<\/a>/);
+      expect(row).toMatch(
+        /<a href="\/admin\/users\/[^"]+\/logout">Log Out<\/a><a href="\/admin\/users\/[^"]+\/delete">Delete<\/a>/,
+      );
       expect(row).toContain('<details class="menu" name="row">'); // one open at a time, without script too
     }
   });
 
   it('says Last Session the same way in the list and on the user page', async () => {
-    const [never, seen] = await t.handle.db.insert(users).values([{ username: 'lsw-never' }, { username: 'lsw-seen', lastSession: new Date('2026-02-03T04:05:00Z') }]).returning();
+    const [never, seen] = await t.handle.db
+      .insert(users)
+      .values([{ username: 'lsw-never' }, { username: 'lsw-seen', lastSession: new Date('2026-02-03T04:05:00Z') }])
+      .returning();
     const list = (await admin.get('/admin/users?q=lsw-')).body;
-    for (const [user, words] of [[never!, 'Never'], [seen!, '2026-02-03 04:05 UTC']] as const) {
+    for (const [user, words] of [
+      [never!, 'Never'],
+      [seen!, '2026-02-03 04:05 UTC'],
+    ] as const) {
       expect(list).toMatch(new RegExp(`>${user.username}</a></td>(<td>[^<]*){5}<td>${words}<td>`));
       expect((await admin.get(`/admin/users/${user.id}`)).body).toContain(`<dd id="last-session">${words}</dd>`);
     }

@@ -1,6 +1,14 @@
 import { sql, and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditEvents, groupPermissions, groups, groupSettings, sessions, userGroups, users } from '../../src/db/schema.js';
+import {
+  auditEvents,
+  groupPermissions,
+  groups,
+  groupSettings,
+  sessions,
+  userGroups,
+  users,
+} from '../../src/db/schema.js';
 import { systemGroupId } from '../../src/groups/groups-repository.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
@@ -35,7 +43,10 @@ beforeAll(async () => {
   admin = await new TestClient(t.app).loginAsFirstAdmin();
 });
 afterAll(() => t.close());
-const { findUser } = fixtures(() => t, () => admin);
+const { findUser } = fixtures(
+  () => t,
+  () => admin,
+);
 
 async function create(form: Record<string, string>) {
   await admin.get('/admin/users/new');
@@ -60,9 +71,24 @@ describe('creating users', () => {
     expect(list.body).toContain('href="/admin/users/new">Add User</a>');
     const form = await admin.get('/admin/users/new');
     for (const label of [
-      'User Name', 'Password', 'Realm', 'First Name', 'Last Name', 'Organization', 'Locked', 'Disabled',
-      'Force Password Reset on Login', 'Email', 'Phone', 'City', 'State', 'Country',
-      'Custom Attribute 1', 'Custom Attribute 2', 'Custom Attribute 3', 'Notes',
+      'User Name',
+      'Password',
+      'Realm',
+      'First Name',
+      'Last Name',
+      'Organization',
+      'Locked',
+      'Disabled',
+      'Force Password Reset on Login',
+      'Email',
+      'Phone',
+      'City',
+      'State',
+      'Country',
+      'Custom Attribute 1',
+      'Custom Attribute 2',
+      'Custom Attribute 3',
+      'Notes',
     ]) {
       expect(form.body, label).toMatch(new RegExp(`<label for="f-[a-z_0-9]+">${label}`));
     }
@@ -95,7 +121,10 @@ describe('creating users', () => {
     const memberships = await t.handle.db.select().from(userGroups).where(eq(userGroups.userId, user.id));
     expect(memberships.map((m) => m.groupId)).toEqual([await systemGroupId(t.handle.db, 'all_users')]);
 
-    const [event] = await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'user_created'), eq(auditEvents.targetId, user.id)));
+    const [event] = await t.handle.db
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.action, 'user_created'), eq(auditEvents.targetId, user.id)));
     expect(event!.actorName).toBe('admin');
     expect(JSON.stringify(event)).not.toContain(PASSWORD);
     expect(JSON.stringify(event)).not.toContain('argon2');
@@ -107,13 +136,22 @@ describe('creating users', () => {
   });
 
   it('honours Force Password Reset set on create', async () => {
-    expect((await create({ username: 'forced-reset', password: PASSWORD, realm: 'local', force_password_reset: 'true' })).statusCode).toBe(303);
+    expect(
+      (await create({ username: 'forced-reset', password: PASSWORD, realm: 'local', force_password_reset: 'true' }))
+        .statusCode,
+    ).toBe(303);
     const client = new TestClient(t.app);
     expect((await client.login('forced-reset', PASSWORD)).headers.location).toBe('/password-reset');
   });
 
   it('shows errors beside the fields with the entered values kept, and stores nothing', async () => {
-    const response = await create({ ...FULL_USER, username: 'bad-input', email: 'nope', password: 'short', first_name: 'Kept Value' });
+    const response = await create({
+      ...FULL_USER,
+      username: 'bad-input',
+      email: 'nope',
+      password: 'short',
+      first_name: 'Kept Value',
+    });
     expect(response.statusCode).toBe(422);
     expect(response.body).toContain('Email must look like an address');
     expect(response.body).toContain('Password must be at least 12 characters');
@@ -126,7 +164,13 @@ describe('creating users', () => {
 
   it('lists every error in a summary that takes the focus, links each to its field, and never sends the password back', async () => {
     const password = 'a perfectly good password';
-    const response = await create({ ...FULL_USER, username: 'summary-case', email: 'nope', phone: 'x'.repeat(300), password });
+    const response = await create({
+      ...FULL_USER,
+      username: 'summary-case',
+      email: 'nope',
+      phone: 'x'.repeat(300),
+      password,
+    });
     expect(response.statusCode).toBe(422);
     const summary = /<div class="[^"]*error-summary[^"]*"[^>]*>([\s\S]*?)<\/div>/.exec(response.body)!;
     expect(summary[0]).toContain('role="alert"');
@@ -192,7 +236,8 @@ describe('users table', () => {
   });
 
   it('sorts by a column in both directions', async () => {
-    const names = (html: string) => [...html.matchAll(/<td><a href="\/admin\/users\/[^"]+">([^<]+)<\/a>/g)].map((m) => m[1]);
+    const names = (html: string) =>
+      [...html.matchAll(/<td><a href="\/admin\/users\/[^"]+">([^<]+)<\/a>/g)].map((m) => m[1]);
     const asc = names((await admin.get('/admin/users?sort=username')).body);
     expect(asc).toEqual([...asc].sort((a, b) => a!.toLowerCase().localeCompare(b!.toLowerCase())));
     const desc = names((await admin.get('/admin/users?sort=username&dir=desc')).body);
@@ -218,7 +263,10 @@ describe('users table', () => {
     expect(fragment.body).toContain('<table class="data"');
     const boosted = await admin.get('/admin/users?q=acme', { 'hx-request': 'true', 'hx-boosted': 'true' });
     expect(boosted.body).toContain('<html');
-    const restore = await admin.get('/admin/users?q=acme', { 'hx-request': 'true', 'hx-history-restore-request': 'true' });
+    const restore = await admin.get('/admin/users?q=acme', {
+      'hx-request': 'true',
+      'hx-history-restore-request': 'true',
+    });
     expect(restore.body).toContain('<html');
   });
 });
@@ -245,8 +293,14 @@ describe('editing users', () => {
     const after = (await findUser('edit-me'))!;
     expect(after).toMatchObject({ firstName: 'Victor', city: 'Boston', version: user.version + 1, lastSession: null });
     expect(after.passwordHash).toBe(user.passwordHash); // empty password keeps the old one
-    const [event] = await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'user_updated'), eq(auditEvents.targetId, user.id)));
-    expect((event!.details as { changes: Record<string, unknown> }).changes.first_name).toEqual({ old: '', new: 'Victor' });
+    const [event] = await t.handle.db
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.action, 'user_updated'), eq(auditEvents.targetId, user.id)));
+    expect((event!.details as { changes: Record<string, unknown> }).changes.first_name).toEqual({
+      old: '',
+      new: 'Victor',
+    });
     expect((await admin.get(`/admin/users/${user.id}`)).body).toContain('User edit-me saved.');
   });
 
@@ -257,16 +311,31 @@ describe('editing users', () => {
     const staleVersion = versionOf(page.body);
     const other = await new TestClient(t.app).loginAsFirstAdmin();
     await other.get(`/admin/users/${user.id}`);
-    const first = await other.post(`/admin/users/${user.id}`, { username: 'stale-walter', realm: 'local', city: 'First Writer', version: staleVersion });
+    const first = await other.post(`/admin/users/${user.id}`, {
+      username: 'stale-walter',
+      realm: 'local',
+      city: 'First Writer',
+      version: staleVersion,
+    });
     expect(first.statusCode).toBe(303);
 
-    const second = await admin.post(`/admin/users/${user.id}`, { username: 'stale-walter', realm: 'local', city: 'Second Writer', version: staleVersion });
+    const second = await admin.post(`/admin/users/${user.id}`, {
+      username: 'stale-walter',
+      realm: 'local',
+      city: 'Second Writer',
+      version: staleVersion,
+    });
     expect(second.statusCode).toBe(409);
     expect(second.body).toContain('changed by someone else');
     expect(second.body).toContain('value="Second Writer"'); // what was typed is kept
     expect((await findUser('stale-walter'))!.city).toBe('First Writer');
     // Saving again on purpose, from the refreshed form, overwrites.
-    const again = await admin.post(`/admin/users/${user.id}`, { username: 'stale-walter', realm: 'local', city: 'Second Writer', version: versionOf(second.body) });
+    const again = await admin.post(`/admin/users/${user.id}`, {
+      username: 'stale-walter',
+      realm: 'local',
+      city: 'Second Writer',
+      version: versionOf(second.body),
+    });
     expect(again.statusCode).toBe(303);
     expect((await findUser('stale-walter'))!.city).toBe('Second Writer');
   });
@@ -275,7 +344,11 @@ describe('editing users', () => {
     await own('taken-name');
     const user = await own('rename-me');
     const page = await admin.get(`/admin/users/${user.id}`);
-    const response = await admin.post(`/admin/users/${user.id}`, { username: 'TAKEN-NAME', realm: 'local', version: versionOf(page.body) });
+    const response = await admin.post(`/admin/users/${user.id}`, {
+      username: 'TAKEN-NAME',
+      realm: 'local',
+      version: versionOf(page.body),
+    });
     expect(response.statusCode).toBe(409);
     expect(response.body).toContain('already exists');
   });
@@ -286,23 +359,42 @@ describe('editing users', () => {
     expect((await new TestClient(t.app).login('locked-zed', PASSWORD)).statusCode).toBe(401);
     const page = await admin.get(`/admin/users/${user.id}`);
     expect(page.body).toMatch(/id="f-locked"[^>]* checked/);
-    await admin.post(`/admin/users/${user.id}`, { username: 'locked-zed', realm: 'local', version: versionOf(page.body) });
+    await admin.post(`/admin/users/${user.id}`, {
+      username: 'locked-zed',
+      realm: 'local',
+      version: versionOf(page.body),
+    });
     expect((await new TestClient(t.app).login('locked-zed', PASSWORD)).statusCode).toBe(303);
   });
 
   it('resets two-factor authentication after confirming; says what follows from their groups, and that a user with no factor has nothing to reset', async () => {
     await own('reset-yvonne');
     const user = (await findUser('reset-yvonne'))!;
-    await t.handle.db.update(users).set({ twoFactorEnabled: true, twoFactorSecret: 'encrypted', twoFactorLastStep: 5 }).where(eq(users.id, user.id));
+    await t.handle.db
+      .update(users)
+      .set({ twoFactorEnabled: true, twoFactorSecret: 'encrypted', twoFactorLastStep: 5 })
+      .where(eq(users.id, user.id));
     const page = (await admin.get(`/admin/users/${user.id}`)).body;
     // No group of theirs requires 2FA (self-enrolment is on by default): they may enrol again themselves.
     expect(page).toContain('They can enrol again from their profile.');
     expect(page).not.toContain('next login');
     const response = await admin.post(`/admin/users/${user.id}/reset-2fa`, { confirm: 'yes' });
     expect(response.statusCode).toBe(303);
-    expect(await findUser('reset-yvonne')).toMatchObject({ twoFactorEnabled: false, twoFactorSecret: null, twoFactorLastStep: null });
-    expect((await admin.get(`/admin/users/${user.id}`)).body).toContain('Two-factor authentication of reset-yvonne was reset. They can enrol again from their profile.');
-    const audits = async () => (await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'user_2fa_reset'), eq(auditEvents.targetId, user.id)))).length;
+    expect(await findUser('reset-yvonne')).toMatchObject({
+      twoFactorEnabled: false,
+      twoFactorSecret: null,
+      twoFactorLastStep: null,
+    });
+    expect((await admin.get(`/admin/users/${user.id}`)).body).toContain(
+      'Two-factor authentication of reset-yvonne was reset. They can enrol again from their profile.',
+    );
+    const audits = async () =>
+      (
+        await t.handle.db
+          .select()
+          .from(auditEvents)
+          .where(and(eq(auditEvents.action, 'user_2fa_reset'), eq(auditEvents.targetId, user.id)))
+      ).length;
     expect(await audits()).toBe(1);
 
     // Now without a factor: no button, and a reset (an old form, a second tab) changes and audits nothing.
@@ -322,11 +414,18 @@ describe('editing users', () => {
     const [strict] = await t.handle.db.insert(groups).values({ name: 'Strict 2FA', priority: 911 }).returning();
     await t.handle.db.insert(groupSettings).values({ groupId: strict!.id, key: 'require_2fa', value: true });
     await t.handle.db.insert(userGroups).values({ userId: user.id, groupId: strict!.id });
-    await t.handle.db.update(users).set({ twoFactorEnabled: true, twoFactorSecret: 'encrypted' }).where(eq(users.id, user.id));
+    await t.handle.db
+      .update(users)
+      .set({ twoFactorEnabled: true, twoFactorSecret: 'encrypted' })
+      .where(eq(users.id, user.id));
     expect((await admin.get(`/admin/users/${user.id}`)).body).toContain('They enrol again at their next login');
-    expect((await admin.get(`/admin/users/${user.id}/reset-2fa`)).body).toContain('They enrol again at their next login');
+    expect((await admin.get(`/admin/users/${user.id}/reset-2fa`)).body).toContain(
+      'They enrol again at their next login',
+    );
     await admin.post(`/admin/users/${user.id}/reset-2fa`, { confirm: 'yes' });
-    expect((await admin.get(`/admin/users/${user.id}`)).body).toContain('was reset. They enrol again at their next login');
+    expect((await admin.get(`/admin/users/${user.id}`)).body).toContain(
+      'was reset. They enrol again at their next login',
+    );
   });
 
   // Every action of the user page that cannot be taken back asks first: with JavaScript the page's
@@ -337,29 +436,44 @@ describe('editing users', () => {
       action: 'reset-2fa',
       question: (name: string) => `Reset two-factor authentication of ${name}?`,
       button: 'Reset Two Factor Authentication',
-      setup: async (id: string) => void (await t.handle.db.update(users).set({ twoFactorEnabled: true, twoFactorSecret: 'encrypted' }).where(eq(users.id, id))),
-      done: async (id: string) => (await t.handle.db.select().from(users).where(eq(users.id, id)))[0]!.twoFactorEnabled === false,
+      setup: async (id: string) =>
+        void (await t.handle.db
+          .update(users)
+          .set({ twoFactorEnabled: true, twoFactorSecret: 'encrypted' })
+          .where(eq(users.id, id))),
+      done: async (id: string) =>
+        (await t.handle.db.select().from(users).where(eq(users.id, id)))[0]!.twoFactorEnabled === false,
     },
     {
       action: 'logout',
       question: (name: string) => `Log out ${name} everywhere?`,
       button: 'Log Out Everywhere',
-      setup: async (id: string) => void (await t.handle.db.insert(sessions).values({ sid: `sid-confirm-${id}`, userId: id, data: {}, expiresAt: new Date(Date.now() + 3_600_000) })),
-      done: async (id: string) => (await t.handle.db.select().from(sessions).where(eq(sessions.userId, id))).length === 0,
+      setup: async (id: string) =>
+        void (await t.handle.db
+          .insert(sessions)
+          .values({ sid: `sid-confirm-${id}`, userId: id, data: {}, expiresAt: new Date(Date.now() + 3_600_000) })),
+      done: async (id: string) =>
+        (await t.handle.db.select().from(sessions).where(eq(sessions.userId, id))).length === 0,
     },
   ])('asks before $action, with JavaScript and without', async ({ action, question, button, setup, done }) => {
     const user = await own(`confirm-${action}`);
     await setup(user.id);
     const url = `/admin/users/${user.id}/${action}`;
     const page = (await admin.get(`/admin/users/${user.id}`)).body;
-    const form = new RegExp(`<form method="post" action="${url}" hx-confirm="${question(user.username).replace('?', '\\?')}" hx-vals='\\{"confirm": "yes"\\}'>`);
+    const form = new RegExp(
+      `<form method="post" action="${url}" hx-confirm="${question(user.username).replace('?', '\\?')}" hx-vals='\\{"confirm": "yes"\\}'>`,
+    );
     expect(page).toMatch(form);
     for (const step of [() => admin.get(url), () => admin.post(url), () => admin.post(url, { confirm: 'no' })]) {
       const shown = await step();
       if (shown.statusCode === 400) continue; // confirm=no is not a value the form sends
       expect(shown.statusCode).toBe(200);
       expect(shown.body).toContain(`<h1>${question(user.username)}</h1>`);
-      expect(shown.body).toMatch(new RegExp(`<form method="post" action="${url}" class="buttons">[\\s\\S]*<input type="hidden" name="confirm" value="yes">[\\s\\S]*${button}</button>`));
+      expect(shown.body).toMatch(
+        new RegExp(
+          `<form method="post" action="${url}" class="buttons">[\\s\\S]*<input type="hidden" name="confirm" value="yes">[\\s\\S]*${button}</button>`,
+        ),
+      );
       expect(shown.body).toContain(`<a href="/admin/users/${user.id}#actions">Cancel</a>`);
       expect(await done(user.id), 'nothing happens before the confirm').toBe(false);
     }
@@ -373,9 +487,16 @@ describe('editing users', () => {
     const user = (await findUser('ldap-lena'))!;
     expect(user.passwordHash).toBeNull();
     const page = await admin.get(`/admin/users/${user.id}`);
-    const refused = await admin.post(`/admin/users/${user.id}`, { username: 'ldap-lena', realm: 'local', city: 'Typed City', version: versionOf(page.body) });
+    const refused = await admin.post(`/admin/users/${user.id}`, {
+      username: 'ldap-lena',
+      realm: 'local',
+      city: 'Typed City',
+      version: versionOf(page.body),
+    });
     expect(refused.statusCode).toBe(422);
-    expect(refused.body).toMatch(/<p class="error" id="e-realm">A local user needs a password: enter one to change the realm to local\.<\/p>/);
+    expect(refused.body).toMatch(
+      /<p class="error" id="e-realm">A local user needs a password: enter one to change the realm to local\.<\/p>/,
+    );
     expect(refused.body).toMatch(/<option value="local" selected>/); // the entered values are kept
     expect(refused.body).toContain('value="Typed City"');
     expect(await findUser('ldap-lena')).toMatchObject({ realm: 'ldap', city: '', version: user.version }); // nothing written
@@ -385,12 +506,26 @@ describe('editing users', () => {
     expect(api.statusCode).toBe(400);
     expect(api.json().error_message).toContain('target_user.realm: A local user needs a password');
     // With a password it is a local user who can log in; a local user keeps theirs without retyping it.
-    const saved = await admin.post(`/admin/users/${user.id}`, { username: 'ldap-lena', realm: 'local', password: PASSWORD, version: versionOf(page.body) });
+    const saved = await admin.post(`/admin/users/${user.id}`, {
+      username: 'ldap-lena',
+      realm: 'local',
+      password: PASSWORD,
+      version: versionOf(page.body),
+    });
     expect(saved.statusCode).toBe(303);
     expect(await findUser('ldap-lena')).toMatchObject({ realm: 'local' });
     expect((await new TestClient(t.app).login('ldap-lena', PASSWORD)).statusCode).toBe(303);
     const again = await admin.get(`/admin/users/${user.id}`);
-    expect((await admin.post(`/admin/users/${user.id}`, { username: 'ldap-lena', realm: 'local', city: 'Later', version: versionOf(again.body) })).statusCode).toBe(303);
+    expect(
+      (
+        await admin.post(`/admin/users/${user.id}`, {
+          username: 'ldap-lena',
+          realm: 'local',
+          city: 'Later',
+          version: versionOf(again.body),
+        })
+      ).statusCode,
+    ).toBe(303);
   });
 
   it('answers 404 for an unknown user', async () => {
@@ -410,15 +545,22 @@ describe('deleting users', () => {
     expect(response.statusCode).toBe(303);
     expect(await findUser('delete-yvonne')).toBeUndefined();
     expect((await admin.get('/admin/users')).body).toContain('User delete-yvonne deleted.');
-    const [event] = await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'user_deleted'), eq(auditEvents.targetId, user.id)));
+    const [event] = await t.handle.db
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.action, 'user_deleted'), eq(auditEvents.targetId, user.id)));
     expect(event!.targetName).toBe('delete-yvonne');
   });
 
-  it('answers htmx with the table section at the list\'s query, without the row and with the message', async () => {
+  it("answers htmx with the table section at the list's query, without the row and with the message", async () => {
     await own('delete-xavier');
     const user = (await findUser('delete-xavier'))!;
     await admin.get('/admin/users');
-    const response = await admin.post(`/admin/users/${user.id}/delete?q=delete-&sort=email&dir=desc`, {}, { 'hx-request': 'true' });
+    const response = await admin.post(
+      `/admin/users/${user.id}/delete?q=delete-&sort=email&dir=desc`,
+      {},
+      { 'hx-request': 'true' },
+    );
     expect(response.statusCode).toBe(200);
     expect(response.body).not.toContain('<html');
     expect(response.body).toContain('<p class="flash flash-success" role="status">User delete-xavier deleted.</p>');
@@ -449,7 +591,12 @@ describe('deleting users', () => {
     expect(del.statusCode).toBe(409);
     expect(del.body).toContain('would leave no enabled, unlocked local user holding global_admin');
     const page = await admin.get(`/admin/users/${me.id}`);
-    const disable = await admin.post(`/admin/users/${me.id}`, { username: 'admin', realm: 'local', disabled: 'true', version: versionOf(page.body) });
+    const disable = await admin.post(`/admin/users/${me.id}`, {
+      username: 'admin',
+      realm: 'local',
+      disabled: 'true',
+      version: versionOf(page.body),
+    });
     expect(disable.statusCode).toBe(409);
     expect(disable.body).toContain('would leave no enabled, unlocked local user holding global_admin');
     expect(await findUser('admin')).toMatchObject({ disabled: false });
@@ -459,7 +606,11 @@ describe('deleting users', () => {
     const me = (await findUser('admin'))!;
     for (const realm of ['ldap', 'saml', 'oidc']) {
       const page = await admin.get(`/admin/users/${me.id}`);
-      const change = await admin.post(`/admin/users/${me.id}`, { username: 'admin', realm, version: versionOf(page.body) });
+      const change = await admin.post(`/admin/users/${me.id}`, {
+        username: 'admin',
+        realm,
+        version: versionOf(page.body),
+      });
       expect(change.statusCode, realm).toBe(409);
       expect(change.body).toContain('would leave no enabled, unlocked local user holding global_admin who can log in');
     }
@@ -481,7 +632,10 @@ describe('access', () => {
     await plain.get('/');
     expect((await plain.post(`/admin/users/${victor.id}/delete`)).statusCode).toBe(403);
     expect(await findUser('plain-victor')).toBeDefined();
-    const [denied] = await t.handle.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'authz_fail'), eq(auditEvents.actorId, victor.id)));
+    const [denied] = await t.handle.db
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.action, 'authz_fail'), eq(auditEvents.actorId, victor.id)));
     expect(denied).toMatchObject({ action: 'authz_fail', outcome: 'failure' });
   });
 

@@ -4,13 +4,21 @@ import { describe, expect, it } from 'vitest';
 import { fieldsOf } from '../../src/api/api-reference.js';
 import { expirationOf, fromKasmId, toKasmId } from '../../src/api/kasm-shapes.js';
 import { CreateUserBody } from '../../src/schemas/api.js';
-import { apiCredentialsOf, apiSecretMatches, hashApiSecret, newApiCredentials } from '../../src/security/api-key-secret.js';
+import {
+  apiCredentialsOf,
+  apiSecretMatches,
+  hashApiSecret,
+  newApiCredentials,
+} from '../../src/security/api-key-secret.js';
 import { permissionChange, requestedPermissions } from '../../src/security/permissions.js';
 
 describe('API credentials', () => {
   it('come from HTTP Basic first, else from the body', () => {
     const basic = `Basic ${Buffer.from('key1:se:cret').toString('base64')}`;
-    expect(apiCredentialsOf(basic, { api_key: 'other', api_key_secret: 'x' })).toEqual({ key: 'key1', secret: 'se:cret' });
+    expect(apiCredentialsOf(basic, { api_key: 'other', api_key_secret: 'x' })).toEqual({
+      key: 'key1',
+      secret: 'se:cret',
+    });
     expect(apiCredentialsOf(undefined, { api_key: 'k', api_key_secret: 's' })).toEqual({ key: 'k', secret: 's' });
     expect(apiCredentialsOf(undefined, { api_key: 'k' })).toBeNull();
     expect(apiCredentialsOf('Bearer abc', null)).toBeNull();
@@ -39,14 +47,18 @@ describe('Kasm shapes', () => {
   it('expire a session at the earlier of keepalive + expiration and start + time limit', () => {
     const createdAt = new Date('2026-01-01T00:00:00Z');
     const keepaliveAt = new Date('2026-01-01T01:00:00Z');
-    expect(expirationOf({ createdAt, keepaliveAt, keepaliveSeconds: 600, timeLimitSeconds: 0 })).toEqual(new Date('2026-01-01T01:10:00Z'));
-    expect(expirationOf({ createdAt, keepaliveAt, keepaliveSeconds: 600, timeLimitSeconds: 1800 })).toEqual(new Date('2026-01-01T00:30:00Z'));
+    expect(expirationOf({ createdAt, keepaliveAt, keepaliveSeconds: 600, timeLimitSeconds: 0 })).toEqual(
+      new Date('2026-01-01T01:10:00Z'),
+    );
+    expect(expirationOf({ createdAt, keepaliveAt, keepaliveSeconds: 600, timeLimitSeconds: 1800 })).toEqual(
+      new Date('2026-01-01T00:30:00Z'),
+    );
     expect(expirationOf({ createdAt, keepaliveAt, keepaliveSeconds: 0, timeLimitSeconds: 0 })).toBeNull();
   });
 });
 
 describe('the reference', () => {
-  it('lists a body\'s fields, nested ones as parent.child, without the credentials', () => {
+  it("lists a body's fields, nested ones as parent.child, without the credentials", () => {
     const fields = fieldsOf(CreateUserBody as never);
     expect(fields.map((f) => f.name)).not.toContain('api_key');
     expect(fields.find((f) => f.name === 'target_user')).toMatchObject({ type: 'object', required: true });
@@ -56,12 +68,19 @@ describe('the reference', () => {
 
 describe('permission panels (groups and API keys)', () => {
   it('say what a replacement adds, removes, and what is not a permission', () => {
-    expect(permissionChange(['users_view', 'audit_view'], ['users_view', 'users_modify', 'fly'])).toEqual({ unknown: ['fly'], added: ['users_modify', 'fly'], removed: ['audit_view'] });
+    expect(permissionChange(['users_view', 'audit_view'], ['users_view', 'users_modify', 'fly'])).toEqual({
+      unknown: ['fly'],
+      added: ['users_modify', 'fly'],
+      removed: ['audit_view'],
+    });
   });
 
   it('keep the state of permissions the actor cannot tick (their boxes are disabled, so never sent)', () => {
     const actor = new Set(['users_view', 'users_modify']);
-    expect(requestedPermissions(['users_view'], ['audit_view', 'users_modify'], actor)).toEqual(['users_view', 'audit_view']);
+    expect(requestedPermissions(['users_view'], ['audit_view', 'users_modify'], actor)).toEqual([
+      'users_view',
+      'audit_view',
+    ]);
     expect(requestedPermissions([], ['audit_view'], new Set(['global_admin']))).toEqual([]);
   });
 });

@@ -55,7 +55,13 @@ describe('configuration', () => {
   it('names every bad value at once', () => {
     let error: unknown;
     try {
-      loadConfig({ PORT: 'eighty', COOKIE_SECURE: 'maybe', DATABASE_URL: 'mysql://x', PASSWORD_MIN_LENGTH: '4', DATABASE_POOL_SIZE: '0' });
+      loadConfig({
+        PORT: 'eighty',
+        COOKIE_SECURE: 'maybe',
+        DATABASE_URL: 'mysql://x',
+        PASSWORD_MIN_LENGTH: '4',
+        DATABASE_POOL_SIZE: '0',
+      });
     } catch (caught) {
       error = caught;
     }
@@ -87,11 +93,19 @@ describe('TRUST_PROXY', () => {
     expect(trustProxy('false')).toBe(false);
     expect(trustProxy('2')).toBe(2);
     expect(trustProxy('10.0.0.2')).toEqual(['10.0.0.2']);
-    expect(trustProxy('10.0.0.2, 10.1.0.0/16,::1,fd00::/8,loopback')).toEqual(['10.0.0.2', '10.1.0.0/16', '::1', 'fd00::/8', 'loopback']);
+    expect(trustProxy('10.0.0.2, 10.1.0.0/16,::1,fd00::/8,loopback')).toEqual([
+      '10.0.0.2',
+      '10.1.0.0/16',
+      '::1',
+      'fd00::/8',
+      'loopback',
+    ]);
   });
 
   it('refuses true, saying why and what to write instead', () => {
-    expect(() => trustProxy('true')).toThrow(/TRUST_PROXY=true would trust every hop.*TRUST_PROXY=1.*TRUST_PROXY=10\.0\.0\.2,10\.1\.0\.0\/16/s);
+    expect(() => trustProxy('true')).toThrow(
+      /TRUST_PROXY=true would trust every hop.*TRUST_PROXY=1.*TRUST_PROXY=10\.0\.0\.2,10\.1\.0\.0\/16/s,
+    );
   });
 
   it('refuses what it cannot read', () => {
@@ -106,6 +120,8 @@ describe('LOCK_AFTER_TEMPORARY_LOCKOUTS', () => {
   it('defaults to 3 and takes 0 (never)', () => {
     expect(loadConfig({}).lockAfterTemporaryLockouts).toBe(3);
     expect(loadConfig({ LOCK_AFTER_TEMPORARY_LOCKOUTS: '0' }).lockAfterTemporaryLockouts).toBe(0);
-    expect(() => loadConfig({ LOCK_AFTER_TEMPORARY_LOCKOUTS: '-1' })).toThrow(/LOCK_AFTER_TEMPORARY_LOCKOUTS must be a whole number from 0 to 100/);
+    expect(() => loadConfig({ LOCK_AFTER_TEMPORARY_LOCKOUTS: '-1' })).toThrow(
+      /LOCK_AFTER_TEMPORARY_LOCKOUTS must be a whole number from 0 to 100/,
+    );
   });
 });

@@ -2,7 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import { parseDestinationPath } from '../../src/file-mappings/destination-path.js';
 import { effectiveFileMappings, type MappingCandidate } from '../../src/file-mappings/effective-mappings.js';
-import { isText, lineEndingWarning, validateMapping, UploadedFile, CONTENT_MAX_BYTES } from '../../src/file-mappings/mapping-input.js';
+import {
+  isText,
+  lineEndingWarning,
+  validateMapping,
+  UploadedFile,
+  CONTENT_MAX_BYTES,
+} from '../../src/file-mappings/mapping-input.js';
 import { modeOf } from '../../src/launches/launch-plan.js';
 
 describe('destination paths', () => {
@@ -41,9 +47,24 @@ describe('destination paths', () => {
   });
 });
 
-const workspace = (name: string, path: string): MappingCandidate => ({ id: `w-${name}`, name, destinationPath: path, origin: { type: 'workspace', name: 'Chrome' } });
-const group = (name: string, path: string, groupName: string, priority: number): MappingCandidate => ({ id: `g-${name}`, name, destinationPath: path, origin: { type: 'group', name: groupName, priority } });
-const user = (name: string, path: string): MappingCandidate => ({ id: `u-${name}`, name, destinationPath: path, origin: { type: 'user', name: 'ada' } });
+const workspace = (name: string, path: string): MappingCandidate => ({
+  id: `w-${name}`,
+  name,
+  destinationPath: path,
+  origin: { type: 'workspace', name: 'Chrome' },
+});
+const group = (name: string, path: string, groupName: string, priority: number): MappingCandidate => ({
+  id: `g-${name}`,
+  name,
+  destinationPath: path,
+  origin: { type: 'group', name: groupName, priority },
+});
+const user = (name: string, path: string): MappingCandidate => ({
+  id: `u-${name}`,
+  name,
+  destinationPath: path,
+  origin: { type: 'user', name: 'ada' },
+});
 
 describe('effective file mappings', () => {
   it('considers the workspace, then groups by priority (lowest number first), then the user: the first wins each path', () => {
@@ -68,7 +89,14 @@ describe('effective file mappings', () => {
   });
 
   it('gives the same answer whatever order the rows come in', () => {
-    const candidates = [workspace('W', '/a'), group('G1', '/a', 'One', 1), group('G2', '/a', 'Two', 2), user('U', '/a'), group('G2b', '/b', 'Two', 2), user('Ub', '/b')];
+    const candidates = [
+      workspace('W', '/a'),
+      group('G1', '/a', 'One', 1),
+      group('G2', '/a', 'Two', 2),
+      user('U', '/a'),
+      group('G2b', '/b', 'Two', 2),
+      user('Ub', '/b'),
+    ];
     const expected = effectiveFileMappings(candidates);
     for (let i = 0; i < 20; i++) {
       const shuffled = [...candidates].sort(() => Math.random() - 0.5);
@@ -85,7 +113,10 @@ describe('effective file mappings', () => {
   it('breaks ties of priority by group name, then mapping name, then id (priorities are unique, but the order must be total)', () => {
     const { applied } = effectiveFileMappings([group('x', '/a', 'Beta', 5), group('y', '/a', 'Alpha', 5)]);
     expect(applied[0]!.origin).toMatchObject({ name: 'Alpha' });
-    const sameGroup = effectiveFileMappings([{ ...group('b', '/a', 'G', 5), id: '2' }, { ...group('a', '/a', 'G', 5), id: '1' }]);
+    const sameGroup = effectiveFileMappings([
+      { ...group('b', '/a', 'G', 5), id: '2' },
+      { ...group('a', '/a', 'G', 5), id: '1' },
+    ]);
     expect(sameGroup.applied[0]!.name).toBe('a');
   });
 
@@ -99,16 +130,28 @@ describe('mapping content', () => {
   it('takes an upload byte for byte, text with LF line ends, and refuses more than 5 MB', () => {
     const base = { name: 'n', destination_path: '/x' };
     const bytes = Buffer.from([0, 13, 10, 255]);
-    const upload = validateMapping({ ...base, content: 'ignored', file: new UploadedFile('f.bin', bytes, false) }, { hasContent: false, keepsText: false });
+    const upload = validateMapping(
+      { ...base, content: 'ignored', file: new UploadedFile('f.bin', bytes, false) },
+      { hasContent: false, keepsText: false },
+    );
     expect(upload.ok && upload.value.content).toEqual({ bytes, fileName: 'f.bin' });
     const text = validateMapping({ ...base, content: 'a\r\nb\rc' }, { hasContent: false, keepsText: false });
     expect(text.ok && text.value.content!.bytes.toString()).toBe('a\nb\nc');
-    const tooLarge = validateMapping({ ...base, file: new UploadedFile('big', Buffer.alloc(10), true) }, { hasContent: false, keepsText: false });
+    const tooLarge = validateMapping(
+      { ...base, file: new UploadedFile('big', Buffer.alloc(10), true) },
+      { hasContent: false, keepsText: false },
+    );
     expect(tooLarge.ok ? '' : tooLarge.errors.file).toContain('larger than 5 MB');
-    const bigText = validateMapping({ ...base, content: 'x'.repeat(CONTENT_MAX_BYTES + 1) }, { hasContent: false, keepsText: false });
+    const bigText = validateMapping(
+      { ...base, content: 'x'.repeat(CONTENT_MAX_BYTES + 1) },
+      { hasContent: false, keepsText: false },
+    );
     expect(bigText.ok ? '' : bigText.errors.content).toContain('larger than 5 MB');
     // Something that only looks like an upload (a JSON body) is not one.
-    const forged = validateMapping({ ...base, file: { fileName: 'x', data: 'AAAA', tooLarge: false } }, { hasContent: false, keepsText: false });
+    const forged = validateMapping(
+      { ...base, file: { fileName: 'x', data: 'AAAA', tooLarge: false } },
+      { hasContent: false, keepsText: false },
+    );
     expect(forged.ok).toBe(false);
     // An edit without new content keeps the stored content.
     const keep = validateMapping({ ...base, content: '' }, { hasContent: true, keepsText: false });
@@ -124,6 +167,11 @@ describe('mapping content', () => {
   });
 
   it('gives writable files to the session user and read-only ones to root', () => {
-    expect([modeOf(true, false), modeOf(true, true), modeOf(false, false), modeOf(false, true)]).toEqual(['0644', '0755', '0444', '0555']);
+    expect([modeOf(true, false), modeOf(true, true), modeOf(false, false), modeOf(false, true)]).toEqual([
+      '0644',
+      '0755',
+      '0444',
+      '0555',
+    ]);
   });
 });

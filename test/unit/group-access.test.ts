@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { canDeleteGroup, canModifyGroup, canViewGroup } from '../../src/groups/group-access.js';
 
-const actor = (permissions: string[], groupIds: string[] = []) => ({ permissions: new Set(permissions), groupIds: new Set(groupIds) });
+const actor = (permissions: string[], groupIds: string[] = []) => ({
+  permissions: new Set(permissions),
+  groupIds: new Set(groupIds),
+});
 const plain = { id: 'eng', isSystem: false };
 const system = { id: 'admins', isSystem: true };
 
@@ -22,7 +25,7 @@ describe('group access rules', () => {
     expect(canModifyGroup(actor(['groups_modify', 'groups_modify_system']), system)).toBe(true);
   });
 
-  it('limits the _ifmember permissions to the actor\'s own groups', () => {
+  it("limits the _ifmember permissions to the actor's own groups", () => {
     const member = actor(['groups_view_ifmember', 'groups_modify_ifmember'], ['eng']);
     expect(canViewGroup(member, plain)).toBe(true);
     expect(canModifyGroup(member, plain)).toBe(true);

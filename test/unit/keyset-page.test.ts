@@ -30,13 +30,24 @@ describe('keysetPage', () => {
   });
 
   it('an empty page has no cursors', () => {
-    expect(keysetPage([], 25, { page: 1 })).toEqual({ rows: [], hasNext: false, hasPrevious: false, nextCursor: null, previousCursor: null });
+    expect(keysetPage([], 25, { page: 1 })).toEqual({
+      rows: [],
+      hasNext: false,
+      hasPrevious: false,
+      nextCursor: null,
+      previousCursor: null,
+    });
   });
 
   it('a cursor survives its trip through a link, and one that is not ours is ignored', () => {
     const cursor = { value: 'o’brien, ann', id: id(7) };
     expect(decodeCursor(encodeCursor(cursor))).toEqual(cursor);
-    for (const spoiled of ['', 'not-base64!', Buffer.from('[1,2]').toString('base64url'), Buffer.from(JSON.stringify(['x', 'not-a-uuid'])).toString('base64url')]) {
+    for (const spoiled of [
+      '',
+      'not-base64!',
+      Buffer.from('[1,2]').toString('base64url'),
+      Buffer.from(JSON.stringify(['x', 'not-a-uuid'])).toString('base64url'),
+    ]) {
       expect(decodeCursor(spoiled)).toBeUndefined();
     }
   });

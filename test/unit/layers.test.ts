@@ -18,7 +18,11 @@ function sourceFiles(dir: string): string[] {
 }
 
 /** `users` for src/users/x.ts, `app` for src/app.ts. */
-const folderOf = (file: string) => path.relative(SRC, file).split(path.sep)[0]!.replace(/\.[jt]s$/, '');
+const folderOf = (file: string) =>
+  path
+    .relative(SRC, file)
+    .split(path.sep)[0]!
+    .replace(/\.[jt]s$/, '');
 
 function folderImports(): Array<{ from: string; to: string; file: string }> {
   return sourceFiles(SRC).flatMap((file) => {
@@ -39,7 +43,9 @@ describe('layers of src/', () => {
   });
 
   it('imports only run down', () => {
-    const upward = imports.filter(({ from, to }) => rankOf(to) > rankOf(from) || (from === 'plugins' && rankOf(to) === 2));
+    const upward = imports.filter(
+      ({ from, to }) => rankOf(to) > rankOf(from) || (from === 'plugins' && rankOf(to) === 2),
+    );
     expect(upward.map(({ file, to }) => `${file} imports from ${to}/`)).toEqual([]);
   });
 

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LOCK_AFTER_TEMPORARY_LOCKOUTS, lockoutIsPermanent, temporaryLockoutSeconds } from '../../src/security/lockout.js';
+import {
+  DEFAULT_LOCK_AFTER_TEMPORARY_LOCKOUTS,
+  lockoutIsPermanent,
+  temporaryLockoutSeconds,
+} from '../../src/security/lockout.js';
 
 describe('lockout policy', () => {
   it('doubles the temporary lockout from 1 minute up to 15 minutes', () => {

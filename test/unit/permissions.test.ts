@@ -15,7 +15,9 @@ const held = (...permissions: string[]) => new Set(permissions);
 
 describe('permissionsLacking (no way up)', () => {
   it('names what the actor lacks, in catalogue order', () => {
-    expect(permissionsLacking(held('users_view', 'groups_modify'), ['audit_view', 'users_view', 'global_admin'])).toEqual(['global_admin', 'audit_view']);
+    expect(
+      permissionsLacking(held('users_view', 'groups_modify'), ['audit_view', 'users_view', 'global_admin']),
+    ).toEqual(['global_admin', 'audit_view']);
   });
 
   it('lets global_admin confer anything, and nothing else confer global_admin', () => {
@@ -52,12 +54,14 @@ describe('strongerUserBlocks', () => {
   });
 });
 
-describe('strongerMemberBlocks (a group\'s content reaches its members)', () => {
+describe("strongerMemberBlocks (a group's content reaches its members)", () => {
   it('asks the stronger-user rule about what the members hold together', () => {
     const deputy = held('groups_modify', 'user');
     expect(strongerMemberBlocks(deputy, { isSystem: false }, held('user', 'global_admin'))).toEqual(['global_admin']);
     expect(strongerMemberBlocks(deputy, { isSystem: false }, held('user'))).toEqual([]);
-    expect(strongerMemberBlocks(held('groups_modify', 'users_modify_admin'), { isSystem: false }, held('global_admin'))).toEqual([]);
+    expect(
+      strongerMemberBlocks(held('groups_modify', 'users_modify_admin'), { isSystem: false }, held('global_admin')),
+    ).toEqual([]);
   });
 
   it('leaves system groups to groups_modify_system', () => {
@@ -73,7 +77,9 @@ describe('strongerMemberBlocks (a group\'s content reaches its members)', () => 
 
 describe('lackingMessage', () => {
   it('says what was tried and what is missing', () => {
-    expect(lackingMessage('Adding members to Ops', ['global_admin', 'audit_view'])).toBe('Adding members to Ops needs global_admin, audit_view, which you do not hold.');
+    expect(lackingMessage('Adding members to Ops', ['global_admin', 'audit_view'])).toBe(
+      'Adding members to Ops needs global_admin, audit_view, which you do not hold.',
+    );
   });
 });
 

@@ -3,7 +3,14 @@ import { RETURN_PATH_MAX, safeReturnPath } from '../../src/security/return-path.
 
 describe('safeReturnPath', () => {
   it('keeps same-origin paths, query strings and percent-encoded text', () => {
-    for (const path of ['/', '/admin/users', '/admin/users?q=smith&sort=email', '/profile#sessions', '/admin/users?q=J%C3%BCrgen', '/a/b/../c']) {
+    for (const path of [
+      '/',
+      '/admin/users',
+      '/admin/users?q=smith&sort=email',
+      '/profile#sessions',
+      '/admin/users?q=J%C3%BCrgen',
+      '/a/b/../c',
+    ]) {
       expect(safeReturnPath(path), path).toBe(path);
     }
   });

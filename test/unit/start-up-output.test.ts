@@ -3,7 +3,10 @@ import { firstStartBanner, prettyLogLine } from '../../src/setup/start-up-output
 
 describe('start-up output', () => {
   it('puts the one-time password in a banner of its own, every line framed, naming the login page and user', () => {
-    const banner = firstStartBanner({ username: 'admin', generatedPassword: 'Pw-1234567890abcdefghijk' }, 'http://localhost:3000');
+    const banner = firstStartBanner(
+      { username: 'admin', generatedPassword: 'Pw-1234567890abcdefghijk' },
+      'http://localhost:3000',
+    );
     const lines = banner.trim().split('\n');
     expect(lines[0]).toMatch(/^#+$/);
     expect(lines.at(-1)).toBe(lines[0]);
@@ -18,9 +21,24 @@ describe('start-up output', () => {
 
   it('turns pino JSON lines into short readable ones on a terminal, and passes other text on', () => {
     const time = Date.UTC(2026, 0, 2, 3, 4, 5);
-    const completed = JSON.stringify({ level: 30, time, pid: 1, hostname: 'h', reqId: 'req-7', res: { statusCode: 303 }, responseTime: 4.25, msg: 'request completed' });
+    const completed = JSON.stringify({
+      level: 30,
+      time,
+      pid: 1,
+      hostname: 'h',
+      reqId: 'req-7',
+      res: { statusCode: 303 },
+      responseTime: 4.25,
+      msg: 'request completed',
+    });
     expect(prettyLogLine(`${completed}\n`)).toBe('03:04:05 INFO  request completed 303 4.3 ms [req-7]\n');
-    const incoming = JSON.stringify({ level: 30, time, reqId: 'req-7', req: { method: 'POST', url: '/login', host: 'x' }, msg: 'incoming request' });
+    const incoming = JSON.stringify({
+      level: 30,
+      time,
+      reqId: 'req-7',
+      req: { method: 'POST', url: '/login', host: 'x' },
+      msg: 'incoming request',
+    });
     expect(prettyLogLine(incoming)).toBe('03:04:05 INFO  incoming request POST /login [req-7]\n');
     const error = JSON.stringify({ level: 50, time, msg: 'shutdown failed', err: { message: 'boom' } });
     expect(prettyLogLine(error)).toBe('03:04:05 ERROR shutdown failed {"err":{"message":"boom"}}\n');

@@ -22,7 +22,10 @@ describe('nulField: the first string of a request holding a NUL', () => {
 
   it('walks parsed forms and query strings (objects with an empty prototype)', () => {
     const parsed = new URLSearchParams('q=a%00');
-    const form = Object.assign(Object.create(Object.create(null) as object) as Record<string, string>, Object.fromEntries(parsed));
+    const form = Object.assign(
+      Object.create(Object.create(null) as object) as Record<string, string>,
+      Object.fromEntries(parsed),
+    );
     expect(nulField(form)).toBe('q');
     expect(nulField(Object.assign(Object.create(null) as object, { q: 'a\u0000' }))).toBe('q');
   });
@@ -44,25 +47,37 @@ describe('nulField: the first string of a request holding a NUL', () => {
 
 describe('nameProblem: names and destination paths', () => {
   it('accepts names in any script, with spaces and punctuation', () => {
-    for (const name of ['alice', 'Jürgen Groß', 'Ελένη', 'Алёна', '山田 太郎', 'sales-team (EU)', '/home/kasm-user/notes.txt', 'emoji 🎉']) {
+    for (const name of [
+      'alice',
+      'Jürgen Groß',
+      'Ελένη',
+      'Алёна',
+      '山田 太郎',
+      'sales-team (EU)',
+      '/home/kasm-user/notes.txt',
+      'emoji 🎉',
+    ]) {
       expect(nameProblem(name), name).toBeNull();
     }
   });
 
   it('refuses NUL and control characters', () => {
     expect(nameProblem('a\u0000b')).toBe('must not contain a NUL character.');
-    for (const text of ['a\u0007', 'a\u001b[31m', 'a\u007f', 'a\u0085', 'a\tb']) expect(nameProblem(text), JSON.stringify(text)).toBe('must not contain control characters.');
+    for (const text of ['a\u0007', 'a\u001b[31m', 'a\u007f', 'a\u0085', 'a\tb'])
+      expect(nameProblem(text), JSON.stringify(text)).toBe('must not contain control characters.');
   });
 
   it('refuses format characters, naming the code point', () => {
     expect(nameProblem('ad\u200Bmin')).toBe('must not contain U+200B, an invisible formatting character.');
     expect(nameProblem('file\u202Etxt.exe')).toBe('must not contain U+202E, an invisible formatting character.');
-    for (const ch of ['\u00AD', '\u200D', '\u2066', '\uFEFF', '\u{E0041}']) expect(nameProblem(`a${ch}b`), ch).toMatch(/invisible formatting character/);
+    for (const ch of ['\u00AD', '\u200D', '\u2066', '\uFEFF', '\u{E0041}'])
+      expect(nameProblem(`a${ch}b`), ch).toMatch(/invisible formatting character/);
   });
 
   it('refuses noncharacters on every plane', () => {
     expect(nameProblem('a\uFFFE')).toBe('must not contain U+FFFE, which is a noncharacter (not meant for text).');
-    for (const ch of ['\uFFFF', '\uFDD0', '\uFDEF', '\u{1FFFE}', '\u{10FFFF}']) expect(nameProblem(`a${ch}`), ch).toMatch(/noncharacter/);
+    for (const ch of ['\uFFFF', '\uFDD0', '\uFDEF', '\u{1FFFE}', '\u{10FFFF}'])
+      expect(nameProblem(`a${ch}`), ch).toMatch(/noncharacter/);
     expect(nameProblem('a\uFDCF')).toBeNull(); // an assigned character just below the block
   });
 
@@ -83,7 +98,15 @@ describe('mixedScriptProblem: user names that pass for others', () => {
   });
 
   it('accepts one script, and scripts that do not pass for Latin', () => {
-    for (const name of ['admin', 'Алёна', 'Ελένη', 'jürgen.groß-2', '山田taro', 'さとう サトウ 佐藤', 'admin_01@example']) {
+    for (const name of [
+      'admin',
+      'Алёна',
+      'Ελένη',
+      'jürgen.groß-2',
+      '山田taro',
+      'さとう サトウ 佐藤',
+      'admin_01@example',
+    ]) {
       expect(mixedScriptProblem(name), name).toBeNull();
     }
   });
@@ -91,12 +114,45 @@ describe('mixedScriptProblem: user names that pass for others', () => {
 
 describe('every name and destination path validator asks nameProblem', () => {
   const validators: Array<[string, (text: string) => string | undefined]> = [
-    ['user name', (text) => errorsOf(validateUser({ username: text, password: 'a fine long passphrase', realm: 'local' }, { mode: 'create', passwordMinLength: 12 })).username],
+    [
+      'user name',
+      (text) =>
+        errorsOf(
+          validateUser(
+            { username: text, password: 'a fine long passphrase', realm: 'local' },
+            { mode: 'create', passwordMinLength: 12 },
+          ),
+        ).username,
+    ],
     ['group name', (text) => errorsOf(validateGroup({ name: text, priority: '10' })).name],
-    ['workspace name', (text) => errorsOf(validateWorkspace({ friendly_name: text, image: 'kasmweb/chrome:1.16.0', cores: '1', memory_mb: '1024' })).friendly_name],
+    [
+      'workspace name',
+      (text) =>
+        errorsOf(
+          validateWorkspace({ friendly_name: text, image: 'kasmweb/chrome:1.16.0', cores: '1', memory_mb: '1024' }),
+        ).friendly_name,
+    ],
     ['API key name', (text) => errorsOf(validateApiKey({ name: text }, new Date())).name],
-    ['file mapping name', (text) => errorsOf(validateMapping({ name: text, destination_path: '/a', content: 'x' }, { hasContent: false, keepsText: false })).name],
-    ['destination path', (text) => errorsOf(validateMapping({ name: 'n', destination_path: `/home/${text}`, content: 'x' }, { hasContent: false, keepsText: false })).destination_path],
+    [
+      'file mapping name',
+      (text) =>
+        errorsOf(
+          validateMapping(
+            { name: text, destination_path: '/a', content: 'x' },
+            { hasContent: false, keepsText: false },
+          ),
+        ).name,
+    ],
+    [
+      'destination path',
+      (text) =>
+        errorsOf(
+          validateMapping(
+            { name: 'n', destination_path: `/home/${text}`, content: 'x' },
+            { hasContent: false, keepsText: false },
+          ),
+        ).destination_path,
+    ],
   ];
   const refused: Array<[string, RegExp]> = [
     ['\u200B', /U\+200B, an invisible formatting character/],
@@ -115,13 +171,20 @@ describe('every name and destination path validator asks nameProblem', () => {
     expect(problemOf('Jürgen Groß 山田')).toBeUndefined();
   });
 
-  it.each(validators)('%s: refuses invisible, noncharacter, unassigned and control code points', (_label, problemOf) => {
-    for (const [ch, message] of refused) expect(problemOf(`ab${ch}cd`), JSON.stringify(ch)).toMatch(message);
-  });
+  it.each(validators)(
+    '%s: refuses invisible, noncharacter, unassigned and control code points',
+    (_label, problemOf) => {
+      for (const [ch, message] of refused) expect(problemOf(`ab${ch}cd`), JSON.stringify(ch)).toMatch(message);
+    },
+  );
 });
 
 describe('user names', () => {
-  const create = (username: string) => validateUser({ username, password: 'a fine long passphrase', realm: 'local' }, { mode: 'create', passwordMinLength: 12 });
+  const create = (username: string) =>
+    validateUser(
+      { username, password: 'a fine long passphrase', realm: 'local' },
+      { mode: 'create', passwordMinLength: 12 },
+    );
 
   it('are stored in NFC, however the accent was typed', () => {
     const decomposed = create('Jose\u0301');
@@ -142,7 +205,9 @@ describe('SSH public keys', () => {
   it('refuse escape sequences and invisible characters in the comment', () => {
     expect(sshKeyProblem(`${key} alice@laptop`)).toBeNull();
     expect(sshKeyProblem(`${key} alice\u001b[2J@laptop`)).toBe('comment must not contain control characters.');
-    expect(sshKeyProblem(`${key} alice\u202E@laptop`)).toBe('comment must not contain U+202E, an invisible formatting character.');
+    expect(sshKeyProblem(`${key} alice\u202E@laptop`)).toBe(
+      'comment must not contain U+202E, an invisible formatting character.',
+    );
     expect(sshKeyProblem(`${key} alice\u0000`)).toBe('comment must not contain a NUL character.');
   });
 });

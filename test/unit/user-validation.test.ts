@@ -15,10 +15,20 @@ describe('user validation (SPEC §1)', () => {
   it('asks a password of a user who becomes local without one, beside Realm; a user who has one keeps it', () => {
     const toLocal = { username: 'lena', realm: 'local', password: '' };
     const refused = validateUser(toLocal, { mode: 'update', passwordMinLength: 12, hasPassword: false });
-    expect(refused).toEqual({ ok: false, errors: { realm: 'A local user needs a password: enter one to change the realm to local.' } });
+    expect(refused).toEqual({
+      ok: false,
+      errors: { realm: 'A local user needs a password: enter one to change the realm to local.' },
+    });
     expect(validateUser(toLocal, { mode: 'update', passwordMinLength: 12, hasPassword: true }).ok).toBe(true);
-    expect(validateUser({ ...toLocal, password: 'a fine long passphrase' }, { mode: 'update', passwordMinLength: 12, hasPassword: false }).ok).toBe(true);
-    expect(validateUser({ ...toLocal, realm: 'ldap' }, { mode: 'update', passwordMinLength: 12, hasPassword: false }).ok).toBe(true);
+    expect(
+      validateUser(
+        { ...toLocal, password: 'a fine long passphrase' },
+        { mode: 'update', passwordMinLength: 12, hasPassword: false },
+      ).ok,
+    ).toBe(true);
+    expect(
+      validateUser({ ...toLocal, realm: 'ldap' }, { mode: 'update', passwordMinLength: 12, hasPassword: false }).ok,
+    ).toBe(true);
   });
 
   it('accepts a complete user and trims text', () => {
@@ -78,7 +88,9 @@ describe('user validation (SPEC §1)', () => {
     expect(errorsOf({ ...valid, password: '' }).password).toMatch(/required for local users/);
     expect(errorsOf({ ...valid, password: '' }, 'update').password).toBeUndefined();
     expect(errorsOf({ username: 'bob', realm: 'ldap' }).password).toBeUndefined();
-    expect(errorsOf({ username: 'bob', realm: 'ldap', password: 'x'.repeat(20) }).password).toMatch(/no local password/);
+    expect(errorsOf({ username: 'bob', realm: 'ldap', password: 'x'.repeat(20) }).password).toMatch(
+      /no local password/,
+    );
   });
 
   it('applies the password policy', () => {
