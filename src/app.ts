@@ -25,6 +25,7 @@ import securityHeaders from './plugins/security-headers.js';
 import sessionPlugin from './plugins/session.js';
 import staticFiles from './plugins/static-files.js';
 import viewsPlugin from './plugins/views.js';
+import problemsPlugin from './plugins/problems.js';
 import { currentUserSelect, loadCurrentUser, toCurrentUser } from './auth/current-user.js';
 import userRoutes from './users/routes.js';
 import profileRoutes from './profile/routes.js';
@@ -112,6 +113,7 @@ export async function buildApp({ config, db, logger = false, now = Date.now }: B
   await app.register(fastifyFormbody);
   await app.register(sessionPlugin, { userQuery: { select: currentUserSelect, toUser: toCurrentUser } });
   await app.register(viewsPlugin, { templateCache: config.templateCache });
+  await app.register(problemsPlugin);
   // NUL in any string of a request is a 400 before the user is loaded or any handler runs.
   await app.register(requestTextPlugin);
   await app.register(authPlugin, {
