@@ -1,4 +1,4 @@
-// The launch plan at scale (SPEC §5): a user in 50 groups with 20 file mappings each (5 MB of
+// The launch plan at scale (docs/rules.md#file-mappings-and-their-precedence): a user in 50 groups with 20 file mappings each (5 MB of
 // content in all) plus 10 workspace mappings. Reports the time to compute the plan, the
 // statements it took, and beside it the ceiling: the same mappings query alone.
 //   npx tsx bench/launch-plan.ts [iterations]            (embedded PGlite in ./bench-data)

@@ -1,4 +1,4 @@
-// Developer API keys (SPEC §7): created by an admin, each with its own permissions (the groups'
+// Developer API keys (docs/rules.md#developer-api): created by an admin, each with its own permissions (the groups'
 // catalogue and the same no-way-up rule), optionally read-only and expiring.
 import { eq, sql } from 'drizzle-orm';
 import { recordAudit, recordRefusal, type AuditActor } from '../audit/audit-log.js';
@@ -152,7 +152,7 @@ export function createApiKey(
 }
 
 /**
- * Saves the key form. No way up on every field (SPEC §2.2): turning read-only off, enabling,
+ * Saves the key form. No way up on every field (docs/rules.md#permissions-and-no-way-up): turning read-only off, enabling,
  * a later or no expiry, even a new name, hand on what the key holds, so changing any field of
  * a key holding a permission the actor lacks is refused like granting that permission.
  */
@@ -213,7 +213,7 @@ export function deleteApiKey(db: Database, actor: AuditActor, apiKey: ApiKey): P
 }
 
 /**
- * Replaces a key's permissions. No way up (SPEC §2.2): only permissions the actor holds can
+ * Replaces a key's permissions. No way up (docs/rules.md#permissions-and-no-way-up): only permissions the actor holds can
  * be granted or revoked; a refusal names what is missing and is audited.
  */
 export function setApiKeyPermissions(

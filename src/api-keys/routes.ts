@@ -1,4 +1,4 @@
-// The admin's pages for Developer API keys (SPEC §7): list, add (the secret shown once), edit,
+// The admin's pages for Developer API keys (docs/rules.md#developer-api): list, add (the secret shown once), edit,
 // permissions, delete.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';

@@ -1,4 +1,4 @@
-// The Developer API's calls (SPEC §7): one table that the routes, the OpenAPI document and the
+// The Developer API's calls (docs/rules.md#developer-api): one table that the routes, the OpenAPI document and the
 // reference page are all made from. Each call goes through the same services as the forms, so
 // validation, the password policy, no way up, the last-admin guard and the audit log apply.
 import { Readable } from 'node:stream';

@@ -1,4 +1,4 @@
-// Roster's records in the shapes and field names of Kasm's developer API (SPEC §7), so that
+// Roster's records in the shapes and field names of Kasm's developer API (docs/rules.md#developer-api), so that
 // scripts written for Kasm read them unchanged. Pure: built from rows already read.
 import type { User, Workspace } from '../db/schema.js';
 

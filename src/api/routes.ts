@@ -1,4 +1,4 @@
-// The Developer API over HTTP (SPEC §7): POST /api/public/<call> for each call of API_CALLS,
+// The Developer API over HTTP (docs/rules.md#developer-api): POST /api/public/<call> for each call of API_CALLS,
 // authenticated per call by an API key (never by a browser session), each with its body
 // schema; the OpenAPI document and the reference page are made from the same table.
 import rateLimit from '@fastify/rate-limit';

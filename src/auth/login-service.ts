@@ -82,7 +82,7 @@ async function reserveAttempt(
 }
 
 /**
- * Checks a user name and password (SPEC §6). Every failure looks the same to the caller and
+ * Checks a user name and password (docs/rules.md#login-two-factor-and-lockout). Every failure looks the same to the caller and
  * costs one argon2 verification, so neither the answer nor its timing tells whether the
  * account exists or why it failed; the audit log records the real reason. Success resets the
  * failure count; the login itself completes with `completeLogin` (after a second factor, if any).
@@ -172,7 +172,7 @@ export async function completeLogin(
   });
 }
 
-/** Local users join the groups with auto_add_local_users at every login (SPEC §2.1). */
+/** Local users join the groups with auto_add_local_users at every login (docs/rules.md#settings-and-precedence). */
 async function joinAutoAddGroups(db: Database, user: User): Promise<void> {
   if (user.realm !== 'local') return;
   const autoAdd = await autoAddGroups(db);

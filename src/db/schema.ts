@@ -115,7 +115,7 @@ export const groupPermissions = pgTable(
   (t) => [primaryKey({ columns: [t.groupId, t.permission] })],
 );
 
-/** A setting a group sets (SPEC §2.1); a setting the group does not set has no row. */
+/** A setting a group sets (docs/rules.md#settings-and-precedence); a setting the group does not set has no row. */
 export const groupSettings = pgTable(
   'group_settings',
   {
@@ -128,7 +128,7 @@ export const groupSettings = pgTable(
   (t) => [primaryKey({ columns: [t.groupId, t.key] })],
 );
 
-/** A user's own value of a profile setting (SPEC §3); no row means "use group default". */
+/** A user's own value of a profile setting (docs/rules.md#profile-settings); no row means "use group default". */
 export const userSettings = pgTable(
   'user_settings',
   {
@@ -192,7 +192,7 @@ const bytea = customType<{ data: Buffer; driverData: Uint8Array }>({
     Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength),
 });
 
-/** The catalogue of launchable images (SPEC §4). Settings of type image hold a workspace id. */
+/** The catalogue of launchable images (docs/rules.md#workspaces-and-the-launch-plan). Settings of type image hold a workspace id. */
 export const workspaces = pgTable(
   'workspaces',
   {
@@ -211,7 +211,7 @@ export const workspaces = pgTable(
 );
 
 /**
- * A file placed in a workspace at launch (SPEC §5), owned by exactly one workspace, group or
+ * A file placed in a workspace at launch (docs/rules.md#file-mappings-and-their-precedence), owned by exactly one workspace, group or
  * user (deleted with it). One owner maps a destination path once.
  */
 export const fileMappings = pgTable(
@@ -290,7 +290,7 @@ export const auditEvents = pgTable(
 );
 
 /**
- * A Developer API key (SPEC §7). `key` is the public half a script sends; the secret is kept
+ * A Developer API key (docs/rules.md#developer-api). `key` is the public half a script sends; the secret is kept
  * only as its SHA-256 hash (it is 256 random bits, so a fast hash suffices and a call costs a
  * lookup, not an argon2 verify).
  */

@@ -1,4 +1,4 @@
-// SPEC §5: where a mapped file lands. One rule for forms, the API and the precedence check, so
+// docs/rules.md#file-mappings-and-their-precedence: where a mapped file lands. One rule for forms, the API and the precedence check, so
 // that `/a//b/` and `/a/b` are the same destination everywhere.
 import { nameProblem } from '../security/text-rules.js';
 

@@ -1,4 +1,4 @@
-// SPEC §5: which file mappings a user's workspace receives. Pure: the launch plan, the preview
+// docs/rules.md#file-mappings-and-their-precedence: which file mappings a user's workspace receives. Pure: the launch plan, the preview
 // and the tests call it with rows already read.
 import { normalisedPath } from './destination-path.js';
 

@@ -1,4 +1,4 @@
-// File mappings (SPEC §5) of workspaces, groups and users. Lists never read the content; the
+// File mappings (docs/rules.md#file-mappings-and-their-precedence) of workspaces, groups and users. Lists never read the content; the
 // launch plan reads every candidate of a launch, content included, in one query.
 import { and, eq, getTableColumns, inArray, or, sql } from 'drizzle-orm';
 import { recordAudit, type AuditActor } from '../audit/audit-log.js';

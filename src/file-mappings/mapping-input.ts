@@ -1,4 +1,4 @@
-// SPEC §5: a file mapping's fields as a form (or the API) gives them, checked in one place.
+// docs/rules.md#file-mappings-and-their-precedence: a file mapping's fields as a form (or the API) gives them, checked in one place.
 import crypto from 'node:crypto';
 import { nameProblem } from '../security/text-rules.js';
 import { parseDestinationPath } from './destination-path.js';

@@ -1,7 +1,7 @@
 import { hasPermission } from '../security/permissions.js';
 import type { Actor, GroupRef } from '../security/view-access.js';
 
-// Who may see and change which group (SPEC §2.2). Pure rules: routes and views ask these.
+// Who may see and change which group (docs/rules.md#permissions-and-no-way-up). Pure rules: routes and views ask these.
 // Viewing lives in security/view-access.ts, beside the rule for mapping owners that uses it.
 export { canViewGroup } from '../security/view-access.js';
 export type { Actor, GroupRef } from '../security/view-access.js';

@@ -18,7 +18,7 @@ export type SystemGroupKey = keyof typeof SYSTEM_GROUPS;
 
 /**
  * Creates Administrators and All Users when missing (first start); safe to run every start.
- * Administrators get require_2fa only when configured (SPEC §2).
+ * Administrators get require_2fa only when configured (docs/rules.md#groups).
  */
 export async function seedSystemGroups(db: Database, options: { adminsRequire2fa?: boolean } = {}): Promise<void> {
   await db.transaction(async (tx) => {

@@ -1,4 +1,4 @@
-// What reaches a user is changed only by someone at least as strong (SPEC §2.2). Every path that
+// What reaches a user is changed only by someone at least as strong (docs/rules.md#permissions-and-no-way-up). Every path that
 // changes a user, their memberships, a group's content or a user's sessions asks one of these
 // two, which apply the one rule of security/permissions.ts and audit its refusals.
 import { recordRefusal, type AuditActor } from '../audit/audit-log.js';

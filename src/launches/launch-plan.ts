@@ -1,4 +1,4 @@
-// SPEC §4: the launch plan — what the container runtime would receive for (user, workspace).
+// docs/rules.md#workspaces-and-the-launch-plan: the launch plan — what the container runtime would receive for (user, workspace).
 // Pure: built from rows already read, the same for a launch, a preview and the JSON view.
 import { describeMapping, effectiveFileMappings, type MappingCandidate } from '../file-mappings/effective-mappings.js';
 import { formatSettingValue, settingByKey, type SettingValue } from '../settings/catalogue.js';
@@ -135,7 +135,7 @@ export function buildLaunchPlan(input: {
 export const WITHHELD_SHADOW_REASON = 'shadowed by a mapping whose owner you may not view';
 
 /**
- * The plan as `viewer` may see it (SPEC §2.2: a document shows each part only to a caller who
+ * The plan as `viewer` may see it (docs/rules.md#permissions-and-no-way-up: a document shows each part only to a caller who
  * may view that part on its own): a mapping — content, name, path, source — only when they may
  * view its owner; the others are counted. A skipped mapping they may see keeps its reason only
  * when they may also view the winner's owner, since the reason names it. The recorded plan (what

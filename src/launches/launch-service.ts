@@ -1,4 +1,4 @@
-// Launching (SPEC §4): which workspace /go starts, the plan for (user, workspace), and recording it.
+// Launching (docs/rules.md#workspaces-and-the-launch-plan): which workspace /go starts, the plan for (user, workspace), and recording it.
 import type { AuditActor } from '../audit/audit-log.js';
 import type { Database } from '../db/client.js';
 import type { Workspace } from '../db/schema.js';

@@ -1,4 +1,4 @@
-// /go, Launch Now, the launching page, ending a session, and the admin's plan preview (SPEC §4).
+// /go, Launch Now, the launching page, ending a session, and the admin's plan preview (docs/rules.md#workspaces-and-the-launch-plan).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../audit/audit-log.js';

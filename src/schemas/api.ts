@@ -1,4 +1,4 @@
-// Bodies of the Developer API calls (SPEC §7), as Kasm's clients send them: the key and secret
+// Bodies of the Developer API calls (docs/rules.md#developer-api), as Kasm's clients send them: the key and secret
 // beside the call's arguments, the target wrapped in target_user / target_group /
 // target_user_attributes. Fields a call does not know are dropped; the key may also come as
 // HTTP Basic, so it is optional here.
@@ -31,7 +31,7 @@ const object = <P extends TProperties>(properties: P, required: boolean, descrip
   return required ? schema : Type.Optional(schema);
 };
 
-/** The fields of a user that create_user and update_user set (SPEC §1). */
+/** The fields of a user that create_user and update_user set (docs/rules.md#users). */
 const userFields = {
   username: Type.Optional(Text(1024, 'Unique, compared ignoring case.')),
   password: Type.Optional(

@@ -47,7 +47,7 @@ export const UserListQuery = queryString({
 
 const text = Type.Optional(FormText(2000));
 
-/** Every field of the user form (SPEC §1); validateUser gives the friendly messages. */
+/** Every field of the user form (docs/rules.md#users); validateUser gives the friendly messages. */
 const userFields = {
   username: Type.Optional(FormText(1024)),
   password: Type.Optional(FormText(4096)),

@@ -3,7 +3,7 @@ import { Checkbox, EmptyForm, FormText, formBody, IdParams, queryString, StringE
 
 export const WorkspaceParams = IdParams;
 
-/** The workspace form (SPEC §4); validateWorkspace gives the friendly messages. */
+/** The workspace form (docs/rules.md#workspaces-and-the-launch-plan); validateWorkspace gives the friendly messages. */
 export const WorkspaceForm = formBody({
   friendly_name: Type.Optional(FormText(1024)),
   image: Type.Optional(FormText(2048)),

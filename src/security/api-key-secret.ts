@@ -1,4 +1,4 @@
-// Developer API credentials (SPEC §7): a public key that names the API key, and a secret of
+// Developer API credentials (docs/rules.md#developer-api): a public key that names the API key, and a secret of
 // 256 random bits kept only as its SHA-256 hash. A guess at such a secret is hopeless, so a
 // fast hash is enough: checking a call costs a hash and one indexed lookup, not an argon2 verify.
 import crypto from 'node:crypto';

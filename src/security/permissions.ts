@@ -1,6 +1,6 @@
 import type { Database } from '../db/client.js';
 
-// SPEC §2.2. Permissions are granted to groups and added together across a user's groups;
+// docs/rules.md#permissions-and-no-way-up. Permissions are granted to groups and added together across a user's groups;
 // `global_admin` implies every other one.
 export const PERMISSIONS = [
   'user',
@@ -41,7 +41,7 @@ export function hasPermission(held: ReadonlySet<string>, needed: Permission): bo
 }
 
 /**
- * No way up (SPEC §2.2): the permissions among `conferred` that an actor holding `held` lacks.
+ * No way up (docs/rules.md#permissions-and-no-way-up): the permissions among `conferred` that an actor holding `held` lacks.
  * Every path that confers permissions asks this one rule — granting to a group, adding a
  * member, turning on auto_add_local_users, duplicating a group, creating a local user — and
  * refuses when the answer is not empty. Sorted in catalogue order, so messages are stable.
@@ -52,7 +52,7 @@ export function permissionsLacking(held: ReadonlySet<string>, conferred: Iterabl
 }
 
 /**
- * What reaches a user is changed only by someone at least as strong (SPEC §2.2): their account
+ * What reaches a user is changed only by someone at least as strong (docs/rules.md#permissions-and-no-way-up): their account
  * (password, realm, 2FA, lock, disable state, deletion), the groups they are in, those groups'
  * settings, file mappings and priority, and their sessions. `reached`: what the users a change
  * reaches hold (one user's effective permissions, or the union over a group's members). Without

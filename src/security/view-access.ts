@@ -1,6 +1,6 @@
 import { hasPermission } from './permissions.js';
 
-// Who may view what (SPEC §2.2): a group, and the owner of a file mapping. Pure rules. They live
+// Who may view what (docs/rules.md#permissions-and-no-way-up): a group, and the owner of a file mapping. Pure rules. They live
 // here, below the domain folders, because file-mappings/ (downloads) and launches/ (plans,
 // previews, sessions) both ask them, and groups/ imports file-mappings/.
 

@@ -1,4 +1,4 @@
-// SPEC §2.1: every setting a group may set, declared once. The group settings form, value
+// docs/rules.md#settings-and-precedence: every setting a group may set, declared once. The group settings form, value
 // validation and the effective-settings resolver are all driven by this list: adding a
 // setting is adding one entry here.
 
@@ -19,7 +19,7 @@ export interface SettingDefinition {
   max?: number;
   /** `merge`: every member group's value is combined (lower priority number wins per key). */
   resolution?: 'merge';
-  /** The user setting (SPEC §3) that overrides this one, when users may set it. */
+  /** The user setting (docs/rules.md#profile-settings) that overrides this one, when users may set it. */
   userKey?: string;
 }
 

@@ -20,7 +20,7 @@ export interface EffectiveSetting {
 }
 
 /**
- * A user's effective value of every setting, and where each came from (SPEC §2.1):
+ * A user's effective value of every setting, and where each came from (docs/rules.md#settings-and-precedence):
  * 1. the user's own value, for settings a user may set (`userKey`), else
  * 2. the value of the member group with the lowest priority number that sets it, else
  * 3. the catalogue default.

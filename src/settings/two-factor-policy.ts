@@ -1,4 +1,4 @@
-// A user's two-factor policy, read from their groups' settings (SPEC §3). Pure: the login, the
+// A user's two-factor policy, read from their groups' settings (docs/rules.md#profile-settings). Pure: the login, the
 // profile and the admin's user page all decide from here.
 import { resolveEffectiveSettings, type GroupWithSettings } from './effective-settings.js';
 

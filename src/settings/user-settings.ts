@@ -10,7 +10,7 @@ import {
 } from './catalogue.js';
 import type { SettingSource } from './effective-settings.js';
 
-// SPEC §3: the settings users set for themselves on their profile. A user value overrides the
+// docs/rules.md#profile-settings: the settings users set for themselves on their profile. A user value overrides the
 // group counterpart (`groupKey`, resolved by the effective-settings resolver); "Use group
 // default" deletes the user value.
 

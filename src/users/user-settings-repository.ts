@@ -1,4 +1,4 @@
-// A user's own settings (SPEC §3) as stored, and the one place that resolves a user's effective
+// A user's own settings (docs/rules.md#profile-settings) as stored, and the one place that resolves a user's effective
 // settings: the profile, the admin's user page and the launch plan all read them from here.
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { recordAudit, type AuditActor } from '../audit/audit-log.js';

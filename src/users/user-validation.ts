@@ -2,7 +2,7 @@ import { passwordProblem } from '../security/password-policy.js';
 import { mixedScriptProblem, nameProblem } from '../security/text-rules.js';
 import { REALMS, type Realm } from '../db/schema.js';
 
-/** The admin-editable fields of a user (SPEC §1), in form order, with the keys the API uses. */
+/** The admin-editable fields of a user (docs/rules.md#users), in form order, with the keys the API uses. */
 export const USER_TEXT_FIELDS = [
   { key: 'first_name', prop: 'firstName', label: 'First Name', max: 255 },
   { key: 'last_name', prop: 'lastName', label: 'Last Name', max: 255 },
@@ -86,7 +86,7 @@ export function formValuesOf(user: UserInput): UserFormValues {
 export const LOCAL_NEEDS_PASSWORD = 'A local user needs a password: enter one to change the realm to local.';
 
 /**
- * Validates a user form (SPEC §1). A local user needs a password: on create one must be entered;
+ * Validates a user form (docs/rules.md#users). A local user needs a password: on create one must be entered;
  * on update an empty password leaves the stored one alone, but a user who has none
  * (`hasPassword` false: an LDAP, SAML or OIDC user) cannot become local without one — else they
  * could not log in.

@@ -1,4 +1,4 @@
-// SPEC §4: the fields of a workspace and their rules, for the form (and the API to come).
+// docs/rules.md#workspaces-and-the-launch-plan: the fields of a workspace and their rules, for the form (and the API to come).
 import { nameProblem } from '../security/text-rules.js';
 import { parseJsonObject } from '../settings/catalogue.js';
 

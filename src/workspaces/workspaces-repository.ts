@@ -1,4 +1,4 @@
-// The workspace catalogue (SPEC §4) and the settings that point at its entries.
+// The workspace catalogue (docs/rules.md#workspaces-and-the-launch-plan) and the settings that point at its entries.
 import { and, eq, sql } from 'drizzle-orm';
 import { recordAudit, type AuditActor } from '../audit/audit-log.js';
 import type { Database } from '../db/client.js';

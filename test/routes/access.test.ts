@@ -25,7 +25,7 @@ const FOR_EVERY_USER = new Set([
   'GET /profile/2fa/qr.png',
   'POST /profile/2fa/enroll',
   'POST /profile/2fa/remove',
-  // Launching (SPEC §4): a user's own workspace sessions; someone else's are a 404 for them.
+  // Launching (docs/rules.md#workspaces-and-the-launch-plan): a user's own workspace sessions; someone else's are a 404 for them.
   'GET /go',
   'POST /launch',
   'GET /workspace-sessions/:id',

@@ -1,4 +1,4 @@
-// The Developer API (SPEC §7): API keys made on their pages, and every call as a script makes
+// The Developer API (docs/rules.md#developer-api): API keys made on their pages, and every call as a script makes
 // it — success, a bad body, a missing permission, a read-only key, an expired and a disabled
 // key — with the same rules and audit events as the forms. Each test makes what it needs.
 import crypto from 'node:crypto';

@@ -1,4 +1,4 @@
-// SPEC §2.2, "a document built from parts shows each part only to a caller who may view that
+// docs/rules.md#permissions-and-no-way-up, "a document built from parts shows each part only to a caller who may view that
 // part on its own" (issue 18, finding 1). A walk: every owner kind of a file mapping × caller
 // permission sets × every route and API call that returns mapping content or metadata. Each
 // mapping's name, path and content must appear exactly when the caller may both reach the route

@@ -1,4 +1,4 @@
-// No way up (SPEC §2.2), modeled on Keycloak's IllegalAdminUpgradeTest: for every permission of
+// No way up (docs/rules.md#permissions-and-no-way-up), modeled on Keycloak's IllegalAdminUpgradeTest: for every permission of
 // the catalogue and every path that confers permissions, an actor holding everything except
 // that permission tries to reach it — for themselves, for an account they can then log in as,
 // or through what reaches a user holding it (their groups, a group's settings, mappings and
@@ -111,7 +111,7 @@ interface Context {
 interface ConferringPath {
   /** The route it drives, as the route table names it. */
   route: string;
-  /** users_modify_admin is the explicit grant to change stronger users (SPEC §2.2): the actor of these paths lacks it. */
+  /** users_modify_admin is the explicit grant to change stronger users (docs/rules.md#permissions-and-no-way-up): the actor of these paths lacks it. */
   changesAUser?: boolean;
   setup(ctx: Omit<Context, 'group' | 'target'>): Promise<Pick<Context, 'group' | 'target' | 'item'>>;
   attempt(ctx: Context): Promise<{ statusCode: number; body: string }>;
@@ -625,7 +625,7 @@ describe.each(Object.entries(PATHS))('no way up: %s', (_name, path) => {
   );
 });
 
-// The same rule when the actor is an API key (SPEC §7: the key's own permissions, the same
+// The same rule when the actor is an API key (docs/rules.md#developer-api: the key's own permissions, the same
 // services): a key holding everything but the permission tries to confer it.
 interface ApiContext {
   permission: Permission;

@@ -1,4 +1,4 @@
-// SPEC §5 at scale: the launch plan reads each table once, however many groups the user is in
+// docs/rules.md#file-mappings-and-their-precedence at scale: the launch plan reads each table once, however many groups the user is in
 // (no query per group). Counted on a database of its own, every statement seen by Drizzle.
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// Workspaces, file mappings, launching (SPEC §4, §5): the pages an admin and a user use, as
+// Workspaces, file mappings, launching (docs/rules.md#workspaces-and-the-launch-plan, §5): the pages an admin and a user use, as
 // app.inject requests. Each test makes the workspaces, groups and users it needs.
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -746,7 +746,7 @@ describe('launching', () => {
     expect(go.statusCode).toBe(303);
     const launching = await client.get(go.headers.location!);
     expect(launching.body).toContain(`Launching ${workspace.friendlyName}`);
-    // The user sees their own file; the workspace's and the group's are counted (SPEC §2.2:
+    // The user sees their own file; the workspace's and the group's are counted (docs/rules.md#permissions-and-no-way-up:
     // they may view neither owner). An admin sees the whole plan.
     expect(launching.body).toContain('/home/kasm-user/notes');
     expect(launching.body).not.toContain(path);

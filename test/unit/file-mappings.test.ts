@@ -1,4 +1,4 @@
-// SPEC §5: destination paths and the precedence of file mappings, exhaustively, as pure functions.
+// docs/rules.md#file-mappings-and-their-precedence: destination paths and the precedence of file mappings, exhaustively, as pure functions.
 import { describe, expect, it } from 'vitest';
 import { parseDestinationPath } from '../../src/file-mappings/destination-path.js';
 import { effectiveFileMappings, type MappingCandidate } from '../../src/file-mappings/effective-mappings.js';

@@ -11,7 +11,7 @@ function errorsOf(body: Record<string, unknown>, mode: 'create' | 'update' = 'cr
   return result.ok ? {} : result.errors;
 }
 
-describe('user validation (SPEC §1)', () => {
+describe('user validation (docs/rules.md#users)', () => {
   it('asks a password of a user who becomes local without one, beside Realm; a user who has one keeps it', () => {
     const toLocal = { username: 'lena', realm: 'local', password: '' };
     const refused = validateUser(toLocal, { mode: 'update', passwordMinLength: 12, hasPassword: false });
@@ -67,7 +67,7 @@ describe('user validation (SPEC §1)', () => {
     expect(errorsOf({ ...valid, username: 'nul\u0000' }).username).toBe('User Name must not contain a NUL character.');
   });
 
-  it('limits text fields by their SPEC lengths', () => {
+  it('limits text fields by their documented lengths', () => {
     expect(errorsOf({ ...valid, first_name: 'x'.repeat(256) }).first_name).toMatch(/First Name must be at most 255/);
     expect(errorsOf({ ...valid, custom_attribute_1: 'x'.repeat(1001) }).custom_attribute_1).toMatch(/1,000/);
     expect(errorsOf({ ...valid, notes: 'x'.repeat(10_001) }).notes).toMatch(/10,000/);

@@ -1,4 +1,4 @@
-// SPEC §2.2: who may view a file mapping's owner, and a launch plan as one caller may see it.
+// docs/rules.md#permissions-and-no-way-up: who may view a file mapping's owner, and a launch plan as one caller may see it.
 // Pure functions, hit directly; the route walk (test/routes/derived-documents.test.ts) checks
 // that every page and call that carries mappings follows them.
 import { describe, expect, it } from 'vitest';
