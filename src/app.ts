@@ -26,7 +26,7 @@ import sessionPlugin from './plugins/session.js';
 import staticFiles from './plugins/static-files.js';
 import viewsPlugin from './plugins/views.js';
 import problemsPlugin from './plugins/problems.js';
-import { currentUserSelect, loadCurrentUser, toCurrentUser } from './auth/current-user.js';
+import { currentUserSelect, loadCurrentUser, toCurrentUser } from './auth/current-user-queries.js';
 import userRoutes from './users/routes.js';
 import profileRoutes from './profile/routes.js';
 import twoFactorRoutes from './profile/two-factor-routes.js';

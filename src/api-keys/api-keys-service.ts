@@ -1,18 +1,22 @@
 // Developer API keys (docs/rules.md#developer-api): created by an admin, each with its own permissions (the groups'
 // catalogue and the same no-way-up rule), optionally read-only and expiring.
 import { eq, sql } from 'drizzle-orm';
-import { recordAudit, recordRefusal, type AuditActor } from '../audit/audit-log.js';
+import { recordAudit, recordRefusal } from '../audit/audit-log.js';
+import { type Actor } from '../security/actor.js';
 import type { Database } from '../db/client.js';
 import { apiKeyPermissions, apiKeys, type ApiKey } from '../db/schema.js';
 import { isUniqueViolation } from '../db/sql-helpers.js';
 import { apiSecretMatches, hashApiSecret, newApiCredentials, type ApiCredentials } from '../security/api-key-secret.js';
 import { nameProblem } from '../security/text-rules.js';
-import { lackingMessage, permissionChange, permissionsLacking, PERMISSIONS } from '../security/permissions.js';
+import {
+  lackingMessage,
+  permissionChange,
+  permissionsLacking,
+  PERMISSIONS,
+  type Permission,
+} from '../security/permissions.js';
 
 export type ApiKeyResult<T> = { ok: true; value: T } | { ok: false; message: string; status: number; field?: string };
-
-/** Someone changing API keys: who (for the audit log) and what they hold (for no way up). */
-export type ApiKeyActor = AuditActor & { permissions: ReadonlySet<string> };
 
 const fail = (message: string, status = 409, field?: string) => ({ ok: false, message, status, field }) as const;
 const keyTarget = (apiKey: Pick<ApiKey, 'id' | 'name'>) => ({ type: 'api_key', id: apiKey.id, name: apiKey.name });
@@ -120,7 +124,7 @@ async function nameTaken(db: Database, name: string, exceptId?: string): Promise
 /** Creates a key with no permissions; the secret is answered once and stored only as a hash. */
 export function createApiKey(
   db: Database,
-  actor: AuditActor,
+  actor: Actor,
   input: ApiKeyInput,
 ): Promise<ApiKeyResult<{ apiKey: ApiKey; credentials: ApiCredentials }>> {
   const credentials = newApiCredentials();
@@ -158,7 +162,7 @@ export function createApiKey(
  */
 export function updateApiKey(
   db: Database,
-  actor: ApiKeyActor,
+  actor: Actor,
   apiKey: ApiKey,
   input: ApiKeyInput,
 ): Promise<ApiKeyResult<ApiKey>> {
@@ -203,7 +207,7 @@ export function updateApiKey(
   );
 }
 
-export function deleteApiKey(db: Database, actor: AuditActor, apiKey: ApiKey): Promise<ApiKeyResult<true>> {
+export function deleteApiKey(db: Database, actor: Actor, apiKey: ApiKey): Promise<ApiKeyResult<true>> {
   return db.transaction(async (tx) => {
     const deleted = await tx.delete(apiKeys).where(eq(apiKeys.id, apiKey.id)).returning({ id: apiKeys.id });
     if (deleted.length === 0) return fail('This API key no longer exists.', 404);
@@ -218,7 +222,7 @@ export function deleteApiKey(db: Database, actor: AuditActor, apiKey: ApiKey): P
  */
 export function setApiKeyPermissions(
   db: Database,
-  actor: ApiKeyActor,
+  actor: Actor,
   apiKey: ApiKey,
   wanted: string[],
 ): Promise<ApiKeyResult<true>> {
@@ -254,7 +258,7 @@ export interface AuthenticatedKey {
   id: string;
   name: string;
   readOnly: boolean;
-  permissions: ReadonlySet<string>;
+  permissions: ReadonlySet<Permission>;
 }
 
 const LAST_USED_RESOLUTION_MS = 60_000;
@@ -293,6 +297,6 @@ export async function authenticateApiKey(
   }
   return {
     ok: true,
-    key: { id: row.id, name: row.name, readOnly: row.readOnly, permissions: new Set(row.permissions) },
+    key: { id: row.id, name: row.name, readOnly: row.readOnly, permissions: new Set(row.permissions as Permission[]) },
   };
 }

@@ -4,7 +4,8 @@
 import { Readable } from 'node:stream';
 import { eq } from 'drizzle-orm';
 import type { Static, TSchema } from 'typebox';
-import { recordDenied, type RequestActor } from '../audit/audit-log.js';
+import { recordDenied } from '../audit/audit-log.js';
+import { type Actor } from '../security/actor.js';
 import type { Database } from '../db/client.js';
 import { workspaceSessions, type User } from '../db/schema.js';
 import { canModifyGroup, canViewGroup, modifyGroupNeeds } from '../groups/group-access.js';
@@ -59,7 +60,7 @@ import { fromKasmId, kasmImage, kasmSession, kasmUrl, kasmUser, kasmUserAttribut
 /** What a call works with: the database, the key as actor, the time, the password policy. */
 export interface ApiContext {
   db: Database;
-  actor: RequestActor;
+  actor: Actor;
   now: Date;
   passwordMinLength: number;
   /** Users per statement when get_users streams every user (API_STREAM_BATCH). */
@@ -544,7 +545,7 @@ function fromKasmIdIfId(value: string): string {
 
 /** A key acting on a user's workspace session: a stronger user's needs users_modify_admin. */
 function ofSessionOwner(
-  actor: RequestActor,
+  actor: Actor,
   session: { userId: string; username: string; realm: string },
   action: string,
 ): RefusalCheck {

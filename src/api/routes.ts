@@ -4,7 +4,8 @@
 import rateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { recordDenied, type RequestActor } from '../audit/audit-log.js';
+import { recordDenied } from '../audit/audit-log.js';
+import { type Actor } from '../security/actor.js';
 import { authenticateApiKey, type AuthenticatedKey } from '../api-keys/api-keys-service.js';
 import { apiCredentialsOf } from '../security/api-key-secret.js';
 import { hasPermission } from '../security/permissions.js';
@@ -83,7 +84,7 @@ const apiRoutes: FastifyPluginAsync = async (app) => {
   };
 
   /** The key as the actor of the audit log and of the permission rules (it belongs to no group). */
-  const actorOfKey = (request: FastifyRequest, key: AuthenticatedKey): RequestActor => ({
+  const actorOfKey = (request: FastifyRequest, key: AuthenticatedKey): Actor => ({
     type: 'api_key',
     id: key.id,
     name: `api_key:${key.name}`,

@@ -2,15 +2,7 @@ import { and, desc, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { FastifyRequest } from 'fastify';
 import type { Database } from '../db/client.js';
 import { auditEvents } from '../db/schema.js';
-
-export interface AuditActor {
-  type: 'user' | 'api_key' | 'system' | 'anonymous';
-  id: string | null;
-  name: string;
-  ip: string;
-  /** When the request was made, by the app's clock: repeated refusals are folded by it. */
-  at?: Date;
-}
+import { anonymousActor, type Actor } from '../security/actor.js';
 
 export interface AuditEntry {
   action: string;
@@ -22,13 +14,8 @@ export interface AuditEntry {
   [detail: string]: unknown;
 }
 
-/** Who acts in a request: for the audit log, and what they hold for the permission rules. */
-export type RequestActor = AuditActor & { permissions: ReadonlySet<string>; groupIds: ReadonlySet<string> };
-
-const NOTHING: ReadonlySet<string> = new Set();
-
-/** Who is acting in this request. */
-export function actorOf(request: FastifyRequest): RequestActor {
+/** Who is acting in this request (its logged-in user, else nobody). */
+export function actorOf(request: FastifyRequest): Actor {
   const user = request.currentUser;
   const at = new Date(request.server.now());
   return user
@@ -41,18 +28,8 @@ export function actorOf(request: FastifyRequest): RequestActor {
         permissions: user.permissions,
         groupIds: user.groupIds,
       }
-    : { type: 'anonymous', id: null, name: '', ip: request.ip, at, permissions: NOTHING, groupIds: NOTHING };
+    : anonymousActor(request.ip, at);
 }
-
-/** The system itself (first start, login-time bookkeeping): it holds everything. */
-export const SYSTEM_ACTOR: RequestActor = {
-  type: 'system',
-  id: null,
-  name: 'system',
-  ip: '',
-  permissions: new Set(['global_admin']),
-  groupIds: NOTHING,
-};
 
 /**
  * Postgres stores no NUL in text or jsonb, yet a failed login may carry one in the name typed:
@@ -68,7 +45,7 @@ function storable<T>(value: T): T {
 }
 
 /** Records one event; pass the transaction of the change it describes so both land or neither. */
-export async function recordAudit(db: Database, actor: AuditActor, entry: AuditEntry): Promise<void> {
+export async function recordAudit(db: Database, actor: Actor, entry: AuditEntry): Promise<void> {
   const { action, outcome = 'success', target, ...details } = entry;
   await db.insert(auditEvents).values({
     actorType: actor.type,
@@ -94,7 +71,7 @@ export const REPEAT_WINDOW_MS = 60_000;
  * in all) and `lastAt`. Its time is the app's clock, as the window is; an actor without `at`
  * (made outside a request) is recorded row by row.
  */
-async function recordRepeatable(db: Database, actor: AuditActor, entry: AuditEntry): Promise<void> {
+async function recordRepeatable(db: Database, actor: Actor, entry: AuditEntry): Promise<void> {
   if (!actor.at) return recordAudit(db, actor, entry);
   const { action, outcome = 'failure', target, ...details } = entry;
   const at = actor.at;
@@ -146,7 +123,7 @@ async function recordRepeatable(db: Database, actor: AuditActor, entry: AuditEnt
 /** Records a refused change (no way up): what was tried on `target`, and the permissions missing. */
 export function recordRefusal(
   db: Database,
-  actor: AuditActor,
+  actor: Actor,
   target: AuditEntry['target'],
   reason: string,
   lacking: readonly string[],
@@ -157,7 +134,7 @@ export function recordRefusal(
 /** Records a request refused for a missing permission (the route's rule, or a hidden object). */
 export function recordDenied(
   db: Database,
-  actor: AuditActor,
+  actor: Actor,
   request: { reason: string; method: string; url: string },
 ): Promise<void> {
   return recordRepeatable(db, actor, { action: 'authz_fail', outcome: 'failure', ...request });

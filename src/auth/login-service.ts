@@ -1,5 +1,6 @@
 import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
-import { recordAudit, SYSTEM_ACTOR, type AuditActor } from '../audit/audit-log.js';
+import { recordAudit } from '../audit/audit-log.js';
+import { anonymousActor, SYSTEM_ACTOR, type Actor } from '../security/actor.js';
 import { countActiveGlobalAdmins, permissionsOfUser } from '../groups/groups-repository.js';
 import { autoAddGroups } from '../groups/groups-service.js';
 import type { Database } from '../db/client.js';
@@ -45,7 +46,7 @@ const CONTROL_CHARACTER = /\p{Cc}/u;
 
 const userTarget = (user: User) => ({ type: 'user', id: user.id, name: user.username });
 
-function loginFailed(db: Database, actor: AuditActor, user: User | undefined, reason: FailureReason): Promise<void> {
+function loginFailed(db: Database, actor: Actor, user: User | undefined, reason: FailureReason): Promise<void> {
   return recordAudit(db, actor, {
     action: 'authn_login_fail',
     outcome: 'failure',
@@ -89,7 +90,7 @@ async function reserveAttempt(
  */
 export async function attemptLogin(db: Database, attempt: LoginAttempt): Promise<LoginResult> {
   const user = CONTROL_CHARACTER.test(attempt.username) ? undefined : await findUserByUsername(db, attempt.username);
-  const actor: AuditActor = { type: 'anonymous', id: null, name: attempt.username.slice(0, 255), ip: attempt.ip };
+  const actor: Actor = { ...anonymousActor(attempt.ip), name: attempt.username.slice(0, 255) };
   const fail = async (reason: FailureReason, hash?: string | null): Promise<LoginResult> => {
     if (hash !== undefined) await verifyPassword(hash ?? (await timingDummyHash()), attempt.password);
     await loginFailed(db, actor, user, reason);
@@ -129,7 +130,7 @@ export async function attemptSecondFactor(
   attempt: LockoutSettings & { user: User; code: string; ip: string },
 ): Promise<LoginResult> {
   const { user } = attempt;
-  const actor: AuditActor = { type: 'anonymous', id: null, name: user.username, ip: attempt.ip };
+  const actor: Actor = { ...anonymousActor(attempt.ip), name: user.username };
   const failures = await reserveAttempt(db, user.id, attempt.maxAttempts, attempt.nowMs);
   if (failures === null) {
     await loginFailed(db, actor, user, 'temporarily_locked_out');
@@ -166,7 +167,7 @@ export async function completeLogin(
     await joinAutoAddGroups(tx, user);
     await recordAudit(
       tx,
-      { type: 'user', id: user.id, name: user.username, ip },
+      { ...anonymousActor(ip), type: 'user', id: user.id, name: user.username },
       { action: 'authn_login_success', target: userTarget(user), ...details },
     );
   });
@@ -201,7 +202,7 @@ function resetFailures(db: Database, userId: string, extra: { passwordHash?: str
 }
 
 /** The failure that reached the limit: start a temporary lockout, or lock the account for good. */
-async function lockOut(db: Database, user: User, actor: AuditActor, lockAfter: number, nowMs: number): Promise<void> {
+async function lockOut(db: Database, user: User, actor: Actor, lockAfter: number, nowMs: number): Promise<void> {
   await db.transaction(async (tx) => {
     const [row] = await tx
       .update(users)

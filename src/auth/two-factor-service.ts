@@ -1,7 +1,8 @@
 import crypto from 'node:crypto';
 import { and, eq, isNull, or, lt, sql } from 'drizzle-orm';
 import { generateSecret, generateURI, verify } from 'otplib';
-import { recordAudit, type AuditActor } from '../audit/audit-log.js';
+import { recordAudit } from '../audit/audit-log.js';
+import { type Actor } from '../security/actor.js';
 import type { Database } from '../db/client.js';
 import { recoveryCodes, users, type User } from '../db/schema.js';
 import { groupsWithSettingsOfUser } from '../groups/groups-service.js';
@@ -94,7 +95,7 @@ export const hashRecoveryCode = (code: string) =>
 export async function confirmEnrollment(
   db: Database,
   box: SecretBox,
-  actor: AuditActor,
+  actor: Actor,
   user: User,
   code: string,
   nowMs: number,
@@ -124,7 +125,7 @@ export type SecondFactorResult =
 export async function verifySecondFactor(
   db: Database,
   box: SecretBox,
-  actor: AuditActor,
+  actor: Actor,
   user: User,
   input: string,
   nowMs: number,

@@ -1,7 +1,8 @@
 // File mappings (docs/rules.md#file-mappings-and-their-precedence) of workspaces, groups and users. Lists never read the content; the
 // launch plan reads every candidate of a launch, content included, in one query.
 import { and, eq, getTableColumns, inArray, or, sql } from 'drizzle-orm';
-import { recordAudit, type AuditActor } from '../audit/audit-log.js';
+import { recordAudit } from '../audit/audit-log.js';
+import { type Actor } from '../security/actor.js';
 import type { Database } from '../db/client.js';
 import { fileMappings, groups, userGroups, users, type FileMapping } from '../db/schema.js';
 import { isUniqueViolation } from '../db/sql-helpers.js';
@@ -95,7 +96,7 @@ async function refused(tx: Database, check: RefusalCheck | undefined) {
 
 export function createMapping(
   db: Database,
-  actor: AuditActor,
+  actor: Actor,
   owner: MappingOwner,
   input: MappingInput & { content: NonNullable<MappingInput['content']> },
   check?: RefusalCheck,
@@ -121,7 +122,7 @@ export function createMapping(
 
 export function updateMapping(
   db: Database,
-  actor: AuditActor,
+  actor: Actor,
   owner: MappingOwner,
   before: MappingSummary,
   input: MappingInput,
@@ -151,7 +152,7 @@ export function updateMapping(
 
 export function deleteMapping(
   db: Database,
-  actor: AuditActor,
+  actor: Actor,
   owner: MappingOwner,
   mapping: MappingSummary,
   check?: RefusalCheck,

@@ -1,10 +1,10 @@
 import { hasPermission } from '../security/permissions.js';
-import type { Actor, GroupRef } from '../security/view-access.js';
+import type { PermissionHolder as Actor, GroupRef } from '../security/view-access.js';
 
 // Who may see and change which group (docs/rules.md#permissions-and-no-way-up). Pure rules: routes and views ask these.
 // Viewing lives in security/view-access.ts, beside the rule for mapping owners that uses it.
 export { canViewGroup } from '../security/view-access.js';
-export type { Actor, GroupRef } from '../security/view-access.js';
+export type { GroupRef } from '../security/view-access.js';
 
 /** Change a group's fields, members, settings or permissions. */
 export function canModifyGroup(actor: Actor, group: GroupRef): boolean {

@@ -1,7 +1,8 @@
 import { and, asc, desc, eq, notExists, sql, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { GroupSortKey } from '../schemas/groups.js';
-import { recordAudit, recordRefusal, type AuditActor } from '../audit/audit-log.js';
+import { recordAudit, recordRefusal } from '../audit/audit-log.js';
+import type { Actor } from '../security/actor.js';
 import { lackingMessage, permissionChange, permissionsLacking } from '../security/permissions.js';
 import { nameProblem } from '../security/text-rules.js';
 import type { Database } from '../db/client.js';
@@ -9,7 +10,6 @@ import { groupPermissions, groups, groupSettings, userGroups, users, type Group,
 import type { SettingValue } from '../settings/catalogue.js';
 import type { GroupWithSettings } from '../settings/effective-settings.js';
 import { isUniqueViolation, isUuid, keysetPage, userSearchCondition, type KeysetPosition } from '../db/sql-helpers.js';
-import type { Actor } from './group-access.js';
 import { assertAdministrable, LastAdminError } from './groups-repository.js';
 import { refuseReachingMembers, refuseReachingUser } from './stronger-users.js';
 
@@ -26,9 +26,6 @@ export type GroupResult<T = Group> =
 const fail = (message: string, status = 409, field?: string) => ({ ok: false, message, status, field }) as const;
 const groupTarget = (group: Pick<Group, 'id' | 'name'>) => ({ type: 'group', id: group.id, name: group.name });
 
-/** Someone acting on groups: who they are (for the audit log) and what they hold. */
-export type GroupActor = AuditActor & Actor;
-
 /** A user joining or leaving a group: their realm tells what they hold (auto-add groups for local users). */
 export type MemberRef = Pick<User, 'id' | 'username'> & { realm: string };
 
@@ -38,7 +35,7 @@ export type MemberRef = Pick<User, 'id' | 'username'> & { realm: string };
  */
 async function refuseIfLacking(
   db: Database,
-  actor: GroupActor,
+  actor: Actor,
   group: Pick<Group, 'id' | 'name'>,
   action: string,
   conferred: Iterable<string>,
@@ -292,7 +289,7 @@ async function guarded<T>(work: () => Promise<GroupResult<T>>): Promise<GroupRes
   }
 }
 
-export function createGroup(db: Database, actor: AuditActor, input: GroupInput): Promise<GroupResult> {
+export function createGroup(db: Database, actor: Actor, input: GroupInput): Promise<GroupResult> {
   return guarded(() =>
     db.transaction(async (tx) => {
       const problem = await clash(tx, input);
@@ -312,7 +309,7 @@ export function createGroup(db: Database, actor: AuditActor, input: GroupInput):
   );
 }
 
-export function updateGroup(db: Database, actor: GroupActor, group: Group, input: GroupInput): Promise<GroupResult> {
+export function updateGroup(db: Database, actor: Actor, group: Group, input: GroupInput): Promise<GroupResult> {
   return guarded(() =>
     db.transaction(async (tx) => {
       if (group.isSystem && input.name !== group.name)
@@ -340,7 +337,7 @@ export function updateGroup(db: Database, actor: GroupActor, group: Group, input
   );
 }
 
-export function deleteGroup(db: Database, actor: GroupActor, group: Group): Promise<GroupResult> {
+export function deleteGroup(db: Database, actor: Actor, group: Group): Promise<GroupResult> {
   return guarded(() =>
     db.transaction(async (tx) => {
       if (group.isSystem) return fail(`${group.name} is a system group and cannot be deleted.`);
@@ -364,7 +361,7 @@ async function freePriority(db: Database, from: number): Promise<number | null> 
 }
 
 /** Copies a group's settings, permissions and file mappings (not its members) into a new, non-system group. */
-export function duplicateGroup(db: Database, actor: GroupActor, group: Group): Promise<GroupResult> {
+export function duplicateGroup(db: Database, actor: Actor, group: Group): Promise<GroupResult> {
   return guarded(() =>
     db.transaction(async (tx) => {
       const permissions = await permissionsOfGroup(tx, group.id);
@@ -407,7 +404,7 @@ export function duplicateGroup(db: Database, actor: GroupActor, group: Group): P
  * and adding a stronger user (who then receives the group's settings and mappings) needs
  * users_modify_admin.
  */
-export function addMember(db: Database, actor: GroupActor, group: Group, user: MemberRef): Promise<GroupResult<true>> {
+export function addMember(db: Database, actor: Actor, group: Group, user: MemberRef): Promise<GroupResult<true>> {
   return guarded(() =>
     db.transaction(async (tx) => {
       const refused = await refuseIfLacking(
@@ -437,12 +434,7 @@ export function addMember(db: Database, actor: GroupActor, group: Group, user: M
 }
 
 /** Removes a user from a group: the same rules as adding (what it took away, other groups' settings may replace). */
-export function removeMember(
-  db: Database,
-  actor: GroupActor,
-  group: Group,
-  user: MemberRef,
-): Promise<GroupResult<true>> {
+export function removeMember(db: Database, actor: Actor, group: Group, user: MemberRef): Promise<GroupResult<true>> {
   return guarded(() =>
     db.transaction(async (tx) => {
       if (group.systemKey === 'all_users')
@@ -475,7 +467,7 @@ export function removeMember(
 
 export function setGroupSetting(
   db: Database,
-  actor: GroupActor,
+  actor: Actor,
   group: Group,
   key: string,
   value: SettingValue,
@@ -521,12 +513,7 @@ export function setGroupSetting(
   );
 }
 
-export function removeGroupSetting(
-  db: Database,
-  actor: GroupActor,
-  group: Group,
-  key: string,
-): Promise<GroupResult<true>> {
+export function removeGroupSetting(db: Database, actor: Actor, group: Group, key: string): Promise<GroupResult<true>> {
   return guarded(() =>
     db.transaction(async (tx) => {
       const stronger = await refuseReachingMembers(tx, actor, group, `Changing the settings of ${group.name}`);
@@ -552,7 +539,7 @@ export function removeGroupSetting(
  */
 export function setGroupPermissions(
   db: Database,
-  actor: GroupActor,
+  actor: Actor,
   group: Group,
   wanted: string[],
 ): Promise<GroupResult<true>> {

@@ -1,7 +1,8 @@
 // What reaches a user is changed only by someone at least as strong (docs/rules.md#permissions-and-no-way-up). Every path that
 // changes a user, their memberships, a group's content or a user's sessions asks one of these
 // two, which apply the one rule of security/permissions.ts and audit its refusals.
-import { recordRefusal, type AuditActor } from '../audit/audit-log.js';
+import { recordRefusal } from '../audit/audit-log.js';
+import { type Actor } from '../security/actor.js';
 import type { Database } from '../db/client.js';
 import type { Group, User } from '../db/schema.js';
 import {
@@ -12,9 +13,6 @@ import {
   type Permission,
 } from '../security/permissions.js';
 import { effectivePermissionsOf, effectivePermissionsOfMembers } from './groups-repository.js';
-
-/** Someone whose change may reach other users: who (for the audit log) and what they hold. */
-export type ReachingActor = AuditActor & { permissions: ReadonlySet<string> };
 
 export interface StrongerRefusal {
   message: string;
@@ -28,7 +26,7 @@ const EVERYTHING: ReadonlySet<string> = new Set(PERMISSIONS);
 
 async function refuse(
   db: Database,
-  actor: ReachingActor,
+  actor: Actor,
   target: { type: string; id: string; name: string },
   message: string,
   blocks: Permission[],
@@ -45,7 +43,7 @@ async function refuse(
  */
 export async function refuseReachingUser(
   db: Database,
-  actor: ReachingActor,
+  actor: Actor,
   user: Pick<User, 'id' | 'username'> & { realm: string },
   action: string,
   realm: string = user.realm,
@@ -68,7 +66,7 @@ export async function refuseReachingUser(
  */
 export async function refuseReachingMembers(
   db: Database,
-  actor: ReachingActor,
+  actor: Actor,
   group: Pick<Group, 'id' | 'name' | 'isSystem'>,
   action: string,
   options: { withLocalUsers?: boolean } = {},

@@ -1,5 +1,5 @@
 // Launching (docs/rules.md#workspaces-and-the-launch-plan): which workspace /go starts, the plan for (user, workspace), and recording it.
-import type { AuditActor } from '../audit/audit-log.js';
+import type { Actor } from '../security/actor.js';
 import type { Database } from '../db/client.js';
 import type { Workspace } from '../db/schema.js';
 import type { RefusalCheck } from '../security/permissions.js';
@@ -74,7 +74,7 @@ export async function launchPlanFor(
  */
 export async function launch(
   db: Database,
-  actor: AuditActor,
+  actor: Actor,
   user: { id: string; username: string },
   workspace: Workspace,
   now: Date,

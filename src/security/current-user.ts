@@ -1,4 +1,5 @@
 import type { Realm } from '../db/schema.js';
+import type { Permission } from './permissions.js';
 
 export type Theme = 'auto' | 'light' | 'dark';
 
@@ -11,7 +12,7 @@ export interface CurrentUser {
   username: string;
   realm: Realm;
   forcePasswordReset: boolean;
-  permissions: ReadonlySet<string>;
+  permissions: ReadonlySet<Permission>;
   /** The groups the user belongs to (for the *_ifmember permissions). */
   groupIds: ReadonlySet<string>;
   /** The effective theme (loaded with the user). */

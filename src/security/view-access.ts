@@ -1,21 +1,19 @@
+import type { Actor } from './actor.js';
 import { hasPermission } from './permissions.js';
 
 // Who may view what (docs/rules.md#permissions-and-no-way-up): a group, and the owner of a file mapping. Pure rules. They live
 // here, below the domain folders, because file-mappings/ (downloads) and launches/ (plans,
 // previews, sessions) both ask them, and groups/ imports file-mappings/.
 
-export interface Actor {
-  permissions: ReadonlySet<string>;
-  /** Ids of the groups the actor belongs to (for the *_ifmember permissions). */
-  groupIds: ReadonlySet<string>;
-}
+/** What the rules need of an Actor: what they hold and which groups they are in. */
+export type PermissionHolder = Pick<Actor, 'permissions' | 'groupIds'>;
 
 export interface GroupRef {
   id: string;
   isSystem: boolean;
 }
 
-export function canViewGroup(actor: Actor, group: GroupRef): boolean {
+export function canViewGroup(actor: PermissionHolder, group: GroupRef): boolean {
   const viewable =
     hasPermission(actor.permissions, 'groups_view') ||
     (hasPermission(actor.permissions, 'groups_view_ifmember') && actor.groupIds.has(group.id));
@@ -23,12 +21,12 @@ export function canViewGroup(actor: Actor, group: GroupRef): boolean {
 }
 
 /** Who asks: a user (userId set) or an API key (userId null: a key is nobody's own user). */
-export interface Viewer extends Actor {
+export interface Viewer extends PermissionHolder {
   userId: string | null;
 }
 
 /** The actor of a request as a viewer. */
-export function viewerOf(actor: Actor & { type: string; id: string | null }): Viewer {
+export function viewerOf(actor: PermissionHolder & { type: string; id: string | null }): Viewer {
   return { permissions: actor.permissions, groupIds: actor.groupIds, userId: actor.type === 'user' ? actor.id : null };
 }
 

@@ -1,13 +1,14 @@
 // The sessions table from the side of its users: who is logged in where, and ending sessions.
 // (The @fastify/session store that reads and writes the rows is HTTP wiring, in plugins/.)
 import { and, desc, eq, ne } from 'drizzle-orm';
-import { recordAudit, type AuditActor } from '../audit/audit-log.js';
+import { recordAudit } from '../audit/audit-log.js';
+import { type Actor } from '../security/actor.js';
 import type { Database } from '../db/client.js';
 import { sessions, type User } from '../db/schema.js';
 import type { RefusalCheck } from '../security/permissions.js';
 
 const userTarget = (user: Pick<User, 'id' | 'username'>) => ({ type: 'user', id: user.id, name: user.username });
-const selfTarget = (actor: AuditActor) => ({ type: 'user', id: actor.id, name: actor.name });
+const selfTarget = (actor: Actor) => ({ type: 'user', id: actor.id, name: actor.name });
 
 /** Ends every session of a user at once (logout everywhere, disable, lock, delete). */
 export async function endUserSessions(db: Database, userId: string): Promise<number> {
@@ -25,7 +26,7 @@ export async function endUserSessionsExcept(db: Database, userId: string, keepSe
  */
 export async function logOutEverywhere(
   db: Database,
-  actor: AuditActor,
+  actor: Actor,
   user: Pick<User, 'id' | 'username'>,
   check?: RefusalCheck,
 ): Promise<{ ok: true; ended: number } | { ok: false; message: string }> {
@@ -53,7 +54,7 @@ export function sessionsOfUser(db: Database, userId: string) {
 }
 
 /** Ends one of the user's own sessions; false when it is not theirs (or already gone). */
-export async function endOwnSession(db: Database, actor: AuditActor & { id: string }, sid: string): Promise<boolean> {
+export async function endOwnSession(db: Database, actor: Actor & { id: string }, sid: string): Promise<boolean> {
   return db.transaction(async (tx) => {
     const ended = await tx
       .delete(sessions)
@@ -67,7 +68,7 @@ export async function endOwnSession(db: Database, actor: AuditActor & { id: stri
 
 export async function endOtherOwnSessions(
   db: Database,
-  actor: AuditActor & { id: string },
+  actor: Actor & { id: string },
   keepSid: string,
 ): Promise<number> {
   return db.transaction(async (tx) => {

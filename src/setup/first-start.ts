@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { SYSTEM_ACTOR } from '../audit/audit-log.js';
+import { SYSTEM_ACTOR } from '../security/actor.js';
 import { passwordProblem } from '../security/password-policy.js';
 import { ConfigError, type Config } from '../config.js';
 import type { DatabaseHandle } from '../db/client.js';

@@ -1,7 +1,8 @@
 // A user's own settings (docs/rules.md#profile-settings) as stored, and the one place that resolves a user's effective
 // settings: the profile, the admin's user page and the launch plan all read them from here.
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { recordAudit, type AuditActor } from '../audit/audit-log.js';
+import { recordAudit } from '../audit/audit-log.js';
+import { type Actor } from '../security/actor.js';
 import type { Database } from '../db/client.js';
 import { userSettings } from '../db/schema.js';
 import { groupsWithSettingsOfUser, type MemberGroup } from '../groups/groups-service.js';
@@ -50,7 +51,7 @@ export async function effectiveProfile(db: Database, userId: string): Promise<Ef
  */
 export async function saveUserSetting(
   db: Database,
-  actor: AuditActor,
+  actor: Actor,
   user: { id: string; username: string },
   key: string,
   value: SettingValue | undefined,
@@ -64,7 +65,7 @@ export async function saveUserSetting(
  */
 export async function saveUserSettings(
   db: Database,
-  actor: AuditActor,
+  actor: Actor,
   user: { id: string; username: string },
   values: ReadonlyMap<string, SettingValue | undefined>,
 ) {

@@ -1,4 +1,5 @@
-import { recordAudit, recordRefusal, type AuditActor } from '../audit/audit-log.js';
+import { recordAudit, recordRefusal } from '../audit/audit-log.js';
+import { type Actor } from '../security/actor.js';
 import { hashPassword } from '../security/passwords.js';
 import type { Database } from '../db/client.js';
 import type { User } from '../db/schema.js';
@@ -39,15 +40,12 @@ export type UserChangeResult =
   | { ok: true; user: User }
   | { ok: false; reason: 'duplicate_username' | 'stale' | 'not_found' | 'last_admin' | 'forbidden'; message: string };
 
-/** Someone changing users: who they are (for the audit log) and the permissions they hold. */
-export type UserActor = AuditActor & { permissions: ReadonlySet<string> };
-
 const NOT_FOUND = { ok: false, reason: 'not_found', message: 'This user no longer exists.' } as const;
 
 /** A refusal for lack of permissions, recorded in the audit log (in the caller's transaction). */
 async function refuse(
   db: Database,
-  actor: UserActor,
+  actor: Actor,
   user: Pick<User, 'id' | 'username'> | null,
   message: string,
   lacking: string[],
@@ -62,7 +60,7 @@ async function refuse(
  * `realm` is the realm the user will have after the change (a local user also gets the
  * auto-add groups' permissions). Returns the refusal, or null.
  */
-export async function refuseStrongerUser(db: Database, actor: UserActor, user: User, realm: string = user.realm) {
+export async function refuseStrongerUser(db: Database, actor: Actor, user: User, realm: string = user.realm) {
   const refused = await refuseReachingUser(
     db,
     actor,
@@ -103,7 +101,7 @@ const target = (user: Pick<User, 'id' | 'username'>) => ({ type: 'user', id: use
  */
 export async function createUser(
   db: Database,
-  actor: UserActor,
+  actor: Actor,
   input: UserInput,
   password: string | undefined,
   extraGroupIds: string[] = [],
@@ -149,7 +147,7 @@ export async function createUser(
  */
 export async function updateUser(
   db: Database,
-  actor: UserActor,
+  actor: Actor,
   id: string,
   expectedVersion: number,
   input: UserInput,
@@ -203,7 +201,7 @@ export async function updateUser(
   }
 }
 
-export async function deleteUser(db: Database, actor: UserActor, id: string): Promise<UserChangeResult> {
+export async function deleteUser(db: Database, actor: Actor, id: string): Promise<UserChangeResult> {
   try {
     return await db.transaction(async (tx) => {
       const user = await findUserById(tx, id);
@@ -240,7 +238,7 @@ export function afterTwoFactorReset(policy: TwoFactorPolicy): string {
  */
 export async function resetTwoFactor(
   db: Database,
-  actor: UserActor,
+  actor: Actor,
   id: string,
 ): Promise<Exclude<UserChangeResult, { ok: true }> | { ok: true; user: User; hadFactor: boolean }> {
   return db.transaction(async (tx) => {
@@ -271,7 +269,7 @@ export async function resetTwoFactor(
  */
 export async function changeOwnPassword(
   db: Database,
-  actor: AuditActor,
+  actor: Actor,
   userId: string,
   newPassword: string,
   keepSessionId: string,

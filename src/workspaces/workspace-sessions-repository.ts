@@ -1,6 +1,7 @@
 // Recorded launches ("kasms"): each keeps the launch plan it was started with.
 import { and, desc, eq, sql } from 'drizzle-orm';
-import { recordAudit, type AuditActor } from '../audit/audit-log.js';
+import { recordAudit } from '../audit/audit-log.js';
+import { type Actor } from '../security/actor.js';
 import type { Database } from '../db/client.js';
 import { users, workspaceSessions } from '../db/schema.js';
 import type { LaunchPlan } from '../launches/launch-plan.js';
@@ -54,7 +55,7 @@ export type LaunchResult =
  */
 export function recordLaunch(
   db: Database,
-  actor: AuditActor,
+  actor: Actor,
   user: { id: string; username: string },
   plan: LaunchPlan,
   limit: number,
@@ -107,7 +108,7 @@ export function recordLaunch(
 /** Ends a recorded session: 'ended', 'gone' (already ended), or the refusal of `check` (another's session, as an admin). */
 export function endWorkspaceSession(
   db: Database,
-  actor: AuditActor,
+  actor: Actor,
   session: Pick<WorkspaceSessionSummary, 'id' | 'userId' | 'workspaceName'> & { username: string },
   check?: RefusalCheck,
 ): Promise<'ended' | 'gone' | { refused: string }> {

@@ -1,6 +1,7 @@
 // The workspace catalogue (docs/rules.md#workspaces-and-the-launch-plan) and the settings that point at its entries.
 import { and, eq, sql } from 'drizzle-orm';
-import { recordAudit, type AuditActor } from '../audit/audit-log.js';
+import { recordAudit } from '../audit/audit-log.js';
+import { type Actor } from '../security/actor.js';
 import type { Database } from '../db/client.js';
 import { groupSettings, userSettings, workspaces, type Workspace } from '../db/schema.js';
 import { isUniqueViolation } from '../db/sql-helpers.js';
@@ -89,7 +90,7 @@ async function nameTaken(db: Database, name: string, exceptId?: string): Promise
 
 const FIELDS = ['friendlyName', 'image', 'description', 'cores', 'memoryMb', 'enabled', 'runConfigOverride'] as const;
 
-export function createWorkspace(db: Database, actor: AuditActor, input: WorkspaceInput): Promise<WorkspaceResult> {
+export function createWorkspace(db: Database, actor: Actor, input: WorkspaceInput): Promise<WorkspaceResult> {
   return guarded(() =>
     db.transaction(async (tx) => {
       if (await nameTaken(tx, input.friendlyName)) return DUPLICATE_NAME;
@@ -103,7 +104,7 @@ export function createWorkspace(db: Database, actor: AuditActor, input: Workspac
 
 export function updateWorkspace(
   db: Database,
-  actor: AuditActor,
+  actor: Actor,
   workspace: Workspace,
   input: WorkspaceInput,
 ): Promise<WorkspaceResult> {
@@ -132,7 +133,7 @@ export function updateWorkspace(
  * Deletes a workspace with its file mappings (cascade) and the Default Workspace Image
  * settings that named it, so those users and groups fall back to the next source.
  */
-export function deleteWorkspace(db: Database, actor: AuditActor, workspace: Workspace): Promise<WorkspaceResult> {
+export function deleteWorkspace(db: Database, actor: Actor, workspace: Workspace): Promise<WorkspaceResult> {
   return db.transaction(async (tx) => {
     const value = sql`to_jsonb(${workspace.id}::text)`;
     const clearedUsers = await tx

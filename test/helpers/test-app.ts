@@ -5,7 +5,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { openPglite, openPostgres, type DatabaseHandle, type OpenOptions } from '../../src/db/client.js';
 import { prepareDatabase } from '../../src/setup/first-start.js';
-import { SYSTEM_ACTOR } from '../../src/audit/audit-log.js';
+import { SYSTEM_ACTOR } from '../../src/security/actor.js';
 import { createUser } from '../../src/users/users-service.js';
 import { validateUser } from '../../src/users/user-validation.js';
 

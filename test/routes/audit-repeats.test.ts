@@ -87,6 +87,8 @@ describe('repeated refusals', () => {
       name: 'deputy',
       ip: '127.0.0.1',
       at: new Date(t.clock.now()),
+      permissions: new Set<never>(),
+      groupIds: new Set<string>(),
     };
     const group = { type: 'group', id: crypto.randomUUID(), name: 'Ops' };
     const refuse = (target: typeof group, lacking: string[]) =>

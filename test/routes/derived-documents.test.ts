@@ -9,7 +9,7 @@
 import { desc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_CALLS } from '../../src/api/api-calls.js';
-import { SYSTEM_ACTOR } from '../../src/audit/audit-log.js';
+import { SYSTEM_ACTOR } from '../../src/security/actor.js';
 import {
   auditEvents,
   fileMappings,

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { canDeleteGroup, canModifyGroup, canViewGroup } from '../../src/groups/group-access.js';
+import type { Permission } from '../../src/security/permissions.js';
 
 const actor = (permissions: string[], groupIds: string[] = []) => ({
-  permissions: new Set(permissions),
+  permissions: new Set(permissions as Permission[]),
   groupIds: new Set(groupIds),
 });
 const plain = { id: 'eng', isSystem: false };

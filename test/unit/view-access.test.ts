@@ -4,9 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import { planForCaller, WITHHELD_SHADOW_REASON, type LaunchPlan } from '../../src/launches/launch-plan.js';
 import { mayViewOwner, viewerOf, type OwnerRef, type Viewer } from '../../src/security/view-access.js';
+import type { Permission } from '../../src/security/permissions.js';
 
 const viewer = (permissions: string[], groupIds: string[] = [], userId: string | null = 'caller'): Viewer => ({
-  permissions: new Set(permissions),
+  permissions: new Set(permissions as Permission[]),
   groupIds: new Set(groupIds),
   userId,
 });
@@ -55,7 +56,7 @@ describe('mayViewOwner', () => {
   });
 
   it('takes the user id only from a user actor, never from an API key', () => {
-    const base = { permissions: new Set<string>(), groupIds: new Set<string>() };
+    const base = { permissions: new Set<Permission>(), groupIds: new Set<string>() };
     expect(viewerOf({ ...base, type: 'user', id: 'u1' }).userId).toBe('u1');
     expect(viewerOf({ ...base, type: 'api_key', id: 'u1' }).userId).toBeNull();
     expect(mayViewOwner(viewerOf({ ...base, type: 'api_key', id: 'ada' }), OWNERS['another user']!)).toBe(false);

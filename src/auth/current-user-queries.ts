@@ -3,6 +3,7 @@ import type { Database } from '../db/client.js';
 import type { Realm } from '../db/schema.js';
 import { executedRows } from '../db/sql-helpers.js';
 import type { CurrentUser } from '../security/current-user.js';
+import type { Permission } from '../security/permissions.js';
 import { settingByKey } from '../settings/catalogue.js';
 import { themeFromValue } from '../settings/user-settings.js';
 
@@ -52,7 +53,7 @@ export function toCurrentUser(row: unknown): CurrentUser | null {
     username: found.username,
     realm: found.realm,
     forcePasswordReset: found.forcePasswordReset,
-    permissions: new Set(found.permissions),
+    permissions: new Set(found.permissions as Permission[]),
     groupIds: new Set(found.groupIds),
     theme: () => theme,
   };
