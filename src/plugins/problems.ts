@@ -12,7 +12,25 @@ declare module 'fastify' {
     problemPage(problem: Problem, title?: string): Promise<FastifyReply>;
     /** Answers 404 with the page saying what is missing. */
     notFoundPage(title: string, message?: string): Promise<FastifyReply>;
+    /**
+     * The confirm step before deleting anything (views/confirm-delete.eta); with the Problem of a
+     * refused delete, the same step again with its status and message.
+     */
+    confirmDelete(subject: DeleteSubject, problem?: Problem): Promise<FastifyReply>;
   }
+}
+
+/** What the confirm-delete step names: "Delete <kind> <name>?", its crumbs and what follows. */
+export interface DeleteSubject {
+  /** Lower case, as in "Delete user alice?": 'user', 'group', 'workspace', 'API key', 'file mapping'. */
+  kind: string;
+  name: string;
+  listUrl: string;
+  listLabel: string;
+  /** The entity's page; the form posts to `${itemUrl}/delete`. */
+  itemUrl: string;
+  /** What else goes with it, said before "This cannot be undone." */
+  consequences: string;
 }
 
 /** The status of a Problem on a page or a fragment: 422 for a form to correct. */
@@ -66,6 +84,10 @@ export default fp(async (app) => {
       title: title ?? TITLE[problem.kind],
       message: problem.message,
     });
+  });
+  app.decorateReply('confirmDelete', function (this: FastifyReply, subject: DeleteSubject, problem?: Problem) {
+    if (problem) this.code(PAGE_STATUS[problem.kind]);
+    return this.render('confirm-delete', { ...subject, error: problem?.message ?? null });
   });
   app.decorateReply('notFoundPage', function (this: FastifyReply, title: string, message?: string) {
     return this.code(404).render('errors/error', { title, message: message ?? 'This does not exist (any more).' });
