@@ -1,4 +1,4 @@
-// Workspaces, file mappings, launching (docs/rules.md#workspaces-and-the-launch-plan, §5): the pages an admin and a user use, as
+// Workspaces, file mappings, launching (docs/rules.md#workspaces-and-the-launch-plan, docs/rules.md#file-mappings-and-their-precedence): the pages an admin and a user use, as
 // app.inject requests. Each test makes the workspaces, groups and users it needs.
 import crypto from 'node:crypto';
 import http from 'node:http';
