@@ -9,6 +9,7 @@ import { type Actor } from '../security/actor.js';
 import { authenticateApiKey, type AuthenticatedKey } from '../api-keys/api-keys-service.js';
 import { apiCredentialsOf } from '../security/api-key-secret.js';
 import { hasPermission } from '../security/permissions.js';
+import { API_ANSWERS, apiResponseSchemas, OpenApiDocument } from '../schemas/api-responses.js';
 import { API_CALLS, apiError, isReadCall, type ApiAnswer, type ApiCall } from './api-calls.js';
 import { referenceOf } from './api-reference.js';
 
@@ -94,6 +95,8 @@ const apiRoutes: FastifyPluginAsync = async (app) => {
     groupIds: new Set(),
   });
 
+  // A stream (get_users) goes out as it is: Fastify serializes by the response schema only
+  // what is not a stream, so its schema documents it without touching it.
   const send = (reply: FastifyReply, answer: ApiAnswer) =>
     'stream' in answer
       ? reply.type('application/json; charset=utf-8').send(answer.stream)
@@ -133,12 +136,15 @@ const apiRoutes: FastifyPluginAsync = async (app) => {
   }
 
   for (const call of API_CALLS) {
+    const answers = API_ANSWERS[call.name];
+    if (!answers) throw new Error(`${call.name}: no answer schema in schemas/api-responses.ts`);
     app.post(
       `${API_BASE}/${call.name}`,
       {
         bodyLimit: API_BODY_LIMIT,
         schema: {
           body: call.body,
+          response: apiResponseSchemas(answers.ok, answers.errors),
           tags: [call.tag],
           summary: call.summary,
           description: `Needs ${call.permission}.`,
@@ -166,7 +172,11 @@ const apiRoutes: FastifyPluginAsync = async (app) => {
     );
   }
 
-  app.get(`${API_BASE}/openapi.json`, { config: { public: true, sessionless: true } }, async () => app.swagger());
+  app.get(
+    `${API_BASE}/openapi.json`,
+    { schema: { response: { 200: OpenApiDocument } }, config: { public: true, sessionless: true } },
+    async () => app.swagger(),
+  );
 
   // The reference as a page (it works without JavaScript): each call, its permission, its body, a curl example.
   app.get(`${API_BASE}/reference`, { config: { public: true } }, async (request, reply) =>
