@@ -1,4 +1,4 @@
-// The layers of src/ point one way: db/ (and config) ← security/ ← domain folders ← plugins/ ←
+// The layers of src/ point one way: db/ (and config) ← security/ ← http/ ← domain folders ← plugins/ ←
 // app.ts / server.ts. plugins/ know no domain folder (app.ts hands them what they need), no
 // folder imports app.ts or server.ts, and no two folders import each other. Type-only imports
 // are erased at run time and left out.
@@ -7,7 +7,17 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const SRC = path.resolve('src');
-const RANK: Record<string, number> = { config: 0, db: 0, schemas: 0, security: 1, plugins: 3, app: 4, server: 5 };
+// http/ holds what routes share to answer HTTP (a Problem's status, the :id loader): below the domains.
+const RANK: Record<string, number> = {
+  config: 0,
+  db: 0,
+  schemas: 0,
+  security: 1,
+  http: 1.5,
+  plugins: 3,
+  app: 4,
+  server: 5,
+};
 const rankOf = (folder: string) => RANK[folder] ?? 2; // every other folder is a domain folder
 
 function sourceFiles(dir: string): string[] {
