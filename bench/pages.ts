@@ -8,7 +8,7 @@ import { eq, sql } from 'drizzle-orm';
 import { groups, users } from '../src/db/schema.js';
 import { parseListQuery } from '../src/users/routes.js';
 import { encodeCursor } from '../src/db/sql-helpers.js';
-import { listUsers, sortExpression } from '../src/users/users-repository.js';
+import { listUsers, sortExpression } from '../src/users/users-queries.js';
 import { openBenchDatabase } from './bench-database.js';
 import { benchServer, loadFromChild, type LoadOptions } from './bench-http.js';
 import { seedUsers } from './seed.js';

@@ -2,35 +2,23 @@
 // reference page are all made from. Each call goes through the same services as the forms, so
 // validation, the password policy, no way up, the last-admin guard and the audit log apply.
 import { Readable } from 'node:stream';
-import { eq } from 'drizzle-orm';
 import type { Static, TSchema } from 'typebox';
-import { recordDenied } from '../audit/audit-log.js';
 import { type Actor } from '../security/actor.js';
 import type { Database } from '../db/client.js';
-import { workspaceSessions, type User } from '../db/schema.js';
-import { canModifyGroup, canViewGroup, modifyGroupNeeds } from '../groups/group-access.js';
-import {
-  addMember,
-  findGroup,
-  groupChoices,
-  MEMBERS_PER_PAGE,
-  membersOfGroup,
-  removeMember,
-} from '../groups/groups-service.js';
+import type { User } from '../db/schema.js';
+import { canViewGroup } from '../groups/group-access.js';
+import { changeMembership } from '../groups/groups-commands.js';
+import { findGroup, groupChoices, MEMBERS_PER_PAGE, membersOfGroup } from '../groups/groups-queries.js';
+import { apiAnswerOf } from '../plugins/problems.js';
 import { defaultWorkspaceOf, launch, noDefaultMessage } from '../launches/launch-service.js';
 import type { Permission, RefusalCheck } from '../security/permissions.js';
 import { refuseReachingUser } from '../groups/stronger-users.js';
 import { logOutEverywhere } from '../sessions/sessions-repository.js';
 import { parseUserSetting, USER_SETTINGS } from '../settings/user-settings.js';
-import { findUserById, findUserByUsername } from '../users/users-repository.js';
-import { saveUserSetting, userSettingValues } from '../users/user-settings-repository.js';
-import {
-  createUser,
-  deleteUser,
-  refuseStrongerUser,
-  updateUser,
-  type UserChangeResult,
-} from '../users/users-service.js';
+import { findUserById, findUserByUsername, hasWorkspaceSessions } from '../users/users-queries.js';
+import { saveUserSetting } from '../users/user-settings-commands.js';
+import { userSettingValues } from '../users/user-settings-queries.js';
+import { createUser, deleteUser, refuseStrongerUser, updateUser } from '../users/users-commands.js';
 import { formValuesOf, validateUser } from '../users/user-validation.js';
 import { endWorkspaceSession } from '../workspaces/workspace-sessions-repository.js';
 import { findWorkspace, listWorkspaces, workspaceCatalogue } from '../workspaces/workspaces-repository.js';
@@ -96,13 +84,6 @@ const define = <S extends TSchema>(
 ): ApiCall => call as unknown as ApiCall;
 
 const USER_NOT_FOUND = apiError(404, 'User not found.');
-const STATUS_OF: Record<Extract<UserChangeResult, { ok: false }>['reason'], number> = {
-  duplicate_username: 409,
-  stale: 409,
-  not_found: 404,
-  last_admin: 409,
-  forbidden: 403,
-};
 
 const NO_TARGET = apiError(400, 'target_user needs user_id or username.');
 
@@ -135,9 +116,6 @@ const fieldErrors = (errors: Record<string, string>) =>
       .map(([field, message]) => `target_user.${field}: ${message}`)
       .join(' '),
   );
-
-const changeFailed = (result: Extract<UserChangeResult, { ok: false }>) =>
-  apiError(STATUS_OF[result.reason], result.message);
 
 /** get_users: every user as Kasm answers it, read in batches so that no more than one batch sits in memory. */
 function streamUsers(db: Database, batchSize: number): Readable {
@@ -190,8 +168,8 @@ export const API_CALLS: readonly ApiCall[] = [
       const validation = validateUser(target, { mode: 'create', passwordMinLength });
       if (!validation.ok) return fieldErrors(validation.errors);
       const result = await createUser(db, actor, validation.user, validation.password);
-      if (!result.ok) return changeFailed(result);
-      return userAnswer(db, result.user.id);
+      if (!result.ok) return apiAnswerOf(result.problem);
+      return userAnswer(db, result.value.id);
     },
   }),
   define({
@@ -244,7 +222,7 @@ export const API_CALLS: readonly ApiCall[] = [
       );
       if (!validation.ok) return fieldErrors(validation.errors);
       const result = await updateUser(db, actor, user.id, user.version, validation.user, validation.password);
-      if (!result.ok) return changeFailed(result);
+      if (!result.ok) return apiAnswerOf(result.problem);
       return userAnswer(db, user.id);
     },
   }),
@@ -261,19 +239,14 @@ export const API_CALLS: readonly ApiCall[] = [
       if ('answer' in found) return found.answer;
       const { user } = found;
       if (!force) {
-        const running = await db
-          .select({ id: workspaceSessions.id })
-          .from(workspaceSessions)
-          .where(eq(workspaceSessions.userId, user.id))
-          .limit(1);
-        if (running.length > 0)
+        if (await hasWorkspaceSessions(db, user.id))
           return apiError(
             409,
             `${user.username} has workspace sessions; send "force": true to delete them with the user.`,
           );
       }
       const result = await deleteUser(db, actor, user.id);
-      return result.ok ? ok() : changeFailed(result);
+      return result.ok ? ok() : apiAnswerOf(result.problem);
     },
   }),
   define({
@@ -351,7 +324,7 @@ export const API_CALLS: readonly ApiCall[] = [
           await saveUserSetting(tx, actor, user, key, value as Parameters<typeof saveUserSetting>[4]);
         return null;
       });
-      return refused ? apiError(403, refused.message) : ok();
+      return refused ? apiAnswerOf(refused.problem) : ok();
     },
   }),
   define({
@@ -362,7 +335,7 @@ export const API_CALLS: readonly ApiCall[] = [
       'Adds target_user to target_group (no way up: the key must hold every permission the group grants). Answers {}.',
     body: UserGroupBody,
     example: { target_user: { user_id: SOME_ID }, target_group: { group_id: SOME_ID } },
-    handle: (context, body) => changeMembership(context, body, 'add'),
+    handle: (context, body) => membershipCall(context, body, 'add'),
   }),
   define({
     name: 'remove_user_group',
@@ -371,7 +344,7 @@ export const API_CALLS: readonly ApiCall[] = [
     summary: 'Removes target_user from target_group. Answers {}.',
     body: UserGroupBody,
     example: { target_user: { user_id: SOME_ID }, target_group: { group_id: SOME_ID } },
-    handle: (context, body) => changeMembership(context, body, 'remove'),
+    handle: (context, body) => membershipCall(context, body, 'remove'),
   }),
   define({
     name: 'get_groups',
@@ -560,7 +533,8 @@ async function sessionNamed(db: Database, body: { kasm_id: string; user_id?: str
   return session;
 }
 
-async function changeMembership(
+/** add_user_group and remove_user_group: the command checks, audits and answers every refusal. */
+async function membershipCall(
   { db, actor }: ApiContext,
   body: { target_user: { user_id?: string; username?: string }; target_group: { group_id: string } },
   change: 'add' | 'remove',
@@ -570,12 +544,6 @@ async function changeMembership(
   const { user } = found;
   const group = await findGroup(db, fromKasmId(body.target_group.group_id));
   if (!group || !canViewGroup(actor, group)) return apiError(404, 'Group not found.');
-  if (!canModifyGroup(actor, group)) {
-    const message = `Changing the members of ${group.name} needs ${modifyGroupNeeds(group)}.`;
-    await recordDenied(db, actor, { reason: message, method: 'POST', url: `/api/public/${change}_user_group` });
-    return apiError(403, message);
-  }
-  const result =
-    change === 'add' ? await addMember(db, actor, group, user) : await removeMember(db, actor, group, user);
-  return result.ok ? ok() : apiError(result.status, result.message);
+  const result = await changeMembership(db, actor, group, user, change);
+  return result.ok ? ok() : apiAnswerOf(result.problem);
 }

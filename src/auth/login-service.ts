@@ -1,13 +1,12 @@
 import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import { recordAudit } from '../audit/audit-log.js';
 import { anonymousActor, SYSTEM_ACTOR, type Actor } from '../security/actor.js';
-import { countActiveGlobalAdmins, permissionsOfUser } from '../groups/groups-repository.js';
-import { autoAddGroups } from '../groups/groups-service.js';
+import { autoAddGroups, countActiveGlobalAdmins, permissionsOfUser } from '../groups/groups-queries.js';
 import type { Database } from '../db/client.js';
 import { userGroups, users, type User } from '../db/schema.js';
 import { hasPermission } from '../security/permissions.js';
 import { endUserSessions } from '../sessions/sessions-repository.js';
-import { findUserByUsername } from '../users/users-repository.js';
+import { findUserByUsername } from '../users/users-queries.js';
 import { lockoutIsPermanent, temporaryLockoutSeconds } from '../security/lockout.js';
 import { hashPassword, needsRehash, timingDummyHash, verifyPassword } from '../security/passwords.js';
 import type { SecretBox } from '../security/secret-box.js';

@@ -5,7 +5,7 @@ import { recordAudit } from '../audit/audit-log.js';
 import { type Actor } from '../security/actor.js';
 import type { Database } from '../db/client.js';
 import { recoveryCodes, users, type User } from '../db/schema.js';
-import { groupsWithSettingsOfUser } from '../groups/groups-service.js';
+import { groupsWithSettingsOfUser } from '../groups/groups-queries.js';
 import { twoFactorPolicyOf, type TwoFactorPolicy } from '../settings/two-factor-policy.js';
 import type { SecretBox } from '../security/secret-box.js';
 

@@ -1,13 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { actorOf } from '../audit/audit-log.js';
+import { entityLoader, PAGE_STATUS } from '../plugins/problems.js';
+import type { PermissionHolder } from '../security/view-access.js';
 import {
-  confirmAddToAdminGroup,
   joiningNeedsConfirm,
   permissionPanel,
   requestedPermissions,
   type Permission,
 } from '../security/permissions.js';
+import { fieldErrorsOf, invalid, notFound, type Problem, type Result } from '../security/result.js';
 import type { Group } from '../db/schema.js';
 import {
   controlOf,
@@ -17,7 +19,6 @@ import {
   settingByKey,
   settingFormValue,
 } from '../settings/catalogue.js';
-import { findMemberRef } from './groups-repository.js';
 import { refuseReachingMembers } from './stronger-users.js';
 import { decodeCursor, encodeCursor } from '../db/sql-helpers.js';
 import { listMappings } from '../file-mappings/file-mappings-repository.js';
@@ -25,26 +26,28 @@ import fileMappingRoutes, { mappingListView } from '../file-mappings/routes.js';
 import { workspaceCatalogue } from '../workspaces/workspaces-repository.js';
 import { canDeleteGroup, canModifyGroup, canViewGroup, modifyGroupNeeds } from './group-access.js';
 import {
-  addMember,
+  changeMembership,
   createGroup,
   deleteGroup,
   duplicateGroup,
+  removeGroupSetting,
+  setGroupPermissions,
+  setGroupSetting,
+  updateGroup,
+} from './groups-commands.js';
+import {
   findGroup,
+  findMemberRef,
   listGroups,
   memberCandidates,
   membersOfGroup,
   nonMemberChoices,
   MEMBERS_PER_PAGE,
   permissionsOfGroup,
-  removeGroupSetting,
-  removeMember,
-  setGroupPermissions,
-  setGroupSetting,
   settingsOfGroup,
-  updateGroup,
-  validateGroup,
-  type GroupResult,
-} from './groups-service.js';
+} from './groups-queries.js';
+import { validateGroup } from './group-validation.js';
+import { joiningQuestion } from './membership-confirm.js';
 
 import {
   AddMemberForm,
@@ -61,7 +64,30 @@ import {
   SettingForm,
 } from '../schemas/groups.js';
 
-type IdParams = { id: string };
+type Need = 'view' | 'modify' | 'delete';
+
+/** Why the actor may not `need` a group they can see, or null when they may (a route-level check). */
+function refusalOf(actor: PermissionHolder, group: Group, need: Need): string | null {
+  const allowed = need === 'view' || (need === 'modify' ? canModifyGroup(actor, group) : canDeleteGroup(actor, group));
+  if (allowed) return null;
+  const needs =
+    need === 'delete'
+      ? group.isSystem
+        ? 'system groups cannot be deleted'
+        : 'it needs groups_delete'
+      : `it needs ${modifyGroupNeeds(group)}`;
+  return `You may not ${need} the group ${group.name}: ${needs}.`;
+}
+
+/** The same group's delete step, before and after a refused delete. */
+const deleteSubject = (group: Pick<Group, 'id' | 'name'>) => ({
+  kind: 'group',
+  name: group.name,
+  listUrl: '/admin/groups',
+  listLabel: 'Groups',
+  itemUrl: `/admin/groups/${group.id}`,
+  consequences: 'Its members leave the group and lose what it granted; its settings and permissions are removed.',
+});
 
 /** The sections of the group page an action returns to, and what it says there. */
 type Section = 'members' | 'settings' | 'permissions';
@@ -87,37 +113,26 @@ const MODIFY: readonly Permission[] = ['groups_modify', 'groups_modify_ifmember'
 const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db } = app;
 
-  const groupNotFound = (reply: FastifyReply) =>
-    reply
-      .code(404)
-      .render('errors/error', { title: 'Group not found', message: 'This group does not exist (any more).' });
-
-  /** The :id group if the actor may see it (and change it, when `modify`); else answers and gives null. */
-  async function loadGroup(
-    request: FastifyRequest<{ Params: IdParams }>,
-    reply: FastifyReply,
-    need: 'view' | 'modify' | 'delete',
-  ): Promise<Group | null> {
-    const actor = request.currentUser!;
-    const group = await findGroup(db, request.params.id);
-    if (!group || !canViewGroup(actor, group)) {
-      await groupNotFound(reply); // a group the actor may not see does not exist for them
-      return null;
-    }
-    const allowed =
-      need === 'view' || (need === 'modify' ? canModifyGroup(actor, group) : canDeleteGroup(actor, group));
-    if (!allowed) {
-      const needs =
-        need === 'delete'
-          ? group.isSystem
-            ? 'system groups cannot be deleted'
-            : 'it needs groups_delete'
-          : `it needs ${modifyGroupNeeds(group)}`;
-      await reply.forbidden(`You may not ${need} the group ${group.name}: ${needs}.`);
-      return null;
-    }
-    return group;
-  }
+  // A group the actor may not see does not exist for them.
+  const groupParam = entityLoader(
+    { title: 'Group not found', message: 'This group does not exist (any more).' },
+    async (id, request) => {
+      const group = await findGroup(db, id);
+      return group && canViewGroup(request.currentUser!, group) ? group : null;
+    },
+  );
+  /** Loads the :id group, then refuses (audited, 403) an actor who may not `need` it. */
+  const loadGroup = (need: Need): preHandlerAsyncHookHandler[] => [
+    groupParam.load,
+    async (request, reply) => {
+      const refusal = refusalOf(request.currentUser!, groupParam.of(request), need);
+      if (refusal) return reply.forbidden(refusal);
+    },
+  ];
+  const memberParam = entityLoader(
+    { title: 'User not found', message: 'This user no longer exists.' },
+    (_id, request) => findMemberRef(db, (request.params as { userId: string }).userId),
+  );
 
   /** The members section's data: page, count, rows, and a picker as a fresh load gives it. */
   // `permissions`: the group's, when the caller reads them anyway (the full page reads them once).
@@ -251,21 +266,23 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
    * happened (focus back on its control); a boosted form gets the page, scrolled to the section;
    * without JS, success redirects to the section (its message shown there) and a failure renders
    * the page with the message in the section, or redirects too when `failureRedirects`.
-   * Refusals for lack of permission are the 403 page (audited by the services).
+   * Refusals for lack of permission are the 403 page (audited by the commands).
    */
   async function answerInSection<T>(
-    request: FastifyRequest<{ Params: IdParams }>,
+    request: FastifyRequest,
     reply: FastifyReply,
     group: Group,
     section: Section,
-    result: GroupResult<T>,
+    result: Result<T>,
     success: string,
     options: { failureRedirects?: boolean } = {},
   ) {
-    if (!result.ok && result.status === 403) return reply.renderForbidden(result.message);
-    const note: Note = result.ok ? { type: 'success', message: success } : { type: 'error', message: result.message };
+    if (!result.ok && result.problem.kind === 'forbidden') return reply.problemPage(result.problem);
+    const note: Note = result.ok
+      ? { type: 'success', message: success }
+      : { type: 'error', message: result.problem.message };
     const url = `/admin/groups/${group.id}#${SECTION_ANCHORS[section]}`;
-    if (!result.ok) reply.code(result.status);
+    if (!result.ok) reply.code(PAGE_STATUS[result.problem.kind]);
     if (request.wantsFragment()) {
       const view = await SECTION_VIEWS[section](request, group, { note, focusPicker: true, focusSettings: true });
       return reply.render(`groups/_${section}`, view);
@@ -312,8 +329,8 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const result = await createGroup(db, actorOf(request), validation.value);
       if (!result.ok)
         return reply
-          .code(result.status)
-          .render('groups/new', { values, errors: result.errors ?? { [result.field ?? 'name']: result.message } });
+          .code(PAGE_STATUS[result.problem.kind])
+          .render('groups/new', { values, errors: formErrors(result.problem) });
       request.session.flash = { type: 'success', message: `Group ${result.value.name} created.` };
       return reply.redirect(`/admin/groups/${result.value.id}`, 303);
     },
@@ -321,19 +338,23 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/admin/groups/:id',
-    { schema: { params: GroupParams, querystring: GroupShowQuery }, config: { permission: VIEW } },
-    async (request, reply) => {
-      const group = await loadGroup(request, reply, 'view');
-      return group ? renderShow(request, reply, group) : reply;
+    {
+      schema: { params: GroupParams, querystring: GroupShowQuery },
+      config: { permission: VIEW },
+      preHandler: loadGroup('view'),
     },
+    async (request, reply) => renderShow(request, reply, groupParam.of(request)),
   );
 
   app.post(
     '/admin/groups/:id',
-    { schema: { params: GroupParams, body: GroupForm }, config: { permission: MODIFY } },
+    {
+      schema: { params: GroupParams, body: GroupForm },
+      config: { permission: MODIFY },
+      preHandler: loadGroup('modify'),
+    },
     async (request, reply) => {
-      const group = await loadGroup(request, reply, 'modify');
-      if (!group) return reply;
+      const group = groupParam.of(request);
       const values = { ...group, ...groupFormValues(request.body) };
       const validation = validateGroup(request.body);
       if (!validation.ok) {
@@ -341,13 +362,10 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
         return renderShow(request, reply, group, { values, errors: validation.errors });
       }
       const result = await updateGroup(db, actorOf(request), group, validation.value);
-      if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the service
+      if (!result.ok && result.problem.kind === 'forbidden') return reply.problemPage(result.problem); // audited
       if (!result.ok) {
-        reply.code(result.status);
-        return renderShow(request, reply, group, {
-          values,
-          errors: result.errors ?? { [result.field ?? 'name']: result.message },
-        });
+        reply.code(PAGE_STATUS[result.problem.kind]);
+        return renderShow(request, reply, group, { values, errors: formErrors(result.problem) });
       }
       request.session.flash = { type: 'success', message: `Group ${result.value.name} saved.` };
       return reply.redirect(`/admin/groups/${group.id}`, 303);
@@ -356,14 +374,17 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/admin/groups/:id/duplicate',
-    { schema: { params: GroupParams, body: EmptyForm }, config: { permission: 'groups_create' } },
+    {
+      schema: { params: GroupParams, body: EmptyForm },
+      config: { permission: 'groups_create' },
+      preHandler: loadGroup('view'),
+    },
     async (request, reply) => {
-      const group = await loadGroup(request, reply, 'view');
-      if (!group) return reply;
+      const group = groupParam.of(request);
       const result = await duplicateGroup(db, actorOf(request), group);
-      if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the service
+      if (!result.ok && result.problem.kind === 'forbidden') return reply.problemPage(result.problem); // audited
       if (!result.ok) {
-        request.session.flash = { type: 'error', message: result.message };
+        request.session.flash = { type: 'error', message: result.problem.message };
         return reply.redirect('/admin/groups', 303);
       }
       request.session.flash = {
@@ -376,22 +397,22 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/admin/groups/:id/delete',
-    { schema: { params: GroupParams }, config: { permission: 'groups_delete' } },
-    async (request, reply) => {
-      const group = await loadGroup(request, reply, 'delete');
-      return group ? reply.render('confirm-delete', confirmDelete(group, null)) : reply;
-    },
+    { schema: { params: GroupParams }, config: { permission: 'groups_delete' }, preHandler: loadGroup('delete') },
+    async (request, reply) => reply.confirmDelete(deleteSubject(groupParam.of(request))),
   );
 
   app.post(
     '/admin/groups/:id/delete',
-    { schema: { params: GroupParams, body: EmptyForm }, config: { permission: 'groups_delete' } },
+    {
+      schema: { params: GroupParams, body: EmptyForm },
+      config: { permission: 'groups_delete' },
+      preHandler: loadGroup('delete'),
+    },
     async (request, reply) => {
-      const group = await loadGroup(request, reply, 'delete');
-      if (!group) return reply;
+      const group = groupParam.of(request);
       const result = await deleteGroup(db, actorOf(request), group);
-      if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the service
-      if (!result.ok) return reply.code(result.status).render('confirm-delete', confirmDelete(group, result.message));
+      if (!result.ok && result.problem.kind === 'forbidden') return reply.problemPage(result.problem); // audited
+      if (!result.ok) return reply.confirmDelete(deleteSubject(group), result.problem);
       request.session.flash = { type: 'success', message: `Group ${group.name} deleted.` };
       return reply.redirect('/admin/groups', 303);
     },
@@ -401,10 +422,13 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/admin/groups/:id/user-suggestions',
-    { schema: { params: GroupParams, querystring: MemberSuggestionsQuery }, config: { permission: MODIFY } },
+    {
+      schema: { params: GroupParams, querystring: MemberSuggestionsQuery },
+      config: { permission: MODIFY },
+      preHandler: loadGroup('modify'),
+    },
     async (request, reply) => {
-      const group = await loadGroup(request, reply, 'modify');
-      if (!group) return reply;
+      const group = groupParam.of(request);
       const search = request.query.user_q ?? '';
       const [candidates, permissions] = await Promise.all([
         search ? memberCandidates(db, group.id, search) : null,
@@ -420,26 +444,29 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/admin/groups/:id/members',
-    { schema: { params: GroupParams, body: AddMemberForm }, config: { permission: MODIFY } },
+    {
+      schema: { params: GroupParams, body: AddMemberForm },
+      config: { permission: MODIFY },
+      preHandler: loadGroup('modify'),
+    },
     async (request, reply) => {
-      const group = await loadGroup(request, reply, 'modify');
-      if (!group) return reply;
+      const group = groupParam.of(request);
       const user = await findMemberRef(db, request.body.user_id ?? '');
-      if (
-        user &&
-        request.body.confirm !== 'yes' &&
-        joiningNeedsConfirm(request.currentUser!.permissions, await permissionsOfGroup(db, group.id))
-      ) {
+      const question =
+        user && request.body.confirm !== 'yes'
+          ? await joiningQuestion(db, request.currentUser!, group, user.username)
+          : null;
+      if (user && question) {
         return reply.render('confirm-step', {
-          ...confirmAddToAdminGroup(user.username, group.name),
+          ...question,
           action: `/admin/groups/${group.id}/members`,
           fields: { user_id: user.id },
           cancelUrl: `/admin/groups/${group.id}#members`,
         });
       }
-      const result: GroupResult<true> = user
-        ? await addMember(db, actorOf(request), group, user)
-        : { ok: false, message: 'Pick a user to add.', status: 422 };
+      const result = user
+        ? await changeMembership(db, actorOf(request), group, user, 'add')
+        : invalid('Pick a user to add.');
       return answerInSection(request, reply, group, 'members', result, `${user?.username} added to ${group.name}.`);
     },
   );
@@ -447,15 +474,14 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Without JS, Remove is a link to this confirm step; with JS, hx-confirm asks the same question.
   app.get(
     '/admin/groups/:id/members/:userId/remove',
-    { schema: { params: GroupMemberParams }, config: { permission: MODIFY } },
+    {
+      schema: { params: GroupMemberParams },
+      config: { permission: MODIFY },
+      preHandler: [...loadGroup('modify'), memberParam.load],
+    },
     async (request, reply) => {
-      const group = await loadGroup(request, reply, 'modify');
-      if (!group) return reply;
-      const user = await findMemberRef(db, request.params.userId);
-      if (!user)
-        return reply
-          .code(404)
-          .render('errors/error', { title: 'User not found', message: 'This user no longer exists.' });
+      const group = groupParam.of(request);
+      const user = memberParam.of(request);
       return reply.render('confirm-step', {
         question: QUESTIONS.removeMember(user.username, group.name),
         consequences: `${user.username} loses what ${group.name} grants: its permissions, settings and file mappings (another group's may then apply).`,
@@ -468,14 +494,17 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/admin/groups/:id/members/:userId/remove',
-    { schema: { params: GroupMemberParams, body: EmptyForm }, config: { permission: MODIFY } },
+    {
+      schema: { params: GroupMemberParams, body: EmptyForm },
+      config: { permission: MODIFY },
+      preHandler: loadGroup('modify'),
+    },
     async (request, reply) => {
-      const group = await loadGroup(request, reply, 'modify');
-      if (!group) return reply;
+      const group = groupParam.of(request);
       const user = await findMemberRef(db, request.params.userId);
-      const result: GroupResult<true> = user
-        ? await removeMember(db, actorOf(request), group, user)
-        : { ok: false, message: 'This user no longer exists.', status: 404 };
+      const result = user
+        ? await changeMembership(db, actorOf(request), group, user, 'remove')
+        : notFound('This user no longer exists.');
       return answerInSection(request, reply, group, 'members', result, `${user?.username} removed from ${group.name}.`);
     },
   );
@@ -484,10 +513,13 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/admin/groups/:id/settings/edit',
-    { schema: { params: GroupParams, querystring: SettingEditQuery }, config: { permission: MODIFY } },
+    {
+      schema: { params: GroupParams, querystring: SettingEditQuery },
+      config: { permission: MODIFY },
+      preHandler: loadGroup('modify'),
+    },
     async (request, reply) => {
-      const group = await loadGroup(request, reply, 'modify');
-      if (!group) return reply;
+      const group = groupParam.of(request);
       const setting = settingByKey(request.query.key ?? '');
       if (!setting) {
         request.session.flash = { type: 'error', message: 'Choose a setting to add.' };
@@ -511,10 +543,13 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/admin/groups/:id/settings',
-    { schema: { params: GroupParams, body: SettingForm }, config: { permission: MODIFY } },
+    {
+      schema: { params: GroupParams, body: SettingForm },
+      config: { permission: MODIFY },
+      preHandler: loadGroup('modify'),
+    },
     async (request, reply) => {
-      const group = await loadGroup(request, reply, 'modify');
-      if (!group) return reply;
+      const group = groupParam.of(request);
       const setting = settingByKey(request.body.key);
       if (!setting)
         return reply
@@ -549,10 +584,9 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/admin/groups/:id/settings/:key/remove',
-    { schema: { params: GroupSettingParams }, config: { permission: MODIFY } },
+    { schema: { params: GroupSettingParams }, config: { permission: MODIFY }, preHandler: loadGroup('modify') },
     async (request, reply) => {
-      const group = await loadGroup(request, reply, 'modify');
-      if (!group) return reply;
+      const group = groupParam.of(request);
       const setting = settingByKey(request.params.key);
       if (!setting)
         return reply
@@ -570,10 +604,13 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/admin/groups/:id/settings/:key/remove',
-    { schema: { params: GroupSettingParams, body: EmptyForm }, config: { permission: MODIFY } },
+    {
+      schema: { params: GroupSettingParams, body: EmptyForm },
+      config: { permission: MODIFY },
+      preHandler: loadGroup('modify'),
+    },
     async (request, reply) => {
-      const group = await loadGroup(request, reply, 'modify');
-      if (!group) return reply;
+      const group = groupParam.of(request);
       const result = await removeGroupSetting(db, actorOf(request), group, request.params.key);
       const label = settingByKey(request.params.key)?.label ?? request.params.key;
       return answerInSection(
@@ -598,8 +635,16 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     view: VIEW,
     modify: MODIFY,
     async loadOwner(request, reply, need) {
-      const group = await loadGroup(request, reply, need);
-      if (!group) return null;
+      const group = await findGroup(db, (request.params as { id: string }).id);
+      if (!group || !canViewGroup(request.currentUser!, group)) {
+        await reply.notFoundPage('Group not found', 'This group does not exist (any more).');
+        return null;
+      }
+      const refusal = refusalOf(request.currentUser!, group, need);
+      if (refusal) {
+        await reply.forbidden(refusal);
+        return null;
+      }
       const actor = actorOf(request);
       return {
         kind: 'group',
@@ -618,10 +663,13 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/admin/groups/:id/permissions',
-    { schema: { params: GroupParams, body: PermissionsForm }, config: { permission: MODIFY } },
+    {
+      schema: { params: GroupParams, body: PermissionsForm },
+      config: { permission: MODIFY },
+      preHandler: loadGroup('modify'),
+    },
     async (request, reply) => {
-      const group = await loadGroup(request, reply, 'modify');
-      if (!group) return reply;
+      const group = groupParam.of(request);
       const actor = request.currentUser!;
       const wanted = requestedPermissions(
         request.body.permission ?? [],
@@ -634,18 +682,9 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 };
 
-/** What the confirm step before deleting a group says. */
-function confirmDelete(group: Pick<Group, 'id' | 'name'>, error: string | null) {
-  return {
-    kind: 'group',
-    name: group.name,
-    listUrl: '/admin/groups',
-    listLabel: 'Groups',
-    itemUrl: `/admin/groups/${group.id}`,
-    consequences: 'Its members leave the group and lose what it granted; its settings and permissions are removed.',
-    error,
-  };
-}
+/** A create or update refused by the form's rules: its field errors (the name, when it names none). */
+const formErrors = (problem: Problem) =>
+  problem.fields || problem.field ? fieldErrorsOf(problem) : { name: problem.message };
 
 /** The group form's values as typed, to show again with the errors. */
 function groupFormValues(body: { name?: string; description?: string; priority?: string }) {

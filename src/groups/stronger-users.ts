@@ -12,7 +12,7 @@ import {
   strongerUserBlocks,
   type Permission,
 } from '../security/permissions.js';
-import { effectivePermissionsOf, effectivePermissionsOfMembers } from './groups-repository.js';
+import { effectivePermissionsOf, effectivePermissionsOfMembers } from './groups-queries.js';
 
 export interface StrongerRefusal {
   message: string;

@@ -4,7 +4,7 @@ import type { Database } from '../db/client.js';
 import type { Workspace } from '../db/schema.js';
 import type { RefusalCheck } from '../security/permissions.js';
 import { mappingsForLaunch } from '../file-mappings/file-mappings-repository.js';
-import { effectiveSettingsOfUser, type UserEffectiveSettings } from '../users/user-settings-repository.js';
+import { effectiveSettingsOfUser, type UserEffectiveSettings } from '../users/user-settings-queries.js';
 import { findWorkspace } from '../workspaces/workspaces-repository.js';
 import { buildLaunchPlan, type LaunchPlan } from './launch-plan.js';
 import { recordLaunch, type LaunchResult } from '../workspaces/workspace-sessions-repository.js';

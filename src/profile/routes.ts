@@ -25,14 +25,11 @@ import {
   userSettingByKey,
   userSettingControl,
 } from '../settings/user-settings.js';
-import { findUserById } from '../users/users-repository.js';
-import { changeOwnPassword } from '../users/users-service.js';
+import { findUserById } from '../users/users-queries.js';
+import { changeOwnPassword } from '../users/users-commands.js';
 import { endOtherOwnSessions, endOwnSession, sessionsOfUser } from '../sessions/sessions-repository.js';
-import {
-  effectiveSettingsOfUser,
-  saveUserSettings,
-  type UserEffectiveSettings,
-} from '../users/user-settings-repository.js';
+import { effectiveSettingsOfUser, type UserEffectiveSettings } from '../users/user-settings-queries.js';
+import { saveUserSettings } from '../users/user-settings-commands.js';
 import { workspaceSessionsOfUser } from '../workspaces/workspace-sessions-repository.js';
 import { twoFactorStatus } from '../auth/two-factor-service.js';
 import { noticeFor, takeNotice, type Notice } from './notices.js';

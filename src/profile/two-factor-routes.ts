@@ -12,7 +12,8 @@ import {
   verifySecondFactor,
 } from '../auth/two-factor-service.js';
 import type { User } from '../db/schema.js';
-import { clearTwoFactor, findUserById } from '../users/users-repository.js';
+import { clearTwoFactor } from '../users/users-commands.js';
+import { findUserById } from '../users/users-queries.js';
 import { noticeFor, takeNotice } from './notices.js';
 
 const DURING_ENROLLMENT = { allowDuringTwoFactorEnrollment: true } as const;

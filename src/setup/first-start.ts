@@ -5,8 +5,9 @@ import { passwordProblem } from '../security/password-policy.js';
 import { ConfigError, type Config } from '../config.js';
 import type { DatabaseHandle } from '../db/client.js';
 import { users } from '../db/schema.js';
-import { seedSystemGroups, systemGroupId } from '../groups/groups-repository.js';
-import { createUser } from '../users/users-service.js';
+import { seedSystemGroups } from '../groups/groups-seed.js';
+import { systemGroupId } from '../groups/groups-queries.js';
+import { createUser } from '../users/users-commands.js';
 import { validateUser } from '../users/user-validation.js';
 
 export const FIRST_ADMIN_USERNAME = 'admin';

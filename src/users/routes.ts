@@ -3,18 +3,15 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
 import { actorOf } from '../audit/audit-log.js';
 import { logOutEverywhere } from '../sessions/sessions-repository.js';
-import { confirmAddToAdminGroup, hasPermission, joiningNeedsConfirm } from '../security/permissions.js';
+import { hasPermission } from '../security/permissions.js';
+import { fieldErrorsOf, forbidden } from '../security/result.js';
+import { entityLoader, PAGE_STATUS } from '../plugins/problems.js';
 import { REALMS, type User } from '../db/schema.js';
 import { decodeCursor, encodeCursor } from '../db/sql-helpers.js';
-import { canModifyGroup, canViewGroup, modifyGroupNeeds } from '../groups/group-access.js';
-import {
-  addMember,
-  findGroup,
-  groupChoices,
-  groupsWithSettingsOfUser,
-  permissionsOfGroup,
-  removeMember,
-} from '../groups/groups-service.js';
+import { canModifyGroup, canViewGroup } from '../groups/group-access.js';
+import { changeMembership } from '../groups/groups-commands.js';
+import { findGroup, groupChoices, groupsWithSettingsOfUser } from '../groups/groups-queries.js';
+import { joiningQuestion } from '../groups/membership-confirm.js';
 import { refuseReachingUser } from '../groups/stronger-users.js';
 import { formatSettingValue, SETTINGS } from '../settings/catalogue.js';
 import { describeSource } from '../settings/effective-settings.js';
@@ -33,27 +30,24 @@ import {
   UserListQuery as UserListQuerySchema,
   UserParams,
 } from '../schemas/users.js';
-import { findUserById, listUsers, type UserListQuery } from './users-repository.js';
-import { effectiveSettingsOfUser, saveUserSetting } from './user-settings-repository.js';
+import { findUserById, listUsers, mayChangeUser, type UserListQuery } from './users-queries.js';
+import { effectiveSettingsOfUser } from './user-settings-queries.js';
+import { saveUserSetting } from './user-settings-commands.js';
 import { workspaceCatalogue } from '../workspaces/workspaces-repository.js';
 import {
   afterTwoFactorReset,
   createUser,
   deleteUser,
   hasSecondFactor,
-  mayChangeUser,
   refuseStrongerUser,
   resetTwoFactor,
   updateUser,
-  type UserChangeResult,
-} from './users-service.js';
+} from './users-commands.js';
 import { formValuesFrom, formValuesOf, validateUser, type UserFormValues } from './user-validation.js';
 
 const PER_PAGE_CHOICES = [25, 50, 100];
 
 type Flash = NonNullable<FastifyRequest['session']['flash']>;
-
-type IdParams = { id: string };
 
 /** The list's query string (already checked by its schema), with defaults filled in. */
 export function parseListQuery(params: Static<typeof UserListQuerySchema>): UserListQuery {
@@ -87,15 +81,14 @@ function listUrl(query: UserListQuery): string {
   return search ? `/admin/users?${search}` : '/admin/users';
 }
 
-/** What the confirm step before deleting a user says. */
-const confirmDelete = (user: Pick<User, 'id' | 'username'>, error: string | null) => ({
+/** What the confirm step before deleting a user names. */
+const deleteSubject = (user: Pick<User, 'id' | 'username'>) => ({
   kind: 'user',
   name: user.username,
   listUrl: '/admin/users',
   listLabel: 'Users',
   itemUrl: `/admin/users/${user.id}`,
   consequences: 'The user, their group memberships and their sessions are removed.',
-  error,
 });
 
 /**
@@ -122,17 +115,9 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db, config } = app;
   const formData = { realms: REALMS, minLength: config.passwordMinLength };
 
-  const userNotFound = (reply: FastifyReply) =>
-    reply
-      .code(404)
-      .render('errors/error', { title: 'User not found', message: 'This user does not exist (any more).' });
-
-  /** The :id user, or a 404 page and null. */
-  async function userOr404(request: FastifyRequest<{ Params: IdParams }>, reply: FastifyReply): Promise<User | null> {
-    const user = await findUserById(db, request.params.id);
-    if (!user) await userNotFound(reply);
-    return user ?? null;
-  }
+  const userParam = entityLoader({ title: 'User not found', message: 'This user does not exist (any more).' }, (id) =>
+    findUserById(db, id),
+  );
 
   async function renderShow(
     request: FastifyRequest,
@@ -214,7 +199,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   /** The confirm page of reset-2fa, or (refused, or no factor to reset) what to show instead. */
   async function confirmResetTwoFactor(request: FastifyRequest, reply: FastifyReply, user: User) {
     const refused = await refuseStrongerUser(db, actorOf(request), user);
-    if (refused) return reply.renderForbidden(refused.message); // audited
+    if (refused) return reply.problemPage(refused.problem); // audited
     if (!hasSecondFactor(user)) return noFactorToReset(request, reply, user);
     const policy = twoFactorPolicyOf(await groupsWithSettingsOfUser(db, user.id));
     return reply.render('confirm-step', {
@@ -232,7 +217,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   /** The confirm page of Log Out Everywhere (refused for a stronger user, audited). */
   async function confirmLogout(request: FastifyRequest, reply: FastifyReply, user: User) {
     const refused = await refuseReachingUser(db, actorOf(request), user, `Logging out ${user.username}`);
-    if (refused) return reply.renderForbidden(refused.message);
+    if (refused) return reply.problemPage(forbidden(refused.message).problem); // audited by the check
     return reply.render('confirm-step', {
       ...userConfirms.logout(user),
       cancelUrl: `/admin/users/${user.id}#actions`,
@@ -302,31 +287,35 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!validation.ok)
         return reply.code(422).render('users/new', { ...formData, values, errors: validation.errors });
       const result = await createUser(db, actorOf(request), validation.user, validation.password);
-      if (!result.ok && result.reason === 'forbidden')
-        return reply.code(403).render('users/new', { ...formData, values, errors: {}, formError: result.message });
+      if (!result.ok && result.problem.kind === 'forbidden')
+        return reply
+          .code(403)
+          .render('users/new', { ...formData, values, errors: {}, formError: result.problem.message });
       if (!result.ok) {
-        return reply.code(409).render('users/new', { ...formData, values, errors: { username: result.message } });
+        return reply
+          .code(PAGE_STATUS[result.problem.kind])
+          .render('users/new', { ...formData, values, errors: fieldErrorsOf(result.problem) });
       }
-      request.session.flash = { type: 'success', message: `User ${result.user.username} created.` };
-      return reply.redirect(`/admin/users/${result.user.id}`, 303);
+      request.session.flash = { type: 'success', message: `User ${result.value.username} created.` };
+      return reply.redirect(`/admin/users/${result.value.id}`, 303);
     },
   );
 
   app.get(
     '/admin/users/:id',
-    { schema: { params: UserParams }, config: { permission: 'users_view' } },
-    async (request, reply) => {
-      const user = await findUserById(db, request.params.id);
-      return user ? renderShow(request, reply, user) : userNotFound(reply);
-    },
+    { schema: { params: UserParams }, config: { permission: 'users_view' }, preHandler: userParam.load },
+    async (request, reply) => renderShow(request, reply, userParam.of(request)),
   );
 
   app.post(
     '/admin/users/:id',
-    { schema: { params: UserParams, body: UserEditForm }, config: { permission: 'users_modify' } },
+    {
+      schema: { params: UserParams, body: UserEditForm },
+      config: { permission: 'users_modify' },
+      preHandler: userParam.load,
+    },
     async (request, reply) => {
-      const user = await userOr404(request, reply);
-      if (!user) return reply;
+      const user = userParam.of(request);
       const values = formValuesFrom(request.body);
       const version = request.body.version;
       const validation = validateUser(request.body, {
@@ -339,68 +328,55 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         return renderShow(request, reply, user, { values, errors: validation.errors, version });
       }
       const result = await updateUser(db, actorOf(request), user.id, version, validation.user, validation.password);
-      if (!result.ok) return renderChangeFailure(request, reply, user, result, values);
-      request.session.flash = { type: 'success', message: `User ${result.user.username} saved.` };
+      if (!result.ok) {
+        const { problem } = result;
+        if (problem.kind === 'not_found') return reply.notFoundPage('User not found', problem.message);
+        if (problem.kind === 'forbidden') return reply.problemPage(problem); // the command audited it
+        reply.code(PAGE_STATUS[problem.kind]);
+        if (problem.reason === 'duplicate_username')
+          return renderShow(request, reply, user, { values, errors: fieldErrorsOf(problem) });
+        // stale or last admin: keep what was typed, but base the next save on the current version
+        const current = (await findUserById(db, user.id)) ?? user;
+        return renderShow(request, reply, current, { values, errors: {}, formError: problem.message });
+      }
+      request.session.flash = { type: 'success', message: `User ${result.value.username} saved.` };
       return reply.redirect(`/admin/users/${user.id}`, 303);
     },
   );
 
-  async function renderChangeFailure(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    user: User,
-    result: Extract<UserChangeResult, { ok: false }>,
-    values: UserFormValues,
-  ) {
-    if (result.reason === 'not_found') {
-      return reply.code(404).render('errors/error', { title: 'User not found', message: result.message });
-    }
-    if (result.reason === 'forbidden') return reply.renderForbidden(result.message); // the service audited it
-    reply.code(409);
-    if (result.reason === 'duplicate_username') {
-      return renderShow(request, reply, user, { values, errors: { username: result.message } });
-    }
-    // stale: keep what was typed, but base the next save on the current version
-    const current = (await findUserById(db, user.id)) ?? user;
-    return renderShow(request, reply, current, { values, errors: {}, formError: result.message });
-  }
-
   app.get(
     '/admin/users/:id/reset-2fa',
-    { schema: { params: UserParams }, config: { permission: 'users_modify' } },
-    async (request, reply) => {
-      const user = await userOr404(request, reply);
-      return user ? confirmResetTwoFactor(request, reply, user) : reply;
-    },
+    { schema: { params: UserParams }, config: { permission: 'users_modify' }, preHandler: userParam.load },
+    async (request, reply) => confirmResetTwoFactor(request, reply, userParam.of(request)),
   );
 
   app.post(
     '/admin/users/:id/reset-2fa',
-    { schema: { params: UserParams, body: ConfirmForm }, config: { permission: 'users_modify' } },
+    {
+      schema: { params: UserParams, body: ConfirmForm },
+      config: { permission: 'users_modify' },
+      preHandler: userParam.load,
+    },
     async (request, reply) => {
-      const user = await userOr404(request, reply);
-      if (!user) return reply;
+      const user = userParam.of(request);
       if (request.body.confirm !== 'yes') return confirmResetTwoFactor(request, reply, user);
       const result = await resetTwoFactor(db, actorOf(request), user.id);
-      if (!result.ok && result.reason === 'forbidden') return reply.renderForbidden(result.message);
-      if (result.ok && !result.hadFactor) return noFactorToReset(request, reply, user);
+      if (!result.ok && result.problem.kind === 'forbidden') return reply.problemPage(result.problem); // audited
+      if (result.ok && !result.value.hadFactor) return noFactorToReset(request, reply, user);
       const after = result.ok
         ? afterTwoFactorReset(twoFactorPolicyOf(await groupsWithSettingsOfUser(db, user.id)))
         : '';
       request.session.flash = result.ok
         ? { type: 'success', message: `Two-factor authentication of ${user.username} was reset. ${after}` }
-        : { type: 'error', message: result.message };
+        : { type: 'error', message: result.problem.message };
       return reply.redirect(`/admin/users/${user.id}`, 303);
     },
   );
 
   app.get(
     '/admin/users/:id/delete',
-    { schema: { params: UserParams }, config: { permission: 'users_delete' } },
-    async (request, reply) => {
-      const user = await findUserById(db, request.params.id);
-      return user ? reply.render('confirm-delete', confirmDelete(user, null)) : userNotFound(reply);
-    },
+    { schema: { params: UserParams }, config: { permission: 'users_delete' }, preHandler: userParam.load },
+    async (request, reply) => reply.confirmDelete(deleteSubject(userParam.of(request))),
   );
 
   // Row actions taken in place (public/js/row-actions.js) post with the list's query: the answer
@@ -410,20 +386,20 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: { params: UserParams, querystring: UserListQuerySchema, body: EmptyForm },
       config: { permission: 'users_delete' },
+      preHandler: userParam.load,
     },
     async (request, reply) => {
-      const user = await userOr404(request, reply);
-      if (!user) return reply;
+      const user = userParam.of(request);
       const result = await deleteUser(db, actorOf(request), user.id);
-      if (!result.ok && result.reason === 'forbidden') return reply.renderForbidden(result.message);
+      if (!result.ok && result.problem.kind === 'forbidden') return reply.problemPage(result.problem); // audited
       if (!result.ok) {
         // The row stays, and the section says why.
         if (request.wantsFragment())
-          return renderUserList(request, reply.code(409), parseListQuery(request.query), {
+          return renderUserList(request, reply.code(PAGE_STATUS[result.problem.kind]), parseListQuery(request.query), {
             type: 'error',
-            message: result.message,
+            message: result.problem.message,
           });
-        return reply.code(409).render('confirm-delete', confirmDelete(user, result.message));
+        return reply.confirmDelete(deleteSubject(user), result.problem);
       }
       if (user.id === request.currentUser!.id) {
         // Deleted their own account: its sessions went with it, this one included.
@@ -437,17 +413,16 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  // The user's groups, from the user's side: the same rules as on the group page.
-  async function changeMembership(
-    request: FastifyRequest<{ Params: IdParams }>,
+  // The user's groups, from the user's side: the same command as on the group page.
+  async function membershipChange(
+    request: FastifyRequest,
     reply: FastifyReply,
     groupId: string,
     change: 'add' | 'remove',
     confirmed = false,
   ) {
     const actor = request.currentUser!;
-    const user = await findUserById(db, request.params.id);
-    if (!user) return userNotFound(reply);
+    const user = userParam.of(request);
     if (groupId === '') {
       request.session.flash = { type: 'error', message: 'Choose a group to add the user to.' };
       return renderShow(request, reply.code(422), user);
@@ -455,29 +430,22 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const group = await findGroup(db, groupId);
     if (!group || !canViewGroup(actor, group)) {
       // A group the actor may not see does not exist for them, as on the group pages.
-      return reply
-        .code(404)
-        .render('errors/error', { title: 'Group not found', message: 'This group does not exist (any more).' });
+      return reply.notFoundPage('Group not found', 'This group does not exist (any more).');
     }
-    if (!canModifyGroup(actor, group))
-      return reply.forbidden(`You may not change the members of ${group.name}: it needs ${modifyGroupNeeds(group)}.`);
-    if (
-      change === 'add' &&
-      !confirmed &&
-      joiningNeedsConfirm(actor.permissions, await permissionsOfGroup(db, group.id))
-    ) {
+    const question =
+      change === 'add' && !confirmed && canModifyGroup(actor, group)
+        ? await joiningQuestion(db, actor, group, user.username)
+        : null;
+    if (question) {
       return reply.render('confirm-step', {
-        ...confirmAddToAdminGroup(user.username, group.name),
+        ...question,
         action: `/admin/users/${user.id}/groups`,
         fields: { group_id: group.id },
         cancelUrl: `/admin/users/${user.id}#groups`,
       });
     }
-    const result =
-      change === 'add'
-        ? await addMember(db, actorOf(request), group, user)
-        : await removeMember(db, actorOf(request), group, user);
-    if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the service
+    const result = await changeMembership(db, actorOf(request), group, user, change);
+    if (!result.ok && result.problem.kind === 'forbidden') return reply.problemPage(result.problem); // audited
     request.session.flash = result.ok
       ? {
           type: 'success',
@@ -486,8 +454,8 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
               ? `${user.username} added to ${group.name}.`
               : `${user.username} removed from ${group.name}.`,
         }
-      : { type: 'error', message: result.message };
-    if (!result.ok) reply.code(result.status);
+      : { type: 'error', message: result.problem.message };
+    if (!result.ok) reply.code(PAGE_STATUS[result.problem.kind]);
     return result.ok ? reply.redirect(`/admin/users/${user.id}#groups`, 303) : renderShow(request, reply, user);
   }
 
@@ -495,26 +463,29 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/admin/users/:id/groups',
-    { schema: { params: UserParams, body: AddToGroupForm }, config: MEMBERSHIP },
+    { schema: { params: UserParams, body: AddToGroupForm }, config: MEMBERSHIP, preHandler: userParam.load },
     async (request, reply) =>
-      changeMembership(request, reply, request.body.group_id, 'add', request.body.confirm === 'yes'),
+      membershipChange(request, reply, request.body.group_id, 'add', request.body.confirm === 'yes'),
   );
 
   app.post(
     '/admin/users/:id/groups/:groupId/remove',
-    { schema: { params: UserGroupParams, body: EmptyForm }, config: MEMBERSHIP },
-    async (request, reply) => changeMembership(request, reply, request.params.groupId, 'remove'),
+    { schema: { params: UserGroupParams, body: EmptyForm }, config: MEMBERSHIP, preHandler: userParam.load },
+    async (request, reply) => membershipChange(request, reply, request.params.groupId, 'remove'),
   );
 
   // An admin choosing the user's Default Workspace Image (the profile setting, set for them).
   app.post(
     '/admin/users/:id/default-image',
-    { schema: { params: UserParams, body: UserDefaultImageForm }, config: { permission: 'users_modify' } },
+    {
+      schema: { params: UserParams, body: UserDefaultImageForm },
+      config: { permission: 'users_modify' },
+      preHandler: userParam.load,
+    },
     async (request, reply) => {
-      const user = await userOr404(request, reply);
-      if (!user) return reply;
+      const user = userParam.of(request);
       const refused = await refuseStrongerUser(db, actorOf(request), user);
-      if (refused) return reply.renderForbidden(refused.message); // audited
+      if (refused) return reply.problemPage(refused.problem); // audited
       const setting = userSettingByKey('default_image')!;
       const reset = request.body.action === 'reset';
       const workspaces = await workspaceCatalogue(db);
@@ -539,12 +510,15 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     view: 'users_view',
     modify: 'users_modify',
     async loadOwner(request, reply, need) {
-      const user = await userOr404(request, reply);
-      if (!user) return null;
+      const user = await findUserById(db, (request.params as { id: string }).id);
+      if (!user) {
+        await reply.notFoundPage('User not found', 'This user does not exist (any more).');
+        return null;
+      }
       // Files land in the user's workspace: changing a stronger user's files is changing them.
       const refused = need === 'modify' ? await refuseStrongerUser(db, actorOf(request), user) : null;
       if (refused) {
-        await reply.renderForbidden(refused.message); // audited
+        await reply.problemPage(refused.problem); // audited
         return null;
       }
       return {
@@ -561,11 +535,8 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // The confirm step before logging a user out everywhere: the user page's and the row's Log Out lead here.
   app.get(
     '/admin/users/:id/logout',
-    { schema: { params: UserParams }, config: { permission: 'users_auth_session' } },
-    async (request, reply) => {
-      const user = await findUserById(db, request.params.id);
-      return user ? confirmLogout(request, reply, user) : userNotFound(reply);
-    },
+    { schema: { params: UserParams }, config: { permission: 'users_auth_session' }, preHandler: userParam.load },
+    async (request, reply) => confirmLogout(request, reply, userParam.of(request)),
   );
 
   app.post(
@@ -573,16 +544,16 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: { params: UserParams, querystring: UserListQuerySchema, body: ConfirmForm },
       config: { permission: 'users_auth_session' },
+      preHandler: userParam.load,
     },
     async (request, reply) => {
-      const user = await findUserById(db, request.params.id);
-      if (!user) return userNotFound(reply);
+      const user = userParam.of(request);
       if (request.body.confirm !== 'yes') return confirmLogout(request, reply, user);
       const actor = actorOf(request);
       const result = await logOutEverywhere(db, actor, user, (tx) =>
         refuseReachingUser(tx, actor, user, `Logging out ${user.username}`),
       );
-      if (!result.ok) return reply.renderForbidden(result.message); // audited by the check
+      if (!result.ok) return reply.problemPage(forbidden(result.message).problem); // audited by the check
       const { ended } = result;
       const message = {
         type: 'success',

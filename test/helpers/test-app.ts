@@ -6,7 +6,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { openPglite, openPostgres, type DatabaseHandle, type OpenOptions } from '../../src/db/client.js';
 import { prepareDatabase } from '../../src/setup/first-start.js';
 import { SYSTEM_ACTOR } from '../../src/security/actor.js';
-import { createUser } from '../../src/users/users-service.js';
+import { createUser } from '../../src/users/users-commands.js';
 import { validateUser } from '../../src/users/user-validation.js';
 
 export const ADMIN_PASSWORD = 'first-start-test-passphrase';
@@ -99,6 +99,6 @@ export async function seedUser(db: DatabaseHandle['db'], username: string, passw
   const input = validateUser({ username, password, realm: 'local' }, { mode: 'create', passwordMinLength: 12 });
   if (!input.ok) throw new Error(`bad fixture user ${username}: ${JSON.stringify(input.errors)}`);
   const created = await createUser(db, SYSTEM_ACTOR, input.user, input.password);
-  if (!created.ok) throw new Error(`fixture user ${username} not created: ${created.message}`);
-  return created.user;
+  if (!created.ok) throw new Error(`fixture user ${username} not created: ${created.problem.message}`);
+  return created.value;
 }

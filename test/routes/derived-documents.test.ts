@@ -22,7 +22,7 @@ import {
   type Workspace,
 } from '../../src/db/schema.js';
 import { sha256Hex } from '../../src/file-mappings/mapping-input.js';
-import { systemGroupId } from '../../src/groups/groups-repository.js';
+import { systemGroupId } from '../../src/groups/groups-queries.js';
 import { WITHHELD_SHADOW_REASON, type LaunchPlan, type PlanForCaller } from '../../src/launches/launch-plan.js';
 import { launch } from '../../src/launches/launch-service.js';
 import { hashPassword } from '../../src/security/passwords.js';

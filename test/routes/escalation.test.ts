@@ -25,7 +25,7 @@ import {
 } from '../../src/db/schema.js';
 import { API_CALLS } from '../../src/api/api-calls.js';
 import { callApi, insertApiKey, type TestApiKey } from '../helpers/api.js';
-import { effectivePermissionsOfMembers, systemGroupId } from '../../src/groups/groups-repository.js';
+import { effectivePermissionsOfMembers, systemGroupId } from '../../src/groups/groups-queries.js';
 import { PERMISSIONS, type Permission } from '../../src/security/permissions.js';
 import { TestClient } from '../helpers/client.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';

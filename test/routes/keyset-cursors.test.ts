@@ -4,7 +4,7 @@
 // user exactly once and end. Run on PGlite and, with TEST_DATABASE_URL, on PostgreSQL.
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MEMBERS_PER_PAGE } from '../../src/groups/groups-service.js';
+import { MEMBERS_PER_PAGE } from '../../src/groups/groups-queries.js';
 import { groups, userGroups, users } from '../../src/db/schema.js';
 import { callApi, insertApiKey } from '../helpers/api.js';
 import { TestClient } from '../helpers/client.js';

@@ -3,7 +3,7 @@
 // past the end going to the last page.
 import { eq, sql } from 'drizzle-orm';
 import { USER_SORT_KEYS } from '../../src/schemas/users.js';
-import { sortExpression } from '../../src/users/users-repository.js';
+import { sortExpression } from '../../src/users/users-queries.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groups, userGroups, users } from '../../src/db/schema.js';
 import { TestClient } from '../helpers/client.js';

@@ -9,7 +9,7 @@ import {
   userGroups,
   users,
 } from '../../src/db/schema.js';
-import { systemGroupId } from '../../src/groups/groups-repository.js';
+import { systemGroupId } from '../../src/groups/groups-queries.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
 import { fixtures } from '../helpers/fixtures.js';

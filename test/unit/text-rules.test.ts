@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateApiKey } from '../../src/api-keys/api-keys-service.js';
 import { UploadedFile, validateMapping } from '../../src/file-mappings/mapping-input.js';
-import { validateGroup } from '../../src/groups/groups-service.js';
+import { validateGroup } from '../../src/groups/group-validation.js';
 import { sshKeyProblem } from '../../src/settings/user-settings.js';
 import { normalUserName, validateUser } from '../../src/users/user-validation.js';
 import { validateWorkspace } from '../../src/workspaces/workspace-validation.js';

@@ -1,29 +1,21 @@
+// Every change to a user (docs/rules.md#users): each command runs one transaction, checks no way
+// up (docs/rules.md#permissions-and-no-way-up) and the last-admin guard, audits its success and
+// its own refusals, and returns one Result.
+import { and, eq, sql } from 'drizzle-orm';
 import { recordAudit, recordRefusal } from '../audit/audit-log.js';
 import { type Actor } from '../security/actor.js';
 import { hashPassword } from '../security/passwords.js';
+import { conflict, forbidden, notFound, ok, type Result } from '../security/result.js';
 import type { Database } from '../db/client.js';
-import type { User } from '../db/schema.js';
+import { recoveryCodes, users, type NewUser, type User } from '../db/schema.js';
 import { isUniqueViolation } from '../db/sql-helpers.js';
-import {
-  addMembers,
-  assertAdministrable,
-  effectivePermissionsOf,
-  LastAdminError,
-  permissionsOfGroups,
-  systemGroupId,
-} from '../groups/groups-repository.js';
-import { autoAddGroups } from '../groups/groups-service.js';
+import { addMembers } from '../groups/groups-commands.js';
+import { autoAddGroups, permissionsOfGroups, systemGroupId } from '../groups/groups-queries.js';
+import { assertAdministrable, LastAdminError } from '../groups/last-admin.js';
 import { refuseReachingUser } from '../groups/stronger-users.js';
-import { lackingMessage, permissionsLacking, strongerUserBlocks } from '../security/permissions.js';
+import { lackingMessage, permissionsLacking, type Permission } from '../security/permissions.js';
 import { endUserSessions, endUserSessionsExcept } from '../sessions/sessions-repository.js';
-import {
-  clearTwoFactor,
-  deleteUserById,
-  findUserById,
-  insertUser,
-  updateUserAtVersion,
-  usernameTaken,
-} from './users-repository.js';
+import { findUserById, usernameTaken } from './users-queries.js';
 import type { TwoFactorPolicy } from '../settings/two-factor-policy.js';
 import { USER_FLAG_FIELDS, USER_TEXT_FIELDS, type UserInput } from './user-validation.js';
 
@@ -36,11 +28,7 @@ const AUDITED_FIELDS = [
   ...USER_FLAG_FIELDS,
 ] as const satisfies ReadonlyArray<{ key: string; prop: keyof UserInput }>;
 
-export type UserChangeResult =
-  | { ok: true; user: User }
-  | { ok: false; reason: 'duplicate_username' | 'stale' | 'not_found' | 'last_admin' | 'forbidden'; message: string };
-
-const NOT_FOUND = { ok: false, reason: 'not_found', message: 'This user no longer exists.' } as const;
+const NOT_FOUND = notFound('This user no longer exists.');
 
 /** A refusal for lack of permissions, recorded in the audit log (in the caller's transaction). */
 async function refuse(
@@ -51,14 +39,14 @@ async function refuse(
   lacking: string[],
 ) {
   await recordRefusal(db, actor, user ? target(user) : undefined, message, lacking);
-  return { ok: false, reason: 'forbidden', message } as const;
+  return forbidden(message, { lacking: lacking[0] as Permission });
 }
 
 /**
  * No way up, for changes to an existing user (any field, 2FA reset, delete): when the user
  * effectively holds a permission the actor lacks, the change needs users_modify_admin.
  * `realm` is the realm the user will have after the change (a local user also gets the
- * auto-add groups' permissions). Returns the refusal, or null.
+ * auto-add groups' permissions). Returns the refusal (audited), or null.
  */
 export async function refuseStrongerUser(db: Database, actor: Actor, user: User, realm: string = user.realm) {
   const refused = await refuseReachingUser(
@@ -68,21 +56,15 @@ export async function refuseStrongerUser(db: Database, actor: Actor, user: User,
     `Changing ${user.username}`,
     user.realm === 'local' ? 'local' : realm,
   );
-  return refused && ({ ok: false, reason: 'forbidden', message: refused.message } as const);
+  return refused && forbidden(refused.message, { lacking: refused.lacking[0], reason: 'stronger_user' });
 }
 
-/** Whether `actor` may change `user` at all (for showing or hiding the forms). */
-export async function mayChangeUser(db: Database, actor: ReadonlySet<string>, user: User): Promise<boolean> {
-  return strongerUserBlocks(actor, await effectivePermissionsOf(db, user.id, user.realm)).length === 0;
-}
-
-const DUPLICATE = {
-  ok: false,
+const DUPLICATE = conflict('A user with this User Name already exists (names are compared ignoring case).', {
+  field: 'username',
   reason: 'duplicate_username',
-  message: 'A user with this User Name already exists (names are compared ignoring case).',
-} as const;
+});
 
-const LAST_ADMIN = { ok: false, reason: 'last_admin', message: new LastAdminError().message } as const;
+const LAST_ADMIN = conflict(new LastAdminError().message, { reason: 'last_admin' });
 
 function auditChanges(before: UserInput, after: UserInput) {
   const changes: Record<string, { old: unknown; new: unknown }> = {};
@@ -105,7 +87,7 @@ export async function createUser(
   input: UserInput,
   password: string | undefined,
   extraGroupIds: string[] = [],
-): Promise<UserChangeResult> {
+): Promise<Result<User>> {
   const passwordHash = password === undefined ? null : await hashPassword(password);
   try {
     return await db.transaction(async (tx) => {
@@ -133,7 +115,7 @@ export async function createUser(
         ]),
       );
       await recordAudit(tx, actor, { action: 'user_created', target: target(user), changes: created });
-      return { ok: true, user } as const;
+      return ok(user);
     });
   } catch (error) {
     if (isUniqueViolation(error)) return DUPLICATE; // a concurrent create won the race
@@ -152,7 +134,7 @@ export async function updateUser(
   expectedVersion: number,
   input: UserInput,
   password: string | undefined,
-): Promise<UserChangeResult> {
+): Promise<Result<User>> {
   const passwordHash = password === undefined ? undefined : await hashPassword(password);
   try {
     return await db.transaction(async (tx) => {
@@ -161,12 +143,10 @@ export async function updateUser(
       const refused = await refuseStrongerUser(tx, actor, before, input.realm);
       if (refused) return refused;
       if (before.version !== expectedVersion) {
-        return {
-          ok: false,
-          reason: 'stale',
-          message:
-            'This user was changed by someone else since you opened the form. Review the values below and save again to overwrite.',
-        } as const;
+        return conflict(
+          'This user was changed by someone else since you opened the form. Review the values below and save again to overwrite.',
+          { reason: 'stale' },
+        );
       }
       if (await usernameTaken(tx, input.username, id)) return DUPLICATE;
       const blocksLogin = (input.disabled && !before.disabled) || (input.locked && !before.locked);
@@ -178,11 +158,7 @@ export async function updateUser(
         ...(unlocking ? { failedLoginCount: 0, lockoutCount: 0, lockedUntil: null } : {}),
       });
       if (!user) {
-        return {
-          ok: false,
-          reason: 'stale',
-          message: 'This user was changed by someone else; reload and try again.',
-        } as const;
+        return conflict('This user was changed by someone else; reload and try again.', { reason: 'stale' });
       }
       // Disabling, locking, a realm change or a lost password can each leave no administrator.
       await assertAdministrable(tx);
@@ -192,7 +168,7 @@ export async function updateUser(
       if (Object.keys(changes).length > 0) {
         await recordAudit(tx, actor, { action: 'user_updated', target: target(user), changes });
       }
-      return { ok: true, user } as const;
+      return ok(user);
     });
   } catch (error) {
     if (isUniqueViolation(error)) return DUPLICATE;
@@ -201,7 +177,7 @@ export async function updateUser(
   }
 }
 
-export async function deleteUser(db: Database, actor: Actor, id: string): Promise<UserChangeResult> {
+export async function deleteUser(db: Database, actor: Actor, id: string): Promise<Result<User>> {
   try {
     return await db.transaction(async (tx) => {
       const user = await findUserById(tx, id);
@@ -211,7 +187,7 @@ export async function deleteUser(db: Database, actor: Actor, id: string): Promis
       await deleteUserById(tx, id); // sessions and memberships go with it (ON DELETE CASCADE)
       await assertAdministrable(tx);
       await recordAudit(tx, actor, { action: 'user_deleted', target: target(user) });
-      return { ok: true, user } as const;
+      return ok(user);
     });
   } catch (error) {
     if (error instanceof LastAdminError) return LAST_ADMIN;
@@ -240,26 +216,25 @@ export async function resetTwoFactor(
   db: Database,
   actor: Actor,
   id: string,
-): Promise<Exclude<UserChangeResult, { ok: true }> | { ok: true; user: User; hadFactor: boolean }> {
+): Promise<Result<{ user: User; hadFactor: boolean }>> {
   return db.transaction(async (tx) => {
     const before = await findUserById(tx, id);
     if (!before) return NOT_FOUND;
     const refused = await refuseStrongerUser(tx, actor, before);
     if (refused) return refused;
-    if (!hasSecondFactor(before)) return { ok: true, user: before, hadFactor: false } as const;
+    if (!hasSecondFactor(before)) return ok({ user: before, hadFactor: false });
     const user = await updateUserAtVersion(tx, id, before.version, {});
-    if (!user) return { ok: false, reason: 'stale', message: 'This user was changed meanwhile; try again.' } as const;
+    if (!user) return conflict('This user was changed meanwhile; try again.', { reason: 'stale' });
     await clearTwoFactor(tx, id);
     await recordAudit(tx, actor, {
       action: 'user_2fa_reset',
       target: target(user),
       changes: { two_factor_enabled: { old: before.twoFactorEnabled, new: false } },
     });
-    return {
-      ok: true,
+    return ok({
       user: { ...user, twoFactorSecret: null, twoFactorEnabled: false, twoFactorLastStep: null },
       hadFactor: true,
-    } as const;
+    });
   });
 }
 
@@ -293,4 +268,45 @@ export async function changeOwnPassword(
       },
     });
   });
+}
+
+async function insertUser(db: Database, values: NewUser): Promise<User> {
+  const [user] = await db.insert(users).values(values).returning();
+  if (!user) throw new Error('insert returned no user');
+  return user;
+}
+
+/**
+ * Updates a user only if it is still at `expectedVersion` (optimistic locking). Returns the
+ * updated user, or undefined when someone else changed (or deleted) it in the meantime.
+ */
+async function updateUserAtVersion(
+  db: Database,
+  id: string,
+  expectedVersion: number,
+  changes: Partial<NewUser>,
+): Promise<User | undefined> {
+  const [user] = await db
+    .update(users)
+    .set({ ...changes, version: sql`${users.version} + 1`, updatedAt: sql`now()` })
+    .where(and(eq(users.id, id), eq(users.version, expectedVersion)))
+    .returning();
+  return user;
+}
+
+async function deleteUserById(db: Database, id: string): Promise<boolean> {
+  const deleted = await db.delete(users).where(eq(users.id, id)).returning({ id: users.id });
+  return deleted.length > 0;
+}
+
+/**
+ * Clears a user's factor and recovery codes, inside the transaction of the command that audits it
+ * (their own removal on the profile, or an admin's reset here).
+ */
+export async function clearTwoFactor(db: Database, userId: string): Promise<void> {
+  await db
+    .update(users)
+    .set({ twoFactorSecret: null, twoFactorEnabled: false, twoFactorLastStep: null })
+    .where(eq(users.id, userId));
+  await db.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
 }

@@ -1,8 +1,12 @@
+// Reads of users (docs/rules.md#users): the list, one user, name clashes. No audit, no rules, no
+// transactions of their own; changes go through users-commands.ts.
 import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
-import { recoveryCodes, userGroups, users, type NewUser, type Realm, type User } from '../db/schema.js';
+import { userGroups, users, workspaceSessions, type Realm, type User } from '../db/schema.js';
 import { isUuid, keysetPage, userSearchCondition, type ListCursor } from '../db/sql-helpers.js';
 import type { UserSortKey, UserStatus } from '../schemas/users.js';
+import { effectivePermissionsOf } from '../groups/groups-queries.js';
+import { strongerUserBlocks } from '../security/permissions.js';
 import { normalUserName } from './user-validation.js';
 
 /**
@@ -215,40 +219,17 @@ export async function usernameTaken(db: Database, username: string, exceptId?: s
   return row !== undefined;
 }
 
-export async function insertUser(db: Database, values: NewUser): Promise<User> {
-  const [user] = await db.insert(users).values(values).returning();
-  if (!user) throw new Error('insert returned no user');
-  return user;
+/** Whether `actor` may change `user` at all (for showing or hiding the forms): no way up. */
+export async function mayChangeUser(db: Database, actor: ReadonlySet<string>, user: User): Promise<boolean> {
+  return strongerUserBlocks(actor, await effectivePermissionsOf(db, user.id, user.realm)).length === 0;
 }
 
-/**
- * Updates a user only if it is still at `expectedVersion` (optimistic locking). Returns the
- * updated user, or undefined when someone else changed (or deleted) it in the meantime.
- */
-export async function updateUserAtVersion(
-  db: Database,
-  id: string,
-  expectedVersion: number,
-  changes: Partial<NewUser>,
-): Promise<User | undefined> {
-  const [user] = await db
-    .update(users)
-    .set({ ...changes, version: sql`${users.version} + 1`, updatedAt: sql`now()` })
-    .where(and(eq(users.id, id), eq(users.version, expectedVersion)))
-    .returning();
-  return user;
-}
-
-export async function deleteUserById(db: Database, id: string): Promise<boolean> {
-  const deleted = await db.delete(users).where(eq(users.id, id)).returning({ id: users.id });
-  return deleted.length > 0;
-}
-
-/** Clears a user's factor and recovery codes (their own removal, or an admin's reset). */
-export async function clearTwoFactor(db: Database, userId: string): Promise<void> {
-  await db
-    .update(users)
-    .set({ twoFactorSecret: null, twoFactorEnabled: false, twoFactorLastStep: null })
-    .where(eq(users.id, userId));
-  await db.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
+/** Whether the user has a workspace session (deleting them then needs the API's force). */
+export async function hasWorkspaceSessions(db: Database, userId: string): Promise<boolean> {
+  const running = await db
+    .select({ id: workspaceSessions.id })
+    .from(workspaceSessions)
+    .where(eq(workspaceSessions.userId, userId))
+    .limit(1);
+  return running.length > 0;
 }
