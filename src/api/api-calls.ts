@@ -9,7 +9,7 @@ import type { User } from '../db/schema.js';
 import { canViewGroup } from '../groups/group-access.js';
 import { changeMembership } from '../groups/groups-commands.js';
 import { findGroup, groupChoices, MEMBERS_PER_PAGE, membersOfGroup } from '../groups/groups-queries.js';
-import { apiAnswerOf } from '../plugins/problems.js';
+import { apiAnswerOf } from '../http/problems.js';
 import { defaultWorkspaceOf, launch, noDefaultMessage } from '../launches/launch-service.js';
 import type { Permission, RefusalCheck } from '../security/permissions.js';
 import { refuseReachingUser } from '../groups/stronger-users.js';

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { actorOf } from '../audit/audit-log.js';
-import { entityLoader, PAGE_STATUS } from '../plugins/problems.js';
+import { entityLoader, PAGE_STATUS } from '../http/problems.js';
 import type { PermissionHolder } from '../security/view-access.js';
 import {
   joiningNeedsConfirm,

@@ -5,7 +5,7 @@ import { actorOf } from '../audit/audit-log.js';
 import { logOutEverywhere } from '../sessions/sessions-repository.js';
 import { hasPermission } from '../security/permissions.js';
 import { fieldErrorsOf, forbidden } from '../security/result.js';
-import { entityLoader, PAGE_STATUS } from '../plugins/problems.js';
+import { entityLoader, PAGE_STATUS } from '../http/problems.js';
 import { REALMS, type User } from '../db/schema.js';
 import { decodeCursor, encodeCursor } from '../db/sql-helpers.js';
 import { canModifyGroup, canViewGroup } from '../groups/group-access.js';
