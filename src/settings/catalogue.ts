@@ -331,7 +331,7 @@ export function parseSettingValue(
   }
 }
 
-/** The form control a setting's value is edited with (views/partials/setting-control.eta). */
+/** The form control a setting's value is edited with (views/partials/control.eta). */
 export interface SettingControl {
   control: 'select' | 'textarea' | 'text';
   /** [value, label] pairs of a select. */
