@@ -204,7 +204,8 @@ describe('profile settings form (one Save for every row)', () => {
     expect(form.match(/<button type="submit" class="primary">Save settings<\/button>/g)).toHaveLength(1);
     // The rows' own Save buttons exist for htmx only: without scripting, the stylesheet hides them.
     expect(form.match(/class="js-only" hx-post="\/profile\/settings\/[a-z_]+"/g)).toHaveLength(USER_SETTINGS.length);
-    expect((await client.get('/static/css/app.css')).body).toContain('html:not(.js) .js-only { display: none; }');
+    const css = (await client.get('/static/css/app.css')).body.replace(/\s+/g, ' ');
+    expect(css).toContain('html:not(.js) .js-only { display: none; }');
   });
 
   it('saves every changed row in one request and one audit event; untouched rows stay group defaults', async () => {
