@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { eq } from 'drizzle-orm';
 import type { Static, TSchema } from 'typebox';
 import { recordDenied } from '../audit/audit-log.js';
+import { apiAnswerOf } from '../plugins/problems.js';
 import { type Actor } from '../security/actor.js';
 import type { Database } from '../db/client.js';
 import { workspaceSessions, type User } from '../db/schema.js';
@@ -17,10 +18,11 @@ import {
   membersOfGroup,
   removeMember,
 } from '../groups/groups-service.js';
-import { defaultWorkspaceOf, launch, noDefaultMessage } from '../launches/launch-service.js';
+import { launch } from '../launches/launches-commands.js';
+import { defaultWorkspaceOf, noDefaultMessage } from '../launches/launches-queries.js';
 import type { Permission, RefusalCheck } from '../security/permissions.js';
 import { refuseReachingUser } from '../groups/stronger-users.js';
-import { logOutEverywhere } from '../sessions/sessions-repository.js';
+import { logOutEverywhere } from '../sessions/sessions-commands.js';
 import { parseUserSetting, USER_SETTINGS } from '../settings/user-settings.js';
 import { findUserById, findUserByUsername } from '../users/users-repository.js';
 import { saveUserSetting, userSettingValues } from '../users/user-settings-repository.js';
@@ -32,8 +34,8 @@ import {
   type UserChangeResult,
 } from '../users/users-service.js';
 import { formValuesOf, validateUser } from '../users/user-validation.js';
-import { endWorkspaceSession } from '../workspaces/workspace-sessions-repository.js';
-import { findWorkspace, listWorkspaces, workspaceCatalogue } from '../workspaces/workspaces-repository.js';
+import { endWorkspaceSession } from '../workspaces/workspace-sessions-commands.js';
+import { findWorkspace, listWorkspaces, workspaceCatalogue } from '../workspaces/workspaces-queries.js';
 import {
   CreateUserBody,
   DeleteUserBody,
@@ -459,8 +461,8 @@ export const API_CALLS: readonly ApiCall[] = [
       const check: RefusalCheck = (tx) =>
         refuseReachingUser(tx, actor, user, `Launching a workspace session for ${user.username}`);
       const result = await launch(db, actor, user, workspace, now, undefined, check);
-      if (!result.ok) return apiError(result.status, result.message);
-      const id = result.session.id;
+      if (!result.ok) return apiAnswerOf(result.problem);
+      const id = result.value.id;
       return ok({
         kasm_id: toKasmId(id),
         status: 'running',
@@ -511,8 +513,8 @@ export const API_CALLS: readonly ApiCall[] = [
         session,
         ofSessionOwner(actor, session, 'Ending a workspace session of'),
       );
-      if (typeof ended === 'object') return apiError(403, ended.refused);
-      return ended === 'ended' ? ok() : apiError(404, 'Kasm not found.');
+      if (ended.ok) return ok();
+      return ended.problem.kind === 'not_found' ? apiError(404, 'Kasm not found.') : apiAnswerOf(ended.problem);
     },
   }),
   define({

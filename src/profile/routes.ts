@@ -27,14 +27,15 @@ import {
 } from '../settings/user-settings.js';
 import { findUserById } from '../users/users-repository.js';
 import { changeOwnPassword } from '../users/users-service.js';
-import { endOtherOwnSessions, endOwnSession, sessionsOfUser } from '../sessions/sessions-repository.js';
+import { endOtherOwnSessions, endOwnSession } from '../sessions/sessions-commands.js';
+import { sessionsOfUser } from '../sessions/sessions-queries.js';
 import {
   effectiveSettingsOfUser,
   saveUserSettings,
   type UserEffectiveSettings,
 } from '../users/user-settings-repository.js';
-import { workspaceSessionsOfUser } from '../workspaces/workspace-sessions-repository.js';
-import { twoFactorStatus } from '../auth/two-factor-service.js';
+import { workspaceSessionsOfUser } from '../workspaces/workspace-sessions-queries.js';
+import { twoFactorStatus } from '../auth/two-factor-commands.js';
 import { noticeFor, takeNotice, type Notice } from './notices.js';
 
 /** A session's handle in pages and URLs: never the session id itself, which is a credential. */

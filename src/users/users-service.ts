@@ -15,7 +15,7 @@ import {
 import { autoAddGroups } from '../groups/groups-service.js';
 import { refuseReachingUser } from '../groups/stronger-users.js';
 import { lackingMessage, permissionsLacking, strongerUserBlocks } from '../security/permissions.js';
-import { endUserSessions, endUserSessionsExcept } from '../sessions/sessions-repository.js';
+import { endUserSessions, endUserSessionsExcept } from '../sessions/sessions-commands.js';
 import {
   clearTwoFactor,
   deleteUserById,
