@@ -256,10 +256,7 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { params: IdParams, querystring: LaunchPreviewQuery }, config: { permission: 'users_view' } },
     async (request, reply) => {
       const input = await previewInput(request);
-      if (!input)
-        return reply
-          .code(404)
-          .render('errors/error', { title: 'User not found', message: 'This user does not exist (any more).' });
+      if (!input) return reply.notFoundPage('User not found', 'This user does not exist (any more).');
       const { user, effective, workspace, message } = input;
       const plan = workspace ? (await launchPlanFor(db, user, workspace, effective)).plan : null;
       return reply.render('launches/preview', {

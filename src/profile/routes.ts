@@ -154,10 +154,7 @@ const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { params: ProfileSettingParams, body: ProfileSettingForm } },
     async (request, reply) => {
       const setting = userSettingByKey(request.params.key);
-      if (!setting)
-        return reply
-          .code(404)
-          .render('errors/error', { title: 'Unknown setting', message: 'There is no such profile setting.' });
+      if (!setting) return reply.notFoundPage('Unknown setting', 'There is no such profile setting.');
       const user = request.currentUser!;
       const body = request.body as Record<string, string | undefined>;
       const reset = request.body.action === 'reset' || request.body.reset === setting.key;

@@ -20,6 +20,16 @@ export const sessionSummary = {
   createdAt: workspaceSessions.createdAt,
 };
 
+/** Whether the user has any recorded launch (deleting them then asks for force). */
+export async function hasWorkspaceSessions(db: Database, userId: string): Promise<boolean> {
+  const rows = await db
+    .select({ id: workspaceSessions.id })
+    .from(workspaceSessions)
+    .where(eq(workspaceSessions.userId, userId))
+    .limit(1);
+  return rows.length > 0;
+}
+
 /** A user's recorded launches, newest first, without their plans. */
 export function workspaceSessionsOfUser(db: Database, userId: string): Promise<WorkspaceSessionSummary[]> {
   return db
