@@ -6,8 +6,8 @@
 import crypto from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { fileMappings, groups, userGroups, users, workspaces } from '../src/db/schema.js';
-import { launchPlanFor } from '../src/launches/launch-service.js';
-import { mappingsForLaunch } from '../src/file-mappings/file-mappings-repository.js';
+import { launchPlanFor } from '../src/launches/launches-queries.js';
+import { mappingsForLaunch } from '../src/file-mappings/file-mappings-queries.js';
 import { sha256Hex } from '../src/file-mappings/mapping-input.js';
 import { openBenchDatabase } from './bench-database.js';
 

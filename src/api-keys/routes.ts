@@ -4,20 +4,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../audit/audit-log.js';
 import type { ApiKey } from '../db/schema.js';
+import { entityLoader, PAGE_STATUS } from '../http/problems.js';
 import { hasPermission, permissionPanel, permissionsLacking, requestedPermissions } from '../security/permissions.js';
+import { fieldErrorsOf, type Problem } from '../security/result.js';
 import { ApiKeyForm, ApiKeyParams, EmptyForm, PermissionsForm } from '../schemas/api-keys.js';
-import {
-  apiKeyFormValues,
-  createApiKey,
-  deleteApiKey,
-  findApiKey,
-  listApiKeys,
-  permissionsOfApiKey,
-  setApiKeyPermissions,
-  updateApiKey,
-  validateApiKey,
-  type ApiKeyFormBody,
-} from './api-keys-service.js';
+import { apiKeyFormValues, validateApiKey, type ApiKeyFormBody } from './api-key-validation.js';
+import { createApiKey, deleteApiKey, setApiKeyPermissions, updateApiKey } from './api-keys-commands.js';
+import { findApiKey, listApiKeys, permissionsOfApiKey } from './api-keys-queries.js';
 
 const LIST_URL = '/admin/api-keys';
 
@@ -35,19 +28,12 @@ const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db } = app;
   const now = () => new Date(app.now());
 
-  const keyNotFound = (reply: FastifyReply) =>
-    reply
-      .code(404)
-      .render('errors/error', { title: 'API key not found', message: 'This API key does not exist (any more).' });
+  const MISSING = { title: 'API key not found', message: 'This API key does not exist (any more).' };
+  const keyParam = entityLoader(MISSING, (id) => findApiKey(db, id));
 
-  async function keyOr404(
-    request: FastifyRequest<{ Params: { id: string } }>,
-    reply: FastifyReply,
-  ): Promise<ApiKey | null> {
-    const apiKey = await findApiKey(db, request.params.id);
-    if (!apiKey) await keyNotFound(reply);
-    return apiKey ?? null;
-  }
+  /** A refused save: the form again, the message beside its field (the Name unless it says). */
+  const formErrorsOf = (problem: Problem) =>
+    problem.field || problem.fields ? fieldErrorsOf(problem) : { name: problem.message };
 
   async function renderShow(
     request: FastifyRequest,
@@ -92,8 +78,8 @@ const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const result = await createApiKey(db, actorOf(request), { ...validation.value, enabled: true }); // a new key starts enabled
       if (!result.ok)
         return reply
-          .code(result.status)
-          .render('api-keys/new', { values, errors: { [result.field ?? 'name']: result.message } });
+          .code(PAGE_STATUS[result.problem.kind])
+          .render('api-keys/new', { values, errors: formErrorsOf(result.problem) });
       return reply
         .code(201)
         .render('api-keys/created', { apiKey: result.value.apiKey, credentials: result.value.credentials });
@@ -102,29 +88,30 @@ const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     `${LIST_URL}/:id`,
-    { schema: { params: ApiKeyParams }, config: { permission: 'devapi_view' } },
-    async (request, reply) => {
-      const apiKey = await keyOr404(request, reply);
-      return apiKey ? renderShow(request, reply, apiKey) : reply;
-    },
+    { schema: { params: ApiKeyParams }, config: { permission: 'devapi_view' }, preHandler: keyParam.load },
+    async (request, reply) => renderShow(request, reply, keyParam.of(request)),
   );
 
   app.post(
     `${LIST_URL}/:id`,
-    { schema: { params: ApiKeyParams, body: ApiKeyForm }, config: { permission: 'devapi_modify' } },
+    {
+      schema: { params: ApiKeyParams, body: ApiKeyForm },
+      config: { permission: 'devapi_modify' },
+      preHandler: keyParam.load,
+    },
     async (request, reply) => {
-      const apiKey = await keyOr404(request, reply);
-      if (!apiKey) return reply;
+      const apiKey = keyParam.of(request);
       const values = typedValues(request.body);
       const validation = validateApiKey(request.body, now(), apiKey.expiresAt);
       if (!validation.ok) return renderShow(request, reply.code(422), apiKey, { values, errors: validation.errors });
       const result = await updateApiKey(db, actorOf(request), apiKey, validation.value);
       if (!result.ok) {
-        if (result.status === 404) return keyNotFound(reply);
-        if (result.status === 403) return reply.renderForbidden(result.message); // audited by the service
-        return renderShow(request, reply.code(result.status), apiKey, {
+        const { problem } = result;
+        if (problem.kind === 'not_found') return reply.notFoundPage(MISSING.title, MISSING.message);
+        if (problem.kind === 'forbidden') return reply.problemPage(problem); // audited by the command
+        return renderShow(request, reply.code(PAGE_STATUS[problem.kind]), apiKey, {
           values,
-          errors: { [result.field ?? 'name']: result.message },
+          errors: formErrorsOf(problem),
         });
       }
       request.session.flash = { type: 'success', message: `API key ${result.value.name} saved.` };
@@ -134,10 +121,13 @@ const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     `${LIST_URL}/:id/permissions`,
-    { schema: { params: ApiKeyParams, body: PermissionsForm }, config: { permission: 'devapi_modify' } },
+    {
+      schema: { params: ApiKeyParams, body: PermissionsForm },
+      config: { permission: 'devapi_modify' },
+      preHandler: keyParam.load,
+    },
     async (request, reply) => {
-      const apiKey = await keyOr404(request, reply);
-      if (!apiKey) return reply;
+      const apiKey = keyParam.of(request);
       const actor = actorOf(request);
       const wanted = requestedPermissions(
         request.body.permission ?? [],
@@ -146,41 +136,43 @@ const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       );
       const result = await setApiKeyPermissions(db, actor, apiKey, wanted);
       if (!result.ok) {
-        if (result.status === 403) return reply.renderForbidden(result.message);
-        return renderShow(request, reply.code(result.status), apiKey, { permissionError: result.message });
+        if (result.problem.kind === 'forbidden') return reply.problemPage(result.problem); // audited by the command
+        return renderShow(request, reply.code(PAGE_STATUS[result.problem.kind]), apiKey, {
+          permissionError: result.problem.message,
+        });
       }
       request.session.flash = { type: 'success', message: `Permissions of API key ${apiKey.name} saved.` };
       return reply.redirect(`${LIST_URL}/${apiKey.id}#permissions`, 303);
     },
   );
 
-  const confirmDelete = (apiKey: ApiKey) => ({
+  const deleteSubject = (apiKey: ApiKey) => ({
     kind: 'API key',
     name: apiKey.name,
     listUrl: LIST_URL,
     listLabel: 'API Keys',
     itemUrl: `${LIST_URL}/${apiKey.id}`,
     consequences: 'Scripts using this key are refused from their next call.',
-    error: null,
   });
 
   app.get(
     `${LIST_URL}/:id/delete`,
-    { schema: { params: ApiKeyParams }, config: { permission: 'devapi_delete' } },
-    async (request, reply) => {
-      const apiKey = await keyOr404(request, reply);
-      return apiKey ? reply.render('confirm-delete', confirmDelete(apiKey)) : reply;
-    },
+    { schema: { params: ApiKeyParams }, config: { permission: 'devapi_delete' }, preHandler: keyParam.load },
+    async (request, reply) => reply.confirmDelete(deleteSubject(keyParam.of(request))),
   );
 
   app.post(
     `${LIST_URL}/:id/delete`,
-    { schema: { params: ApiKeyParams, body: EmptyForm }, config: { permission: 'devapi_delete' } },
+    {
+      schema: { params: ApiKeyParams, body: EmptyForm },
+      config: { permission: 'devapi_delete' },
+      preHandler: keyParam.load,
+    },
     async (request, reply) => {
-      const apiKey = await keyOr404(request, reply);
-      if (!apiKey) return reply;
+      const apiKey = keyParam.of(request);
       const result = await deleteApiKey(db, actorOf(request), apiKey);
-      if (!result.ok) return keyNotFound(reply);
+      // Only not_found (deleted meanwhile): the same page as a missing :id.
+      if (!result.ok) return reply.notFoundPage(MISSING.title, MISSING.message);
       request.session.flash = { type: 'success', message: `API key ${apiKey.name} deleted.` };
       return reply.redirect(LIST_URL, 303);
     },

@@ -10,18 +10,19 @@ import { canViewGroup } from '../groups/group-access.js';
 import { changeMembership } from '../groups/groups-commands.js';
 import { findGroup, groupChoices, MEMBERS_PER_PAGE, membersOfGroup } from '../groups/groups-queries.js';
 import { apiAnswerOf } from '../http/problems.js';
-import { defaultWorkspaceOf, launch, noDefaultMessage } from '../launches/launch-service.js';
+import { launch } from '../launches/launches-commands.js';
+import { defaultWorkspaceOf, noDefaultMessage } from '../launches/launches-queries.js';
 import type { Permission, RefusalCheck } from '../security/permissions.js';
 import { refuseReachingUser } from '../groups/stronger-users.js';
-import { logOutEverywhere } from '../sessions/sessions-repository.js';
+import { logOutEverywhere } from '../sessions/sessions-commands.js';
 import { parseUserSetting, USER_SETTINGS } from '../settings/user-settings.js';
 import { findUserById, findUserByUsername, hasWorkspaceSessions } from '../users/users-queries.js';
 import { saveUserSetting } from '../users/user-settings-commands.js';
 import { userSettingValues } from '../users/user-settings-queries.js';
 import { createUser, deleteUser, refuseStrongerUser, updateUser } from '../users/users-commands.js';
 import { formValuesOf, validateUser } from '../users/user-validation.js';
-import { endWorkspaceSession } from '../workspaces/workspace-sessions-repository.js';
-import { findWorkspace, listWorkspaces, workspaceCatalogue } from '../workspaces/workspaces-repository.js';
+import { endWorkspaceSession } from '../workspaces/workspace-sessions-commands.js';
+import { findWorkspace, listWorkspaces, workspaceCatalogue } from '../workspaces/workspaces-queries.js';
 import {
   CreateUserBody,
   DeleteUserBody,
@@ -432,8 +433,8 @@ export const API_CALLS: readonly ApiCall[] = [
       const check: RefusalCheck = (tx) =>
         refuseReachingUser(tx, actor, user, `Launching a workspace session for ${user.username}`);
       const result = await launch(db, actor, user, workspace, now, undefined, check);
-      if (!result.ok) return apiError(result.status, result.message);
-      const id = result.session.id;
+      if (!result.ok) return apiAnswerOf(result.problem);
+      const id = result.value.id;
       return ok({
         kasm_id: toKasmId(id),
         status: 'running',
@@ -484,8 +485,8 @@ export const API_CALLS: readonly ApiCall[] = [
         session,
         ofSessionOwner(actor, session, 'Ending a workspace session of'),
       );
-      if (typeof ended === 'object') return apiError(403, ended.refused);
-      return ended === 'ended' ? ok() : apiError(404, 'Kasm not found.');
+      if (ended.ok) return ok();
+      return ended.problem.kind === 'not_found' ? apiError(404, 'Kasm not found.') : apiAnswerOf(ended.problem);
     },
   }),
   define({

@@ -6,7 +6,7 @@ import fastifySwagger from '@fastify/swagger';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { recordDenied } from '../audit/audit-log.js';
 import { type Actor } from '../security/actor.js';
-import { authenticateApiKey, type AuthenticatedKey } from '../api-keys/api-keys-service.js';
+import { authenticateApiKey, type AuthenticatedKey } from '../api-keys/api-keys-commands.js';
 import { apiCredentialsOf } from '../security/api-key-secret.js';
 import { hasPermission } from '../security/permissions.js';
 import { API_ANSWERS, apiResponseSchemas, OpenApiDocument } from '../schemas/api-responses.js';

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AuditQuery } from '../schemas/audit.js';
-import { AUDIT_ACTIONS, listAuditEvents, parseAuditFilter, type AuditFilter } from './audit-query.js';
+import { AUDIT_ACTIONS, listAuditEvents, parseAuditFilter, type AuditFilter } from './audit-queries.js';
 
 function pageUrl(filter: AuditFilter, before: number | null): string {
   const params = new URLSearchParams();

@@ -7,18 +7,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../audit/audit-log.js';
 import type { FileMapping } from '../db/schema.js';
 import type { Permission, RefusalCheck } from '../security/permissions.js';
+import { PAGE_STATUS } from '../http/problems.js';
 import { mayViewOwner, viewerOf, viewOwnerNeeds } from '../security/view-access.js';
 import { EmptyForm, MappingForm, MappingParams } from '../schemas/workspaces.js';
 import { IdParams } from '../schemas/common.js';
-import {
-  createMapping,
-  deleteMapping,
-  findMapping,
-  updateMapping,
-  type MappingOwner,
-  type MappingSummary,
-  type OwnerKind,
-} from './file-mappings-repository.js';
+import { fieldErrorsOf, type Problem } from '../security/result.js';
+import { createMapping, deleteMapping, updateMapping } from './file-mappings-commands.js';
+import { findMapping, type MappingOwner, type MappingSummary, type OwnerKind } from './file-mappings-queries.js';
 import {
   CONTENT_LIMIT_LABEL,
   CONTENT_MAX_BYTES,
@@ -72,6 +67,10 @@ export function mappingListView(owner: { url: string }, mappings: readonly Mappi
     })),
   };
 }
+
+/** A refused save: the form again, the message beside its field (the Name unless it says). */
+const formErrorsOf = (problem: Problem) =>
+  problem.field || problem.fields ? fieldErrorsOf(problem) : { name: problem.message };
 
 type Values = Required<Omit<MappingFormBody, 'file'>>;
 
@@ -262,11 +261,15 @@ const fileMappingRoutes: FastifyPluginAsyncTypebox<MappingRoutesOptions> = async
         { ...validation.value, content: validation.value.content },
         owner.refuseChange,
       );
-      if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the check
+      if (!result.ok && result.problem.kind === 'forbidden') return reply.problemPage(result.problem); // audited by the check
       if (!result.ok)
-        return renderForm(reply.code(result.status), owner, null, enteredValues(body), {
-          [result.field ?? 'name']: result.message,
-        });
+        return renderForm(
+          reply.code(PAGE_STATUS[result.problem.kind]),
+          owner,
+          null,
+          enteredValues(body),
+          formErrorsOf(result.problem),
+        );
       const warning = lineEndingWarning(validation.value.content.bytes, validation.value.executable);
       request.session.flash = warning
         ? { type: 'warning', message: `File mapping ${result.value.name} added. ${warning}` }
@@ -298,11 +301,15 @@ const fileMappingRoutes: FastifyPluginAsyncTypebox<MappingRoutesOptions> = async
       const validation = validateMapping(body, { hasContent: true, keepsText });
       if (!validation.ok) return renderForm(reply.code(422), owner, mapping, enteredValues(body), validation.errors);
       const result = await updateMapping(db, actorOf(request), owner, mapping, validation.value, owner.refuseChange);
-      if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the check
+      if (!result.ok && result.problem.kind === 'forbidden') return reply.problemPage(result.problem); // audited by the check
       if (!result.ok)
-        return renderForm(reply.code(result.status), owner, mapping, enteredValues(body), {
-          [result.field ?? 'name']: result.message,
-        });
+        return renderForm(
+          reply.code(PAGE_STATUS[result.problem.kind]),
+          owner,
+          mapping,
+          enteredValues(body),
+          formErrorsOf(result.problem),
+        );
       const bytes = validation.value.content?.bytes ?? mapping.content;
       const warning = lineEndingWarning(bytes, validation.value.executable);
       request.session.flash = warning
@@ -335,7 +342,7 @@ const fileMappingRoutes: FastifyPluginAsyncTypebox<MappingRoutesOptions> = async
     { schema: { params: MappingParams }, config: { permission: modify } },
     async (request, reply) => {
       const found = await ownerAndMapping(request, reply, 'modify');
-      return found ? reply.render('confirm-delete', confirmDelete(found.owner, found.mapping, null)) : reply;
+      return found ? reply.confirmDelete(deleteSubject(found.owner, found.mapping)) : reply;
     },
   );
 
@@ -346,18 +353,14 @@ const fileMappingRoutes: FastifyPluginAsyncTypebox<MappingRoutesOptions> = async
       const found = await ownerAndMapping(request, reply, 'modify');
       if (!found) return reply;
       const result = await deleteMapping(db, actorOf(request), found.owner, found.mapping, found.owner.refuseChange);
-      if (!result.ok && result.status === 403) return reply.renderForbidden(result.message); // audited by the check
+      if (!result.ok && result.problem.kind === 'forbidden') return reply.problemPage(result.problem); // audited by the check
       request.session.flash = { type: 'success', message: `File mapping ${found.mapping.name} deleted.` };
       return reply.redirect(`${found.owner.url}#file-mappings`, 303);
     },
   );
 };
 
-function confirmDelete(
-  owner: LoadedOwner,
-  mapping: Pick<FileMapping, 'id' | 'name' | 'destinationPath'>,
-  error: string | null,
-) {
+function deleteSubject(owner: LoadedOwner, mapping: Pick<FileMapping, 'id' | 'name' | 'destinationPath'>) {
   return {
     kind: 'file mapping',
     name: mapping.name,
@@ -365,7 +368,6 @@ function confirmDelete(
     listLabel: owner.name,
     itemUrl: `${owner.url}/file-mappings/${mapping.id}`,
     consequences: `Workspaces launched from now on no longer receive ${mapping.destinationPath} from ${owner.name}.`,
-    error,
   };
 }
 

@@ -21,9 +21,9 @@ import {
 } from '../settings/catalogue.js';
 import { refuseReachingMembers } from './stronger-users.js';
 import { decodeCursor, encodeCursor } from '../db/sql-helpers.js';
-import { listMappings } from '../file-mappings/file-mappings-repository.js';
+import { listMappings } from '../file-mappings/file-mappings-queries.js';
 import fileMappingRoutes, { mappingListView } from '../file-mappings/routes.js';
-import { workspaceCatalogue } from '../workspaces/workspaces-repository.js';
+import { workspaceCatalogue } from '../workspaces/workspaces-queries.js';
 import { canDeleteGroup, canModifyGroup, canViewGroup, modifyGroupNeeds } from './group-access.js';
 import {
   changeMembership,

@@ -1,10 +1,11 @@
 // docs/rules.md#workspaces-and-the-launch-plan: the launch plan — what the container runtime would receive for (user, workspace).
 // Pure: built from rows already read, the same for a launch, a preview and the JSON view.
 import { describeMapping, effectiveFileMappings, type MappingCandidate } from '../file-mappings/effective-mappings.js';
-import { formatSettingValue, settingByKey, type SettingValue } from '../settings/catalogue.js';
+import { formatSettingValue, settingByKey } from '../settings/catalogue.js';
 import { describeSource, type EffectiveSetting } from '../settings/effective-settings.js';
 import { hasPermission } from '../security/permissions.js';
 import { mayViewOwner, type OwnerRef, type Viewer } from '../security/view-access.js';
+import type { LaunchPlan, PlanOwner } from '../workspaces/recorded-launch-plan.js';
 
 export interface PlanWorkspace {
   id: string;
@@ -24,51 +25,6 @@ export interface PlanMapping extends MappingCandidate {
   content: Buffer;
   /** What owns the mapping: who may view it in a plan is decided by it. */
   ownedBy: OwnerRef;
-}
-
-/** A mapping's owner as the plan records it. */
-export interface PlanOwner {
-  kind: OwnerRef['kind'];
-  id: string;
-  is_system?: boolean;
-}
-
-/** The plan as recorded and as served to a runtime (JSON; file content in base64). */
-export interface LaunchPlan {
-  user: { id: string; username: string };
-  workspace: {
-    id: string;
-    friendly_name: string;
-    image: string;
-    cores: number;
-    memory_mb: number;
-    run_config_override: unknown;
-  };
-  settings: Array<{ key: string; value: SettingValue; display: string; source: string }>;
-  file_mappings: Array<{
-    name: string;
-    destination_path: string;
-    /** Octal permission bits: writable files belong to the session user, others to root and are read-only. */
-    mode: string;
-    owner: 'user' | 'root';
-    writable: boolean;
-    executable: boolean;
-    size: number;
-    sha256: string;
-    source: string;
-    content_base64: string;
-    /** Missing in plans recorded before owners were: such an entry is shown to global admins only. */
-    owned_by?: PlanOwner;
-  }>;
-  skipped_file_mappings: Array<{
-    name: string;
-    destination_path: string;
-    source: string;
-    reason: string;
-    owned_by?: PlanOwner;
-    /** The owner of the mapping that won the path (the reason names it). */
-    shadowed_by?: PlanOwner;
-  }>;
 }
 
 /** A plan as shown to one caller: the mappings whose owner they may not view are counted, not shown. */

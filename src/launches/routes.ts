@@ -11,15 +11,16 @@ import { LaunchForm, LaunchPreviewQuery, WorkspaceSessionParams } from '../schem
 import { ConfirmForm, IdParams } from '../schemas/common.js';
 import { effectiveSettingsOfUser, type UserEffectiveSettings } from '../users/user-settings-queries.js';
 import { findUserById } from '../users/users-queries.js';
-import { findWorkspace, listWorkspaces } from '../workspaces/workspaces-repository.js';
+import { findWorkspace, listWorkspaces } from '../workspaces/workspaces-queries.js';
 import { formatSize } from '../file-mappings/mapping-input.js';
-import { planForCaller, type LaunchPlan } from './launch-plan.js';
-import { defaultWorkspaceOf, launch, launchPlanFor, mayEndOwnSessions, noDefaultMessage } from './launch-service.js';
-import {
-  endWorkspaceSession,
-  findWorkspaceSession,
-  workspaceSessionsOfUser,
-} from '../workspaces/workspace-sessions-repository.js';
+import { entityLoader, PAGE_STATUS } from '../http/problems.js';
+import { forbidden } from '../security/result.js';
+import type { LaunchPlan } from '../workspaces/recorded-launch-plan.js';
+import { AT_LIMIT, endWorkspaceSession } from '../workspaces/workspace-sessions-commands.js';
+import { findWorkspaceSession, workspaceSessionsOfUser } from '../workspaces/workspace-sessions-queries.js';
+import { planForCaller } from './launch-plan.js';
+import { launch } from './launches-commands.js';
+import { defaultWorkspaceOf, launchPlanFor, mayEndOwnSessions, noDefaultMessage } from './launches-queries.js';
 
 const isEmptyObject = (value: unknown) =>
   value === null ||
@@ -66,24 +67,24 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
   ) {
     const user = request.currentUser!;
     const result = await launch(db, actorOf(request), user, workspace, new Date(app.now()), effective);
-    if (!result.ok && result.atLimit) {
+    if (!result.ok && result.problem.reason === AT_LIMIT) {
       // A Launch button here would fail the same way: offer the running sessions to end instead.
       const [launches, settings] = await Promise.all([
         workspaceSessionsOfUser(db, user.id),
         effective ?? effectiveSettingsOfUser(db, user.id),
       ]);
       return reply
-        .code(result.status)
-        .render('launches/limit', { message: result.message, launches, mayEnd: mayEndOwnSessions(settings) });
+        .code(PAGE_STATUS[result.problem.kind])
+        .render('launches/limit', { message: result.problem.message, launches, mayEnd: mayEndOwnSessions(settings) });
     }
     if (!result.ok) {
-      return reply.code(result.status).render('launches/choose', {
-        message: result.message,
+      return reply.code(PAGE_STATUS[result.problem.kind]).render('launches/choose', {
+        message: result.problem.message,
         workspaces: await enabledWorkspaces(),
         title: 'Cannot launch',
       });
     }
-    return reply.redirect(`/workspace-sessions/${result.session.id}`, 303);
+    return reply.redirect(`/workspace-sessions/${result.value.id}`, 303);
   }
 
   // A link (and Auto Launch after login): starts the default workspace only for a request the
@@ -136,44 +137,41 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return start(request, reply, workspace);
   });
 
-  /** The session if it is the actor's own, or the actor may manage anyone's (users_auth_session). */
-  async function sessionFor(request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) {
-    const actor = request.currentUser!;
-    const session = await findWorkspaceSession(db, request.params.id);
-    const asAdmin = hasPermission(actor.permissions, 'users_auth_session');
-    if (!session || (session.userId !== actor.id && !asAdmin)) {
-      await reply.code(404).render('errors/error', {
-        title: 'Session not found',
-        message: 'This workspace session does not exist (any more).',
-      });
-      return null;
-    }
-    return { session, own: session.userId === actor.id, asAdmin };
-  }
+  /** The session if it is the actor's own, or the actor may manage anyone's (users_auth_session); else the 404. */
+  const sessionParam = entityLoader(
+    { title: 'Session not found', message: 'This workspace session does not exist (any more).' },
+    async (id, request) => {
+      const actor = request.currentUser!;
+      const session = await findWorkspaceSession(db, id);
+      const asAdmin = hasPermission(actor.permissions, 'users_auth_session');
+      if (!session || (session.userId !== actor.id && !asAdmin)) return null;
+      return { session, own: session.userId === actor.id, asAdmin };
+    },
+  );
 
   /** Whether the actor may end the session: an admin may end anyone's, a user their own with Allow Delete. */
   async function mayEnd({ session, asAdmin }: { session: { userId: string }; asAdmin: boolean }) {
     return asAdmin || mayEndOwnSessions(await effectiveSettingsOfUser(db, session.userId));
   }
 
-  app.get('/workspace-sessions/:id', { schema: { params: WorkspaceSessionParams } }, async (request, reply) => {
-    const found = await sessionFor(request, reply);
-    if (!found) return reply;
-    const { session, own } = found;
-    return reply.render('launches/session', {
-      session,
-      own,
-      mayEnd: await mayEnd(found),
-      plan: planView(session.plan, viewerOf(actorOf(request))),
-    });
-  });
+  app.get(
+    '/workspace-sessions/:id',
+    { schema: { params: WorkspaceSessionParams }, preHandler: sessionParam.load },
+    async (request, reply) => {
+      const found = sessionParam.of(request);
+      const { session, own } = found;
+      return reply.render('launches/session', {
+        session,
+        own,
+        mayEnd: await mayEnd(found),
+        plan: planView(session.plan, viewerOf(actorOf(request))),
+      });
+    },
+  );
 
-  type SessionRequest = FastifyRequest<{ Params: { id: string } }>;
-
-  /** The session to end, once the actor may end it (else the 404 or 403 is sent, and null). */
-  async function sessionToEnd(request: SessionRequest, reply: FastifyReply) {
-    const found = await sessionFor(request, reply);
-    if (!found) return null;
+  /** The session to end, once the actor may end it (else the 403 is sent, and null). */
+  async function sessionToEnd(request: FastifyRequest, reply: FastifyReply) {
+    const found = sessionParam.of(request);
     if (!(await mayEnd(found))) {
       await reply.forbidden(
         'Your groups do not allow you to end your own sessions (Allow Delete is off); ask an administrator.',
@@ -191,39 +189,37 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   /** The confirm page (JavaScript off); refused for a stronger user's session as the end itself is. */
-  async function confirmEnd(
-    request: SessionRequest,
-    reply: FastifyReply,
-    found: NonNullable<Awaited<ReturnType<typeof sessionToEnd>>>,
-  ) {
+  async function confirmEnd(reply: FastifyReply, found: NonNullable<Awaited<ReturnType<typeof sessionToEnd>>>) {
     const refused = found.check ? await found.check(db) : null;
-    if (refused) return reply.renderForbidden(refused.message); // audited by the check
+    if (refused) return reply.problemPage(forbidden(refused.message).problem); // audited by the check
     return reply.render('launches/confirm-end', {
       session: found.session,
       cancelUrl: `/workspace-sessions/${found.session.id}`,
     });
   }
 
-  app.get('/workspace-sessions/:id/end', { schema: { params: WorkspaceSessionParams } }, async (request, reply) => {
-    const found = await sessionToEnd(request, reply);
-    return found ? confirmEnd(request, reply, found) : reply;
-  });
+  app.get(
+    '/workspace-sessions/:id/end',
+    { schema: { params: WorkspaceSessionParams }, preHandler: sessionParam.load },
+    async (request, reply) => {
+      const found = await sessionToEnd(request, reply);
+      return found ? confirmEnd(reply, found) : reply;
+    },
+  );
 
   app.post(
     '/workspace-sessions/:id/end',
-    { schema: { params: WorkspaceSessionParams, body: ConfirmForm } },
+    { schema: { params: WorkspaceSessionParams, body: ConfirmForm }, preHandler: sessionParam.load },
     async (request, reply) => {
       const found = await sessionToEnd(request, reply);
       if (!found) return reply;
-      if (request.body.confirm !== 'yes') return confirmEnd(request, reply, found);
+      if (request.body.confirm !== 'yes') return confirmEnd(reply, found);
       const { session, own, check } = found;
-      const actor = actorOf(request);
-      const ended = await endWorkspaceSession(db, actor, session, check);
-      if (typeof ended === 'object') return reply.renderForbidden(ended.refused); // audited by the check
-      request.session.flash =
-        ended === 'ended'
-          ? { type: 'success', message: `Session of ${session.workspaceName} ended.` }
-          : { type: 'error', message: 'That session had already ended.' };
+      const ended = await endWorkspaceSession(db, actorOf(request), session, check);
+      if (!ended.ok && ended.problem.kind === 'forbidden') return reply.problemPage(ended.problem); // audited by the check
+      request.session.flash = ended.ok
+        ? { type: 'success', message: `Session of ${session.workspaceName} ended.` }
+        : { type: 'error', message: ended.problem.message };
       return reply.redirect(
         own ? '/profile#workspace-sessions' : `/admin/users/${session.userId}#workspace-sessions`,
         303,
@@ -260,10 +256,7 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { params: IdParams, querystring: LaunchPreviewQuery }, config: { permission: 'users_view' } },
     async (request, reply) => {
       const input = await previewInput(request);
-      if (!input)
-        return reply
-          .code(404)
-          .render('errors/error', { title: 'User not found', message: 'This user does not exist (any more).' });
+      if (!input) return reply.notFoundPage('User not found', 'This user does not exist (any more).');
       const { user, effective, workspace, message } = input;
       const plan = workspace ? (await launchPlanFor(db, user, workspace, effective)).plan : null;
       return reply.render('launches/preview', {

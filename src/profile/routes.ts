@@ -27,11 +27,12 @@ import {
 } from '../settings/user-settings.js';
 import { findUserById } from '../users/users-queries.js';
 import { changeOwnPassword } from '../users/users-commands.js';
-import { endOtherOwnSessions, endOwnSession, sessionsOfUser } from '../sessions/sessions-repository.js';
+import { endOtherOwnSessions, endOwnSession } from '../sessions/sessions-commands.js';
+import { sessionsOfUser } from '../sessions/sessions-queries.js';
 import { effectiveSettingsOfUser, type UserEffectiveSettings } from '../users/user-settings-queries.js';
 import { saveUserSettings } from '../users/user-settings-commands.js';
-import { workspaceSessionsOfUser } from '../workspaces/workspace-sessions-repository.js';
-import { twoFactorStatus } from '../auth/two-factor-service.js';
+import { workspaceSessionsOfUser } from '../workspaces/workspace-sessions-queries.js';
+import { twoFactorStatus } from '../auth/two-factor-commands.js';
 import { noticeFor, takeNotice, type Notice } from './notices.js';
 
 /** A session's handle in pages and URLs: never the session id itself, which is a credential. */
@@ -150,10 +151,7 @@ const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { params: ProfileSettingParams, body: ProfileSettingForm } },
     async (request, reply) => {
       const setting = userSettingByKey(request.params.key);
-      if (!setting)
-        return reply
-          .code(404)
-          .render('errors/error', { title: 'Unknown setting', message: 'There is no such profile setting.' });
+      if (!setting) return reply.notFoundPage('Unknown setting', 'There is no such profile setting.');
       const user = request.currentUser!;
       const body = request.body as Record<string, string | undefined>;
       const reset = request.body.action === 'reset' || request.body.reset === setting.key;

@@ -10,7 +10,7 @@ import {
   startEnrollment,
   twoFactorStatus,
   verifySecondFactor,
-} from '../auth/two-factor-service.js';
+} from '../auth/two-factor-commands.js';
 import type { User } from '../db/schema.js';
 import { clearTwoFactor } from '../users/users-commands.js';
 import { findUserById } from '../users/users-queries.js';

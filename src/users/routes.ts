@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
 import { actorOf } from '../audit/audit-log.js';
-import { logOutEverywhere } from '../sessions/sessions-repository.js';
+import { logOutEverywhere } from '../sessions/sessions-commands.js';
 import { hasPermission } from '../security/permissions.js';
 import { fieldErrorsOf, forbidden } from '../security/result.js';
 import { entityLoader, PAGE_STATUS } from '../http/problems.js';
@@ -16,9 +16,9 @@ import { refuseReachingUser } from '../groups/stronger-users.js';
 import { formatSettingValue, SETTINGS } from '../settings/catalogue.js';
 import { describeSource } from '../settings/effective-settings.js';
 import { parseUserSetting, userSettingByKey } from '../settings/user-settings.js';
-import { listMappings } from '../file-mappings/file-mappings-repository.js';
+import { listMappings } from '../file-mappings/file-mappings-queries.js';
 import fileMappingRoutes, { mappingListView } from '../file-mappings/routes.js';
-import { workspaceSessionsOfUser } from '../workspaces/workspace-sessions-repository.js';
+import { workspaceSessionsOfUser } from '../workspaces/workspace-sessions-queries.js';
 import { ConfirmForm, EmptyForm } from '../schemas/common.js';
 import { twoFactorPolicyOf, type TwoFactorPolicy } from '../settings/two-factor-policy.js';
 import { UserDefaultImageForm } from '../schemas/workspaces.js';
@@ -33,7 +33,7 @@ import {
 import { findUserById, listUsers, mayChangeUser, type UserListQuery } from './users-queries.js';
 import { effectiveSettingsOfUser } from './user-settings-queries.js';
 import { saveUserSetting } from './user-settings-commands.js';
-import { workspaceCatalogue } from '../workspaces/workspaces-repository.js';
+import { workspaceCatalogue } from '../workspaces/workspaces-queries.js';
 import {
   afterTwoFactorReset,
   createUser,

@@ -7,7 +7,7 @@ import { groupsWithSettingsOfUser, type MemberGroup } from '../groups/groups-que
 import type { SettingValue } from '../settings/catalogue.js';
 import { resolveEffectiveSettings, type EffectiveSetting } from '../settings/effective-settings.js';
 import { effectiveUserSettings, type EffectiveUserSetting } from '../settings/user-settings.js';
-import { workspaceCatalogue, type WorkspaceCatalogue } from '../workspaces/workspaces-repository.js';
+import { workspaceCatalogue, type WorkspaceCatalogue } from '../workspaces/workspaces-queries.js';
 
 export async function userSettingValues(db: Database, userId: string): Promise<Record<string, SettingValue>> {
   const rows = await db.select().from(userSettings).where(eq(userSettings.userId, userId));

@@ -14,7 +14,7 @@ import { autoAddGroups, permissionsOfGroups, systemGroupId } from '../groups/gro
 import { assertAdministrable, LastAdminError } from '../groups/last-admin.js';
 import { refuseReachingUser } from '../groups/stronger-users.js';
 import { lackingMessage, permissionsLacking, type Permission } from '../security/permissions.js';
-import { endUserSessions, endUserSessionsExcept } from '../sessions/sessions-repository.js';
+import { endUserSessions, endUserSessionsExcept } from '../sessions/sessions-commands.js';
 import { findUserById, usernameTaken } from './users-queries.js';
 import type { TwoFactorPolicy } from '../settings/two-factor-policy.js';
 import { USER_FLAG_FIELDS, USER_TEXT_FIELDS, type UserInput } from './user-validation.js';

@@ -2,19 +2,15 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../audit/audit-log.js';
 import type { Workspace } from '../db/schema.js';
-import { listMappings } from '../file-mappings/file-mappings-repository.js';
+import { listMappings } from '../file-mappings/file-mappings-queries.js';
 import fileMappingRoutes, { mappingListView } from '../file-mappings/routes.js';
+import { entityLoader, PAGE_STATUS } from '../http/problems.js';
 import { hasPermission } from '../security/permissions.js';
+import { fieldErrorsOf, type Problem } from '../security/result.js';
 import { EmptyForm, WorkspaceForm, WorkspaceParams } from '../schemas/workspaces.js';
 import { validateWorkspace, workspaceFormValues, type WorkspaceFormBody } from './workspace-validation.js';
-import {
-  createWorkspace,
-  defaultImageReferences,
-  deleteWorkspace,
-  findWorkspace,
-  listWorkspaces,
-  updateWorkspace,
-} from './workspaces-repository.js';
+import { createWorkspace, deleteWorkspace, updateWorkspace } from './workspaces-commands.js';
+import { defaultImageReferences, findWorkspace, listWorkspaces } from './workspaces-queries.js';
 
 const LIST = { url: '/admin/workspaces', label: 'Workspaces' };
 
@@ -29,19 +25,14 @@ function describeReferences({ users, groups }: { users: number; groups: number }
 const workspaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db } = app;
 
-  const workspaceNotFound = (reply: FastifyReply) =>
-    reply
-      .code(404)
-      .render('errors/error', { title: 'Workspace not found', message: 'This workspace does not exist (any more).' });
+  const workspaceParam = entityLoader(
+    { title: 'Workspace not found', message: 'This workspace does not exist (any more).' },
+    (id) => findWorkspace(db, id),
+  );
 
-  async function workspaceOr404(
-    request: FastifyRequest<{ Params: { id: string } }>,
-    reply: FastifyReply,
-  ): Promise<Workspace | null> {
-    const workspace = await findWorkspace(db, request.params.id);
-    if (!workspace) await workspaceNotFound(reply);
-    return workspace ?? null;
-  }
+  /** A refused save: the form again, the message beside its field (the Friendly Name unless it says). */
+  const formErrorsOf = (problem: Problem) =>
+    problem.field || problem.fields ? fieldErrorsOf(problem) : { friendly_name: problem.message };
 
   async function renderShow(
     request: FastifyRequest,
@@ -85,8 +76,8 @@ const workspaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const result = await createWorkspace(db, actorOf(request), validation.value);
       if (!result.ok)
         return reply
-          .code(result.status)
-          .render('workspaces/new', { values, errors: { [result.field ?? 'friendly_name']: result.message } });
+          .code(PAGE_STATUS[result.problem.kind])
+          .render('workspaces/new', { values, errors: formErrorsOf(result.problem) });
       request.session.flash = { type: 'success', message: `Workspace ${result.value.friendlyName} created.` };
       return reply.redirect(`/admin/workspaces/${result.value.id}`, 303);
     },
@@ -94,19 +85,19 @@ const workspaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/admin/workspaces/:id',
-    { schema: { params: WorkspaceParams }, config: { permission: 'images_view' } },
-    async (request, reply) => {
-      const workspace = await workspaceOr404(request, reply);
-      return workspace ? renderShow(request, reply, workspace) : reply;
-    },
+    { schema: { params: WorkspaceParams }, config: { permission: 'images_view' }, preHandler: workspaceParam.load },
+    async (request, reply) => renderShow(request, reply, workspaceParam.of(request)),
   );
 
   app.post(
     '/admin/workspaces/:id',
-    { schema: { params: WorkspaceParams, body: WorkspaceForm }, config: { permission: 'images_modify' } },
+    {
+      schema: { params: WorkspaceParams, body: WorkspaceForm },
+      config: { permission: 'images_modify' },
+      preHandler: workspaceParam.load,
+    },
     async (request, reply) => {
-      const workspace = await workspaceOr404(request, reply);
-      if (!workspace) return reply;
+      const workspace = workspaceParam.of(request);
       const values = {
         ...workspaceFormValues(null),
         ...request.body,
@@ -126,16 +117,16 @@ const workspaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       const result = await updateWorkspace(db, actorOf(request), workspace, validation.value);
       if (!result.ok)
-        return renderShow(request, reply.code(result.status), workspace, {
+        return renderShow(request, reply.code(PAGE_STATUS[result.problem.kind]), workspace, {
           values,
-          errors: { [result.field ?? 'friendly_name']: result.message },
+          errors: formErrorsOf(result.problem),
         });
       request.session.flash = { type: 'success', message: `Workspace ${result.value.friendlyName} saved.` };
       return reply.redirect(`/admin/workspaces/${workspace.id}`, 303);
     },
   );
 
-  async function confirmDelete(workspace: Workspace, error: string | null) {
+  async function deleteSubject(workspace: Workspace) {
     const references = await defaultImageReferences(db, workspace.id);
     const fallback =
       references.users + references.groups > 0
@@ -148,27 +139,27 @@ const workspaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       listLabel: LIST.label,
       itemUrl: `/admin/workspaces/${workspace.id}`,
       consequences: `The workspace and its file mappings are removed; recorded sessions keep their launch plans.${fallback}`,
-      error,
     };
   }
 
   app.get(
     '/admin/workspaces/:id/delete',
-    { schema: { params: WorkspaceParams }, config: { permission: 'images_delete' } },
-    async (request, reply) => {
-      const workspace = await workspaceOr404(request, reply);
-      return workspace ? reply.render('confirm-delete', await confirmDelete(workspace, null)) : reply;
-    },
+    { schema: { params: WorkspaceParams }, config: { permission: 'images_delete' }, preHandler: workspaceParam.load },
+    async (request, reply) => reply.confirmDelete(await deleteSubject(workspaceParam.of(request))),
   );
 
   app.post(
     '/admin/workspaces/:id/delete',
-    { schema: { params: WorkspaceParams, body: EmptyForm }, config: { permission: 'images_delete' } },
+    {
+      schema: { params: WorkspaceParams, body: EmptyForm },
+      config: { permission: 'images_delete' },
+      preHandler: workspaceParam.load,
+    },
     async (request, reply) => {
-      const workspace = await workspaceOr404(request, reply);
-      if (!workspace) return reply;
+      const workspace = workspaceParam.of(request);
       const result = await deleteWorkspace(db, actorOf(request), workspace);
-      if (!result.ok) return workspaceNotFound(reply);
+      // Only not_found (deleted meanwhile): the same page as a missing :id.
+      if (!result.ok) return reply.notFoundPage('Workspace not found', 'This workspace does not exist (any more).');
       request.session.flash = { type: 'success', message: `Workspace ${workspace.friendlyName} deleted.` };
       return reply.redirect(LIST.url, 303);
     },
@@ -180,8 +171,11 @@ const workspaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     view: 'images_view',
     modify: 'images_modify',
     async loadOwner(request, reply) {
-      const workspace = await workspaceOr404(request, reply);
-      if (!workspace) return null;
+      const workspace = await findWorkspace(db, request.params.id);
+      if (!workspace) {
+        await reply.notFoundPage('Workspace not found', 'This workspace does not exist (any more).');
+        return null;
+      }
       return {
         kind: 'workspace',
         id: workspace.id,

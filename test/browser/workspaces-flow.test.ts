@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groups, userGroups, workspaceSessions } from '../../src/db/schema.js';
-import type { LaunchPlan } from '../../src/launches/launch-plan.js';
+import type { LaunchPlan } from '../../src/workspaces/recorded-launch-plan.js';
 import {
   JS_MODES,
   skipBrowserTests,

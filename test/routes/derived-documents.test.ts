@@ -23,8 +23,9 @@ import {
 } from '../../src/db/schema.js';
 import { sha256Hex } from '../../src/file-mappings/mapping-input.js';
 import { systemGroupId } from '../../src/groups/groups-queries.js';
-import { WITHHELD_SHADOW_REASON, type LaunchPlan, type PlanForCaller } from '../../src/launches/launch-plan.js';
-import { launch } from '../../src/launches/launch-service.js';
+import { WITHHELD_SHADOW_REASON, type PlanForCaller } from '../../src/launches/launch-plan.js';
+import type { LaunchPlan } from '../../src/workspaces/recorded-launch-plan.js';
+import { launch } from '../../src/launches/launches-commands.js';
 import { hashPassword } from '../../src/security/passwords.js';
 import { insertApiKey, type TestApiKey } from '../helpers/api.js';
 import { TestClient } from '../helpers/client.js';
@@ -290,8 +291,8 @@ async function buildWorld(): Promise<World> {
       byWorkspace[plan.workspace],
       new Date(t.clock.now()),
     );
-    if (!result.ok) throw new Error(`launch ${key}: ${result.message}`);
-    world.sessions[key] = result.session.id;
+    if (!result.ok) throw new Error(`launch ${key}: ${result.problem.message}`);
+    world.sessions[key] = result.value.id;
   }
   await db.update(workspaces).set({ enabled: false }).where(eq(workspaces.id, wd.id));
 

@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config.js';
 import { openPglite, type DatabaseHandle } from '../../src/db/client.js';
 import { fileMappings, groups, userGroups, users, workspaces, type User, type Workspace } from '../../src/db/schema.js';
 import { sha256Hex } from '../../src/file-mappings/mapping-input.js';
-import { launchPlanFor } from '../../src/launches/launch-service.js';
+import { launchPlanFor } from '../../src/launches/launches-queries.js';
 import { prepareDatabase } from '../../src/setup/first-start.js';
 import { ADMIN_PASSWORD } from '../helpers/test-app.js';
 

@@ -15,7 +15,7 @@ import {
   workspaces,
   workspaceSessions,
 } from '../../src/db/schema.js';
-import type { LaunchPlan } from '../../src/launches/launch-plan.js';
+import type { LaunchPlan } from '../../src/workspaces/recorded-launch-plan.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
 import { fixtures } from '../helpers/fixtures.js';

@@ -1,13 +1,13 @@
 // The layers of src/ point one way: db/ (and config) ← security/ ← http/ ← domain folders ← plugins/ ←
 // app.ts / server.ts. plugins/ know no domain folder (app.ts hands them what they need), no
 // folder imports app.ts or server.ts, and no two folders import each other. Type-only imports
-// are erased at run time and left out.
+// are erased at run time but still tie the folders together: they obey the same rules. What a
+// domain's routes share to answer HTTP (a Problem's status, the :id loader) is in http/, below them.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const SRC = path.resolve('src');
-// http/ holds what routes share to answer HTTP (a Problem's status, the :id loader): below the domains.
 const RANK: Record<string, number> = {
   config: 0,
   db: 0,
@@ -34,13 +34,15 @@ const folderOf = (file: string) =>
     .split(path.sep)[0]!
     .replace(/\.[jt]s$/, '');
 
-function folderImports(): Array<{ from: string; to: string; file: string }> {
+function folderImports(): Array<{ from: string; to: string; file: string; target: string }> {
   return sourceFiles(SRC).flatMap((file) => {
     const text = fs.readFileSync(file, 'utf8');
-    return [...text.matchAll(/^import (?!type )[^;]*?from '(\.[^']+)'/gms)].flatMap(([, target]) => {
+    // `import …`, `import type …` and `export … from` (re-exports tie folders too).
+    return [...text.matchAll(/^(?:import|export) [^;]*?from '(\.[^']+)'/gms)].flatMap(([, target]) => {
+      const resolved = path.resolve(path.dirname(file), target!).replace(/\.js$/, '.ts');
       const from = folderOf(file);
-      const to = folderOf(path.resolve(path.dirname(file), target!));
-      return from === to ? [] : [{ from, to, file: path.relative(SRC, file) }];
+      const to = folderOf(resolved);
+      return from === to ? [] : [{ from, to, file: path.relative(SRC, file), target: resolved }];
     });
   });
 }
@@ -63,5 +65,23 @@ describe('layers of src/', () => {
     const pairs = new Set(imports.map(({ from, to }) => `${from}>${to}`));
     const circles = [...pairs].filter((pair) => pairs.has(pair.split('>').reverse().join('>')));
     expect(circles).toEqual([]);
+  });
+
+  it('no folders import each other round a longer circle either', () => {
+    const next = new Map<string, Set<string>>();
+    for (const { from, to } of imports) next.set(from, (next.get(from) ?? new Set()).add(to));
+    // A folder is on a circle when it can reach itself.
+    const reaches = (start: string) => {
+      const seen = new Set<string>();
+      const todo = [...(next.get(start) ?? [])];
+      while (todo.length > 0) {
+        const folder = todo.pop()!;
+        if (seen.has(folder)) continue;
+        seen.add(folder);
+        todo.push(...(next.get(folder) ?? []));
+      }
+      return seen.has(start);
+    };
+    expect([...next.keys()].filter(reaches)).toEqual([]);
   });
 });

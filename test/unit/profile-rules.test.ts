@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import { generate, generateSecret } from 'otplib';
 import { describe, expect, it } from 'vitest';
 import { SecretBox } from '../../src/security/secret-box.js';
-import { matchingStep, TOTP_PERIOD } from '../../src/auth/two-factor-service.js';
+import { matchingStep, TOTP_PERIOD } from '../../src/auth/two-factor-commands.js';
 import {
   effectiveUserSettings,
   formValueOf,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateApiKey } from '../../src/api-keys/api-keys-service.js';
+import { validateApiKey } from '../../src/api-keys/api-key-validation.js';
 import { UploadedFile, validateMapping } from '../../src/file-mappings/mapping-input.js';
 import { validateGroup } from '../../src/groups/group-validation.js';
 import { sshKeyProblem } from '../../src/settings/user-settings.js';

@@ -2,7 +2,8 @@
 // Pure functions, hit directly; the route walk (test/routes/derived-documents.test.ts) checks
 // that every page and call that carries mappings follows them.
 import { describe, expect, it } from 'vitest';
-import { planForCaller, WITHHELD_SHADOW_REASON, type LaunchPlan } from '../../src/launches/launch-plan.js';
+import { planForCaller, WITHHELD_SHADOW_REASON } from '../../src/launches/launch-plan.js';
+import type { LaunchPlan } from '../../src/workspaces/recorded-launch-plan.js';
 import { mayViewOwner, viewerOf, type OwnerRef, type Viewer } from '../../src/security/view-access.js';
 import type { Permission } from '../../src/security/permissions.js';
 

@@ -1,13 +1,10 @@
-// Launching (docs/rules.md#workspaces-and-the-launch-plan): which workspace /go starts, the plan for (user, workspace), and recording it.
-import type { Actor } from '../security/actor.js';
+// Launching, the reads (docs/rules.md#workspaces-and-the-launch-plan): which workspace /go starts and the plan for (user, workspace).
 import type { Database } from '../db/client.js';
 import type { Workspace } from '../db/schema.js';
-import type { RefusalCheck } from '../security/permissions.js';
-import { mappingsForLaunch } from '../file-mappings/file-mappings-repository.js';
+import { mappingsForLaunch } from '../file-mappings/file-mappings-queries.js';
 import { effectiveSettingsOfUser, type UserEffectiveSettings } from '../users/user-settings-queries.js';
-import { findWorkspace } from '../workspaces/workspaces-repository.js';
-import { buildLaunchPlan, type LaunchPlan } from './launch-plan.js';
-import { recordLaunch, type LaunchResult } from '../workspaces/workspace-sessions-repository.js';
+import { findWorkspace } from '../workspaces/workspaces-queries.js';
+import { buildLaunchPlan } from './launch-plan.js';
 
 /** The default workspace, or why there is none (`disabled`: the name of the default that is disabled). */
 export type DefaultWorkspace = { ok: true; workspace: Workspace } | { ok: false; disabled: string | null };
@@ -66,24 +63,4 @@ export async function launchPlanFor(
     mappings,
   });
   return { plan, settings };
-}
-
-/**
- * Starts `workspace` for the user: records the session with its plan, within Max Sessions Per
- * User. `check`: asked in the recording's transaction (launching on a stronger user's behalf).
- */
-export async function launch(
-  db: Database,
-  actor: Actor,
-  user: { id: string; username: string },
-  workspace: Workspace,
-  now: Date,
-  effective?: UserEffectiveSettings,
-  check?: RefusalCheck,
-): Promise<LaunchResult & { plan?: LaunchPlan }> {
-  if (!workspace.enabled)
-    return { ok: false, message: `${workspace.friendlyName} is disabled and cannot be launched.`, status: 409 };
-  const { plan, settings } = await launchPlanFor(db, user, workspace, effective);
-  const limit = Number(settings.settings.get('max_kasms_per_user')!.value);
-  return recordLaunch(db, actor, user, plan, limit, now, check);
 }

@@ -1,5 +1,5 @@
 // Developer API keys (docs/rules.md#developer-api): created by an admin, each with its own permissions (the groups'
-// catalogue and the same no-way-up rule), optionally read-only and expiring.
+// catalogue and the same no-way-up rule), optionally read-only and expiring; and a call's authentication.
 import { eq, sql } from 'drizzle-orm';
 import { recordAudit, recordRefusal } from '../audit/audit-log.js';
 import { type Actor } from '../security/actor.js';
@@ -7,104 +7,18 @@ import type { Database } from '../db/client.js';
 import { apiKeyPermissions, apiKeys, type ApiKey } from '../db/schema.js';
 import { isUniqueViolation } from '../db/sql-helpers.js';
 import { apiSecretMatches, hashApiSecret, newApiCredentials, type ApiCredentials } from '../security/api-key-secret.js';
-import { nameProblem } from '../security/text-rules.js';
-import {
-  lackingMessage,
-  permissionChange,
-  permissionsLacking,
-  PERMISSIONS,
-  type Permission,
-} from '../security/permissions.js';
+import { lackingMessage, permissionChange, permissionsLacking, type Permission } from '../security/permissions.js';
+import { conflict, done, forbidden, invalid, notFound, ok, type Result } from '../security/result.js';
+import type { ApiKeyInput } from './api-key-validation.js';
+import { permissionsOfApiKey } from './api-keys-queries.js';
 
-export type ApiKeyResult<T> = { ok: true; value: T } | { ok: false; message: string; status: number; field?: string };
-
-const fail = (message: string, status = 409, field?: string) => ({ ok: false, message, status, field }) as const;
 const keyTarget = (apiKey: Pick<ApiKey, 'id' | 'name'>) => ({ type: 'api_key', id: apiKey.id, name: apiKey.name });
-const DUPLICATE = fail('An API key with this Name already exists (names are compared ignoring case).', 409, 'name');
+const DUPLICATE = conflict('An API key with this Name already exists (names are compared ignoring case).', {
+  field: 'name',
+});
+const GONE = notFound('This API key no longer exists.');
 
-export interface ApiKeyInput {
-  name: string;
-  readOnly: boolean;
-  enabled: boolean;
-  expiresAt: Date | null;
-}
-
-export type ApiKeyFormBody = Partial<Record<'name' | 'read_only' | 'enabled' | 'expires', string>>;
-
-const EXPIRES_SHAPE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}))?$/;
-
-/**
- * The key form (Name, Read-Only, Enabled, Expires in UTC as YYYY-MM-DD or YYYY-MM-DD HH:MM).
- * A new expiry must lie in the future; `previous` (on edit) keeps an unchanged one valid.
- */
-export function validateApiKey(
-  body: ApiKeyFormBody,
-  now: Date,
-  previous: Date | null = null,
-): { ok: true; value: ApiKeyInput } | { ok: false; errors: Record<string, string> } {
-  const errors: Record<string, string> = {};
-  const name = (body.name ?? '').trim();
-  const nameIssue = nameProblem(name);
-  if (name === '') errors.name = 'Name is required.';
-  else if ([...name].length > 255) errors.name = 'Name must be at most 255 characters.';
-  else if (nameIssue) errors.name = `Name ${nameIssue}`;
-  let expiresAt: Date | null = null;
-  const expires = (body.expires ?? '').trim();
-  if (expires !== '') {
-    const match = EXPIRES_SHAPE.exec(expires);
-    const date = match
-      ? new Date(Date.UTC(+match[1]!, +match[2]! - 1, +match[3]!, +(match[4] ?? 0), +(match[5] ?? 0)))
-      : null;
-    const exact =
-      date &&
-      match &&
-      date.getUTCDate() === +match[3]! &&
-      date.getUTCHours() === +(match[4] ?? 0) &&
-      date.getUTCMinutes() === +(match[5] ?? 0);
-    if (!date || !exact)
-      errors.expires = 'Expires must be a date (YYYY-MM-DD), optionally with a UTC time (YYYY-MM-DD HH:MM).';
-    else if (date.getTime() <= now.getTime() && date.getTime() !== previous?.getTime())
-      errors.expires = 'Expires must be in the future.';
-    else expiresAt = date;
-  }
-  if (Object.keys(errors).length > 0) return { ok: false, errors };
-  return {
-    ok: true,
-    value: { name, readOnly: body.read_only !== undefined, enabled: body.enabled !== undefined, expiresAt },
-  };
-}
-
-/** What the form shows for a stored key (or a new one). */
-export function apiKeyFormValues(apiKey: ApiKey | null): Required<ApiKeyFormBody> {
-  return {
-    name: apiKey?.name ?? '',
-    read_only: apiKey?.readOnly ? 'on' : '',
-    enabled: apiKey === null || apiKey.enabled ? 'on' : '',
-    expires: apiKey?.expiresAt ? apiKey.expiresAt.toISOString().slice(0, 16).replace('T', ' ') : '',
-  };
-}
-
-export function listApiKeys(db: Database): Promise<ApiKey[]> {
-  return db
-    .select()
-    .from(apiKeys)
-    .orderBy(sql`lower(${apiKeys.name})`);
-}
-
-export async function findApiKey(db: Database, id: string): Promise<ApiKey | undefined> {
-  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, id));
-  return row;
-}
-
-export async function permissionsOfApiKey(db: Database, id: string): Promise<string[]> {
-  const rows = await db
-    .select({ permission: apiKeyPermissions.permission })
-    .from(apiKeyPermissions)
-    .where(eq(apiKeyPermissions.apiKeyId, id));
-  return PERMISSIONS.filter((p) => rows.some((row) => row.permission === p));
-}
-
-async function guarded<T>(work: () => Promise<ApiKeyResult<T>>): Promise<ApiKeyResult<T>> {
+async function guarded<T>(work: () => Promise<Result<T>>): Promise<Result<T>> {
   try {
     return await work();
   } catch (error) {
@@ -126,7 +40,7 @@ export function createApiKey(
   db: Database,
   actor: Actor,
   input: ApiKeyInput,
-): Promise<ApiKeyResult<{ apiKey: ApiKey; credentials: ApiCredentials }>> {
+): Promise<Result<{ apiKey: ApiKey; credentials: ApiCredentials }>> {
   const credentials = newApiCredentials();
   return guarded(() =>
     db.transaction(async (tx) => {
@@ -150,7 +64,7 @@ export function createApiKey(
           expires: { old: null, new: input.expiresAt },
         },
       });
-      return { ok: true, value: { apiKey: apiKey!, credentials } } as const;
+      return ok({ apiKey: apiKey!, credentials });
     }),
   );
 }
@@ -160,12 +74,7 @@ export function createApiKey(
  * a later or no expiry, even a new name, hand on what the key holds, so changing any field of
  * a key holding a permission the actor lacks is refused like granting that permission.
  */
-export function updateApiKey(
-  db: Database,
-  actor: Actor,
-  apiKey: ApiKey,
-  input: ApiKeyInput,
-): Promise<ApiKeyResult<ApiKey>> {
+export function updateApiKey(db: Database, actor: Actor, apiKey: ApiKey, input: ApiKeyInput): Promise<Result<ApiKey>> {
   return guarded(() =>
     db.transaction(async (tx) => {
       const before = {
@@ -189,7 +98,7 @@ export function updateApiKey(
             lacking,
           );
           await recordRefusal(tx, actor, keyTarget(apiKey), message, lacking);
-          return fail(message, 403);
+          return forbidden(message, lacking.length === 1 ? { lacking: lacking[0] } : {});
         }
       }
       if (await nameTaken(tx, input.name, apiKey.id)) return DUPLICATE;
@@ -198,21 +107,21 @@ export function updateApiKey(
         .set({ ...input, updatedAt: new Date() })
         .where(eq(apiKeys.id, apiKey.id))
         .returning();
-      if (!updated) return fail('This API key no longer exists.', 404);
+      if (!updated) return GONE;
       const changes = Object.fromEntries(changed.map((k) => [k, { old: before[k], new: after[k] }]));
       if (changed.length > 0)
         await recordAudit(tx, actor, { action: 'api_key_updated', target: keyTarget(updated), changes });
-      return { ok: true, value: updated } as const;
+      return ok(updated);
     }),
   );
 }
 
-export function deleteApiKey(db: Database, actor: Actor, apiKey: ApiKey): Promise<ApiKeyResult<true>> {
+export function deleteApiKey(db: Database, actor: Actor, apiKey: ApiKey): Promise<Result> {
   return db.transaction(async (tx) => {
     const deleted = await tx.delete(apiKeys).where(eq(apiKeys.id, apiKey.id)).returning({ id: apiKeys.id });
-    if (deleted.length === 0) return fail('This API key no longer exists.', 404);
+    if (deleted.length === 0) return GONE;
     await recordAudit(tx, actor, { action: 'api_key_deleted', target: keyTarget(apiKey) });
-    return { ok: true, value: true } as const;
+    return done;
   });
 }
 
@@ -220,22 +129,17 @@ export function deleteApiKey(db: Database, actor: Actor, apiKey: ApiKey): Promis
  * Replaces a key's permissions. No way up (docs/rules.md#permissions-and-no-way-up): only permissions the actor holds can
  * be granted or revoked; a refusal names what is missing and is audited.
  */
-export function setApiKeyPermissions(
-  db: Database,
-  actor: Actor,
-  apiKey: ApiKey,
-  wanted: string[],
-): Promise<ApiKeyResult<true>> {
+export function setApiKeyPermissions(db: Database, actor: Actor, apiKey: ApiKey, wanted: string[]): Promise<Result> {
   return db.transaction(async (tx) => {
     const before = await permissionsOfApiKey(tx, apiKey.id);
     const { unknown, added, removed } = permissionChange(before, wanted);
-    if (unknown.length > 0) return fail(`Unknown permissions: ${unknown.join(', ')}.`, 422);
-    if (added.length === 0 && removed.length === 0) return { ok: true, value: true } as const;
+    if (unknown.length > 0) return invalid(`Unknown permissions: ${unknown.join(', ')}.`);
+    if (added.length === 0 && removed.length === 0) return done;
     const lacking = permissionsLacking(actor.permissions, [...added, ...removed]);
     if (lacking.length > 0) {
       const message = lackingMessage(`Granting or revoking permissions of the API key ${apiKey.name}`, lacking);
       await recordRefusal(tx, actor, keyTarget(apiKey), message, lacking);
-      return fail(message, 403);
+      return forbidden(message, lacking.length === 1 ? { lacking: lacking[0] } : {});
     }
     await tx.delete(apiKeyPermissions).where(eq(apiKeyPermissions.apiKeyId, apiKey.id));
     if (wanted.length > 0)
@@ -249,7 +153,7 @@ export function setApiKeyPermissions(
       added,
       removed,
     });
-    return { ok: true, value: true } as const;
+    return done;
   });
 }
 

@@ -1,52 +1,16 @@
-// Recorded launches ("kasms"): each keeps the launch plan it was started with.
-import { and, desc, eq, sql } from 'drizzle-orm';
+// Recording a launch ("kasm") with its plan, and ending one (docs/rules.md#workspaces-and-the-launch-plan).
+import { and, eq, sql } from 'drizzle-orm';
 import { recordAudit } from '../audit/audit-log.js';
 import { type Actor } from '../security/actor.js';
 import type { Database } from '../db/client.js';
 import { users, workspaceSessions } from '../db/schema.js';
-import type { LaunchPlan } from '../launches/launch-plan.js';
 import type { RefusalCheck } from '../security/permissions.js';
+import { conflict, done, forbidden, notFound, ok, type Result } from '../security/result.js';
+import type { LaunchPlan } from './recorded-launch-plan.js';
+import { sessionSummary, type WorkspaceSessionSummary } from './workspace-sessions-queries.js';
 
-export interface WorkspaceSessionSummary {
-  id: string;
-  userId: string;
-  workspaceId: string | null;
-  workspaceName: string;
-  createdAt: Date;
-}
-
-const summary = {
-  id: workspaceSessions.id,
-  userId: workspaceSessions.userId,
-  workspaceId: workspaceSessions.workspaceId,
-  workspaceName: workspaceSessions.workspaceName,
-  createdAt: workspaceSessions.createdAt,
-};
-
-/** A user's recorded launches, newest first, without their plans. */
-export function workspaceSessionsOfUser(db: Database, userId: string): Promise<WorkspaceSessionSummary[]> {
-  return db
-    .select(summary)
-    .from(workspaceSessions)
-    .where(eq(workspaceSessions.userId, userId))
-    .orderBy(desc(workspaceSessions.createdAt));
-}
-
-export async function findWorkspaceSession(
-  db: Database,
-  id: string,
-): Promise<(WorkspaceSessionSummary & { plan: LaunchPlan; username: string; realm: string }) | undefined> {
-  const [row] = await db
-    .select({ ...summary, plan: workspaceSessions.plan, username: users.username, realm: users.realm })
-    .from(workspaceSessions)
-    .innerJoin(users, eq(users.id, workspaceSessions.userId))
-    .where(eq(workspaceSessions.id, id));
-  return row ? { ...row, plan: row.plan as LaunchPlan } : undefined;
-}
-
-/** `atLimit`: refused at Max Sessions Per User (ending one would let the launch through). */
-export type LaunchResult =
-  { ok: true; session: WorkspaceSessionSummary } | { ok: false; message: string; status: number; atLimit?: boolean };
+/** The `reason` of a launch refused at Max Sessions Per User (ending one would let it through). */
+export const AT_LIMIT = 'at_limit';
 
 /**
  * Records a launch unless the user already has `limit` sessions. The user's row is locked for
@@ -61,10 +25,10 @@ export function recordLaunch(
   limit: number,
   now: Date,
   check?: RefusalCheck,
-): Promise<LaunchResult> {
+): Promise<Result<WorkspaceSessionSummary>> {
   return db.transaction(async (tx) => {
     const refused = check ? await check(tx) : null;
-    if (refused) return { ok: false, message: refused.message, status: 403 } as const;
+    if (refused) return forbidden(refused.message);
     await tx.select({ id: users.id }).from(users).where(eq(users.id, user.id)).for('update');
     const [{ running }] = (await tx
       .select({ running: sql<number>`count(*)::int` })
@@ -82,7 +46,7 @@ export function recordLaunch(
         reason: message,
         workspace: plan.workspace.friendly_name,
       });
-      return { ok: false, message, status: 409, atLimit: true } as const;
+      return conflict(message, { reason: AT_LIMIT });
     }
     const [session] = await tx
       .insert(workspaceSessions)
@@ -93,7 +57,7 @@ export function recordLaunch(
         plan,
         createdAt: now,
       })
-      .returning(summary);
+      .returning(sessionSummary);
     await recordAudit(tx, actor, {
       action: 'workspace_launch',
       target: { type: 'user', id: user.id, name: user.username },
@@ -101,31 +65,31 @@ export function recordLaunch(
       session_id: session!.id,
       file_mappings: plan.file_mappings.map((m) => ({ path: m.destination_path, sha256: m.sha256 })),
     });
-    return { ok: true, session: session! } as const;
+    return ok(session!);
   });
 }
 
-/** Ends a recorded session: 'ended', 'gone' (already ended), or the refusal of `check` (another's session, as an admin). */
+/** Ends a recorded session; not_found when it had already ended, forbidden when `check` refuses (another's session, as an admin). */
 export function endWorkspaceSession(
   db: Database,
   actor: Actor,
   session: Pick<WorkspaceSessionSummary, 'id' | 'userId' | 'workspaceName'> & { username: string },
   check?: RefusalCheck,
-): Promise<'ended' | 'gone' | { refused: string }> {
+): Promise<Result> {
   return db.transaction(async (tx) => {
     const refused = check ? await check(tx) : null;
-    if (refused) return { refused: refused.message };
+    if (refused) return forbidden(refused.message);
     const ended = await tx
       .delete(workspaceSessions)
       .where(and(eq(workspaceSessions.id, session.id), eq(workspaceSessions.userId, session.userId)))
       .returning({ id: workspaceSessions.id });
-    if (ended.length === 0) return 'gone';
+    if (ended.length === 0) return notFound('That session had already ended.');
     await recordAudit(tx, actor, {
       action: 'workspace_session_ended',
       target: { type: 'user', id: session.userId, name: session.username },
       workspace: session.workspaceName,
       session_id: session.id,
     });
-    return 'ended';
+    return done;
   });
 }

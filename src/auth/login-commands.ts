@@ -5,12 +5,12 @@ import { autoAddGroups, countActiveGlobalAdmins, permissionsOfUser } from '../gr
 import type { Database } from '../db/client.js';
 import { userGroups, users, type User } from '../db/schema.js';
 import { hasPermission } from '../security/permissions.js';
-import { endUserSessions } from '../sessions/sessions-repository.js';
+import { endUserSessions } from '../sessions/sessions-commands.js';
 import { findUserByUsername } from '../users/users-queries.js';
 import { lockoutIsPermanent, temporaryLockoutSeconds } from '../security/lockout.js';
 import { hashPassword, needsRehash, timingDummyHash, verifyPassword } from '../security/passwords.js';
 import type { SecretBox } from '../security/secret-box.js';
-import { verifySecondFactor } from './two-factor-service.js';
+import { verifySecondFactor } from './two-factor-commands.js';
 
 export type LoginResult = { ok: true; user: User } | { ok: false };
 

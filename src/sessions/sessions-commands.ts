@@ -1,6 +1,6 @@
-// The sessions table from the side of its users: who is logged in where, and ending sessions.
+// Ending sessions (logout everywhere, one's own sessions); who is logged in where: sessions-queries.ts.
 // (The @fastify/session store that reads and writes the rows is HTTP wiring, in plugins/.)
-import { and, desc, eq, ne } from 'drizzle-orm';
+import { and, eq, ne } from 'drizzle-orm';
 import { recordAudit } from '../audit/audit-log.js';
 import { type Actor } from '../security/actor.js';
 import type { Database } from '../db/client.js';
@@ -37,20 +37,6 @@ export async function logOutEverywhere(
     await recordAudit(tx, actor, { action: 'session_revoked', target: userTarget(user), count, scope: 'all sessions' });
     return { ok: true, ended: count } as const;
   });
-}
-
-export function sessionsOfUser(db: Database, userId: string) {
-  return db
-    .select({
-      sid: sessions.sid,
-      createdAt: sessions.createdAt,
-      lastSeenAt: sessions.lastSeenAt,
-      ip: sessions.ip,
-      userAgent: sessions.userAgent,
-    })
-    .from(sessions)
-    .where(eq(sessions.userId, userId))
-    .orderBy(desc(sessions.lastSeenAt));
 }
 
 /** Ends one of the user's own sessions; false when it is not theirs (or already gone). */
