@@ -20,6 +20,7 @@ import { AT_LIMIT, endWorkspaceSession } from '../workspaces/workspace-sessions-
 import { findWorkspaceSession, workspaceSessionsOfUser } from '../workspaces/workspace-sessions-queries.js';
 import { planForCaller } from './launch-plan.js';
 import { launch } from './launches-commands.js';
+import { LaunchPlanResponses } from '../schemas/launches.js';
 import { defaultWorkspaceOf, launchPlanFor, mayEndOwnSessions, noDefaultMessage } from './launches-queries.js';
 
 const isEmptyObject = (value: unknown) =>
@@ -253,7 +254,10 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/admin/users/:id/launch-preview',
-    { schema: { params: IdParams, querystring: LaunchPreviewQuery }, config: { permission: 'users_view' } },
+    {
+      schema: { params: IdParams, querystring: LaunchPreviewQuery, response: LaunchPlanResponses },
+      config: { permission: 'users_view' },
+    },
     async (request, reply) => {
       const input = await previewInput(request);
       if (!input) return reply.notFoundPage('User not found', 'This user does not exist (any more).');
@@ -272,11 +276,15 @@ const launchRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // The same plan as JSON, file content in base64: the mappings the caller may view, the others counted.
   app.get(
     '/admin/users/:id/launch-plan.json',
-    { schema: { params: IdParams, querystring: LaunchPreviewQuery }, config: { permission: 'users_view' } },
+    {
+      schema: { params: IdParams, querystring: LaunchPreviewQuery, response: LaunchPlanResponses },
+      config: { permission: 'users_view' },
+    },
     async (request, reply) => {
       const input = await previewInput(request);
       if (!input) return reply.code(404).send({ error_message: 'This user does not exist.' });
-      if (!input.workspace) return reply.code(404).send({ error_message: input.message });
+      if (!input.workspace)
+        return reply.code(404).send({ error_message: input.message ?? 'That workspace no longer exists.' });
       const { plan } = await launchPlanFor(db, input.user, input.workspace, input.effective);
       return reply.send(planForCaller(plan, viewerOf(actorOf(request))));
     },

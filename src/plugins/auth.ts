@@ -8,10 +8,11 @@ declare module 'fastify' {
     currentUser: CurrentUser | null;
   }
   interface FastifyReply {
-    /** Answers 403 with a page saying why, and records the attempt in the audit log. */
+    /**
+     * Answers 403 with a page saying why, and records the attempt in the audit log: for a route's
+     * own check. A command's refusal (already audited by the command) is `reply.problemPage`.
+     */
     forbidden(message?: string): Promise<FastifyReply>;
-    /** Answers 403 with a page saying why, for a refusal already recorded (by a service). */
-    renderForbidden(message: string): Promise<FastifyReply>;
   }
   interface FastifyContextConfig {
     /** Pages anyone may see (login, health, static files). Every other route needs a session. */
@@ -62,14 +63,11 @@ function redirectToLogin(request: FastifyRequest, reply: FastifyReply) {
  */
 export default fp<AuthOptions>(async (app, { loadUser, recordDenied }) => {
   app.decorateRequest('currentUser', null);
-  app.decorateReply('renderForbidden', function (this: FastifyReply, message: string) {
-    return this.code(403).render('errors/error', { title: 'Not allowed', message });
-  });
   app.decorateReply(
     'forbidden',
     async function (this: FastifyReply, message = 'You do not have permission to do that.') {
       await recordDenied(this.request, message);
-      return this.renderForbidden(message);
+      return this.code(403).render('errors/error', { title: 'Not allowed', message });
     },
   );
 
