@@ -635,11 +635,8 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     view: VIEW,
     modify: MODIFY,
     async loadOwner(request, reply, need) {
-      const group = await findGroup(db, (request.params as { id: string }).id);
-      if (!group || !canViewGroup(request.currentUser!, group)) {
-        await reply.notFoundPage('Group not found', 'This group does not exist (any more).');
-        return null;
-      }
+      const group = await groupParam.loadOr404(request, reply);
+      if (!group) return null;
       const refusal = refusalOf(request.currentUser!, group, need);
       if (refusal) {
         await reply.forbidden(refusal);

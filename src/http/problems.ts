@@ -1,4 +1,4 @@
-import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { Problem, ProblemKind } from '../security/result.js';
 
 // One mapping from a command's Problem to an HTTP answer: the status, the error page (or the
@@ -53,14 +53,24 @@ export function entityLoader<T>(
   find: (id: string, request: FastifyRequest) => Promise<T | null | undefined>,
 ) {
   const loaded = new WeakMap<FastifyRequest, T>();
-  const load: preHandlerAsyncHookHandler = async function (request, reply) {
+  /** The entity, or null once the 404 page is answered. */
+  async function loadOr404(request: FastifyRequest, reply: FastifyReply): Promise<T | null> {
     const id = (request.params as { id?: string }).id;
     const entity = id === undefined ? null : await find(id, request);
-    if (entity === null || entity === undefined) return reply.notFoundPage(missing.title, missing.message);
+    if (entity === null || entity === undefined) {
+      await reply.notFoundPage(missing.title, missing.message);
+      return null;
+    }
     loaded.set(request, entity);
+    return entity;
+  }
+  const load: preHandlerAsyncHookHandler = async function (request, reply) {
+    await loadOr404(request, reply);
   };
   return {
     load,
+    /** For a hook that is not a route's preHandler (a plugin's loader callback): the same load and 404. */
+    loadOr404,
     /** The entity `load` found for this request (only in a route that runs `load`). */
     of(request: FastifyRequest): T {
       const entity = loaded.get(request);

@@ -2,7 +2,7 @@ import type { Permission } from './permissions.js';
 
 /**
  * What every command returns: the value, or one Problem saying why not. Commands never name an
- * HTTP status; plugins/problems.ts maps a Problem to a page, a fragment or an API answer, in one
+ * HTTP status; http/problems.ts maps a Problem to a page, a fragment or an API answer, in one
  * place (see docs/architecture.md).
  */
 export type Result<T = void> = { ok: true; value: T } | { ok: false; problem: Problem };

@@ -510,11 +510,8 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     view: 'users_view',
     modify: 'users_modify',
     async loadOwner(request, reply, need) {
-      const user = await findUserById(db, (request.params as { id: string }).id);
-      if (!user) {
-        await reply.notFoundPage('User not found', 'This user does not exist (any more).');
-        return null;
-      }
+      const user = await userParam.loadOr404(request, reply);
+      if (!user) return null;
       // Files land in the user's workspace: changing a stronger user's files is changing them.
       const refused = need === 'modify' ? await refuseStrongerUser(db, actorOf(request), user) : null;
       if (refused) {

@@ -25,10 +25,8 @@ function describeReferences({ users, groups }: { users: number; groups: number }
 const workspaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db } = app;
 
-  const workspaceParam = entityLoader(
-    { title: 'Workspace not found', message: 'This workspace does not exist (any more).' },
-    (id) => findWorkspace(db, id),
-  );
+  const MISSING = { title: 'Workspace not found', message: 'This workspace does not exist (any more).' };
+  const workspaceParam = entityLoader(MISSING, (id) => findWorkspace(db, id));
 
   /** A refused save: the form again, the message beside its field (the Friendly Name unless it says). */
   const formErrorsOf = (problem: Problem) =>
@@ -159,7 +157,7 @@ const workspaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const workspace = workspaceParam.of(request);
       const result = await deleteWorkspace(db, actorOf(request), workspace);
       // Only not_found (deleted meanwhile): the same page as a missing :id.
-      if (!result.ok) return reply.notFoundPage('Workspace not found', 'This workspace does not exist (any more).');
+      if (!result.ok) return reply.notFoundPage(MISSING.title, MISSING.message);
       request.session.flash = { type: 'success', message: `Workspace ${workspace.friendlyName} deleted.` };
       return reply.redirect(LIST.url, 303);
     },
@@ -171,11 +169,8 @@ const workspaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     view: 'images_view',
     modify: 'images_modify',
     async loadOwner(request, reply) {
-      const workspace = await findWorkspace(db, request.params.id);
-      if (!workspace) {
-        await reply.notFoundPage('Workspace not found', 'This workspace does not exist (any more).');
-        return null;
-      }
+      const workspace = await workspaceParam.loadOr404(request, reply);
+      if (!workspace) return null;
       return {
         kind: 'workspace',
         id: workspace.id,
