@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // One migrated database that every test database is copied from.
+    globalSetup: ['test/helpers/database-template.ts'],
     pool: 'forks',
     // Vitest's default is one worker per core but one: a single worker on a 2-core machine.
     // Test files wait on databases and Chromium much of the time, so two share the cores well.

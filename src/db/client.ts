@@ -40,6 +40,12 @@ export interface OpenOptions {
    * load (searches lose most) but keeps 80–90 MB of compiled code out of an idle process.
    */
   optimizeWasm?: boolean;
+  /**
+   * An in-memory database (`dataDir` null) starts from this dump of another (PGlite's
+   * `dumpDataDir`) instead of running initdb: the tests start each database from one migrated
+   * template, in a fifth of the time.
+   */
+  loadDataDir?: Blob;
 }
 
 const queryLogger = (options: OpenOptions) => (options.onQuery ? { logQuery: options.onQuery } : false);
@@ -102,7 +108,12 @@ export async function openPglite(dataDir: string | null, options: OpenOptions = 
         ? '--no-liftoff-only --wasm-tier-up --wasm-dynamic-tiering'
         : '--liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tiering',
     );
-    const client = await PGlite.create({ dataDir: dataDir ?? undefined, extensions: { pg_trgm }, startParams });
+    const client = await PGlite.create({
+      dataDir: dataDir ?? undefined,
+      loadDataDir: dataDir === null ? options.loadDataDir : undefined,
+      extensions: { pg_trgm },
+      startParams,
+    });
     const db = drizzlePglite({ client, schema, logger: queryLogger(options) });
     return {
       db: db as unknown as Database,

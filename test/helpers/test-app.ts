@@ -1,6 +1,8 @@
 import crypto from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import fs from 'node:fs';
 import postgres from 'postgres';
+import { inject } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { openPglite, openPostgres, type DatabaseHandle, type OpenOptions } from '../../src/db/client.js';
@@ -13,18 +15,32 @@ export const ADMIN_PASSWORD = 'first-start-test-passphrase';
 export const ADMIN_NEW_PASSWORD = 'the chosen new passphrase';
 export const USER_PASSWORD = 'a long user password';
 
+let pgliteTemplate: Blob | undefined;
+
 /**
  * A clean database for one test file: a fresh in-memory PGlite, or — when TEST_DATABASE_URL
- * points at a PostgreSQL server — a database of its own there, dropped afterwards.
+ * points at a PostgreSQL server — a database of its own there, dropped afterwards. Both start as
+ * copies of the run's migrated template (database-template.ts).
  */
 export async function createTestDatabase(
-  options: OpenOptions & { max?: number; urlParameters?: Record<string, string> } = {},
+  options: OpenOptions & {
+    max?: number;
+    urlParameters?: Record<string, string>;
+    /** Without even the migrations, as a first start finds it (not a copy of the template). */
+    empty?: boolean;
+  } = {},
 ): Promise<DatabaseHandle> {
   const serverUrl = process.env.TEST_DATABASE_URL;
-  if (!serverUrl) return openPglite(null, options);
+  if (!serverUrl) {
+    if (options.empty) return openPglite(null, options);
+    pgliteTemplate ??= new Blob([fs.readFileSync(inject('pgliteTemplate'))]);
+    return openPglite(null, { loadDataDir: pgliteTemplate, ...options });
+  }
   const name = `roster_test_${process.pid}_${crypto.randomBytes(4).toString('hex')}`;
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
+  await admin.unsafe(
+    options.empty ? `create database ${name}` : `create database ${name} template ${inject('postgresTemplate')}`,
+  );
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   for (const [key, value] of Object.entries(options.urlParameters ?? {})) url.searchParams.set(key, value);

@@ -22,7 +22,7 @@ afterAll(() => t.close());
 
 describe('first start', () => {
   it('seeds the system groups and the first admin in Administrators and All Users', async () => {
-    const handle = await createTestDatabase(); // a database of its own, as a first start finds it
+    const handle = await createTestDatabase({ empty: true }); // a database of its own, as a first start finds it
     await prepareDatabase(handle, loadConfig({ ROSTER_ADMIN_PASSWORD: ADMIN_PASSWORD }));
     const t = { handle };
     const seeded = await t.handle.db.select().from(groups).orderBy(groups.priority);
