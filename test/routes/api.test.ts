@@ -22,6 +22,7 @@ import {
 import { PERMISSIONS } from '../../src/security/permissions.js';
 import { callApi, insertApiKey, type TestApiKey } from '../helpers/api.js';
 import { TestClient } from '../helpers/client.js';
+import { type AttributeValue, expectElement, expectLeadingElement } from '../helpers/html.js';
 import { fixtures } from '../helpers/fixtures.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
@@ -118,13 +119,15 @@ describe('API keys (admin pages)', () => {
     });
     expect(created.statusCode).toBe(201);
     expect(created.body).toContain('cannot be shown again');
-    const key = /<label for="api-key">API Key<\/label>\s*<input id="api-key" type="text" value="([^"]+)" readonly/.exec(
-      created.body,
-    )![1]!;
-    const secret =
-      /<label for="api-key-secret">API Key Secret<\/label>\s*<input id="api-key-secret" type="text" value="([^"]+)" readonly/.exec(
-        created.body,
-      )![1]!;
+    // Each shown read-only in a text field right after its label.
+    const shownIn = (id: string, label: string) => {
+      const labelTag = expectElement(created.body, 'label', { for: id }, { only: true, text: label });
+      const afterLabel = created.body.slice(created.body.indexOf('</label>', labelTag.end) + '</label>'.length);
+      const field: Record<string, AttributeValue> = { id, type: 'text', value: /[^"]+/, readonly: true };
+      return expectLeadingElement(afterLabel, 'input', field, { leadingSpace: true }).attributes.value!;
+    };
+    const key = shownIn('api-key', 'API Key');
+    const secret = shownIn('api-key-secret', 'API Key Secret');
     const [row] = await t.handle.db.select().from(apiKeys).where(eq(apiKeys.key, key));
     expect(row).toMatchObject({
       readOnly: true,
@@ -168,7 +171,7 @@ describe('API keys (admin pages)', () => {
     const client = new TestClient(t.app);
     await client.login(helper.username, USER_PASSWORD);
     const page = await client.get(`/admin/api-keys/${key.id}`);
-    expect(page.body).toMatch(/id="perm-users_delete"[^>]* disabled/);
+    expectElement(page.body, '*', { id: 'perm-users_delete', disabled: true });
     expect(
       (await client.post(`/admin/api-keys/${key.id}/permissions`, { permission: ['users_view'] })).statusCode,
     ).toBe(303);

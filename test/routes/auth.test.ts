@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { auditEvents, sessions, users } from '../../src/db/schema.js';
 import { ADMIN_NEW_PASSWORD, ADMIN_PASSWORD, createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
+import { expectElement } from '../helpers/html.js';
 import { fixtures, reasonOf } from '../helpers/fixtures.js';
 
 let t: TestApp;
@@ -28,7 +29,7 @@ describe('login', () => {
     expect(page.headers.location).toBe('/login?next=%2Fadmin%2Fusers%3Fq%3Dx');
     const form = await client.get(page.headers.location!);
     expect(form.body).toContain('<label for="f-username">User Name');
-    expect(form.body).toContain('name="next" value="/admin/users?q=x"');
+    expectElement(form.body, '*', { name: 'next', value: '/admin/users?q=x' });
     const login = await client.post('/login', {
       username: 'ADMIN',
       password: ADMIN_NEW_PASSWORD,
@@ -149,7 +150,12 @@ describe('login', () => {
     expect(out.statusCode).toBe(303);
     expect(out.headers.location).toBe('/login');
     const login = await client.get('/login');
-    expect(login.body).toMatch(/<p class="flash flash-success" role="status">You have been logged out\.<\/p>/);
+    expectElement(
+      login.body,
+      'p',
+      { class: 'flash flash-success', role: 'status' },
+      { only: true, text: 'You have been logged out.' },
+    );
     expect(client.cookies.get('roster_session')).not.toBe(cookie); // a new, anonymous session
     expect((await client.get('/login')).body).not.toContain('You have been logged out.'); // said once
     const replay = new TestClient(t.app);

@@ -4,6 +4,7 @@ import { auditEvents, groupPermissions, groups, groupSettings, userGroups, users
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
 import { fixtures } from '../helpers/fixtures.js';
+import { elements, expectElement, innerHtml } from '../helpers/html.js';
 
 let t: TestApp;
 let admin: TestClient;
@@ -176,10 +177,15 @@ describe('groups table and pages', () => {
   it('lists every error of Add Group at once in a summary first in the page, linked to each field and taking the focus', async () => {
     const { engineering } = await world();
     await admin.get('/admin/groups/new');
-    const summary = (html: string) =>
-      /<div class="flash flash-error error-summary" role="alert" tabindex="-1" autofocus[^>]*>([\s\S]*?)<\/div>/.exec(
-        html,
-      )?.[1] ?? '';
+    const summary = (html: string) => {
+      const [div] = elements(html, 'div', {
+        class: 'flash flash-error error-summary',
+        role: 'alert',
+        tabindex: '-1',
+        autofocus: true,
+      });
+      return div ? innerHtml(html, div) : '';
+    };
     const bad = await admin.post('/admin/groups', { name: '', priority: 'abc', description: 'x'.repeat(10_001) });
     expect(bad.statusCode).toBe(422);
     expect(summary(bad.body)).toContain('There are 3 problems');
@@ -200,7 +206,12 @@ describe('groups table and pages', () => {
     expect(summary(clash.body)).toContain(
       `<a href="#f-priority">Priority ${engineering.priority} is already used by group ${engineering.name}`,
     );
-    expect(clash.body).toContain('<p class="error" id="e-name">A group with this name already exists.</p>');
+    expectElement(
+      clash.body,
+      'p',
+      { class: 'error', id: 'e-name' },
+      { only: true, text: 'A group with this name already exists.' },
+    );
   });
 
   it('edits a group and refuses to rename or delete a system group', async () => {
@@ -331,12 +342,16 @@ describe('users in group', () => {
         `<td><a href="/admin/users/${grace.id}">${grace.username}</a></td>\\s*<td>Grace</td>\\s*<td>Hopper</td>`,
       ),
     );
-    expect(response.body).toContain('<p id="member-count" class="count">2 members</p>');
-    expect(response.body).toContain(
-      `<p class="flash flash-success" role="status">${alan.username} added to ${engineering.name}.</p>`,
+    expectElement(response.body, 'p', { id: 'member-count', class: 'count' }, { only: true, text: '2 members' });
+    expectElement(
+      response.body,
+      'p',
+      { class: 'flash flash-success', role: 'status' },
+      { only: true, text: `${alan.username} added to ${engineering.name}.` },
     );
-    expect(response.body).toMatch(/<input id="user-q" type="search" name="user_q" value=""[^>]* autofocus>/); // focus back on the search
-    expect(response.body).toContain('hx-target="#members" hx-swap="outerHTML"');
+    // focus back on the search
+    expectElement(response.body, 'input', { id: 'user-q', type: 'search', name: 'user_q', value: '', autofocus: true });
+    expectElement(response.body, '*', { 'hx-target': '#members', 'hx-swap': 'outerHTML' });
   });
 
   it('removes a member in place, but never from All Users', async () => {
@@ -351,10 +366,14 @@ describe('users in group', () => {
     );
     expect(response.statusCode).toBe(200);
     expect(response.body).toMatch(/^\s*<section id="members"/);
-    expect(response.body).toContain('<p id="member-count" class="count">1 member</p>');
+    expectElement(response.body, 'p', { id: 'member-count', class: 'count' }, { only: true, text: '1 member' });
     expect(response.body).toContain(`role="status">${alan.username} removed from ${engineering.name}.</p>`);
     expect(response.body).not.toContain(`href="/admin/users/${alan.id}"`);
-    expect(response.body).toMatch(/<(select id="add-member"|input id="user-q")[^>]* autofocus>/); // a fresh picker, focused
+    const picker = [
+      ...elements(response.body, 'select', { id: 'add-member', autofocus: true }),
+      ...elements(response.body, 'input', { id: 'user-q', autofocus: true }),
+    ];
+    expect(picker, 'a fresh picker, focused').not.toHaveLength(0);
     expect((await lastAudit('group_member_removed', engineering.id))!.details).toMatchObject({
       member: { name: alan.username },
     });
@@ -468,7 +487,11 @@ describe('users in group', () => {
     const { engineering } = await world();
     await manyUsers();
     const ordinary = await admin.get(`/admin/groups/${engineering.id}?user_q=filler-1`);
-    expect(ordinary.body).toMatch(/<form method="post" action="\/admin\/groups\/[^"]+\/members" hx-post=/);
+    expectElement(ordinary.body, 'form', {
+      method: 'post',
+      action: /\/admin\/groups\/[^"]+\/members/,
+      'hx-post': true,
+    });
     const administrators = (await groupNamed('Administrators'))!;
     const admins = await admin.get(`/admin/groups/${administrators.id}?user_q=filler-1`);
     expect(admins.body).toContain(`action="/admin/groups/${administrators.id}/members"`);
@@ -586,7 +609,7 @@ describe('permissions', () => {
     expect(list.body).not.toContain('Add User'); // read only
     const someone = world_.alan;
     const page = await grace.get(`/admin/users/${someone.id}`);
-    expect(page.body).toMatch(/<fieldset class="grid" disabled>/);
+    expectElement(page.body, 'fieldset', { class: 'grid', disabled: true }, { only: true });
     expect(page.body).not.toContain('Save Changes');
     expect(
       (await grace.post(`/admin/users/${someone.id}`, { username: 'hacked', realm: 'local', version: '1' })).statusCode,
@@ -656,9 +679,14 @@ describe('permissions', () => {
       user,
     } = await clientWith('escalator', ['groups_view', 'groups_modify', 'groups_view_system', 'groups_modify_system']);
     const form = await client.get(`/admin/groups/${own.id}`);
-    expect(form.body).toMatch(
-      /id="perm-global_admin" type="checkbox" name="permission" value="global_admin" aria-describedby="perm-global_admin-hint" disabled/,
-    );
+    expectElement(form.body, '*', {
+      id: 'perm-global_admin',
+      type: 'checkbox',
+      name: 'permission',
+      value: 'global_admin',
+      'aria-describedby': 'perm-global_admin-hint',
+      disabled: true,
+    });
     const forged = await client.post(`/admin/groups/${own.id}/permissions`, { permission: 'global_admin' });
     expect(forged.statusCode, forged.body.slice(forged.body.indexOf('<main'), forged.body.indexOf('<main') + 600)).toBe(
       403,
@@ -838,11 +866,12 @@ describe('the group page answers each action in the section it changed', () => {
       expect(response.headers.location).toBe(`/admin/groups/${engineering.id}#${anchor}`);
       const page = await admin.get(response.headers.location!);
       const message = action.message(engineering, grace);
-      expect(sectionOf(page.body, action.section)).toMatch(
-        new RegExp(
-          `<p( id="${anchor}")? class="flash flash-success" role="status">${message.replace(/[.?]/g, '\\$&')}</p>`,
-        ),
+      const section = sectionOf(page.body, action.section);
+      const flash = { class: 'flash flash-success', role: 'status' };
+      const shown = [flash, { id: anchor, ...flash }].flatMap((attributes) =>
+        elements(section, 'p', attributes, { only: true, text: message }),
       );
+      expect(shown, `a flash "${message}" in #${action.section}`).not.toHaveLength(0);
       expect(page.body.split(message)).toHaveLength(2); // once: in the section only
     },
   );
@@ -897,14 +926,11 @@ describe('the group page answers each action in the section it changed', () => {
     ];
     for (const removal of removals) {
       // The row's Remove is a link to the confirm step, and with JS asks the same question.
-      expect(page).toContain(`<a href="${removal.url}" hx-post="${removal.url}"`);
-      expect(page).toMatch(
-        new RegExp(`href="${removal.url}"[^>]* hx-confirm="${removal.question.replace('?', '\\?')}"`),
-      );
+      expectElement(page, 'a', { href: removal.url, 'hx-post': removal.url, 'hx-confirm': removal.question });
       const confirm = await admin.get(removal.url);
       expect(confirm.statusCode).toBe(200);
       expect(confirm.body).toContain(`<h1>${removal.question}</h1>`);
-      expect(confirm.body).toContain(`<form method="post" action="${removal.url}"`);
+      expectElement(confirm.body, 'form', { method: 'post', action: removal.url });
       expect(confirm.body).toContain(`>${removal.button}</button>`);
     }
     // Nothing is removed by looking at the confirm step.

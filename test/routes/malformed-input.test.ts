@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as schema from '../../src/db/schema.js';
 import type { RouteEntry } from '../../src/app.js';
 import { TestClient } from '../helpers/client.js';
+import { expectLeadingElement } from '../helpers/html.js';
 import { insertApiKey, type TestApiKey } from '../helpers/api.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
@@ -283,7 +284,7 @@ describe('malformed input on every route', () => {
     for (const { response, status } of cases) {
       expect(response.statusCode).toBe(status);
       expect(response.body).not.toContain('<html');
-      expect(response.body).toMatch(/^<p class="flash flash-error" role="alert">/);
+      expectLeadingElement(response.body, 'p', { class: 'flash flash-error', role: 'alert' }, { only: true });
       expect(response.headers['hx-retarget']).toBe('#htmx-alert');
     }
   });

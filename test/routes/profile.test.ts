@@ -9,6 +9,7 @@ import { auditEvents, groups, groupSettings, recoveryCodes, sessions, userSettin
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
 import { fixtures } from '../helpers/fixtures.js';
+import { elements, expectElement, expectLeadingElement, innerHtml } from '../helpers/html.js';
 import { USER_SETTINGS } from '../../src/settings/user-settings.js';
 
 const ED25519 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop';
@@ -121,7 +122,12 @@ describe('profile settings', () => {
     );
     expect(row.statusCode).toBe(200);
     expect(row.body).not.toContain('<html');
-    expect(row.body).toMatch(/^\s*<div class="setting-row" id="setting-preferred_timezone">/);
+    expectLeadingElement(
+      row.body,
+      'div',
+      { class: 'setting-row', id: 'setting-preferred_timezone' },
+      { only: true, leadingSpace: true },
+    );
     expect(row.body).toContain('Now: <strong>Europe/Berlin</strong> <span class="source">(your choice)</span>');
     const bad = await client.post(
       '/profile/settings/preferred_timezone',
@@ -146,7 +152,7 @@ describe('profile settings', () => {
 
   it('draws every page in the effective theme', async () => {
     const client = await loggedIn('sophie');
-    expect((await client.get('/')).body).toContain('<html lang="en" data-theme="auto">');
+    expectElement((await client.get('/')).body, 'html', { lang: 'en', 'data-theme': 'auto' }, { only: true });
     await client.get('/profile');
     const htmx = await client.post(
       '/profile/settings/theme',
@@ -154,7 +160,7 @@ describe('profile settings', () => {
       { 'hx-request': 'true' },
     );
     expect(htmx.headers['hx-refresh']).toBe('true');
-    expect((await client.get('/')).body).toContain('<html lang="en" data-theme="dark">');
+    expectElement((await client.get('/')).body, 'html', { lang: 'en', 'data-theme': 'dark' }, { only: true });
     expect((await client.get('/profile')).body).toContain('data-theme="dark"');
     await client.post('/profile/settings/theme', { value: 'Light', action: 'save' });
     expect((await client.get('/')).body).toContain('data-theme="light"');
@@ -168,12 +174,15 @@ function formFieldsOf(html: string): Record<string, string> {
     html.indexOf('</form>', html.indexOf('id="settings-form"')),
   );
   const fields: Record<string, string> = {};
-  for (const m of form.matchAll(/<select id="s-[a-z_]+" name="([a-z_]+)"[^>]*>([\s\S]*?)<\/select>/g))
-    fields[m[1]!] = /<option value="([^"]*)" selected>/.exec(m[2]!)?.[1] ?? '';
-  for (const m of form.matchAll(/<textarea id="s-[a-z_]+" name="([a-z_]+)"[^>]*>([\s\S]*?)<\/textarea>/g))
-    fields[m[1]!] = m[2]!;
-  for (const m of form.matchAll(/<input id="s-[a-z_]+" name="([a-z_]+)" type="text" value="([^"]*)"/g))
-    fields[m[1]!] = m[2]!;
+  const field = { id: /s-[a-z_]+/, name: /[a-z_]+/ };
+  for (const select of elements(form, 'select', field)) {
+    const selected = elements(innerHtml(form, select), 'option', { value: true, selected: true }, { only: true });
+    fields[select.attributes.name!] = selected[0]?.attributes.value ?? '';
+  }
+  for (const textarea of elements(form, 'textarea', field))
+    fields[textarea.attributes.name!] = innerHtml(form, textarea);
+  for (const input of elements(form, 'input', { ...field, type: 'text', value: true }))
+    fields[input.attributes.name!] = input.attributes.value!;
   return fields;
 }
 
@@ -201,9 +210,13 @@ describe('profile settings form (one Save for every row)', () => {
     const fields = formFieldsOf(page);
     expect(Object.keys(fields).sort()).toEqual(USER_SETTINGS.map((s) => s.key).sort());
     const form = sectionOf(page, 'settings');
-    expect(form.match(/<button type="submit" class="primary">Save settings<\/button>/g)).toHaveLength(1);
+    expect(
+      elements(form, 'button', { type: 'submit', class: 'primary' }, { only: true, text: 'Save settings' }),
+    ).toHaveLength(1);
     // The rows' own Save buttons exist for htmx only: without scripting, the stylesheet hides them.
-    expect(form.match(/class="js-only" hx-post="\/profile\/settings\/[a-z_]+"/g)).toHaveLength(USER_SETTINGS.length);
+    expect(elements(form, '*', { class: 'js-only', 'hx-post': /\/profile\/settings\/[a-z_]+/ })).toHaveLength(
+      USER_SETTINGS.length,
+    );
     const css = (await client.get('/static/css/app.css')).body.replace(/\s+/g, ' ');
     expect(css).toContain('html:not(.js) .js-only { display: none; }');
   });
@@ -269,13 +282,22 @@ describe('profile settings form (one Save for every row)', () => {
     });
     expect(bad.statusCode).toBe(422);
     const section = sectionOf(bad.body, 'settings');
-    expect(section).toMatch(
-      /^id="settings"[\s\S]*?<div class="flash flash-error error-summary" role="alert" tabindex="-1" autofocus[^>]*>[\s\S]*?<form method="post" action="\/profile\/settings"/,
+    expect(section).toMatch(/^id="settings"/);
+    const summary = expectElement(section, 'div', {
+      class: 'flash flash-error error-summary',
+      role: 'alert',
+      tabindex: '-1',
+      autofocus: true,
+    });
+    expect(summary.start).toBeLessThan(
+      expectElement(section, 'form', { method: 'post', action: '/profile/settings' }).start,
     );
     for (const key of ['preferred_timezone', 'preferred_language', 'ssh_public_key']) {
       expect(section).toContain(`<li><a href="#s-${key}">`);
-      expect(sectionOf(section, `setting-${key}`)).toMatch(
-        new RegExp(`aria-describedby="e-${key}"[\\s\\S]*<p class="error" id="e-${key}">`),
+      const row = sectionOf(section, `setting-${key}`);
+      const described = expectElement(row, '*', { 'aria-describedby': `e-${key}` });
+      expect(described.start).toBeLessThan(
+        expectElement(row, 'p', { class: 'error', id: `e-${key}` }, { only: true }).start,
       );
     }
     expect(formFieldsOf(bad.body)).toMatchObject({
@@ -307,9 +329,21 @@ describe('profile settings form (one Save for every row)', () => {
     for (const setting of USER_SETTINGS.filter((s) => s.key in own)) {
       const row = sectionOf(page, `setting-${setting.key}`);
       const label = setting.groupKey ? 'Use group default' : 'Clear';
-      expect(row, setting.key).toContain(
-        `<button type="submit" name="reset" value="${setting.key}" class="link" hx-post="/profile/settings/${setting.key}" hx-target="#setting-${setting.key}" hx-swap="outerHTML">${label}<span class="visually-hidden"> ${setting.label}</span></button>`,
+      const reset = expectElement(
+        row,
+        'button',
+        {
+          type: 'submit',
+          name: 'reset',
+          value: setting.key,
+          class: 'link',
+          'hx-post': `/profile/settings/${setting.key}`,
+          'hx-target': `#setting-${setting.key}`,
+          'hx-swap': 'outerHTML',
+        },
+        { only: true },
       );
+      expect(innerHtml(row, reset), setting.key).toBe(`${label}<span class="visually-hidden"> ${setting.label}</span>`);
       expect(row, setting.key).not.toContain(setting.groupKey ? '>Clear<' : 'Use group default');
     }
     // Pressed without JS, it sends the whole form: that row goes back, the rest is kept.
@@ -341,13 +375,26 @@ describe('profile settings form (one Save for every row)', () => {
         { 'hx-request': 'true' },
       );
       expect(row.statusCode).toBe(200); // only its own field counts: another row's typing is not read
-      expect(row.body).toMatch(/^\s*<div class="setting-row" id="setting-chat_sfx">/);
+      expectLeadingElement(
+        row.body,
+        'div',
+        { class: 'setting-row', id: 'setting-chat_sfx' },
+        { only: true, leadingSpace: true },
+      );
       expect(row.body).toContain(`Now: <strong>${shown}</strong> <span class="source">(your choice)</span>`);
-      expect(row.body).toContain('<span class="saved" role="status">Chat Sound Effects saved.</span>');
+      expectElement(
+        row.body,
+        'span',
+        { class: 'saved', role: 'status' },
+        { only: true, text: 'Chat Sound Effects saved.' },
+      );
     }
     const reset = await client.post('/profile/settings/chat_sfx', { reset: 'chat_sfx' }, { 'hx-request': 'true' });
-    expect(reset.body).toContain(
-      '<span class="saved" role="status">Chat Sound Effects now follows your groups: On.</span>',
+    expectElement(
+      reset.body,
+      'span',
+      { class: 'saved', role: 'status' },
+      { only: true, text: 'Chat Sound Effects now follows your groups: On.' },
     );
     const bad = await client.post(
       '/profile/settings/preferred_timezone',
@@ -355,12 +402,22 @@ describe('profile settings form (one Save for every row)', () => {
       { 'hx-request': 'true' },
     );
     expect(bad.statusCode).toBe(422);
-    expect(bad.body).toContain('<p class="error" id="e-preferred_timezone" tabindex="-1" autofocus>');
+    expectElement(
+      bad.body,
+      'p',
+      { class: 'error', id: 'e-preferred_timezone', tabindex: '-1', autofocus: true },
+      { only: true },
+    );
     // The theme redraws the page: its message waits for the reloaded page, in the theme row.
     const theme = await client.post('/profile/settings/theme', { theme: 'Dark' }, { 'hx-request': 'true' });
     expect(theme.headers['hx-refresh']).toBe('true');
     const page = (await client.get('/profile')).body;
-    expect(sectionOf(page, 'setting-theme')).toContain('<span class="saved" role="status">Theme saved.</span>');
+    expectElement(
+      sectionOf(page, 'setting-theme'),
+      'span',
+      { class: 'saved', role: 'status' },
+      { only: true, text: 'Theme saved.' },
+    );
     expect(topOf(page)).not.toContain('Theme saved.');
   });
 });
@@ -455,19 +512,39 @@ describe('confirming session-ending actions', () => {
     await other.login('confirmer', USER_PASSWORD);
     const page = (await client.get('/profile')).body;
     const sessionsPart = sectionOf(page, 'sessions');
-    const [, handle, question] =
-      /<form method="get" action="\/profile\/sessions\/([0-9a-f]{24})\/end" class="inline">\s*<button type="submit" class="link" aria-label="End session from 198\.51\.100\.20 [^"]*" hx-post="\/profile\/sessions\/\1\/end" hx-confirm="([^"]+)"/.exec(
-        sessionsPart,
-      )!;
+    const endButton = expectElement(sessionsPart, 'button', {
+      type: 'submit',
+      class: 'link',
+      'aria-label': /End session from 198\.51\.100\.20 [^"]*/,
+      'hx-post': /\/profile\/sessions\/[0-9a-f]{24}\/end/,
+      'hx-confirm': /[^"]+/,
+    });
+    const handle = /[0-9a-f]{24}/.exec(endButton.attributes['hx-post']!)![0];
+    const question = endButton.attributes['hx-confirm']!;
+    const endForm = expectElement(
+      sessionsPart,
+      'form',
+      { method: 'get', action: `/profile/sessions/${handle}/end`, class: 'inline' },
+      { only: true },
+    );
+    expect(sessionsPart.slice(endForm.end, endButton.start).trim(), 'the button first in its form').toBe('');
     expect(question).toMatch(/^End the session from 198\.51\.100\.20 \(.*\)\?$/);
-    expect(sessionsPart).toContain('<form method="get" action="/profile/sessions/end-others">');
-    expect(sessionsPart).toContain('hx-post="/profile/sessions/end-others" hx-confirm="Log out your other session?"');
+    expectElement(sessionsPart, 'form', { method: 'get', action: '/profile/sessions/end-others' }, { only: true });
+    expectElement(sessionsPart, '*', {
+      'hx-post': '/profile/sessions/end-others',
+      'hx-confirm': 'Log out your other session?',
+    });
 
     // Without JS the buttons only open the confirm step: nothing ends on a GET.
     const confirmEnd = await client.get(`/profile/sessions/${handle}/end`);
     expect(confirmEnd.statusCode).toBe(200);
     expect(confirmEnd.body).toContain(`<h1>${question}</h1>`);
-    expect(confirmEnd.body).toContain(`<form method="post" action="/profile/sessions/${handle}/end" class="buttons">`);
+    expectElement(
+      confirmEnd.body,
+      'form',
+      { method: 'post', action: `/profile/sessions/${handle}/end`, class: 'buttons' },
+      { only: true },
+    );
     const confirmOthers = await client.get('/profile/sessions/end-others');
     expect(confirmOthers.body).toContain('<h1>Log out your other session?</h1>');
     expect((await other.get('/')).statusCode).toBe(200);
@@ -570,15 +647,18 @@ describe('password', () => {
         expect(answer.statusCode).toBe(422);
         for (const error of one.errors) expect(answer.body, one.password).toContain(error);
         const form = answer.body.slice(answer.body.indexOf(`action="${page.url}"`));
-        expect(form).toMatch(
-          /^[^>]*>\s*<div class="flash flash-error error-summary" role="alert" tabindex="-1" autofocus[^>]*>/,
+        expectLeadingElement(
+          form.slice(form.indexOf('>') + 1),
+          'div',
+          { class: 'flash flash-error error-summary', role: 'alert', tabindex: '-1', autofocus: true },
+          { leadingSpace: true },
         );
         expect(form.match(/<li><a href="#f-[a-z_]+">/g)).toHaveLength(one.errors.length);
         for (const typed of [one.password, one.confirm, current ?? USER_PASSWORD])
           expect(answer.body).not.toContain(`value="${typed}"`);
-        expect([...form.matchAll(/type="password" value="([^"]*)"/g)].map((m) => m[1])).toEqual(
-          pageName === 'the profile' ? ['', '', ''] : ['', ''],
-        );
+        expect(
+          elements(form, 'input', { type: 'password', value: true }).map((input) => input.attributes.value),
+        ).toEqual(pageName === 'the profile' ? ['', '', ''] : ['', '']);
         expect(form.match(/<small class="hint">Enter the password again\./g)).toHaveLength(
           pageName === 'the profile' ? 3 : 2,
         );

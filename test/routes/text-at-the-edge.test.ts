@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents, groups, users } from '../../src/db/schema.js';
 import { callApi, insertApiKey, type TestApiKey } from '../helpers/api.js';
 import { TestClient } from '../helpers/client.js';
+import { expectLeadingElement, textContent } from '../helpers/html.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
@@ -54,9 +55,13 @@ describe('NUL at the edge', () => {
     expect(page.body).toContain('q must not contain a NUL character.');
     const fragment = await admin.get('/admin/users?q=%00', { 'hx-request': 'true' });
     expect(fragment.statusCode).toBe(400);
-    expect(fragment.body).toMatch(
-      /^<p class="flash flash-error" role="alert">q must not contain a NUL character.<\/p>/,
+    const alert = expectLeadingElement(
+      fragment.body,
+      'p',
+      { class: 'flash flash-error', role: 'alert' },
+      { only: true },
     );
+    expect(textContent(fragment.body, alert)).toBe('q must not contain a NUL character.');
     expect((await new TestClient(t.app).get('/admin/users?q=%00')).statusCode).toBe(400); // not a login redirect
     const form = await admin.post('/admin/groups', { name: 'Edge', priority: '901', description: 'one\u0000two' });
     expect(form.statusCode).toBe(400);

@@ -7,6 +7,7 @@ import { sortExpression } from '../../src/users/users-queries.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groups, userGroups, users } from '../../src/db/schema.js';
 import { TestClient } from '../helpers/client.js';
+import { elements, expectElement, expectLeadingElement, innerHtml } from '../helpers/html.js';
 import { createTestApp, seedUser, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
@@ -53,7 +54,7 @@ describe('users list tools', () => {
     ]);
     const inGroup = await admin.get(`/admin/users?group=${team!.id}&realm=ldap`);
     expect(namesIn(inGroup.body)).toEqual(['flt-ben', 'other-eve']);
-    expect(inGroup.body).toContain(`<option value="${team!.id}" selected>Filter team</option>`);
+    expectElement(inGroup.body, 'option', { value: team!.id, selected: true }, { only: true, text: 'Filter team' });
     // Sort links carry the filters.
     expect(inGroup.body).toContain(`sort=first_name&amp;realm=ldap&amp;group=${team!.id}`);
     expect((await admin.get('/admin/users?status=asleep')).statusCode).toBe(400);
@@ -65,7 +66,7 @@ describe('users list tools', () => {
       .values(Array.from({ length: 60 }, (_, i) => ({ username: `pp-${String(i).padStart(2, '0')}` })));
     const page = await admin.get('/admin/users?q=pp-&per_page=50');
     expect(namesIn(page.body)).toHaveLength(50);
-    expect(page.body).toContain('<option value="50" selected>50</option>');
+    expectElement(page.body, 'option', { value: '50', selected: true }, { only: true, text: '50' });
     expect(page.body).toContain('Page 1 of 2');
     expect(namesIn((await admin.get('/admin/users?q=pp-&per_page=50&page=2')).body)).toHaveLength(10);
     const past = await admin.get('/admin/users?q=pp-&per_page=50&page=999');
@@ -176,15 +177,23 @@ describe('short search terms', () => {
   });
 });
 
+/** The value of the filter form's hidden field `name` (it sits outside the form, tied to it by form=). */
+function hiddenFilterField(html: string, name: string): string | undefined {
+  return elements(html, 'input', { type: 'hidden', name, value: /[^"]+/, form: 'users-filter' }, { only: true })[0]
+    ?.attributes.value;
+}
+
 /** What a list answer shows of the list's state: the sort the filter form sends, the sorted column, the count, the page. */
 function stateOf(html: string) {
   return {
-    sort: /<input type="hidden" name="sort" value="([^"]+)" form="users-filter">/.exec(html)?.[1],
-    dir: /<input type="hidden" name="dir" value="([^"]+)" form="users-filter">/.exec(html)?.[1],
-    sorted: [...html.matchAll(/<th scope="col" aria-sort="(\w+)">\s*<a [^>]*>([^<]+)/g)].map(
-      (m) => `${m[2]!.trim()} ${m[1]}`,
-    ),
-    count: /<p class="count" id="users-count">([^<]+)<\/p>/.exec(html)?.[1],
+    sort: hiddenFilterField(html, 'sort'),
+    dir: hiddenFilterField(html, 'dir'),
+    sorted: elements(html, 'th', { scope: 'col', 'aria-sort': /\w+/ }, { only: true }).map((th) => {
+      const inside = innerHtml(html, th);
+      const link = expectLeadingElement(inside, 'a', {}, { leadingSpace: true });
+      return `${inside.slice(link.end).split('<')[0]!.trim()} ${th.attributes['aria-sort']}`;
+    }),
+    count: elements(html, 'p', { class: 'count', id: 'users-count' }, { only: true }).map((p) => innerHtml(html, p))[0],
     page: /Page (\d+) of/.exec(html)?.[1] ?? '1',
   };
 }
@@ -259,7 +268,12 @@ describe('the table section, one state in one place', () => {
     expect(stateOf(answer.body).count).toBe('25 users matching “dip-”');
     expect(stateOf(answer.body).page).toBe('1');
     expect(answer.headers['hx-replace-url']).toBe('/admin/users?q=dip-');
-    expect(answer.body).toContain('<p class="flash flash-success" role="status">User dip-25 deleted.</p>');
+    expectElement(
+      answer.body,
+      'p',
+      { class: 'flash flash-success', role: 'status' },
+      { only: true, text: 'User dip-25 deleted.' },
+    );
     // Without JavaScript: the confirm page, then the list with the message in its section.
     const confirm = await admin.get(`/admin/users/${made[0]!.id}/delete`);
     expect(confirm.body).toContain('Delete user dip-00?');
@@ -313,7 +327,7 @@ describe('the table section, one state in one place', () => {
       expect(row).toMatch(
         /<a href="\/admin\/users\/[^"]+\/logout">Log Out<\/a><a href="\/admin\/users\/[^"]+\/delete">Delete<\/a>/,
       );
-      expect(row).toContain('<details class="menu" name="row">'); // one open at a time, without script too
+      expectElement(row, 'details', { class: 'menu', name: 'row' }, { only: true }); // one open at a time, without script too
     }
   });
 

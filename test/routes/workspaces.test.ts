@@ -18,6 +18,7 @@ import {
 import type { LaunchPlan } from '../../src/workspaces/recorded-launch-plan.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
+import { expectElement, innerHtml, textContent } from '../helpers/html.js';
 import { fixtures } from '../helpers/fixtures.js';
 
 let t: TestApp;
@@ -885,7 +886,7 @@ describe('launching', () => {
     expect(refused.body).not.toContain('action="/launch"');
     expect(refused.body).toContain(`href="/workspace-sessions/${session!.id}"`);
     expect(refused.body).not.toContain(`/workspace-sessions/${session!.id}/end`);
-    expect(refused.body).toContain(
+    expect(textContent(refused.body, expectElement(refused.body, 'p', { id: 'ask-to-end' }))).toContain(
       "ask an administrator — anyone who may manage users' sessions — to end one for you.",
     );
     expect(refused.body).toContain('<a href="/profile#workspace-sessions">');
@@ -914,8 +915,17 @@ describe('launching', () => {
     const limit = await client.post('/launch', {});
     expect(limit.statusCode).toBe(409);
     const question = `End the session of ${again!.workspaceName} started ${again!.createdAt.toISOString().slice(0, 16).replace('T', ' ')} UTC?`;
-    expect(limit.body).toContain(
-      `<form method="post" action="/workspace-sessions/${again!.id}/end" class="inline" hx-confirm="${question}" hx-vals='{"confirm": "yes"}'>`,
+    expectElement(
+      limit.body,
+      'form',
+      {
+        method: 'post',
+        action: `/workspace-sessions/${again!.id}/end`,
+        class: 'inline',
+        'hx-confirm': question,
+        'hx-vals': '{"confirm": "yes"}',
+      },
+      { only: true },
     );
     expect(limit.body).not.toContain('ask an administrator');
     const confirm = await client.post(`/workspace-sessions/${again!.id}/end`, {});
@@ -962,11 +972,14 @@ describe('launching', () => {
         s.source === 'default' && typeof s.value === 'object' && s.value !== null && Object.keys(s.value).length === 0,
     );
     expect(defaults.map((s) => s.key)).toContain('run_config');
+    /** The cells of a setting's row, as markup without the whitespace between tags. */
+    const settingRow = (html: string, key: string) => {
+      const row = expectElement(html, 'tr', { id: `plan-setting-${key}` }, { only: true });
+      return innerHtml(html, row).replace(/>\s+</g, '><');
+    };
     for (const s of defaults) {
-      expect(page, s.key).toMatch(
-        new RegExp(
-          `<tr id="plan-setting-${s.key}"><th scope="row"><code>${s.key}</code></th><td>\\(default\\)</td><td>default</td></tr>`,
-        ),
+      expect(settingRow(page, s.key), s.key).toBe(
+        `<th scope="row"><code>${s.key}</code></th><td>(default)</td><td>default</td>`,
       );
     }
     expect(page).not.toContain('<code>{}</code>');
@@ -976,8 +989,8 @@ describe('launching', () => {
       .values({ groupId: group.id, key: 'run_config', value: { cpu_shares: 512 } });
     await t.handle.db.update(workspaces).set({ runConfigOverride: {} }).where(eq(workspaces.id, workspace.id));
     const set = (await admin.get(`/admin/users/${user.id}/launch-preview?workspace=${workspace.id}`)).body;
-    expect(set).toContain(
-      `<tr id="plan-setting-run_config"><th scope="row"><code>run_config</code></th><td><code>{&quot;cpu_shares&quot;:512}</code></td><td>group ${group.name}</td></tr>`,
+    expect(settingRow(set, 'run_config')).toBe(
+      `<th scope="row"><code>run_config</code></th><td><code>{&quot;cpu_shares&quot;:512}</code></td><td>group ${group.name}</td>`,
     );
     expect(set).toContain('<dd id="plan-run-config-override">None (the workspace sets no override)</dd>');
   });
