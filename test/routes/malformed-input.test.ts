@@ -299,7 +299,17 @@ describe('malformed input on every route', () => {
   });
 
   it('drops query keys a route does not declare (but refuses a NUL in any of them, as in every string)', async () => {
-    expect((await admin.get('/profile?actor=x&sort=__proto__&q=a&q=b')).statusCode).toBe(200);
+    // Dropped: the page is the one without them, and no link or field carries them on.
+    const dropped = await admin.get('/profile?actor=x&sort=__proto__&q=a&q=b');
+    expect(dropped.statusCode).toBe(200);
+    expect(dropped.body).toBe((await admin.get('/profile')).body);
+    expect(dropped.body).not.toMatch(/actor=|__proto__|[?&]q=/);
+    // A declared key is kept, the undeclared one beside it dropped.
+    const kept = await admin.get('/admin/users?q=walk-target&actor=x&members_page=2');
+    expect(kept.statusCode).toBe(200);
+    expect(kept.body).toBe((await admin.get('/admin/users?q=walk-target')).body);
+    expect(kept.body).toContain('value="walk-target"');
+    expect(kept.body).not.toMatch(/actor=|members_page=/);
     const nul = await admin.get('/profile?actor=%00&sort=__proto__&q=a&q=b');
     expect(nul.statusCode).toBe(400);
     expect(nul.body).toContain('actor must not contain a NUL character.');
