@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
@@ -27,18 +26,15 @@ import {
 } from '../settings/user-settings.js';
 import { findUserById } from '../users/users-queries.js';
 import { changeOwnPassword } from '../users/users-commands.js';
-import { endOtherOwnSessions, endOwnSession } from '../sessions/sessions-commands.js';
-import { sessionsOfUser } from '../sessions/sessions-queries.js';
+import { endOtherOwnSessions, endOwnSession, refuseForeignSession } from '../sessions/sessions-commands.js';
+import { ownerOfSessionHandle, sessionHandle, sessionsOfUser } from '../sessions/sessions-queries.js';
 import { effectiveSettingsOfUser, type UserEffectiveSettings } from '../users/user-settings-queries.js';
 import { saveUserSettings } from '../users/user-settings-commands.js';
 import { workspaceSessionsOfUser } from '../workspaces/workspace-sessions-queries.js';
 import { twoFactorStatus } from '../auth/two-factor-commands.js';
 import { noticeFor, takeNotice, type Notice } from './notices.js';
 
-/** A session's handle in pages and URLs: never the session id itself, which is a credential. */
-export function sessionHandle(sid: string): string {
-  return crypto.createHash('sha256').update(sid).digest('hex').slice(0, 24);
-}
+export { sessionHandle } from '../sessions/sessions-queries.js';
 
 function browserName(userAgent: string): string {
   const match = /(Edg|Firefox|Chrome|Chromium|Safari|curl)\/[\d.]+/.exec(userAgent);
@@ -255,6 +251,12 @@ const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
         return reply.redirect('/login', 303);
       }
       const ended = target ? await endOwnSession(db, selfActor(request), target.sid) : false;
+      if (!target) {
+        // Somebody else's session is refused in the audit log; the answer is the same as for
+        // one that had already ended, so that a handle tells nobody whether it is live.
+        const owner = await ownerOfSessionHandle(db, request.params.handle);
+        if (owner && owner.id !== request.currentUser!.id) await refuseForeignSession(db, actorOf(request), owner);
+      }
       if (!ended) reply.code(404);
       return afterEnding(
         request,

@@ -1,7 +1,7 @@
 // Ending sessions (logout everywhere, one's own sessions); who is logged in where: sessions-queries.ts.
 // (The @fastify/session store that reads and writes the rows is HTTP wiring, in plugins/.)
 import { and, eq, ne } from 'drizzle-orm';
-import { recordAudit } from '../audit/audit-log.js';
+import { recordAudit, recordRefusal } from '../audit/audit-log.js';
 import { type Actor } from '../security/actor.js';
 import type { Database } from '../db/client.js';
 import { sessions, type User } from '../db/schema.js';
@@ -50,6 +50,17 @@ export async function endOwnSession(db: Database, actor: Actor & { id: string },
     await recordAudit(tx, actor, { action: 'session_revoked', target: selfTarget(actor), session_ip: ended[0]!.ip });
     return true;
   });
+}
+
+/** The refusal of ending a session that is somebody else's, recorded (the admin's way is users_auth_session). */
+export async function refuseForeignSession(
+  db: Database,
+  actor: Actor,
+  owner: Pick<User, 'id' | 'username'>,
+): Promise<void> {
+  await recordRefusal(db, actor, userTarget(owner), "Ending another user's session needs users_auth_session.", [
+    'users_auth_session',
+  ]);
 }
 
 export async function endOtherOwnSessions(

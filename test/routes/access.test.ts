@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
-import { insertApiKey } from '../helpers/api.js';
+import { insertApiKey, type TestApiKey } from '../helpers/api.js';
 import { API_CALLS } from '../../src/api/api-calls.js';
 
 // Every registered route, checked from the outside: a route added without an access rule
@@ -34,60 +34,74 @@ const FOR_EVERY_USER = new Set([
 ]);
 const SAMPLE_ID = '00000000-0000-4000-8000-000000000000';
 
-let t: TestApp;
-let plain: TestClient;
+// Made at collection time: it.each needs the route table (one app for the whole file).
+const t: TestApp = await createTestApp();
+const plain: TestClient = await makePlainUser();
+afterAll(() => t.close());
 
-beforeAll(async () => {
-  t = await createTestApp();
+async function makePlainUser(): Promise<TestClient> {
   const admin = await new TestClient(t.app).loginAsFirstAdmin();
   await admin.get('/admin/users/new');
   await admin.post('/admin/users', { username: 'plain-user', password: 'a long user password', realm: 'local' });
-  plain = new TestClient(t.app);
-  await plain.login('plain-user', 'a long user password');
-  await plain.get('/');
-});
-afterAll(() => t.close());
+  const client = new TestClient(t.app);
+  await client.login('plain-user', 'a long user password');
+  await client.get('/');
+  return client;
+}
 
 function routes() {
   return t.app.routeIndex
     .filter((route) => route.method !== 'HEAD' && !route.config.public)
     .map((route) => ({ ...route, path: route.url.replace(/:[A-Za-z]+/g, SAMPLE_ID) }));
 }
+/** it.each rows, one test per route, named by method and url. */
+const each = (list: ReturnType<typeof routes>) => list.map((route) => [`${route.method} ${route.url}`, route] as const);
+const apiRoutes = routes().filter((route) => route.url.startsWith('/api/'));
 
 describe('every route is guarded', () => {
   it('knows the routes', () => {
     expect(routes().length).toBeGreaterThan(25);
   });
 
-  it('sends anonymous visitors to log in (pages) or answers 401 (API)', async () => {
-    for (const route of routes()) {
+  describe('sends anonymous visitors to log in (pages) or answers 401 (API)', () => {
+    it.each(each(routes()))('%s', async (where, route) => {
       const response = await t.app.inject({ method: route.method as 'GET', url: route.path });
-      const where = `${route.method} ${route.url}`;
       if (route.url.startsWith('/api/')) expect(response.statusCode, where).toBe(401);
       else {
         expect(response.statusCode, where).toBe(303);
         expect(response.headers.location, where).toMatch(/^\/login/);
       }
-    }
+    });
   });
 
-  it('refuses a user holding only `user` with 403, but for the pages every user has', async () => {
-    for (const route of routes()) {
-      const where = `${route.method} ${route.url}`;
-      if (FOR_EVERY_USER.has(where) || route.url.startsWith('/api/')) continue;
+  describe('refuses a user holding only `user` with 403, but for the pages every user has', () => {
+    const guarded = routes().filter(
+      (route) => !FOR_EVERY_USER.has(`${route.method} ${route.url}`) && !route.url.startsWith('/api/'),
+    );
+    it('walks the guarded pages', () => {
+      expect(guarded.length).toBeGreaterThan(0);
+    });
+    it.each(each(guarded))('%s', async (where, route) => {
       const response = route.method === 'GET' ? await plain.get(route.path) : await plain.post(route.path);
       expect(response.statusCode, where).toBe(403);
-    }
+    });
   });
 
-  it("answers every API call 401 to a browser session (even an admin's) and 403 to a key without its permission", async () => {
-    const apiRoutes = routes().filter((route) => route.url.startsWith('/api/'));
-    expect(apiRoutes.length).toBe(API_CALLS.length);
-    const admin = await new TestClient(t.app).loginAsFirstAdmin();
-    const nothing = await insertApiKey(t.handle.db, { name: 'no permissions', permissions: [] });
-    const user = await insertApiKey(t.handle.db, { name: 'user only', permissions: ['user'] });
-    for (const route of apiRoutes) {
-      const where = `${route.method} ${route.url}`;
+  describe("answers every API call 401 to a browser session (even an admin's) and 403 to a key without its permission", () => {
+    let admin: TestClient;
+    let nothing: TestApiKey;
+    let user: TestApiKey;
+    beforeAll(async () => {
+      admin = await new TestClient(t.app).loginAsFirstAdmin();
+      nothing = await insertApiKey(t.handle.db, { name: 'no permissions', permissions: [] });
+      user = await insertApiKey(t.handle.db, { name: 'user only', permissions: ['user'] });
+    });
+
+    it('walks every API call', () => {
+      expect(apiRoutes.length).toBe(API_CALLS.length);
+    });
+
+    it.each(each(apiRoutes))('%s', async (where, route) => {
       const withCookie = await t.app.inject({
         method: 'POST',
         url: route.path,
@@ -107,7 +121,7 @@ describe('every route is guarded', () => {
           /^\w+ needs the API key permission \w+; this key does not hold it\.$/,
         );
       }
-    }
+    });
   });
 
   it('serves the public routes without a login', async () => {

@@ -128,6 +128,9 @@ describe('API keys (admin pages)', () => {
     };
     const key = shownIn('api-key', 'API Key');
     const secret = shownIn('api-key-secret', 'API Key Secret');
+    // 12 and 32 random bytes, base64url.
+    expect(key).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const [row] = await t.handle.db.select().from(apiKeys).where(eq(apiKeys.key, key));
     expect(row).toMatchObject({
       readOnly: true,
@@ -203,14 +206,22 @@ describe('API keys (admin pages)', () => {
     expect(confirm.body).toContain(`Delete API key ${name}?`);
     expect((await admin.post(`/admin/api-keys/${id}/delete`)).statusCode).toBe(303);
     expect((await callApi(t.app, key, 'get_images')).statusCode).toBe(401);
-    expect(await lastAudit('api_key_deleted', id)).toBeDefined();
+    expect(await lastAudit('api_key_deleted', id)).toMatchObject({
+      actorType: 'user',
+      actorName: 'admin',
+      outcome: 'success',
+      targetType: 'api_key',
+      targetId: id,
+      targetName: name,
+      details: {},
+    });
   });
 
   it('records Last Used, at most once a minute', async () => {
     const key = await fullKey();
     await callApi(t.app, key, 'get_images');
     const first = (await t.handle.db.select().from(apiKeys).where(eq(apiKeys.id, key.id)))[0]!.lastUsedAt;
-    expect(first).not.toBeNull();
+    expect(first).toEqual(new Date(t.clock.now())); // the app's clock
     await callApi(t.app, key, 'get_images');
     expect((await t.handle.db.select().from(apiKeys).where(eq(apiKeys.id, key.id)))[0]!.lastUsedAt).toEqual(first);
   });
@@ -251,7 +262,7 @@ describe('authentication', () => {
     expect(unknown.json()).toEqual({ error_message: 'No such API call.' });
     const huge = await callApi(t.app, key, 'get_images', { padding: 'x'.repeat(100 * 1024) });
     expect(huge.statusCode).toBe(413);
-    expect(huge.json().error_message).toBeTruthy();
+    expect(huge.json()).toEqual({ error_message: 'Request body is too large' });
   });
 
   it('refuses every call with an expired or a disabled key (401), and writes with a read-only key (403)', async () => {
@@ -360,7 +371,10 @@ describe('authentication', () => {
       for (let i = 0; i < 3; i++) expect((await callApi(limited.app, key, 'get_images')).statusCode).toBe(200);
       const slow = await callApi(limited.app, key, 'get_images');
       expect(slow.statusCode).toBe(429);
-      expect(slow.headers['retry-after']).toBeDefined();
+      // The seconds left of the 60 s window that began with the first call (59 if a second has passed since).
+      expect(slow.headers['retry-after']).toMatch(/^(60|59)$/);
+      expect(slow.headers['x-ratelimit-limit']).toBe('3');
+      expect(slow.headers['x-ratelimit-remaining']).toBe('0');
       expect(slow.json().error_message).toContain('Too many calls');
       expect((await callApi(limited.app, other, 'get_images')).statusCode, 'another key has its own budget').toBe(200);
     } finally {
@@ -533,7 +547,17 @@ describe('calls', () => {
     expect((await browser.get('/profile')).statusCode).toBe(200);
     expect((await callApi(t.app, key, 'logout_user', { target_user: { user_id: user.id } })).json()).toEqual({});
     expect((await browser.get('/profile')).statusCode).toBe(303);
-    expect(await lastAudit('session_revoked', user.id)).toBeDefined();
+    const keyName = (await t.handle.db.select().from(apiKeys).where(eq(apiKeys.id, key.id)))[0]!.name;
+    expect(await lastAudit('session_revoked', user.id)).toMatchObject({
+      actorType: 'api_key',
+      actorId: key.id,
+      actorName: `api_key:${keyName}`,
+      outcome: 'success',
+      targetType: 'user',
+      targetId: user.id,
+      targetName: user.username,
+      details: { count: 1, scope: 'all sessions' },
+    });
     const image = await makeWorkspace();
     expect((await callApi(t.app, key, 'request_kasm', { user_id: user.id, image_id: image.id })).statusCode).toBe(200);
     const refused = await callApi(t.app, key, 'delete_user', { target_user: { user_id: user.id } });
@@ -575,7 +599,7 @@ describe('calls', () => {
       ssh_public_key: null,
       auto_login_kasm: null,
     });
-    expect(attributes.user_attributes_id).toBeTruthy();
+    expect(attributes.user_attributes_id).toBe(dashless(user.id));
     // The profile shows what the API set.
     const browser = new TestClient(t.app);
     await browser.login(user.username, USER_PASSWORD);
@@ -722,7 +746,21 @@ describe('reference', () => {
     expect(document.openapi).toMatch(/^3\./);
     for (const call of API_CALLS) {
       const operation = document.paths[`/api/public/${call.name}`]?.post;
-      expect(operation, call.name).toBeDefined();
+      expect(Object.keys(operation ?? {}).sort(), call.name).toEqual([
+        'description',
+        'requestBody',
+        'responses',
+        'security',
+        'summary',
+        'tags',
+      ]);
+      expect(operation, call.name).toMatchObject({
+        summary: call.summary,
+        tags: [call.tag],
+        security: [{ basic: [] }],
+        requestBody: { required: true },
+      });
+      expect(operation.description, call.name).toBe(`Needs ${call.permission}.`);
       expect(operation.description).toContain(call.permission);
       expect(JSON.stringify(operation.requestBody)).toContain('api_key_secret');
     }

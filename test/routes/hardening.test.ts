@@ -248,25 +248,32 @@ describe('deployment', () => {
     }
   });
 
-  it('with a hop count, trusts that many hops', async () => {
-    const t = await createTestApp({ TRUST_PROXY: '1', LOGIN_RATE_LIMIT: '10000' });
-    try {
-      const client = new TestClient(t.app);
-      await client.get('/login');
-      await client.post(
-        '/login',
-        { username: 'admin', password: 'wrong password here' },
-        { 'x-forwarded-for': '198.51.100.7' },
-      );
-      const [event] = await t.handle.db
-        .select()
-        .from(auditEvents)
-        .where(eq(auditEvents.action, 'authn_login_fail'))
-        .orderBy(desc(auditEvents.id))
-        .limit(1);
-      expect(event!.ip).toBe('198.51.100.7');
-    } finally {
-      await t.close();
+  it('with a hop count, trusts that many hops (not every hop: the client cannot pick its address)', async () => {
+    // The client wrote 203.0.113.9 itself; each proxy appended the address it was called from.
+    // Trusting every hop (TRUST_PROXY=true) would take the leftmost, the client's own pick.
+    const forwardedFor = '203.0.113.9, 192.0.2.50, 198.51.100.7';
+    for (const [hops, expected] of [
+      ['1', '198.51.100.7'],
+      ['2', '192.0.2.50'],
+    ] as const) {
+      const t = await createTestApp({ TRUST_PROXY: hops, LOGIN_RATE_LIMIT: '10000' });
+      try {
+        const client = new TestClient(t.app);
+        await client.get('/login');
+        const response = await client.post(
+          '/login',
+          { username: 'admin', password: 'wrong password here' },
+          { 'x-forwarded-for': forwardedFor },
+        );
+        expect(response.statusCode, `TRUST_PROXY=${hops}`).toBe(401);
+        const events = await t.handle.db
+          .select({ ip: auditEvents.ip })
+          .from(auditEvents)
+          .where(eq(auditEvents.action, 'authn_login_fail'));
+        expect(events, `TRUST_PROXY=${hops}`).toEqual([{ ip: expected }]);
+      } finally {
+        await t.close();
+      }
     }
   });
 

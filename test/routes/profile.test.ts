@@ -721,8 +721,37 @@ describe('sessions', () => {
     )[0]!;
     const { sessionHandle } = await import('../../src/profile/routes.js');
     const attacker = await loggedIn('attacker');
-    await attacker.post(`/profile/sessions/${sessionHandle(victimSession.sid)}/end`);
+    const attackerUser = await userNamed('attacker');
+    const victimUser = await userNamed('victim');
+    const url = `/profile/sessions/${sessionHandle(victimSession.sid)}/end`;
+    // Answered as a session that had already ended (a handle does not tell whether it is live).
+    const answer = await attacker.post(url);
+    expect(answer.statusCode).toBe(303);
+    expect(answer.headers.location).toBe('/profile#sessions');
+    expect((await attacker.get('/profile')).body).toContain('That session had already ended.');
+    const fragment = await attacker.post(url, {}, { 'hx-request': 'true' });
+    expect(fragment.statusCode).toBe(404);
+    expect(fragment.body).toContain('That session had already ended.');
     expect((await victim.get('/profile')).statusCode).toBe(200);
+    // The refusal is audited, once, counted when repeated; ending nothing is not.
+    const refusal = await lastAudit('authz_fail', victimUser.id);
+    expect(refusal).toMatchObject({
+      actorType: 'user',
+      actorId: attackerUser.id,
+      actorName: 'attacker',
+      outcome: 'failure',
+      targetType: 'user',
+      targetName: 'victim',
+    });
+    expect(refusal!.details).toMatchObject({
+      reason: "Ending another user's session needs users_auth_session.",
+      lacking: ['users_auth_session'],
+      repeated: 2,
+    });
+    expect(await lastAudit('session_revoked', victimUser.id)).toBeUndefined();
+    const gone = await attacker.post('/profile/sessions/0123456789abcdef01234567/end');
+    expect(gone.statusCode).toBe(303);
+    expect((await lastAudit('authz_fail', attackerUser.id)) ?? null).toBeNull();
   });
 
   it('lets an admin with users_auth_session log a user out everywhere', async () => {
