@@ -28,12 +28,12 @@ import { callApi, insertApiKey, type TestApiKey } from '../helpers/api.js';
 import { effectivePermissionsOfMembers, systemGroupId } from '../../src/groups/groups-queries.js';
 import { PERMISSIONS, type Permission } from '../../src/security/permissions.js';
 import { TestClient } from '../helpers/client.js';
+import { createGroup, freePriority } from '../helpers/factories.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
 let passwordHash: string;
 let allUsersId: string;
-let nextPriority = 2; // groups made by a test are deleted after it, so priorities start again
 let nextName = 1;
 let created: { groups: string[]; users: string[]; apiKeys: string[]; workspaces: string[] } = {
   groups: [],
@@ -55,24 +55,16 @@ afterEach(async () => {
   if (created.apiKeys.length > 0) await db.delete(apiKeys).where(inArray(apiKeys.id, created.apiKeys));
   if (created.workspaces.length > 0) await db.delete(workspaces).where(inArray(workspaces.id, created.workspaces));
   created = { groups: [], users: [], apiKeys: [], workspaces: [] };
-  nextPriority = 2;
   // Restore All Users' `user` (the case of that permission takes it away).
   await db.insert(groupPermissions).values({ groupId: allUsersId, permission: 'user' }).onConflictDoNothing();
 });
 
 // Fixtures, straight into the database: the paths under test are the only requests that matter.
 async function makeGroup(name: string, permissions: readonly string[], settings: Record<string, unknown> = {}) {
-  const db = t.handle.db;
-  const [group] = await db
-    .insert(groups)
-    .values({ name: `${name} ${nextPriority}`, priority: nextPriority++ })
-    .returning();
-  created.groups.push(group!.id);
-  if (permissions.length > 0)
-    await db.insert(groupPermissions).values(permissions.map((permission) => ({ groupId: group!.id, permission })));
-  for (const [key, value] of Object.entries(settings))
-    await db.insert(groupSettings).values({ groupId: group!.id, key, value });
-  return group!;
+  const priority = await freePriority(t.handle.db);
+  const group = await createGroup(t.handle.db, { name: `${name} ${priority}`, priority, permissions, settings });
+  created.groups.push(group.id);
+  return group;
 }
 
 async function makeUser(name: string, groupIds: string[]) {

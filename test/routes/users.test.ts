@@ -12,7 +12,7 @@ import {
 import { systemGroupId } from '../../src/groups/groups-queries.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
-import { fixtures } from '../helpers/fixtures.js';
+import { fixtures } from '../helpers/factories.js';
 import { callApi, insertApiKey } from '../helpers/api.js';
 
 let t: TestApp;
