@@ -20,7 +20,7 @@ import {
 import { PERMISSIONS } from '../../src/security/permissions.js';
 import { callApi, insertApiKey, type TestApiKey } from '../helpers/api.js';
 import { TestClient } from '../helpers/client.js';
-import { createGroup, fixtures } from '../helpers/factories.js';
+import { createGroup, fixtures, loggedInClient } from '../helpers/factories.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
@@ -152,8 +152,7 @@ describe('API keys (admin pages)', () => {
     const helper = await createUser(unique('helper'));
     await t.handle.db.insert(userGroups).values({ userId: helper.id, groupId: group.id });
     const key = await insertApiKey(t.handle.db, { permissions: [] });
-    const client = new TestClient(t.app);
-    await client.login(helper.username, USER_PASSWORD);
+    const client = await loggedInClient(t.app, helper.username, { visit: null });
     const page = await client.get(`/admin/api-keys/${key.id}`);
     expect(page.body).toMatch(/id="perm-users_delete"[^>]* disabled/);
     expect(
@@ -512,8 +511,7 @@ describe('calls', () => {
   it('delete_user refuses a user with workspace sessions unless force; logout_user ends their logins', async () => {
     const key = await fullKey();
     const user = await createUser(unique('leaver'));
-    const browser = new TestClient(t.app);
-    await browser.login(user.username, USER_PASSWORD);
+    const browser = await loggedInClient(t.app, user.username, { visit: null });
     expect((await browser.get('/profile')).statusCode).toBe(200);
     expect((await callApi(t.app, key, 'logout_user', { target_user: { user_id: user.id } })).json()).toEqual({});
     expect((await browser.get('/profile')).statusCode).toBe(303);
@@ -561,8 +559,7 @@ describe('calls', () => {
     });
     expect(attributes.user_attributes_id).toBeTruthy();
     // The profile shows what the API set.
-    const browser = new TestClient(t.app);
-    await browser.login(user.username, USER_PASSWORD);
+    const browser = await loggedInClient(t.app, user.username, { visit: null });
     expect((await browser.get('/profile')).body).toContain('data-theme="dark"');
     const bad = await callApi(t.app, key, 'update_user_attributes', {
       target_user_attributes: { user_id: user.id, theme: 'Light', preferred_timezone: 'Mars/Olympus' },

@@ -303,9 +303,7 @@ async function buildWorld(): Promise<World> {
         await group(`Walk caller ${n}`, caller.permissions),
         ...(caller.member ? [ids.groups['member group']] : []),
       ]);
-    const client = new TestClient(t.app);
-    expect((await client.login(username, USER_PASSWORD)).statusCode).toBe(303);
-    await client.get('/');
+    const client = await loggedInClient(t.app, username);
     world.clients.set(caller, client);
   }
   return world;
