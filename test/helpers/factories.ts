@@ -128,3 +128,6 @@ export function fixtures(app: () => TestApp, admin?: () => TestClient) {
 export function reasonOf(event: { details: unknown } | undefined): string | undefined {
   return (event?.details as { reason?: string } | undefined)?.reason;
 }
+
+/** A local user made through the users command (no request); its row. Lives in test-app.ts, beside the app. */
+export { seedUser } from './test-app.js';
