@@ -3,16 +3,9 @@ import { createRequire } from 'node:module';
 import { eq } from 'drizzle-orm';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  apiKeys,
-  groups,
-  groupSettings,
-  userGroups,
-  users,
-  workspaces,
-  workspaceSessions,
-} from '../../src/db/schema.js';
+import { apiKeys, groups, userGroups, users, workspaces, workspaceSessions } from '../../src/db/schema.js';
 import { loginAsFirstAdmin, openBrowserSession, skipBrowserTests, type BrowserSession } from '../helpers/browser.js';
+import { createGroup } from '../helpers/factories.js';
 
 // axe-core checks the main pages against WCAG 2 A and AA (contrast included) in both themes.
 const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -65,13 +58,15 @@ describe.skipIf(skipBrowserTests)('accessibility (axe-core)', () => {
       .values({ name: 'Provisioning script', key: 'a11y-key', secretHash: '0'.repeat(64) })
       .returning();
     // A group with a member and a setting: its rows, picker and confirm steps.
-    const [team] = await server.handle.db.insert(groups).values({ name: 'Engineering', priority: 10 }).returning();
+    const team = await createGroup(server.handle.db, {
+      name: 'Engineering',
+      settings: { max_kasms_per_user: 3 },
+    });
     const [member] = await server.handle.db
       .insert(users)
       .values({ username: 'ada.lovelace', firstName: 'Ada', lastName: 'Lovelace' })
       .returning();
-    await server.handle.db.insert(userGroups).values({ userId: member!.id, groupId: team!.id });
-    await server.handle.db.insert(groupSettings).values({ groupId: team!.id, key: 'max_kasms_per_user', value: 3 });
+    await server.handle.db.insert(userGroups).values({ userId: member!.id, groupId: team.id });
     const [workspace] = await server.handle.db
       .insert(workspaces)
       .values({ friendlyName: 'Chrome', image: 'kasmweb/chrome:1.16.0' })
@@ -92,9 +87,9 @@ describe.skipIf(skipBrowserTests)('accessibility (axe-core)', () => {
       `/workspace-sessions/${running!.id}/end`, // a confirm step
       '/admin/groups',
       `/admin/groups/${allUsers!.id}`,
-      `/admin/groups/${team!.id}`,
-      `/admin/groups/${team!.id}/members/${member!.id}/remove`,
-      `/admin/groups/${team!.id}/settings/max_kasms_per_user/remove`,
+      `/admin/groups/${team.id}`,
+      `/admin/groups/${team.id}/members/${member!.id}/remove`,
+      `/admin/groups/${team.id}/settings/max_kasms_per_user/remove`,
       '/admin/workspaces',
       '/admin/workspaces/new',
       `/admin/workspaces/${workspace!.id}`,

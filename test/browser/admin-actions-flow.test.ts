@@ -9,7 +9,7 @@ import {
   openBrowserSession,
   type BrowserSession,
 } from '../helpers/browser.js';
-import { seedUser } from '../helpers/test-app.js';
+import { seedUser } from '../helpers/factories.js';
 
 // The rest of an admin's day (issue 19), as a person does it with JavaScript off and on: the
 // user page's Reset 2FA and Log Out Everywhere ask first (a confirm page, or the browser's

@@ -7,8 +7,8 @@ import {
   openBrowserSession,
   type BrowserSession,
 } from '../helpers/browser.js';
-import { seedUser } from '../helpers/test-app.js';
-import { groups, users } from '../../src/db/schema.js';
+import { createGroup, seedUser } from '../helpers/factories.js';
+import { users } from '../../src/db/schema.js';
 
 // "Done when" of the groups issue, as an admin does it in a browser, with JavaScript off and on:
 // build Engineering, set its settings and a permission, add a member in place, see the member's
@@ -238,11 +238,8 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)(
     }
 
     it('in dropdown mode (fewer than 50 outside): three adds in a row, a remove, one more add', async () => {
-      const [group] = await session.server.handle.db
-        .insert(groups)
-        .values({ name: 'Analytics', priority: 20 })
-        .returning();
-      await page.goto(`/admin/groups/${group!.id}`);
+      const group = await createGroup(session.server.handle.db, { name: 'Analytics' });
+      await page.goto(`/admin/groups/${group.id}`);
       await setMarker(1);
       const picker = page.getByLabel('User', { exact: true });
       for (const [i, person] of people.slice(0, 3).entries()) {
@@ -266,8 +263,8 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)(
     it('in search mode (50 or more outside): three adds in a row, a remove, a search, one more add', async () => {
       const db = session.server.handle.db;
       await db.insert(users).values(Array.from({ length: 60 }, (_, i) => ({ username: `filler-${i}` })));
-      const [group] = await db.insert(groups).values({ name: 'Research', priority: 21 }).returning();
-      await page.goto(`/admin/groups/${group!.id}`);
+      const group = await createGroup(db, { name: 'Research' });
+      await page.goto(`/admin/groups/${group.id}`);
       await setMarker(2);
       const search = async (text: string) => {
         const field = page.getByLabel('Find user');
@@ -317,11 +314,8 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)(
     }
 
     it('sets, edits and removes settings and saves permissions again and again, each message in its section', async () => {
-      const [group] = await session.server.handle.db
-        .insert(groups)
-        .values({ name: 'Design', priority: 22 })
-        .returning();
-      await page.goto(`/admin/groups/${group!.id}`);
+      const group = await createGroup(session.server.handle.db, { name: 'Design' });
+      await page.goto(`/admin/groups/${group.id}`);
       for (const value of ['3', '4']) {
         const edit = page.getByRole('link', { name: 'Edit Max Sessions Per User' });
         if (await edit.count()) await edit.click();

@@ -2,7 +2,8 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { users } from '../../src/db/schema.js';
 import { loginAsFirstAdmin, openBrowserSession, skipBrowserTests, type BrowserSession } from '../helpers/browser.js';
-import { seedUser, USER_PASSWORD } from '../helpers/test-app.js';
+import { seedUser } from '../helpers/factories.js';
+import { USER_PASSWORD } from '../helpers/test-app.js';
 
 // An in-place action that fails shows its message where the person is looking — not a whole
 // error page nested in a table row. (With JavaScript off the same action is a plain page.)

@@ -1,9 +1,9 @@
 import { generate } from 'otplib';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { groups, groupSettings, userGroups } from '../../src/db/schema.js';
+import { userGroups } from '../../src/db/schema.js';
 import { JS_MODES, skipBrowserTests, openBrowserSession, type BrowserSession } from '../helpers/browser.js';
-import { seedUser } from '../helpers/test-app.js';
+import { createGroup, seedUser } from '../helpers/factories.js';
 import { TestClient } from '../helpers/client.js';
 
 const PASSWORD = 'analytical engine';
@@ -25,9 +25,8 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)('profile flow with $mode', ({ j
     page = session.page;
     const db = session.server.handle.db;
     const ada = await seedUser(db, 'ada', PASSWORD);
-    const [engineering] = await db.insert(groups).values({ name: 'Engineering', priority: 10 }).returning();
-    await db.insert(groupSettings).values({ groupId: engineering!.id, key: 'auto_login_to_kasm', value: true });
-    await db.insert(userGroups).values({ userId: ada.id, groupId: engineering!.id });
+    const engineering = await createGroup(db, { name: 'Engineering', settings: { auto_login_to_kasm: true } });
+    await db.insert(userGroups).values({ userId: ada.id, groupId: engineering.id });
   });
 
   afterAll(() => session?.close());

@@ -10,7 +10,7 @@ import {
   openBrowserSession,
   type BrowserSession,
 } from '../helpers/browser.js';
-import { seedUser } from '../helpers/test-app.js';
+import { seedUser } from '../helpers/factories.js';
 
 const POLICY =
   '{"ManagedBookmarks": [{"toplevel_name": "Roster"}, {"name": "Docs", "url": "https://kasmweb.com/docs"}], "BookmarkBarEnabled": true}\n';

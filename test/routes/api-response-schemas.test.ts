@@ -8,7 +8,7 @@ import type { TSchema } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_CALLS, isReadCall, type ApiContext } from '../../src/api/api-calls.js';
 import { API_BASE } from '../../src/api/routes.js';
-import { groupPermissions, groups, userGroups, workspaces, workspaceSessions } from '../../src/db/schema.js';
+import { userGroups, workspaces, workspaceSessions } from '../../src/db/schema.js';
 import {
   API_ANSWERS,
   API_COMMON_ERRORS,
@@ -21,14 +21,13 @@ import type { Permission } from '../../src/security/permissions.js';
 import { USER_SETTINGS } from '../../src/settings/user-settings.js';
 import { callApi, insertApiKey, type TestApiKey } from '../helpers/api.js';
 import { TestClient } from '../helpers/client.js';
-import { fixtures } from '../helpers/fixtures.js';
+import { createGroup, fixtures } from '../helpers/factories.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
 let admin: TestClient;
 let key: TestApiKey;
 let counter = 0;
-let nextPriority = 500;
 
 beforeAll(async () => {
   t = await createTestApp();
@@ -116,20 +115,21 @@ describe('every JSON route declares its answers', () => {
   });
 });
 
-async function makeGroup() {
-  const [group] = await t.handle.db
-    .insert(groups)
-    .values({ name: unique('Schema Group'), priority: nextPriority++, description: 'described' })
-    .returning();
-  await t.handle.db.insert(groupPermissions).values({ groupId: group!.id, permission: 'users_view' });
-  return group!;
-}
-
 /** A user in a group with a workspace session and own settings; a group to add them to; a workspace. */
 async function world() {
   const user = await createUser(unique('schema'));
-  const group = await makeGroup();
-  const memberOf = await makeGroup();
+  const group = await createGroup(t.handle.db, {
+    name: unique('Schema Group'),
+    priorityFrom: 500,
+    description: 'described',
+    permissions: ['users_view'],
+  });
+  const memberOf = await createGroup(t.handle.db, {
+    name: unique('Schema Group'),
+    priorityFrom: 500,
+    description: 'described',
+    permissions: ['users_view'],
+  });
   await t.handle.db.insert(userGroups).values({ userId: user.id, groupId: memberOf.id });
   const [image] = await t.handle.db
     .insert(workspaces)

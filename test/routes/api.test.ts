@@ -10,9 +10,7 @@ import { referenceOf } from '../../src/api/api-reference.js';
 import {
   apiKeys,
   auditEvents,
-  groupPermissions,
   groups,
-  groupSettings,
   userGroups,
   userSettings,
   users,
@@ -23,13 +21,12 @@ import { PERMISSIONS } from '../../src/security/permissions.js';
 import { callApi, insertApiKey, type TestApiKey } from '../helpers/api.js';
 import { TestClient } from '../helpers/client.js';
 import { type AttributeValue, expectElement, expectLeadingElement } from '../helpers/html.js';
-import { fixtures } from '../helpers/fixtures.js';
+import { createGroup, fixtures, loggedInClient } from '../helpers/factories.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
 let admin: TestClient;
 let counter = 0;
-let nextPriority = 300;
 
 beforeAll(async () => {
   t = await createTestApp();
@@ -52,20 +49,6 @@ async function makeWorkspace(fields: Partial<typeof workspaces.$inferInsert> = {
     .values({ friendlyName: unique('Desktop'), image: 'kasmweb/desktop:1.16.0', ...fields })
     .returning();
   return row!;
-}
-
-async function makeGroup(permissions: string[] = [], settings: Record<string, unknown> = {}) {
-  const [group] = await t.handle.db
-    .insert(groups)
-    .values({ name: unique('API Group'), priority: nextPriority++ })
-    .returning();
-  if (permissions.length > 0)
-    await t.handle.db
-      .insert(groupPermissions)
-      .values(permissions.map((permission) => ({ groupId: group!.id, permission })));
-  for (const [key, value] of Object.entries(settings))
-    await t.handle.db.insert(groupSettings).values({ groupId: group!.id, key, value });
-  return group!;
 }
 
 /** A body for each call that passes its schema, naming `target` (a user), `group` and `session`. */
@@ -98,8 +81,8 @@ function validBody(
 
 async function fixturesForCalls() {
   const user = await createUser(unique('target'));
-  const group = await makeGroup();
-  const memberOf = await makeGroup();
+  const group = await createGroup(t.handle.db, { name: unique('API Group'), priorityFrom: 300 });
+  const memberOf = await createGroup(t.handle.db, { name: unique('API Group'), priorityFrom: 300 });
   await t.handle.db.insert(userGroups).values({ userId: user.id, groupId: memberOf.id });
   const image = await makeWorkspace();
   const [session] = await t.handle.db
@@ -167,12 +150,15 @@ describe('API keys (admin pages)', () => {
   });
 
   it('grants only permissions the admin holds (no way up), and audits a refusal', async () => {
-    const group = await makeGroup(['devapi_view', 'devapi_modify', 'users_view']);
+    const group = await createGroup(t.handle.db, {
+      name: unique('API Group'),
+      priorityFrom: 300,
+      permissions: ['devapi_view', 'devapi_modify', 'users_view'],
+    });
     const helper = await createUser(unique('helper'));
     await t.handle.db.insert(userGroups).values({ userId: helper.id, groupId: group.id });
     const key = await insertApiKey(t.handle.db, { permissions: [] });
-    const client = new TestClient(t.app);
-    await client.login(helper.username, USER_PASSWORD);
+    const client = await loggedInClient(t.app, helper.username, { visit: null });
     const page = await client.get(`/admin/api-keys/${key.id}`);
     expectElement(page.body, '*', { id: 'perm-users_delete', disabled: true });
     expect(
@@ -542,8 +528,7 @@ describe('calls', () => {
   it('delete_user refuses a user with workspace sessions unless force; logout_user ends their logins', async () => {
     const key = await fullKey();
     const user = await createUser(unique('leaver'));
-    const browser = new TestClient(t.app);
-    await browser.login(user.username, USER_PASSWORD);
+    const browser = await loggedInClient(t.app, user.username, { visit: null });
     expect((await browser.get('/profile')).statusCode).toBe(200);
     expect((await callApi(t.app, key, 'logout_user', { target_user: { user_id: user.id } })).json()).toEqual({});
     expect((await browser.get('/profile')).statusCode).toBe(303);
@@ -601,8 +586,7 @@ describe('calls', () => {
     });
     expect(attributes.user_attributes_id).toBe(dashless(user.id));
     // The profile shows what the API set.
-    const browser = new TestClient(t.app);
-    await browser.login(user.username, USER_PASSWORD);
+    const browser = await loggedInClient(t.app, user.username, { visit: null });
     expect((await browser.get('/profile')).body).toContain('data-theme="dark"');
     const bad = await callApi(t.app, key, 'update_user_attributes', {
       target_user_attributes: { user_id: user.id, theme: 'Light', preferred_timezone: 'Mars/Olympus' },
@@ -630,7 +614,11 @@ describe('calls', () => {
   it('add_user_group, remove_user_group, get_groups, get_group: the group rules', async () => {
     const key = await fullKey();
     const user = await createUser(unique('member'));
-    const group = await makeGroup(['audit_view']);
+    const group = await createGroup(t.handle.db, {
+      name: unique('API Group'),
+      priorityFrom: 300,
+      permissions: ['audit_view'],
+    });
     const added = await callApi(t.app, key, 'add_user_group', {
       target_user: { user_id: user.id },
       target_group: { group_id: dashless(group.id) },
@@ -684,7 +672,11 @@ describe('calls', () => {
   it('get_images, request_kasm, get_kasm_status, get_kasms, keepalive, destroy_kasm', async () => {
     const key = await fullKey();
     const image = await makeWorkspace({ memoryMb: 2048, cores: 2 });
-    const group = await makeGroup([], { keepalive_expiration: 600, default_image: image.id });
+    const group = await createGroup(t.handle.db, {
+      name: unique('API Group'),
+      priorityFrom: 300,
+      settings: { keepalive_expiration: 600, default_image: image.id },
+    });
     const user = await createUser(unique('kasm'));
     await t.handle.db.insert(userGroups).values({ userId: user.id, groupId: group.id });
     const images = (await callApi(t.app, key, 'get_images')).json().images;
@@ -821,7 +813,11 @@ describe('a provisioning script over real HTTP', () => {
       return { status: response.status, json: await response.json() };
     };
     const image = await makeWorkspace();
-    const group = await makeGroup(['audit_view']);
+    const group = await createGroup(t.handle.db, {
+      name: unique('API Group'),
+      priorityFrom: 300,
+      permissions: ['audit_view'],
+    });
     const username = unique('scripted');
     const created = await post('create_user', {
       target_user: { username, password: USER_PASSWORD, first_name: 'Script' },

@@ -5,7 +5,7 @@ import { auditEvents, sessions, users } from '../../src/db/schema.js';
 import { ADMIN_NEW_PASSWORD, ADMIN_PASSWORD, createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
 import { expectElement } from '../helpers/html.js';
-import { fixtures, reasonOf } from '../helpers/fixtures.js';
+import { fixtures, reasonOf } from '../helpers/factories.js';
 
 let t: TestApp;
 let admin: TestClient;

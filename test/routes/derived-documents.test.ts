@@ -13,8 +13,6 @@ import { SYSTEM_ACTOR } from '../../src/security/actor.js';
 import {
   auditEvents,
   fileMappings,
-  groupPermissions,
-  groups,
   userGroups,
   users,
   workspaces,
@@ -29,6 +27,7 @@ import { launch } from '../../src/launches/launches-commands.js';
 import { hashPassword } from '../../src/security/passwords.js';
 import { insertApiKey, type TestApiKey } from '../helpers/api.js';
 import { TestClient } from '../helpers/client.js';
+import { createGroup, loggedInClient } from '../helpers/factories.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 type OwnerCase =
@@ -221,13 +220,8 @@ async function buildWorld(): Promise<World> {
   const passwordHash = await hashPassword(USER_PASSWORD);
   const allUsers = await systemGroupId(db, 'all_users');
   const administrators = await systemGroupId(db, 'administrators');
-  let priority = 300;
-  const group = async (name: string, permissions: string[]) => {
-    const [row] = await db.insert(groups).values({ name, priority: priority++ }).returning();
-    if (permissions.length > 0)
-      await db.insert(groupPermissions).values(permissions.map((permission) => ({ groupId: row!.id, permission })));
-    return row!.id;
-  };
+  const group = async (name: string, permissions: string[]) =>
+    (await createGroup(db, { name, priorityFrom: 300, permissions })).id;
   const user = async (username: string, groupIds: string[]) => {
     const [row] = await db.insert(users).values({ username, passwordHash }).returning();
     await db.insert(userGroups).values([allUsers, ...groupIds].map((groupId) => ({ userId: row!.id, groupId })));
@@ -309,9 +303,7 @@ async function buildWorld(): Promise<World> {
         await group(`Walk caller ${n}`, caller.permissions),
         ...(caller.member ? [ids.groups['member group']] : []),
       ]);
-    const client = new TestClient(t.app);
-    expect((await client.login(username, USER_PASSWORD)).statusCode).toBe(303);
-    await client.get('/');
+    const client = await loggedInClient(t.app, username);
     world.clients.set(caller, client);
   }
   return world;
@@ -607,27 +599,19 @@ describe('the routes walked are the routes that carry mappings', () => {
 });
 
 describe('the edges of the rule', () => {
-  let edgePriority = 900;
   /** A user holding `permissions` (through a group of their own), logged in. */
   async function loggedInWith(name: string, permissions: string[]) {
     const db = t.handle.db;
-    const [group] = await db
-      .insert(groups)
-      .values({ name: `Edge ${name}`, priority: edgePriority++ })
-      .returning();
-    await db.insert(groupPermissions).values(permissions.map((permission) => ({ groupId: group!.id, permission })));
+    const group = await createGroup(db, { name: `Edge ${name}`, priorityFrom: 900, permissions });
     const [user] = await db
       .insert(users)
       .values({ username: `edge-${name}`, passwordHash: await hashPassword(USER_PASSWORD) })
       .returning();
     await db.insert(userGroups).values([
-      { userId: user!.id, groupId: group!.id },
+      { userId: user!.id, groupId: group.id },
       { userId: user!.id, groupId: await systemGroupId(db, 'all_users') },
     ]);
-    const client = new TestClient(t.app);
-    expect((await client.login(user!.username, USER_PASSWORD)).statusCode).toBe(303);
-    await client.get('/');
-    return client;
+    return loggedInClient(t.app, user!.username);
   }
 
   it('a session recorded before plans named owners shows its mappings to global admins only', async () => {

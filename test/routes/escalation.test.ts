@@ -27,13 +27,13 @@ import { API_CALLS } from '../../src/api/api-calls.js';
 import { callApi, insertApiKey, type TestApiKey } from '../helpers/api.js';
 import { effectivePermissionsOfMembers, systemGroupId } from '../../src/groups/groups-queries.js';
 import { PERMISSIONS, type Permission } from '../../src/security/permissions.js';
-import { TestClient } from '../helpers/client.js';
+import type { TestClient } from '../helpers/client.js';
+import { createGroup, freePriority, loggedInClient } from '../helpers/factories.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
 let passwordHash: string;
 let allUsersId: string;
-let nextPriority = 2; // groups made by a test are deleted after it, so priorities start again
 let nextName = 1;
 let created: { groups: string[]; users: string[]; apiKeys: string[]; workspaces: string[] } = {
   groups: [],
@@ -55,24 +55,16 @@ afterEach(async () => {
   if (created.apiKeys.length > 0) await db.delete(apiKeys).where(inArray(apiKeys.id, created.apiKeys));
   if (created.workspaces.length > 0) await db.delete(workspaces).where(inArray(workspaces.id, created.workspaces));
   created = { groups: [], users: [], apiKeys: [], workspaces: [] };
-  nextPriority = 2;
   // Restore All Users' `user` (the case of that permission takes it away).
   await db.insert(groupPermissions).values({ groupId: allUsersId, permission: 'user' }).onConflictDoNothing();
 });
 
 // Fixtures, straight into the database: the paths under test are the only requests that matter.
 async function makeGroup(name: string, permissions: readonly string[], settings: Record<string, unknown> = {}) {
-  const db = t.handle.db;
-  const [group] = await db
-    .insert(groups)
-    .values({ name: `${name} ${nextPriority}`, priority: nextPriority++ })
-    .returning();
-  created.groups.push(group!.id);
-  if (permissions.length > 0)
-    await db.insert(groupPermissions).values(permissions.map((permission) => ({ groupId: group!.id, permission })));
-  for (const [key, value] of Object.entries(settings))
-    await db.insert(groupSettings).values({ groupId: group!.id, key, value });
-  return group!;
+  const priority = await freePriority(t.handle.db);
+  const group = await createGroup(t.handle.db, { name: `${name} ${priority}`, priority, permissions, settings });
+  created.groups.push(group.id);
+  return group;
 }
 
 async function makeUser(name: string, groupIds: string[]) {
@@ -584,8 +576,7 @@ describe.each(Object.entries(PATHS))('no way up: %s', (_name, path) => {
         PERMISSIONS.filter((p) => !withheld.has(p)),
       );
       const actorUser = await makeUser('actor', [actorGroup.id]);
-      const client = new TestClient(t.app);
-      expect((await client.login(actorUser.username, USER_PASSWORD)).statusCode).toBe(303);
+      const client = await loggedInClient(t.app, actorUser.username, { visit: null });
       // Every account holds `user` through All Users; to try conferring it, All Users loses it
       // after the actor logged in (permissions are read on every request).
       if (permission === 'user')
@@ -815,8 +806,7 @@ describe('users_modify_admin', () => {
     const target = await makeUser('strong', [strong.id]);
     const actorGroup = await makeGroup('Helpdesk', ['users_view', 'users_modify']);
     const actor = await makeUser('helpdesk', [actorGroup.id]);
-    const client = new TestClient(t.app);
-    await client.login(actor.username, USER_PASSWORD);
+    const client = await loggedInClient(t.app, actor.username, { visit: null });
     await client.get(`/admin/users/${target.id}`);
     const form = { username: target.username, realm: 'local', version: String(target.version), first_name: 'Changed' };
     const refused = await client.post(`/admin/users/${target.id}`, form);
@@ -841,8 +831,7 @@ describe('users_modify_admin', () => {
     await t.handle.db.insert(userGroups).values({ userId: ldapUser.id, groupId: allUsersId });
     const actorGroup = await makeGroup('Helpdesk', ['users_view', 'users_modify']);
     const actor = await makeUser('helpdesk', [actorGroup.id]);
-    const client = new TestClient(t.app);
-    await client.login(actor.username, USER_PASSWORD);
+    const client = await loggedInClient(t.app, actor.username, { visit: null });
     // Made after the actor's login (at which they, a local user, would have joined it themselves).
     await makeGroup('Auto Audit', ['audit_view'], { auto_add_local_users: true });
     await client.get(`/admin/users/${ldapUser.id}`);
@@ -903,8 +892,7 @@ describe('what reaches a user, beyond the matrix', () => {
     const plain = await makeGroup('Plain', []);
     const deputyGroup = await makeGroup('Deputy', ['user', 'groups_view', 'groups_modify']);
     const deputy = await makeUser('deputy', [deputyGroup.id]);
-    const client = new TestClient(t.app);
-    await client.login(deputy.username, USER_PASSWORD);
+    const client = await loggedInClient(t.app, deputy.username, { visit: null });
     await client.get('/profile');
     // The first administrator is local: they receive what the group sets at their next login.
     const setting = await client.post(`/admin/groups/${autoAdd.id}/settings`, {
@@ -947,8 +935,7 @@ describe('what reaches a user, beyond the matrix', () => {
     const strong = await strongerAndPlainGroup('audit_view', false);
     await insertWorkspaceSession(strong.target.id);
     const { group: key } = await keyHolding('audit_view');
-    const client = new TestClient(t.app);
-    await client.login(deputy.username, USER_PASSWORD);
+    const client = await loggedInClient(t.app, deputy.username, { visit: null });
     const keyPage = (await client.get(`/admin/api-keys/${key.id}`)).body;
     expect(keyPage).toContain('This key holds audit_view, which you do not');
     expect(keyPage).not.toContain('Save API Key');
@@ -972,8 +959,7 @@ describe('what reaches a user, beyond the matrix', () => {
       'groups_modify_system',
     ]);
     const deputy = await makeUser('deputy', [deputyGroup.id]);
-    const client = new TestClient(t.app);
-    await client.login(deputy.username, USER_PASSWORD);
+    const client = await loggedInClient(t.app, deputy.username, { visit: null });
     await client.get('/profile');
     expect(
       (await client.post(`/admin/groups/${allUsersId}/settings`, { key: 'session_banner', value: 'Monitored' }))

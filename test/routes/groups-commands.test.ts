@@ -15,7 +15,8 @@ import { accessOfUser, findGroup, systemGroupId } from '../../src/groups/groups-
 import { SYSTEM_ACTOR, type Actor } from '../../src/security/actor.js';
 import type { Permission } from '../../src/security/permissions.js';
 import { findUserByUsername } from '../../src/users/users-queries.js';
-import { createTestApp, seedUser, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
+import { seedUser } from '../helpers/factories.js';
+import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
 let db: TestApp['handle']['db'];

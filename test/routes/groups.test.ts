@@ -3,30 +3,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents, groupPermissions, groups, groupSettings, userGroups, users } from '../../src/db/schema.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
-import { fixtures } from '../helpers/fixtures.js';
 import { elements, expectElement, innerHtml } from '../helpers/html.js';
+import { createGroup, fixtures, loggedInClient } from '../helpers/factories.js';
 
 let t: TestApp;
 let admin: TestClient;
 const PASSWORD = USER_PASSWORD;
-let nextPriority = 100;
 
 beforeAll(async () => {
   t = await createTestApp();
   admin = await new TestClient(t.app).loginAsFirstAdmin();
 });
 afterAll(() => t.close());
-const { createUser, lastAudit } = fixtures(
+const { createUser, createGroupThroughForm, lastAudit } = fixtures(
   () => t,
   () => admin,
 );
-
-async function createGroup(name: string, priority = nextPriority++, description = '') {
-  await admin.get('/admin/groups/new');
-  const response = await admin.post('/admin/groups', { name, priority: String(priority), description });
-  expect(response.statusCode, response.body).toBe(303);
-  return (await t.handle.db.select().from(groups).where(eq(groups.name, name)))[0]!;
-}
 
 async function groupNamed(name: string) {
   return (await t.handle.db.select().from(groups).where(eq(groups.name, name)))[0];
@@ -40,7 +32,7 @@ let worlds = 0;
  */
 async function world() {
   const n = ++worlds;
-  const engineering = await createGroup(`Engineering ${n}`, nextPriority++, 'Builds things');
+  const engineering = await createGroupThroughForm(`Engineering ${n}`, { description: 'Builds things' });
   const grace = await createUser(`grace.hopper.${n}`, { first_name: 'Grace', last_name: 'Hopper' });
   const alan = await createUser(`alan.turing.${n}`);
   return { engineering, grace, alan };
@@ -58,19 +50,10 @@ const join = (userId: string, groupId: string) => t.handle.db.insert(userGroups)
 /** A logged-in user whose only powers are `permissions` (through a group of their own). */
 async function clientWith(username: string, permissions: string[]) {
   const user = await createUser(username);
-  const [group] = await t.handle.db
-    .insert(groups)
-    .values({ name: `${username}-powers`, priority: nextPriority++ })
-    .returning();
-  if (permissions.length > 0)
-    await t.handle.db
-      .insert(groupPermissions)
-      .values(permissions.map((permission) => ({ groupId: group!.id, permission })));
-  await t.handle.db.insert(userGroups).values({ userId: user.id, groupId: group!.id });
-  const client = new TestClient(t.app);
-  expect((await client.login(username, PASSWORD)).statusCode).toBe(303);
-  await client.get('/');
-  return { client, user, group: group! };
+  const group = await createGroup(t.handle.db, { name: `${username}-powers`, permissions });
+  await t.handle.db.insert(userGroups).values({ userId: user.id, groupId: group.id });
+  const client = await loggedInClient(t.app, username);
+  return { client, user, group };
 }
 
 describe('groups table and pages', () => {
@@ -263,7 +246,6 @@ describe('groups table and pages', () => {
     expect(await t.handle.db.select().from(userGroups).where(eq(userGroups.groupId, copy.id))).toHaveLength(0);
     await admin.post(`/admin/groups/${engineering.id}/duplicate`);
     expect((await groupNamed(`Copy of ${engineering.name} (2)`))!.priority).toBe(engineering.priority + 2);
-    nextPriority += 2; // the copies took these
   });
 
   it('deletes a group after a confirm step', async () => {
@@ -504,7 +486,7 @@ describe('users in group', () => {
   });
 
   it('adds local users to auto_add_local_users groups at creation and at login', async () => {
-    const onboarding = await createGroup('Onboarding');
+    const onboarding = await createGroupThroughForm('Onboarding');
     const existing = await createUser('before-auto-add');
     await admin.get(`/admin/groups/${onboarding.id}/settings/edit?key=auto_add_local_users`);
     expect(
@@ -574,7 +556,7 @@ describe('group settings and effective settings', () => {
 
   it('lets a lower priority number win', async () => {
     const { engineering, grace, alan } = await world();
-    const everyone = await createGroup(`Everyone ${worlds}`, nextPriority++);
+    const everyone = await createGroupThroughForm(`Everyone ${worlds}`);
     for (const user of [grace, alan]) await join(user.id, everyone.id);
     await join(grace.id, engineering.id);
     await admin.get(`/admin/groups/${everyone.id}`);
@@ -735,7 +717,7 @@ describe('permissions', () => {
       await t.handle.db.select().from(groupPermissions).where(eq(groupPermissions.groupId, administrators.id)),
     ).toEqual([{ groupId: administrators.id, permission: 'global_admin' }]);
     // With a second admin in another group, the first may go.
-    const backup = await createGroup('Backup Admins');
+    const backup = await createGroupThroughForm('Backup Admins');
     const second = await createUser('second-admin');
     await admin.post(`/admin/groups/${backup.id}/permissions`, { permission: 'global_admin' });
     await admin.post(`/admin/groups/${backup.id}/members`, { user_id: second.id, confirm: 'yes' }); // it grants global_admin

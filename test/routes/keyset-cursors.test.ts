@@ -5,9 +5,10 @@
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MEMBERS_PER_PAGE } from '../../src/groups/groups-queries.js';
-import { groups, userGroups, users } from '../../src/db/schema.js';
+import { userGroups, users } from '../../src/db/schema.js';
 import { callApi, insertApiKey } from '../helpers/api.js';
 import { TestClient } from '../helpers/client.js';
+import { createGroup } from '../helpers/factories.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 /** Names JavaScript and the database lower-case differently, and neighbours of what they become. */
@@ -123,7 +124,7 @@ describe('keyset cursors', () => {
   });
 
   it("a group's members page through exactly once, whichever member ends a page", async () => {
-    const [group] = await t.handle.db.insert(groups).values({ name: 'Keyset team', priority: 777 }).returning();
+    const group = await createGroup(t.handle.db, { name: 'Keyset team' });
     const members = await t.handle.db.select({ id: users.id, username: users.username }).from(users);
     await t.handle.db.insert(userGroups).values(members.map((u) => ({ userId: u.id, groupId: group!.id })));
     const expected = members.map((u) => u.username);

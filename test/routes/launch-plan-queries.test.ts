@@ -4,11 +4,12 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { openPglite, type DatabaseHandle } from '../../src/db/client.js';
-import { fileMappings, groups, userGroups, users, workspaces, type User, type Workspace } from '../../src/db/schema.js';
+import { fileMappings, userGroups, users, workspaces, type User, type Workspace } from '../../src/db/schema.js';
 import { sha256Hex } from '../../src/file-mappings/mapping-input.js';
 import { launchPlanFor } from '../../src/launches/launches-queries.js';
 import { prepareDatabase } from '../../src/setup/first-start.js';
 import { ADMIN_PASSWORD } from '../helpers/test-app.js';
+import { createGroup } from '../helpers/factories.js';
 
 let handle: DatabaseHandle;
 let statements = 0;
@@ -31,19 +32,15 @@ beforeAll(async () => {
 });
 afterAll(() => handle.close());
 
-let priority = 100;
 /** A user in `count` groups of their own, each mapping three files (one path shared by all). */
 async function userInGroups(name: string, count: number): Promise<User> {
   const [user] = await handle.db.insert(users).values({ username: name }).returning();
   for (let i = 0; i < count; i++) {
-    const [group] = await handle.db
-      .insert(groups)
-      .values({ name: `${name}-${i}`, priority: priority++ })
-      .returning();
-    await handle.db.insert(userGroups).values({ userId: user!.id, groupId: group!.id });
+    const group = await createGroup(handle.db, { name: `${name}-${i}`, priorityFrom: 100 });
+    await handle.db.insert(userGroups).values({ userId: user!.id, groupId: group.id });
     await handle.db.insert(fileMappings).values(
       ['/shared', `/g${i}/a`, `/g${i}/b`].map((path) => ({
-        groupId: group!.id,
+        groupId: group.id,
         name: path,
         destinationPath: path,
         content: Buffer.from(path),

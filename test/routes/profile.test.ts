@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents, groups, groupSettings, recoveryCodes, sessions, userSettings } from '../../src/db/schema.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
-import { fixtures } from '../helpers/fixtures.js';
 import { elements, expectElement, expectLeadingElement, innerHtml } from '../helpers/html.js';
+import { createGroup, fixtures } from '../helpers/factories.js';
 import { USER_SETTINGS } from '../../src/settings/user-settings.js';
 
 const ED25519 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop';
@@ -25,18 +25,13 @@ beforeAll(async () => {
   admin = await new TestClient(t.app).loginAsFirstAdmin();
 });
 afterAll(() => t.close());
-const { userNamed, lastAudit } = fixtures(
+const { userNamed, lastAudit, loggedInNewUser } = fixtures(
   () => t,
   () => admin,
 );
 
-async function loggedIn(username: string, extra: Record<string, string> = {}) {
-  await admin.addUser(username, extra);
-  const client = new TestClient(t.app);
-  expect((await client.login(username, USER_PASSWORD)).statusCode).toBe(303);
-  await client.get('/profile');
-  return client;
-}
+/** A new user of the test's own, logged in, on their profile page. */
+const loggedIn = (username: string, extra: Record<string, string> = {}) => loggedInNewUser(username, extra, '/profile');
 
 /** The TOTP code at the app's clock plus `offsetSeconds`. */
 const codeAt = (secret: string, offsetSeconds = 0) =>
@@ -54,16 +49,12 @@ describe('profile settings', () => {
   /** A user of the test's own, logged in, in a group of its own ("Engineering N") that turns Auto Launch on. */
   async function inAutoLaunchGroup(username: string) {
     const n = ++groupsMade;
-    const [group] = await t.handle.db
-      .insert(groups)
-      .values({ name: `Engineering ${n}`, priority: 10 + n })
-      .returning();
-    await t.handle.db.insert(groupSettings).values({ groupId: group!.id, key: 'auto_login_to_kasm', value: true });
+    const group = await createGroup(t.handle.db, { name: `Engineering ${n}`, settings: { auto_login_to_kasm: true } });
     const client = await loggedIn(username);
     const user = await userNamed(username);
     await admin.get(`/admin/users/${user.id}`);
-    await admin.post(`/admin/users/${user.id}/groups`, { group_id: group!.id });
-    return { client, user, group: group! };
+    await admin.post(`/admin/users/${user.id}/groups`, { group_id: group.id });
+    return { client, user, group };
   }
 
   it('shows each setting with its effective value and source', async () => {

@@ -4,7 +4,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groupPermissions, groups, groupSettings, userGroups, userSettings } from '../../src/db/schema.js';
 import { TestClient } from '../helpers/client.js';
-import { fixtures } from '../helpers/fixtures.js';
+import { fixtures } from '../helpers/factories.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;

@@ -18,7 +18,8 @@ import { userSettingValues } from '../../src/users/user-settings-queries.js';
 import { createUser, deleteUser, resetTwoFactor, updateUser } from '../../src/users/users-commands.js';
 import { findUserById, findUserByUsername } from '../../src/users/users-queries.js';
 import { formValuesOf, validateUser, type UserInput } from '../../src/users/user-validation.js';
-import { createTestApp, seedUser, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
+import { seedUser } from '../helpers/factories.js';
+import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
 let db: TestApp['handle']['db'];

@@ -5,10 +5,11 @@ import { eq, sql } from 'drizzle-orm';
 import { USER_SORT_KEYS } from '../../src/schemas/users.js';
 import { sortExpression } from '../../src/users/users-queries.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { groups, userGroups, users } from '../../src/db/schema.js';
+import { userGroups, users } from '../../src/db/schema.js';
 import { TestClient } from '../helpers/client.js';
 import { elements, expectElement, expectLeadingElement, innerHtml } from '../helpers/html.js';
-import { createTestApp, seedUser, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
+import { createGroup, seedUser } from '../helpers/factories.js';
+import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
 let admin: TestClient;
@@ -36,7 +37,7 @@ describe('users list tools', () => {
         { username: 'other-eve', realm: 'ldap' },
       ])
       .returning();
-    const [team] = await db.insert(groups).values({ name: 'Filter team', priority: 444 }).returning();
+    const team = await createGroup(db, { name: 'Filter team' });
     await db
       .insert(userGroups)
       .values(

@@ -1,18 +1,10 @@
 import { sql, and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  auditEvents,
-  groupPermissions,
-  groups,
-  groupSettings,
-  sessions,
-  userGroups,
-  users,
-} from '../../src/db/schema.js';
+import { auditEvents, groupPermissions, groups, sessions, userGroups, users } from '../../src/db/schema.js';
 import { systemGroupId } from '../../src/groups/groups-queries.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
-import { fixtures } from '../helpers/fixtures.js';
+import { createGroup, fixtures, loggedInClient } from '../helpers/factories.js';
 import { callApi, insertApiKey } from '../helpers/api.js';
 import { elements, expectElement } from '../helpers/html.js';
 
@@ -412,9 +404,8 @@ describe('editing users', () => {
     expect((await findUser('reset-yvonne'))!.version).toBe(versionBefore);
 
     // In a group that requires 2FA: they enrol again at their next login.
-    const [strict] = await t.handle.db.insert(groups).values({ name: 'Strict 2FA', priority: 911 }).returning();
-    await t.handle.db.insert(groupSettings).values({ groupId: strict!.id, key: 'require_2fa', value: true });
-    await t.handle.db.insert(userGroups).values({ userId: user.id, groupId: strict!.id });
+    const strict = await createGroup(t.handle.db, { name: 'Strict 2FA', settings: { require_2fa: true } });
+    await t.handle.db.insert(userGroups).values({ userId: user.id, groupId: strict.id });
     await t.handle.db
       .update(users)
       .set({ twoFactorEnabled: true, twoFactorSecret: 'encrypted' })
@@ -600,8 +591,7 @@ describe('deleting users', () => {
     const self = await own('self-deleter');
     const [administrators] = await t.handle.db.select().from(groups).where(eq(groups.systemKey, 'administrators'));
     await t.handle.db.insert(userGroups).values({ userId: self.id, groupId: administrators!.id });
-    const client = new TestClient(t.app);
-    await client.login('self-deleter', PASSWORD);
+    const client = await loggedInClient(t.app, 'self-deleter', { visit: null });
     await client.get(`/admin/users/${self.id}/delete`);
     const response = await client.post(`/admin/users/${self.id}/delete`);
     expect(response.statusCode).toBe(303);
@@ -649,8 +639,7 @@ describe('access', () => {
     await own('plain-victor');
     const anonymous = new TestClient(t.app);
     expect((await anonymous.get('/admin/users')).statusCode).toBe(303);
-    const plain = new TestClient(t.app);
-    expect((await plain.login('plain-victor', PASSWORD)).statusCode).toBe(303);
+    const plain = await loggedInClient(t.app, 'plain-victor', { visit: null });
     const page = await plain.get('/admin/users');
     expect(page.statusCode).toBe(403);
     expect(page.body).toContain('You do not have permission');
@@ -667,15 +656,13 @@ describe('access', () => {
 
   it('reads permissions from the database on every request', async () => {
     await own('promoted-victor');
-    const plain = new TestClient(t.app);
-    await plain.login('promoted-victor', PASSWORD);
+    const plain = await loggedInClient(t.app, 'promoted-victor', { visit: null });
     expect((await plain.get('/admin/users')).statusCode).toBe(403);
     const victor = (await findUser('promoted-victor'))!;
-    const [viewers] = await t.handle.db.insert(groups).values({ name: 'Viewers', priority: 500 }).returning();
-    await t.handle.db.insert(userGroups).values({ userId: victor.id, groupId: viewers!.id });
-    await t.handle.db.insert(groupPermissions).values({ groupId: viewers!.id, permission: 'users_view' });
+    const viewers = await createGroup(t.handle.db, { name: 'Viewers', permissions: ['users_view'] });
+    await t.handle.db.insert(userGroups).values({ userId: victor.id, groupId: viewers.id });
     expect((await plain.get('/admin/users')).statusCode).toBe(200);
-    await t.handle.db.delete(groupPermissions).where(eq(groupPermissions.groupId, viewers!.id));
+    await t.handle.db.delete(groupPermissions).where(eq(groupPermissions.groupId, viewers.id));
     expect((await plain.get('/admin/users')).statusCode).toBe(403);
   });
 });

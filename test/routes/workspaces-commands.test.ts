@@ -9,7 +9,8 @@ import { SYSTEM_ACTOR } from '../../src/security/actor.js';
 import { AT_LIMIT, endWorkspaceSession, recordLaunch } from '../../src/workspaces/workspace-sessions-commands.js';
 import { createWorkspace, deleteWorkspace, updateWorkspace } from '../../src/workspaces/workspaces-commands.js';
 import type { WorkspaceInput } from '../../src/workspaces/workspace-validation.js';
-import { createTestApp, seedUser, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
+import { seedUser } from '../helpers/factories.js';
+import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
 beforeAll(async () => {

@@ -16,29 +16,20 @@ import {
   workspaceSessions,
 } from '../../src/db/schema.js';
 import type { LaunchPlan } from '../../src/workspaces/recorded-launch-plan.js';
-import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
+import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { TestClient } from '../helpers/client.js';
 import { expectElement, innerHtml, textContent } from '../helpers/html.js';
-import { fixtures } from '../helpers/fixtures.js';
+import { fixtures, freePriority, loggedInClient } from '../helpers/factories.js';
 
 let t: TestApp;
 let admin: TestClient;
 let counter = 0;
-let lastPriority = 200;
-
-/** A priority no group has yet (duplicating a group takes the next free one too). */
-async function freePriority() {
-  const taken = new Set((await t.handle.db.select({ p: groups.priority }).from(groups)).map((row) => row.p));
-  while (taken.has(++lastPriority));
-  return lastPriority;
-}
-
 beforeAll(async () => {
   t = await createTestApp();
   admin = await new TestClient(t.app).loginAsFirstAdmin();
 });
 afterAll(() => t.close());
-const { createUser, lastAudit } = fixtures(
+const { createUser, createGroupThroughForm, lastAudit } = fixtures(
   () => t,
   () => admin,
 );
@@ -64,14 +55,6 @@ async function createWorkspace(fields: Record<string, string> = {}) {
   return (await t.handle.db.select().from(workspaces).where(eq(workspaces.friendlyName, friendly_name)))[0]!;
 }
 
-async function createGroup(name = unique('Team'), priority?: number) {
-  priority ??= await freePriority();
-  await admin.get('/admin/groups/new');
-  const response = await admin.post('/admin/groups', { name, priority: String(priority) });
-  expect(response.statusCode, response.body).toBe(303);
-  return (await t.handle.db.select().from(groups).where(eq(groups.name, name)))[0]!;
-}
-
 async function addMapping(ownerUrl: string, fields: Record<string, string>, file?: { filename: string; data: Buffer }) {
   await admin.get(`${ownerUrl}/file-mappings/new`);
   return admin.postMultipart(
@@ -79,13 +62,6 @@ async function addMapping(ownerUrl: string, fields: Record<string, string>, file
     { name: 'Mapping', destination_path: '/tmp/file', ...fields },
     file,
   );
-}
-
-async function loggedIn(username: string) {
-  const client = new TestClient(t.app);
-  const response = await client.login(username, USER_PASSWORD);
-  expect(response.statusCode).toBe(303);
-  return { client, landing: response.headers.location };
 }
 
 const BOOKMARKS = JSON.stringify(
@@ -159,11 +135,11 @@ describe('workspaces', () => {
     const user = await createUser(unique('viewer').replace(' ', '-'));
     const [group] = await t.handle.db
       .insert(groups)
-      .values({ name: unique('Viewers'), priority: await freePriority() })
+      .values({ name: unique('Viewers'), priority: await freePriority(t.handle.db) })
       .returning();
     await t.handle.db.insert(groupPermissions).values({ groupId: group!.id, permission: 'images_view' });
     await t.handle.db.insert(userGroups).values({ userId: user.id, groupId: group!.id });
-    const { client } = await loggedIn(user.username);
+    const client = await loggedInClient(t.app, user.username, { visit: null });
     const page = await client.get(`/admin/workspaces/${workspace.id}`);
     expect(page.statusCode).toBe(200);
     expect(page.body).not.toContain('Save Workspace');
@@ -186,8 +162,8 @@ describe('workspaces', () => {
   it("asks before disabling a workspace that is someone's default, saying how many; then their default falls back", async () => {
     const chrome = await createWorkspace();
     const backup = await createWorkspace({ friendly_name: unique('Backup') });
-    const team = await createGroup();
-    const backupGroup = await createGroup(unique('Backup team'), 900 + counter);
+    const team = await createGroupThroughForm(unique('Team'));
+    const backupGroup = await createGroupThroughForm(unique('Backup team'), { priority: 900 + counter });
     const user = await createUser(unique('dora').replace(' ', '-'));
     await t.handle.db.insert(userGroups).values([
       { userId: user.id, groupId: team.id },
@@ -240,7 +216,7 @@ describe('Default Workspace Image', () => {
     const chrome = await createWorkspace();
     const disabled = await createWorkspace({ friendly_name: unique('Old'), enabled: '' });
     const user = await createUser(unique('erin').replace(' ', '-'));
-    const { client } = await loggedIn(user.username);
+    const client = await loggedInClient(t.app, user.username, { visit: null });
     const profile = await client.get('/profile');
     expect(profile.body).toContain(`<option value="${chrome.id}">${chrome.friendlyName}</option>`);
     expect(profile.body).not.toContain(disabled.friendlyName);
@@ -264,7 +240,7 @@ describe('Default Workspace Image', () => {
     expect((await client.post('/profile/settings/default_image', { action: 'reset' })).statusCode).toBe(303);
     expect(await t.handle.db.select().from(userSettings).where(eq(userSettings.userId, user.id))).toEqual([]);
 
-    const group = await createGroup();
+    const group = await createGroupThroughForm(unique('Team'));
     const form = await admin.get(`/admin/groups/${group.id}/settings/edit?key=default_image`);
     expect(form.body).toContain(`<option value="${chrome.id}">${chrome.friendlyName}</option>`);
     expect(
@@ -286,14 +262,14 @@ describe('Default Workspace Image', () => {
   });
 
   it('shows the same effective settings, with sources, on the admin user page as on the profile', async () => {
-    const group = await createGroup();
+    const group = await createGroupThroughForm(unique('Team'));
     const user = await createUser(unique('frank').replace(' ', '-'));
     await t.handle.db.insert(userGroups).values({ userId: user.id, groupId: group.id });
     await t.handle.db.insert(groupSettings).values([
       { groupId: group.id, key: 'theme', value: 'Light' },
       { groupId: group.id, key: 'chat_sfx', value: true },
     ]);
-    const { client } = await loggedIn(user.username);
+    const client = await loggedInClient(t.app, user.username, { visit: null });
     await client.get('/profile');
     for (const [key, value] of [
       ['theme', 'Dark'],
@@ -408,7 +384,7 @@ describe('file mappings', () => {
   });
 
   it('keeps an uploaded binary file byte for byte; refuses 6 MB with a clear message and stores nothing', async () => {
-    const group = await createGroup();
+    const group = await createGroupThroughForm(unique('Team'));
     const url = `/admin/groups/${group.id}`;
     const binary = crypto.randomBytes(300_000);
     binary[0] = 0; // not text
@@ -477,7 +453,7 @@ describe('file mappings', () => {
   });
 
   it('refuses, on every multipart route, unknown fields at once, overlong text fields and bodies beyond the cap; stores nothing', async () => {
-    const group = await createGroup();
+    const group = await createGroupThroughForm(unique('Team'));
     const user = await createUser(unique('uma').replace(' ', '-'));
     const workspace = await createWorkspace();
     const owners = [`/admin/workspaces/${workspace.id}`, `/admin/groups/${group.id}`, `/admin/users/${user.id}`];
@@ -612,7 +588,7 @@ describe('file mappings', () => {
   });
 
   it("copies a group's mappings when the group is duplicated; deleting a user, group or workspace deletes theirs", async () => {
-    const group = await createGroup();
+    const group = await createGroupThroughForm(unique('Team'));
     expect(
       (
         await addMapping(`/admin/groups/${group.id}`, {
@@ -664,13 +640,13 @@ describe('file mappings', () => {
     const helper = await createUser(unique('helper').replace(' ', '-'));
     const [group] = await t.handle.db
       .insert(groups)
-      .values({ name: unique('Helpers'), priority: await freePriority() })
+      .values({ name: unique('Helpers'), priority: await freePriority(t.handle.db) })
       .returning();
     await t.handle.db
       .insert(groupPermissions)
       .values(['users_view', 'users_modify'].map((permission) => ({ groupId: group!.id, permission })));
     await t.handle.db.insert(userGroups).values({ userId: helper.id, groupId: group!.id });
-    const { client } = await loggedIn(helper.username);
+    const client = await loggedInClient(t.app, helper.username, { visit: null });
     expect((await client.get(`/admin/users/${target.id}/file-mappings/new`)).statusCode).toBe(403);
     await client.get(`/admin/users/${helper.id}`);
     const response = await client.postMultipart(`/admin/users/${target.id}/file-mappings`, {
@@ -703,7 +679,7 @@ describe('file mappings', () => {
 describe('launching', () => {
   async function member(settings: Array<[string, unknown]> = []) {
     const workspace = await createWorkspace();
-    const group = await createGroup();
+    const group = await createGroupThroughForm(unique('Team'));
     const user = await createUser(unique('lena').replace(' ', '-'));
     await t.handle.db.insert(userGroups).values({ userId: user.id, groupId: group.id });
     const values = [['default_image', workspace.id], ...settings].map(([key, value]) => ({
@@ -742,7 +718,7 @@ describe('launching', () => {
       ).statusCode,
     ).toBe(303);
 
-    const { client } = await loggedIn(user.username);
+    const client = await loggedInClient(t.app, user.username, { visit: null });
     const go = await client.get('/go', { 'sec-fetch-site': 'none' }); // typed into the address bar
     expect(go.statusCode).toBe(303);
     const launching = await client.get(go.headers.location!);
@@ -798,18 +774,18 @@ describe('launching', () => {
 
   it('Auto Launch sends the user to /go after login; without it they land on /', async () => {
     const { user } = await member([['auto_login_to_kasm', true]]);
-    expect((await loggedIn(user.username)).landing).toBe('/go');
+    expect((await loggedInClient(t.app, user.username, { visit: null })).landing).toBe('/go');
     const plain = await member();
-    expect((await loggedIn(plain.user.username)).landing).toBe('/');
+    expect((await loggedInClient(t.app, plain.user.username, { visit: null })).landing).toBe('/');
     // The user's own Off wins over the group's On.
     await t.handle.db.insert(userSettings).values({ userId: user.id, key: 'auto_login_kasm', value: false });
-    expect((await loggedIn(user.username)).landing).toBe('/');
+    expect((await loggedInClient(t.app, user.username, { visit: null })).landing).toBe('/');
   });
 
   it('without a default: a clear page listing the workspaces to launch instead', async () => {
     const other = await createWorkspace();
     const user = await createUser(unique('nico').replace(' ', '-'));
-    const { client } = await loggedIn(user.username);
+    const client = await loggedInClient(t.app, user.username, { visit: null });
     const go = await client.get('/go');
     expect(go.statusCode).toBe(200);
     expect(go.body).toContain('No default workspace is set for you');
@@ -832,7 +808,7 @@ describe('launching', () => {
     ['no Fetch Metadata (an older browser)', {}],
   ])('/go from %s only offers the button; it starts nothing', async (_from, headers: Record<string, string>) => {
     const { workspace, user } = await member();
-    const { client } = await loggedIn(user.username);
+    const client = await loggedInClient(t.app, user.username, { visit: null });
     const go = await client.get('/go', headers);
     expect(go.statusCode).toBe(200);
     expect(go.body).toContain('Launch workspace');
@@ -847,7 +823,7 @@ describe('launching', () => {
 
   it.each([['same-origin'], ['none']])('/go with Sec-Fetch-Site: %s starts the default workspace', async (site) => {
     const { user } = await member();
-    const { client } = await loggedIn(user.username);
+    const client = await loggedInClient(t.app, user.username, { visit: null });
     const go = await client.get('/go', { 'sec-fetch-site': site });
     expect(go.statusCode).toBe(303);
     expect(go.headers.location).toMatch(/^\/workspace-sessions\//);
@@ -855,7 +831,8 @@ describe('launching', () => {
 
   it('Auto Launch after login lands in the session without a click, even with no Fetch Metadata, once', async () => {
     const { user } = await member([['auto_login_to_kasm', true]]);
-    const { client, landing } = await loggedIn(user.username);
+    const client = await loggedInClient(t.app, user.username, { visit: null });
+    const { landing } = client;
     expect(landing).toBe('/go');
     const go = await client.get('/go'); // the login's redirect, from a browser sending no Fetch Metadata
     expect(go.statusCode).toBe(303);
@@ -874,7 +851,7 @@ describe('launching', () => {
       ['max_kasms_per_user', 1],
       ['allow_kasm_delete', false],
     ]);
-    const { client } = await loggedIn(user.username);
+    const client = await loggedInClient(t.app, user.username, { visit: null });
     await client.get('/');
     expect((await client.post('/launch', {})).statusCode).toBe(303);
     const refused = await client.post('/launch', {});
@@ -897,7 +874,7 @@ describe('launching', () => {
 
     // Someone else's session does not exist for a user.
     const stranger = await member();
-    const { client: other } = await loggedIn(stranger.user.username);
+    const other = await loggedInClient(t.app, stranger.user.username, { visit: null });
     await other.get('/');
     expect((await other.get(`/workspace-sessions/${session!.id}`)).statusCode).toBe(404);
     expect((await other.post(`/workspace-sessions/${session!.id}/end`, {})).statusCode).toBe(404);
