@@ -50,12 +50,17 @@ export function guidToString(bytes: Buffer): string {
   return `${le(0, 4)}-${le(4, 6)}-${le(6, 8)}-${hex(bytes.subarray(8, 10))}-${hex(bytes.subarray(10, 16))}`;
 }
 
+/** The URL's host without IPv6 brackets (as TLS name checks want it). */
+function hostOf(url: string): string {
+  return new URL(url).hostname.replace(/^\[|\]$/g, '');
+}
+
 function tlsOptions(config: LdapConfig, host: string) {
   return {
     ...(config.caCertificate ? { ca: [config.caCertificate] } : {}),
     rejectUnauthorized: true,
     // SNI takes no IP address; the hostname check still compares the IP with the certificate's SAN.
-    ...(net.isIP(host.replace(/^\[|\]$/g, '')) ? {} : { servername: host }),
+    ...(net.isIP(host) ? {} : { servername: host }),
     minVersion: 'TLSv1.2' as const,
   };
 }
@@ -79,7 +84,7 @@ function classify(config: LdapConfig, url: string, error: unknown): LdapFailure 
 async function connect(config: LdapConfig): Promise<{ client: Client; url: string }> {
   let last: LdapFailure = new LdapFailure('unavailable', 'No directory URL is configured.');
   for (const url of config.urls) {
-    const host = new URL(url).hostname;
+    const host = hostOf(url);
     const client = new Client({
       url,
       connectTimeout: config.connectTimeoutMs,
@@ -286,12 +291,12 @@ export async function authenticate(config: LdapConfig, username: string, passwor
       url,
       connectTimeout: config.connectTimeoutMs,
       timeout: config.operationTimeoutMs,
-      ...(url.startsWith('ldaps:') ? { tlsOptions: tlsOptions(config, new URL(url).hostname) } : {}),
+      ...(url.startsWith('ldaps:') ? { tlsOptions: tlsOptions(config, hostOf(url)) } : {}),
       strictDN: true,
     });
     try {
       if (config.startTls && url.startsWith('ldap:'))
-        await userClient.startTLS({ ...tlsOptions(config, new URL(url).hostname), host: new URL(url).hostname });
+        await userClient.startTLS({ ...tlsOptions(config, hostOf(url)), host: hostOf(url) });
       await userClient.bind(entry.dn, password);
     } catch (error) {
       if (error instanceof InvalidCredentialsError)
