@@ -325,6 +325,32 @@ export const apiKeyPermissions = pgTable(
   (t) => [primaryKey({ columns: [t.apiKeyId, t.permission] })],
 );
 
+/**
+ * A directory or identity provider (docs/rules.md#realms), tried in sort_order. `config` holds the
+ * non-secret settings (for `ldap`, an LdapConfig without its bind password); `secret` is the
+ * bind password sealed with the server key (SecretBox), never stored or shown in plain text.
+ */
+export const identityProviders = pgTable(
+  'identity_providers',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    kind: text('kind').$type<'ldap' | 'oidc' | 'saml'>().notNull(),
+    name: text('name').notNull(),
+    enabled: boolean('enabled').notNull().default(false),
+    sortOrder: integer('sort_order').notNull().default(0),
+    config: jsonb('config').$type<Record<string, unknown>>().notNull().default({}),
+    secret: text('secret'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    // Optimistic locking, as users and groups: an edit carries the version it was based on.
+    version: integer('version').notNull().default(1),
+  },
+  (t) => [
+    uniqueIndex('identity_providers_name_lower_key').on(sql`lower(${t.name})`),
+    check('identity_providers_kind_check', sql`${t.kind} in ('ldap', 'oidc', 'saml')`),
+  ],
+);
+
 /** Server-generated secrets (e.g. the session cookie key), created once at first start. */
 export const appSecrets = pgTable('app_secrets', {
   key: text('key').primaryKey(),
@@ -332,6 +358,7 @@ export const appSecrets = pgTable('app_secrets', {
   createdAt: createdAt(),
 });
 
+export type IdentityProvider = typeof identityProviders.$inferSelect;
 export type User = typeof users.$inferSelect;
 export type NewUser = typeof users.$inferInsert;
 export type Group = typeof groups.$inferSelect;

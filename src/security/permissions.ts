@@ -27,6 +27,8 @@ export const PERMISSIONS = [
   'devapi_create',
   'devapi_modify',
   'devapi_delete',
+  'auth_view',
+  'auth_modify',
   'audit_view',
 ] as const;
 
@@ -114,7 +116,15 @@ export function lackingMessage(action: string, lacking: readonly string[]): stri
 }
 
 /** The permission panels' sections, in the order they are shown. */
-export const PERMISSION_SECTIONS = ['General', 'Users', 'Groups', 'Workspaces', 'API', 'Audit'] as const;
+export const PERMISSION_SECTIONS = [
+  'General',
+  'Users',
+  'Groups',
+  'Workspaces',
+  'API',
+  'Authentication',
+  'Audit',
+] as const;
 
 /** What each permission allows, in one line, and the section it is listed under. */
 export const PERMISSION_INFO: Record<
@@ -167,6 +177,15 @@ export const PERMISSION_INFO: Record<
       'Change Developer API keys: enable, disable, expiry, their permissions; only keys holding nothing the actor lacks.',
   },
   devapi_delete: { section: 'API', description: 'Delete Developer API keys.' },
+  auth_view: {
+    section: 'Authentication',
+    description: 'See the identity providers (LDAP directories) and their settings.',
+  },
+  auth_modify: {
+    section: 'Authentication',
+    description:
+      'Add, change, enable, disable and delete identity providers. Admin-grade: a directory decides who logs in and as whom.',
+  },
   audit_view: { section: 'Audit', description: 'Read the audit log.' },
 };
 
