@@ -131,6 +131,8 @@ export function updateLdapProvider(
         return refused(tx, actor, `Changing the directory ${provider.name}`, target(provider));
       const [current] = await tx.select().from(identityProviders).where(eq(identityProviders.id, provider.id));
       if (!current) return GONE;
+      // An OpenID Connect or SAML provider has a configuration of another shape.
+      if (current.kind !== 'ldap') return invalid(`${current.name} is not an LDAP directory.`, { field: 'kind' });
       if (current.version !== version) return STALE;
       let secret = current.secret;
       let password: 'kept' | 'replaced' | 'cleared' | 'set' = 'kept';

@@ -215,6 +215,18 @@ describe('updateLdapProvider', () => {
   });
 });
 
+describe('updateLdapProvider on another kind', () => {
+  it('refuses to write an LDAP configuration over an OpenID Connect provider: nothing changes', async () => {
+    const [oidc] = await t.handle.db
+      .insert(identityProviders)
+      .values({ kind: 'oidc', name: 'Keycloak', config: { issuer: 'https://id.example' } })
+      .returning();
+    const result = await updateLdapProvider(t.handle.db, box, SYSTEM_ACTOR, oidc!, oidc!.version, input('Keycloak'));
+    expect(result).toMatchObject({ ok: false, problem: { kind: 'invalid', field: 'kind' } });
+    expect(await findIdentityProvider(t.handle.db, oidc!.id)).toEqual(oidc);
+  });
+});
+
 describe('setProviderEnabled and deleteProvider', () => {
   it('enables (then listed for login, password unsealed) and disables, audited', async () => {
     const provider = await created('Toggle');
