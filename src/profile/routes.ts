@@ -34,8 +34,6 @@ import { workspaceSessionsOfUser } from '../workspaces/workspace-sessions-querie
 import { twoFactorStatus } from '../auth/two-factor-commands.js';
 import { noticeFor, takeNotice, type Notice } from './notices.js';
 
-export { sessionHandle } from '../sessions/sessions-queries.js';
-
 function browserName(userAgent: string): string {
   const match = /(Edg|Firefox|Chrome|Chromium|Safari|curl)\/[\d.]+/.exec(userAgent);
   return match ? match[0].replace('Edg/', 'Edge/') : userAgent.slice(0, 60) || 'Unknown';

@@ -710,7 +710,7 @@ describe('sessions', () => {
         .from(sessions)
         .where(eq(sessions.userId, (await userNamed('victim')).id))
     )[0]!;
-    const { sessionHandle } = await import('../../src/profile/routes.js');
+    const { sessionHandle } = await import('../../src/sessions/sessions-queries.js');
     const attacker = await loggedIn('attacker');
     const attackerUser = await userNamed('attacker');
     const victimUser = await userNamed('victim');
