@@ -5,10 +5,9 @@ import { recordAudit, recordRefusal } from '../audit/audit-log.js';
 import { type Actor } from '../security/actor.js';
 import type { Database } from '../db/client.js';
 import { apiKeyPermissions, apiKeys, type ApiKey } from '../db/schema.js';
-import { isUniqueViolation } from '../db/sql-helpers.js';
 import { apiSecretMatches, hashApiSecret, newApiCredentials, type ApiCredentials } from '../security/api-key-secret.js';
 import { lackingMessage, permissionChange, permissionsLacking, type Permission } from '../security/permissions.js';
-import { conflict, done, forbidden, invalid, notFound, ok, type Result } from '../security/result.js';
+import { conflict, done, forbidden, invalid, notFound, ok, type Result, uniqueOr } from '../security/result.js';
 import type { ApiKeyInput } from './api-key-validation.js';
 import { permissionsOfApiKey } from './api-keys-queries.js';
 
@@ -17,15 +16,6 @@ const DUPLICATE = conflict('An API key with this Name already exists (names are 
   field: 'name',
 });
 const GONE = notFound('This API key no longer exists.');
-
-async function guarded<T>(work: () => Promise<Result<T>>): Promise<Result<T>> {
-  try {
-    return await work();
-  } catch (error) {
-    if (isUniqueViolation(error)) return DUPLICATE; // a concurrent save took the name
-    throw error;
-  }
-}
 
 async function nameTaken(db: Database, name: string, exceptId?: string): Promise<boolean> {
   const rows = await db
@@ -42,7 +32,7 @@ export function createApiKey(
   input: ApiKeyInput,
 ): Promise<Result<{ apiKey: ApiKey; credentials: ApiCredentials }>> {
   const credentials = newApiCredentials();
-  return guarded(() =>
+  return uniqueOr(DUPLICATE, () =>
     db.transaction(async (tx) => {
       if (await nameTaken(tx, input.name)) return DUPLICATE;
       const [apiKey] = await tx
@@ -75,7 +65,7 @@ export function createApiKey(
  * a key holding a permission the actor lacks is refused like granting that permission.
  */
 export function updateApiKey(db: Database, actor: Actor, apiKey: ApiKey, input: ApiKeyInput): Promise<Result<ApiKey>> {
-  return guarded(() =>
+  return uniqueOr(DUPLICATE, () =>
     db.transaction(async (tx) => {
       const before = {
         name: apiKey.name,

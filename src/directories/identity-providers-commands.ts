@@ -5,10 +5,9 @@ import { and, eq, sql } from 'drizzle-orm';
 import { recordAudit, recordRefusal } from '../audit/audit-log.js';
 import type { Database } from '../db/client.js';
 import { identityProviders, type IdentityProvider } from '../db/schema.js';
-import { isUniqueViolation } from '../db/sql-helpers.js';
 import type { Actor } from '../security/actor.js';
 import { hasPermission, lackingMessage } from '../security/permissions.js';
-import { conflict, done, forbidden, invalid, notFound, ok, type Result } from '../security/result.js';
+import { conflict, done, forbidden, invalid, notFound, ok, type Result, uniqueOr } from '../security/result.js';
 import type { SecretBox } from '../security/secret-box.js';
 import { validateLdapConfig, type LdapConfig } from './ldap-config.js';
 import type { StoredLdapConfig } from './identity-providers-queries.js';
@@ -29,15 +28,6 @@ export interface LdapProviderInput {
   config: StoredLdapConfig;
   bindPassword: string;
   clearPassword?: boolean;
-}
-
-async function guarded<T>(work: () => Promise<Result<T>>): Promise<Result<T>> {
-  try {
-    return await work();
-  } catch (error) {
-    if (isUniqueViolation(error)) return DUPLICATE;
-    throw error;
-  }
 }
 
 async function refused(tx: Database, actor: Actor, what: string, on: AuditTarget): Promise<Result<never>> {
@@ -83,7 +73,7 @@ export function createLdapProvider(
   actor: Actor,
   input: LdapProviderInput,
 ): Promise<Result<IdentityProvider>> {
-  return guarded(() =>
+  return uniqueOr(DUPLICATE, () =>
     db.transaction(async (tx) => {
       if (!hasPermission(actor.permissions, 'auth_modify'))
         return refused(tx, actor, `Adding the directory ${input.name}`, {
@@ -125,7 +115,7 @@ export function updateLdapProvider(
   version: number,
   input: LdapProviderInput,
 ): Promise<Result<IdentityProvider>> {
-  return guarded(() =>
+  return uniqueOr(DUPLICATE, () =>
     db.transaction(async (tx) => {
       if (!hasPermission(actor.permissions, 'auth_modify'))
         return refused(tx, actor, `Changing the directory ${provider.name}`, target(provider));

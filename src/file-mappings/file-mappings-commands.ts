@@ -4,9 +4,8 @@ import { recordAudit } from '../audit/audit-log.js';
 import { type Actor } from '../security/actor.js';
 import type { Database } from '../db/client.js';
 import { fileMappings, type FileMapping } from '../db/schema.js';
-import { isUniqueViolation } from '../db/sql-helpers.js';
 import type { RefusalCheck } from '../security/permissions.js';
-import { conflict, forbidden, notFound, ok, type Result } from '../security/result.js';
+import { conflict, forbidden, notFound, ok, type Result, uniqueOr } from '../security/result.js';
 import { OWNER_KEY, ownedBy, summaryColumns, type MappingOwner, type MappingSummary } from './file-mappings-queries.js';
 import { sha256Hex, type MappingInput } from './mapping-input.js';
 
@@ -33,18 +32,6 @@ function described(
   return { name, destination_path: destinationPath, writable, executable, size, sha256 };
 }
 
-async function guarded(
-  owner: MappingOwner,
-  work: () => Promise<Result<MappingSummary>>,
-): Promise<Result<MappingSummary>> {
-  try {
-    return await work();
-  } catch (error) {
-    if (isUniqueViolation(error)) return DUPLICATE_PATH(owner);
-    throw error;
-  }
-}
-
 /** A check's refusal as a result (the check audited it). */
 async function refused(tx: Database, check: RefusalCheck | undefined) {
   const refusal = check ? await check(tx) : null;
@@ -58,7 +45,7 @@ export function createMapping(
   input: MappingInput & { content: NonNullable<MappingInput['content']> },
   check?: RefusalCheck,
 ): Promise<Result<MappingSummary>> {
-  return guarded(owner, () =>
+  return uniqueOr(DUPLICATE_PATH(owner), () =>
     db.transaction(async (tx) => {
       const refusal = await refused(tx, check);
       if (refusal) return refusal;
@@ -85,7 +72,7 @@ export function updateMapping(
   input: MappingInput,
   check?: RefusalCheck,
 ): Promise<Result<MappingSummary>> {
-  return guarded(owner, () =>
+  return uniqueOr(DUPLICATE_PATH(owner), () =>
     db.transaction(async (tx) => {
       const refusal = await refused(tx, check);
       if (refusal) return refusal;

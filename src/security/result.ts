@@ -1,3 +1,4 @@
+import { isUniqueViolation } from '../db/sql-helpers.js';
 import type { Permission } from './permissions.js';
 
 /**
@@ -41,4 +42,20 @@ export const forbidden = (message: string, extra?: Omit<Problem, 'kind' | 'messa
 export function fieldErrorsOf(problem: Problem): Record<string, string> {
   if (problem.fields) return { ...problem.fields };
   return problem.field ? { [problem.field]: problem.message } : {};
+}
+
+/**
+ * Runs a command whose writes are guarded by a unique index: when a concurrent save took the
+ * name (or path) after the command's own check, the violation is answered with `duplicate`.
+ */
+export async function uniqueOr<T>(
+  duplicate: { ok: false; problem: Problem },
+  work: () => Promise<Result<T>>,
+): Promise<Result<T>> {
+  try {
+    return await work();
+  } catch (error) {
+    if (isUniqueViolation(error)) return duplicate;
+    throw error;
+  }
 }

@@ -4,8 +4,7 @@ import { recordAudit } from '../audit/audit-log.js';
 import { type Actor } from '../security/actor.js';
 import type { Database } from '../db/client.js';
 import { groupSettings, userSettings, workspaces, type Workspace } from '../db/schema.js';
-import { isUniqueViolation } from '../db/sql-helpers.js';
-import { conflict, notFound, ok, type Result } from '../security/result.js';
+import { conflict, notFound, ok, type Result, uniqueOr } from '../security/result.js';
 import type { WorkspaceInput } from './workspace-validation.js';
 
 const DUPLICATE_NAME = conflict('A workspace with this Friendly Name already exists.', { field: 'friendly_name' });
@@ -15,15 +14,6 @@ const target = (workspace: Pick<Workspace, 'id' | 'friendlyName'>) => ({
   id: workspace.id,
   name: workspace.friendlyName,
 });
-
-async function guarded(work: () => Promise<Result<Workspace>>): Promise<Result<Workspace>> {
-  try {
-    return await work();
-  } catch (error) {
-    if (isUniqueViolation(error)) return DUPLICATE_NAME;
-    throw error;
-  }
-}
 
 async function nameTaken(db: Database, name: string, exceptId?: string): Promise<boolean> {
   const rows = await db
@@ -41,7 +31,7 @@ async function nameTaken(db: Database, name: string, exceptId?: string): Promise
 const FIELDS = ['friendlyName', 'image', 'description', 'cores', 'memoryMb', 'enabled', 'runConfigOverride'] as const;
 
 export function createWorkspace(db: Database, actor: Actor, input: WorkspaceInput): Promise<Result<Workspace>> {
-  return guarded(() =>
+  return uniqueOr(DUPLICATE_NAME, () =>
     db.transaction(async (tx) => {
       if (await nameTaken(tx, input.friendlyName)) return DUPLICATE_NAME;
       const [created] = await tx.insert(workspaces).values(input).returning();
@@ -58,7 +48,7 @@ export function updateWorkspace(
   workspace: Workspace,
   input: WorkspaceInput,
 ): Promise<Result<Workspace>> {
-  return guarded(() =>
+  return uniqueOr(DUPLICATE_NAME, () =>
     db.transaction(async (tx) => {
       if (await nameTaken(tx, input.friendlyName, workspace.id)) return DUPLICATE_NAME;
       const [updated] = await tx
