@@ -165,6 +165,10 @@ export const userGroups = pgTable(
     groupId: uuid('group_id')
       .notNull()
       .references(() => groups.id, { onDelete: 'cascade' }),
+    // Who made this membership: null = an admin (or auto-add), by hand; else the identity provider
+    // whose SSO group mapping created it. Only a mapping's own memberships are removed by mappings
+    // (docs/rules.md#sso-group-mappings). A deleted provider leaves its memberships as manual ones.
+    sourceProviderId: uuid('source_provider_id').references(() => identityProviders.id, { onDelete: 'set null' }),
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.userId, t.groupId] }), index('user_groups_group_idx').on(t.groupId, t.userId)],
@@ -344,6 +348,9 @@ export const identityProviders = pgTable(
     updatedAt: updatedAt(),
     // Optimistic locking, as users and groups: an edit carries the version it was based on.
     version: integer('version').notNull().default(1),
+    // The last directory sync: when it ended and its counts (seen, updated, disabled, errors, message).
+    lastSyncAt: timestamp('last_sync_at', { withTimezone: true }),
+    lastSync: jsonb('last_sync').$type<DirectorySyncReport>(),
   },
   (t) => [
     uniqueIndex('identity_providers_name_lower_key').on(sql`lower(${t.name})`),
@@ -352,6 +359,73 @@ export const identityProviders = pgTable(
 );
 
 /** Server-generated secrets (e.g. the session cookie key), created once at first start. */
+/** What the last directory sync of a provider did (shown on its page). */
+export interface DirectorySyncReport {
+  outcome: 'completed' | 'failed';
+  seen: number;
+  updated: number;
+  disabled: number;
+  enabled: number;
+  errors: number;
+  message: string;
+}
+
+/**
+ * A user's identity at a provider: (provider, subject) is what a login matches on, never a typed
+ * name or email (docs/rules.md#realms). The subject is the directory's immutable id (entryUUID,
+ * objectGUID) or an IdP's subject.
+ */
+export const userIdentities = pgTable(
+  'user_identities',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    providerId: uuid('provider_id')
+      .notNull()
+      .references(() => identityProviders.id, { onDelete: 'cascade' }),
+    subject: text('subject').notNull(),
+    // The entry's DN (LDAP) or the IdP's user name as last seen: for display only, never matched on.
+    externalName: text('external_name').notNull().default(''),
+    lastSyncAt: timestamp('last_sync_at', { withTimezone: true }),
+    // Set when a directory sync disabled the user because the entry was gone; cleared when the
+    // entry comes back (so a sync re-enables only whom a sync disabled).
+    disabledBySyncAt: timestamp('disabled_by_sync_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('user_identities_provider_subject_key').on(t.providerId, t.subject),
+    uniqueIndex('user_identities_user_provider_key').on(t.userId, t.providerId),
+  ],
+);
+
+/**
+ * An SSO group mapping ("SSO Group Mappings", as Kasm names it): users of `providerId` who are in
+ * the directory group `groupDn` (or all of its users, when `allUsers`) become members of `groupId`.
+ * `matchKey` is the normalized DN ('*' for all users), so one DN is mapped once per group.
+ */
+export const groupMappings = pgTable(
+  'group_mappings',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    groupId: uuid('group_id')
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    providerId: uuid('provider_id')
+      .notNull()
+      .references(() => identityProviders.id, { onDelete: 'cascade' }),
+    allUsers: boolean('all_users').notNull().default(false),
+    groupDn: text('group_dn').notNull().default(''),
+    matchKey: text('match_key').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('group_mappings_group_provider_key').on(t.groupId, t.providerId, t.matchKey),
+    index('group_mappings_provider_idx').on(t.providerId),
+  ],
+);
+
 export const appSecrets = pgTable('app_secrets', {
   key: text('key').primaryKey(),
   value: text('value').notNull(),
@@ -359,6 +433,8 @@ export const appSecrets = pgTable('app_secrets', {
 });
 
 export type IdentityProvider = typeof identityProviders.$inferSelect;
+export type UserIdentity = typeof userIdentities.$inferSelect;
+export type GroupMapping = typeof groupMappings.$inferSelect;
 export type User = typeof users.$inferSelect;
 export type NewUser = typeof users.$inferInsert;
 export type Group = typeof groups.$inferSelect;

@@ -42,6 +42,10 @@ export interface LdapConfig {
   loginDomains: string[];
   connectTimeoutMs: number;
   operationTimeoutMs: number;
+  /** A first login of a directory user Roster does not know creates them (realm ldap); else the generic failure. */
+  createUsersAtFirstLogin: boolean;
+  /** Minutes between automatic directory syncs; 0 = only "Sync now". */
+  syncIntervalMinutes: number;
 }
 
 /** How deep a recursive group walk goes at most (cycles are stopped by a visited set). */
@@ -129,6 +133,11 @@ export function validateLdapConfig(config: LdapConfig): LdapConfigErrors {
     config.operationTimeoutMs > 60_000
   )
     errors.operationTimeoutMs = 'Between 100 and 60000 ms.';
+  if (
+    !Number.isInteger(config.syncIntervalMinutes) ||
+    (config.syncIntervalMinutes !== 0 && (config.syncIntervalMinutes < 5 || config.syncIntervalMinutes > 10_080))
+  )
+    errors.syncIntervalMinutes = '0 (off), or between 5 and 10080 minutes (a week).';
   return errors;
 }
 
@@ -146,7 +155,17 @@ export type LdapPresetName = 'active-directory' | 'openldap' | 'freeipa' | 'llda
 /** What each kind of directory usually needs; the admin adds URLs, bases, account and domains. */
 export const LDAP_PRESETS: Record<
   LdapPresetName,
-  Omit<LdapConfig, 'urls' | 'bindDn' | 'bindPassword' | 'userSearchBase' | 'loginDomains' | 'caCertificate'>
+  Omit<
+    LdapConfig,
+    | 'urls'
+    | 'bindDn'
+    | 'bindPassword'
+    | 'userSearchBase'
+    | 'loginDomains'
+    | 'caCertificate'
+    | 'createUsersAtFirstLogin'
+    | 'syncIntervalMinutes'
+  >
 > = {
   'active-directory': {
     startTls: false,

@@ -12,6 +12,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Attribute, Change, Client } from 'ldapts';
+import { LDAP_PRESETS, type LdapConfig } from '../../src/directories/ldap-config.js';
 
 export const SLAPD_PATH = process.env.SLAPD_PATH ?? '/usr/sbin/slapd';
 const SLAPADD = '/usr/sbin/slapadd';
@@ -292,5 +293,28 @@ access to *
       withAdmin((c) =>
         c.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type: attribute, values }) })),
       ),
+  };
+}
+
+/**
+ * A working configuration for this test directory (the OpenLDAP preset over ldaps:// with the
+ * test CA); nesting is walked with a group search, since dynlist fills memberOf on people only.
+ */
+export function slapdLdapConfig(slapd: Slapd, overrides: Partial<LdapConfig> = {}): LdapConfig {
+  return {
+    ...LDAP_PRESETS.openldap,
+    urls: [slapd.ldapsUrl],
+    startTls: false,
+    caCertificate: slapd.caCertificate,
+    bindDn: SERVICE_DN,
+    bindPassword: SERVICE_PASSWORD,
+    userSearchBase: PEOPLE,
+    groupSource: { base: GROUPS, filter: '(&(objectClass=groupOfNames)(member={dn}))' },
+    loginDomains: ['example.test'],
+    connectTimeoutMs: 1000,
+    operationTimeoutMs: 1000,
+    createUsersAtFirstLogin: true,
+    syncIntervalMinutes: 0,
+    ...overrides,
   };
 }

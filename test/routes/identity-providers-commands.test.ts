@@ -43,6 +43,8 @@ const input = (name: string, extra: Partial<LdapProviderInput> = {}): LdapProvid
     userSearchBase: 'ou=people,dc=corp,dc=example',
     loginDomains: ['corp.example'],
     caCertificate: null,
+    createUsersAtFirstLogin: false,
+    syncIntervalMinutes: 0,
   },
   bindPassword: PASSWORD,
   ...extra,

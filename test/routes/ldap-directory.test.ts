@@ -1,14 +1,13 @@
 import { Client } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LDAP_PRESETS, type LdapConfig } from '../../src/directories/ldap-config.js';
+import type { LdapConfig } from '../../src/directories/ldap-config.js';
 import { authenticate, testConnection } from '../../src/directories/ldap-directory.js';
 import {
   GROUPS,
   PASSWORDS,
   PEOPLE,
-  SERVICE_DN,
-  SERVICE_PASSWORD,
   skipSlapdTests,
+  slapdLdapConfig,
   startSlapd,
   type Slapd,
 } from '../helpers/slapd.js';
@@ -21,20 +20,7 @@ describe.skipIf(skipSlapdTests)('LDAP directory against a real slapd', () => {
 
   beforeAll(async () => {
     slapd = await startSlapd();
-    config = {
-      ...LDAP_PRESETS.openldap,
-      urls: [slapd.ldapsUrl],
-      startTls: false,
-      caCertificate: slapd.caCertificate,
-      bindDn: SERVICE_DN,
-      bindPassword: SERVICE_PASSWORD,
-      userSearchBase: PEOPLE,
-      // dynlist fills memberOf on people only, not on groups: nesting is walked with a group search.
-      groupSource: { base: GROUPS, filter: '(&(objectClass=groupOfNames)(member={dn}))' },
-      loginDomains: ['example.test'],
-      connectTimeoutMs: TIMEOUT,
-      operationTimeoutMs: TIMEOUT,
-    };
+    config = slapdLdapConfig(slapd, { connectTimeoutMs: TIMEOUT, operationTimeoutMs: TIMEOUT });
   }, 30_000);
   afterAll(async () => {
     await slapd?.stop();

@@ -16,6 +16,8 @@ const valid: LdapConfig = {
   bindPassword: 'secret',
   userSearchBase: 'ou=people,dc=corp,dc=example',
   loginDomains: ['corp.example'],
+  createUsersAtFirstLogin: false,
+  syncIntervalMinutes: 0,
 };
 
 describe('validateLdapConfig', () => {
