@@ -308,3 +308,54 @@ export async function authenticate(config: LdapConfig, username: string, passwor
     return describe(client, config, entry, username);
   });
 }
+
+export type LdapListing =
+  { ok: true; users: LdapUser[]; skipped: number } | { ok: false; kind: LdapFailureKind; message: string };
+
+/**
+ * Every entry the user filter matches (a paged search: a directory's size limit does not cut it
+ * short), with mapped attributes and groups, for a directory sync. All or nothing: a directory
+ * that stops answering half-way is a failure, never a partial list (which would look like
+ * deleted users).
+ */
+export async function listDirectoryUsers(config: LdapConfig, pageSize = 500): Promise<LdapListing> {
+  let connected: { client: Client; url: string } | null = null;
+  try {
+    connected = await connect(config);
+    const { client } = connected;
+    const a = config.attributes;
+    const { searchEntries } = await client.search(config.userSearchBase, {
+      scope: config.userSearchScope,
+      // {username} becomes a presence match: every entry the filter admits, whatever its name.
+      filter: config.userFilter.split('{username}').join('*'),
+      attributes: [
+        a.username,
+        a.email,
+        a.firstName,
+        a.lastName,
+        a.phone,
+        a.organization,
+        a.immutableId,
+        'memberOf',
+      ].filter((n) => n),
+      explicitBufferAttributes: a.immutableId.toLowerCase() === 'objectguid' ? [a.immutableId] : [],
+      paged: { pageSize },
+    });
+    const users: LdapUser[] = [];
+    let skipped = 0;
+    for (const entry of searchEntries) {
+      // An entry without the immutable id cannot be matched to anyone: skip (and count) it rather than fail all.
+      if (entry[a.immutableId] === undefined) {
+        skipped++;
+        continue;
+      }
+      users.push(await describe(client, config, entry, first(entry, a.username) ?? ''));
+    }
+    return { ok: true, users, skipped };
+  } catch (error) {
+    const failure = classify(config, connected?.url ?? config.urls[0] ?? '', error);
+    return { ok: false, kind: failure.kind, message: failure.message };
+  } finally {
+    if (connected) await close(connected.client);
+  }
+}

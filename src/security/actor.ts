@@ -42,3 +42,13 @@ export const anonymousActor = (ip: string, at?: Date): Actor => ({
   permissions: NOTHING,
   groupIds: NOTHING,
 });
+
+/** An identity provider acting on its users (a login's attribute refresh, a directory sync). */
+export const providerActor = (provider: { id: string; kind: string; name: string }): Actor => ({
+  type: 'system',
+  id: null,
+  name: `${provider.kind}:${provider.name}`,
+  ip: '',
+  permissions: NOTHING,
+  groupIds: NOTHING,
+});
