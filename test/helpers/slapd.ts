@@ -215,7 +215,9 @@ suffix "${BASE_DN}"
 rootdn "${ROOT_DN}"
 rootpw ${rootHash}
 directory ${folder}/db
-maxsize 10485760
+maxsize 209715200
+# As a directory set up for Roster would: the service account may page through every entry.
+limits dn.exact="${SERVICE_DN}" size.soft=500 size.hard=unlimited size.prtotal=unlimited
 overlay dynlist
 dynlist-attrset groupOfURLs memberURL member+memberOf@groupOfNames
 access to attrs=userPassword

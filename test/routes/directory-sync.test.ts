@@ -8,7 +8,7 @@ import { auditEvents, identityProviders, userIdentities, users } from '../../src
 import { syncDirectory } from '../../src/directories/directory-sync-commands.js';
 import { createLdapProvider, setProviderEnabled } from '../../src/directories/identity-providers-commands.js';
 import type { LdapConfig } from '../../src/directories/ldap-config.js';
-import { testConnection } from '../../src/directories/ldap-directory.js';
+import { listDirectoryUsers, testConnection } from '../../src/directories/ldap-directory.js';
 import { SYSTEM_ACTOR, type Actor } from '../../src/security/actor.js';
 import { PEOPLE, skipSlapdTests, slapdLdapConfig, startSlapd, type Slapd } from '../helpers/slapd.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
@@ -113,6 +113,13 @@ describe.skipIf(skipSlapdTests)('directory sync against a real slapd', () => {
     const again = await syncDirectory(db(), t.app.secretBox, SYSTEM_ACTOR, provider.id, now());
     expect(again.ok && again.value.enabled).toBe(1);
     expect((await userById(gone.user.id)).disabled).toBe(false);
+  });
+
+  it('reads the whole directory page by page (an entry on a later page is not taken as gone)', async () => {
+    const listing = await listDirectoryUsers(slapdLdapConfig(slapd), 2);
+    expect(listing.ok && listing.users.map((u) => u.attributes.username)).toEqual(
+      expect.arrayContaining(['alice', 'bob', 'carol', 'twin1', 'twin2']),
+    );
   });
 
   it('leaves a user an admin disabled by hand disabled when the entry is there', async () => {
