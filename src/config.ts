@@ -34,6 +34,11 @@ export interface Config {
   maxLoginAttempts: number;
   /** Temporary lockouts after which the account is Locked until an admin clears it; 0 = never. */
   lockAfterTemporaryLockouts: number;
+  /**
+   * A failed password login answers no sooner than this many ms after it began, so that its
+   * timing does not tell an unknown user from a wrong password or a directory's answer.
+   */
+  loginFailureMinMs: number;
   /** Login POSTs allowed per client IP per minute. */
   loginRateLimit: number;
   /** Developer API calls per API key per minute. */
@@ -150,6 +155,7 @@ export function loadConfig(env: Env = process.env): Config {
     passwordMinLength,
     maxLoginAttempts: int('MAX_LOGIN_ATTEMPTS', 5, 1, 100),
     lockAfterTemporaryLockouts: int('LOCK_AFTER_TEMPORARY_LOCKOUTS', 3, 0, 100),
+    loginFailureMinMs: int('LOGIN_FAILURE_MIN_MS', 750, 0, 10_000),
     loginRateLimit: int('LOGIN_RATE_LIMIT', 30, 1, 100000),
     apiRateLimit: int('API_RATE_LIMIT', 600, 1, 1_000_000),
     apiStreamBatch: int('API_STREAM_BATCH', 500, 1, 10_000),

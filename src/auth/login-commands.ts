@@ -3,7 +3,12 @@ import { recordAudit } from '../audit/audit-log.js';
 import { anonymousActor, SYSTEM_ACTOR, type Actor } from '../security/actor.js';
 import { autoAddGroups, countActiveGlobalAdmins, permissionsOfUser } from '../groups/groups-queries.js';
 import type { Database } from '../db/client.js';
-import { userGroups, users, type User } from '../db/schema.js';
+import { userGroups, users, type User, type UserIdentity } from '../db/schema.js';
+import { createFromDirectory, refreshFromDirectory } from '../directories/directory-users-commands.js';
+import { findUserByIdentity } from '../directories/identities-queries.js';
+import { enabledLdapDirectories, type LdapDirectory } from '../directories/identity-providers-queries.js';
+import { directoryForLogin } from '../directories/ldap-config.js';
+import { authenticate } from '../directories/ldap-directory.js';
 import { hasPermission } from '../security/permissions.js';
 import { endUserSessions } from '../sessions/sessions-commands.js';
 import { findUserByUsername } from '../users/users-queries.js';
@@ -24,7 +29,12 @@ type FailureReason =
   | 'locked'
   | 'temporarily_locked_out'
   | 'no_local_password'
-  | 'no_login_permission';
+  | 'no_login_permission'
+  | 'empty_password'
+  | 'directory_unavailable'
+  | 'directory_ambiguous'
+  | 'directory_user_not_linked'
+  | 'directory_username_unusable';
 
 /** The lockout settings (MAX_LOGIN_ATTEMPTS, LOCK_AFTER_TEMPORARY_LOCKOUTS), and the time of the attempt. */
 export interface LockoutSettings {
@@ -38,6 +48,8 @@ interface LoginAttempt extends LockoutSettings {
   username: string;
   password: string;
   ip: string;
+  /** A failure answers no sooner than this (ms of real time): see attemptLogin. */
+  failureMinMs?: number;
 }
 
 // No stored user name has one, and a NUL cannot even be sent to the database in a query.
@@ -82,13 +94,42 @@ async function reserveAttempt(
 }
 
 /**
- * Checks a user name and password (docs/rules.md#login-two-factor-and-lockout). Every failure looks the same to the caller and
- * costs one argon2 verification, so neither the answer nor its timing tells whether the
- * account exists or why it failed; the audit log records the real reason. Success resets the
- * failure count; the login itself completes with `completeLogin` (after a second factor, if any).
+ * Checks a user name and password (docs/rules.md#login-two-factor-and-lockout): a local user's
+ * against their argon2 hash, anyone else's against the directory that knows them
+ * (docs/rules.md#realms). Every failure looks the same to the caller and answers no sooner than
+ * `failureMinMs` after the attempt began, so neither the answer nor its timing tells whether the
+ * account exists, which directory holds it, or why it failed; the audit log records the real
+ * reason. Success resets the failure count; the login itself completes with `completeLogin`
+ * (after a second factor, if any).
  */
-export async function attemptLogin(db: Database, attempt: LoginAttempt): Promise<LoginResult> {
-  const user = CONTROL_CHARACTER.test(attempt.username) ? undefined : await findUserByUsername(db, attempt.username);
+export async function attemptLogin(db: Database, box: SecretBox, attempt: LoginAttempt): Promise<LoginResult> {
+  const started = performance.now();
+  const result = await checkCredentials(db, box, attempt);
+  const wait = started + (attempt.failureMinMs ?? 0) - performance.now();
+  if (!result.ok && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  return result;
+}
+
+async function checkCredentials(db: Database, box: SecretBox, attempt: LoginAttempt): Promise<LoginResult> {
+  const typedIsStorable = !CONTROL_CHARACTER.test(attempt.username);
+  const user = typedIsStorable ? await findUserByUsername(db, attempt.username) : undefined;
+  if (user?.realm === 'local' || !typedIsStorable) return localLogin(db, attempt, user);
+  const directories = await enabledLdapDirectories(db, box);
+  const target = directoryForLogin(
+    attempt.username,
+    directories.map((directory) => directory.config),
+  );
+  if (target.kind === 'none' || directories.length === 0) return localLogin(db, attempt, user);
+  const indexes = target.kind === 'directory' ? [target.index] : target.indexes;
+  return directoryLogin(
+    db,
+    attempt,
+    target.username,
+    indexes.map((index) => directories[index]!),
+  );
+}
+
+async function localLogin(db: Database, attempt: LoginAttempt, user: User | undefined): Promise<LoginResult> {
   const actor: Actor = { ...anonymousActor(attempt.ip), name: attempt.username.slice(0, 255) };
   const fail = async (reason: FailureReason, hash?: string | null): Promise<LoginResult> => {
     if (hash !== undefined) await verifyPassword(hash ?? (await timingDummyHash()), attempt.password);
@@ -117,6 +158,77 @@ export async function attemptLogin(db: Database, attempt: LoginAttempt): Promise
   const rehash = needsRehash(user.passwordHash) ? { passwordHash: await hashPassword(attempt.password) } : {};
   const [updated] = await resetFailures(db, user.id, rehash);
   return updated ? { ok: true, user: updated } : { ok: false };
+}
+
+/**
+ * A directory login: each directory in turn searches for the name (a directory that does not
+ * know it, or does not answer, passes to the next); the first that finds exactly one entry
+ * decides. The linked user's lockout slot is taken after the search and before the bind, so a
+ * locked-out account's password is never tried; the user is found by (directory, immutable id).
+ */
+async function directoryLogin(
+  db: Database,
+  attempt: LoginAttempt,
+  name: string,
+  directories: LdapDirectory[],
+): Promise<LoginResult> {
+  const actor: Actor = { ...anonymousActor(attempt.ip), name: attempt.username.slice(0, 255) };
+  const fail = async (reason: FailureReason, user?: User): Promise<LoginResult> => {
+    // One argon2 verification, as every local failure costs (see attemptLogin for the timing floor).
+    await verifyPassword(await timingDummyHash(), attempt.password);
+    await loginFailed(db, actor, user, reason);
+    return { ok: false };
+  };
+  // An empty password is an anonymous bind that AD and OpenLDAP (bind_anon_dn) accept: never sent.
+  if (attempt.password.trim() === '') return fail('empty_password');
+  let unavailable = false;
+  for (const directory of directories) {
+    let linked: { user: User; identity: UserIdentity } | null = null;
+    let refusal: FailureReason | null = null;
+    let failures = 0;
+    const result = await authenticate(directory.config, name, attempt.password, async (immutableId) => {
+      linked = await findUserByIdentity(db, directory.id, immutableId);
+      if (!linked) return true;
+      if (linked.user.disabled) refusal = 'disabled';
+      else if (linked.user.locked) refusal = 'locked';
+      else {
+        const slot = await reserveAttempt(db, linked.user.id, attempt.maxAttempts, attempt.nowMs);
+        if (slot === null) refusal = 'temporarily_locked_out';
+        else failures = slot;
+      }
+      return refusal === null;
+    });
+    const found = linked as { user: User; identity: UserIdentity } | null;
+    if (!result.ok) {
+      if (result.kind === 'not_found') continue;
+      if (result.kind === 'unavailable' || result.kind === 'tls') {
+        unavailable = true;
+        continue;
+      }
+      if (result.kind === 'ambiguous') return fail('directory_ambiguous');
+      if (result.kind === 'refused_before_bind') return fail(refusal ?? 'temporarily_locked_out', found?.user);
+      if (found && failures >= attempt.maxAttempts)
+        await lockOut(db, found.user, actor, attempt.lockAfter, attempt.nowMs);
+      return fail(result.kind === 'invalid_credentials' ? 'bad_password' : 'directory_unavailable', found?.user);
+    }
+    let user: User;
+    if (found) {
+      user = await refreshFromDirectory(db, directory, found.user, found.identity, result.user, attempt.nowMs);
+    } else {
+      if (!directory.config.createUsersAtFirstLogin) return fail('directory_user_not_linked');
+      const created = await createFromDirectory(db, directory, result.user, name, attempt.nowMs);
+      if (!created.ok)
+        return fail(created.problem.kind === 'invalid' ? 'directory_username_unusable' : 'directory_unavailable');
+      user = created.value;
+    }
+    if (!hasPermission(await permissionsOfUser(db, user.id), 'user')) {
+      await resetFailures(db, user.id, {});
+      return fail('no_login_permission', user);
+    }
+    const [updated] = await resetFailures(db, user.id, {});
+    return updated ? { ok: true, user: updated } : { ok: false };
+  }
+  return fail(unavailable ? 'directory_unavailable' : 'unknown_user');
 }
 
 /**

@@ -50,10 +50,11 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const username = request.body.username ?? '';
       const password = request.body.password ?? '';
       const next = safeReturnPath(request.body.next);
-      const result = await attemptLogin(app.db, {
+      const result = await attemptLogin(app.db, app.secretBox, {
         username,
         password,
         ip: request.ip,
+        failureMinMs: app.config.loginFailureMinMs,
         maxAttempts: app.config.maxLoginAttempts,
         lockAfter: app.config.lockAfterTemporaryLockouts,
         nowMs: app.now(),

@@ -26,7 +26,11 @@ export function directoryAttributeChanges(user: Pick<User, DirectoryOwnedField>,
   for (const [field, key] of Object.entries(OWNED) as [DirectoryOwnedField, string][]) {
     const value = entry.attributes[field];
     if (value === null) continue;
-    const next = value.trim().slice(0, 255);
+    // Control characters never reach a stored name (the admin forms refuse them too).
+    const next = value
+      .replace(/\p{Cc}/gu, '')
+      .trim()
+      .slice(0, 255);
     if (next !== user[field]) {
       set[field] = next;
       changes[key] = { old: user[field], new: next };

@@ -8,7 +8,13 @@ import { Client, Filter, InvalidCredentialsError, type Entry } from 'ldapts';
 import { MAX_GROUP_DEPTH, type LdapConfig } from './ldap-config.js';
 
 export type LdapFailureKind =
-  'invalid_credentials' | 'not_found' | 'ambiguous' | 'unavailable' | 'tls' | 'refused_empty_password';
+  | 'invalid_credentials'
+  | 'not_found'
+  | 'ambiguous'
+  | 'unavailable'
+  | 'tls'
+  | 'refused_empty_password'
+  | 'refused_before_bind';
 
 export interface LdapUser {
   immutableId: string;
@@ -24,12 +30,22 @@ export interface LdapUser {
   groups: string[];
 }
 
-export type LdapResult = { ok: true; user: LdapUser } | { ok: false; kind: LdapFailureKind; message: string };
+export type LdapResult =
+  | { ok: true; user: LdapUser }
+  /** immutableId: the entry the name found, when the failure came after the search (a wrong password). */
+  | { ok: false; kind: LdapFailureKind; message: string; immutableId?: string };
+
+/**
+ * Called with the entry's immutable id after the search and before the bind: false stops the
+ * login there (a locked-out account's password is never tried against the directory).
+ */
+export type BeforeBind = (immutableId: string) => Promise<boolean>;
 
 class LdapFailure extends Error {
   constructor(
     readonly kind: LdapFailureKind,
     message: string,
+    readonly immutableId?: string,
   ) {
     super(message);
   }
@@ -268,7 +284,12 @@ async function run(config: LdapConfig, work: (client: Client, url: string) => Pr
     return { ok: true, user: await work(connected.client, connected.url) };
   } catch (error) {
     const failure = classify(config, connected?.url ?? config.urls[0] ?? '', error);
-    return { ok: false, kind: failure.kind, message: failure.message };
+    return {
+      ok: false,
+      kind: failure.kind,
+      message: failure.message,
+      ...(failure.immutableId ? { immutableId: failure.immutableId } : {}),
+    };
   } finally {
     if (connected) await close(connected.client);
   }
@@ -280,13 +301,21 @@ export function testConnection(config: LdapConfig, username: string): Promise<Ld
 }
 
 /** A directory login: search with the service account, require exactly one entry, bind as its DN. */
-export async function authenticate(config: LdapConfig, username: string, password: string): Promise<LdapResult> {
+export async function authenticate(
+  config: LdapConfig,
+  username: string,
+  password: string,
+  beforeBind?: BeforeBind,
+): Promise<LdapResult> {
   // An empty password is an anonymous bind that many directories (AD among them) answer with success.
   if (password.trim() === '')
     return { ok: false, kind: 'refused_empty_password', message: 'An empty password is never sent to the directory.' };
   if (username.trim() === '') return { ok: false, kind: 'not_found', message: 'No username was given.' };
   return run(config, async (client, url) => {
     const entry = await findUser(client, config, username);
+    const immutableId = immutableIdOf(config, entry);
+    if (beforeBind && !(await beforeBind(immutableId)))
+      throw new LdapFailure('refused_before_bind', 'Roster refused this account before the bind.', immutableId);
     const userClient = new Client({
       url,
       connectTimeout: config.connectTimeoutMs,
@@ -300,7 +329,11 @@ export async function authenticate(config: LdapConfig, username: string, passwor
       await userClient.bind(entry.dn, password);
     } catch (error) {
       if (error instanceof InvalidCredentialsError)
-        throw new LdapFailure('invalid_credentials', `The directory refused the password for ${entry.dn}.`);
+        throw new LdapFailure(
+          'invalid_credentials',
+          `The directory refused the password for ${entry.dn}.`,
+          immutableId,
+        );
       throw error;
     } finally {
       await close(userClient);

@@ -89,6 +89,7 @@ export async function createTestApp(
     ROSTER_ADMIN_PASSWORD: ADMIN_PASSWORD,
     LOG_LEVEL: 'silent',
     LOGIN_RATE_LIMIT: '10000',
+    LOGIN_FAILURE_MIN_MS: '0', // the timing test sets its own
     API_RATE_LIMIT: '100000',
     ROSTER_SECRET_KEY: crypto.randomBytes(32).toString('base64'), // never a key file in ./data
     ...env,
