@@ -34,6 +34,7 @@ import workspaceRoutes from './workspaces/routes.js';
 import launchRoutes from './launches/routes.js';
 import apiKeyRoutes from './api-keys/routes.js';
 import apiRoutes from './api/routes.js';
+import identityRoutes from './directories/identity-routes.js';
 
 export interface RouteEntry {
   method: string;
@@ -150,6 +151,7 @@ export async function buildApp({ config, db, logger = false, now = Date.now }: B
   await app.register(authRoutes);
   await app.register(homeRoutes);
   await app.register(userRoutes);
+  await app.register(identityRoutes);
   await app.register(groupRoutes);
   await app.register(auditRoutes);
   await app.register(profileRoutes);

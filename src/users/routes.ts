@@ -30,7 +30,14 @@ import {
   UserListQuery as UserListQuerySchema,
   UserParams,
 } from '../schemas/users.js';
-import { findUserById, listUsers, mayChangeUser, type UserListQuery } from './users-queries.js';
+import {
+  directoryChoices,
+  findUserById,
+  identitiesOfUser,
+  listUsers,
+  mayChangeUser,
+  type UserListQuery,
+} from './users-queries.js';
 import { effectiveSettingsOfUser } from './user-settings-queries.js';
 import { saveUserSetting } from './user-settings-commands.js';
 import { workspaceCatalogue } from '../workspaces/workspaces-queries.js';
@@ -135,11 +142,13 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const touchable = actor !== null && (await mayChangeUser(db, actor.permissions, user));
     // The same resolver as the profile's (the user's own values first); its read of the user's
     // groups also serves their group list.
-    const [resolved, allGroups, mappings, launches] = await Promise.all([
+    const [resolved, allGroups, mappings, launches, identities, directories] = await Promise.all([
       effectiveSettingsOfUser(db, user.id),
       groupChoices(db),
       listMappings(db, { kind: 'user', id: user.id }),
       workspaceSessionsOfUser(db, user.id),
+      identitiesOfUser(db, user.id),
+      directoryChoices(db),
     ]);
     const memberOf = resolved.groups;
     const memberIds = new Set(memberOf.map((g) => g.id));
@@ -181,6 +190,9 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       formError: form.formError ?? null,
       version: form.version ?? user.version,
       canModify,
+      identities,
+      directories,
+      canLink: canModify && hasPermission(actor.permissions, 'auth_view'),
       canDelete: touchable && actor !== null && hasPermission(actor.permissions, 'users_delete'),
       canOpenSessions: actor !== null && hasPermission(actor.permissions, 'users_auth_session'),
       // Logging out or ending sessions of a stronger user needs users_modify_admin, as changing them does.

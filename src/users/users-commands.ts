@@ -7,7 +7,7 @@ import { type Actor } from '../security/actor.js';
 import { hashPassword } from '../security/passwords.js';
 import { conflict, forbidden, notFound, ok, type Result } from '../security/result.js';
 import type { Database } from '../db/client.js';
-import { recoveryCodes, users, type NewUser, type User } from '../db/schema.js';
+import { recoveryCodes, userIdentities, users, type NewUser, type User } from '../db/schema.js';
 import { isUniqueViolation } from '../db/sql-helpers.js';
 import { addMembers } from '../groups/groups-commands.js';
 import { autoAddGroups, permissionsOfGroups, systemGroupId } from '../groups/groups-queries.js';
@@ -149,6 +149,11 @@ export async function updateUser(
         );
       }
       if (await usernameTaken(tx, input.username, id)) return DUPLICATE;
+      if (input.realm !== before.realm && (await hasIdentity(tx, id)))
+        return conflict(
+          `${before.username} is linked to a directory: unlink them (Directory identity, below) to change the realm.`,
+          { field: 'realm', reason: 'linked' },
+        );
       const blocksLogin = (input.disabled && !before.disabled) || (input.locked && !before.locked);
       const unlocking = before.locked && !input.locked;
       const user = await updateUserAtVersion(tx, id, expectedVersion, {
@@ -268,6 +273,15 @@ export async function changeOwnPassword(
       },
     });
   });
+}
+
+async function hasIdentity(db: Database, userId: string): Promise<boolean> {
+  const [row] = await db
+    .select({ id: userIdentities.id })
+    .from(userIdentities)
+    .where(eq(userIdentities.userId, userId))
+    .limit(1);
+  return row !== undefined;
 }
 
 async function insertUser(db: Database, values: NewUser): Promise<User> {

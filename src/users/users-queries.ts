@@ -1,8 +1,16 @@
 // Reads of users (docs/rules.md#users): the list, one user, name clashes. No audit, no rules, no
 // transactions of their own; changes go through users-commands.ts.
-import { and, eq, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
-import { userGroups, users, workspaceSessions, type Realm, type User } from '../db/schema.js';
+import {
+  identityProviders,
+  userGroups,
+  userIdentities,
+  users,
+  workspaceSessions,
+  type Realm,
+  type User,
+} from '../db/schema.js';
 import { isUuid, keysetPage, userSearchCondition, type ListCursor } from '../db/sql-helpers.js';
 import type { UserSortKey, UserStatus } from '../schemas/users.js';
 import { effectivePermissionsOf } from '../groups/groups-queries.js';
@@ -232,4 +240,31 @@ export async function hasWorkspaceSessions(db: Database, userId: string): Promis
     .where(eq(workspaceSessions.userId, userId))
     .limit(1);
   return running.length > 0;
+}
+
+/** The user's identities at identity providers, for their page and get_user (docs/rules.md#realms). */
+export async function identitiesOfUser(db: Database, userId: string) {
+  return db
+    .select({
+      id: userIdentities.id,
+      providerId: userIdentities.providerId,
+      providerName: identityProviders.name,
+      providerKind: identityProviders.kind,
+      subject: userIdentities.subject,
+      externalName: userIdentities.externalName,
+      lastSyncAt: userIdentities.lastSyncAt,
+    })
+    .from(userIdentities)
+    .innerJoin(identityProviders, eq(identityProviders.id, userIdentities.providerId))
+    .where(eq(userIdentities.userId, userId))
+    .orderBy(asc(identityProviders.name));
+}
+
+/** The LDAP directories a user may be linked to (enabled or not: an admin may link before enabling). */
+export function directoryChoices(db: Database) {
+  return db
+    .select({ id: identityProviders.id, name: identityProviders.name })
+    .from(identityProviders)
+    .where(eq(identityProviders.kind, 'ldap'))
+    .orderBy(asc(identityProviders.sortOrder), asc(identityProviders.name));
 }

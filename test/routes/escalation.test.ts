@@ -17,7 +17,9 @@ import {
   groupPermissions,
   groups,
   groupSettings,
+  identityProviders,
   sessions,
+  userIdentities,
   userGroups,
   users,
   workspaces,
@@ -30,6 +32,10 @@ import { PERMISSIONS, type Permission } from '../../src/security/permissions.js'
 import type { TestClient } from '../helpers/client.js';
 import { createGroup, freePriority, loggedInClient } from '../helpers/factories.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
+import { skipSlapdTests, slapdLdapConfig, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { createLdapProvider } from '../../src/directories/identity-providers-commands.js';
+import { testConnection } from '../../src/directories/ldap-directory.js';
+import { SYSTEM_ACTOR } from '../../src/security/actor.js';
 
 let t: TestApp;
 let passwordHash: string;
@@ -42,12 +48,43 @@ let created: { groups: string[]; users: string[]; apiKeys: string[]; workspaces:
   workspaces: [],
 };
 
+let directory: { providerId: string; name: string; subject: string; slapd: Slapd | null };
 beforeAll(async () => {
   t = await createTestApp();
+  directory = await linkableDirectory();
   passwordHash = await hashPassword(USER_PASSWORD); // one hash for every fixture account (argon2 is slow on purpose)
   allUsersId = await systemGroupId(t.handle.db, 'all_users');
 });
-afterAll(() => t.close());
+afterAll(async () => {
+  await directory?.slapd?.stop();
+  await t.close();
+});
+
+/**
+ * A directory with one person, for the link path (a real slapd where it is installed); without
+ * slapd only the unlink path, which asks no directory, is driven.
+ */
+async function linkableDirectory() {
+  if (skipSlapdTests) {
+    const [row] = await t.handle.db
+      .insert(identityProviders)
+      .values({ kind: 'ldap', name: 'Escalation', config: {} })
+      .returning();
+    return { providerId: row!.id, name: '', subject: '', slapd: null };
+  }
+  const slapd = await startSlapd();
+  const { bindPassword, ...config } = slapdLdapConfig(slapd);
+  const created = await createLdapProvider(t.handle.db, t.app.secretBox, SYSTEM_ACTOR, {
+    name: 'Escalation',
+    sortOrder: 1,
+    config,
+    bindPassword,
+  });
+  if (!created.ok) throw new Error(created.problem.message);
+  const found = await testConnection(slapdLdapConfig(slapd), 'alice');
+  if (!found.ok) throw new Error(found.message);
+  return { providerId: created.value.id, name: 'alice', subject: found.user.immutableId, slapd };
+}
 afterEach(async () => {
   const db = t.handle.db;
   if (created.users.length > 0) await db.delete(users).where(inArray(users.id, created.users));
@@ -324,6 +361,41 @@ const PATHS: Record<string, ConferringPath> = {
     attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.target!.id}`, userForm(ctx, { disabled: 'true' })),
     reached: async (ctx) => (await userRow(ctx.target!.id))!.disabled,
   },
+  ...(skipSlapdTests
+    ? {}
+    : {
+        'link a stronger user to a directory entry (whoever knows its password logs in as them)': {
+          route: 'POST /admin/users/:id/identity',
+          changesAUser: true,
+          setup: strongerUser,
+          attempt: (ctx: Context) =>
+            ctx.actor.client.post(`/admin/users/${ctx.target!.id}/identity`, {
+              provider_id: directory.providerId,
+              name: directory.name,
+              subject: directory.subject,
+            }),
+          reached: async (ctx: Context) => (await userRow(ctx.target!.id))!.realm === 'ldap',
+        },
+      }),
+  'unlink a stronger user from their directory, setting their password': {
+    route: 'POST /admin/users/:id/identity/:identityId/unlink',
+    changesAUser: true,
+    setup: async (ctx) => {
+      const made = await strongerUser(ctx);
+      await t.handle.db.update(users).set({ realm: 'ldap', passwordHash: null }).where(eq(users.id, made.target.id));
+      const [identity] = await t.handle.db
+        .insert(userIdentities)
+        .values({ userId: made.target.id, providerId: directory.providerId, subject: `s-${made.target.id}` })
+        .returning();
+      return { ...made, item: identity!.id };
+    },
+    attempt: (ctx) =>
+      ctx.actor.client.post(`/admin/users/${ctx.target!.id}/identity/${ctx.item}/unlink`, {
+        password: 'a password of my choosing',
+        password_confirm: 'a password of my choosing',
+      }),
+    reached: async (ctx) => (await userRow(ctx.target!.id))!.realm === 'local',
+  },
   "reset a stronger user's 2FA": {
     route: 'POST /admin/users/:id/reset-2fa',
     changesAUser: true,
@@ -529,6 +601,7 @@ const CONFERS_NOTHING: Record<string, string> = {
   'POST /launch': "records one's own workspace session",
   'POST /admin/api-keys': 'a new key holds no permissions',
   'POST /admin/api-keys/:id/delete': 'removes a key',
+  ...(skipSlapdTests ? { 'POST /admin/users/:id/identity': 'driven where slapd is installed (always under CI)' } : {}),
   'POST /api/public/update_user_attributes':
     "a user's preferences; a stronger user needs users_modify_admin (tested in api.test.ts)",
 };
