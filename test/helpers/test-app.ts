@@ -91,6 +91,7 @@ export async function createTestApp(
     LOGIN_RATE_LIMIT: '10000',
     API_RATE_LIMIT: '100000',
     ROSTER_SECRET_KEY: crypto.randomBytes(32).toString('base64'), // never a key file in ./data
+    DIRECTORY_SYNC_SCHEDULER: 'false', // tests sync by hand (runDueSyncs) on their own clock
     ...env,
   });
   const handle = await createTestDatabase({ onQuery: options.onQuery });

@@ -165,6 +165,7 @@ function bodyOf(call: string, ids: Awaited<ReturnType<typeof world>>): Record<st
     get_groups: {},
     get_group: { target_group: { group_id: ids.memberOf } },
     get_images: {},
+    get_auth_providers: {},
     request_kasm: { user_id: ids.user, image_id: ids.image },
     get_kasm_status: { kasm_id: ids.session },
     get_kasms: {},
