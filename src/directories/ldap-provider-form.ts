@@ -156,12 +156,15 @@ export function ldapFormValuesOf(provider: IdentityProvider): LdapFormValues {
   };
 }
 
-/** The form as typed, to show again (the password never among them). */
+/**
+ * The form as typed, to show again (the password never among them). A browser sends every field;
+ * a field left out (a script's post) is a new form's default, a checkbox left out is unticked.
+ */
 export function typedLdapFormValues(body: LdapFormBody): LdapFormValues {
   const values = { ...newLdapFormValues() } as Record<string, unknown>;
   for (const key of Object.keys(values) as (keyof LdapFormValues)[]) {
     if ((CHECKBOXES as readonly string[]).includes(key)) values[key] = body[key] !== undefined;
-    else values[key] = body[key] ?? '';
+    else if (body[key] !== undefined) values[key] = body[key];
   }
   return values as unknown as LdapFormValues;
 }
