@@ -137,14 +137,17 @@ const directoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
         return renderNew(reply.code(PAGE_STATUS[result.problem.kind]), typed, formErrorsOf(result.problem));
       }
       const created = result.value;
-      let message = `Directory ${created.name} added, disabled: test it, then enable it.`;
+      let flash: { type: 'success' | 'error'; message: string } = {
+        type: 'success',
+        message: `Directory ${created.name} added, disabled: test it, then enable it.`,
+      };
       if (typed.enabled) {
         const enabled = await setProviderEnabled(db, actor, created, created.version, true);
-        message = enabled.ok
-          ? `Directory ${created.name} added and enabled.`
-          : `Directory ${created.name} added, but not enabled: ${enabled.problem.message}`;
+        flash = enabled.ok
+          ? { type: 'success', message: `Directory ${created.name} added and enabled.` }
+          : { type: 'error', message: `Directory ${created.name} added, but not enabled: ${enabled.problem.message}` };
       }
-      request.session.flash = { type: 'success', message };
+      request.session.flash = flash;
       return reply.redirect(urlOf(created), 303);
     },
   );
@@ -195,14 +198,20 @@ const directoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
         });
       }
       let saved = result.value;
-      let message = `Directory ${saved.name} saved.`;
+      let flash: { type: 'success' | 'error'; message: string } = {
+        type: 'success',
+        message: `Directory ${saved.name} saved.`,
+      };
       if (typed.enabled !== saved.enabled) {
         const toggled = await setProviderEnabled(db, actor, saved, saved.version, typed.enabled);
         if (toggled.ok) saved = toggled.value;
         else
-          message = `Directory ${saved.name} saved, but not ${typed.enabled ? 'enabled' : 'disabled'}: ${toggled.problem.message}`;
+          flash = {
+            type: 'error',
+            message: `Directory ${saved.name} saved, but not ${typed.enabled ? 'enabled' : 'disabled'}: ${toggled.problem.message}`,
+          };
       }
-      request.session.flash = { type: 'success', message };
+      request.session.flash = flash;
       return reply.redirect(urlOf(saved), 303);
     },
   );

@@ -397,3 +397,11 @@ describe.skipIf(skipSlapdTests)('the identity provider pages', () => {
     expect((await runDueSyncs(db(), t.app.secretBox, start + 5 * 60_000)).some((r) => r.providerId === id)).toBe(true);
   });
 });
+
+describe('the directory sync scheduler', () => {
+  it('starts with the app when configured, and stops when the app closes', async () => {
+    const scheduled = await createTestApp({ DIRECTORY_SYNC_SCHEDULER: 'true' });
+    expect(scheduled.config.directorySyncScheduler).toBe(true);
+    await scheduled.close(); // clears its interval: the test process is not held open
+  });
+});
