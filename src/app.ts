@@ -35,6 +35,8 @@ import launchRoutes from './launches/routes.js';
 import apiKeyRoutes from './api-keys/routes.js';
 import apiRoutes from './api/routes.js';
 import identityRoutes from './directories/identity-routes.js';
+import directoryRoutes from './directories/routes.js';
+import { runDueSyncs } from './directories/directory-sync-schedule.js';
 
 export interface RouteEntry {
   method: string;
@@ -160,5 +162,30 @@ export async function buildApp({ config, db, logger = false, now = Date.now }: B
   await app.register(launchRoutes);
   await app.register(apiKeyRoutes);
   await app.register(apiRoutes);
+  await app.register(directoryRoutes);
+  if (config.directorySyncScheduler) startDirectorySyncScheduler(app, now);
   return app;
+}
+
+/** Runs the due directory syncs once a minute (docs/rules.md#directory-sync), one round at a time. */
+function startDirectorySyncScheduler(app: FastifyInstance, now: () => number): void {
+  let round: Promise<void> | null = null;
+  const timer = setInterval(() => {
+    if (round) return; // the last round is still syncing
+    round = runDueSyncs(app.db, app.secretBox, now())
+      .then((results) => {
+        for (const { providerId, result } of results)
+          if (!result.ok)
+            app.log.warn({ providerId, problem: result.problem.message }, 'scheduled directory sync refused');
+      })
+      .catch((error: unknown) => app.log.error({ err: error }, 'scheduled directory sync failed'))
+      .finally(() => {
+        round = null;
+      });
+  }, 60_000);
+  timer.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(timer);
+    await round; // never close the database under a sync
+  });
 }

@@ -55,6 +55,8 @@ export interface Config {
   templateCache: boolean;
   /** How far V8 lets the JavaScript heap grow past live data before collecting (%); 0 = V8's own. */
   heapGrowingPercent: number;
+  /** Run each directory's automatic sync at its interval (off in tests, which sync by hand). */
+  directorySyncScheduler: boolean;
 }
 
 export class ConfigError extends Error {
@@ -164,6 +166,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     heapGrowingPercent: int('HEAP_GROWING_PERCENT', 50, 0, 400),
     templateCache: bool('TEMPLATE_CACHE', true),
+    directorySyncScheduler: bool('DIRECTORY_SYNC_SCHEDULER', true),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

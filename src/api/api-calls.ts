@@ -9,6 +9,7 @@ import type { User } from '../db/schema.js';
 import { canViewGroup } from '../groups/group-access.js';
 import { changeMembership } from '../groups/groups-commands.js';
 import { findGroup, groupChoices, MEMBERS_PER_PAGE, membersOfGroup } from '../groups/groups-queries.js';
+import { listIdentityProviders } from '../directories/identity-providers-queries.js';
 import { apiAnswerOf } from '../http/problems.js';
 import { launch } from '../launches/launches-commands.js';
 import { defaultWorkspaceOf, noDefaultMessage } from '../launches/launches-queries.js';
@@ -62,7 +63,7 @@ export type ApiAnswer = { status: number; body: unknown } | { status: 200; strea
 export interface ApiCall {
   name: string;
   /** Users, Groups, Workspaces or Sessions: the reference's sections and the OpenAPI tags. */
-  tag: 'Users' | 'Groups' | 'Workspaces' | 'Sessions';
+  tag: 'Users' | 'Groups' | 'Workspaces' | 'Sessions' | 'Authentication';
   permission: Permission;
   summary: string;
   body: TSchema;
@@ -395,6 +396,39 @@ export const API_CALLS: readonly ApiCall[] = [
             last_name: member.lastName,
           })),
         },
+      });
+    },
+  }),
+  define({
+    name: 'get_auth_providers',
+    tag: 'Authentication',
+    permission: 'auth_view',
+    summary:
+      'Roster\'s own call: the identity providers (LDAP directories) in the order they are tried, with their last sync; never a secret. Answers {"auth_providers": [{provider_id, kind, name, enabled, order, last_sync_at, last_sync}]}.',
+    body: EmptyApiBody,
+    example: {},
+    async handle({ db }) {
+      const rows = await listIdentityProviders(db);
+      return ok({
+        auth_providers: rows.map((provider) => ({
+          provider_id: toKasmId(provider.id),
+          kind: provider.kind,
+          name: provider.name,
+          enabled: provider.enabled,
+          order: provider.sortOrder,
+          last_sync_at: provider.lastSyncAt?.toISOString() ?? null,
+          last_sync: provider.lastSync
+            ? {
+                outcome: provider.lastSync.outcome,
+                seen: provider.lastSync.seen,
+                updated: provider.lastSync.updated,
+                disabled: provider.lastSync.disabled,
+                enabled: provider.lastSync.enabled,
+                errors: provider.lastSync.errors,
+                message: provider.lastSync.message,
+              }
+            : null,
+        })),
       });
     },
   }),

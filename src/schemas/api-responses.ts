@@ -121,6 +121,28 @@ const GroupWithMembers = closed({
 
 const UserAnswer = closed({ user: KasmUserShape });
 
+/** One identity provider as get_auth_providers answers it: never its configuration or secret. */
+const AuthProviderShape = closed({
+  provider_id: KasmIdOut,
+  kind: Type.Unsafe<'ldap' | 'oidc' | 'saml'>({ type: 'string', enum: ['ldap', 'oidc', 'saml'] }),
+  name: Type.String(),
+  enabled: Type.Boolean(),
+  order: Type.Integer(),
+  last_sync_at: TimeOrNull,
+  last_sync: Type.Union([
+    closed({
+      outcome: Type.Unsafe<'completed' | 'failed'>({ type: 'string', enum: ['completed', 'failed'] }),
+      seen: Type.Integer(),
+      updated: Type.Integer(),
+      disabled: Type.Integer(),
+      enabled: Type.Integer(),
+      errors: Type.Integer(),
+      message: Type.String(),
+    }),
+    Type.Null(),
+  ]),
+});
+
 /**
  * Each call's 200 answer and the error statuses of its own (beyond those every call may answer).
  * get_users streams every user: its schema documents the stream, which Fastify sends unchanged.
@@ -139,6 +161,7 @@ export const API_ANSWERS: Readonly<Record<string, { ok: TSchema; errors: readonl
   get_groups: { ok: closed({ groups: Type.Array(GroupSummary) }), errors: [] },
   get_group: { ok: closed({ group: GroupWithMembers }), errors: [404] },
   get_images: { ok: closed({ images: Type.Array(KasmImageShape) }), errors: [] },
+  get_auth_providers: { ok: closed({ auth_providers: Type.Array(AuthProviderShape) }), errors: [] },
   request_kasm: {
     ok: closed({
       kasm_id: KasmIdOut,

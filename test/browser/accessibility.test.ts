@@ -3,7 +3,16 @@ import { createRequire } from 'node:module';
 import { eq } from 'drizzle-orm';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiKeys, groups, userGroups, users, workspaces, workspaceSessions } from '../../src/db/schema.js';
+import {
+  apiKeys,
+  groups,
+  identityProviders,
+  userGroups,
+  users,
+  workspaces,
+  workspaceSessions,
+} from '../../src/db/schema.js';
+import { LDAP_PRESETS } from '../../src/directories/ldap-config.js';
 import { loginAsFirstAdmin, openBrowserSession, skipBrowserTests, type BrowserSession } from '../helpers/browser.js';
 import { createGroup } from '../helpers/factories.js';
 
@@ -75,6 +84,35 @@ describe.skipIf(skipBrowserTests)('accessibility (axe-core)', () => {
       .insert(workspaceSessions)
       .values({ userId: admin!.id, workspaceId: workspace!.id, workspaceName: 'Chrome', plan: { settings: [] } })
       .returning();
+    const [directory] = await server.handle.db
+      .insert(identityProviders)
+      .values({
+        kind: 'ldap',
+        name: 'Example Corp',
+        secret: 'sealed',
+        config: {
+          ...LDAP_PRESETS.openldap,
+          urls: ['ldaps://ldap.example'],
+          bindDn: 'cn=roster',
+          userSearchBase: 'dc=example',
+          caCertificate: null,
+          loginDomains: [],
+          createUsersAtFirstLogin: false,
+          syncIntervalMinutes: 0,
+          allowUnencrypted: true,
+        },
+        lastSyncAt: new Date(),
+        lastSync: {
+          outcome: 'failed',
+          seen: 0,
+          updated: 0,
+          disabled: 0,
+          enabled: 0,
+          errors: 1,
+          message: 'did not answer',
+        },
+      })
+      .returning();
     pages = [
       '/',
       '/profile',
@@ -99,6 +137,10 @@ describe.skipIf(skipBrowserTests)('accessibility (axe-core)', () => {
       '/admin/api-keys',
       '/admin/api-keys/new',
       `/admin/api-keys/${apiKey!.id}`,
+      '/admin/auth',
+      '/admin/auth/ldap/new?preset=active-directory',
+      `/admin/auth/${directory!.id}`,
+      `/admin/auth/${directory!.id}/delete`,
       '/api/public/reference',
     ];
   });

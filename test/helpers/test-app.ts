@@ -92,6 +92,7 @@ export async function createTestApp(
     LOGIN_FAILURE_MIN_MS: '0', // the timing test sets its own
     API_RATE_LIMIT: '100000',
     ROSTER_SECRET_KEY: crypto.randomBytes(32).toString('base64'), // never a key file in ./data
+    DIRECTORY_SYNC_SCHEDULER: 'false', // tests sync by hand (runDueSyncs) on their own clock
     ...env,
   });
   const handle = await createTestDatabase({ onQuery: options.onQuery });

@@ -8,7 +8,7 @@ import type { TSchema } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_CALLS, isReadCall, type ApiContext } from '../../src/api/api-calls.js';
 import { API_BASE } from '../../src/api/routes.js';
-import { userGroups, workspaces, workspaceSessions } from '../../src/db/schema.js';
+import { identityProviders, userGroups, workspaces, workspaceSessions } from '../../src/db/schema.js';
 import {
   API_ANSWERS,
   API_COMMON_ERRORS,
@@ -144,6 +144,17 @@ async function world() {
     target_user_attributes: { user_id: user.id, theme: 'Dark', chat_sfx: false, default_image: image!.id },
   });
   expect(set.statusCode, set.body).toBe(200);
+  // A directory with a last sync, so get_auth_providers answers one of each shape.
+  await t.handle.db.insert(identityProviders).values([
+    { kind: 'ldap', name: unique('Directory'), secret: 'sealed', config: { urls: ['ldaps://ldap.example'] } },
+    {
+      kind: 'ldap',
+      name: unique('Directory'),
+      enabled: true,
+      lastSyncAt: new Date(t.app.now()),
+      lastSync: { outcome: 'completed', seen: 3, updated: 1, disabled: 0, enabled: 0, errors: 0, message: '' },
+    },
+  ]);
   return { user: user.id, group: group.id, memberOf: memberOf.id, session: session!.id, image: image!.id };
 }
 
@@ -165,6 +176,7 @@ function bodyOf(call: string, ids: Awaited<ReturnType<typeof world>>): Record<st
     get_groups: {},
     get_group: { target_group: { group_id: ids.memberOf } },
     get_images: {},
+    get_auth_providers: {},
     request_kasm: { user_id: ids.user, image_id: ids.image },
     get_kasm_status: { kasm_id: ids.session },
     get_kasms: {},

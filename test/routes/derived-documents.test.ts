@@ -190,6 +190,7 @@ const CALLS_WITHOUT_PLANS: Record<string, string> = {
   get_groups: 'group names and priorities',
   get_group: 'a group and its members',
   get_images: 'the workspaces, no mappings',
+  get_auth_providers: 'identity providers and their last sync counts, no mappings',
   destroy_kasm: 'answers {}',
   keepalive: 'answers {"usage_reached": false}',
 };

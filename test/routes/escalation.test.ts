@@ -602,6 +602,16 @@ const CONFERS_NOTHING: Record<string, string> = {
   'POST /admin/api-keys': 'a new key holds no permissions',
   'POST /admin/api-keys/:id/delete': 'removes a key',
   ...(skipSlapdTests ? { 'POST /admin/users/:id/identity': 'driven where slapd is installed (always under CI)' } : {}),
+  // Identity providers (auth_modify, admin-grade: docs/rules.md#permissions-and-no-way-up). A
+  // provider decides who logs in, but confers permissions only through its group mappings,
+  // which are classified with the group routes that make them.
+  'POST /admin/auth/ldap': 'adds a disabled directory; permissions come only from group mappings',
+  'POST /admin/auth/:id': "a directory's connection settings; permissions come only from group mappings",
+  'POST /admin/auth/:id/enable': 'lets a directory take logins; permissions come only from group mappings',
+  'POST /admin/auth/:id/disable': 'stops a directory taking logins',
+  'POST /admin/auth/:id/delete': 'removes a directory (its users stay, unlinked)',
+  'POST /admin/auth/:id/test': 'looks a user up in the directory; saves nothing',
+  'POST /admin/auth/:id/sync': "refreshes linked users' attributes, disables those gone; grants nothing itself",
   'POST /api/public/update_user_attributes':
     "a user's preferences; a stronger user needs users_modify_admin (tested in api.test.ts)",
 };

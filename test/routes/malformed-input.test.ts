@@ -52,6 +52,18 @@ async function makeFixtures(): Promise<Record<string, string>> {
   const launched = await admin.post('/launch', { workspace_id: workspaceId });
   if (mapping.statusCode !== 303 || launched.statusCode !== 303) throw new Error('walk fixtures failed');
   apiKey = await insertApiKey(t.handle.db, { name: 'walk key', permissions: ['global_admin'] });
+  // A directory nobody answers for (a closed port): its Test and Sync now get past the :id.
+  await admin.get('/admin/auth/ldap/new');
+  const provider = await admin.post('/admin/auth/ldap', {
+    name: 'Walk Directory',
+    urls: 'ldaps://127.0.0.1:1',
+    bind_dn: 'cn=walk,dc=example,dc=test',
+    bind_password: 'walk-bind-password',
+    user_search_base: 'dc=example,dc=test',
+    user_filter: '(uid={username})',
+    connect_timeout_ms: '200',
+  });
+  if (provider.statusCode !== 303) throw new Error(`walk directory failed: ${provider.body.slice(0, 500)}`);
   return {
     id: userId,
     userId,
@@ -59,6 +71,7 @@ async function makeFixtures(): Promise<Record<string, string>> {
     workspaceId,
     mappingId: mappingRow!.id,
     sessionId: launched.headers.location!.split('/').pop()!,
+    providerId: provider.headers.location!.split('/').pop()!,
     key: 'theme',
     handle: '0'.repeat(24),
   };
@@ -83,6 +96,7 @@ async function storedData(): Promise<string> {
     schema.fileMappings,
     schema.workspaceSessions,
     schema.apiKeyPermissions,
+    schema.identityProviders,
   ];
   const contents: unknown[][] = await Promise.all(tables.map((table) => db.select().from(table)));
   // An API key's Last Used moves with every call; the rest of its row is data.
@@ -99,6 +113,7 @@ function pathWith(route: RouteEntry, override: Record<string, string> = {}): str
     ['/admin/groups', ids.groupId!],
     ['/admin/workspaces', ids.workspaceId!],
     ['/workspace-sessions', ids.sessionId!],
+    ['/admin/auth', ids.providerId!],
   ];
   const ownId = idOf.find(([prefix]) => route.url.startsWith(prefix))?.[1];
   return route.url.replace(

@@ -116,6 +116,16 @@ describe('TRUST_PROXY', () => {
   });
 });
 
+describe('DIRECTORY_SYNC_SCHEDULER', () => {
+  it('runs the directory sync scheduler unless turned off', () => {
+    expect(loadConfig({}).directorySyncScheduler).toBe(true);
+    expect(loadConfig({ DIRECTORY_SYNC_SCHEDULER: 'false' }).directorySyncScheduler).toBe(false);
+    expect(() => loadConfig({ DIRECTORY_SYNC_SCHEDULER: 'sometimes' })).toThrow(
+      /DIRECTORY_SYNC_SCHEDULER must be true or false/,
+    );
+  });
+});
+
 describe('LOCK_AFTER_TEMPORARY_LOCKOUTS', () => {
   it('defaults to 3 and takes 0 (never)', () => {
     expect(loadConfig({}).lockAfterTemporaryLockouts).toBe(3);
