@@ -10,6 +10,7 @@ import { canViewGroup } from '../groups/group-access.js';
 import { changeMembership } from '../groups/groups-commands.js';
 import { findGroup, groupChoices, MEMBERS_PER_PAGE, membersOfGroup } from '../groups/groups-queries.js';
 import { listIdentityProviders } from '../directories/identity-providers-queries.js';
+import { identitiesOfUser } from '../users/users-queries.js';
 import { apiAnswerOf } from '../http/problems.js';
 import { launch } from '../launches/launches-commands.js';
 import { defaultWorkspaceOf, noDefaultMessage } from '../launches/launches-queries.js';
@@ -45,7 +46,16 @@ import {
   keepSessionAlive,
   userBatch,
 } from './api-queries.js';
-import { fromKasmId, kasmImage, kasmSession, kasmUrl, kasmUser, kasmUserAttributes, toKasmId } from './kasm-shapes.js';
+import {
+  fromKasmId,
+  kasmIdentity,
+  kasmImage,
+  kasmSession,
+  kasmUrl,
+  kasmUser,
+  kasmUserAttributes,
+  toKasmId,
+} from './kasm-shapes.js';
 
 /** What a call works with: the database, the key as actor, the time, the password policy. */
 export interface ApiContext {
@@ -103,11 +113,15 @@ async function targetUser(
 }
 
 /** A user in Kasm's shape, with their groups and sessions. */
-async function userAnswer(db: Database, id: string) {
+async function userAnswer(db: Database, id: string, withIdentities = false) {
   const row = await kasmUserRow(db, id);
   if (!row) return USER_NOT_FOUND;
-  const { groupsOf, sessionsOf } = await groupsAndSessionsOf(db, [id]);
-  return ok({ user: kasmUser(row, groupsOf.get(id) ?? [], sessionsOf.get(id) ?? []) });
+  const [{ groupsOf, sessionsOf }, identities] = await Promise.all([
+    groupsAndSessionsOf(db, [id]),
+    withIdentities ? identitiesOfUser(db, id) : Promise.resolve(null),
+  ]);
+  const user = kasmUser(row, groupsOf.get(id) ?? [], sessionsOf.get(id) ?? []);
+  return ok({ user: identities ? { ...user, identities: identities.map(kasmIdentity) } : user });
 }
 
 /** validateUser's messages as one line that names each field. */
@@ -178,14 +192,15 @@ export const API_CALLS: readonly ApiCall[] = [
     name: 'get_user',
     tag: 'Users',
     permission: 'users_view',
-    summary: 'One user by target_user.user_id or target_user.username, with groups and sessions. Answers {"user": …}.',
+    summary:
+      'One user by target_user.user_id or target_user.username, with groups and sessions, and (Roster\'s own field) identities: the directory entries linked to them. Answers {"user": …}.',
     body: TargetUserBody,
     example: { target_user: { username: 'jdoe' } },
     async handle({ db }, { target_user: target }) {
-      if (target.user_id !== undefined) return userAnswer(db, fromKasmId(target.user_id)); // no read before the answer's own
+      if (target.user_id !== undefined) return userAnswer(db, fromKasmId(target.user_id), true); // no read before the answer's own
       if (target.username === undefined) return NO_TARGET;
       const user = await findUserByUsername(db, target.username);
-      return user ? userAnswer(db, user.id) : USER_NOT_FOUND;
+      return user ? userAnswer(db, user.id, true) : USER_NOT_FOUND;
     },
   }),
   define({

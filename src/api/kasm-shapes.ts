@@ -127,3 +127,22 @@ export function kasmUserAttributes(userId: string, own: Readonly<Record<string, 
     ...Object.fromEntries(keys.map((key) => [key, own[key] ?? null])),
   };
 }
+
+/** A user's identity at an identity provider, as get_user answers it (Roster's own field). */
+export function kasmIdentity(identity: {
+  providerId: string;
+  providerName: string;
+  providerKind: string;
+  subject: string;
+  externalName: string;
+  lastSyncAt: Date | null;
+}) {
+  return {
+    provider_id: toKasmId(identity.providerId),
+    provider_name: identity.providerName,
+    kind: identity.providerKind,
+    subject: identity.subject,
+    external_name: identity.externalName,
+    last_sync_at: iso(identity.lastSyncAt),
+  };
+}

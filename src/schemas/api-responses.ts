@@ -120,6 +120,18 @@ const GroupWithMembers = closed({
 });
 
 const UserAnswer = closed({ user: KasmUserShape });
+/** A user's identity at an identity provider (Roster's own field of get_user). */
+const IdentityShape = closed({
+  provider_id: KasmIdOut,
+  provider_name: Type.String(),
+  kind: Type.String(),
+  subject: Type.String({ description: "The provider's immutable id of the user (entryUUID, objectGUID)." }),
+  external_name: Type.String({ description: 'The entry DN, as last seen.' }),
+  last_sync_at: TimeOrNull,
+});
+const UserWithIdentitiesAnswer = closed({
+  user: closed({ ...KasmUserShape.properties, identities: Type.Array(IdentityShape) }),
+});
 
 /** One identity provider as get_auth_providers answers it: never its configuration or secret. */
 const AuthProviderShape = closed({
@@ -149,7 +161,7 @@ const AuthProviderShape = closed({
  */
 export const API_ANSWERS: Readonly<Record<string, { ok: TSchema; errors: readonly number[] }>> = {
   create_user: { ok: UserAnswer, errors: [403, 404, 409] },
-  get_user: { ok: UserAnswer, errors: [404] },
+  get_user: { ok: UserWithIdentitiesAnswer, errors: [404] },
   get_users: { ok: closed({ users: Type.Array(KasmUserShape) }), errors: [] },
   update_user: { ok: UserAnswer, errors: [403, 404, 409] },
   delete_user: { ok: EmptyAnswer, errors: [403, 404, 409] },

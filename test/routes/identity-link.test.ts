@@ -8,6 +8,7 @@ import { auditEvents, userGroups, userIdentities, users } from '../../src/db/sch
 import { createLdapProvider, setProviderEnabled } from '../../src/directories/identity-providers-commands.js';
 import { systemGroupId } from '../../src/groups/groups-queries.js';
 import { SYSTEM_ACTOR } from '../../src/security/actor.js';
+import { callApi, insertApiKey } from '../helpers/api.js';
 import { TestClient } from '../helpers/client.js';
 import { createGroup, loggedInClient, seedUser } from '../helpers/factories.js';
 import { PEOPLE, skipSlapdTests, slapdLdapConfig, startSlapd, type Slapd } from '../helpers/slapd.js';
@@ -91,6 +92,12 @@ describe.skipIf(skipSlapdTests)('linking a user to a directory entry', () => {
       .from(auditEvents)
       .where(and(eq(auditEvents.action, 'user_identity_linked'), eq(auditEvents.targetId, local.id)));
     expect(event?.details).toMatchObject({ changes: { realm: { old: 'local', new: 'ldap' } } });
+    // get_user answers the identity (Roster's own field).
+    const key = await insertApiKey(db(), { permissions: ['users_view'] });
+    const answer = await callApi(t.app, key, 'get_user', { target_user: { username: `local-${uid}` } });
+    expect(answer.json().user.identities).toEqual([
+      expect.objectContaining({ provider_name: 'Link Directory', kind: 'ldap', external_name: `uid=${uid},${PEOPLE}` }),
+    ]);
   });
 
   it('refuses an entry already linked to another user, and a look-up that went stale', async () => {
