@@ -27,7 +27,8 @@ export interface LdapUser {
     phone: string | null;
     organization: string | null;
   };
-  groups: string[];
+  /** DNs of the entry's groups; null when the directory answered none at all (an error, memberOf missing). */
+  groups: string[] | null;
 }
 
 export type LdapResult =
@@ -215,7 +216,17 @@ async function findUser(client: Client, config: LdapConfig, username: string): P
   return searchEntries[0] as Entry;
 }
 
-async function groupsOf(client: Client, config: LdapConfig, entry: Entry, username: string): Promise<string[]> {
+async function groupsOf(client: Client, config: LdapConfig, entry: Entry, username: string): Promise<string[] | null> {
+  // memberOf missing is "the directory said nothing", not "in no group": mappings then keep what they made.
+  if (config.groupSource === 'memberOf' && entry.memberOf === undefined) return null;
+  try {
+    return await walkGroups(client, config, entry, username);
+  } catch {
+    return null; // the search for groups failed: the login or sync goes on, memberships kept
+  }
+}
+
+async function walkGroups(client: Client, config: LdapConfig, entry: Entry, username: string): Promise<string[]> {
   const direct = async (dn: string, name: string, isUser: boolean): Promise<string[]> => {
     if (config.groupSource === 'memberOf') {
       if (isUser) return all(entry, 'memberOf');

@@ -40,7 +40,7 @@ describe.skipIf(skipSlapdTests)('LDAP directory against a real slapd', () => {
       phone: '+1 555 0100',
       organization: 'Example Corp',
     });
-    expect(result.user.groups.sort()).toEqual([
+    expect(result.user.groups!.sort()).toEqual([
       `cn=engineers,${GROUPS}`,
       `cn=everyone,${GROUPS}`,
       `cn=staff,${GROUPS}`,
@@ -56,6 +56,17 @@ describe.skipIf(skipSlapdTests)('LDAP directory against a real slapd', () => {
       PASSWORDS.alice,
     );
     expect(memberOf.ok && memberOf.user.groups).toEqual([`cn=engineers,${GROUPS}`]);
+  });
+
+  it('answers groups null, not "no groups", when the group search fails', async () => {
+    const failing = await testConnection(
+      { ...config, groupSource: { base: 'ou=nowhere,dc=example,dc=test', filter: '(member={dn})' } },
+      'alice',
+    );
+    expect(failing.ok && failing.user.groups).toBeNull();
+    // A group search that answers, with nothing: no groups.
+    const none = await testConnection({ ...config, nestedGroups: 'none' }, 'twin1');
+    expect(none.ok && none.user.groups).toEqual([]);
   });
 
   it('a wrong password is invalid_credentials', async () => {
@@ -115,7 +126,7 @@ describe.skipIf(skipSlapdTests)('LDAP directory against a real slapd', () => {
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(result.user.attributes.email).toBe('carol@example.test');
-    expect(result.user.groups.sort()).toEqual([`cn=everyone,${GROUPS}`, `cn=staff,${GROUPS}`]);
+    expect(result.user.groups!.sort()).toEqual([`cn=everyone,${GROUPS}`, `cn=staff,${GROUPS}`]);
     const refused = await testConnection({ ...config, bindPassword: 'not-the-password-xyz' }, 'carol');
     expect(refused.ok).toBe(false);
     expect(JSON.stringify(refused)).not.toContain('not-the-password-xyz');
