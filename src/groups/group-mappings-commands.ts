@@ -47,7 +47,7 @@ const mappingDetails = (
 function dnsOf(input: GroupMappingInput): { dns: string[] } | { error: string } {
   if (input.allUsers) return { dns: [''] };
   const typed = input.groupDns.map((dn) => dn.trim()).filter((dn) => dn !== '');
-  if (typed.length === 0) return { error: 'Enter a group DN (one per line), or tick All users of this provider.' };
+  if (typed.length === 0) return { error: 'A group DN is required, unless all users of the provider are mapped.' };
   if (typed.length > GROUP_DNS_MAX) return { error: `At most ${GROUP_DNS_MAX} group DNs at once.` };
   for (const dn of typed) {
     if (dn.length > GROUP_DN_MAX_LENGTH) return { error: `A group DN is at most ${GROUP_DN_MAX_LENGTH} characters.` };

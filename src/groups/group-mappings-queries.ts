@@ -58,6 +58,17 @@ export async function findGroupMapping(
   return row;
 }
 
+/** A mapping by its id alone (the API names no group with it), or undefined. */
+export async function findGroupMappingById(db: Database, mappingId: string): Promise<GroupMappingRow | undefined> {
+  if (!isUuid(mappingId)) return undefined;
+  const [row] = await db
+    .select(mappingColumns)
+    .from(groupMappings)
+    .innerJoin(identityProviders, eq(identityProviders.id, groupMappings.providerId))
+    .where(eq(groupMappings.id, mappingId));
+  return row;
+}
+
 /** Every mapping of a provider, as mappedGroupIds takes them. */
 export function mappingsOfProvider(
   db: Database,
