@@ -28,7 +28,7 @@ const mappingColumns = {
   matchKey: groupMappings.matchKey,
 };
 
-/** A group's mappings with their provider's name and kind: by provider, all-users first, then by DN. */
+/** A group's mappings with their provider's name and kind: by provider (in their order), all-users first, then by DN. */
 export function listGroupMappings(db: Database, groupId: string): Promise<GroupMappingRow[]> {
   return db
     .select(mappingColumns)
@@ -36,11 +36,60 @@ export function listGroupMappings(db: Database, groupId: string): Promise<GroupM
     .innerJoin(identityProviders, eq(identityProviders.id, groupMappings.providerId))
     .where(eq(groupMappings.groupId, groupId))
     .orderBy(
+      asc(identityProviders.sortOrder),
       sql`lower(${identityProviders.name})`,
+      identityProviders.id,
       sql`${groupMappings.allUsers} desc`,
       asc(groupMappings.matchKey),
       asc(groupMappings.id),
     );
+}
+
+/**
+ * A group's mappings (as listGroupMappings orders them) and every provider (as providerChoices
+ * orders them), in one statement: the group page's SSO Group Mappings section.
+ */
+export async function mappingsAndProviders(
+  db: Database,
+  groupId: string,
+): Promise<{ mappings: GroupMappingRow[]; providers: Array<{ id: string; name: string; kind: string }> }> {
+  const rows = await db
+    .select({
+      provider: { id: identityProviders.id, name: identityProviders.name, kind: identityProviders.kind },
+      mapping: {
+        id: groupMappings.id,
+        groupId: groupMappings.groupId,
+        allUsers: groupMappings.allUsers,
+        groupDn: groupMappings.groupDn,
+        matchKey: groupMappings.matchKey,
+      },
+    })
+    .from(identityProviders)
+    .leftJoin(
+      groupMappings,
+      and(eq(groupMappings.providerId, identityProviders.id), eq(groupMappings.groupId, groupId)),
+    )
+    .orderBy(
+      asc(identityProviders.sortOrder),
+      sql`lower(${identityProviders.name})`,
+      identityProviders.id,
+      sql`${groupMappings.allUsers} desc`,
+      asc(groupMappings.matchKey),
+      asc(groupMappings.id),
+    );
+  const providers = new Map<string, { id: string; name: string; kind: string }>();
+  const mappings: GroupMappingRow[] = [];
+  for (const { provider, mapping } of rows) {
+    providers.set(provider.id, provider);
+    if (mapping)
+      mappings.push({
+        ...mapping,
+        providerId: provider.id,
+        providerName: provider.name,
+        providerKind: provider.kind,
+      });
+  }
+  return { mappings, providers: [...providers.values()] };
 }
 
 /** One mapping of a group, or undefined (also for an id that is no UUID, or another group's mapping). */

@@ -48,7 +48,7 @@ import {
 } from './groups-queries.js';
 import { validateGroup } from './group-validation.js';
 import { addGroupMapping, deleteGroupMapping } from './group-mappings-commands.js';
-import { findGroupMapping, listGroupMappings, providerChoices } from './group-mappings-queries.js';
+import { findGroupMapping, mappingsAndProviders } from './group-mappings-queries.js';
 import { joiningQuestion } from './membership-confirm.js';
 
 import {
@@ -245,10 +245,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     extra: { note?: Note | null; form?: MappingForm } = {},
   ) {
     const canModify = canModifyGroup(request.currentUser!, group);
-    const [rows, providers] = await Promise.all([
-      listGroupMappings(db, group.id),
-      canModify ? providerChoices(db) : Promise.resolve([]),
-    ]);
+    const { mappings: rows, providers } = await mappingsAndProviders(db, group.id);
     return {
       group,
       canModify,
@@ -256,7 +253,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       canAddMappings: canModify && group.systemKey !== 'all_users',
       questions: QUESTIONS,
       groupMappings: rows.map((row) => ({ ...row, what: mappedWhat(row) })),
-      providers,
+      providers: canModify ? providers : [],
       mappingForm: extra.form ?? { values: { provider_id: '', all_users: false, group_dns: '' }, errors: {} },
       mappingNote: extra.note ?? null,
     };

@@ -138,7 +138,10 @@ export const AddGroupMappingBody = apiBody({
       provider_id: KasmId,
       all_users: Type.Optional(Flag('Map every user of the provider (group_dn is then ignored).')),
       group_dn: Type.Optional(
-        Text(1024, 'The DN of a directory group; compared ignoring case and the spacing around , and =.'),
+        Text(
+          1024,
+          'Required unless all_users: the DN of a directory group, compared ignoring case and the spacing around , and =.',
+        ),
       ),
     },
     true,
