@@ -8,6 +8,8 @@ import type { Database } from '../db/client.js';
 import type { User } from '../db/schema.js';
 import { canViewGroup } from '../groups/group-access.js';
 import { changeMembership } from '../groups/groups-commands.js';
+import { addGroupMapping, deleteGroupMapping } from '../groups/group-mappings-commands.js';
+import { findGroupMappingById, listGroupMappings, type GroupMappingRow } from '../groups/group-mappings-queries.js';
 import { findGroup, groupChoices, MEMBERS_PER_PAGE, membersOfGroup } from '../groups/groups-queries.js';
 import { listIdentityProviders } from '../directories/identity-providers-queries.js';
 import { identitiesOfUser } from '../users/users-queries.js';
@@ -15,6 +17,7 @@ import { apiAnswerOf } from '../http/problems.js';
 import { launch } from '../launches/launches-commands.js';
 import { defaultWorkspaceOf, noDefaultMessage } from '../launches/launches-queries.js';
 import type { Permission, RefusalCheck } from '../security/permissions.js';
+import type { Problem } from '../security/result.js';
 import { refuseReachingUser } from '../groups/stronger-users.js';
 import { logOutEverywhere } from '../sessions/sessions-commands.js';
 import { parseUserSetting, USER_SETTINGS } from '../settings/user-settings.js';
@@ -26,7 +29,10 @@ import { formValuesOf, validateUser } from '../users/user-validation.js';
 import { endWorkspaceSession } from '../workspaces/workspace-sessions-commands.js';
 import { findWorkspace, listWorkspaces, workspaceCatalogue } from '../workspaces/workspaces-queries.js';
 import {
+  AddGroupMappingBody,
   CreateUserBody,
+  DeleteGroupMappingBody,
+  GroupMappingsBody,
   DeleteUserBody,
   EmptyApiBody,
   GetGroupBody,
@@ -448,6 +454,63 @@ export const API_CALLS: readonly ApiCall[] = [
     },
   }),
   define({
+    name: 'get_group_mappings',
+    tag: 'Groups',
+    permission: 'groups_view',
+    summary:
+      'Roster\'s own call: the SSO group mappings of target_group (docs/rules.md#sso-group-mappings). Answers {"group_mappings": [{group_mapping_id, group_id, provider_id, provider_name, all_users, group_dn}]}.',
+    body: GroupMappingsBody,
+    example: { target_group: { group_id: SOME_ID } },
+    async handle({ db, actor }, { target_group: { group_id: id } }) {
+      const group = await findGroup(db, fromKasmId(id));
+      if (!group || !canViewGroup(actor, group)) return apiError(404, 'Group not found.');
+      return ok({ group_mappings: (await listGroupMappings(db, group.id)).map(kasmGroupMapping) });
+    },
+  }),
+  define({
+    name: 'add_group_mapping',
+    tag: 'Groups',
+    permission: 'groups_modify',
+    summary:
+      'Roster\'s own call: maps users of an identity provider (all_users, or those in group_dn) into target_group; they join at their next login or sync. No way up: the key must hold every permission the group grants. Answers {"group_mapping": …}.',
+    body: AddGroupMappingBody,
+    example: {
+      target_group: { group_id: SOME_ID },
+      target_group_mapping: {
+        provider_id: SOME_ID,
+        all_users: false,
+        group_dn: 'cn=Admins,ou=Groups,dc=example,dc=com',
+      },
+    },
+    async handle({ db, actor }, { target_group: { group_id: id }, target_group_mapping: mapping }) {
+      const group = await findGroup(db, fromKasmId(id));
+      if (!group || !canViewGroup(actor, group)) return apiError(404, 'Group not found.');
+      const result = await addGroupMapping(db, actor, group, {
+        providerId: fromKasmId(mapping.provider_id),
+        allUsers: mapping.all_users ?? false,
+        groupDns: [mapping.group_dn ?? ''],
+      });
+      if (!result.ok) return apiAnswerOf(mappingProblem(result.problem));
+      return ok({ group_mapping: kasmGroupMapping(result.value[0]!) });
+    },
+  }),
+  define({
+    name: 'delete_group_mapping',
+    tag: 'Groups',
+    permission: 'groups_modify',
+    summary:
+      "Roster's own call: deletes an SSO group mapping. The memberships it made stay until each user's next login or sync. Answers {}.",
+    body: DeleteGroupMappingBody,
+    example: { target_group_mapping: { group_mapping_id: SOME_ID } },
+    async handle({ db, actor }, { target_group_mapping: { group_mapping_id: mappingId } }) {
+      const mapping = await findGroupMappingById(db, fromKasmId(mappingId));
+      const group = mapping && (await findGroup(db, mapping.groupId));
+      if (!mapping || !group || !canViewGroup(actor, group)) return apiError(404, 'Group mapping not found.');
+      const result = await deleteGroupMapping(db, actor, group, mapping.id);
+      return result.ok ? ok() : apiAnswerOf(result.problem);
+    },
+  }),
+  define({
     name: 'get_images',
     tag: 'Workspaces',
     permission: 'images_view',
@@ -582,6 +645,27 @@ async function sessionNamed(db: Database, body: { kasm_id: string; user_id?: str
   if (!session || (body.user_id !== undefined && session.userId !== fromKasmId(body.user_id))) return undefined;
   return session;
 }
+
+/** An SSO group mapping in the API's field names. */
+const kasmGroupMapping = (mapping: GroupMappingRow) => ({
+  group_mapping_id: toKasmId(mapping.id),
+  group_id: toKasmId(mapping.groupId),
+  provider_id: toKasmId(mapping.providerId),
+  provider_name: mapping.providerName,
+  all_users: mapping.allUsers,
+  group_dn: mapping.groupDn,
+});
+
+/** The form's field names in a mapping's Problem, as the API names them. */
+const MAPPING_FIELDS: Record<string, string> = {
+  provider_id: 'target_group_mapping.provider_id',
+  all_users: 'target_group_mapping.all_users',
+  group_dns: 'target_group_mapping.group_dn',
+};
+const mappingProblem = (problem: Problem): Problem =>
+  problem.field && MAPPING_FIELDS[problem.field]
+    ? { ...problem, message: `${MAPPING_FIELDS[problem.field]}: ${problem.message}` }
+    : problem;
 
 /** add_user_group and remove_user_group: the command checks, audits and answers every refusal. */
 async function membershipCall(

@@ -14,11 +14,10 @@ import { hasPermission, lackingMessage } from '../security/permissions.js';
 import { conflict, forbidden, invalid, notFound, ok, type Result } from '../security/result.js';
 import type { SecretBox } from '../security/secret-box.js';
 import { endUserSessions } from '../sessions/sessions-commands.js';
+import { applyGroupMappings } from '../groups/group-mappings-commands.js';
 import { directoryAttributeChanges } from './directory-attributes.js';
 import { findIdentityProvider, type StoredLdapConfig } from './identity-providers-queries.js';
 import { listDirectoryUsers, type LdapUser } from './ldap-directory.js';
-
-export type ApplyGroups = (tx: Database, user: { id: string; username: string }, groups: string[]) => Promise<void>;
 
 const BUSY = conflict('A sync of this directory is already running in another Roster process; try again shortly.', {
   reason: 'sync_running',
@@ -31,7 +30,6 @@ export async function syncDirectory(
   actor: Actor,
   providerId: string,
   nowMs: number,
-  applyGroups?: ApplyGroups,
 ): Promise<Result<DirectorySyncReport>> {
   const provider = await findIdentityProvider(db, providerId);
   if (!provider) return notFound('This identity provider no longer exists.');
@@ -135,7 +133,7 @@ export async function syncDirectory(
         .update(userIdentities)
         .set({ externalName: entry.dn, lastSyncAt: now, disabledBySyncAt: null })
         .where(and(eq(userIdentities.id, identity.id)));
-      if (applyGroups) await applyGroups(tx, user, entry.groups);
+      await applyGroupMappings(tx, provider, user, entry.groups);
     }
     await saveReport(tx, provider.id, report, now);
     await recordAudit(tx, actor, {

@@ -6,6 +6,7 @@ import { eq, sql } from 'drizzle-orm';
 import { recordAudit } from '../audit/audit-log.js';
 import type { Database } from '../db/client.js';
 import { userIdentities, users, type User, type UserIdentity } from '../db/schema.js';
+import { applyGroupMappings } from '../groups/group-mappings-commands.js';
 import { addMembers } from '../groups/groups-commands.js';
 import { systemGroupId } from '../groups/groups-queries.js';
 import { providerActor } from '../security/actor.js';
@@ -50,6 +51,7 @@ export async function refreshFromDirectory(
       .update(userIdentities)
       .set({ externalName: entry.dn, lastSyncAt: now })
       .where(eq(userIdentities.id, identity.id));
+    await applyGroupMappings(tx, { ...directory, kind: 'ldap' }, current, entry.groups);
     return current;
   });
 }
@@ -107,6 +109,7 @@ export function createFromDirectory(
         },
         reason: username === wanted ? 'first directory login' : `first directory login; ${wanted} was taken`,
       });
+      await applyGroupMappings(tx, { ...directory, kind: 'ldap' }, user!, entry.groups);
       return ok(user!);
     }),
   );

@@ -7,7 +7,7 @@ import type { Actor } from '../security/actor.js';
 import { lackingMessage, permissionChange, permissionsLacking, type Permission } from '../security/permissions.js';
 import { conflict, done, forbidden, invalid, notFound, ok, type Result } from '../security/result.js';
 import type { Database } from '../db/client.js';
-import { groupPermissions, groups, groupSettings, userGroups, type Group } from '../db/schema.js';
+import { groupPermissions, groups, groupSettings, identityProviders, userGroups, type Group } from '../db/schema.js';
 import type { SettingValue } from '../settings/catalogue.js';
 import { isUniqueViolation } from '../db/sql-helpers.js';
 import { canModifyGroup, modifyGroupNeeds } from './group-access.js';
@@ -16,17 +16,17 @@ import { permissionsOfGroup, type MemberRef } from './groups-queries.js';
 import { assertAdministrable, LastAdminError } from './last-admin.js';
 import { refuseReachingMembers, refuseReachingUser, type StrongerRefusal } from './stronger-users.js';
 
-const groupTarget = (group: Pick<Group, 'id' | 'name'>) => ({ type: 'group', id: group.id, name: group.name });
+export const groupTarget = (group: Pick<Group, 'id' | 'name'>) => ({ type: 'group', id: group.id, name: group.name });
 
 /** A no-way-up refusal (already audited by stronger-users.ts) as a Problem. */
-const strongerProblem = (refused: StrongerRefusal) =>
+export const strongerProblem = (refused: StrongerRefusal) =>
   forbidden(refused.message, { lacking: refused.lacking[0], reason: 'stronger_user' });
 
 /**
  * No way up: refuses (audited in the same transaction) when `conferred` holds a permission the
  * actor lacks; null when the actor holds all of it.
  */
-async function refuseIfLacking(
+export async function refuseIfLacking(
   db: Database,
   actor: Actor,
   group: Pick<Group, 'id' | 'name'>,
@@ -38,6 +38,18 @@ async function refuseIfLacking(
   const message = lackingMessage(action, lacking);
   await recordRefusal(db, actor, groupTarget(group), message, lacking);
   return forbidden(message, { lacking: lacking[0] as Permission });
+}
+
+/**
+ * Refuses (audited) an actor who may not change `group`'s members or mappings (`what`: "the
+ * members", "the SSO group mappings"); null when they may.
+ */
+export async function refuseUnmodifiable(db: Database, actor: Actor, group: Group, what: string) {
+  if (canModifyGroup(actor, group)) return null;
+  const lacking: Permission = group.isSystem ? 'groups_modify_system' : 'groups_modify';
+  const message = `Changing ${what} of ${group.name} needs ${modifyGroupNeeds(group)}.`;
+  await recordRefusal(db, actor, groupTarget(group), message, [lacking]);
+  return forbidden(message, { lacking });
 }
 
 /** A clash of name or priority with another group, as field errors. */
@@ -198,12 +210,8 @@ export function changeMembership(
 ): Promise<Result> {
   return guarded(() =>
     db.transaction(async (tx) => {
-      if (!canModifyGroup(actor, group)) {
-        const lacking: Permission = group.isSystem ? 'groups_modify_system' : 'groups_modify';
-        const message = `Changing the members of ${group.name} needs ${modifyGroupNeeds(group)}.`;
-        await recordRefusal(tx, actor, groupTarget(group), message, [lacking]);
-        return forbidden(message, { lacking });
-      }
+      const unmodifiable = await refuseUnmodifiable(tx, actor, group, 'the members');
+      if (unmodifiable) return unmodifiable;
       if (change === 'remove' && group.systemKey === 'all_users')
         return conflict('Every user is a member of All Users; they cannot be removed from it.');
       const refused = await refuseIfLacking(
@@ -228,8 +236,19 @@ export function changeMembership(
           .values({ userId: user.id, groupId: group.id })
           .onConflictDoNothing()
           .returning();
-        if (added.length === 0)
-          return conflict(`${user.username} is already a member of ${group.name}.`, { reason: 'already_member' });
+        if (added.length === 0) {
+          // A member by an SSO group mapping becomes a manual member: a mapping never undoes an admin's add.
+          const converted = await convertToManual(tx, user.id, group.id);
+          if (!converted)
+            return conflict(`${user.username} is already a member of ${group.name}.`, { reason: 'already_member' });
+          await recordAudit(tx, actor, {
+            action: 'group_member_added',
+            target: groupTarget(group),
+            member: { id: user.id, name: user.username },
+            changes: { source: { old: converted, new: 'manual' } },
+          });
+          return done;
+        }
       } else {
         const removed = await tx.delete(userGroups).where(membership).returning();
         if (removed.length === 0)
@@ -244,6 +263,20 @@ export function changeMembership(
       return done;
     }),
   );
+}
+
+/** Makes a mapping's membership manual; the name of the provider that made it, or null when it was manual already. */
+async function convertToManual(db: Database, userId: string, groupId: string): Promise<string | null> {
+  const membership = and(eq(userGroups.userId, userId), eq(userGroups.groupId, groupId));
+  const [before] = await db
+    .select({ providerId: userGroups.sourceProviderId, providerName: identityProviders.name })
+    .from(userGroups)
+    .leftJoin(identityProviders, eq(identityProviders.id, userGroups.sourceProviderId))
+    .where(membership)
+    .for('update', { of: userGroups });
+  if (!before?.providerId) return null;
+  await db.update(userGroups).set({ sourceProviderId: null }).where(membership);
+  return before.providerName ?? before.providerId;
 }
 
 /**

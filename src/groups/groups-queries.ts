@@ -4,7 +4,16 @@ import { and, asc, desc, eq, exists, inArray, isNotNull, notExists, or, sql, typ
 import { alias, type AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { GroupSortKey } from '../schemas/groups.js';
 import type { Database } from '../db/client.js';
-import { groupPermissions, groups, groupSettings, userGroups, users, type Group, type User } from '../db/schema.js';
+import {
+  groupPermissions,
+  groups,
+  groupSettings,
+  identityProviders,
+  userGroups,
+  users,
+  type Group,
+  type User,
+} from '../db/schema.js';
 import type { SettingValue } from '../settings/catalogue.js';
 import type { GroupWithSettings } from '../settings/effective-settings.js';
 import { isUuid, keysetPage, userSearchCondition, type KeysetPosition } from '../db/sql-helpers.js';
@@ -123,11 +132,14 @@ export async function membersOfGroup(db: Database, groupId: string, position: Ke
       lastName: users.lastName,
       disabled: users.disabled,
       locked: users.locked,
+      // Null: a manual member; else the identity provider whose SSO group mapping made the membership.
+      sourceProviderName: identityProviders.name,
       sortKey: sql<string>`${name}`,
       total: memberCount.mapWith(Number),
     })
     .from(userGroups)
     .innerJoin(users, eq(users.id, userGroups.userId))
+    .leftJoin(identityProviders, eq(identityProviders.id, userGroups.sourceProviderId))
     .where(and(eq(userGroups.groupId, groupId), beyond))
     .orderBy(sql`${name} ${direction}`, sql`${users.id} ${direction}`)
     .limit(MEMBERS_PER_PAGE + 1)

@@ -47,6 +47,8 @@ import {
   settingsOfGroup,
 } from './groups-queries.js';
 import { validateGroup } from './group-validation.js';
+import { addGroupMapping, deleteGroupMapping } from './group-mappings-commands.js';
+import { findGroupMapping, mappingsAndProviders } from './group-mappings-queries.js';
 import { joiningQuestion } from './membership-confirm.js';
 
 import {
@@ -54,6 +56,8 @@ import {
   EmptyForm,
   GroupForm,
   GroupListQuery,
+  GroupMappingForm,
+  GroupMappingParams,
   GroupMemberParams,
   GroupParams,
   GroupSettingParams,
@@ -90,12 +94,13 @@ const deleteSubject = (group: Pick<Group, 'id' | 'name'>) => ({
 });
 
 /** The sections of the group page an action returns to, and what it says there. */
-type Section = 'members' | 'settings' | 'permissions';
+type Section = 'members' | 'settings' | 'permissions' | 'mappings';
 /** Where a return to each section lands: its top, or for Permissions (a long list) its message by Save. */
 const SECTION_ANCHORS: Record<Section, string> = {
   members: 'members',
   settings: 'settings',
   permissions: 'permissions-note',
+  mappings: 'sso-mappings',
 };
 type Note = { type: 'success' | 'error' | 'info' | 'warning'; message: string };
 
@@ -103,6 +108,17 @@ type Note = { type: 'success' | 'error' | 'info' | 'warning'; message: string };
 const QUESTIONS = {
   removeMember: (username: string, groupName: string) => `Remove ${username} from ${groupName}?`,
   removeSetting: (label: string, groupName: string) => `Remove the setting ${label} from ${groupName}?`,
+  removeMapping: (what: string, groupName: string) => `Remove the mapping of ${what} into ${groupName}?`,
+};
+
+/** What a mapping maps, in words. */
+const mappedWhat = (mapping: { allUsers: boolean; groupDn: string; providerName: string }) =>
+  mapping.allUsers ? `all users of ${mapping.providerName}` : `${mapping.groupDn} (${mapping.providerName})`;
+
+/** The Add SSO Group Mapping form as typed, and its errors by field. */
+type MappingForm = {
+  values: { provider_id: string; all_users: boolean; group_dns: string };
+  errors: Record<string, string>;
 };
 
 type ShowQuery = { user_q?: string; members_page?: number; members_after?: string; members_before?: string };
@@ -222,7 +238,33 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     };
   }
 
-  const SECTION_VIEWS = { members: membersView, settings: settingsView, permissions: permissionsView } as const;
+  /** The SSO Group Mappings section's data: the mappings, and (for who may change the group) the add form. */
+  async function mappingsView(
+    request: FastifyRequest,
+    group: Group,
+    extra: { note?: Note | null; form?: MappingForm } = {},
+  ) {
+    const canModify = canModifyGroup(request.currentUser!, group);
+    const { mappings: rows, providers } = await mappingsAndProviders(db, group.id);
+    return {
+      group,
+      canModify,
+      // All Users holds every user already: nothing to map into it.
+      canAddMappings: canModify && group.systemKey !== 'all_users',
+      questions: QUESTIONS,
+      groupMappings: rows.map((row) => ({ ...row, what: mappedWhat(row) })),
+      providers: canModify ? providers : [],
+      mappingForm: extra.form ?? { values: { provider_id: '', all_users: false, group_dns: '' }, errors: {} },
+      mappingNote: extra.note ?? null,
+    };
+  }
+
+  const SECTION_VIEWS = {
+    members: membersView,
+    settings: settingsView,
+    permissions: permissionsView,
+    mappings: mappingsView,
+  } as const;
 
   async function renderShow(
     request: FastifyRequest,
@@ -232,6 +274,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       values?: Record<string, unknown>;
       errors?: Record<string, string>;
       notes?: Partial<Record<Section, Note>>;
+      mappingForm?: MappingForm;
     } = {},
   ) {
     const actor = request.currentUser!;
@@ -243,16 +286,18 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       delete request.session.flash;
     }
     const groupPermissions = permissionsOfGroup(db, group.id); // one read for both sections
-    const [members, settings, permissions, mappings] = await Promise.all([
+    const [members, settings, permissions, mappings, ssoMappings] = await Promise.all([
       membersView(request, group, { note: notes.members, permissions: groupPermissions }),
       settingsView(request, group, { note: notes.settings }),
       permissionsView(request, group, { note: notes.permissions, permissions: groupPermissions }),
       listMappings(db, { kind: 'group', id: group.id }),
+      mappingsView(request, group, { note: notes.mappings, form: extra.mappingForm }),
     ]);
     return reply.render('groups/show', {
       ...members,
       ...settings,
       ...permissions,
+      ...ssoMappings,
       group,
       values: extra.values ?? group,
       errors: extra.errors ?? {},
@@ -275,28 +320,34 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
     section: Section,
     result: Result<T>,
     success: string,
-    options: { failureRedirects?: boolean } = {},
+    options: { failureRedirects?: boolean; mappingForm?: MappingForm } = {},
   ) {
     if (!result.ok && result.problem.kind === 'forbidden') return reply.problemPage(result.problem);
-    const note: Note = result.ok
+    const form = result.ok ? undefined : options.mappingForm;
+    // An error that belongs beside a field of the form is shown there, not twice.
+    const besideField = form !== undefined && Object.keys(form.errors).length > 0;
+    const note: Note | null = result.ok
       ? { type: 'success', message: success }
-      : { type: 'error', message: result.problem.message };
+      : besideField
+        ? null
+        : { type: 'error', message: result.problem.message };
     const url = `/admin/groups/${group.id}#${SECTION_ANCHORS[section]}`;
     if (!result.ok) reply.code(PAGE_STATUS[result.problem.kind]);
     if (request.wantsFragment()) {
-      const view = await SECTION_VIEWS[section](request, group, { note, focusPicker: true, focusSettings: true });
+      const view = await SECTION_VIEWS[section](request, group, { note, focusPicker: true, focusSettings: true, form });
       return reply.render(`groups/_${section}`, view);
     }
+    const notes = note ? { [section]: note } : {};
     if (request.headers['hx-boosted'] === 'true') {
       // A redirect would land at the top of the page (htmx drops the #section): answer the page itself.
       reply.header('HX-Push-Url', url).header('HX-Reswap', `innerHTML show:#${SECTION_ANCHORS[section]}:top`);
-      return renderShow(request, reply, group, { notes: { [section]: note } });
+      return renderShow(request, reply, group, { notes, mappingForm: form });
     }
-    if (result.ok || options.failureRedirects) {
+    if (note && (result.ok || options.failureRedirects)) {
       request.session.flash = { ...note, section };
       return reply.redirect(url, 303);
     }
-    return renderShow(request, reply, group, { notes: { [section]: note } });
+    return renderShow(request, reply, group, { notes, mappingForm: form });
   }
 
   app.get(
@@ -655,6 +706,93 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       };
     },
   });
+
+  // SSO Group Mappings (docs/rules.md#sso-group-mappings) --------------------------------------
+  // Changing them is changing the group's members: the same permission as its members and
+  // settings. The commands add no way up (a mapping confers the group's permissions).
+
+  const mappingParam = entityLoader(
+    { title: 'Mapping not found', message: 'This SSO group mapping does not exist (any more).' },
+    (_id, request) =>
+      findGroupMapping(db, groupParam.of(request).id, (request.params as { groupMappingId: string }).groupMappingId),
+  );
+
+  app.post(
+    '/admin/groups/:id/sso-mappings',
+    {
+      schema: { params: GroupParams, body: GroupMappingForm },
+      config: { permission: MODIFY },
+      preHandler: loadGroup('modify'),
+    },
+    async (request, reply) => {
+      const group = groupParam.of(request);
+      const values = {
+        provider_id: request.body.provider_id ?? '',
+        all_users: request.body.all_users === 'true' || request.body.all_users === 'on',
+        group_dns: request.body.group_dns ?? '',
+      };
+      const result = await addGroupMapping(db, actorOf(request), group, {
+        providerId: values.provider_id,
+        allUsers: values.all_users,
+        groupDns: values.group_dns.split(/\r?\n/),
+      });
+      const added = result.ok ? result.value : [];
+      const success =
+        added.length === 1
+          ? `Mapped ${mappedWhat(added[0]!)} into ${group.name}.`
+          : `Mapped ${added.length} group DNs of ${added[0]?.providerName} into ${group.name}.`;
+      const errors = result.ok ? {} : fieldErrorsOf(result.problem);
+      return answerInSection(
+        request,
+        reply,
+        group,
+        'mappings',
+        result,
+        `${success} Members join at their next login or sync.`,
+        {
+          mappingForm: { values, errors },
+        },
+      );
+    },
+  );
+
+  // Without JS, Remove is a link to this confirm step; with JS, hx-confirm asks the same question.
+  app.get(
+    '/admin/groups/:id/sso-mappings/:groupMappingId/remove',
+    {
+      schema: { params: GroupMappingParams },
+      config: { permission: MODIFY },
+      preHandler: [...loadGroup('modify'), mappingParam.load],
+    },
+    async (request, reply) => {
+      const group = groupParam.of(request);
+      const mapping = mappingParam.of(request);
+      return reply.render('confirm-step', {
+        question: QUESTIONS.removeMapping(mappedWhat(mapping), group.name),
+        consequences: `Members it added stay in ${group.name} until their next login or directory sync, which removes them unless another mapping still wants them.`,
+        action: `/admin/groups/${group.id}/sso-mappings/${mapping.id}/remove`,
+        label: 'Remove mapping',
+        cancelUrl: `/admin/groups/${group.id}#sso-mappings`,
+      });
+    },
+  );
+
+  app.post(
+    '/admin/groups/:id/sso-mappings/:groupMappingId/remove',
+    {
+      schema: { params: GroupMappingParams, body: EmptyForm },
+      config: { permission: MODIFY },
+      preHandler: loadGroup('modify'),
+    },
+    async (request, reply) => {
+      const group = groupParam.of(request);
+      const result = await deleteGroupMapping(db, actorOf(request), group, request.params.groupMappingId);
+      const success = result.ok
+        ? `Mapping of ${mappedWhat(result.value)} removed. Members it added stay until their next login or sync.`
+        : '';
+      return answerInSection(request, reply, group, 'mappings', result, success, { failureRedirects: true });
+    },
+  );
 
   // Permissions ------------------------------------------------------------------------------
 

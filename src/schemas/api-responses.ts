@@ -155,6 +155,18 @@ const AuthProviderShape = closed({
   ]),
 });
 
+export const GroupMappingShape = closed(
+  {
+    group_mapping_id: KasmIdOut,
+    group_id: KasmIdOut,
+    provider_id: KasmIdOut,
+    provider_name: Type.String(),
+    all_users: Type.Boolean(),
+    group_dn: Type.String({ description: 'Empty for all users.' }),
+  },
+  'An SSO group mapping: users of provider_id (all of them, or those in group_dn) are members of group_id.',
+);
+
 /**
  * Each call's 200 answer and the error statuses of its own (beyond those every call may answer).
  * get_users streams every user: its schema documents the stream, which Fastify sends unchanged.
@@ -172,6 +184,9 @@ export const API_ANSWERS: Readonly<Record<string, { ok: TSchema; errors: readonl
   remove_user_group: { ok: EmptyAnswer, errors: [403, 404, 409] },
   get_groups: { ok: closed({ groups: Type.Array(GroupSummary) }), errors: [] },
   get_group: { ok: closed({ group: GroupWithMembers }), errors: [404] },
+  get_group_mappings: { ok: closed({ group_mappings: Type.Array(GroupMappingShape) }), errors: [404] },
+  add_group_mapping: { ok: closed({ group_mapping: GroupMappingShape }), errors: [403, 404, 409] },
+  delete_group_mapping: { ok: EmptyAnswer, errors: [403, 404] },
   get_images: { ok: closed({ images: Type.Array(KasmImageShape) }), errors: [] },
   get_auth_providers: { ok: closed({ auth_providers: Type.Array(AuthProviderShape) }), errors: [] },
   request_kasm: {

@@ -130,6 +130,27 @@ export const GetGroupBody = apiBody({
     Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'The page of members (25 per page).' }),
   ),
 });
+export const GroupMappingsBody = apiBody({ target_group: groupRef });
+export const AddGroupMappingBody = apiBody({
+  target_group: groupRef,
+  target_group_mapping: object(
+    {
+      provider_id: KasmId,
+      all_users: Type.Optional(Flag('Map every user of the provider (group_dn is then ignored).')),
+      group_dn: Type.Optional(
+        Text(
+          1024,
+          'Required unless all_users: the DN of a directory group, compared ignoring case and the spacing around , and =.',
+        ),
+      ),
+    },
+    true,
+    'The identity provider (provider_id) and what to map: all_users, or one group_dn.',
+  ),
+});
+export const DeleteGroupMappingBody = apiBody({
+  target_group_mapping: object({ group_mapping_id: KasmId }, true, 'The mapping, by group_mapping_id.'),
+});
 
 export const RequestKasmBody = apiBody({
   user_id: KasmId,

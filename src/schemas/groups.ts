@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import {
+  Checkbox,
   EmptyForm,
   FormText,
   formBody,
@@ -51,5 +52,13 @@ export const SettingForm = formBody({ key: FormText(64), value: Type.Optional(Fo
 
 /** Ticked permission checkboxes: one string or several (a lone value becomes a list). */
 export const PermissionsForm = formBody({ permission: Type.Optional(Type.Array(FormText(64), { maxItems: 64 })) });
+
+export const GroupMappingParams = Type.Object({ id: Uuid, groupMappingId: Uuid });
+/** Add SSO Group Mapping: a provider, All users of it or the group DNs (one per line, up to 100 of 1,024 characters). */
+export const GroupMappingForm = formBody({
+  provider_id: Type.Optional(FormText(64)),
+  all_users: Checkbox,
+  group_dns: Type.Optional(FormText(110_000)),
+});
 
 export { EmptyForm };

@@ -5,6 +5,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   apiKeys,
+  groupMappings,
   groups,
   identityProviders,
   userGroups,
@@ -14,7 +15,7 @@ import {
 } from '../../src/db/schema.js';
 import { LDAP_PRESETS } from '../../src/directories/ldap-config.js';
 import { loginAsFirstAdmin, openBrowserSession, skipBrowserTests, type BrowserSession } from '../helpers/browser.js';
-import { createGroup } from '../helpers/factories.js';
+import { createGroup, createIdentityProvider } from '../helpers/factories.js';
 
 // axe-core checks the main pages against WCAG 2 A and AA (contrast included) in both themes.
 const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -75,7 +76,20 @@ describe.skipIf(skipBrowserTests)('accessibility (axe-core)', () => {
       .insert(users)
       .values({ username: 'ada.lovelace', firstName: 'Ada', lastName: 'Lovelace' })
       .returning();
-    await server.handle.db.insert(userGroups).values({ userId: member!.id, groupId: team.id });
+    // A directory mapped into it, one member made by the mapping: the SSO Group Mappings section and its form.
+    const mappedDirectory = await createIdentityProvider(server.handle.db, { name: 'Corp LDAP' });
+    const [mapping] = await server.handle.db
+      .insert(groupMappings)
+      .values({
+        groupId: team.id,
+        providerId: mappedDirectory.id,
+        groupDn: 'cn=Eng,dc=corp',
+        matchKey: 'cn=eng,dc=corp',
+      })
+      .returning();
+    await server.handle.db
+      .insert(userGroups)
+      .values({ userId: member!.id, groupId: team.id, sourceProviderId: mappedDirectory.id });
     const [workspace] = await server.handle.db
       .insert(workspaces)
       .values({ friendlyName: 'Chrome', image: 'kasmweb/chrome:1.16.0' })
@@ -128,6 +142,7 @@ describe.skipIf(skipBrowserTests)('accessibility (axe-core)', () => {
       `/admin/groups/${team.id}`,
       `/admin/groups/${team.id}/members/${member!.id}/remove`,
       `/admin/groups/${team.id}/settings/max_kasms_per_user/remove`,
+      `/admin/groups/${team.id}/sso-mappings/${mapping!.id}/remove`,
       '/admin/workspaces',
       '/admin/workspaces/new',
       `/admin/workspaces/${workspace!.id}`,

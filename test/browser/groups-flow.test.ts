@@ -7,7 +7,7 @@ import {
   openBrowserSession,
   type BrowserSession,
 } from '../helpers/browser.js';
-import { createGroup, seedUser } from '../helpers/factories.js';
+import { createGroup, createIdentityProvider, seedUser } from '../helpers/factories.js';
 import { users } from '../../src/db/schema.js';
 
 // "Done when" of the groups issue, as an admin does it in a browser, with JavaScript off and on:
@@ -219,7 +219,7 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)(
         .filter({ has: page.getByRole('link', { name: person.username, exact: true }) });
       if (verb === 'added to')
         expect(await row.innerText()).toMatch(
-          new RegExp(`^${person.username}\\s+${person.firstName}\\s+${person.lastName}\\s+Remove`),
+          new RegExp(`^${person.username}\\s+${person.firstName}\\s+${person.lastName}\\s+Manual\\s+Remove`),
         );
       else expect(await row.count()).toBe(0);
     }
@@ -372,3 +372,66 @@ describe.skipIf(skipBrowserTests).each(JS_MODES)(
     });
   },
 );
+
+// SSO Group Mappings (docs/rules.md#sso-group-mappings): two adds in a row, an error beside the
+// field with the values kept, a remove (confirmed) — in place when JavaScript runs.
+describe.skipIf(skipBrowserTests).each(JS_MODES)('SSO group mappings, with $mode', ({ javaScriptEnabled }) => {
+  let session: BrowserSession;
+  let page: Page;
+  let groupUrl = '';
+  const dialogs: string[] = [];
+
+  beforeAll(async () => {
+    session = await openBrowserSession(javaScriptEnabled);
+    page = session.page;
+    const group = await createGroup(session.server.handle.db, { name: 'Operations' });
+    await createIdentityProvider(session.server.handle.db, { name: 'Corp LDAP' });
+    groupUrl = `/admin/groups/${group.id}`;
+    page.on('dialog', (dialog) => dialogs.push(dialog.message()));
+    await loginAsFirstAdmin(page);
+  });
+
+  afterAll(() => session?.close());
+
+  const section = () => page.locator('#sso-mappings');
+  const marker = () => page.evaluate(() => (window as unknown as { marker?: number }).marker).catch(() => undefined);
+
+  it('adds mappings again and again, shows an error beside the field, and removes one', async () => {
+    await page.goto(groupUrl);
+    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1)).catch(() => undefined);
+    for (const dn of ['cn=Ops,ou=Groups,dc=corp', 'cn=Oncall,ou=Groups,dc=corp']) {
+      await section().getByLabel('Provider', { exact: true }).selectOption({ label: 'Corp LDAP (LDAP)' });
+      await section().getByLabel('Group DNs, one per line').fill(dn);
+      await section().getByRole('button', { name: 'Add Mapping' }).click();
+      await section()
+        .getByRole('status')
+        .filter({ hasText: `Mapped ${dn} (Corp LDAP) into Operations.` })
+        .waitFor();
+      await section().getByRole('cell', { name: dn, exact: true }).waitFor();
+    }
+    await section().getByLabel('Provider', { exact: true }).selectOption({ label: 'Corp LDAP (LDAP)' });
+    await section().getByLabel('Group DNs, one per line').fill('CN=OPS, OU=Groups, DC=corp');
+    await section().getByRole('button', { name: 'Add Mapping' }).click();
+    await section().getByText('Already mapped into Operations for Corp LDAP: cn=Ops,ou=Groups,dc=corp.').waitFor();
+    expect(await section().getByLabel('Group DNs, one per line').inputValue()).toBe('CN=OPS, OU=Groups, DC=corp');
+
+    const question = 'Remove the mapping of cn=Ops,ou=Groups,dc=corp (Corp LDAP) into Operations?';
+    await section().getByRole('link', { name: 'Remove the mapping of cn=Ops,ou=Groups,dc=corp (Corp LDAP)' }).click();
+    if (javaScriptEnabled) await expect.poll(() => dialogs.at(-1)).toBe(question);
+    else {
+      await page.getByRole('heading', { name: question }).waitFor();
+      await page.getByRole('button', { name: 'Remove mapping' }).click();
+    }
+    await section()
+      .getByRole('status')
+      .filter({ hasText: 'Members it added stay until their next login or sync.' })
+      .waitFor();
+    expect(await section().getByRole('cell', { name: 'cn=Ops,ou=Groups,dc=corp', exact: true }).count()).toBe(0);
+    await section().getByRole('cell', { name: 'cn=Oncall,ou=Groups,dc=corp', exact: true }).waitFor();
+    if (javaScriptEnabled) expect(await marker()).toBe(1); // never reloaded
+  });
+
+  it('ran without script errors or CSP violations', () => {
+    expect(session.errors).toEqual([]);
+  });
+});

@@ -4,7 +4,7 @@
 import { and, desc, eq, type SQL } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../../src/db/client.js';
-import { auditEvents, groupPermissions, groups, groupSettings, users } from '../../src/db/schema.js';
+import { auditEvents, groupPermissions, groups, groupSettings, identityProviders, users } from '../../src/db/schema.js';
 import { TestClient } from './client.js';
 import { USER_PASSWORD, type TestApp } from './test-app.js';
 
@@ -47,6 +47,25 @@ export async function createGroup(db: Database, fields: GroupFields = {}) {
   for (const [key, value] of Object.entries(fields.settings ?? {}))
     await db.insert(groupSettings).values({ groupId: group!.id, key, value });
   return group!;
+}
+
+let providers = 0;
+
+/** An identity provider straight in the database (an LDAP directory with no settings, enabled); its row. */
+export async function createIdentityProvider(
+  db: Database,
+  fields: { name?: string; kind?: 'ldap' | 'oidc' | 'saml'; enabled?: boolean } = {},
+) {
+  const [provider] = await db
+    .insert(identityProviders)
+    .values({
+      kind: fields.kind ?? 'ldap',
+      name: fields.name ?? `Directory ${++providers} ${Math.random().toString(36).slice(2, 8)}`,
+      config: {},
+      enabled: fields.enabled ?? true,
+    })
+    .returning();
+  return provider!;
 }
 
 /**

@@ -8,7 +8,7 @@ import type { TSchema } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_CALLS, isReadCall, type ApiContext } from '../../src/api/api-calls.js';
 import { API_BASE } from '../../src/api/routes.js';
-import { identityProviders, userGroups, workspaces, workspaceSessions } from '../../src/db/schema.js';
+import { groupMappings, identityProviders, userGroups, workspaces, workspaceSessions } from '../../src/db/schema.js';
 import {
   API_ANSWERS,
   API_COMMON_ERRORS,
@@ -21,7 +21,7 @@ import type { Permission } from '../../src/security/permissions.js';
 import { USER_SETTINGS } from '../../src/settings/user-settings.js';
 import { callApi, insertApiKey, type TestApiKey } from '../helpers/api.js';
 import { TestClient } from '../helpers/client.js';
-import { createGroup, fixtures } from '../helpers/factories.js';
+import { createGroup, createIdentityProvider, fixtures } from '../helpers/factories.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
@@ -155,7 +155,21 @@ async function world() {
       lastSync: { outcome: 'completed', seen: 3, updated: 1, disabled: 0, enabled: 0, errors: 0, message: '' },
     },
   ]);
-  return { user: user.id, group: group.id, memberOf: memberOf.id, session: session!.id, image: image!.id };
+  // An SSO group mapping of a directory into the group, and the directory for another.
+  const provider = await createIdentityProvider(t.handle.db, { name: unique('Directory') });
+  const [mapping] = await t.handle.db
+    .insert(groupMappings)
+    .values({ groupId: memberOf.id, providerId: provider.id, groupDn: 'cn=Ops,dc=corp', matchKey: 'cn=ops,dc=corp' })
+    .returning();
+  return {
+    user: user.id,
+    group: group.id,
+    memberOf: memberOf.id,
+    session: session!.id,
+    image: image!.id,
+    provider: provider.id,
+    mapping: mapping!.id,
+  };
 }
 
 /** A body for each call that it answers with 200 (as api.test.ts makes them). */
@@ -175,6 +189,12 @@ function bodyOf(call: string, ids: Awaited<ReturnType<typeof world>>): Record<st
     remove_user_group: { target_user: { user_id: ids.user }, target_group: { group_id: ids.memberOf } },
     get_groups: {},
     get_group: { target_group: { group_id: ids.memberOf } },
+    get_group_mappings: { target_group: { group_id: ids.memberOf } },
+    add_group_mapping: {
+      target_group: { group_id: ids.group },
+      target_group_mapping: { provider_id: ids.provider, all_users: true },
+    },
+    delete_group_mapping: { target_group_mapping: { group_mapping_id: ids.mapping } },
     get_images: {},
     get_auth_providers: {},
     request_kasm: { user_id: ids.user, image_id: ids.image },

@@ -10,6 +10,7 @@ import { referenceOf } from '../../src/api/api-reference.js';
 import {
   apiKeys,
   auditEvents,
+  groupMappings,
   groups,
   userGroups,
   userSettings,
@@ -21,7 +22,7 @@ import { PERMISSIONS } from '../../src/security/permissions.js';
 import { callApi, insertApiKey, type TestApiKey } from '../helpers/api.js';
 import { TestClient } from '../helpers/client.js';
 import { type AttributeValue, expectElement, expectLeadingElement } from '../helpers/html.js';
-import { createGroup, fixtures, loggedInClient } from '../helpers/factories.js';
+import { createGroup, createIdentityProvider, fixtures, loggedInClient } from '../helpers/factories.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
@@ -54,7 +55,15 @@ async function makeWorkspace(fields: Partial<typeof workspaces.$inferInsert> = {
 /** A body for each call that passes its schema, naming `target` (a user), `group` and `session`. */
 function validBody(
   call: string,
-  ids: { user: string; group: string; memberOf: string; session: string; image: string },
+  ids: {
+    user: string;
+    group: string;
+    memberOf: string;
+    session: string;
+    image: string;
+    provider: string;
+    mapping: string;
+  },
 ): Record<string, unknown> {
   const bodies: Record<string, Record<string, unknown>> = {
     create_user: { target_user: { username: unique('made'), password: USER_PASSWORD } },
@@ -69,6 +78,12 @@ function validBody(
     remove_user_group: { target_user: { user_id: ids.user }, target_group: { group_id: ids.memberOf } },
     get_groups: {},
     get_group: { target_group: { group_id: ids.group } },
+    get_group_mappings: { target_group: { group_id: ids.memberOf } },
+    add_group_mapping: {
+      target_group: { group_id: ids.group },
+      target_group_mapping: { provider_id: ids.provider, all_users: false, group_dn: 'cn=Ops, dc=corp' },
+    },
+    delete_group_mapping: { target_group_mapping: { group_mapping_id: ids.mapping } },
     get_images: {},
     request_kasm: { user_id: ids.user, image_id: ids.image },
     get_kasm_status: { kasm_id: ids.session },
@@ -89,7 +104,21 @@ async function fixturesForCalls() {
     .insert(workspaceSessions)
     .values({ userId: user.id, workspaceId: image.id, workspaceName: image.friendlyName, plan: { settings: [] } })
     .returning();
-  return { user: user.id, group: group.id, memberOf: memberOf.id, session: session!.id, image: image.id };
+  // An SSO group mapping of a directory into memberOf.
+  const provider = await createIdentityProvider(t.handle.db);
+  const [mapping] = await t.handle.db
+    .insert(groupMappings)
+    .values({ groupId: memberOf.id, providerId: provider.id, groupDn: 'cn=Ops,dc=corp', matchKey: 'cn=ops,dc=corp' })
+    .returning();
+  return {
+    user: user.id,
+    group: group.id,
+    memberOf: memberOf.id,
+    session: session!.id,
+    image: image.id,
+    provider: provider.id,
+    mapping: mapping!.id,
+  };
 }
 
 describe('API keys (admin pages)', () => {

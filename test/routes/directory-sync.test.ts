@@ -4,14 +4,22 @@
 import crypto from 'node:crypto';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditEvents, identityProviders, userIdentities, users } from '../../src/db/schema.js';
+import {
+  auditEvents,
+  groupMappings,
+  identityProviders,
+  userGroups,
+  userIdentities,
+  users,
+} from '../../src/db/schema.js';
 import { syncDirectory } from '../../src/directories/directory-sync-commands.js';
 import { createLdapProvider, setProviderEnabled } from '../../src/directories/identity-providers-commands.js';
 import type { LdapConfig } from '../../src/directories/ldap-config.js';
 import { listDirectoryUsers, testConnection } from '../../src/directories/ldap-directory.js';
 import { SYSTEM_ACTOR, type Actor } from '../../src/security/actor.js';
-import { PEOPLE, skipSlapdTests, slapdLdapConfig, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { GROUPS, PEOPLE, skipSlapdTests, slapdLdapConfig, startSlapd, type Slapd } from '../helpers/slapd.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { createGroup } from '../helpers/factories.js';
 
 describe.skipIf(skipSlapdTests)('directory sync against a real slapd', () => {
   let slapd: Slapd;
@@ -63,6 +71,29 @@ describe.skipIf(skipSlapdTests)('directory sync against a real slapd', () => {
   }
 
   const userById = async (id: string) => (await db().select().from(users).where(eq(users.id, id)))[0]!;
+
+  it('recomputes mapped memberships of linked users at each sync', async () => {
+    const provider = await directory();
+    const { user, uid } = await linkedPerson(provider.id);
+    const dirGroup = `cn=s-${uid},${GROUPS}`;
+    await slapd.add(dirGroup, { objectClass: 'groupOfNames', cn: `s-${uid}`, member: `uid=${uid},${PEOPLE}` });
+    const group = await createGroup(db(), { name: `Synced ${uid}` });
+    await db()
+      .insert(groupMappings)
+      .values({ groupId: group.id, providerId: provider.id, groupDn: dirGroup, matchKey: dirGroup.toLowerCase() });
+    const membership = async () =>
+      (
+        await db()
+          .select()
+          .from(userGroups)
+          .where(and(eq(userGroups.userId, user.id), eq(userGroups.groupId, group.id)))
+      )[0];
+    await syncDirectory(db(), t.app.secretBox, SYSTEM_ACTOR, provider.id, now());
+    expect((await membership())?.sourceProviderId).toBe(provider.id);
+    await slapd.remove(dirGroup);
+    await syncDirectory(db(), t.app.secretBox, SYSTEM_ACTOR, provider.id, now());
+    expect(await membership()).toBeUndefined();
+  });
 
   it('refreshes the mapped attributes, audited as changes by the provider', async () => {
     const provider = await directory();

@@ -14,13 +14,14 @@ import {
   apiKeys,
   auditEvents,
   fileMappings,
+  groupMappings,
   groupPermissions,
   groups,
   groupSettings,
   identityProviders,
   sessions,
-  userIdentities,
   userGroups,
+  userIdentities,
   users,
   workspaces,
   workspaceSessions,
@@ -30,7 +31,7 @@ import { callApi, insertApiKey, type TestApiKey } from '../helpers/api.js';
 import { effectivePermissionsOfMembers, systemGroupId } from '../../src/groups/groups-queries.js';
 import { PERMISSIONS, type Permission } from '../../src/security/permissions.js';
 import type { TestClient } from '../helpers/client.js';
-import { createGroup, freePriority, loggedInClient } from '../helpers/factories.js';
+import { createGroup, createIdentityProvider, freePriority, loggedInClient } from '../helpers/factories.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 import { skipSlapdTests, slapdLdapConfig, startSlapd, type Slapd } from '../helpers/slapd.js';
 import { createLdapProvider } from '../../src/directories/identity-providers-commands.js';
@@ -41,11 +42,12 @@ let t: TestApp;
 let passwordHash: string;
 let allUsersId: string;
 let nextName = 1;
-let created: { groups: string[]; users: string[]; apiKeys: string[]; workspaces: string[] } = {
+let created: { groups: string[]; users: string[]; apiKeys: string[]; workspaces: string[]; providers: string[] } = {
   groups: [],
   users: [],
   apiKeys: [],
   workspaces: [],
+  providers: [],
 };
 
 let directory: { providerId: string; name: string; subject: string; slapd: Slapd | null };
@@ -91,7 +93,9 @@ afterEach(async () => {
   if (created.groups.length > 0) await db.delete(groups).where(inArray(groups.id, created.groups));
   if (created.apiKeys.length > 0) await db.delete(apiKeys).where(inArray(apiKeys.id, created.apiKeys));
   if (created.workspaces.length > 0) await db.delete(workspaces).where(inArray(workspaces.id, created.workspaces));
-  created = { groups: [], users: [], apiKeys: [], workspaces: [] };
+  if (created.providers.length > 0)
+    await db.delete(identityProviders).where(inArray(identityProviders.id, created.providers));
+  created = { groups: [], users: [], apiKeys: [], workspaces: [], providers: [] };
   // Restore All Users' `user` (the case of that permission takes it away).
   await db.insert(groupPermissions).values({ groupId: allUsersId, permission: 'user' }).onConflictDoNothing();
 });
@@ -183,6 +187,19 @@ const workspaceSessionRow = async (id: string) =>
   (await t.handle.db.select().from(workspaceSessions).where(eq(workspaceSessions.id, id)))[0];
 const keyRow = async (id: string) => (await t.handle.db.select().from(apiKeys).where(eq(apiKeys.id, id)))[0]!;
 const AUTHORIZED_KEYS = '/home/kasm-user/.ssh/authorized_keys';
+
+/** A directory (an identity provider), and the user linked to it when given: its users are who a mapping adds. */
+async function makeProvider(linked?: { id: string }) {
+  const provider = await createIdentityProvider(t.handle.db);
+  created.providers.push(provider.id);
+  if (linked)
+    await t.handle.db
+      .insert(userIdentities)
+      .values({ userId: linked.id, providerId: provider.id, subject: `entry-${nextName++}` });
+  return provider.id;
+}
+const groupMapped = async (groupId: string) =>
+  (await t.handle.db.select().from(groupMappings).where(eq(groupMappings.groupId, groupId))).length > 0;
 
 async function insertGroupMapping(groupId: string) {
   const content = Buffer.from('ssh-ed25519 AAAA their own key');
@@ -284,6 +301,21 @@ const PATHS: Record<string, ConferringPath> = {
     attempt: (ctx) =>
       ctx.actor.client.post(`/admin/users/${ctx.actor.id}/groups`, { group_id: ctx.group.id, confirm: 'yes' }),
     reached: (ctx) => isMember(ctx.actor.id, ctx.group.id),
+  },
+  // An SSO group mapping adds the provider's users (the actor's own account at it, say) at their next login.
+  "map a directory's users into a group (SSO group mapping)": {
+    route: 'POST /admin/groups/:id/sso-mappings',
+    setup: async (ctx) => ({
+      group: await makeGroup('Granting', [ctx.permission]),
+      target: null,
+      item: await makeProvider(),
+    }),
+    attempt: (ctx) =>
+      ctx.actor.client.post(`/admin/groups/${ctx.group.id}/sso-mappings`, {
+        provider_id: ctx.item!,
+        all_users: 'true',
+      }),
+    reached: (ctx) => groupMapped(ctx.group.id),
   },
   'turn on auto_add_local_users (adds every local user, the actor included)': {
     route: 'POST /admin/groups/:id/settings',
@@ -446,6 +478,20 @@ const PATHS: Record<string, ConferringPath> = {
     setup: (ctx) => strongerAndPlainGroup(ctx.permission, true),
     attempt: (ctx) => ctx.actor.client.post(`/admin/users/${ctx.target!.id}/groups/${ctx.group.id}/remove`),
     reached: async (ctx) => !(await isMember(ctx.target!.id, ctx.group.id)),
+  },
+  "map a stronger user's directory into a group (they join it at their next login)": {
+    route: 'POST /admin/groups/:id/sso-mappings',
+    changesAUser: true,
+    setup: async (ctx) => {
+      const made = await strongerAndPlainGroup(ctx.permission, false);
+      return { ...made, item: await makeProvider(made.target) };
+    },
+    attempt: (ctx) =>
+      ctx.actor.client.post(`/admin/groups/${ctx.group.id}/sso-mappings`, {
+        provider_id: ctx.item!,
+        all_users: 'true',
+      }),
+    reached: (ctx) => groupMapped(ctx.group.id),
   },
   "set a setting of a stronger user's group (run_config reaches their sessions)": {
     route: 'POST /admin/groups/:id/settings',
@@ -611,7 +657,11 @@ const CONFERS_NOTHING: Record<string, string> = {
   'POST /admin/auth/:id/disable': 'stops a directory taking logins',
   'POST /admin/auth/:id/delete': 'removes a directory (its users stay, unlinked)',
   'POST /admin/auth/:id/test': 'looks a user up in the directory; saves nothing',
-  'POST /admin/auth/:id/sync': "refreshes linked users' attributes, disables those gone; grants nothing itself",
+  'POST /admin/auth/:id/sync':
+    "refreshes linked users' attributes, disables those gone, applies the group mappings (each made under no way up)",
+  'POST /admin/groups/:id/sso-mappings/:groupMappingId/remove':
+    'removes a mapping; the memberships it made go at the next login or sync',
+  'POST /api/public/delete_group_mapping': 'removes a mapping; the memberships it made go at the next login or sync',
   'POST /api/public/update_user_attributes':
     "a user's preferences; a stronger user needs users_modify_admin (tested in api.test.ts)",
 };
@@ -750,6 +800,34 @@ const API_PATHS: Record<string, ApiConferringPath> = {
         target_group: { group_id: ctx.group.id },
       }),
     reached: (ctx) => isMember(ctx.target!.id, ctx.group.id),
+  },
+  "API: map a directory's users into a group": {
+    route: 'POST /api/public/add_group_mapping',
+    setup: async (permission) => ({
+      group: await makeGroup('Granting', [permission]),
+      target: null,
+      item: await makeProvider(),
+    }),
+    attempt: (ctx) =>
+      callApi(t.app, ctx.key, 'add_group_mapping', {
+        target_group: { group_id: ctx.group.id },
+        target_group_mapping: { provider_id: ctx.item, all_users: true },
+      }),
+    reached: (ctx) => groupMapped(ctx.group.id),
+  },
+  "API: map a stronger user's directory into a group": {
+    route: 'POST /api/public/add_group_mapping',
+    changesAUser: true,
+    setup: async (permission) => {
+      const made = await strongerAndPlainGroup(permission, false);
+      return { ...made, item: await makeProvider(made.target) };
+    },
+    attempt: (ctx) =>
+      callApi(t.app, ctx.key, 'add_group_mapping', {
+        target_group: { group_id: ctx.group.id },
+        target_group_mapping: { provider_id: ctx.item, all_users: true },
+      }),
+    reached: (ctx) => groupMapped(ctx.group.id),
   },
   "API: set a stronger user's password": {
     route: 'POST /api/public/update_user',

@@ -15,7 +15,7 @@ import { accessOfUser, findGroup, systemGroupId } from '../../src/groups/groups-
 import { SYSTEM_ACTOR, type Actor } from '../../src/security/actor.js';
 import type { Permission } from '../../src/security/permissions.js';
 import { findUserByUsername } from '../../src/users/users-queries.js';
-import { seedUser } from '../helpers/factories.js';
+import { createIdentityProvider, seedUser } from '../helpers/factories.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
@@ -190,6 +190,50 @@ describe('changeMembership', () => {
     const result = await changeMembership(db, SYSTEM_ACTOR, allUsers, bob, 'remove');
     expect(result).toMatchObject({ ok: false, problem: { kind: 'conflict' } });
     expect(await isMember(bob, allUsers)).toBe(true);
+  });
+});
+
+describe('changeMembership and SSO group mappings (docs/rules.md#sso-group-mappings)', () => {
+  it("adding a member whom a mapping made makes the membership manual, audited; without the group's permissions it stays the mapping's", async () => {
+    const provider = await createIdentityProvider(db, { name: 'Corp LDAP' });
+    const mapped = await groupGranting('Mapped', 60, []);
+    const granting = await groupGranting('Mapped Auditors', 61, ['audit_view']);
+    const carol = await userIn('carol', null);
+    const dave = await userIn('dave', null);
+    await db.insert(userGroups).values([
+      { userId: carol.id, groupId: mapped.id, sourceProviderId: provider.id },
+      { userId: dave.id, groupId: granting.id, sourceProviderId: provider.id },
+    ]);
+    const source = async (user: User, group: Group) =>
+      (
+        await db
+          .select({ source: userGroups.sourceProviderId })
+          .from(userGroups)
+          .where(and(eq(userGroups.userId, user.id), eq(userGroups.groupId, group.id)))
+      )[0]?.source;
+
+    expect(await changeMembership(db, await actorOf(manager), mapped, carol, 'add')).toEqual({
+      ok: true,
+      value: undefined,
+    });
+    expect(await source(carol, mapped)).toBeNull();
+    const [audit] = (await auditOf('group_member_added', manager)).slice(-1);
+    expect(audit).toMatchObject({ targetId: mapped.id });
+    expect(audit!.details).toMatchObject({
+      member: { id: carol.id, name: 'carol' },
+      changes: { source: { old: 'Corp LDAP', new: 'manual' } },
+    });
+    // Manual now: adding again is "already a member".
+    expect(await changeMembership(db, await actorOf(manager), mapped, carol, 'add')).toMatchObject({
+      ok: false,
+      problem: { reason: 'already_member' },
+    });
+    // No way up applies to the conversion as to any add.
+    expect(await changeMembership(db, await actorOf(manager), granting, dave, 'add')).toMatchObject({
+      ok: false,
+      problem: { kind: 'forbidden', lacking: 'audit_view' },
+    });
+    expect(await source(dave, granting)).toBe(provider.id);
   });
 });
 

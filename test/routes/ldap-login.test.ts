@@ -5,13 +5,13 @@
 import crypto from 'node:crypto';
 import { and, desc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditEvents, userIdentities, users } from '../../src/db/schema.js';
+import { auditEvents, groupMappings, userGroups, userIdentities, users } from '../../src/db/schema.js';
 import { createLdapProvider, setProviderEnabled } from '../../src/directories/identity-providers-commands.js';
 import type { LdapConfig } from '../../src/directories/ldap-config.js';
 import { SYSTEM_ACTOR } from '../../src/security/actor.js';
 import { TestClient } from '../helpers/client.js';
-import { reasonOf } from '../helpers/factories.js';
-import { PEOPLE, skipSlapdTests, slapdLdapConfig, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { createGroup, reasonOf } from '../helpers/factories.js';
+import { GROUPS, PEOPLE, skipSlapdTests, slapdLdapConfig, startSlapd, type Slapd } from '../helpers/slapd.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 const PASSWORD = 'person-pass-1';
@@ -265,6 +265,50 @@ describe.skipIf(skipSlapdTests)('directory login against a real slapd', () => {
     } finally {
       slapd.resume();
     }
+  });
+
+  it('recomputes mapped memberships at each login: added and removed as the directory says, a manual one kept', async () => {
+    const { provider, domain } = await directory();
+    const uid = await person();
+    const dirGroup = `cn=g-${uid},${GROUPS}`;
+    await slapd.add(dirGroup, { objectClass: 'groupOfNames', cn: `g-${uid}`, member: `uid=${uid},${PEOPLE}` });
+    const mapped = await createGroup(db(), { name: `Mapped ${uid}` });
+    const everyone = await createGroup(db(), { name: `Everyone ${uid}` });
+    const manual = await createGroup(db(), { name: `Manual ${uid}` });
+    await db()
+      .insert(groupMappings)
+      .values([
+        // Case and spacing differ from the directory's DN: matching ignores both.
+        {
+          groupId: mapped.id,
+          providerId: provider.id,
+          groupDn: dirGroup.toUpperCase().replace(',', ' , '),
+          matchKey: dirGroup.toLowerCase(),
+        },
+        { groupId: everyone.id, providerId: provider.id, allUsers: true, matchKey: '*' },
+        { groupId: manual.id, providerId: provider.id, groupDn: 'cn=other,dc=x', matchKey: 'cn=other,dc=x' },
+      ]);
+    const sourceOf = async (userId: string) =>
+      new Map(
+        (await db().select().from(userGroups).where(eq(userGroups.userId, userId))).map((m) => [
+          m.groupId,
+          m.sourceProviderId,
+        ]),
+      );
+    expect((await login(`${uid}@${domain}`)).response.statusCode).toBe(303);
+    const [identity] = await identityOf(provider.id);
+    const userId = identity!.userId;
+    await db().insert(userGroups).values({ userId, groupId: manual.id }); // by hand
+    let sources = await sourceOf(userId);
+    expect(sources.get(mapped.id)).toBe(provider.id);
+    expect(sources.get(everyone.id)).toBe(provider.id);
+
+    await slapd.modify(dirGroup, 'member', [`uid=twin1,${PEOPLE}`]); // no longer in the directory group
+    expect((await login(`${uid}@${domain}`)).response.statusCode).toBe(303);
+    sources = await sourceOf(userId);
+    expect(sources.has(mapped.id)).toBe(false);
+    expect(sources.get(everyone.id)).toBe(provider.id);
+    expect(sources.has(manual.id) && sources.get(manual.id)).toBeNull();
   });
 
   it('tries directories in order for a bare name: one that does not know it passes to the next', async () => {

@@ -16,6 +16,7 @@ import type { RouteEntry } from '../../src/app.js';
 import * as schema from '../../src/db/schema.js';
 import { insertApiKey } from '../helpers/api.js';
 import { TestClient } from '../helpers/client.js';
+import { createIdentityProvider } from '../helpers/factories.js';
 import { ADMIN_NEW_PASSWORD, createTestApp, seedUser, USER_PASSWORD } from '../helpers/test-app.js';
 
 const LOGIN_USER = 'deep-login';
@@ -71,6 +72,15 @@ async function makeFixtures() {
   const launched = await admin.post('/launch', { workspace_id: workspaceId });
   if (group.statusCode !== 303 || workspace.statusCode !== 303 || launched.statusCode !== 303)
     throw new Error('walk fixtures failed');
+  // An SSO group mapping of a directory into the walk group, for the mapping routes and calls.
+  const provider = await createIdentityProvider(t.handle.db, { name: 'Deep Walk Directory' });
+  await admin.get(`/admin/groups/${groupId}`);
+  const mapped = await admin.post(`/admin/groups/${groupId}/sso-mappings`, {
+    provider_id: provider.id,
+    group_dns: 'cn=walk,dc=corp',
+  });
+  if (mapped.statusCode !== 303) throw new Error(`the SSO group mapping answered ${mapped.statusCode}`);
+  const [groupMapping] = await t.handle.db.select().from(schema.groupMappings);
   const apiKey = await insertApiKey(t.handle.db, { name: 'deep walk key', permissions: ['global_admin'] });
   const pageKey = await insertApiKey(t.handle.db, { name: 'deep page key', permissions: ['users_view'] });
   const anonymous = new TestClient(t.app);
@@ -81,6 +91,8 @@ async function makeFixtures() {
     groupId,
     workspaceId,
     mappingOf,
+    providerId: provider.id,
+    groupMappingId: groupMapping!.id,
     sessionId: launched.headers.location!.split('/').pop()!,
     apiKey,
     pageKeyId: pageKey.id,
@@ -102,7 +114,7 @@ interface JsonSchema {
 
 /** Not part of the valid request (a spoiled leaf still adds it): unticked boxes, cursors, an uploaded file. */
 const OMIT = Symbol('omit');
-const UNTICKED = new Set(['locked', 'disabled', 'force_password_reset', 'read_only']);
+const UNTICKED = new Set(['locked', 'disabled', 'force_password_reset', 'read_only', 'all_users']);
 const CURSORS = new Set(['after', 'before', 'members_after', 'members_before']);
 
 /** A plausible value for a field of `route`, by its name (undefined: go by its schema). */
@@ -148,6 +160,13 @@ function plausible(route: RouteEntry, name: string, node: JsonSchema): unknown {
       return ids.workspaceId;
     case 'kasm_id':
       return ids.sessionId;
+    case 'provider_id':
+      return ids.providerId;
+    case 'group_mapping_id':
+      return ids.groupMappingId;
+    case 'group_dns':
+    case 'group_dn':
+      return 'cn=deep,dc=corp';
     case 'priority':
       return '800';
     case 'name':
@@ -297,6 +316,8 @@ function defaultParam(route: RouteEntry, name: string): string {
       return ids.mappingOf[prefix ?? ''] ?? ids.mappingOf['/admin/users']!;
     case 'userId':
       return ids.userId;
+    case 'groupMappingId':
+      return ids.groupMappingId;
     case 'groupId':
       return ids.groupId;
     case 'key':

@@ -12,6 +12,7 @@ import type { RouteEntry } from '../../src/app.js';
 import { TestClient } from '../helpers/client.js';
 import { expectLeadingElement } from '../helpers/html.js';
 import { insertApiKey, type TestApiKey } from '../helpers/api.js';
+import { createIdentityProvider } from '../helpers/factories.js';
 import { createTestApp, USER_PASSWORD, type TestApp } from '../helpers/test-app.js';
 
 // Made at collection time: it.each needs the route table, so the app and its fixtures exist
@@ -51,6 +52,15 @@ async function makeFixtures(): Promise<Record<string, string>> {
   await admin.get('/profile');
   const launched = await admin.post('/launch', { workspace_id: workspaceId });
   if (mapping.statusCode !== 303 || launched.statusCode !== 303) throw new Error('walk fixtures failed');
+  const groupId = group.headers.location!.split('/').pop()!;
+  const mappedProvider = await createIdentityProvider(t.handle.db, { name: 'Walk Mapped Directory' });
+  await admin.get(`/admin/groups/${groupId}`);
+  const mapped = await admin.post(`/admin/groups/${groupId}/sso-mappings`, {
+    provider_id: mappedProvider.id,
+    group_dns: 'cn=walk,dc=corp',
+  });
+  const [groupMapping] = await t.handle.db.select().from(schema.groupMappings);
+  if (mapped.statusCode !== 303 || !groupMapping) throw new Error('the walk SSO group mapping failed');
   apiKey = await insertApiKey(t.handle.db, { name: 'walk key', permissions: ['global_admin'] });
   // A directory nobody answers for (a closed port): its Test and Sync now get past the :id.
   await admin.get('/admin/auth/ldap/new');
@@ -67,7 +77,8 @@ async function makeFixtures(): Promise<Record<string, string>> {
   return {
     id: userId,
     userId,
-    groupId: group.headers.location!.split('/').pop()!,
+    groupId,
+    groupMappingId: groupMapping.id,
     workspaceId,
     mappingId: mappingRow!.id,
     sessionId: launched.headers.location!.split('/').pop()!,
@@ -97,6 +108,7 @@ async function storedData(): Promise<string> {
     schema.workspaceSessions,
     schema.apiKeyPermissions,
     schema.identityProviders,
+    schema.groupMappings,
   ];
   const contents: unknown[][] = await Promise.all(tables.map((table) => db.select().from(table)));
   // An API key's Last Used moves with every call; the rest of its row is data.

@@ -66,8 +66,9 @@ describe('per-request cost', () => {
     const one = await statementsOfGroupPage(1);
     expect(await statementsOfGroupPage(60)).toBe(one);
     // Session with user, group, members with their count, settings, permissions, workspaces,
-    // file mappings, users outside the group (counted, then listed when fewer than 50).
-    expect(one).toBeLessThanOrEqual(9);
+    // file mappings, SSO group mappings with the providers, users outside the group (counted,
+    // then listed when fewer than 50).
+    expect(one).toBeLessThanOrEqual(10);
   });
 
   it('sees a change of theme, group or permission on the very next request', async () => {
