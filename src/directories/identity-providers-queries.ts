@@ -31,14 +31,17 @@ export interface LdapDirectory {
 /** The enabled LDAP directories, in order, with their bind passwords unsealed (for login only). */
 export async function enabledLdapDirectories(db: Database, box: SecretBox): Promise<LdapDirectory[]> {
   const rows = await listIdentityProviders(db);
-  return rows
-    .filter((row) => row.kind === 'ldap' && row.enabled)
-    .map((row) => ({
-      id: row.id,
-      name: row.name,
-      config: {
-        ...(row.config as unknown as StoredLdapConfig),
-        bindPassword: row.secret ? box.open(row.secret) : '',
-      },
-    }));
+  return (
+    rows
+      // A row whose configuration is not a directory's (never saved through the form) takes no logins.
+      .filter((row) => row.kind === 'ldap' && row.enabled && Array.isArray((row.config as { urls?: unknown }).urls))
+      .map((row) => ({
+        id: row.id,
+        name: row.name,
+        config: {
+          ...(row.config as unknown as StoredLdapConfig),
+          bindPassword: row.secret ? box.open(row.secret) : '',
+        },
+      }))
+  );
 }

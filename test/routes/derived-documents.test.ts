@@ -191,6 +191,9 @@ const CALLS_WITHOUT_PLANS: Record<string, string> = {
   get_group: 'a group and its members',
   get_images: 'the workspaces, no mappings',
   get_auth_providers: 'identity providers and their last sync counts, no mappings',
+  get_group_mappings: 'which directory groups map into a group; no file mappings',
+  add_group_mapping: 'answers the new SSO group mapping',
+  delete_group_mapping: 'answers {}',
   destroy_kasm: 'answers {}',
   keepalive: 'answers {"usage_reached": false}',
 };
